@@ -1,0 +1,120 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// MaxBodyBytes is the largest request body any endpoint accepts. Every
+// request in this API is a small JSON object.
+const MaxBodyBytes = 64 << 10
+
+// Respond writes v as the JSON response with status 200. A nil v writes an
+// empty body, as Encore does for endpoints without a response.
+func Respond(w http.ResponseWriter, v any) {
+	if v == nil {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Every response type is plain data; failing here is a bug.
+		panic(fmt.Sprintf("encode response: %v", err))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(append(body, '\n'))
+}
+
+// RespondError is the one place an error becomes an HTTP response. Errors the
+// caller caused are answered as they are; anything else is logged with its
+// cause and answered with a generic message, so internals never leak.
+func RespondError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	e, expected := toError(err)
+	if !expected {
+		log.ErrorContext(r.Context(), "request failed",
+			"method", r.Method, "path", r.URL.Path, "code", e.Code, "err", err)
+	}
+	body, _ := json.Marshal(e)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(e.Code.Status())
+	w.Write(append(body, '\n'))
+}
+
+// Decode reads the request body as JSON into a value of type T. An empty
+// body, malformed JSON, a field of the wrong type, trailing data and a body
+// over the Server's limit are each an invalid_argument error that says which.
+func Decode[T any](r *http.Request) (T, error) {
+	var v T
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return v, Errorf(InvalidArgument, "request body is larger than %d bytes", MaxBodyBytes)
+		}
+		return v, Errorf(InvalidArgument, "read request body: %v", err)
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return v, Errorf(InvalidArgument, "request body is empty; expected a JSON object")
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	if err := dec.Decode(&v); err != nil {
+		return v, decodeError(err)
+	}
+	if dec.More() {
+		return v, Errorf(InvalidArgument, "malformed JSON: unexpected data after the JSON object")
+	}
+	return v, nil
+}
+
+// decodeError turns encoding/json's errors into messages for people.
+func decodeError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr) && typeErr.Field != "":
+		return Errorf(InvalidArgument, "field %q must be %s, not %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
+	case errors.As(err, &typeErr):
+		return Errorf(InvalidArgument, "request body must be a JSON object, not %s", typeErr.Value)
+	case errors.As(err, &syntaxErr):
+		return Errorf(InvalidArgument, "malformed JSON at byte %d: %v", syntaxErr.Offset, syntaxErr)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return Errorf(InvalidArgument, "malformed JSON: the body ends too soon")
+	}
+	return Errorf(InvalidArgument, "malformed JSON: %v", err)
+}
+
+// jsonKind names a Go kind the way a JSON client thinks of it.
+func jsonKind(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "struct", "map":
+		return "an object"
+	case "slice", "array":
+		return "an array"
+	}
+	if strings.HasPrefix(kind, "int") || strings.HasPrefix(kind, "uint") || strings.HasPrefix(kind, "float") {
+		return "a number"
+	}
+	return kind
+}
+
+// PathID parses the named path parameter as a positive integer id.
+func PathID(r *http.Request, name string) (int, error) {
+	raw := r.PathValue(name)
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id < 1 {
+		return 0, Errorf(InvalidArgument, "%s must be a positive integer, got %q", name, raw)
+	}
+	return int(id), nil
+}

@@ -1,0 +1,192 @@
+package api
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+)
+
+// Endpoint handles one API call: it decodes and validates the request, calls
+// the service and returns the response body, or nil for an empty one. An
+// error is answered by RespondError.
+type Endpoint func(r *http.Request) (any, error)
+
+// Server routes requests to endpoints and wraps them in what every request
+// gets: a log line, panic recovery, CORS, access control and the body limit.
+type Server struct {
+	mux      *http.ServeMux
+	prefixes []prefixRoute
+	log      *slog.Logger
+	keyHash  []byte
+}
+
+// prefixRoute is a route matched by path prefix, before the path is cleaned,
+// for endpoints whose path carries a URL (/ping/https://example.com).
+type prefixRoute struct {
+	prefix  string
+	methods []string
+	handler http.Handler
+}
+
+// NewServer returns a server with no routes. With a non-empty apiKey, every
+// request that changes something or makes the server fetch a URL must carry
+// "Authorization: Bearer <apiKey>"; reads stay open.
+func NewServer(log *slog.Logger, apiKey string) *Server {
+	s := &Server{mux: http.NewServeMux(), log: log}
+	if apiKey != "" {
+		sum := sha256.Sum256([]byte(apiKey))
+		s.keyHash = sum[:]
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		RespondError(w, r, s.log, Errorf(NotFound, "no endpoint for %s %s", r.Method, r.URL.Path))
+	})
+	return s
+}
+
+// Handle registers an endpoint under a ServeMux pattern such as
+// "GET /site/{siteID}".
+func (s *Server) Handle(pattern string, e Endpoint) {
+	s.mux.Handle(pattern, s.endpoint(e))
+}
+
+// HandlePrefix registers an endpoint for every path that starts with prefix,
+// for the given methods. The path is not cleaned first, so "//" in it stays.
+func (s *Server) HandlePrefix(prefix string, methods []string, e Endpoint) {
+	s.prefixes = append(s.prefixes, prefixRoute{prefix: prefix, methods: methods, handler: s.endpoint(e)})
+}
+
+// HandleHTTP registers a plain handler, for what is not a JSON endpoint (the
+// dashboard's files).
+func (s *Server) HandleHTTP(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+}
+
+func (s *Server) endpoint(e Endpoint) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resp, err := e(r)
+		if err != nil {
+			RespondError(w, r, s.log, err)
+			return
+		}
+		Respond(w, resp)
+	})
+}
+
+// ServeHTTP serves a request through the middleware and the routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.log.ErrorContext(r.Context(), "panic serving request", "method", r.Method, "path", r.URL.Path,
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			if !rec.wrote {
+				RespondError(rec, r, s.log, Errorf(Internal, "internal error"))
+			}
+		}
+		s.log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path,
+			"status", rec.status, "bytes", rec.bytes, "duration", time.Since(start).Round(time.Microsecond))
+	}()
+
+	if cors(rec, r) {
+		return
+	}
+	if s.keyHash != nil && needsKey(r) && !s.validKey(r) {
+		rec.Header().Set("WWW-Authenticate", `Bearer realm="uptime"`)
+		RespondError(rec, r, s.log, Errorf(Unauthenticated, "this request needs the API key: send the header \"Authorization: Bearer <key>\""))
+		return
+	}
+	r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes)
+	for _, p := range s.prefixes {
+		if strings.HasPrefix(r.URL.Path, p.prefix) {
+			for _, m := range p.methods {
+				if r.Method == m {
+					p.handler.ServeHTTP(rec, r)
+					return
+				}
+			}
+		}
+	}
+	s.mux.ServeHTTP(rec, r)
+}
+
+// needsKey reports whether a request changes something or makes the server
+// fetch a URL, and so needs the API key when one is configured.
+func needsKey(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return true
+	}
+	return strings.HasPrefix(r.URL.Path, "/ping/") || strings.HasPrefix(r.URL.Path, "/check") ||
+		strings.HasPrefix(r.URL.Path, "/slack.")
+}
+
+// validKey compares the request's bearer token with the key in constant
+// time. Both are hashed first so that not even the key's length leaks.
+func (s *Server) validKey(r *http.Request) bool {
+	auth := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(auth, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	return subtle.ConstantTimeCompare(sum[:], s.keyHash) == 1
+}
+
+// cors applies Encore's default CORS policy: any origin may call the API
+// without credentials, with any method and headers. It reports whether the
+// request was a preflight and has been answered.
+func cors(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false
+	}
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	h.Set("Access-Control-Allow-Origin", "*")
+	if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
+		return false
+	}
+	h.Add("Vary", "Access-Control-Request-Method")
+	h.Add("Vary", "Access-Control-Request-Headers")
+	h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+	if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+		h.Set("Access-Control-Allow-Headers", req)
+	}
+	h.Set("Access-Control-Max-Age", "7200")
+	w.WriteHeader(http.StatusNoContent)
+	return true
+}
+
+// recorder remembers the status and size of a response for the log line.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+	wrote  bool
+}
+
+func (r *recorder) WriteHeader(status int) {
+	if !r.wrote {
+		r.status = status
+		r.wrote = true
+	}
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

@@ -1,0 +1,112 @@
+// Package dbutil prepares a service's database: it creates the database on
+// the server when it is missing and applies the service's embedded
+// migrations with golang-migrate, in Encore's file naming
+// (1_create_tables.up.sql) and schema_migrations table.
+package dbutil
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+
+	"github.com/golang-migrate/migrate/v4"
+	_ "github.com/golang-migrate/migrate/v4/database/pgx/v5" // the pgx5:// scheme
+	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// DatabaseURL returns serverURL with its database replaced by name.
+func DatabaseURL(serverURL, name string) (string, error) {
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		return "", fmt.Errorf("parse database URL: %w", redact(err))
+	}
+	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
+		return "", fmt.Errorf("database URL must start with postgres://, not %q", u.Scheme+"://")
+	}
+	u.Path = "/" + name
+	u.RawPath = ""
+	return u.String(), nil
+}
+
+// Prepare makes sure the database name exists on the server at serverURL,
+// applies the migrations in dir of migrations, and returns the database's URL.
+func Prepare(ctx context.Context, serverURL, name string, migrations fs.FS, dir string) (string, error) {
+	dbURL, err := DatabaseURL(serverURL, name)
+	if err != nil {
+		return "", err
+	}
+	if err := EnsureDatabase(ctx, serverURL, name); err != nil {
+		return "", err
+	}
+	if err := Migrate(dbURL, migrations, dir); err != nil {
+		return "", fmt.Errorf("migrate database %s: %w", name, err)
+	}
+	return dbURL, nil
+}
+
+// EnsureDatabase creates the database on the server unless it exists. Two
+// processes starting at once may both try; the loser's error is ignored.
+func EnsureDatabase(ctx context.Context, serverURL, name string) error {
+	conn, err := pgx.Connect(ctx, serverURL)
+	if err != nil {
+		return fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return fmt.Errorf("look up database %s: %w", name, err)
+	}
+	if exists {
+		return nil
+	}
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P04" { // duplicate_database
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	return nil
+}
+
+// Migrate applies every migration in dir of fsys that the database has not
+// had yet. golang-migrate takes an advisory lock, so instances starting
+// together apply each migration once.
+func Migrate(dbURL string, fsys fs.FS, dir string) error {
+	src, err := iofs.New(fsys, dir)
+	if err != nil {
+		return err
+	}
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return redact(err)
+	}
+	u.Scheme = "pgx5"
+	m, err := migrate.NewWithSourceInstance("iofs", src, u.String())
+	if err != nil {
+		return redact(err)
+	}
+	defer m.Close()
+	if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
+		return redact(err)
+	}
+	return nil
+}
+
+// redact removes a URL's password from an error that quotes the URL.
+func redact(err error) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		if u, perr := url.Parse(uerr.URL); perr == nil {
+			uerr.URL = u.Redacted()
+		} else {
+			uerr.URL = "(database URL)"
+		}
+	}
+	return err
+}

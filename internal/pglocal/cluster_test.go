@@ -1,0 +1,154 @@
+package pglocal
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// setup returns a fresh directory the postgres user can reach and a context
+// for the test.
+func setup(t *testing.T) (string, context.Context) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "uptime-pglocal-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(func() {
+		cancel()
+		os.RemoveAll(dir)
+	})
+	return dir, ctx
+}
+
+func queryInt(t *testing.T, ctx context.Context, url, sql string, args ...any) int {
+	t.Helper()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+func TestStartStopKeepsData(t *testing.T) {
+	dir, ctx := setup(t)
+	c, err := Start(ctx, Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Stop(ctx) })
+	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE TABLE kept (n int); INSERT INTO kept VALUES (42)"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	firstPort := c.Port()
+	if err := c.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(c.DataDir() + "/postmaster.pid"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("postmaster.pid after Stop: %v; want the server gone", err)
+	}
+
+	c, err = Start(ctx, Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(ctx)
+	if c.Port() != firstPort {
+		t.Errorf("port after restart = %d, want the previous %d", c.Port(), firstPort)
+	}
+	if n := queryInt(t, ctx, c.URL("postgres"), "SELECT n FROM kept"); n != 42 {
+		t.Errorf("kept row = %d, want 42", n)
+	}
+}
+
+func TestSecondStartIsRefusedWhileHeld(t *testing.T) {
+	dir, ctx := setup(t)
+	c, err := Start(ctx, Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(ctx)
+	if _, err := Start(ctx, Options{Dir: dir}); !errors.Is(err, ErrBusy) {
+		t.Fatalf("second Start: err = %v, want ErrBusy", err)
+	}
+	a, err := Attach(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.URL("postgres") != c.URL("postgres") {
+		t.Errorf("Attach URL = %s, want %s", a.URL("postgres"), c.URL("postgres"))
+	}
+	if n := queryInt(t, ctx, a.URL("postgres"), "SELECT 7"); n != 7 {
+		t.Errorf("query through Attach = %d", n)
+	}
+}
+
+func TestServerLeftByKilledProcessIsReused(t *testing.T) {
+	dir, ctx := setup(t)
+	c, err := Start(ctx, Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := readPostmasterPID(c.DataDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What a killed process leaves: the server running, the lock released.
+	c.unlock()
+	t.Cleanup(func() {
+		if before.alive() {
+			c.pgctl(ctx, "stop", "-m", "immediate")
+		}
+	})
+
+	c2, err := Start(ctx, Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := readPostmasterPID(c2.DataDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.pid != before.pid {
+		t.Errorf("server pid = %d after the second start, want the running %d reused", after.pid, before.pid)
+	}
+	if err := c2.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The server removes its pid file just before it exits.
+	for deadline := time.Now().Add(10 * time.Second); before.alive(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("server %d still running after Stop", before.pid)
+		}
+	}
+}
+
+func TestWrongPasswordIsRefused(t *testing.T) {
+	dir, ctx := setup(t)
+	c, err := Start(ctx, Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(ctx)
+	bad := *c
+	bad.password = "not-the-password"
+	if conn, err := pgx.Connect(ctx, bad.URL("postgres")); err == nil {
+		conn.Close(ctx)
+		t.Fatal("connected with a wrong password")
+	}
+}

@@ -1,0 +1,108 @@
+// Package pgtest gives tests real PostgreSQL: one throwaway cluster per test
+// binary, provisioned by the same code as `uptime run`, and a fresh database
+// or database prefix per test.
+package pgtest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"uptime/internal/pglocal"
+)
+
+var (
+	mu      sync.Mutex
+	cluster *pglocal.Cluster
+	dir     string
+	seq     atomic.Int64
+)
+
+// Main runs the tests of a package and then stops the cluster they used.
+// Call it from TestMain.
+func Main(m *testing.M) {
+	code := m.Run()
+	mu.Lock()
+	if cluster != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if err := cluster.Stop(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "pgtest: stop cluster:", err)
+			code = 1
+		}
+		cancel()
+		os.RemoveAll(dir)
+	}
+	mu.Unlock()
+	os.Exit(code)
+}
+
+// ServerURL returns the URL of the test binary's cluster, its postgres
+// database, starting the cluster on first use. Without PostgreSQL's server
+// programs the test fails, saying what to install; it is never skipped.
+func ServerURL(t testing.TB) string {
+	t.Helper()
+	return Cluster(t).URL("postgres")
+}
+
+// Cluster returns the test binary's cluster, starting it on first use.
+func Cluster(t testing.TB) *pglocal.Cluster {
+	t.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	if cluster == nil {
+		// Not t.TempDir: the postgres user must be able to reach it.
+		d, err := os.MkdirTemp("", "uptime-test-pg-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		c, err := pglocal.Start(ctx, pglocal.Options{Dir: d, Ephemeral: true})
+		if err != nil {
+			os.RemoveAll(d)
+			t.Fatalf("start the test PostgreSQL cluster: %v", err)
+		}
+		cluster, dir = c, d
+	}
+	return cluster
+}
+
+// Prefix returns a database name prefix no other test in this binary uses,
+// so that an app under test gets databases of its own on the cluster.
+func Prefix(t testing.TB) string {
+	t.Helper()
+	name := strings.ToLower(strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, t.Name()))
+	if len(name) > 30 {
+		name = name[:30]
+	}
+	return fmt.Sprintf("t%d_%s_", seq.Add(1), name)
+}
+
+// NewDatabase creates an empty database for the test and returns its URL.
+func NewDatabase(t testing.TB) string {
+	t.Helper()
+	c := Cluster(t)
+	name := strings.TrimSuffix(Prefix(t), "_")
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	return c.URL(name)
+}
