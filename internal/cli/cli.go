@@ -1,0 +1,105 @@
+// Package cli is the command line: `uptime run`, `uptime db ...` and
+// `uptime secret ...`, mirroring Encore's commands.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"uptime/internal/app"
+	"uptime/internal/config"
+)
+
+const usage = `Uptime checks websites on a schedule, records every check, shows them on a
+dashboard and tells Slack when a site goes down and when it is back.
+
+Usage:
+  uptime [run] [flags]             run the monitor: the API on http://127.0.0.1:4000,
+                                   the dashboard at /frontend/, and a local PostgreSQL
+                                   under .uptime/ unless --database-url is set
+  uptime db shell <site|monitor>   open psql on a service's database
+  uptime db conn-uri <site|monitor>
+                                   print the connection URL of a service's database
+  uptime help                      show this help; "uptime run --help" lists the flags
+
+Every flag of "run" is also an environment variable, shown in "uptime run --help";
+the flag wins. The db commands take the same flags, so they find the same database.
+`
+
+// Main runs the command line and returns the exit code.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := "run"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "run":
+		err = run(ctx, args, stderr)
+	case "db":
+		err = db(ctx, args, stdin, stdout, stderr)
+	case "help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "uptime: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "uptime: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// parse reads the flags of a command, before and after its arguments.
+func parse(name string, args []string, stderr io.Writer) (config.Config, []string, error) {
+	fs := flag.NewFlagSet("uptime "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage of uptime %s:\n", name)
+		fs.PrintDefaults()
+	}
+	c, envErr := config.Flags(fs, os.Getenv)
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return config.Config{}, nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if err := envErr(); err != nil {
+		return config.Config{}, nil, err
+	}
+	return *c, positional, c.Validate()
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	cfg, rest, err := parse("run", args, stderr)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("run takes no arguments, got %q", rest)
+	}
+	return app.New(cfg, newLogger(cfg, stderr)).Run(ctx)
+}

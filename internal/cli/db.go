@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"time"
+
+	"uptime/internal/app"
+	"uptime/internal/pglocal"
+)
+
+// db runs `uptime db shell|conn-uri <database>`. With a local cluster that
+// no `uptime run` holds, shell starts it for the session and stops it after.
+func db(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "shell" && args[0] != "conn-uri") {
+		return errors.New("usage: uptime db shell <site|monitor> | uptime db conn-uri <site|monitor>")
+	}
+	sub := args[0]
+	cfg, rest, err := parse("db "+sub, args[1:], stderr)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 || (rest[0] != app.SiteDatabase && rest[0] != app.MonitorDatabase) {
+		return fmt.Errorf("usage: uptime db %s <site|monitor>", sub)
+	}
+	dbs, err := app.OpenDatabaseServer(ctx, cfg, newLogger(cfg, io.Discard), true)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		dbs.Close(stopCtx)
+	}()
+	dbURL, err := dbs.DatabaseURL(rest[0])
+	if err != nil {
+		return err
+	}
+	if sub == "conn-uri" {
+		if dbs.Local() {
+			fmt.Fprintln(stderr, "note: the local cluster runs only while `uptime run` does")
+		}
+		fmt.Fprintln(stdout, dbURL)
+		return nil
+	}
+	return psql(dbURL, stdin, stdout, stderr)
+}
+
+// psql runs psql on the database. The password goes in the environment, not
+// on the command line where other users could read it.
+func psql(dbURL string, stdin io.Reader, stdout, stderr io.Writer) error {
+	bin, err := exec.LookPath("psql")
+	if err != nil {
+		dir, ferr := pglocal.FindBinaries()
+		if ferr != nil {
+			return errors.New("psql was not found: install it (apt-get install postgresql-client)")
+		}
+		bin = filepath.Join(dir, "psql")
+	}
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return err
+	}
+	env := os.Environ()
+	if pw, ok := u.User.Password(); ok {
+		env = append(env, "PGPASSWORD="+pw)
+		u.User = url.User(u.User.Username())
+	}
+	cmd := exec.Command(bin, u.String())
+	cmd.Env = env
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	// Ctrl-C belongs to psql (it cancels the query), not to this process.
+	signal.Ignore(os.Interrupt)
+	defer signal.Reset(os.Interrupt)
+	return cmd.Run()
+}

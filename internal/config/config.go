@@ -1,0 +1,160 @@
+// Package config holds the program's settings. Every setting is a flag of
+// `uptime run` and an environment variable; the flag wins.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of the program.
+type Config struct {
+	// Addr is where the API listens. Defaults to 127.0.0.1:4000.
+	Addr string
+	// StateDir holds the local PostgreSQL cluster and local secrets.
+	// Defaults to .uptime in the working directory.
+	StateDir string
+	// DatabaseURL is a PostgreSQL server to use instead of a local cluster;
+	// the site and monitor databases are created on it. Defaults to none.
+	DatabaseURL string
+	// DatabasePrefix is put in front of the database names (site, monitor),
+	// so that several deployments can share one server. Defaults to none.
+	DatabasePrefix string
+	// PGPort is the local cluster's port. Defaults to 0: the last one used
+	// if it is free, else any free port.
+	PGPort int
+	// APIKey, when set, is required for every request that changes something
+	// or fetches a URL. Without it the server listens on loopback only.
+	APIKey string
+	// CheckEvery is how often every site is checked. Defaults to 5 minutes.
+	CheckEvery time.Duration
+	// CheckTimeout bounds one check of one site. Defaults to 10 seconds.
+	CheckTimeout time.Duration
+	// LogFormat is "text" or "json". Defaults to text.
+	LogFormat string
+}
+
+// Default returns the settings used when nothing is configured.
+func Default() Config {
+	return Config{
+		Addr:         "127.0.0.1:4000",
+		StateDir:     ".uptime",
+		CheckEvery:   5 * time.Minute,
+		CheckTimeout: 10 * time.Second,
+		LogFormat:    "text",
+	}
+}
+
+// Flags registers every setting on fs, with defaults taken from the
+// environment through getenv, and returns the config the flags fill in and
+// a function that reports the environment's bad values after fs.Parse.
+func Flags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() error) {
+	c := Default()
+	var errs []error
+	str := func(p *string, name, env, usage string) {
+		if v := getenv(env); v != "" {
+			*p = v
+		}
+		fs.StringVar(p, name, *p, usage+" (env "+env+")")
+	}
+	dur := func(p *time.Duration, name, env, usage string) {
+		if v := getenv(env); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q is not a duration like 30s or 5m", env, v))
+			}
+			*p = d
+		}
+		fs.DurationVar(p, name, *p, usage+" (env "+env+")")
+	}
+	num := func(p *int, name, env, usage string) {
+		if v := getenv(env); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q is not a whole number", env, v))
+			}
+			*p = n
+		}
+		fs.IntVar(p, name, *p, usage+" (env "+env+")")
+	}
+	str(&c.Addr, "addr", "UPTIME_ADDR", "address the API listens on")
+	str(&c.StateDir, "state-dir", "UPTIME_STATE_DIR", "directory for the local database cluster and local secrets")
+	str(&c.DatabaseURL, "database-url", "DATABASE_URL", "PostgreSQL server URL; unset: provision a local cluster")
+	str(&c.DatabasePrefix, "database-prefix", "UPTIME_DATABASE_PREFIX", "prefix for the database names site and monitor")
+	num(&c.PGPort, "pg-port", "UPTIME_PG_PORT", "port of the local cluster; 0: the last one if free, else any")
+	str(&c.APIKey, "api-key", "UPTIME_API_KEY", "key required for changes; unset: listen on loopback only")
+	dur(&c.CheckEvery, "check-every", "UPTIME_CHECK_EVERY", "how often every site is checked")
+	dur(&c.CheckTimeout, "check-timeout", "UPTIME_CHECK_TIMEOUT", "time limit of one check")
+	str(&c.LogFormat, "log-format", "UPTIME_LOG_FORMAT", "log format: text or json")
+	return &c, func() error { return errors.Join(errs...) }
+}
+
+// Parse parses the arguments of `uptime run` (or `uptime db ...`) against
+// the environment. Help goes to out.
+func Parse(name string, args []string, getenv func(string) string, out io.Writer) (Config, []string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	c, envErr := Flags(fs, getenv)
+	if err := fs.Parse(args); err != nil {
+		return Config{}, nil, err
+	}
+	if err := envErr(); err != nil {
+		return Config{}, nil, err
+	}
+	return *c, fs.Args(), c.Validate()
+}
+
+// Validate reports settings that cannot work, each with what to do instead.
+func (c Config) Validate() error {
+	var errs []error
+	host, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--addr %q must be host:port, like 127.0.0.1:4000", c.Addr))
+	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		errs = append(errs, fmt.Errorf("--addr %q has an invalid port", c.Addr))
+	} else if c.APIKey == "" && !IsLoopback(host) {
+		errs = append(errs, fmt.Errorf("refusing to listen on %q without an API key: anyone who can reach it could change "+
+			"the monitored sites; set --api-key (or UPTIME_API_KEY), or listen on 127.0.0.1", c.Addr))
+	}
+	if c.StateDir == "" {
+		errs = append(errs, errors.New("--state-dir must not be empty"))
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		errs = append(errs, errors.New("--database-url must be a URL starting with postgres://"))
+	}
+	for _, r := range c.DatabasePrefix {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+			errs = append(errs, fmt.Errorf("--database-prefix %q may hold only a-z, 0-9 and _", c.DatabasePrefix))
+			break
+		}
+	}
+	if c.PGPort < 0 || c.PGPort > 65535 {
+		errs = append(errs, fmt.Errorf("--pg-port %d is not a port", c.PGPort))
+	}
+	if c.CheckEvery < time.Second {
+		errs = append(errs, fmt.Errorf("--check-every %s is too short; use 1s or more", c.CheckEvery))
+	}
+	if c.CheckTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--check-timeout %s must be positive", c.CheckTimeout))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format %q must be text or json", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+// IsLoopback reports whether host (a name or an address, without a port)
+// only reaches this machine. An empty host means every interface.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,4 @@
+CREATE TABLE sites (
+    id BIGSERIAL PRIMARY KEY,
+    url TEXT NOT NULL UNIQUE
+);

@@ -1,0 +1,143 @@
+// Package site is the service that keeps the list of monitored sites, in its
+// own database, over GORM.
+package site
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"uptime/internal/api"
+)
+
+// Migrations is the site database's schema, applied at start-up.
+//
+//go:embed migrations/*.sql
+var Migrations embed.FS
+
+// Site describes a monitored site.
+type Site struct {
+	// ID is a unique ID for the site.
+	ID int `json:"id"`
+	// URL is the site's URL.
+	URL string `json:"url"`
+}
+
+// Listener hears about changes to the list of sites, after they commit.
+type Listener interface {
+	// SiteAdded is called once a site has been added.
+	SiteAdded(ctx context.Context, s Site)
+	// SiteDeleted is called once a site has been deleted.
+	SiteDeleted(ctx context.Context, id int)
+}
+
+// Service manages the list of monitored sites.
+type Service struct {
+	db        *gorm.DB
+	log       *slog.Logger
+	listeners []Listener
+}
+
+// OpenDB opens the site database over GORM. The schema comes from the
+// migrations, never from AutoMigrate.
+func OpenDB(dbURL string) (*gorm.DB, error) {
+	db, err := gorm.Open(postgres.Open(dbURL), &gorm.Config{
+		Logger:         logger.Discard,
+		TranslateError: true,
+		NowFunc:        func() time.Time { return time.Now().UTC() },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open site database: %w", err)
+	}
+	return db, nil
+}
+
+// New returns the service over its database.
+func New(db *gorm.DB, log *slog.Logger) *Service {
+	return &Service{db: db, log: log}
+}
+
+// Listen adds a listener for changes. It is meant for start-up wiring,
+// before the service handles requests.
+func (s *Service) Listen(l Listener) {
+	s.listeners = append(s.listeners, l)
+}
+
+// AddParams are the parameters for adding a site to be monitored.
+type AddParams struct {
+	// URL is the URL of the site. If it doesn't contain a scheme
+	// (like "http:" or "https:") it defaults to "https:".
+	URL string `json:"url"`
+}
+
+// Add adds a site to the monitored list. A URL without a scheme gets
+// https://; anything that is not an http or https URL with a host is
+// refused, and so is a URL already on the list.
+func (s *Service) Add(ctx context.Context, p AddParams) (*Site, error) {
+	u, err := NormalizeURL(p.URL)
+	if err != nil {
+		return nil, err
+	}
+	site := &Site{URL: u}
+	err = s.db.WithContext(ctx).Create(site).Error
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return nil, api.Errorf(api.AlreadyExists, "site %s is already monitored", u)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("add site %s: %w", u, err)
+	}
+	for _, l := range s.listeners {
+		l.SiteAdded(ctx, *site)
+	}
+	return site, nil
+}
+
+// Get returns the site with the id.
+func (s *Service) Get(ctx context.Context, id int) (*Site, error) {
+	var site Site
+	err := s.db.WithContext(ctx).Take(&site, "id = ?", id).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, api.Errorf(api.NotFound, "site %d not found", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get site %d: %w", id, err)
+	}
+	return &site, nil
+}
+
+// ListResponse is the list of monitored sites.
+type ListResponse struct {
+	// Sites is the list of monitored sites.
+	Sites []*Site `json:"sites"`
+}
+
+// List returns every monitored site, oldest first.
+func (s *Service) List(ctx context.Context) (*ListResponse, error) {
+	sites := []*Site{}
+	if err := s.db.WithContext(ctx).Order("id").Find(&sites).Error; err != nil {
+		return nil, fmt.Errorf("list sites: %w", err)
+	}
+	return &ListResponse{Sites: sites}, nil
+}
+
+// Delete removes a site from the list. Its recorded checks go with it.
+func (s *Service) Delete(ctx context.Context, id int) error {
+	res := s.db.WithContext(ctx).Delete(&Site{}, "id = ?", id)
+	if res.Error != nil {
+		return fmt.Errorf("delete site %d: %w", id, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return api.Errorf(api.NotFound, "site %d not found", id)
+	}
+	for _, l := range s.listeners {
+		l.SiteDeleted(ctx, id)
+	}
+	return nil
+}
