@@ -1,0 +1,21 @@
+# `make run` starts the monitor; `make test` runs every test. Each installs
+# what it needs first (see scripts/ensure-deps).
+
+GO ?= go
+
+.PHONY: run test build vet
+
+run:
+	@if [ -z "$$DATABASE_URL" ]; then ./scripts/ensure-deps postgres; fi
+	$(GO) run . run
+
+test:
+	@./scripts/ensure-deps postgres
+	$(GO) test -timeout 30m ./...
+
+build:
+	$(GO) build -o bin/uptime .
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt would change these files"; exit 1; }
+	$(GO) vet ./...

@@ -1,0 +1,5 @@
+{
+	// The app's name, as in Encore's tutorial. This project builds with
+	// plain `go build`; see README.md.
+	"id": "uptime"
+}

@@ -1,0 +1,58 @@
+package config
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		check   func(Config) bool
+		wantErr string
+	}{
+		{"defaults", nil, nil, func(c Config) bool {
+			return c.Addr == "127.0.0.1:4000" && c.StateDir == ".uptime" && c.CheckEvery == 5*time.Minute && c.CheckTimeout == 10*time.Second
+		}, ""},
+		{"environment", nil, map[string]string{"UPTIME_ADDR": "localhost:5000", "UPTIME_CHECK_EVERY": "1m", "DATABASE_URL": "postgres://u@db/x"},
+			func(c Config) bool {
+				return c.Addr == "localhost:5000" && c.CheckEvery == time.Minute && c.DatabaseURL == "postgres://u@db/x"
+			}, ""},
+		{"flag beats environment", []string{"--check-timeout", "3s", "--addr", "127.0.0.1:7000"},
+			map[string]string{"UPTIME_CHECK_TIMEOUT": "20s", "UPTIME_ADDR": "127.0.0.1:6000"},
+			func(c Config) bool { return c.CheckTimeout == 3*time.Second && c.Addr == "127.0.0.1:7000" }, ""},
+		{"any address with a key", []string{"--addr", ":4000", "--api-key", "k"}, nil,
+			func(c Config) bool { return c.APIKey == "k" }, ""},
+		{"any address without a key", []string{"--addr", ":4000"}, nil, nil, "refusing to listen"},
+		{"public address without a key", nil, map[string]string{"UPTIME_ADDR": "0.0.0.0:4000"}, nil, "refusing to listen"},
+		{"ipv6 loopback", []string{"--addr", "[::1]:4000"}, nil, func(c Config) bool { return c.Addr == "[::1]:4000" }, ""},
+		{"bad duration in env", nil, map[string]string{"UPTIME_CHECK_EVERY": "often"}, nil, "UPTIME_CHECK_EVERY"},
+		{"bad duration flag", []string{"--check-every", "often"}, nil, nil, "invalid value"},
+		{"too frequent", []string{"--check-every", "10ms"}, nil, nil, "too short"},
+		{"address without port", []string{"--addr", "localhost"}, nil, nil, "host:port"},
+		{"not a postgres URL", []string{"--database-url", "mysql://x"}, nil, nil, "postgres://"},
+		{"bad prefix", []string{"--database-prefix", "A-b"}, nil, nil, "database-prefix"},
+		{"bad log format", []string{"--log-format", "xml"}, nil, nil, "text or json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _, err := Parse("run", tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one that says %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(c) {
+				t.Fatalf("config %+v is not what was asked for", c)
+			}
+		})
+	}
+}

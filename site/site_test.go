@@ -1,0 +1,306 @@
+package site_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+
+	"uptime/internal/api"
+	"uptime/internal/dbutil"
+	"uptime/internal/pgtest"
+	"uptime/site"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// env is a site service on a fresh database, served over real HTTP.
+type env struct {
+	svc *site.Service
+	url string
+}
+
+func setup(t *testing.T, apiKey string) *env {
+	t.Helper()
+	dbURL := pgtest.NewDatabase(t)
+	if err := dbutil.Migrate(dbURL, site.Migrations, "migrations"); err != nil {
+		t.Fatal(err)
+	}
+	db, err := site.OpenDB(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB, _ := db.DB()
+	t.Cleanup(func() { sqlDB.Close() })
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc := site.New(db, log)
+	srv := api.NewServer(log, apiKey)
+	svc.Register(srv)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return &env{svc: svc, url: ts.URL}
+}
+
+// do sends a request and returns the status and the body.
+func (e *env) do(t *testing.T, method, path, body string, header ...string) (int, string) {
+	t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.url+path, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// sites returns what the database holds, for checking that a refused
+// request changed nothing.
+func (e *env) sites(t *testing.T) []*site.Site {
+	t.Helper()
+	list, err := e.svc.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list.Sites
+}
+
+func errorCode(t *testing.T, body string) string {
+	t.Helper()
+	var e struct {
+		Code    string          `json:"code"`
+		Message string          `json:"message"`
+		Details json.RawMessage `json:"details"`
+	}
+	if err := json.Unmarshal([]byte(body), &e); err != nil {
+		t.Fatalf("error body %q is not JSON: %v", body, err)
+	}
+	if e.Message == "" || string(e.Details) != "null" {
+		t.Errorf("error body %s: want a message and \"details\": null", body)
+	}
+	return e.Code
+}
+
+func TestAddGetListDelete(t *testing.T) {
+	e := setup(t, "")
+	tests := []struct {
+		name, url, stored string
+	}{
+		{"with scheme", "https://encore.dev", "https://encore.dev"},
+		{"without scheme gets https", "google.com", "https://google.com"},
+		{"http with port and path", "http://localhost:8080/health?x=1", "http://localhost:8080/health?x=1"},
+		{"host with port, no scheme", "localhost:9000", "https://localhost:9000"},
+		{"surrounding spaces trimmed", "  example.org  ", "https://example.org"},
+	}
+	var added []site.Site
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body, _ := json.Marshal(map[string]string{"url": tt.url})
+			status, resp := e.do(t, "POST", "/site", string(body))
+			if status != 200 {
+				t.Fatalf("POST /site %s: %d %s", body, status, resp)
+			}
+			var s site.Site
+			if err := json.Unmarshal([]byte(resp), &s); err != nil {
+				t.Fatal(err)
+			}
+			if s.ID == 0 || s.URL != tt.stored {
+				t.Fatalf("added %+v, want a new id and url %q", s, tt.stored)
+			}
+			added = append(added, s)
+
+			status, resp = e.do(t, "GET", fmt.Sprintf("/site/%d", s.ID), "")
+			var got site.Site
+			json.Unmarshal([]byte(resp), &got)
+			if status != 200 || got != s {
+				t.Fatalf("GET /site/%d = %d %s, want %+v", s.ID, status, resp, s)
+			}
+		})
+	}
+
+	status, resp := e.do(t, "GET", "/site", "")
+	var list struct{ Sites []site.Site }
+	if err := json.Unmarshal([]byte(resp), &list); err != nil || status != 200 {
+		t.Fatalf("GET /site = %d %s", status, resp)
+	}
+	if !reflect.DeepEqual(list.Sites, added) {
+		t.Fatalf("GET /site = %+v, want %+v in order", list.Sites, added)
+	}
+
+	status, resp = e.do(t, "DELETE", fmt.Sprintf("/site/%d", added[0].ID), "")
+	if status != 200 || resp != "" {
+		t.Fatalf("DELETE = %d %q, want 200 and an empty body", status, resp)
+	}
+	if status, _ := e.do(t, "GET", fmt.Sprintf("/site/%d", added[0].ID), ""); status != 404 {
+		t.Errorf("GET of a deleted site = %d, want 404", status)
+	}
+	if n := len(e.sites(t)); n != len(added)-1 {
+		t.Errorf("%d sites after a delete, want %d", n, len(added)-1)
+	}
+}
+
+func TestEmptyListIsAnArray(t *testing.T) {
+	e := setup(t, "")
+	status, resp := e.do(t, "GET", "/site", "")
+	if status != 200 || strings.TrimSpace(resp) != `{"sites":[]}` {
+		t.Fatalf("GET /site on an empty list = %d %s, want {\"sites\":[]}", status, resp)
+	}
+}
+
+func TestBadRequestsChangeNothing(t *testing.T) {
+	e := setup(t, "")
+	status, resp := e.do(t, "POST", "/site", `{"url": "https://existing.example"}`)
+	if status != 200 {
+		t.Fatalf("seed: %d %s", status, resp)
+	}
+	var existing site.Site
+	json.Unmarshal([]byte(resp), &existing)
+
+	tests := []struct {
+		name, method, path, body string
+		status                   int
+		code                     string
+		message                  string // a part of the message
+	}{
+		{"malformed JSON", "POST", "/site", `{"url": `, 400, "invalid_argument", "malformed JSON"},
+		{"empty body", "POST", "/site", ``, 400, "invalid_argument", "empty"},
+		{"blank body", "POST", "/site", "  \n", 400, "invalid_argument", "empty"},
+		{"array body", "POST", "/site", `["a.com"]`, 400, "invalid_argument", "JSON object"},
+		{"string body", "POST", "/site", `"a.com"`, 400, "invalid_argument", "JSON object"},
+		{"url is a number", "POST", "/site", `{"url": 5}`, 400, "invalid_argument", "must be a string, not number"},
+		{"url is null", "POST", "/site", `{"url": null}`, 400, "invalid_argument", "url is required"},
+		{"url missing", "POST", "/site", `{}`, 400, "invalid_argument", "url is required"},
+		{"url blank", "POST", "/site", `{"url": "   "}`, 400, "invalid_argument", "url is required"},
+		{"trailing data", "POST", "/site", `{"url": "a.com"} {}`, 400, "invalid_argument", "after the JSON"},
+		{"ftp scheme", "POST", "/site", `{"url": "ftp://files.example"}`, 400, "invalid_argument", "http or https"},
+		{"invalid scheme", "POST", "/site", `{"url": "invalid://scheme"}`, 400, "invalid_argument", "http or https"},
+		{"javascript", "POST", "/site", `{"url": "javascript:alert(1)"}`, 400, "invalid_argument", "not a valid URL"},
+		{"no host", "POST", "/site", `{"url": "https://"}`, 400, "invalid_argument", "no host"},
+		{"no host, http:", "POST", "/site", `{"url": "http:example.com"}`, 400, "invalid_argument", "no host"},
+		{"port only", "POST", "/site", `{"url": "https://:443"}`, 400, "invalid_argument", "no host"},
+		{"space in host", "POST", "/site", `{"url": "https://exa mple.com"}`, 400, "invalid_argument", "not a valid URL"},
+		{"port out of range", "POST", "/site", `{"url": "https://example.com:99999"}`, 400, "invalid_argument", "invalid port"},
+		{"url too long", "POST", "/site", `{"url": "https://example.com/` + strings.Repeat("a", 3000) + `"}`, 400, "invalid_argument", "limit"},
+		{"oversized body", "POST", "/site", `{"url": "https://example.com", "pad": "` + strings.Repeat("x", api.MaxBodyBytes) + `"}`, 400, "invalid_argument", "larger than"},
+		{"duplicate", "POST", "/site", `{"url": "https://existing.example"}`, 409, "already_exists", "already monitored"},
+		{"duplicate without scheme", "POST", "/site", `{"url": "existing.example"}`, 409, "already_exists", "already monitored"},
+		{"get non-numeric id", "GET", "/site/abc", "", 400, "invalid_argument", "siteID"},
+		{"get zero id", "GET", "/site/0", "", 400, "invalid_argument", "siteID"},
+		{"get negative id", "GET", "/site/-1", "", 400, "invalid_argument", "siteID"},
+		{"get huge id", "GET", "/site/99999999999999999999", "", 400, "invalid_argument", "siteID"},
+		{"get missing site", "GET", "/site/424242", "", 404, "not_found", "site 424242 not found"},
+		{"delete non-numeric id", "DELETE", "/site/x1", "", 400, "invalid_argument", "siteID"},
+		{"delete missing site", "DELETE", "/site/424242", "", 404, "not_found", "site 424242 not found"},
+		{"unknown route", "GET", "/nowhere", "", 404, "not_found", "no endpoint"},
+		{"unknown method", "PUT", "/site/1", `{"url": "a.com"}`, 404, "not_found", "no endpoint"},
+		{"trailing slash", "POST", "/site/", `{"url": "a.com"}`, 404, "not_found", "no endpoint"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := e.sites(t)
+			status, resp := e.do(t, tt.method, tt.path, tt.body, "Content-Type", "application/json")
+			if status != tt.status {
+				t.Errorf("%s %s = %d %s, want %d", tt.method, tt.path, status, resp, tt.status)
+			}
+			if code := errorCode(t, resp); code != tt.code {
+				t.Errorf("code = %q, want %q (%s)", code, tt.code, resp)
+			}
+			if !strings.Contains(resp, tt.message) {
+				t.Errorf("message %s does not say %q", resp, tt.message)
+			}
+			if after := e.sites(t); !reflect.DeepEqual(before, after) {
+				t.Errorf("the sites changed: before %v, after %v", before, after)
+			}
+		})
+	}
+	if got := e.sites(t); len(got) != 1 || *got[0] != existing {
+		t.Fatalf("sites = %v, want only %+v", got, existing)
+	}
+}
+
+func TestAPIKey(t *testing.T) {
+	const key = "s3cret-key"
+	e := setup(t, key)
+	tests := []struct {
+		name, method, path, body string
+		header                   []string
+		status                   int
+		code                     string
+	}{
+		{"add without key", "POST", "/site", `{"url": "a.example"}`, nil, 401, "unauthenticated"},
+		{"add with wrong key", "POST", "/site", `{"url": "a.example"}`, []string{"Authorization", "Bearer nope"}, 401, "unauthenticated"},
+		{"add with key as basic auth", "POST", "/site", `{"url": "a.example"}`, []string{"Authorization", "Basic " + key}, 401, "unauthenticated"},
+		{"add with a longer key", "POST", "/site", `{"url": "a.example"}`, []string{"Authorization", "Bearer " + key + "x"}, 401, "unauthenticated"},
+		{"delete without key", "DELETE", "/site/1", "", nil, 401, "unauthenticated"},
+		{"ping without key", "GET", "/ping/example.com", "", nil, 401, "unauthenticated"},
+		{"add with key", "POST", "/site", `{"url": "a.example"}`, []string{"Authorization", "Bearer " + key}, 200, ""},
+		{"list without key", "GET", "/site", "", nil, 200, ""},
+		{"get without key", "GET", "/site/1", "", nil, 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := e.sites(t)
+			status, resp := e.do(t, tt.method, tt.path, tt.body, tt.header...)
+			if status != tt.status {
+				t.Fatalf("%s %s = %d %s, want %d", tt.method, tt.path, status, resp, tt.status)
+			}
+			if tt.code == "" {
+				return
+			}
+			if code := errorCode(t, resp); code != tt.code {
+				t.Errorf("code = %q, want %q", code, tt.code)
+			}
+			if after := e.sites(t); !reflect.DeepEqual(before, after) {
+				t.Errorf("a refused request changed the sites: %v → %v", before, after)
+			}
+		})
+	}
+}
+
+func TestCORS(t *testing.T) {
+	e := setup(t, "")
+	req, _ := http.NewRequest("OPTIONS", e.url+"/site", nil)
+	req.Header.Set("Origin", "https://dashboard.example")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "content-type, authorization")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("preflight status %d", resp.StatusCode)
+	}
+	for h, want := range map[string]string{
+		"Access-Control-Allow-Origin":  "*",
+		"Access-Control-Allow-Headers": "content-type, authorization",
+	} {
+		if got := resp.Header.Get(h); got != want {
+			t.Errorf("%s = %q, want %q", h, got, want)
+		}
+	}
+	if !strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), "DELETE") {
+		t.Errorf("Access-Control-Allow-Methods = %q, want DELETE among them", resp.Header.Get("Access-Control-Allow-Methods"))
+	}
+
+	status, _ := e.do(t, "GET", "/site", "", "Origin", "https://dashboard.example")
+	if status != 200 {
+		t.Fatalf("cross-origin GET = %d", status)
+	}
+}
