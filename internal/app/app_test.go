@@ -49,14 +49,22 @@ func start(t *testing.T, cfg config.Config) (string, func() error) {
 	return "http://" + a.Addr(), stop
 }
 
-func TestRunProvisionsRestartsAndStopsCleanly(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	stateDir, err := os.MkdirTemp("", "uptime-app-")
+// newStateDir returns a state directory the postgres user can reach, as a
+// clone's would be, removed after the apps using it have stopped.
+func newStateDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "uptime-app-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.RemoveAll(stateDir)
-	os.Chmod(stateDir, 0o755) // as a clone would be, for the postgres user
+	os.Chmod(dir, 0o755)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+func TestRunProvisionsRestartsAndStopsCleanly(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	stateDir := newStateDir(t)
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.StateDir = stateDir
@@ -103,19 +111,14 @@ func TestRunProvisionsRestartsAndStopsCleanly(t *testing.T) {
 }
 
 func TestRunFailsFastOnAPortInUse(t *testing.T) {
-	stateDir, err := os.MkdirTemp("", "uptime-app-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(stateDir)
-	os.Chmod(stateDir, 0o755) // as a clone would be, for the postgres user
+	stateDir := newStateDir(t)
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.StateDir = stateDir
 	base, _ := start(t, cfg)
 
 	cfg.Addr = strings.TrimPrefix(base, "http://")
-	err = app.New(cfg, slog.New(slog.DiscardHandler)).Run(context.Background())
+	err := app.New(cfg, slog.New(slog.DiscardHandler)).Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "address already in use") {
 		t.Fatalf("second Run on the same address: %v, want address already in use", err)
 	}
