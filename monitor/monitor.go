@@ -2,9 +2,232 @@
 // its own database, and announces when a site goes down or comes back.
 package monitor
 
-import "embed"
+import (
+	"context"
+	"embed"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
+
+	"uptime/internal/pubsub"
+	"uptime/internal/queue"
+	"uptime/site"
+)
 
 // Migrations is the monitor database's schema, applied at start-up.
 //
 //go:embed migrations/*.sql
 var Migrations embed.FS
+
+// Sites is what the monitor needs of the site service.
+type Sites interface {
+	Get(ctx context.Context, id int) (*site.Site, error)
+	List(ctx context.Context) (*site.ListResponse, error)
+}
+
+// TransitionEvent is published on the uptime-transition topic when a site
+// goes down or comes back up.
+type TransitionEvent struct {
+	// Site is the site that changed.
+	Site site.Site `json:"site"`
+	// Up tells whether the site is now up.
+	Up bool `json:"up"`
+	// Reason says why the site is down; empty when it is up.
+	Reason string `json:"reason,omitempty"`
+	// At is when the change was seen.
+	At time.Time `json:"at"`
+	// Since is when the previous state began, if it was ever seen.
+	Since *time.Time `json:"since,omitempty"`
+}
+
+// TransitionTopic is the name of the topic transitions are published on.
+const TransitionTopic = "uptime-transition"
+
+// Options tune the monitor.
+type Options struct {
+	// CheckTimeout bounds one check. Defaults to 10 seconds.
+	CheckTimeout time.Duration
+	// Confirmations is how many quick re-checks must also fail before a site
+	// that was up is declared down. Defaults to 2.
+	Confirmations int
+	// ConfirmInterval is the pause before each re-check. Defaults to 3 seconds.
+	ConfirmInterval time.Duration
+	// Concurrency bounds how many sites check-all checks at once. Defaults to 100.
+	Concurrency int
+	// CheckEvery is how often cron checks every site. Defaults to 5 minutes.
+	CheckEvery time.Duration
+	// Retention is how long checks are kept. Defaults to 90 days.
+	Retention time.Duration
+	// Transport carries the checks; nil means NewTransport's.
+	Transport http.RoundTripper
+}
+
+func (o *Options) setDefaults() {
+	if o.CheckTimeout == 0 {
+		o.CheckTimeout = 10 * time.Second
+	}
+	if o.Confirmations < 0 {
+		o.Confirmations = 0
+	}
+	if o.ConfirmInterval == 0 {
+		o.ConfirmInterval = 3 * time.Second
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 100
+	}
+	if o.CheckEvery == 0 {
+		o.CheckEvery = 5 * time.Minute
+	}
+	if o.Retention == 0 {
+		o.Retention = 90 * 24 * time.Hour
+	}
+}
+
+// Service checks sites and keeps their history.
+type Service struct {
+	db          *pgxpool.Pool
+	sites       Sites
+	checker     *Checker
+	q           *queue.Queue
+	transitions *pubsub.Topic[TransitionEvent]
+	opts        Options
+	log         *slog.Logger
+}
+
+// New returns the monitor over its database. It registers its jobs and cron
+// on q, and publishes transitions on the topic.
+func New(db *pgxpool.Pool, sites Sites, q *queue.Queue, transitions *pubsub.Topic[TransitionEvent], opts Options, log *slog.Logger) *Service {
+	opts.setDefaults()
+	s := &Service{
+		db: db, sites: sites, q: q, transitions: transitions, opts: opts, log: log,
+		checker: NewChecker(opts.CheckTimeout, opts.Transport),
+	}
+	s.registerJobs()
+	return s
+}
+
+// CheckResponse is the result of checking a site.
+type CheckResponse struct {
+	// Up tells whether the site is up.
+	Up bool `json:"up"`
+	// StatusCode is the HTTP status of the final response; 0 without one.
+	StatusCode int `json:"status_code"`
+	// LatencyMS is the time to the response's headers, in milliseconds.
+	LatencyMS float64 `json:"latency_ms"`
+	// Reason says why the site is down; empty when it is up.
+	Reason string `json:"reason"`
+}
+
+func checkResponse(r Result) *CheckResponse {
+	return &CheckResponse{Up: r.Up, StatusCode: r.Status, LatencyMS: ms(r.Latency), Reason: r.Reason}
+}
+
+// Ping checks a URL once without recording anything. A URL without http:
+// or https: gets https://. An unreachable or invalid URL is down, not an
+// error.
+func (s *Service) Ping(ctx context.Context, url string) *CheckResponse {
+	return checkResponse(s.checker.Check(ctx, withScheme(url)))
+}
+
+// Check checks one site, records every attempt, and announces a
+// transition if the site's state changed. A failure of a site that was up
+// is confirmed by quick re-checks first.
+func (s *Service) Check(ctx context.Context, st site.Site) (*CheckResponse, error) {
+	res := s.checker.Check(ctx, st.URL)
+	if ctx.Err() != nil {
+		// Cut short by shutdown or the caller: that says nothing of the site.
+		return nil, ctx.Err()
+	}
+	attempts := []Result{res}
+	if !res.Up && s.opts.Confirmations > 0 {
+		wasUp, err := s.confirmedUp(ctx, st.ID)
+		if err != nil {
+			return nil, err
+		}
+		for i := 0; wasUp && !res.Up && i < s.opts.Confirmations; i++ {
+			select {
+			case <-ctx.Done():
+				return nil, s.recordAttempts(context.WithoutCancel(ctx), st, attempts)
+			case <-time.After(s.opts.ConfirmInterval):
+			}
+			res = s.checker.Check(ctx, st.URL)
+			if ctx.Err() != nil {
+				return nil, s.recordAttempts(context.WithoutCancel(ctx), st, attempts)
+			}
+			attempts = append(attempts, res)
+		}
+	}
+	if err := s.record(ctx, st, attempts); err != nil {
+		return nil, err
+	}
+	return checkResponse(res), nil
+}
+
+// CheckAll checks every site, at most Options.Concurrency at once. A site
+// that hangs costs one timeout and holds up no other. Failures to record
+// are logged and counted, not allowed to stop the others.
+func (s *Service) CheckAll(ctx context.Context) error {
+	list, err := s.sites.List(ctx)
+	if err != nil {
+		return fmt.Errorf("list sites: %w", err)
+	}
+	ids := make([]int64, len(list.Sites))
+	for i, st := range list.Sites {
+		ids[i] = int64(st.ID)
+	}
+	if err := s.forgetOthers(ctx, ids); err != nil {
+		return err
+	}
+	var failed int
+	var firstErr error
+	results := make(chan error, len(list.Sites))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.opts.Concurrency)
+	for _, st := range list.Sites {
+		g.Go(func() error {
+			_, err := s.Check(gctx, *st)
+			results <- err
+			return nil
+		})
+	}
+	g.Wait()
+	close(results)
+	for err := range results {
+		if err != nil {
+			failed++
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if failed > 0 {
+		return fmt.Errorf("check-all: %d of %d checks could not be recorded; first: %w", failed, len(list.Sites), firstErr)
+	}
+	return nil
+}
+
+// SiteAdded checks a new site at once, through the site-added job, so its
+// status is known before the next tick.
+func (s *Service) SiteAdded(ctx context.Context, st site.Site) {
+	err := s.q.Insert(context.WithoutCancel(ctx), SiteAddedArgs{SiteID: st.ID}, nil)
+	if err != nil {
+		s.log.Warn("could not enqueue the first check of a new site; the next tick will check it",
+			"site_id", st.ID, "err", err)
+	}
+}
+
+// SiteDeleted forgets a deleted site's state and history.
+func (s *Service) SiteDeleted(ctx context.Context, id int) {
+	if err := s.forget(context.WithoutCancel(ctx), id); err != nil {
+		s.log.Warn("could not remove a deleted site's checks; the next tick will", "site_id", id, "err", err)
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -11,16 +11,27 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"uptime/internal/api"
 	"uptime/internal/config"
 	"uptime/internal/dbutil"
+	"uptime/internal/pubsub"
+	"uptime/internal/queue"
 	"uptime/monitor"
 	"uptime/site"
 )
 
+// Options are what tests may change beyond the configuration.
+type Options struct {
+	// CheckTransport carries the monitor's checks; nil means the real one.
+	CheckTransport http.RoundTripper
+}
+
 // App is the whole program. Tests start it as main does, on a free port.
 type App struct {
 	cfg   config.Config
+	opts  Options
 	log   *slog.Logger
 	ready chan struct{}
 	addr  string
@@ -28,7 +39,12 @@ type App struct {
 
 // New returns an app for the configuration.
 func New(cfg config.Config, log *slog.Logger) *App {
-	return &App{cfg: cfg, log: log, ready: make(chan struct{})}
+	return NewWithOptions(cfg, Options{}, log)
+}
+
+// NewWithOptions returns an app with options beyond the configuration.
+func NewWithOptions(cfg config.Config, opts Options, log *slog.Logger) *App {
+	return &App{cfg: cfg, opts: opts, log: log, ready: make(chan struct{})}
 }
 
 // Ready is closed once the app serves requests.
@@ -37,9 +53,10 @@ func (a *App) Ready() <-chan struct{} { return a.ready }
 // Addr is the address the API listens on, valid once Ready is closed.
 func (a *App) Addr() string { return a.addr }
 
-// Run provisions the databases, serves the API until ctx is cancelled, then
-// shuts down in order: stop accepting requests, finish those in flight,
-// stop background work, close the databases, stop a local cluster.
+// Run provisions the databases, serves the API and runs the background
+// work until ctx is cancelled, then shuts down in order: stop accepting
+// requests and finish those in flight, stop cron and workers, close the
+// databases, stop a local cluster.
 func (a *App) Run(ctx context.Context) (err error) {
 	// Listen first, so that a port in use fails at once, not after the
 	// database has been provisioned.
@@ -65,7 +82,8 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	if _, err := dbutil.Prepare(ctx, dbs.url, dbs.prefix+MonitorDatabase, monitor.Migrations, "migrations"); err != nil {
+	monitorURL, err := dbutil.Prepare(ctx, dbs.url, dbs.prefix+MonitorDatabase, monitor.Migrations, "migrations")
+	if err != nil {
 		return err
 	}
 
@@ -78,24 +96,62 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return err
 	}
 	defer siteSQL.Close()
+
+	monitorDB, err := openPool(ctx, monitorURL, a.cfg.CheckConcurrency+10)
+	if err != nil {
+		return err
+	}
+	defer monitorDB.Close()
+	if err := queue.Migrate(ctx, monitorDB); err != nil {
+		return err
+	}
+
+	q := queue.New()
+	transitions := pubsub.NewTopic[monitor.TransitionEvent](q, monitor.TransitionTopic, a.log)
 	sites := site.New(siteDB, a.log)
+	mon := monitor.New(monitorDB, sites, q, transitions, monitor.Options{
+		CheckTimeout:    a.cfg.CheckTimeout,
+		Confirmations:   a.cfg.ConfirmChecks,
+		ConfirmInterval: a.cfg.ConfirmInterval,
+		Concurrency:     a.cfg.CheckConcurrency,
+		CheckEvery:      a.cfg.CheckEvery,
+		Retention:       a.cfg.Retention,
+		Transport:       a.opts.CheckTransport,
+	}, a.log)
+	sites.Listen(mon)
 
 	srv := api.NewServer(a.log, a.cfg.APIKey)
 	sites.Register(srv)
+	mon.Register(srv)
 
+	if err := q.Start(context.WithoutCancel(ctx), monitorDB, quiet(a.log)); err != nil {
+		return err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if serr := q.Stop(stopCtx); serr != nil {
+			err = errors.Join(err, fmt.Errorf("stop the job queue: %w", serr))
+		}
+	}()
+
+	// Requests keep their context through a graceful shutdown; it is
+	// cancelled only if they outlast it.
+	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRequests()
 	httpSrv := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 	a.addr = ln.Addr().String()
 	a.log.Info("uptime is running", "api", "http://"+a.addr, "dashboard", "http://"+a.addr+"/frontend/",
-		"local_database", dbs.Local())
+		"local_database", dbs.Local(), "check_every", a.cfg.CheckEvery)
 	close(a.ready)
 
 	select {
@@ -104,10 +160,48 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("serve: %w", err)
 	}
 	a.log.Info("shutting down")
-	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 	defer cancel()
 	if err := httpSrv.Shutdown(shutCtx); err != nil {
-		return fmt.Errorf("shut down the HTTP server: %w", err)
+		cancelRequests()
+		httpSrv.Close()
 	}
 	return nil
+}
+
+// openPool opens a connection pool of at most maxConns connections.
+func openPool(ctx context.Context, dbURL string, maxConns int) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse database URL: %w", err)
+	}
+	cfg.MaxConns = int32(maxConns)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open monitor database: %w", err)
+	}
+	return pool, nil
+}
+
+// quiet passes on only warnings and errors: River reports its routine
+// work at info level.
+func quiet(log *slog.Logger) *slog.Logger {
+	return slog.New(minLevel{log.Handler(), slog.LevelWarn})
+}
+
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(attrs), h.min}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.min}
 }

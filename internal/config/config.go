@@ -36,6 +36,16 @@ type Config struct {
 	CheckEvery time.Duration
 	// CheckTimeout bounds one check of one site. Defaults to 10 seconds.
 	CheckTimeout time.Duration
+	// CheckConcurrency bounds how many sites are checked at once. Defaults
+	// to 100.
+	CheckConcurrency int
+	// ConfirmChecks is how many quick re-checks must also fail before a site
+	// is declared down. Defaults to 2.
+	ConfirmChecks int
+	// ConfirmInterval is the pause before each re-check. Defaults to 3 seconds.
+	ConfirmInterval time.Duration
+	// Retention is how long checks are kept. Defaults to 90 days.
+	Retention time.Duration
 	// LogFormat is "text" or "json". Defaults to text.
 	LogFormat string
 }
@@ -46,8 +56,12 @@ func Default() Config {
 		Addr:         "127.0.0.1:4000",
 		StateDir:     ".uptime",
 		CheckEvery:   5 * time.Minute,
-		CheckTimeout: 10 * time.Second,
-		LogFormat:    "text",
+		CheckTimeout:     10 * time.Second,
+		CheckConcurrency: 100,
+		ConfirmChecks:    2,
+		ConfirmInterval:  3 * time.Second,
+		Retention:        90 * 24 * time.Hour,
+		LogFormat:        "text",
 	}
 }
 
@@ -65,13 +79,13 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() error)
 	}
 	dur := func(p *time.Duration, name, env, usage string) {
 		if v := getenv(env); v != "" {
-			d, err := time.ParseDuration(v)
+			d, err := ParseDuration(v)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q is not a duration like 30s or 5m", env, v))
+				errs = append(errs, fmt.Errorf("%s=%q: %w", env, v, err))
 			}
 			*p = d
 		}
-		fs.DurationVar(p, name, *p, usage+" (env "+env+")")
+		fs.Var((*durationFlag)(p), name, usage+" (env "+env+")")
 	}
 	num := func(p *int, name, env, usage string) {
 		if v := getenv(env); v != "" {
@@ -91,6 +105,10 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() error)
 	str(&c.APIKey, "api-key", "UPTIME_API_KEY", "key required for changes; unset: listen on loopback only")
 	dur(&c.CheckEvery, "check-every", "UPTIME_CHECK_EVERY", "how often every site is checked")
 	dur(&c.CheckTimeout, "check-timeout", "UPTIME_CHECK_TIMEOUT", "time limit of one check")
+	num(&c.CheckConcurrency, "check-concurrency", "UPTIME_CHECK_CONCURRENCY", "how many sites are checked at once")
+	num(&c.ConfirmChecks, "confirm-checks", "UPTIME_CONFIRM_CHECKS", "re-checks that must also fail before a site is down")
+	dur(&c.ConfirmInterval, "confirm-interval", "UPTIME_CONFIRM_INTERVAL", "pause before each re-check")
+	dur(&c.Retention, "retention", "UPTIME_RETENTION", "how long checks are kept, like 90d")
 	str(&c.LogFormat, "log-format", "UPTIME_LOG_FORMAT", "log format: text or json")
 	return &c, func() error { return errors.Join(errs...) }
 }
@@ -143,6 +161,18 @@ func (c Config) Validate() error {
 	if c.CheckTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--check-timeout %s must be positive", c.CheckTimeout))
 	}
+	if c.CheckConcurrency < 1 || c.CheckConcurrency > 10000 {
+		errs = append(errs, fmt.Errorf("--check-concurrency %d must be from 1 to 10000", c.CheckConcurrency))
+	}
+	if c.ConfirmChecks < 0 || c.ConfirmChecks > 10 {
+		errs = append(errs, fmt.Errorf("--confirm-checks %d must be from 0 to 10", c.ConfirmChecks))
+	}
+	if c.ConfirmInterval < 0 {
+		errs = append(errs, fmt.Errorf("--confirm-interval %s must not be negative", c.ConfirmInterval))
+	}
+	if c.Retention < time.Hour {
+		errs = append(errs, fmt.Errorf("--retention %s is too short; use 1h or more", c.Retention))
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q must be text or json", c.LogFormat))
 	}
@@ -157,4 +187,34 @@ func IsLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// ParseDuration is time.ParseDuration that also takes days, as in "90d".
+func ParseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseFloat(days, 64)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("%q is not a duration like 30s, 5m or 90d", s)
+		}
+		return time.Duration(n * float64(24*time.Hour)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration like 30s, 5m or 90d", s)
+	}
+	return d, nil
+}
+
+// durationFlag is a flag.Value over ParseDuration.
+type durationFlag time.Duration
+
+func (d *durationFlag) String() string { return time.Duration(*d).String() }
+
+func (d *durationFlag) Set(s string) error {
+	v, err := ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = durationFlag(v)
+	return nil
 }

@@ -31,11 +31,16 @@ func TestParse(t *testing.T) {
 		{"public address without a key", nil, map[string]string{"UPTIME_ADDR": "0.0.0.0:4000"}, nil, "refusing to listen"},
 		{"ipv6 loopback", []string{"--addr", "[::1]:4000"}, nil, func(c Config) bool { return c.Addr == "[::1]:4000" }, ""},
 		{"bad duration in env", nil, map[string]string{"UPTIME_CHECK_EVERY": "often"}, nil, "UPTIME_CHECK_EVERY"},
-		{"bad duration flag", []string{"--check-every", "often"}, nil, nil, "invalid value"},
+		{"bad duration flag", []string{"--check-every", "often"}, nil, nil, "not a duration"},
 		{"too frequent", []string{"--check-every", "10ms"}, nil, nil, "too short"},
 		{"address without port", []string{"--addr", "localhost"}, nil, nil, "host:port"},
 		{"not a postgres URL", []string{"--database-url", "mysql://x"}, nil, nil, "postgres://"},
 		{"bad prefix", []string{"--database-prefix", "A-b"}, nil, nil, "database-prefix"},
+		{"retention in days", []string{"--retention", "30d"}, nil, func(c Config) bool { return c.Retention == 30*24*time.Hour }, ""},
+		{"retention from env", nil, map[string]string{"UPTIME_RETENTION": "7d"}, func(c Config) bool { return c.Retention == 7*24*time.Hour }, ""},
+		{"bad retention", []string{"--retention", "forever"}, nil, nil, "not a duration"},
+		{"no concurrency", []string{"--check-concurrency", "0"}, nil, nil, "check-concurrency"},
+		{"bad number in env", nil, map[string]string{"UPTIME_CONFIRM_CHECKS": "two"}, nil, "UPTIME_CONFIRM_CHECKS"},
 		{"bad log format", []string{"--log-format", "xml"}, nil, nil, "text or json"},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,135 @@
+// Package queue is River in a service's database: background jobs, cron
+// (periodic jobs, enqueued by the elected leader only) and the deliveries of
+// topics. Services register their workers and periodic jobs while the
+// program is wired, then insert jobs once it has started.
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// Queue names. Cron runs alone on its queue, one job at a time per process.
+const (
+	Default = river.QueueDefault
+	Cron    = "cron"
+)
+
+// Queue collects workers and periodic jobs, then runs them on River.
+type Queue struct {
+	workers  *river.Workers
+	periodic []*river.PeriodicJob
+	client   *river.Client[pgx.Tx]
+	// MaxWorkers bounds the jobs one process runs at once on the default
+	// queue. Defaults to 50.
+	MaxWorkers int
+}
+
+// New returns an empty queue.
+func New() *Queue {
+	return &Queue{workers: river.NewWorkers(), MaxWorkers: 50}
+}
+
+// Workers is where services add their workers, before Start.
+func (q *Queue) Workers() *river.Workers { return q.workers }
+
+// Cron adds a periodic job, before Start. Only the elected leader among the
+// processes sharing the database enqueues it, so it runs once per tick
+// however many instances there are; the next tick is not enqueued while a
+// run is still waiting or running, so runs never overlap.
+func (q *Queue) Cron(every time.Duration, args river.JobArgs) {
+	q.periodic = append(q.periodic, river.NewPeriodicJob(
+		river.PeriodicInterval(every),
+		func() (river.JobArgs, *river.InsertOpts) {
+			return args, &river.InsertOpts{Queue: Cron, MaxAttempts: 1, UniqueOpts: NotWhileRunning()}
+		},
+		&river.PeriodicJobOpts{ID: args.Kind(), RunOnStart: true},
+	))
+}
+
+// NotWhileRunning makes a job unique among the jobs of its kind that are
+// waiting or running, so a new one is skipped until the last has finished.
+func NotWhileRunning() river.UniqueOpts {
+	return river.UniqueOpts{ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+		rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+	}}
+}
+
+// Migrate brings River's tables in the database up to date.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	m, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return err
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("migrate River's tables: %w", err)
+	}
+	return nil
+}
+
+// Start starts working jobs and, on the leader, enqueuing cron. It stops
+// when Stop is called.
+func (q *Queue) Start(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Logger: log,
+		Queues: map[string]river.QueueConfig{
+			Default: {MaxWorkers: q.MaxWorkers},
+			Cron:    {MaxWorkers: 1},
+		},
+		Workers:      q.workers,
+		PeriodicJobs: q.periodic,
+		// A cron run can last long with many sites; it is not stuck.
+		RescueStuckJobsAfter: 6 * time.Hour,
+	})
+	if err != nil {
+		return fmt.Errorf("create River client: %w", err)
+	}
+	if err := client.Start(ctx); err != nil {
+		return fmt.Errorf("start River: %w", err)
+	}
+	q.client = client
+	return nil
+}
+
+// Stop lets running jobs finish until ctx is done, then cancels them.
+func (q *Queue) Stop(ctx context.Context) error {
+	if q.client == nil {
+		return nil
+	}
+	err := q.client.Stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		cancelCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		return q.client.StopAndCancel(cancelCtx)
+	}
+	return err
+}
+
+// Insert enqueues a job.
+func (q *Queue) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
+	if q.client == nil {
+		return errors.New("queue not started")
+	}
+	_, err := q.client.Insert(ctx, args, opts)
+	return err
+}
+
+// InsertTx enqueues a job inside tx: it exists if and only if tx commits.
+func (q *Queue) InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) error {
+	if q.client == nil {
+		return errors.New("queue not started")
+	}
+	_, err := q.client.InsertTx(ctx, tx, args, opts)
+	return err
+}

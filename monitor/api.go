@@ -1,0 +1,76 @@
+package monitor
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"uptime/internal/api"
+)
+
+// Register adds the service's endpoints to the server.
+func (s *Service) Register(srv *api.Server) {
+	srv.HandlePrefix("/ping/", []string{http.MethodGet, http.MethodHead, http.MethodPost}, s.handlePing)
+	srv.Handle("POST /check/{siteID}", s.handleCheck)
+	srv.Handle("POST /checkall", s.handleCheckAll)
+	srv.Handle("POST /check-all", s.handleCheckAll)
+	srv.Handle("GET /status", s.handleStatus)
+	srv.Handle("GET /history/{siteID}", s.handleHistory)
+}
+
+// handlePing serves GET or POST /ping/*url → {"up": bool, ...}. The rest of
+// the path is the URL, query string included.
+func (s *Service) handlePing(r *http.Request) (any, error) {
+	target := strings.TrimPrefix(r.URL.Path, "/ping/")
+	if r.URL.RawQuery != "" {
+		target += "?" + r.URL.RawQuery
+	}
+	if target == "" {
+		return nil, api.Errorf(api.InvalidArgument, "put the URL to ping after /ping/, as in /ping/example.com")
+	}
+	return s.Ping(r.Context(), target), nil
+}
+
+// handleCheck serves POST /check/:siteID → {"up": bool, ...}.
+func (s *Service) handleCheck(r *http.Request) (any, error) {
+	id, err := api.PathID(r, "siteID")
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.sites.Get(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	return s.Check(r.Context(), *st)
+}
+
+// handleCheckAll serves POST /checkall and /check-all; it returns when
+// every site has been checked.
+func (s *Service) handleCheckAll(r *http.Request) (any, error) {
+	return nil, s.CheckAll(r.Context())
+}
+
+// handleStatus serves GET /status → {"sites": {"<id>": {"up", "checked_at", ...}}}.
+func (s *Service) handleStatus(r *http.Request) (any, error) {
+	return s.Status(r.Context())
+}
+
+// handleHistory serves GET /history/:siteID?limit=N → the site's recent
+// checks (100 by default, at most 1000) and uptime percentages.
+func (s *Service) handleHistory(r *http.Request) (any, error) {
+	id, err := api.PathID(r, "siteID")
+	if err != nil {
+		return nil, err
+	}
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		limit, err = strconv.Atoi(v)
+		if err != nil || limit < 1 || limit > MaxHistory {
+			return nil, api.Errorf(api.InvalidArgument, "limit must be a number from 1 to %d, got %q", MaxHistory, v)
+		}
+	}
+	if _, err := s.sites.Get(r.Context(), id); err != nil {
+		return nil, err
+	}
+	return s.History(r.Context(), id, limit)
+}

@@ -1,0 +1,196 @@
+package monitor
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// UserAgent is sent with every check, so site owners can tell who calls.
+const UserAgent = "Uptime/1.0 (uptime monitor; +https://github.com/encoredev/examples/tree/main/uptime)"
+
+// maxRedirects is how many redirects a check follows before it gives up.
+const maxRedirects = 10
+
+// Result is the outcome of one check of one URL.
+type Result struct {
+	// Up is the tutorial's rule: the final response has a status below 400.
+	Up bool
+	// Status is the final response's HTTP status, or 0 without a response.
+	Status int
+	// Latency is the time until the final response's headers arrived.
+	Latency time.Duration
+	// Reason says, for people, why the site is down; empty when up.
+	Reason string
+	// CertExpiry is when the https certificate expires; nil for http.
+	CertExpiry *time.Time
+	// CheckedAt is when the check started.
+	CheckedAt time.Time
+}
+
+// Checker checks URLs with its own HTTP client: a time limit per check, at
+// most ten redirects, a clear User-Agent, and the body left unread.
+type Checker struct {
+	client  *http.Client
+	timeout time.Duration
+}
+
+// NewChecker returns a checker whose checks take at most timeout. A nil
+// transport gets one of the checker's own.
+func NewChecker(timeout time.Duration, transport http.RoundTripper) *Checker {
+	if transport == nil {
+		transport = NewTransport()
+	}
+	return &Checker{
+		timeout: timeout,
+		client: &http.Client{
+			Transport: transport,
+			Timeout:   timeout,
+			CheckRedirect: func(req *http.Request, via []*http.Request) error {
+				if len(via) >= maxRedirects {
+					return errTooManyRedirects
+				}
+				return nil
+			},
+		},
+	}
+}
+
+// NewTransport returns the transport checks use. Connections are not kept:
+// checks of one site are minutes apart, and a reused connection would hide
+// a server that no longer accepts new ones.
+func NewTransport() *http.Transport {
+	return &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: (&net.Dialer{
+			Timeout:   10 * time.Second,
+			KeepAlive: -1,
+		}).DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 0,
+		DisableKeepAlives:     true,
+		ForceAttemptHTTP2:     true,
+	}
+}
+
+var errTooManyRedirects = fmt.Errorf("more than %d redirects", maxRedirects)
+
+// Check fetches the URL once. Failing to reach it is a down result, never
+// an error: a bad URL, a refused connection, a timeout or a bad
+// certificate each says so in Reason.
+func (c *Checker) Check(ctx context.Context, rawURL string) Result {
+	res := Result{CheckedAt: time.Now()}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err == nil && req.URL.Host == "" {
+		err = errors.New("no host")
+	}
+	if err != nil {
+		res.Reason = "invalid URL: " + shortURLError(err)
+		return res
+	}
+	req.Header.Set("User-Agent", UserAgent)
+	req.Header.Set("Accept", "*/*")
+	resp, err := c.client.Do(req)
+	res.Latency = time.Since(res.CheckedAt)
+	if err != nil {
+		res.Reason = c.reason(ctx, err)
+		return res
+	}
+	// A few bytes are read so that a server which sends headers and then
+	// fails is not counted as up; the rest of the body is never read.
+	io.CopyN(io.Discard, resp.Body, 512)
+	resp.Body.Close()
+	res.Status = resp.StatusCode
+	res.Up = resp.StatusCode < 400
+	if !res.Up {
+		res.Reason = fmt.Sprintf("HTTP %d", resp.StatusCode)
+	}
+	if resp.TLS != nil && len(resp.TLS.PeerCertificates) > 0 {
+		exp := resp.TLS.PeerCertificates[0].NotAfter
+		res.CertExpiry = &exp
+	}
+	return res
+}
+
+// reason turns a transport error into a short explanation.
+func (c *Checker) reason(ctx context.Context, err error) string {
+	var (
+		dnsErr      *net.DNSError
+		unknownCA   x509.UnknownAuthorityError
+		invalidCert x509.CertificateInvalidError
+		hostErr     x509.HostnameError
+		tlsRecord   tls.RecordHeaderError
+		tlsAlert    tls.AlertError
+		certErr     *tls.CertificateVerificationError
+		netErr      net.Error
+	)
+	switch {
+	case errors.Is(err, errTooManyRedirects):
+		return fmt.Sprintf("too many redirects (more than %d)", maxRedirects)
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		return "check canceled"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return "timeout after " + c.timeout.String()
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "host unreachable"
+	case errors.As(err, &dnsErr):
+		if dnsErr.IsNotFound {
+			return "DNS: no such host " + dnsErr.Name
+		}
+		return "DNS lookup failed for " + dnsErr.Name
+	case errors.As(err, &invalidCert) && invalidCert.Reason == x509.Expired:
+		return "certificate expired"
+	case errors.As(err, &invalidCert):
+		return "invalid certificate: " + invalidCert.Error()
+	case errors.As(err, &unknownCA):
+		return "certificate signed by an unknown authority"
+	case errors.As(err, &hostErr):
+		return "certificate is not valid for " + hostErr.Host
+	case errors.As(err, &certErr):
+		return "certificate not trusted: " + certErr.Err.Error()
+	case errors.As(err, &tlsRecord), errors.As(err, &tlsAlert):
+		return "TLS handshake failed"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed without a response"
+	}
+	return truncate(shortURLError(err), 200)
+}
+
+// shortURLError drops the "Get \"url\": " that net/http puts in front.
+func shortURLError(err error) string {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		return uerr.Err.Error()
+	}
+	return err.Error()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
+// withScheme puts https:// in front of a URL that does not start with
+// http: or https:, as the tutorial's ping does.
+func withScheme(u string) string {
+	lower := strings.ToLower(u)
+	if !strings.HasPrefix(lower, "http:") && !strings.HasPrefix(lower, "https:") {
+		return "https://" + u
+	}
+	return u
+}

@@ -1,0 +1,172 @@
+package monitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"uptime/site"
+)
+
+// confirmedUp returns the site's confirmed state. A site never checked
+// counts as up, as in the tutorial.
+func (s *Service) confirmedUp(ctx context.Context, siteID int) (bool, error) {
+	var up bool
+	err := s.db.QueryRow(ctx, "SELECT up FROM site_state WHERE site_id = $1", siteID).Scan(&up)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read state of site %d: %w", siteID, err)
+	}
+	return up, nil
+}
+
+// insertChecks records check attempts in tx.
+func insertChecks(ctx context.Context, tx pgx.Tx, siteID int, attempts []Result) error {
+	batch := &pgx.Batch{}
+	for _, r := range attempts {
+		var status *int
+		if r.Status != 0 {
+			status = &r.Status
+		}
+		batch.Queue(`INSERT INTO checks (site_id, up, checked_at, status_code, latency_ms, reason, cert_expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			siteID, r.Up, r.CheckedAt, status, ms(r.Latency), r.Reason, r.CertExpiry)
+	}
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("record checks of site %d: %w", siteID, err)
+	}
+	return nil
+}
+
+// recordAttempts records attempts without deciding anything from them: a
+// confirmation cut short is no confirmation.
+func (s *Service) recordAttempts(ctx context.Context, st site.Site, attempts []Result) error {
+	tx, err := s.db.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if err := insertChecks(ctx, tx, st.ID, attempts); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// record stores the attempts and updates the site's state from the last
+// one, in one transaction. The state row is locked while the transition is
+// decided, so concurrent checks of one site announce each change once; a
+// result older than the state is recorded but decides nothing.
+func (s *Service) record(ctx context.Context, st site.Site, attempts []Result) error {
+	final := attempts[len(attempts)-1]
+	tx, err := s.db.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("record check of site %d: %w", st.ID, err)
+	}
+	defer tx.Rollback(ctx)
+	if err := insertChecks(ctx, tx, st.ID, attempts); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO site_state (site_id, url, up) VALUES ($1, $2, true)
+		ON CONFLICT (site_id) DO NOTHING`, st.ID, st.URL); err != nil {
+		return fmt.Errorf("create state of site %d: %w", st.ID, err)
+	}
+	var (
+		wasUp     bool
+		since     *time.Time
+		checkedAt *time.Time
+	)
+	if err := tx.QueryRow(ctx, "SELECT up, since, checked_at FROM site_state WHERE site_id = $1 FOR UPDATE",
+		st.ID).Scan(&wasUp, &since, &checkedAt); err != nil {
+		return fmt.Errorf("lock state of site %d: %w", st.ID, err)
+	}
+	if checkedAt != nil && final.CheckedAt.Before(*checkedAt) {
+		return tx.Commit(ctx)
+	}
+	changed := final.Up != wasUp
+	newSince := since
+	if changed || since == nil {
+		newSince = &final.CheckedAt
+	}
+	var status *int
+	if final.Status != 0 {
+		status = &final.Status
+	}
+	if _, err := tx.Exec(ctx, `UPDATE site_state SET url = $2, up = $3, since = $4, checked_at = $5,
+		status_code = $6, latency_ms = $7, reason = $8, cert_expires_at = $9 WHERE site_id = $1`,
+		st.ID, st.URL, final.Up, newSince, final.CheckedAt, status, ms(final.Latency), final.Reason, final.CertExpiry,
+	); err != nil {
+		return fmt.Errorf("update state of site %d: %w", st.ID, err)
+	}
+	if changed {
+		ev := TransitionEvent{Site: st, Up: final.Up, Reason: final.Reason, At: final.CheckedAt}
+		if checkedAt != nil {
+			ev.Since = since
+		}
+		if err := s.transitions.PublishTx(ctx, tx, ev); err != nil {
+			return err
+		}
+		s.log.Info("site changed state", "site_id", st.ID, "url", st.URL, "up", final.Up, "reason", final.Reason)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("record check of site %d: %w", st.ID, err)
+	}
+	return nil
+}
+
+// forget removes a site's state and history.
+func (s *Service) forget(ctx context.Context, siteID int) error {
+	tx, err := s.db.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "DELETE FROM site_state WHERE site_id = $1", siteID); err != nil {
+		return fmt.Errorf("forget site %d: %w", siteID, err)
+	}
+	if _, err := tx.Exec(ctx, "DELETE FROM checks WHERE site_id = $1", siteID); err != nil {
+		return fmt.Errorf("forget checks of site %d: %w", siteID, err)
+	}
+	return tx.Commit(ctx)
+}
+
+// forgetOthers removes the state and history of every site not in ids: the
+// ones deleted while a notice of it was lost.
+func (s *Service) forgetOthers(ctx context.Context, ids []int64) error {
+	rows, err := s.db.Query(ctx, "SELECT site_id FROM site_state WHERE NOT (site_id = ANY($1))", ids)
+	if err != nil {
+		return fmt.Errorf("find deleted sites: %w", err)
+	}
+	gone, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return fmt.Errorf("find deleted sites: %w", err)
+	}
+	for _, id := range gone {
+		if err := s.forget(ctx, int(id)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prune removes checks older than the retention period, a batch at a time
+// so that no transaction grows large.
+func (s *Service) prune(ctx context.Context) (int64, error) {
+	cutoff := time.Now().Add(-s.opts.Retention)
+	var total int64
+	for {
+		tag, err := s.db.Exec(ctx, `DELETE FROM checks WHERE id IN (
+			SELECT id FROM checks WHERE checked_at < $1 LIMIT 10000)`, cutoff)
+		if err != nil {
+			return total, fmt.Errorf("prune checks: %w", err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < 10000 {
+			return total, nil
+		}
+	}
+}
