@@ -82,7 +82,7 @@ type pruneWorker struct {
 }
 
 func (w *pruneWorker) Work(ctx context.Context, job *river.Job[PruneArgs]) error {
-	n, err := w.s.prune(ctx)
+	n, err := w.s.Prune(ctx)
 	if n > 0 {
 		w.s.log.Info("pruned old checks", "deleted", n, "retention", w.s.opts.Retention)
 	}

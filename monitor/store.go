@@ -153,9 +153,9 @@ func (s *Service) forgetOthers(ctx context.Context, ids []int64) error {
 	return nil
 }
 
-// prune removes checks older than the retention period, a batch at a time
+// Prune removes checks older than the retention period, a batch at a time
 // so that no transaction grows large.
-func (s *Service) prune(ctx context.Context) (int64, error) {
+func (s *Service) Prune(ctx context.Context) (int64, error) {
 	cutoff := time.Now().Add(-s.opts.Retention)
 	var total int64
 	for {

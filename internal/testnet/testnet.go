@@ -1,0 +1,72 @@
+// Package testnet gives tests HTTP on loopback only: a transport for the
+// monitor's checks that refuses any other address before it is looked up,
+// so no test reaches the internet, and certificates to serve TLS with.
+package testnet
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+// Transport is the monitor's check transport, dialling loopback only and
+// trusting the certificates of the given TLS test servers.
+func Transport(trusted ...*httptest.Server) *http.Transport {
+	pool := x509.NewCertPool()
+	for _, s := range trusted {
+		pool.AddCert(s.Certificate())
+	}
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: -1}
+	return &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			host, _, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, err
+			}
+			if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+				return nil, fmt.Errorf("test network: %s is not on loopback", host)
+			}
+			return dialer.DialContext(ctx, network, addr)
+		},
+		TLSClientConfig:   &tls.Config{RootCAs: pool},
+		DisableKeepAlives: true,
+	}
+}
+
+// SelfSignedServer starts a TLS server on loopback whose certificate no
+// one trusts, answering 200 to everything.
+func SelfSignedServer(t testing.TB) *httptest.Server {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "self-signed.test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:     []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
+}

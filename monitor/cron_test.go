@@ -1,0 +1,75 @@
+package monitor_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"uptime/internal/dbutil"
+	"uptime/internal/pgtest"
+	"uptime/monitor"
+	"uptime/site"
+)
+
+func TestTwoInstancesRunCheckAllOncePerTick(t *testing.T) {
+	siteDB, monitorDB := pgtest.NewDatabase(t), pgtest.NewDatabase(t)
+	if err := dbutil.Migrate(siteDB, site.Migrations, "migrations"); err != nil {
+		t.Fatal(err)
+	}
+	if err := dbutil.Migrate(monitorDB, monitor.Migrations, "migrations"); err != nil {
+		t.Fatal(err)
+	}
+	_, srv := newSwitchable(t, 200)
+	opts := monitor.Options{CheckEvery: time.Second}
+	a := setup(t, setupOpts{opts: opts, siteDB: siteDB, monitorDB: monitorDB})
+	setup(t, setupOpts{opts: opts, siteDB: siteDB, monitorDB: monitorDB})
+	s := a.addSite(t, srv.URL)
+
+	start := time.Now()
+	time.Sleep(6 * time.Second)
+	elapsed := time.Since(start)
+
+	var runs int
+	if err := a.db.QueryRow(context.Background(),
+		"SELECT count(*) FROM river_job WHERE kind = 'check-all'").Scan(&runs); err != nil {
+		t.Fatal(err)
+	}
+	ticks := int(elapsed / time.Second)
+	// One run per tick, plus the one at start; twice as many would mean
+	// both instances ran cron.
+	if runs < ticks-2 || runs > ticks+2 {
+		t.Fatalf("%d check-all runs in %s with two instances, want about %d (one per tick)", runs, elapsed.Round(time.Millisecond), ticks)
+	}
+	if n := a.countChecks(t, s.ID); n > runs+2 {
+		t.Fatalf("%d checks of the site for %d check-all runs: some tick checked it twice", n, runs)
+	}
+	var overlapping int
+	if err := a.db.QueryRow(context.Background(), `SELECT count(*) FROM river_job j1 JOIN river_job j2
+		ON j1.id < j2.id AND j1.kind = 'check-all' AND j2.kind = 'check-all'
+		AND j2.attempted_at < j1.finalized_at AND j1.attempted_at < j2.finalized_at`).Scan(&overlapping); err != nil {
+		t.Fatal(err)
+	}
+	if overlapping != 0 {
+		t.Fatalf("%d pairs of check-all runs overlapped", overlapping)
+	}
+}
+
+func TestPruneRemovesOnlyOldChecks(t *testing.T) {
+	e := setup(t, setupOpts{opts: monitor.Options{Retention: 48 * time.Hour}})
+	ctx := context.Background()
+	_, err := e.db.Exec(ctx, `INSERT INTO checks (site_id, up, checked_at)
+		SELECT 1, true, now() - make_interval(hours => h) FROM generate_series(0, 99) h`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Wait for the prune that runs at start, so it cannot race this one.
+	time.Sleep(500 * time.Millisecond)
+	if _, err := e.mon.Prune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var kept, old int
+	e.db.QueryRow(ctx, "SELECT count(*), count(*) FILTER (WHERE checked_at < now() - interval '48 hours') FROM checks").Scan(&kept, &old)
+	if kept != 48 || old != 0 {
+		t.Fatalf("after pruning with 48h retention: %d checks kept, %d older than 48h; want 48 and 0", kept, old)
+	}
+}

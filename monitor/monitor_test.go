@@ -1,0 +1,330 @@
+package monitor_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"uptime/internal/testnet"
+	"uptime/monitor"
+)
+
+// farm serves the behaviours the ping cases need.
+func farm(t *testing.T) (plain, tls *httptest.Server) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") })
+	mux.HandleFunc("/status/{code}", func(w http.ResponseWriter, r *http.Request) {
+		var code int
+		fmt.Sscan(r.PathValue("code"), &code)
+		w.WriteHeader(code)
+	})
+	mux.HandleFunc("/redirect/{n}", func(w http.ResponseWriter, r *http.Request) {
+		var n int
+		fmt.Sscan(r.PathValue("n"), &n)
+		if n == 0 {
+			http.Redirect(w, r, "/ok", http.StatusFound)
+			return
+		}
+		http.Redirect(w, r, fmt.Sprintf("/redirect/%d", n-1), http.StatusMovedPermanently)
+	})
+	mux.HandleFunc("/loop", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/loop", http.StatusFound) })
+	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	plain = httptest.NewServer(mux)
+	tls = httptest.NewTLSServer(mux)
+	t.Cleanup(plain.Close)
+	t.Cleanup(tls.Close)
+	return plain, tls
+}
+
+func TestPing(t *testing.T) {
+	plain, tls := farm(t)
+	selfSigned := testnet.SelfSignedServer(t)
+	refused := httptest.NewServer(http.NotFoundHandler())
+	refused.Close()
+	e := setup(t, setupOpts{opts: monitor.Options{CheckTimeout: time.Second, Transport: testnet.Transport(tls)}})
+
+	host := strings.TrimPrefix(plain.URL, "http://")
+	tlsHost := strings.TrimPrefix(tls.URL, "https://")
+	tests := []struct {
+		name   string
+		url    string
+		up     bool
+		reason string
+	}{
+		{"200 with scheme", plain.URL + "/ok", true, ""},
+		{"200 without scheme gets https", tlsHost + "/ok", true, ""},
+		{"200 over https", tls.URL + "/ok", true, ""},
+		{"400 is down", plain.URL + "/status/400", false, "HTTP 400"},
+		{"500 is down", plain.URL + "/status/500", false, "HTTP 500"},
+		{"399 is up", plain.URL + "/status/399", true, ""},
+		{"404 without scheme over https", tlsHost + "/status/404", false, "HTTP 404"},
+		{"invalid scheme", "invalid://scheme", false, ""},
+		{"redirect chain to 200", plain.URL + "/redirect/5", true, ""},
+		{"redirect loop", plain.URL + "/loop", false, "too many redirects"},
+		{"refused port", refused.URL + "/", false, "connection refused"},
+		{"never answers", plain.URL + "/hang", false, "timeout after 1s"},
+		{"self-signed certificate", selfSigned.URL + "/", false, "certificate"},
+		{"http without scheme slashes", "http:" + host + "/ok", false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, method := range []string{"GET", "POST"} {
+				var r monitor.CheckResponse
+				start := time.Now()
+				e.call(t, method, "/ping/"+tt.url, "", &r)
+				if r.Up != tt.up {
+					t.Errorf("%s /ping/%s: up = %v, want %v (%+v)", method, tt.url, r.Up, tt.up, r)
+				}
+				if !tt.up && r.Reason == "" {
+					t.Errorf("%s /ping/%s: down without a reason", method, tt.url)
+				}
+				if !strings.Contains(r.Reason, tt.reason) {
+					t.Errorf("%s /ping/%s: reason %q, want it to say %q", method, tt.url, r.Reason, tt.reason)
+				}
+				if d := time.Since(start); d > 5*time.Second {
+					t.Errorf("%s /ping/%s took %s; a check must end within its timeout", method, tt.url, d)
+				}
+			}
+		})
+	}
+	var r monitor.CheckResponse
+	e.call(t, "GET", "/ping/"+plain.URL+"/status/200?x=1", "", &r)
+	if !r.Up {
+		t.Errorf("ping with a query string: %+v", r)
+	}
+}
+
+func TestFailingOnceIsNotDown(t *testing.T) {
+	e := setup(t, setupOpts{opts: monitor.Options{Confirmations: 2}})
+	sw, srv := newSwitchable(t, 200)
+	s := e.addSite(t, srv.URL)
+	e.check(t, s.ID)
+
+	sw.set(200, 503) // one failure, then healthy again
+	if r := e.check(t, s.ID); !r.Up {
+		t.Fatalf("a site that failed once and then answered was reported down: %+v", r)
+	}
+	if st := e.status(t)[fmt.Sprint(s.ID)]; !st.Up {
+		t.Fatalf("status after a single failure = %+v, want up", st)
+	}
+	if got := e.waitTransitions(t, 0); len(got) != 0 {
+		t.Fatalf("transitions after a single failure: %+v, want none", got)
+	}
+	// Every attempt is recorded: the first check, the failure, and the
+	// re-check that found it up (the site-added check may add one).
+	if n := e.countChecks(t, s.ID); n < 3 {
+		t.Errorf("%d checks recorded, want every attempt (at least 3)", n)
+	}
+}
+
+func TestDownOnceAndUpOnce(t *testing.T) {
+	e := setup(t, setupOpts{opts: monitor.Options{Confirmations: 2}})
+	sw, srv := newSwitchable(t, 200)
+	s := e.addSite(t, srv.URL)
+	e.check(t, s.ID)
+
+	sw.set(503)
+	before := e.countChecks(t, s.ID)
+	if r := e.check(t, s.ID); r.Up || r.Reason != "HTTP 503" {
+		t.Fatalf("check of a failing site = %+v, want down with HTTP 503", r)
+	}
+	if n := e.countChecks(t, s.ID) - before; n != 3 {
+		t.Errorf("%d attempts recorded for a confirmed failure, want 3 (1 + 2 confirmations)", n)
+	}
+	e.check(t, s.ID) // still down: no new transition, no confirmation
+	got := e.waitTransitions(t, 1)
+	if len(got) != 1 || got[0].Up || got[0].Site != s || got[0].Reason != "HTTP 503" {
+		t.Fatalf("transitions = %+v, want one down for %+v", got, s)
+	}
+	if st := e.status(t)[fmt.Sprint(s.ID)]; st.Up || st.StatusCode != 503 {
+		t.Fatalf("status = %+v, want down with 503", st)
+	}
+
+	sw.set(200)
+	if r := e.check(t, s.ID); !r.Up {
+		t.Fatalf("check after recovery = %+v", r)
+	}
+	e.check(t, s.ID)
+	got = e.waitTransitions(t, 2)
+	if len(got) != 2 || !got[1].Up || got[1].Since == nil {
+		t.Fatalf("transitions = %+v, want down then up, the up one saying since when it was down", got)
+	}
+}
+
+func TestConcurrentChecksAnnounceEachChangeOnce(t *testing.T) {
+	e := setup(t, setupOpts{opts: monitor.Options{Confirmations: 1}})
+	sw, srv := newSwitchable(t, 200)
+	s := e.addSite(t, srv.URL)
+	e.check(t, s.ID)
+
+	checkMany := func() {
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := e.mon.Check(context.Background(), s); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	sw.set(500)
+	checkMany()
+	sw.set(200)
+	checkMany()
+	// Deliveries are not ordered; the events carry the time of the change.
+	got := e.waitTransitions(t, 2)
+	sort.Slice(got, func(i, j int) bool { return got[i].At.Before(got[j].At) })
+	if len(got) != 2 || got[0].Up || !got[1].Up {
+		t.Fatalf("transitions = %+v, want exactly one down then one up", got)
+	}
+}
+
+func TestNewSiteIsCheckedAtOnce(t *testing.T) {
+	e := setup(t, setupOpts{})
+	_, srv := newSwitchable(t, 200)
+	s := e.addSite(t, srv.URL)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if st, ok := e.status(t)[fmt.Sprint(s.ID)]; ok {
+			if !st.Up || st.StatusCode != 200 {
+				t.Fatalf("first status = %+v", st)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a new site was not checked within 10s of being added")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestDeletedSiteLeavesStatus(t *testing.T) {
+	e := setup(t, setupOpts{})
+	_, srv := newSwitchable(t, 200)
+	a := e.addSite(t, srv.URL+"/a")
+	b := e.addSite(t, srv.URL+"/b")
+	e.call(t, "POST", "/check-all", "", nil)
+	if st := e.status(t); len(st) != 2 {
+		t.Fatalf("status = %v, want both sites", st)
+	}
+	e.call(t, "DELETE", fmt.Sprintf("/site/%d", a.ID), "", nil)
+	st := e.status(t)
+	if _, ok := st[fmt.Sprint(a.ID)]; ok || len(st) != 1 {
+		t.Fatalf("status after deleting site %d = %v, want only site %d", a.ID, st, b.ID)
+	}
+	if n := e.countChecks(t, a.ID); n != 0 {
+		t.Errorf("%d checks of the deleted site remain", n)
+	}
+}
+
+func TestCheckAllIsNotHeldUpByAHangingSite(t *testing.T) {
+	e := setup(t, setupOpts{opts: monitor.Options{CheckTimeout: 3 * time.Second, Concurrency: 4, Confirmations: 0}})
+	plain, _ := farm(t)
+	e.addSite(t, plain.URL+"/hang")
+	var fast []int
+	for i := range 10 {
+		fast = append(fast, e.addSite(t, fmt.Sprintf("%s/ok?n=%d", plain.URL, i)).ID)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.call(t, "POST", "/checkall", "", nil)
+	}()
+	// Every fast site gets its result while the hanging one still waits.
+	for {
+		st := e.status(t)
+		n := 0
+		for _, id := range fast {
+			if _, ok := st[fmt.Sprint(id)]; ok {
+				n++
+			}
+		}
+		if n == len(fast) {
+			break
+		}
+		select {
+		case <-done:
+			t.Fatalf("check-all finished before the fast sites had results (%d of %d)", n, len(fast))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	select {
+	case <-done:
+		t.Fatal("check-all returned before the hanging site's timeout")
+	default:
+	}
+	<-done
+	if len(e.status(t)) != 11 {
+		t.Fatal("check-all returned before every site was recorded")
+	}
+}
+
+func TestHistoryAndUptime(t *testing.T) {
+	e := setup(t, setupOpts{opts: monitor.Options{Confirmations: 0}})
+	sw, srv := newSwitchable(t, 200)
+	s := e.addSite(t, srv.URL)
+	// Wait for the site-added check, then start from a known history.
+	time.Sleep(500 * time.Millisecond)
+	e.db.Exec(context.Background(), "DELETE FROM checks")
+	for _, code := range []int{200, 200, 200, 500} {
+		sw.set(code)
+		e.check(t, s.ID)
+	}
+	var h monitor.HistoryResponse
+	e.call(t, "GET", fmt.Sprintf("/history/%d?limit=3", s.ID), "", &h)
+	if len(h.Checks) != 3 || h.Checks[0].Up || h.Checks[0].Reason != "HTTP 500" || h.Checks[0].StatusCode != 500 {
+		t.Fatalf("history = %+v, want the last 3 checks, newest (the 500) first", h.Checks)
+	}
+	for _, u := range []*float64{h.Uptime.Day, h.Uptime.Week, h.Uptime.Month} {
+		if u == nil || *u != 75 {
+			t.Fatalf("uptime = %+v, want 75%% in every window", h.Uptime)
+		}
+	}
+	// Checks older than a window count only in the longer ones.
+	_, err := e.db.Exec(context.Background(), `INSERT INTO checks (site_id, up, checked_at)
+		SELECT $1, false, now() - interval '3 days' FROM generate_series(1, 4)`, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.call(t, "GET", fmt.Sprintf("/history/%d", s.ID), "", &h)
+	if *h.Uptime.Day != 75 || *h.Uptime.Week != 37.5 || *h.Uptime.Month != 37.5 {
+		t.Fatalf("uptime = 24h %v, 7d %v, 30d %v; want 75, 37.5, 37.5", *h.Uptime.Day, *h.Uptime.Week, *h.Uptime.Month)
+	}
+}
+
+func TestCheckErrors(t *testing.T) {
+	e := setup(t, setupOpts{})
+	tests := []struct {
+		method, path string
+		status       int
+	}{
+		{"POST", "/check/999", 404},
+		{"POST", "/check/abc", 400},
+		{"GET", "/history/999", 404},
+		{"GET", "/history/x", 400},
+		{"GET", "/history/1?limit=0", 400},
+		{"GET", "/history/1?limit=lots", 400},
+		{"GET", "/check/1", 404},
+		{"GET", "/ping/", 400},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest(tt.method, e.url+tt.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.status {
+			t.Errorf("%s %s = %d, want %d", tt.method, tt.path, resp.StatusCode, tt.status)
+		}
+	}
+}

@@ -1,0 +1,217 @@
+package monitor_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"uptime/internal/api"
+	"uptime/internal/dbutil"
+	"uptime/internal/pgtest"
+	"uptime/internal/pubsub"
+	"uptime/internal/queue"
+	"uptime/internal/testnet"
+	"uptime/monitor"
+	"uptime/site"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// env is a monitor and a site service on fresh databases, served over
+// real HTTP, with a subscription that records every transition.
+type env struct {
+	mon   *monitor.Service
+	sites *site.Service
+	db    *pgxpool.Pool
+	url   string
+
+	mu          sync.Mutex
+	transitions []monitor.TransitionEvent
+}
+
+type setupOpts struct {
+	opts      monitor.Options
+	monitorDB string // share another env's monitor database
+	siteDB    string
+}
+
+func setup(t *testing.T, so setupOpts) *env {
+	t.Helper()
+	ctx := context.Background()
+	if so.siteDB == "" {
+		so.siteDB = pgtest.NewDatabase(t)
+		if err := dbutil.Migrate(so.siteDB, site.Migrations, "migrations"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if so.monitorDB == "" {
+		so.monitorDB = pgtest.NewDatabase(t)
+		if err := dbutil.Migrate(so.monitorDB, monitor.Migrations, "migrations"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	gdb, err := site.OpenDB(so.siteDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB, _ := gdb.DB()
+	t.Cleanup(func() { sqlDB.Close() })
+	pool, err := pgxpool.New(ctx, so.monitorDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := queue.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+
+	e := &env{db: pool}
+	q := queue.New()
+	topic := pubsub.NewTopic[monitor.TransitionEvent](q, monitor.TransitionTopic, log)
+	topic.Subscribe("test-recorder", func(ctx context.Context, ev monitor.TransitionEvent) error {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.transitions = append(e.transitions, ev)
+		return nil
+	})
+	if so.opts.Transport == nil {
+		so.opts.Transport = testnet.Transport()
+	}
+	if so.opts.ConfirmInterval == 0 {
+		so.opts.ConfirmInterval = 20 * time.Millisecond
+	}
+	if so.opts.CheckTimeout == 0 {
+		so.opts.CheckTimeout = 2 * time.Second
+	}
+	e.sites = site.New(gdb, log)
+	e.mon = monitor.New(pool, e.sites, q, topic, so.opts, log)
+	e.sites.Listen(e.mon)
+	srv := api.NewServer(log, "")
+	e.sites.Register(srv)
+	e.mon.Register(srv)
+	if err := q.Start(ctx, pool, log); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		q.Stop(stopCtx)
+	})
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	e.url = ts.URL
+	return e
+}
+
+// call sends a request and decodes a 200 response into out.
+func (e *env) call(t *testing.T, method, path, body string, out any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, e.url+path, strings.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s %s = %d %s", method, path, resp.StatusCode, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v in %s", method, path, err, b)
+		}
+	}
+}
+
+func (e *env) addSite(t *testing.T, url string) site.Site {
+	t.Helper()
+	var s site.Site
+	e.call(t, "POST", "/site", fmt.Sprintf(`{"url": %q}`, url), &s)
+	return s
+}
+
+func (e *env) check(t *testing.T, id int) monitor.CheckResponse {
+	t.Helper()
+	var r monitor.CheckResponse
+	e.call(t, "POST", fmt.Sprintf("/check/%d", id), "", &r)
+	return r
+}
+
+func (e *env) status(t *testing.T) map[string]monitor.SiteStatus {
+	t.Helper()
+	var s struct{ Sites map[string]monitor.SiteStatus }
+	e.call(t, "GET", "/status", "", &s)
+	return s.Sites
+}
+
+// recorded returns the transitions delivered so far.
+func (e *env) recorded() []monitor.TransitionEvent {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]monitor.TransitionEvent(nil), e.transitions...)
+}
+
+// waitTransitions waits until n transitions have been delivered, then a
+// little longer to catch any extra, and returns them all.
+func (e *env) waitTransitions(t *testing.T, n int) []monitor.TransitionEvent {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for len(e.recorded()) < n && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	return e.recorded()
+}
+
+func (e *env) countChecks(t *testing.T, siteID int) int {
+	t.Helper()
+	var n int
+	if err := e.db.QueryRow(context.Background(), "SELECT count(*) FROM checks WHERE site_id = $1", siteID).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// switchable is a site whose answer the test sets: a status code, or 0 for
+// a server error that drops the connection.
+type switchable struct {
+	mu     sync.Mutex
+	status int
+	hits   int
+	script []int // answers to give first, one per request
+}
+
+func newSwitchable(t *testing.T, status int) (*switchable, *httptest.Server) {
+	s := &switchable{status: status}
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	return s, srv
+}
+
+func (s *switchable) set(status int, script ...int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.status, s.script = status, script
+}
+
+func (s *switchable) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.hits++
+	status := s.status
+	if len(s.script) > 0 {
+		status, s.script = s.script[0], s.script[1:]
+	}
+	s.mu.Unlock()
+	w.WriteHeader(status)
+}
