@@ -53,9 +53,9 @@ type Config struct {
 // Default returns the settings used when nothing is configured.
 func Default() Config {
 	return Config{
-		Addr:         "127.0.0.1:4000",
-		StateDir:     ".uptime",
-		CheckEvery:   5 * time.Minute,
+		Addr:             "127.0.0.1:4000",
+		StateDir:         ".uptime",
+		CheckEvery:       5 * time.Minute,
 		CheckTimeout:     10 * time.Second,
 		CheckConcurrency: 100,
 		ConfirmChecks:    2,
