@@ -45,7 +45,7 @@ type setupOpts struct {
 	siteDB    string
 }
 
-func setup(t *testing.T, so setupOpts) *env {
+func setup(t testing.TB, so setupOpts) *env {
 	t.Helper()
 	ctx := context.Background()
 	if so.siteDB == "" {
@@ -192,7 +192,7 @@ type switchable struct {
 	script []int // answers to give first, one per request
 }
 
-func newSwitchable(t *testing.T, status int) (*switchable, *httptest.Server) {
+func newSwitchable(t testing.TB, status int) (*switchable, *httptest.Server) {
 	s := &switchable{status: status}
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)

@@ -1,0 +1,41 @@
+package monitor_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+)
+
+// BenchmarkStatus measures GET /status over HTTP with 1,000 checked sites
+// and 100,000 recorded checks.
+func BenchmarkStatus(b *testing.B) {
+	e := setup(b, setupOpts{})
+	ctx := context.Background()
+	if _, err := e.db.Exec(ctx, `INSERT INTO checks (site_id, up, checked_at, status_code, latency_ms)
+		SELECT 1 + i % 1000, i % 17 <> 0, now() - make_interval(secs => i * 3), 200, 12.5
+		FROM generate_series(1, 100000) i`); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := e.db.Exec(ctx, `INSERT INTO site_state (site_id, url, up, since, checked_at, status_code, latency_ms)
+		SELECT i, 'https://site-' || i || '.example', i % 17 <> 0, now() - interval '1 hour', now(), 200, 12.5
+		FROM generate_series(1, 1000) i`); err != nil {
+		b.Fatal(err)
+	}
+	e.db.Exec(ctx, "ANALYZE")
+	b.ResetTimer()
+	for b.Loop() {
+		resp, err := http.Get(e.url + "/status")
+		if err != nil {
+			b.Fatal(err)
+		}
+		var s struct{ Sites map[string]json.RawMessage }
+		err = json.NewDecoder(resp.Body).Decode(&s)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil || len(s.Sites) != 1000 {
+			b.Fatalf("status: %d sites, %v", len(s.Sites), err)
+		}
+	}
+}
