@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,14 +19,21 @@ import (
 	"uptime/internal/dbutil"
 	"uptime/internal/pubsub"
 	"uptime/internal/queue"
+	"uptime/internal/secrets"
 	"uptime/monitor"
 	"uptime/site"
+	"uptime/slack"
 )
 
 // Options are what tests may change beyond the configuration.
 type Options struct {
 	// CheckTransport carries the monitor's checks; nil means the real one.
 	CheckTransport http.RoundTripper
+	// RetryBackoff is the first wait before a failed delivery is retried;
+	// zero means Encore's 10 seconds.
+	RetryBackoff time.Duration
+	// Getenv reads the environment (for secrets); nil means os.Getenv.
+	Getenv func(string) string
 }
 
 // App is the whole program. Tests start it as main does, on a free port.
@@ -108,6 +116,15 @@ func (a *App) Run(ctx context.Context) (err error) {
 
 	q := queue.New()
 	transitions := pubsub.NewTopic[monitor.TransitionEvent](q, monitor.TransitionTopic, a.log)
+	if a.opts.RetryBackoff > 0 {
+		transitions.MinBackoff = a.opts.RetryBackoff
+	}
+	getenv := a.opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	notifier := slack.New(secrets.NewStore(a.cfg.StateDir, getenv), a.log)
+	notifier.Subscribe(transitions)
 	sites := site.New(siteDB, a.log)
 	mon := monitor.New(monitorDB, sites, q, transitions, monitor.Options{
 		CheckTimeout:    a.cfg.CheckTimeout,
@@ -123,6 +140,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	srv := api.NewServer(a.log, a.cfg.APIKey)
 	sites.Register(srv)
 	mon.Register(srv)
+	notifier.Register(srv)
 
 	if err := q.Start(context.WithoutCancel(ctx), monitorDB, quiet(a.log)); err != nil {
 		return err

@@ -26,6 +26,10 @@ Usage:
   uptime db shell <site|monitor>   open psql on a service's database
   uptime db conn-uri <site|monitor>
                                    print the connection URL of a service's database
+  uptime secret set <Name>         store a secret for the local app (SlackWebhookURL);
+                                   the value is read from the terminal without echo,
+                                   or from standard input; the environment
+                                   (SLACK_WEBHOOK_URL) overrides it
   uptime help                      show this help; "uptime run --help" lists the flags
 
 Every flag of "run" is also an environment variable, shown in "uptime run --help";
@@ -44,7 +48,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		err = run(ctx, args, stderr)
 	case "db":
 		err = db(ctx, args, stdin, stdout, stderr)
-	case "help":
+	case "secret":
+		err = secret(args, stdin, stdout, stderr)
+	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
 		fmt.Fprintf(stderr, "uptime: unknown command %q\n\n%s", cmd, usage)

@@ -35,11 +35,15 @@ type Topic[T any] struct {
 	q    *queue.Queue
 	log  *slog.Logger
 	subs []string
+	// MinBackoff is the wait before the first retry of a failed delivery;
+	// it doubles up to MaxBackoff. Set it before Subscribe. Defaults to
+	// Encore's 10 seconds.
+	MinBackoff time.Duration
 }
 
 // NewTopic returns a topic whose deliveries run on q.
 func NewTopic[T any](q *queue.Queue, name string, log *slog.Logger) *Topic[T] {
-	return &Topic[T]{name: name, q: q, log: log}
+	return &Topic[T]{name: name, q: q, log: log, MinBackoff: MinBackoff}
 }
 
 // Name is the topic's name.
@@ -52,7 +56,7 @@ func (t *Topic[T]) Subscribe(name string, handle func(ctx context.Context, event
 	kind := t.name + "." + name
 	t.subs = append(t.subs, kind)
 	river.AddWorkerArgs(t.q.Workers(), delivery{kind: kind}, &subscriber[T]{
-		topic: t.name, name: name, handle: handle, log: t.log,
+		topic: t.name, name: name, handle: handle, log: t.log, minBackoff: t.MinBackoff,
 	})
 }
 
@@ -86,6 +90,7 @@ type subscriber[T any] struct {
 	topic, name string
 	handle      func(context.Context, T) error
 	log         *slog.Logger
+	minBackoff  time.Duration
 }
 
 func (s *subscriber[T]) Work(ctx context.Context, job *river.Job[delivery]) error {
@@ -105,15 +110,16 @@ func (s *subscriber[T]) Work(ctx context.Context, job *river.Job[delivery]) erro
 
 // NextRetry is Encore's backoff: 10 seconds, doubling, at most 10 minutes.
 func (s *subscriber[T]) NextRetry(job *river.Job[delivery]) time.Time {
-	return time.Now().Add(Backoff(job.Attempt))
+	return time.Now().Add(Backoff(s.minBackoff, job.Attempt))
 }
 
 // Timeout is Encore's deadline for one delivery.
 func (s *subscriber[T]) Timeout(*river.Job[delivery]) time.Duration { return AckDeadline }
 
-// Backoff is the wait after the given failed attempt (1 for the first).
-func Backoff(attempt int) time.Duration {
-	d := MinBackoff
+// Backoff is the wait after the given failed attempt (1 for the first):
+// first, doubling each time, at most MaxBackoff.
+func Backoff(first time.Duration, attempt int) time.Duration {
+	d := first
 	for i := 1; i < attempt && d < MaxBackoff; i++ {
 		d *= 2
 	}

@@ -89,8 +89,9 @@ func (q *Queue) Start(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger)
 		},
 		Workers:      q.workers,
 		PeriodicJobs: q.periodic,
-		// A cron run can last long with many sites; it is not stuck.
-		RescueStuckJobsAfter: 6 * time.Hour,
+		// A job left running by a process that died is retried after this.
+		// It is longer than any delivery and than a check-all run should be.
+		RescueStuckJobsAfter: 15 * time.Minute,
 	})
 	if err != nil {
 		return fmt.Errorf("create River client: %w", err)
