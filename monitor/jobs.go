@@ -43,9 +43,28 @@ type checkAllWorker struct {
 	s *Service
 }
 
+// checkAllLock is the advisory lock a check-all run holds, so that no two
+// runs overlap on any instance even when River retries one it believes
+// stuck. PostgreSQL releases it if the process holding it dies.
+const checkAllLock = 0x75707469 // "upti"
+
 func (w *checkAllWorker) Work(ctx context.Context, job *river.Job[CheckAllArgs]) error {
+	conn, err := w.s.db.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	var locked bool
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", checkAllLock).Scan(&locked); err != nil {
+		return err
+	}
+	if !locked {
+		w.s.log.Warn("check-all skipped: the previous run is still going")
+		return nil
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", checkAllLock)
 	start := time.Now()
-	err := w.s.CheckAll(ctx)
+	err = w.s.CheckAll(ctx)
 	w.s.log.Info("check-all done", "duration", time.Since(start).Round(time.Millisecond), "err", err)
 	return err
 }

@@ -52,6 +52,8 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%d %ss", n, unit)
 	}
 	switch {
+	case d < time.Second:
+		return "less than a second"
 	case d < time.Minute:
 		return plural(int(d.Seconds()), "second")
 	case d < time.Hour:

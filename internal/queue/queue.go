@@ -89,9 +89,11 @@ func (q *Queue) Start(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger)
 		},
 		Workers:      q.workers,
 		PeriodicJobs: q.periodic,
-		// A job left running by a process that died is retried after this.
-		// It is longer than any delivery and than a check-all run should be.
-		RescueStuckJobsAfter: 15 * time.Minute,
+		// A job left running by a process that died is retried after this:
+		// longer than any delivery's deadline, short enough that a
+		// notification interrupted by a crash is not held up for long.
+		// Cron runs may last longer; they guard against overlap themselves.
+		RescueStuckJobsAfter: 2 * time.Minute,
 	})
 	if err != nil {
 		return fmt.Errorf("create River client: %w", err)

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"uptime/internal/fakeslack"
+	"uptime/internal/pglocal"
+)
+
+// program is the real uptime binary, run as a user runs it.
+type program struct {
+	bin, stateDir, addr string
+	env                 []string
+	cmd                 *exec.Cmd
+	log                 *os.File
+}
+
+func (p *program) start(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command(p.bin, "run")
+	cmd.Env = append(os.Environ(), p.env...)
+	cmd.Stdout, cmd.Stderr = p.log, p.log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd = cmd
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if resp, err := http.Get("http://" + p.addr + "/site"); err == nil {
+			resp.Body.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("uptime did not start; its log:\n%s", p.logText())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (p *program) logText() string {
+	b, _ := os.ReadFile(p.log.Name())
+	return string(b)
+}
+
+// call sends a request as curl would and decodes the JSON answer.
+func (p *program) call(t *testing.T, method, path, body string, out any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://"+p.addr+path, strings.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s %s = %d %s", method, path, resp.StatusCode, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v in %q", method, path, err, b)
+		}
+	}
+}
+
+// waitDelivery waits until the newest Slack delivery job has the state,
+// reading the monitor database through `uptime db conn-uri monitor`.
+func waitDelivery(t *testing.T, p *program, state string) {
+	t.Helper()
+	cmd := exec.Command(p.bin, "db", "conn-uri", "monitor")
+	cmd.Env = append(os.Environ(), p.env...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("uptime db conn-uri monitor: %v", err)
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatalf("connect with the URL from conn-uri: %v", err)
+	}
+	defer conn.Close(ctx)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var got string
+		err := conn.QueryRow(ctx, `SELECT state FROM river_job WHERE kind = 'uptime-transition.slack-notification'
+			ORDER BY id DESC LIMIT 1`).Scan(&got)
+		if err == nil && got == state {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the delivery job is %q (%v), want %q", got, err, state)
+		}
+	}
+}
+
+// stopCluster stops a local cluster that a killed program left running.
+func stopCluster(stateDir string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if c, err := pglocal.Start(ctx, pglocal.Options{Dir: filepath.Join(stateDir, "postgres")}); err == nil {
+		c.Stop(ctx)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestTutorial builds the program and walks Encore's tutorial over HTTP:
+// ping, add a site, check it, status, the site goes down and Slack hears
+// it, it comes back and Slack hears that; then the process is killed with
+// a notification pending, and after a restart the data is there and the
+// notification arrives.
+func TestTutorial(t *testing.T) {
+	work, err := os.MkdirTemp("", "uptime-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(work, 0o755)
+	t.Cleanup(func() { os.RemoveAll(work) })
+	bin := filepath.Join(work, "uptime")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	logFile, err := os.Create(filepath.Join(work, "uptime.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+
+	slack := fakeslack.New(t)
+	var status atomic.Int32
+	status.Store(200)
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(int(status.Load()))
+	}))
+	defer site.Close()
+
+	p := &program{bin: bin, stateDir: filepath.Join(work, ".uptime"), addr: freeAddr(t), log: logFile}
+	p.env = []string{
+		"UPTIME_ADDR=" + p.addr,
+		"UPTIME_STATE_DIR=" + p.stateDir,
+		"UPTIME_CHECK_EVERY=1h",
+		"UPTIME_CONFIRM_INTERVAL=100ms",
+		"SLACK_WEBHOOK_URL=" + slack.URL + "/services/T0/B0/token",
+		"DATABASE_URL=",
+	}
+	p.start(t)
+	defer func() {
+		if p.cmd.ProcessState == nil {
+			p.cmd.Process.Kill()
+			p.cmd.Wait()
+			stopCluster(p.stateDir)
+		}
+		if t.Failed() {
+			t.Logf("uptime's log:\n%s", p.logText())
+		}
+	}()
+
+	var up struct{ Up bool }
+	p.call(t, "GET", "/ping/"+site.URL, "", &up)
+	if !up.Up {
+		t.Fatal("ping of a healthy local site: down")
+	}
+	var added struct {
+		ID  int
+		URL string
+	}
+	p.call(t, "POST", "/site", fmt.Sprintf(`{"url": %q}`, site.URL), &added)
+	if added.ID != 1 || added.URL != site.URL {
+		t.Fatalf("POST /site = %+v", added)
+	}
+	p.call(t, "POST", "/check/1", "", &up)
+	if !up.Up {
+		t.Fatal("check of a healthy site: down")
+	}
+	var st struct {
+		Sites map[string]struct {
+			Up        bool
+			CheckedAt time.Time `json:"checked_at"`
+		}
+	}
+	p.call(t, "GET", "/status", "", &st)
+	if s, ok := st.Sites["1"]; !ok || !s.Up || s.CheckedAt.IsZero() {
+		t.Fatalf("GET /status = %+v", st)
+	}
+
+	status.Store(503)
+	p.call(t, "POST", "/check/1", "", &up)
+	if up.Up {
+		t.Fatal("check of a failing site: up")
+	}
+	if got := slack.Wait(1, 20*time.Second); len(got) != 1 || !strings.Contains(got[0], site.URL+" is down!") {
+		t.Fatalf("Slack got %q, want one down message", got)
+	}
+	status.Store(200)
+	p.call(t, "POST", "/checkall", "", nil)
+	if got := slack.Wait(2, 20*time.Second); len(got) != 2 || !strings.Contains(got[1], site.URL+" is back up.") {
+		t.Fatalf("Slack got %q, want the back-up message second", got)
+	}
+
+	// Slack fails; the site goes down; the process dies before Slack has
+	// the message.
+	slack.Fail(500)
+	status.Store(500)
+	attempts := slack.Attempts()
+	p.call(t, "POST", "/check/1", "", &up)
+	for deadline := time.Now().Add(20 * time.Second); slack.Attempts() == attempts; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no delivery attempt after the site went down")
+		}
+	}
+	// Wait until the failed attempt is on record, so the restarted process
+	// retries it on River's schedule rather than after the stuck-job rescue.
+	waitDelivery(t, p, "retryable")
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.cmd.Wait()
+	slack.Fail(0)
+
+	p.start(t)
+	var list struct{ Sites []struct{ ID int } }
+	p.call(t, "GET", "/site", "", &list)
+	if len(list.Sites) != 1 {
+		t.Fatalf("after the restart GET /site = %+v, want the site", list)
+	}
+	p.call(t, "GET", "/status", "", &st)
+	if s := st.Sites["1"]; s.Up {
+		t.Fatalf("after the restart the site is up in /status: %+v", st)
+	}
+	got := slack.Wait(3, 60*time.Second)
+	if len(got) != 3 || !strings.Contains(got[2], site.URL+" is down!") {
+		t.Fatalf("after the restart Slack got %q, want the pending down message delivered", got)
+	}
+
+	// A clean stop stops the local PostgreSQL too.
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("uptime exited with %v after SIGTERM", err)
+	}
+	if _, err := os.Stat(filepath.Join(p.stateDir, "postgres", "data", "postmaster.pid")); !os.IsNotExist(err) {
+		t.Fatalf("PostgreSQL still running after uptime stopped")
+	}
+}
