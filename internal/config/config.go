@@ -85,7 +85,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() error)
 			}
 			*p = d
 		}
-		fs.Var((*durationFlag)(p), name, usage+" (env "+env+")")
+		fs.Var((*durationFlag)(p), name, usage+", a `duration` (env "+env+")")
 	}
 	num := func(p *int, name, env, usage string) {
 		if v := getenv(env); v != "" {
