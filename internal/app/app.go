@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"uptime/frontend"
 	"uptime/internal/api"
 	"uptime/internal/config"
 	"uptime/internal/dbutil"
@@ -141,6 +142,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	sites.Register(srv)
 	mon.Register(srv)
 	notifier.Register(srv)
+	frontend.Register(srv)
 
 	if err := q.Start(context.WithoutCancel(ctx), monitorDB, quiet(a.log)); err != nil {
 		return err

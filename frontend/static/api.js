@@ -1,0 +1,62 @@
+// Calls to the Uptime API. Changes carry the API key kept in this browser;
+// when the server answers 401, the page asks for the key and tries again.
+
+const keyName = "uptime.apiKey";
+
+/** An error the server answered with, in Encore's shape. */
+export class APIError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** The server could not be reached at all. */
+export class ConnectionError extends Error {}
+
+let askForKey = null;
+
+/** Sets the function that asks the user for an API key; it resolves to the
+ * key, or to null when the user declines. */
+export function onKeyNeeded(fn) {
+  askForKey = fn;
+}
+
+/** Sends a request and returns the decoded JSON body, or null for an empty
+ * one. Throws APIError or ConnectionError. */
+export async function call(method, path, body) {
+  for (let attempt = 0; ; attempt++) {
+    const headers = {};
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const key = localStorage.getItem(keyName);
+    if (key && method !== "GET") headers["Authorization"] = "Bearer " + key;
+    let resp;
+    try {
+      resp = await fetch(path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch {
+      throw new ConnectionError("Cannot reach the Uptime server. Is it running?");
+    }
+    if (resp.status === 401 && askForKey && attempt < 3) {
+      const given = await askForKey(attempt > 0 || Boolean(key));
+      if (!given) throw new APIError(401, "unauthenticated", "This change needs the server's API key.");
+      localStorage.setItem(keyName, given);
+      continue;
+    }
+    const text = await resp.text();
+    if (!resp.ok) {
+      let e;
+      try {
+        e = JSON.parse(text);
+      } catch {
+        e = { code: "unknown", message: text || resp.statusText };
+      }
+      throw new APIError(resp.status, e.code, e.message || resp.statusText);
+    }
+    return text ? JSON.parse(text) : null;
+  }
+}
