@@ -3,15 +3,20 @@
 
 GO ?= go
 
-.PHONY: run test build vet
+.PHONY: run test build vet screenshot
 
 run:
 	@if [ -z "$$DATABASE_URL" ]; then ./scripts/ensure-deps postgres; fi
 	$(GO) run . run
 
 test:
-	@./scripts/ensure-deps postgres
+	@./scripts/ensure-deps postgres chromium
 	$(GO) test -timeout 30m ./...
+
+# screenshot refreshes docs/dashboard.png from the browser test.
+screenshot:
+	@./scripts/ensure-deps postgres chromium
+	UPTIME_UPDATE_SCREENSHOT=1 $(GO) test -count=1 -run TestScreenshot ./frontend
 
 build:
 	$(GO) build -o bin/uptime .

@@ -14,6 +14,7 @@ const $ = (id) => document.getElementById(id);
 const rows = new Map(); // site id → {site, tr, parts}
 let refreshTimer = null;
 let fastUntil = 0;
+let changes = 0; // counts changes made here, so a refresh begun before one is not shown after it
 
 function h(tag, props = {}, ...children) {
   const e = document.createElement(tag);
@@ -48,12 +49,14 @@ function connectionOK() {
 
 async function refresh() {
   clearTimeout(refreshTimer);
+  const begun = changes;
   try {
     const [list, status] = await Promise.all([call("GET", "/site"), call("GET", "/status")]);
     const histories = await Promise.all(
       list.sites.map((s) => call("GET", `/history/${s.id}?limit=${recentChecks}`).catch(() => null)),
     );
     connectionOK();
+    if (begun !== changes) return; // stale: a newer refresh is on its way
     render(list.sites, status.sites, histories);
   } catch (err) {
     if (err instanceof ConnectionError) connectionLost(err);
@@ -61,6 +64,7 @@ async function refresh() {
   } finally {
     $("loading").hidden = true;
     const fast = Date.now() < fastUntil;
+    clearTimeout(refreshTimer); // one pending refresh, however many ran at once
     refreshTimer = setTimeout(refresh, fast ? 500 : refreshEvery);
   }
 }
@@ -208,15 +212,31 @@ async function checkNow(site, p) {
   }
 }
 
-function confirmDelete(site) {
-  const dialog = $("confirm-dialog");
-  $("confirm-url").textContent = site.url;
+// ask shows a modal dialog and resolves to the value of the button that
+// closed it. A close event that arrives after the dialog was opened again
+// (a quick second click) belongs to the earlier opening and is ignored.
+const pending = new Map(); // dialog → resolve of its current opening
+function ask(dialog, focus) {
+  if (!pending.has(dialog)) {
+    dialog.addEventListener("close", () => {
+      if (dialog.open) return;
+      const resolve = pending.get(dialog);
+      pending.delete(dialog);
+      resolve?.(dialog.returnValue);
+    });
+  }
+  pending.get(dialog)?.("");
   return new Promise((resolve) => {
-    dialog.addEventListener("close", () => resolve(dialog.returnValue === "delete"), { once: true });
+    pending.set(dialog, resolve);
     dialog.returnValue = "";
-    dialog.showModal();
-    $("confirm-cancel").focus();
+    if (!dialog.open) dialog.showModal();
+    focus.focus();
   });
+}
+
+async function confirmDelete(site) {
+  $("confirm-url").textContent = site.url;
+  return (await ask($("confirm-dialog"), $("confirm-cancel"))) === "delete";
 }
 
 async function remove(site, p) {
@@ -224,6 +244,7 @@ async function remove(site, p) {
   showError(p.error, null);
   try {
     await call("DELETE", `/site/${site.id}`);
+    changes++;
     rows.get(site.id)?.tr.remove();
     rows.delete(site.id);
     $("empty").hidden = rows.size > 0;
@@ -262,6 +283,7 @@ function setupAddForm() {
     save.textContent = "Saving…";
     try {
       await call("POST", "/site", { url: input.value.trim() });
+      changes++;
       open(false);
       refreshSoon();
     } catch (err) {
@@ -277,17 +299,11 @@ function setupAddForm() {
 
 function setupKeyDialog() {
   const dialog = $("key-dialog"), input = $("key-input"), error = $("key-error");
-  onKeyNeeded((rejected) => {
+  onKeyNeeded(async (rejected) => {
     input.value = "";
     showError(error, rejected ? new Error("That key was not accepted. Try again.") : null);
-    return new Promise((resolve) => {
-      dialog.addEventListener("close", () => {
-        resolve(dialog.returnValue === "save" && input.value.trim() ? input.value.trim() : null);
-      }, { once: true });
-      dialog.returnValue = "";
-      dialog.showModal();
-      input.focus();
-    });
+    const answer = await ask(dialog, input);
+    return answer === "save" && input.value.trim() ? input.value.trim() : null;
   });
 }
 

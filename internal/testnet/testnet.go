@@ -48,6 +48,14 @@ func Transport(trusted ...*httptest.Server) *http.Transport {
 // one trusts, answering 200 to everything.
 func SelfSignedServer(t testing.TB) *httptest.Server {
 	t.Helper()
+	return TLSServer(t, 24*time.Hour)
+}
+
+// TLSServer starts a TLS server on loopback, answering 200 to everything,
+// with a self-signed certificate that expires after validFor. Pass it to
+// Transport to trust it.
+func TLSServer(t testing.TB, validFor time.Duration) *httptest.Server {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +64,7 @@ func SelfSignedServer(t testing.TB) *httptest.Server {
 		SerialNumber: big.NewInt(1),
 		Subject:      pkix.Name{CommonName: "self-signed.test"},
 		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
+		NotAfter:     time.Now().Add(validFor),
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
 		DNSNames:     []string{"localhost"},
 	}
