@@ -13,8 +13,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"uptime/internal/apptest"
 	"uptime/internal/app"
+	"uptime/internal/apptest"
 	"uptime/internal/config"
 	"uptime/internal/testnet"
 )
