@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,12 +17,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"uptime/internal/apptest"
 	"uptime/internal/fakeslack"
 	"uptime/internal/pglocal"
 )
 
 // program is the real uptime binary, run as a user runs it.
 type program struct {
+	apptest.Client
 	bin, stateDir, addr string
 	env                 []string
 	cmd                 *exec.Cmd
@@ -56,26 +56,6 @@ func (p *program) start(t *testing.T) {
 func (p *program) logText() string {
 	b, _ := os.ReadFile(p.log.Name())
 	return string(b)
-}
-
-// call sends a request as curl would and decodes the JSON answer.
-func (p *program) call(t *testing.T, method, path, body string, out any) {
-	t.Helper()
-	req, _ := http.NewRequest(method, "http://"+p.addr+path, strings.NewReader(body))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("%s %s = %d %s", method, path, resp.StatusCode, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("%s %s: %v in %q", method, path, err, b)
-		}
-	}
 }
 
 // waitDelivery waits until the newest Slack delivery job has the state,
@@ -156,6 +136,7 @@ func TestTutorial(t *testing.T) {
 	defer site.Close()
 
 	p := &program{bin: bin, stateDir: filepath.Join(work, ".uptime"), addr: freeAddr(t), log: logFile}
+	p.URL = "http://" + p.addr
 	p.env = []string{
 		"UPTIME_ADDR=" + p.addr,
 		"UPTIME_STATE_DIR=" + p.stateDir,
@@ -177,7 +158,7 @@ func TestTutorial(t *testing.T) {
 	}()
 
 	var up struct{ Up bool }
-	p.call(t, "GET", "/ping/"+site.URL, "", &up)
+	p.Call(t, "GET", "/ping/"+site.URL, "", &up)
 	if !up.Up {
 		t.Fatal("ping of a healthy local site: down")
 	}
@@ -185,11 +166,11 @@ func TestTutorial(t *testing.T) {
 		ID  int
 		URL string
 	}
-	p.call(t, "POST", "/site", fmt.Sprintf(`{"url": %q}`, site.URL), &added)
+	p.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q}`, site.URL), &added)
 	if added.ID != 1 || added.URL != site.URL {
 		t.Fatalf("POST /site = %+v", added)
 	}
-	p.call(t, "POST", "/check/1", "", &up)
+	p.Call(t, "POST", "/check/1", "", &up)
 	if !up.Up {
 		t.Fatal("check of a healthy site: down")
 	}
@@ -199,13 +180,13 @@ func TestTutorial(t *testing.T) {
 			CheckedAt time.Time `json:"checked_at"`
 		}
 	}
-	p.call(t, "GET", "/status", "", &st)
+	p.Call(t, "GET", "/status", "", &st)
 	if s, ok := st.Sites["1"]; !ok || !s.Up || s.CheckedAt.IsZero() {
 		t.Fatalf("GET /status = %+v", st)
 	}
 
 	status.Store(503)
-	p.call(t, "POST", "/check/1", "", &up)
+	p.Call(t, "POST", "/check/1", "", &up)
 	if up.Up {
 		t.Fatal("check of a failing site: up")
 	}
@@ -213,7 +194,7 @@ func TestTutorial(t *testing.T) {
 		t.Fatalf("Slack got %q, want one down message", got)
 	}
 	status.Store(200)
-	p.call(t, "POST", "/checkall", "", nil)
+	p.Call(t, "POST", "/checkall", "", nil)
 	if got := slack.Wait(2, 20*time.Second); len(got) != 2 || !strings.Contains(got[1], site.URL+" is back up.") {
 		t.Fatalf("Slack got %q, want the back-up message second", got)
 	}
@@ -223,7 +204,7 @@ func TestTutorial(t *testing.T) {
 	slack.Fail(500)
 	status.Store(500)
 	attempts := slack.Attempts()
-	p.call(t, "POST", "/check/1", "", &up)
+	p.Call(t, "POST", "/check/1", "", &up)
 	for deadline := time.Now().Add(20 * time.Second); slack.Attempts() == attempts; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("no delivery attempt after the site went down")
@@ -238,11 +219,11 @@ func TestTutorial(t *testing.T) {
 
 	p.start(t)
 	var list struct{ Sites []struct{ ID int } }
-	p.call(t, "GET", "/site", "", &list)
+	p.Call(t, "GET", "/site", "", &list)
 	if len(list.Sites) != 1 {
 		t.Fatalf("after the restart GET /site = %+v, want the site", list)
 	}
-	p.call(t, "GET", "/status", "", &st)
+	p.Call(t, "GET", "/status", "", &st)
 	if s := st.Sites["1"]; s.Up {
 		t.Fatalf("after the restart the site is up in /status: %+v", st)
 	}

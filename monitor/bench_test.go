@@ -26,7 +26,7 @@ func BenchmarkStatus(b *testing.B) {
 	e.db.Exec(ctx, "ANALYZE")
 	b.ResetTimer()
 	for b.Loop() {
-		resp, err := http.Get(e.url + "/status")
+		resp, err := http.Get(e.URL + "/status")
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -77,7 +77,7 @@ func TestPing(t *testing.T) {
 			for _, method := range []string{"GET", "POST"} {
 				var r monitor.CheckResponse
 				start := time.Now()
-				e.call(t, method, "/ping/"+tt.url, "", &r)
+				e.Call(t, method, "/ping/"+tt.url, "", &r)
 				if r.Up != tt.up {
 					t.Errorf("%s /ping/%s: up = %v, want %v (%+v)", method, tt.url, r.Up, tt.up, r)
 				}
@@ -94,7 +94,7 @@ func TestPing(t *testing.T) {
 		})
 	}
 	var r monitor.CheckResponse
-	e.call(t, "GET", "/ping/"+plain.URL+"/status/200?x=1", "", &r)
+	e.Call(t, "GET", "/ping/"+plain.URL+"/status/200?x=1", "", &r)
 	if !r.Up {
 		t.Errorf("ping with a query string: %+v", r)
 	}
@@ -212,11 +212,11 @@ func TestDeletedSiteLeavesStatus(t *testing.T) {
 	_, srv := newSwitchable(t, 200)
 	a := e.addSite(t, srv.URL+"/a")
 	b := e.addSite(t, srv.URL+"/b")
-	e.call(t, "POST", "/check-all", "", nil)
+	e.Call(t, "POST", "/check-all", "", nil)
 	if st := e.status(t); len(st) != 2 {
 		t.Fatalf("status = %v, want both sites", st)
 	}
-	e.call(t, "DELETE", fmt.Sprintf("/site/%d", a.ID), "", nil)
+	e.Call(t, "DELETE", fmt.Sprintf("/site/%d", a.ID), "", nil)
 	st := e.status(t)
 	if _, ok := st[fmt.Sprint(a.ID)]; ok || len(st) != 1 {
 		t.Fatalf("status after deleting site %d = %v, want only site %d", a.ID, st, b.ID)
@@ -237,7 +237,7 @@ func TestCheckAllIsNotHeldUpByAHangingSite(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		e.call(t, "POST", "/checkall", "", nil)
+		e.Call(t, "POST", "/checkall", "", nil)
 	}()
 	// Every fast site gets its result while the hanging one still waits.
 	for {
@@ -280,7 +280,7 @@ func TestHistoryAndUptime(t *testing.T) {
 		e.check(t, s.ID)
 	}
 	var h monitor.HistoryResponse
-	e.call(t, "GET", fmt.Sprintf("/history/%d?limit=3", s.ID), "", &h)
+	e.Call(t, "GET", fmt.Sprintf("/history/%d?limit=3", s.ID), "", &h)
 	if len(h.Checks) != 3 || h.Checks[0].Up || h.Checks[0].Reason != "HTTP 500" || h.Checks[0].StatusCode != 500 {
 		t.Fatalf("history = %+v, want the last 3 checks, newest (the 500) first", h.Checks)
 	}
@@ -295,7 +295,7 @@ func TestHistoryAndUptime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.call(t, "GET", fmt.Sprintf("/history/%d", s.ID), "", &h)
+	e.Call(t, "GET", fmt.Sprintf("/history/%d", s.ID), "", &h)
 	if *h.Uptime.Day != 75 || *h.Uptime.Week != 37.5 || *h.Uptime.Month != 37.5 {
 		t.Fatalf("uptime = 24h %v, 7d %v, 30d %v; want 75, 37.5, 37.5", *h.Uptime.Day, *h.Uptime.Week, *h.Uptime.Month)
 	}
@@ -317,7 +317,7 @@ func TestCheckErrors(t *testing.T) {
 		{"GET", "/ping/", 400},
 	}
 	for _, tt := range tests {
-		req, _ := http.NewRequest(tt.method, e.url+tt.path, nil)
+		req, _ := http.NewRequest(tt.method, e.URL+tt.path, nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -2,13 +2,11 @@ package monitor_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"uptime/internal/api"
+	"uptime/internal/apptest"
 	"uptime/internal/dbutil"
 	"uptime/internal/pgtest"
 	"uptime/internal/pubsub"
@@ -30,10 +29,10 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // env is a monitor and a site service on fresh databases, served over
 // real HTTP, with a subscription that records every transition.
 type env struct {
+	apptest.Client
 	mon   *monitor.Service
 	sites *site.Service
 	db    *pgxpool.Pool
-	url   string
 
 	mu          sync.Mutex
 	transitions []monitor.TransitionEvent
@@ -110,48 +109,28 @@ func setup(t testing.TB, so setupOpts) *env {
 	})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	e.url = ts.URL
+	e.URL = ts.URL
 	return e
-}
-
-// call sends a request and decodes a 200 response into out.
-func (e *env) call(t *testing.T, method, path, body string, out any) {
-	t.Helper()
-	req, _ := http.NewRequest(method, e.url+path, strings.NewReader(body))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("%s %s = %d %s", method, path, resp.StatusCode, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("%s %s: %v in %s", method, path, err, b)
-		}
-	}
 }
 
 func (e *env) addSite(t *testing.T, url string) site.Site {
 	t.Helper()
 	var s site.Site
-	e.call(t, "POST", "/site", fmt.Sprintf(`{"url": %q}`, url), &s)
+	e.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q}`, url), &s)
 	return s
 }
 
 func (e *env) check(t *testing.T, id int) monitor.CheckResponse {
 	t.Helper()
 	var r monitor.CheckResponse
-	e.call(t, "POST", fmt.Sprintf("/check/%d", id), "", &r)
+	e.Call(t, "POST", fmt.Sprintf("/check/%d", id), "", &r)
 	return r
 }
 
 func (e *env) status(t *testing.T) map[string]monitor.SiteStatus {
 	t.Helper()
 	var s struct{ Sites map[string]monitor.SiteStatus }
-	e.call(t, "GET", "/status", "", &s)
+	e.Call(t, "GET", "/status", "", &s)
 	return s.Sites
 }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"uptime/internal/api"
+	"uptime/internal/apptest"
 	"uptime/internal/dbutil"
 	"uptime/internal/pgtest"
 	"uptime/site"
@@ -22,8 +23,8 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // env is a site service on a fresh database, served over real HTTP.
 type env struct {
+	apptest.Client
 	svc *site.Service
-	url string
 }
 
 func setup(t *testing.T, apiKey string) *env {
@@ -44,30 +45,7 @@ func setup(t *testing.T, apiKey string) *env {
 	svc.Register(srv)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	return &env{svc: svc, url: ts.URL}
-}
-
-// do sends a request and returns the status and the body.
-func (e *env) do(t *testing.T, method, path, body string, header ...string) (int, string) {
-	t.Helper()
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, e.url+path, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return &env{Client: apptest.Client{URL: ts.URL}, svc: svc}
 }
 
 // sites returns what the database holds, for checking that a refused
@@ -112,7 +90,7 @@ func TestAddGetListDelete(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			body, _ := json.Marshal(map[string]string{"url": tt.url})
-			status, resp := e.do(t, "POST", "/site", string(body))
+			status, resp := e.Do(t, "POST", "/site", string(body))
 			if status != 200 {
 				t.Fatalf("POST /site %s: %d %s", body, status, resp)
 			}
@@ -125,7 +103,7 @@ func TestAddGetListDelete(t *testing.T) {
 			}
 			added = append(added, s)
 
-			status, resp = e.do(t, "GET", fmt.Sprintf("/site/%d", s.ID), "")
+			status, resp = e.Do(t, "GET", fmt.Sprintf("/site/%d", s.ID), "")
 			var got site.Site
 			json.Unmarshal([]byte(resp), &got)
 			if status != 200 || got != s {
@@ -134,7 +112,7 @@ func TestAddGetListDelete(t *testing.T) {
 		})
 	}
 
-	status, resp := e.do(t, "GET", "/site", "")
+	status, resp := e.Do(t, "GET", "/site", "")
 	var list struct{ Sites []site.Site }
 	if err := json.Unmarshal([]byte(resp), &list); err != nil || status != 200 {
 		t.Fatalf("GET /site = %d %s", status, resp)
@@ -143,11 +121,11 @@ func TestAddGetListDelete(t *testing.T) {
 		t.Fatalf("GET /site = %+v, want %+v in order", list.Sites, added)
 	}
 
-	status, resp = e.do(t, "DELETE", fmt.Sprintf("/site/%d", added[0].ID), "")
+	status, resp = e.Do(t, "DELETE", fmt.Sprintf("/site/%d", added[0].ID), "")
 	if status != 200 || resp != "" {
 		t.Fatalf("DELETE = %d %q, want 200 and an empty body", status, resp)
 	}
-	if status, _ := e.do(t, "GET", fmt.Sprintf("/site/%d", added[0].ID), ""); status != 404 {
+	if status, _ := e.Do(t, "GET", fmt.Sprintf("/site/%d", added[0].ID), ""); status != 404 {
 		t.Errorf("GET of a deleted site = %d, want 404", status)
 	}
 	if n := len(e.sites(t)); n != len(added)-1 {
@@ -157,7 +135,7 @@ func TestAddGetListDelete(t *testing.T) {
 
 func TestEmptyListIsAnArray(t *testing.T) {
 	e := setup(t, "")
-	status, resp := e.do(t, "GET", "/site", "")
+	status, resp := e.Do(t, "GET", "/site", "")
 	if status != 200 || strings.TrimSpace(resp) != `{"sites":[]}` {
 		t.Fatalf("GET /site on an empty list = %d %s, want {\"sites\":[]}", status, resp)
 	}
@@ -165,7 +143,7 @@ func TestEmptyListIsAnArray(t *testing.T) {
 
 func TestBadRequestsChangeNothing(t *testing.T) {
 	e := setup(t, "")
-	status, resp := e.do(t, "POST", "/site", `{"url": "https://existing.example"}`)
+	status, resp := e.Do(t, "POST", "/site", `{"url": "https://existing.example"}`)
 	if status != 200 {
 		t.Fatalf("seed: %d %s", status, resp)
 	}
@@ -214,7 +192,7 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := e.sites(t)
-			status, resp := e.do(t, tt.method, tt.path, tt.body, "Content-Type", "application/json")
+			status, resp := e.Do(t, tt.method, tt.path, tt.body, "Content-Type", "application/json")
 			if status != tt.status {
 				t.Errorf("%s %s = %d %s, want %d", tt.method, tt.path, status, resp, tt.status)
 			}
@@ -256,7 +234,7 @@ func TestAPIKey(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := e.sites(t)
-			status, resp := e.do(t, tt.method, tt.path, tt.body, tt.header...)
+			status, resp := e.Do(t, tt.method, tt.path, tt.body, tt.header...)
 			if status != tt.status {
 				t.Fatalf("%s %s = %d %s, want %d", tt.method, tt.path, status, resp, tt.status)
 			}
@@ -275,7 +253,7 @@ func TestAPIKey(t *testing.T) {
 
 func TestCORS(t *testing.T) {
 	e := setup(t, "")
-	req, _ := http.NewRequest("OPTIONS", e.url+"/site", nil)
+	req, _ := http.NewRequest("OPTIONS", e.URL+"/site", nil)
 	req.Header.Set("Origin", "https://dashboard.example")
 	req.Header.Set("Access-Control-Request-Method", "POST")
 	req.Header.Set("Access-Control-Request-Headers", "content-type, authorization")
@@ -299,7 +277,7 @@ func TestCORS(t *testing.T) {
 		t.Errorf("Access-Control-Allow-Methods = %q, want DELETE among them", resp.Header.Get("Access-Control-Allow-Methods"))
 	}
 
-	status, _ := e.do(t, "GET", "/site", "", "Origin", "https://dashboard.example")
+	status, _ := e.Do(t, "GET", "/site", "", "Origin", "https://dashboard.example")
 	if status != 200 {
 		t.Fatalf("cross-origin GET = %d", status)
 	}

@@ -22,9 +22,14 @@ import (
 
 // App is a running app under test.
 type App struct {
-	// URL is the API's base URL, like http://127.0.0.1:41234.
-	URL  string
+	Client
 	stop func() error
+}
+
+// Client calls an API as curl would.
+type Client struct {
+	// URL is the API's base URL, like http://127.0.0.1:41234.
+	URL string
 }
 
 // Setup describes the app to start. Zero values mean test defaults.
@@ -37,6 +42,9 @@ type Setup struct {
 	Env map[string]string
 	// Prefix shares databases with another app; empty means fresh ones.
 	Prefix string
+	// StateDir, when set, makes the app provision its own local cluster
+	// there, as `uptime run` does, instead of using the test cluster.
+	StateDir string
 }
 
 // Start starts an app and stops it when the test ends.
@@ -44,12 +52,16 @@ func Start(t testing.TB, s Setup) *App {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
-	cfg.DatabaseURL = pgtest.ServerURL(t)
-	cfg.DatabasePrefix = s.Prefix
-	if cfg.DatabasePrefix == "" {
-		cfg.DatabasePrefix = pgtest.Prefix(t)
+	if s.StateDir != "" {
+		cfg.StateDir = s.StateDir
+	} else {
+		cfg.DatabaseURL = pgtest.ServerURL(t)
+		cfg.DatabasePrefix = s.Prefix
+		if cfg.DatabasePrefix == "" {
+			cfg.DatabasePrefix = pgtest.Prefix(t)
+		}
+		cfg.StateDir = t.TempDir()
 	}
-	cfg.StateDir = t.TempDir()
 	cfg.CheckTimeout = 2 * time.Second
 	cfg.ConfirmInterval = 20 * time.Millisecond
 	cfg.CheckEvery = time.Hour
@@ -81,7 +93,7 @@ func Start(t testing.TB, s Setup) *App {
 	}
 	var stopped bool
 	var runErr error
-	app := &App{URL: "http://" + a.Addr()}
+	app := &App{Client: Client{URL: "http://" + a.Addr()}}
 	app.stop = func() error {
 		if !stopped {
 			stopped = true
@@ -103,7 +115,7 @@ func (a *App) Stop() error { return a.stop() }
 
 // Call sends a request with a JSON body (or none) and decodes a 200
 // response into out; any other status fails the test.
-func (a *App) Call(t testing.TB, method, path, body string, out any) {
+func (a Client) Call(t testing.TB, method, path, body string, out any) {
 	t.Helper()
 	status, resp := a.Do(t, method, path, body)
 	if status != 200 {
@@ -117,7 +129,7 @@ func (a *App) Call(t testing.TB, method, path, body string, out any) {
 }
 
 // Do sends a request and returns the status and body.
-func (a *App) Do(t testing.TB, method, path, body string, header ...string) (int, string) {
+func (a Client) Do(t testing.TB, method, path, body string, header ...string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, a.URL+path, strings.NewReader(body))
 	if err != nil {
@@ -136,7 +148,7 @@ func (a *App) Do(t testing.TB, method, path, body string, header ...string) (int
 }
 
 // AddSite adds a site and returns its id.
-func (a *App) AddSite(t testing.TB, url string) int {
+func (a Client) AddSite(t testing.TB, url string) int {
 	t.Helper()
 	var s struct{ ID int }
 	a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q}`, url), &s)
