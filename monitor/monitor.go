@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -52,7 +53,7 @@ type Options struct {
 	// CheckTimeout bounds one check. Defaults to 10 seconds.
 	CheckTimeout time.Duration
 	// Confirmations is how many quick re-checks must also fail before a site
-	// that was up is declared down. Defaults to 2.
+	// that was up is declared down. Zero means none: the first failure counts.
 	Confirmations int
 	// ConfirmInterval is the pause before each re-check. Defaults to 3 seconds.
 	ConfirmInterval time.Duration
@@ -69,9 +70,6 @@ type Options struct {
 func (o *Options) setDefaults() {
 	if o.CheckTimeout == 0 {
 		o.CheckTimeout = 10 * time.Second
-	}
-	if o.Confirmations < 0 {
-		o.Confirmations = 0
 	}
 	if o.ConfirmInterval == 0 {
 		o.ConfirmInterval = 3 * time.Second
@@ -182,28 +180,27 @@ func (s *Service) CheckAll(ctx context.Context) error {
 	if err := s.forgetOthers(ctx, ids); err != nil {
 		return err
 	}
-	var failed int
-	var firstErr error
-	results := make(chan error, len(list.Sites))
-	g, gctx := errgroup.WithContext(ctx)
+	var (
+		mu       sync.Mutex
+		failed   int
+		firstErr error
+		g        errgroup.Group
+	)
 	g.SetLimit(s.opts.Concurrency)
 	for _, st := range list.Sites {
 		g.Go(func() error {
-			_, err := s.Check(gctx, *st)
-			results <- err
+			if _, err := s.Check(ctx, *st); err != nil {
+				mu.Lock()
+				failed++
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
 			return nil
 		})
 	}
 	g.Wait()
-	close(results)
-	for err := range results {
-		if err != nil {
-			failed++
-			if firstErr == nil {
-				firstErr = err
-			}
-		}
-	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}

@@ -93,7 +93,7 @@ func setup(t testing.TB, so setupOpts) *env {
 	if so.opts.CheckTimeout == 0 {
 		so.opts.CheckTimeout = 2 * time.Second
 	}
-	e.sites = site.New(gdb, log)
+	e.sites = site.New(gdb)
 	e.mon = monitor.New(pool, e.sites, q, topic, so.opts, log)
 	e.sites.Listen(e.mon)
 	srv := api.NewServer(log, "")

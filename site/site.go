@@ -7,7 +7,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"gorm.io/driver/postgres"
@@ -41,7 +40,6 @@ type Listener interface {
 // Service manages the list of monitored sites.
 type Service struct {
 	db        *gorm.DB
-	log       *slog.Logger
 	listeners []Listener
 }
 
@@ -60,8 +58,8 @@ func OpenDB(dbURL string) (*gorm.DB, error) {
 }
 
 // New returns the service over its database.
-func New(db *gorm.DB, log *slog.Logger) *Service {
-	return &Service{db: db, log: log}
+func New(db *gorm.DB) *Service {
+	return &Service{db: db}
 }
 
 // Listen adds a listener for changes. It is meant for start-up wiring,

@@ -40,7 +40,7 @@ func setup(t *testing.T, apiKey string) *env {
 	sqlDB, _ := db.DB()
 	t.Cleanup(func() { sqlDB.Close() })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := site.New(db, log)
+	svc := site.New(db)
 	srv := api.NewServer(log, apiKey)
 	svc.Register(srv)
 	ts := httptest.NewServer(srv)

@@ -126,7 +126,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	}
 	notifier := slack.New(secrets.NewStore(a.cfg.StateDir, getenv), a.log)
 	notifier.Subscribe(transitions)
-	sites := site.New(siteDB, a.log)
+	sites := site.New(siteDB)
 	mon := monitor.New(monitorDB, sites, q, transitions, monitor.Options{
 		CheckTimeout:    a.cfg.CheckTimeout,
 		Confirmations:   a.cfg.ConfirmChecks,
