@@ -17,7 +17,6 @@ import (
 	"uptime/frontend"
 	"uptime/internal/api"
 	"uptime/internal/config"
-	"uptime/internal/dbutil"
 	"uptime/internal/pubsub"
 	"uptime/internal/queue"
 	"uptime/internal/secrets"
@@ -87,11 +86,11 @@ func (a *App) Run(ctx context.Context) (err error) {
 		}
 	}()
 
-	siteURL, err := dbutil.Prepare(ctx, dbs.url, dbs.prefix+SiteDatabase, site.Migrations, "migrations")
+	siteURL, err := dbs.Prepare(ctx, SiteDatabase, site.Migrations)
 	if err != nil {
 		return err
 	}
-	monitorURL, err := dbutil.Prepare(ctx, dbs.url, dbs.prefix+MonitorDatabase, monitor.Migrations, "migrations")
+	monitorURL, err := dbs.Prepare(ctx, MonitorDatabase, monitor.Migrations)
 	if err != nil {
 		return err
 	}
@@ -105,8 +104,9 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return err
 	}
 	defer siteSQL.Close()
+	siteSQL.SetMaxOpenConns(maxConns)
 
-	monitorDB, err := openPool(ctx, monitorURL, a.cfg.CheckConcurrency+10)
+	monitorDB, err := openPool(ctx, monitorURL, maxConns)
 	if err != nil {
 		return err
 	}
@@ -188,6 +188,11 @@ func (a *App) Run(ctx context.Context) (err error) {
 	}
 	return nil
 }
+
+// maxConns bounds each service's connections to PostgreSQL. Checks hold a
+// connection only while they record, so a few dozen serve any concurrency,
+// and two services stay well inside a managed server's usual limit of 100.
+const maxConns = 25
 
 // openPool opens a connection pool of at most maxConns connections.
 func openPool(ctx context.Context, dbURL string, maxConns int) (*pgxpool.Pool, error) {

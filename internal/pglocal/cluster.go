@@ -80,7 +80,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{dir: dir, home: dir, bin: bin, owner: own, lock: lock, log: log}
+	c := &Cluster{dir: dir, home: home(own, dir), bin: bin, owner: own, lock: lock, log: log}
 	if err := c.start(ctx, opts); err != nil {
 		c.unlock()
 		return nil, err
@@ -99,10 +99,7 @@ func Attach(dir string) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{dir: dir, home: dir, owner: own}
-	if !own.canReach(dir) {
-		c.home = fallbackDataDir(dir)
-	}
+	c := &Cluster{dir: dir, home: home(own, dir), owner: own}
 	if c.password, err = readPassword(dir); err != nil {
 		return nil, err
 	}
@@ -115,8 +112,7 @@ func Attach(dir string) (*Cluster, error) {
 }
 
 func (c *Cluster) start(ctx context.Context, opts Options) error {
-	if !c.owner.canReach(c.dir) {
-		c.home = fallbackDataDir(c.dir)
+	if c.home != c.dir {
 		c.log.Info("the postgres user cannot reach the state directory; keeping the cluster's data elsewhere",
 			"state_dir", c.dir, "data", c.home)
 		if err := os.MkdirAll(filepath.Dir(c.home), 0o755); err != nil {

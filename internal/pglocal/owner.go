@@ -88,6 +88,15 @@ func (o *owner) canReach(dir string) bool {
 	}
 }
 
+// home is the directory that holds the cluster of dir: dir itself, or the
+// fallback when the owner cannot reach it.
+func home(o *owner, dir string) string {
+	if o.canReach(dir) {
+		return dir
+	}
+	return fallbackDataDir(dir)
+}
+
 // fallbackDataDir is where the data directory goes when the owner cannot
 // reach the state directory (a clone under /root, say): a directory of its
 // own under /var/lib/uptime, named after the state directory so each state
