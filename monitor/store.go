@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"uptime/internal/api"
+
 	"uptime/site"
 )
 
@@ -110,7 +112,7 @@ func (s *Service) record(ctx context.Context, st site.Site, attempts []Result) e
 		if err := s.transitions.PublishTx(ctx, tx, ev); err != nil {
 			return err
 		}
-		s.log.Info("site changed state", "site_id", st.ID, "url", st.URL, "up", final.Up, "reason", final.Reason)
+		s.log.Info("site changed state", "site_id", st.ID, "url", api.Redact(st.URL), "up", final.Up, "reason", final.Reason)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("record check of site %d: %w", st.ID, err)

@@ -143,6 +143,8 @@ func TestMessage(t *testing.T) {
 		{"up after a while", monitor.TransitionEvent{Site: site.Site{URL: "https://encore.dev"}, Up: true,
 			Since: &since, At: since.Add(2*time.Hour + 5*time.Minute)},
 			"*https://encore.dev is back up.*\nIt was down for 2 hours 5 minutes."},
+		{"password hidden", monitor.TransitionEvent{Site: site.Site{URL: "https://ops:hunter2@a.example/health"}},
+			"*https://ops:xxxxx@a.example/health is down!*"},
 		{"markup escaped", monitor.TransitionEvent{Site: site.Site{URL: "https://a.example/?x=<b>&y=1"}},
 			"*https://a.example/?x=&lt;b&gt;&amp;y=1 is down!*"},
 	}

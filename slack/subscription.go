@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"uptime/internal/api"
 	"uptime/internal/pubsub"
 	"uptime/monitor"
 )
@@ -20,9 +21,9 @@ func (s *Service) Subscribe(topic *pubsub.Topic[monitor.TransitionEvent]) {
 
 // Message is the tutorial's message for a transition, "*<url> is down!*"
 // or "*<url> is back up.*", with a second line saying why the site is down
-// or how long it was.
+// or how long it was. A password in the URL is hidden.
 func Message(ev monitor.TransitionEvent) string {
-	u := escape(ev.Site.URL)
+	u := escape(api.Redact(ev.Site.URL))
 	if !ev.Up {
 		msg := fmt.Sprintf("*%s is down!*", u)
 		if ev.Reason != "" {

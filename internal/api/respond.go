@@ -39,7 +39,7 @@ func RespondError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err 
 	e, expected := toError(err)
 	if !expected {
 		log.ErrorContext(r.Context(), "request failed",
-			"method", r.Method, "path", r.URL.Path, "code", e.Code, "err", err)
+			"method", r.Method, "path", Redact(r.URL.Path), "code", e.Code, "err", Redact(err.Error()))
 	}
 	body, _ := json.Marshal(e)
 	w.Header().Set("Content-Type", "application/json")

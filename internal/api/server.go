@@ -86,13 +86,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			s.log.ErrorContext(r.Context(), "panic serving request", "method", r.Method, "path", r.URL.Path,
+			s.log.ErrorContext(r.Context(), "panic serving request", "method", r.Method, "path", Redact(r.URL.Path),
 				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			if !rec.wrote {
 				RespondError(rec, r, s.log, Errorf(Internal, "internal error"))
 			}
 		}
-		s.log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path,
+		s.log.InfoContext(r.Context(), "request", "method", r.Method, "path", Redact(r.URL.Path),
 			"status", rec.status, "bytes", rec.bytes, "duration", time.Since(start).Round(time.Microsecond))
 	}()
 

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"uptime/internal/api"
 	"uptime/internal/queue"
 )
 
@@ -97,13 +98,14 @@ func (s *subscriber[T]) Work(ctx context.Context, job *river.Job[delivery]) erro
 	var event T
 	if err := json.Unmarshal(job.Args.Event, &event); err != nil {
 		s.log.Error("event cannot be decoded; dropping it", "topic", s.topic, "subscription", s.name,
-			"event", string(job.Args.Event), "err", err)
+			"event", api.Redact(string(job.Args.Event)), "err", err)
 		return river.JobCancel(err)
 	}
 	err := s.handle(ctx, event)
 	if err != nil && job.Attempt >= job.MaxAttempts {
 		s.log.Error("event discarded after its last delivery attempt failed", "topic", s.topic,
-			"subscription", s.name, "attempts", job.Attempt, "event", string(job.Args.Event), "err", err)
+			"subscription", s.name, "attempts", job.Attempt, "event", api.Redact(string(job.Args.Event)),
+			"err", api.Redact(err.Error()))
 	}
 	return err
 }
