@@ -5,9 +5,11 @@ GO ?= go
 
 .PHONY: run test build vet screenshot
 
-run:
+# run builds bin/uptime and runs it in make's place, so that Ctrl-C stops
+# it cleanly (go run would report an interrupted program as failed).
+run: build
 	@if [ -z "$$DATABASE_URL" ]; then ./scripts/ensure-deps postgres; fi
-	$(GO) run . run
+	exec ./bin/uptime run
 
 test:
 	@./scripts/ensure-deps postgres chromium
