@@ -45,9 +45,11 @@ func (s *Service) handleCheck(r *http.Request) (any, error) {
 }
 
 // handleCheckAll serves POST /checkall and /check-all; it returns when
-// every site has been checked.
+// every site has been checked. A run already going, from cron or another
+// request, is waited for first, never overlapped.
 func (s *Service) handleCheckAll(r *http.Request) (any, error) {
-	return nil, s.CheckAll(r.Context())
+	_, err := s.checkAllAlone(r.Context(), true)
+	return nil, err
 }
 
 // handleStatus serves GET /status → {"sites": {"<id>": {"up", "checked_at", ...}}}.

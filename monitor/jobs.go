@@ -49,24 +49,35 @@ type checkAllWorker struct {
 const checkAllLock = 0x75707469 // "upti"
 
 func (w *checkAllWorker) Work(ctx context.Context, job *river.Job[CheckAllArgs]) error {
-	conn, err := w.s.db.Acquire(ctx)
+	ran, err := w.s.checkAllAlone(ctx, false)
+	if !ran && err == nil {
+		w.s.log.Warn("check-all skipped: the previous run is still going")
+	}
+	return err
+}
+
+// checkAllAlone runs CheckAll under the advisory lock, so that no two runs
+// overlap on any instance. When another run holds it, it waits for that run
+// to end if wait is set, and otherwise returns at once without running.
+func (s *Service) checkAllAlone(ctx context.Context, wait bool) (ran bool, err error) {
+	conn, err := s.db.Acquire(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer conn.Release()
-	var locked bool
-	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", checkAllLock).Scan(&locked); err != nil {
-		return err
+	if wait {
+		_, err = conn.Exec(ctx, "SELECT pg_advisory_lock($1)", checkAllLock)
+	} else {
+		err = conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", checkAllLock).Scan(&ran)
 	}
-	if !locked {
-		w.s.log.Warn("check-all skipped: the previous run is still going")
-		return nil
+	if err != nil || (!wait && !ran) {
+		return false, err
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", checkAllLock)
 	start := time.Now()
-	err = w.s.CheckAll(ctx)
-	w.s.log.Info("check-all done", "duration", time.Since(start).Round(time.Millisecond), "err", err)
-	return err
+	err = s.CheckAll(ctx)
+	s.log.Info("check-all done", "duration", time.Since(start).Round(time.Millisecond), "err", err)
+	return true, err
 }
 
 // Timeout: every check is bounded, so the whole run is too.

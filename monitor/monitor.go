@@ -5,14 +5,12 @@ package monitor
 import (
 	"context"
 	"embed"
-	"fmt"
+	"errors"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"golang.org/x/sync/errgroup"
 
 	"uptime/internal/pubsub"
 	"uptime/internal/queue"
@@ -146,68 +144,16 @@ func (s *Service) Check(ctx context.Context, st site.Site) (*CheckResponse, erro
 		if err != nil {
 			return nil, err
 		}
-		for i := 0; wasUp && !res.Up && i < s.opts.Confirmations; i++ {
-			select {
-			case <-ctx.Done():
-				return nil, s.recordAttempts(context.WithoutCancel(ctx), st, attempts)
-			case <-time.After(s.opts.ConfirmInterval):
+		if wasUp {
+			if attempts, err = s.confirm(ctx, st.URL, attempts, nil); err != nil {
+				return nil, errors.Join(err, s.recordAttempts(context.WithoutCancel(ctx), st, attempts))
 			}
-			res = s.checker.Check(ctx, st.URL)
-			if ctx.Err() != nil {
-				return nil, s.recordAttempts(context.WithoutCancel(ctx), st, attempts)
-			}
-			attempts = append(attempts, res)
 		}
 	}
 	if err := s.record(ctx, st, attempts); err != nil {
 		return nil, err
 	}
-	return checkResponse(res), nil
-}
-
-// CheckAll checks every site, at most Options.Concurrency at once. A site
-// that hangs costs one timeout and holds up no other. Failures to record
-// are logged and counted, not allowed to stop the others.
-func (s *Service) CheckAll(ctx context.Context) error {
-	list, err := s.sites.List(ctx)
-	if err != nil {
-		return fmt.Errorf("list sites: %w", err)
-	}
-	ids := make([]int64, len(list.Sites))
-	for i, st := range list.Sites {
-		ids[i] = int64(st.ID)
-	}
-	if err := s.forgetOthers(ctx, ids); err != nil {
-		return err
-	}
-	var (
-		mu       sync.Mutex
-		failed   int
-		firstErr error
-		g        errgroup.Group
-	)
-	g.SetLimit(s.opts.Concurrency)
-	for _, st := range list.Sites {
-		g.Go(func() error {
-			if _, err := s.Check(ctx, *st); err != nil {
-				mu.Lock()
-				failed++
-				if firstErr == nil {
-					firstErr = err
-				}
-				mu.Unlock()
-			}
-			return nil
-		})
-	}
-	g.Wait()
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if failed > 0 {
-		return fmt.Errorf("check-all: %d of %d checks could not be recorded; first: %w", failed, len(list.Sites), firstErr)
-	}
-	return nil
+	return checkResponse(attempts[len(attempts)-1]), nil
 }
 
 // SiteAdded checks a new site at once, through the site-added job, so its

@@ -31,13 +31,9 @@ func (s *Service) confirmedUp(ctx context.Context, siteID int) (bool, error) {
 func insertChecks(ctx context.Context, tx pgx.Tx, siteID int, attempts []Result) error {
 	batch := &pgx.Batch{}
 	for _, r := range attempts {
-		var status *int
-		if r.Status != 0 {
-			status = &r.Status
-		}
 		batch.Queue(`INSERT INTO checks (site_id, up, checked_at, status_code, latency_ms, reason, cert_expires_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			siteID, r.Up, r.CheckedAt, status, ms(r.Latency), r.Reason, r.CertExpiry)
+			siteID, r.Up, r.CheckedAt, statusOrNil(r.Status), ms(r.Latency), r.Reason, r.CertExpiry)
 	}
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("record checks of site %d: %w", siteID, err)
@@ -59,20 +55,44 @@ func (s *Service) recordAttempts(ctx context.Context, st site.Site, attempts []R
 	return tx.Commit(ctx)
 }
 
-// record stores the attempts and updates the site's state from the last
-// one, in one transaction. The state row is locked while the transition is
-// decided, so concurrent checks of one site announce each change once; a
-// result older than the state is recorded but decides nothing.
+// record stores the attempts and decides the site's state from the last
+// one, in one transaction.
 func (s *Service) record(ctx context.Context, st site.Site, attempts []Result) error {
-	final := attempts[len(attempts)-1]
+	return s.inTx(ctx, st, func(tx pgx.Tx) error {
+		if err := insertChecks(ctx, tx, st.ID, attempts); err != nil {
+			return err
+		}
+		return s.decideTx(ctx, tx, st, attempts[len(attempts)-1])
+	})
+}
+
+// decide updates the site's state from a check already recorded.
+func (s *Service) decide(ctx context.Context, st site.Site, final Result) error {
+	return s.inTx(ctx, st, func(tx pgx.Tx) error {
+		return s.decideTx(ctx, tx, st, final)
+	})
+}
+
+func (s *Service) inTx(ctx context.Context, st site.Site, f func(pgx.Tx) error) error {
 	tx, err := s.db.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("record check of site %d: %w", st.ID, err)
 	}
 	defer tx.Rollback(ctx)
-	if err := insertChecks(ctx, tx, st.ID, attempts); err != nil {
+	if err := f(tx); err != nil {
 		return err
 	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("record check of site %d: %w", st.ID, err)
+	}
+	return nil
+}
+
+// decideTx updates the site's state from its latest check in tx and
+// publishes a transition if the state changed. The state row is locked
+// while the transition is decided, so concurrent checks of one site
+// announce each change once; a result older than the state decides nothing.
+func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, st site.Site, final Result) error {
 	if _, err := tx.Exec(ctx, `INSERT INTO site_state (site_id, url, up) VALUES ($1, $2, true)
 		ON CONFLICT (site_id) DO NOTHING`, st.ID, st.URL); err != nil {
 		return fmt.Errorf("create state of site %d: %w", st.ID, err)
@@ -87,36 +107,31 @@ func (s *Service) record(ctx context.Context, st site.Site, attempts []Result) e
 		return fmt.Errorf("lock state of site %d: %w", st.ID, err)
 	}
 	if checkedAt != nil && final.CheckedAt.Before(*checkedAt) {
-		return tx.Commit(ctx)
+		return nil
 	}
 	changed := final.Up != wasUp
 	newSince := since
 	if changed || since == nil {
 		newSince = &final.CheckedAt
 	}
-	var status *int
-	if final.Status != 0 {
-		status = &final.Status
-	}
 	if _, err := tx.Exec(ctx, `UPDATE site_state SET url = $2, up = $3, since = $4, checked_at = $5,
 		status_code = $6, latency_ms = $7, reason = $8, cert_expires_at = $9 WHERE site_id = $1`,
-		st.ID, st.URL, final.Up, newSince, final.CheckedAt, status, ms(final.Latency), final.Reason, final.CertExpiry,
+		st.ID, st.URL, final.Up, newSince, final.CheckedAt, statusOrNil(final.Status), ms(final.Latency),
+		final.Reason, final.CertExpiry,
 	); err != nil {
 		return fmt.Errorf("update state of site %d: %w", st.ID, err)
 	}
-	if changed {
-		ev := TransitionEvent{Site: st, Up: final.Up, Reason: final.Reason, At: final.CheckedAt}
-		if checkedAt != nil {
-			ev.Since = since
-		}
-		if err := s.transitions.PublishTx(ctx, tx, ev); err != nil {
-			return err
-		}
-		s.log.Info("site changed state", "site_id", st.ID, "url", api.Redact(st.URL), "up", final.Up, "reason", final.Reason)
+	if !changed {
+		return nil
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("record check of site %d: %w", st.ID, err)
+	ev := TransitionEvent{Site: st, Up: final.Up, Reason: final.Reason, At: final.CheckedAt}
+	if checkedAt != nil {
+		ev.Since = since
 	}
+	if err := s.transitions.PublishTx(ctx, tx, ev); err != nil {
+		return err
+	}
+	s.log.Info("site changed state", "site_id", st.ID, "url", api.Redact(st.URL), "up", final.Up, "reason", final.Reason)
 	return nil
 }
 
@@ -134,25 +149,6 @@ func (s *Service) forget(ctx context.Context, siteID int) error {
 		return fmt.Errorf("forget checks of site %d: %w", siteID, err)
 	}
 	return tx.Commit(ctx)
-}
-
-// forgetOthers removes the state and history of every site not in ids: the
-// ones deleted while a notice of it was lost.
-func (s *Service) forgetOthers(ctx context.Context, ids []int64) error {
-	rows, err := s.db.Query(ctx, "SELECT site_id FROM site_state WHERE NOT (site_id = ANY($1))", ids)
-	if err != nil {
-		return fmt.Errorf("find deleted sites: %w", err)
-	}
-	gone, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return fmt.Errorf("find deleted sites: %w", err)
-	}
-	for _, id := range gone {
-		if err := s.forget(ctx, int(id)); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // Prune removes checks older than the retention period, a batch at a time

@@ -1,0 +1,350 @@
+package monitor
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"uptime/site"
+)
+
+// Batching of a tick's writes: the checks that change nothing are written a
+// batch at a time, when batchSize have gathered or batchWait has passed
+// since the first of them.
+const (
+	batchSize = 1000
+	batchWait = 250 * time.Millisecond
+)
+
+// slots bounds how many checks run at once; a nil slots bounds nothing.
+type slots chan struct{}
+
+func (s slots) acquire(ctx context.Context) error {
+	if s == nil {
+		return nil
+	}
+	select {
+	case s <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s slots) release() {
+	if s != nil {
+		<-s
+	}
+}
+
+// confirm re-checks a failing site whose confirmed state is up, pausing
+// ConfirmInterval before each re-check, until one passes or Confirmations
+// more have failed. Each check holds one of sl; the pauses hold none, so a
+// site being confirmed does not hold up the others. It returns every
+// attempt so far, and ctx's error if it was cut short.
+func (s *Service) confirm(ctx context.Context, url string, attempts []Result, sl slots) ([]Result, error) {
+	for i := 0; i < s.opts.Confirmations && !attempts[len(attempts)-1].Up; i++ {
+		select {
+		case <-ctx.Done():
+			return attempts, ctx.Err()
+		case <-time.After(s.opts.ConfirmInterval):
+		}
+		if err := sl.acquire(ctx); err != nil {
+			return attempts, err
+		}
+		res := s.checker.Check(ctx, url)
+		sl.release()
+		if ctx.Err() != nil {
+			return attempts, ctx.Err()
+		}
+		attempts = append(attempts, res)
+	}
+	return attempts, nil
+}
+
+// CheckAll checks every site, at most Options.Concurrency at once. A site
+// that hangs costs one timeout and holds up no other.
+//
+// The confirmed state of every site is read once, at the start. A check
+// that agrees with it, as nearly all do, is written with others in a batch
+// whose update applies only where the state still agrees; a check that
+// disagrees, and any the batch did not apply, goes through the per-site
+// transaction that decides transitions under the state row's lock. Every
+// check is recorded either way. Failures to record are counted, not
+// allowed to stop the others.
+func (s *Service) CheckAll(ctx context.Context) error {
+	list, err := s.sites.List(ctx)
+	if err != nil {
+		return fmt.Errorf("list sites: %w", err)
+	}
+	states, err := s.confirmedStates(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.forgetDeleted(ctx, list.Sites, states); err != nil {
+		return err
+	}
+
+	var fails failures
+	w := s.startBatchWriter(&fails)
+	sl := make(slots, s.opts.Concurrency)
+	var wg sync.WaitGroup
+	for _, st := range list.Sites {
+		if sl.acquire(ctx) != nil {
+			break
+		}
+		wg.Go(func() {
+			res := s.checker.Check(ctx, st.URL)
+			sl.release()
+			if ctx.Err() != nil {
+				return // cut short: that says nothing of the site
+			}
+			attempts := []Result{res}
+			wasUp, known := states[int64(st.ID)]
+			if !known {
+				wasUp = true // never checked counts as up
+			}
+			if !res.Up && wasUp {
+				var err error
+				if attempts, err = s.confirm(ctx, st.URL, attempts, sl); err != nil {
+					fails.add(s.recordAttempts(context.WithoutCancel(ctx), *st, attempts))
+					return
+				}
+			}
+			if known && attempts[len(attempts)-1].Up == wasUp {
+				w.in <- tickResult{site: *st, attempts: attempts}
+				return
+			}
+			fails.add(s.record(ctx, *st, attempts))
+		})
+	}
+	wg.Wait()
+	close(w.in)
+	<-w.done
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if n, first := fails.get(); n > 0 {
+		return fmt.Errorf("check-all: %d of %d checks could not be recorded; first: %w", n, len(list.Sites), first)
+	}
+	return nil
+}
+
+// failures counts the errors of a tick and keeps the first.
+type failures struct {
+	mu    sync.Mutex
+	n     int
+	first error
+}
+
+func (f *failures) add(err error) {
+	if err == nil {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n++
+	if f.first == nil {
+		f.first = err
+	}
+}
+
+func (f *failures) get() (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.n, f.first
+}
+
+// confirmedStates returns the confirmed state of every site that has one.
+func (s *Service) confirmedStates(ctx context.Context) (map[int64]bool, error) {
+	rows, err := s.db.Query(ctx, "SELECT site_id, up FROM site_state")
+	if err != nil {
+		return nil, fmt.Errorf("read site states: %w", err)
+	}
+	defer rows.Close()
+	states := make(map[int64]bool)
+	var (
+		id int64
+		up bool
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &up}, func() error {
+		states[id] = up
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read site states: %w", err)
+	}
+	return states, nil
+}
+
+// forgetDeleted removes the state and history of every site with a state
+// but no longer on the list: the ones deleted while a notice of it was lost.
+func (s *Service) forgetDeleted(ctx context.Context, listed []*site.Site, states map[int64]bool) error {
+	on := make(map[int64]bool, len(listed))
+	for _, st := range listed {
+		on[int64(st.ID)] = true
+	}
+	for id := range states {
+		if on[id] {
+			continue
+		}
+		if err := s.forget(ctx, int(id)); err != nil {
+			return err
+		}
+		delete(states, id)
+	}
+	return nil
+}
+
+// tickResult is a check that agrees with its site's confirmed state.
+type tickResult struct {
+	site     site.Site
+	attempts []Result
+}
+
+// batchWriter writes a tick's agreeing checks a batch at a time.
+type batchWriter struct {
+	in   chan tickResult
+	done chan struct{}
+}
+
+// startBatchWriter starts writing what is sent on the writer's in channel;
+// done is closed once in is closed and everything sent has been written.
+// Writes outlive the tick's context: checks already made are recorded even
+// when the tick is stopped.
+func (s *Service) startBatchWriter(fails *failures) *batchWriter {
+	w := &batchWriter{in: make(chan tickResult, batchSize), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		batch := make([]tickResult, 0, batchSize)
+		flush := func() {
+			if len(batch) > 0 {
+				s.writeBatch(batch, fails)
+				batch = batch[:0]
+			}
+		}
+		timer := time.NewTimer(time.Hour)
+		defer timer.Stop()
+		for {
+			select {
+			case r, ok := <-w.in:
+				if !ok {
+					flush()
+					return
+				}
+				batch = append(batch, r)
+				if len(batch) == 1 {
+					timer.Reset(batchWait)
+				}
+				if len(batch) == batchSize {
+					flush()
+				}
+			case <-timer.C:
+				flush()
+			}
+		}
+	}()
+	return w
+}
+
+// writeBatch records a batch of checks and, for each site whose state still
+// agrees with its check, updates the state, in one transaction. The sites
+// whose state no longer agrees, because a concurrent check changed it, go
+// through record's locked decision one by one.
+func (s *Service) writeBatch(batch []tickResult, fails *failures) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// One order for the row locks of every batch.
+	slices.SortFunc(batch, func(a, b tickResult) int { return cmp.Compare(a.site.ID, b.site.ID) })
+	disagree, err := s.recordAgreeing(ctx, batch)
+	if err != nil {
+		for range batch {
+			fails.add(err)
+		}
+		return
+	}
+	for _, r := range disagree {
+		fails.add(s.decide(ctx, r.site, r.attempts[len(r.attempts)-1]))
+	}
+}
+
+// recordAgreeing inserts every attempt of the batch with COPY and updates
+// the state of each site whose confirmed state is the same as its last
+// check's, in one transaction. It returns the results it did not apply to
+// a state.
+func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tickResult, error) {
+	var rows [][]any
+	n := len(batch)
+	var (
+		ids      = make([]int64, n)
+		urls     = make([]string, n)
+		ups      = make([]bool, n)
+		at       = make([]time.Time, n)
+		statuses = make([]*int, n)
+		latency  = make([]float64, n)
+		reasons  = make([]string, n)
+		certs    = make([]*time.Time, n)
+	)
+	for i, r := range batch {
+		for _, a := range r.attempts {
+			rows = append(rows, []any{int64(r.site.ID), a.Up, a.CheckedAt, statusOrNil(a.Status), ms(a.Latency), a.Reason, a.CertExpiry})
+		}
+		final := r.attempts[len(r.attempts)-1]
+		ids[i], urls[i], ups[i], at[i] = int64(r.site.ID), r.site.URL, final.Up, final.CheckedAt
+		statuses[i], latency[i], reasons[i], certs[i] = statusOrNil(final.Status), ms(final.Latency), final.Reason, final.CertExpiry
+	}
+	tx, err := s.db.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("record %d checks: %w", len(rows), err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"checks"},
+		[]string{"site_id", "up", "checked_at", "status_code", "latency_ms", "reason", "cert_expires_at"},
+		pgx.CopyFromRows(rows)); err != nil {
+		return nil, fmt.Errorf("record %d checks: %w", len(rows), err)
+	}
+	updated, err := tx.Query(ctx, `UPDATE site_state s SET url = v.url, checked_at = v.checked_at,
+			since = COALESCE(s.since, v.checked_at), status_code = v.status_code, latency_ms = v.latency_ms,
+			reason = v.reason, cert_expires_at = v.cert_expires_at
+		FROM unnest($1::bigint[], $2::text[], $3::boolean[], $4::timestamptz[], $5::integer[],
+			$6::double precision[], $7::text[], $8::timestamptz[])
+			AS v(site_id, url, up, checked_at, status_code, latency_ms, reason, cert_expires_at)
+		WHERE s.site_id = v.site_id AND s.up = v.up AND (s.checked_at IS NULL OR s.checked_at <= v.checked_at)
+		RETURNING s.site_id`, ids, urls, ups, at, statuses, latency, reasons, certs)
+	if err != nil {
+		return nil, fmt.Errorf("update %d site states: %w", n, err)
+	}
+	applied, err := pgx.CollectRows(updated, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("update %d site states: %w", n, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("record %d checks: %w", len(rows), err)
+	}
+	if len(applied) == n {
+		return nil, nil
+	}
+	done := make(map[int64]bool, len(applied))
+	for _, id := range applied {
+		done[id] = true
+	}
+	var rest []tickResult
+	for _, r := range batch {
+		if !done[int64(r.site.ID)] {
+			rest = append(rest, r)
+		}
+	}
+	return rest, nil
+}
+
+func statusOrNil(status int) *int {
+	if status == 0 {
+		return nil
+	}
+	return &status
+}
