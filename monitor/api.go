@@ -52,9 +52,25 @@ func (s *Service) handleCheckAll(r *http.Request) (any, error) {
 	return nil, err
 }
 
-// handleStatus serves GET /status → {"sites": {"<id>": {"up", "checked_at", ...}}}.
+// handleStatus serves GET /status → {"sites": {"<id>": {"up", "checked_at", ...}}}
+// for every site, or with ?ids=1,2,3 for those sites only.
 func (s *Service) handleStatus(r *http.Request) (any, error) {
-	return s.Status(r.Context())
+	var ids []int64
+	if r.URL.Query().Has("ids") {
+		ids = []int64{}
+		v := r.URL.Query().Get("ids")
+		for f := range strings.SplitSeq(v, ",") {
+			id, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+			if err != nil || id < 1 {
+				return nil, api.Errorf(api.InvalidArgument, "ids must be site ids separated by commas, got %q", v)
+			}
+			ids = append(ids, id)
+		}
+		if len(ids) > MaxStatusIDs {
+			return nil, api.Errorf(api.InvalidArgument, "ids may name at most %d sites, got %d", MaxStatusIDs, len(ids))
+		}
+	}
+	return s.Status(r.Context(), ids)
 }
 
 // handleHistory serves GET /history/:siteID?limit=N → the site's recent

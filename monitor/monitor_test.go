@@ -216,6 +216,11 @@ func TestDeletedSiteLeavesStatus(t *testing.T) {
 	if st := e.status(t); len(st) != 2 {
 		t.Fatalf("status = %v, want both sites", st)
 	}
+	var only struct{ Sites map[string]monitor.SiteStatus }
+	e.Call(t, "GET", fmt.Sprintf("/status?ids=%d,424242", b.ID), "", &only)
+	if _, ok := only.Sites[fmt.Sprint(b.ID)]; !ok || len(only.Sites) != 1 {
+		t.Fatalf("status of site %d alone = %v", b.ID, only.Sites)
+	}
 	e.Call(t, "DELETE", fmt.Sprintf("/site/%d", a.ID), "", nil)
 	st := e.status(t)
 	if _, ok := st[fmt.Sprint(a.ID)]; ok || len(st) != 1 {
@@ -315,6 +320,10 @@ func TestCheckErrors(t *testing.T) {
 		{"GET", "/history/1?limit=lots", 400},
 		{"GET", "/check/1", 404},
 		{"GET", "/ping/", 400},
+		{"GET", "/status?ids=", 400},
+		{"GET", "/status?ids=1,x", 400},
+		{"GET", "/status?ids=0", 400},
+		{"GET", "/status?ids=" + strings.Repeat("1,", monitor.MaxStatusIDs) + "1", 400},
 	}
 	for _, tt := range tests {
 		req, _ := http.NewRequest(tt.method, e.URL+tt.path, nil)

@@ -40,7 +40,7 @@ func (f *pathFarm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // ticked tells whether cron's check-all, which runs once at start-up, has
 // finished.
-func (e *env) ticked(t *testing.T) bool {
+func (e *env) ticked(t testing.TB) bool {
 	t.Helper()
 	var done bool
 	err := e.db.QueryRow(context.Background(),

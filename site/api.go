@@ -2,6 +2,8 @@ package site
 
 import (
 	"net/http"
+	"strconv"
+	"strings"
 
 	"uptime/internal/api"
 )
@@ -32,10 +34,38 @@ func (s *Service) handleGet(r *http.Request) (any, error) {
 	return s.Get(r.Context(), id)
 }
 
-// handleList serves GET /site → {"sites": [{"id", "url"}]}.
+// handleList serves GET /site → {"sites": [{"id", "url"}]}, every site as
+// in the tutorial. With any of limit, after or q in the query it serves one
+// page instead: up to limit sites (50 by default) with an id above after
+// and a URL containing q, as {"sites", "total", "next"}.
 func (s *Service) handleList(r *http.Request) (any, error) {
-	return s.List(r.Context())
+	q := r.URL.Query()
+	if !q.Has("limit") && !q.Has("after") && !q.Has("q") {
+		return s.List(r.Context())
+	}
+	p := PageParams{Limit: 50, Search: strings.TrimSpace(q.Get("q"))}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxPage {
+			return nil, api.Errorf(api.InvalidArgument, "limit must be a number from 1 to %d, got %q", MaxPage, v)
+		}
+		p.Limit = n
+	}
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, api.Errorf(api.InvalidArgument, "after must be a site id, got %q", v)
+		}
+		p.After = n
+	}
+	if len(p.Search) > maxSearch {
+		return nil, api.Errorf(api.InvalidArgument, "q must be at most %d characters, got %d", maxSearch, len(p.Search))
+	}
+	return s.ListPage(r.Context(), p)
 }
+
+// maxSearch is the longest search text accepted.
+const maxSearch = 500
 
 // handleDelete serves DELETE /site/:siteID with an empty response.
 func (s *Service) handleDelete(r *http.Request) (any, error) {

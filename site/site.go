@@ -7,6 +7,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/driver/postgres"
@@ -124,6 +125,60 @@ func (s *Service) List(ctx context.Context) (*ListResponse, error) {
 	}
 	return &ListResponse{Sites: sites}, nil
 }
+
+// PageParams select one page of the list of sites.
+type PageParams struct {
+	// Limit is the most sites on the page.
+	Limit int
+	// After is the id the page starts after; zero starts at the beginning.
+	After int
+	// Search keeps only the sites whose URL contains it, ignoring case.
+	Search string
+}
+
+// MaxPage is the most sites one page holds.
+const MaxPage = 1000
+
+// PageResponse is one page of the list of sites, oldest first.
+type PageResponse struct {
+	// Sites are the sites on this page.
+	Sites []*Site `json:"sites"`
+	// Total is how many sites match, on every page.
+	Total int64 `json:"total"`
+	// Next is the After of the next page; null on the last page.
+	Next *int `json:"next"`
+}
+
+// ListPage returns a page of the sites whose URL contains p.Search, oldest
+// first, with how many match in all.
+func (s *Service) ListPage(ctx context.Context, p PageParams) (*PageResponse, error) {
+	if p.Limit < 1 || p.Limit > MaxPage {
+		return nil, api.Errorf(api.InvalidArgument, "limit must be from 1 to %d, got %d", MaxPage, p.Limit)
+	}
+	match := s.db.WithContext(ctx).Model(&Site{})
+	if p.Search != "" {
+		match = match.Where("url ILIKE ?", "%"+likeEscaper.Replace(p.Search)+"%")
+	}
+	match = match.Session(&gorm.Session{}) // used twice below
+	resp := &PageResponse{Sites: []*Site{}}
+	if err := match.Count(&resp.Total).Error; err != nil {
+		return nil, fmt.Errorf("count sites: %w", err)
+	}
+	// One more than asked tells whether there is a next page.
+	err := match.Where("id > ?", p.After).Order("id").Limit(p.Limit + 1).Find(&resp.Sites).Error
+	if err != nil {
+		return nil, fmt.Errorf("list sites: %w", err)
+	}
+	if len(resp.Sites) > p.Limit {
+		resp.Sites = resp.Sites[:p.Limit]
+		next := resp.Sites[p.Limit-1].ID
+		resp.Next = &next
+	}
+	return resp, nil
+}
+
+// likeEscaper makes a search text match itself in a LIKE pattern.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
 
 // Delete removes a site from the list. Its recorded checks go with it.
 func (s *Service) Delete(ctx context.Context, id int) error {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -141,6 +142,75 @@ func TestEmptyListIsAnArray(t *testing.T) {
 	}
 }
 
+func TestListPagesAndSearch(t *testing.T) {
+	e := setup(t, "")
+	var all []site.Site
+	for i := range 25 {
+		u := fmt.Sprintf("https://site-%02d.example", i)
+		if i%5 == 0 {
+			u = fmt.Sprintf("https://Shop-%02d.example/a_b", i)
+		}
+		var s site.Site
+		e.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q}`, u), &s)
+		all = append(all, s)
+	}
+	type page struct {
+		Sites []site.Site
+		Total int64
+		Next  *int
+	}
+	var got []site.Site
+	path := "/site?limit=10"
+	for pages := 0; ; pages++ {
+		if pages > 3 {
+			t.Fatal("paging does not end")
+		}
+		var p page
+		e.Call(t, "GET", path, "", &p)
+		if p.Total != 25 || len(p.Sites) > 10 {
+			t.Fatalf("GET %s: total %d, %d sites; want 25 in all, at most 10", path, p.Total, len(p.Sites))
+		}
+		got = append(got, p.Sites...)
+		if p.Next == nil {
+			break
+		}
+		path = fmt.Sprintf("/site?limit=10&after=%d", *p.Next)
+	}
+	if !reflect.DeepEqual(got, all) {
+		t.Fatalf("pages held %v, want every site once, oldest first: %v", got, all)
+	}
+
+	searches := []struct {
+		q    string
+		want []site.Site
+	}{
+		{"shop", []site.Site{all[0], all[5], all[10], all[15], all[20]}},
+		{"SITE-1", append(append([]site.Site{}, all[11:15]...), all[16:20]...)},
+		{"site-19", all[19:20]},
+		{"a_b", []site.Site{all[0], all[5], all[10], all[15], all[20]}},
+		{"a%b", nil},  // % is itself, not a wildcard
+		{"p_-0", nil}, // and so is _
+		{"nothing like it", nil},
+	}
+	for _, s := range searches {
+		var p page
+		e.Call(t, "GET", "/site?q="+url.QueryEscape(s.q), "", &p)
+		if int(p.Total) != len(s.want) || len(p.Sites) != len(s.want) || (len(s.want) > 0 && !reflect.DeepEqual(p.Sites, s.want)) {
+			t.Errorf("search %q: total %d, sites %v; want %v", s.q, p.Total, p.Sites, s.want)
+		}
+	}
+
+	// Without paging parameters, the tutorial's response: every site, nothing else.
+	status, body := e.Do(t, "GET", "/site", "")
+	var plain map[string]json.RawMessage
+	json.Unmarshal([]byte(body), &plain)
+	var sites []site.Site
+	json.Unmarshal(plain["sites"], &sites)
+	if status != 200 || len(plain) != 1 || !reflect.DeepEqual(sites, all) {
+		t.Fatalf("GET /site = %d %s, want {\"sites\": [all 25]}", status, body)
+	}
+}
+
 func TestBadRequestsChangeNothing(t *testing.T) {
 	e := setup(t, "")
 	status, resp := e.Do(t, "POST", "/site", `{"url": "https://existing.example"}`)
@@ -185,6 +255,12 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		{"get missing site", "GET", "/site/424242", "", 404, "not_found", "site 424242 not found"},
 		{"delete non-numeric id", "DELETE", "/site/x1", "", 400, "invalid_argument", "siteID"},
 		{"delete missing site", "DELETE", "/site/424242", "", 404, "not_found", "site 424242 not found"},
+		{"page limit zero", "GET", "/site?limit=0", "", 400, "invalid_argument", "limit must be a number from 1 to 1000"},
+		{"page limit too big", "GET", "/site?limit=1001", "", 400, "invalid_argument", "limit"},
+		{"page limit not a number", "GET", "/site?limit=ten", "", 400, "invalid_argument", `got \"ten\"`},
+		{"page after negative", "GET", "/site?after=-1", "", 400, "invalid_argument", "after must be a site id"},
+		{"page after not a number", "GET", "/site?after=x", "", 400, "invalid_argument", "after must be a site id"},
+		{"search too long", "GET", "/site?q=" + strings.Repeat("a", 501), "", 400, "invalid_argument", "at most 500"},
 		{"unknown route", "GET", "/nowhere", "", 404, "not_found", "no endpoint"},
 		{"unknown method", "PUT", "/site/1", `{"url": "a.com"}`, 404, "not_found", "no endpoint"},
 		{"trailing slash", "POST", "/site/", `{"url": "a.com"}`, 404, "not_found", "no endpoint"},

@@ -15,6 +15,10 @@ import (
 // request in this API is a small JSON object.
 const MaxBodyBytes = 64 << 10
 
+// RawJSON is a response already encoded, for the few large responses that
+// are written without reflection. It must be valid JSON.
+type RawJSON []byte
+
 // Respond writes v as the JSON response with status 200. A nil v writes an
 // empty body, as Encore does for endpoints without a response.
 func Respond(w http.ResponseWriter, v any) {
@@ -22,10 +26,14 @@ func Respond(w http.ResponseWriter, v any) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	body, err := json.Marshal(v)
-	if err != nil {
-		// Every response type is plain data; failing here is a bug.
-		panic(fmt.Sprintf("encode response: %v", err))
+	body, ok := v.(RawJSON)
+	if !ok {
+		var err error
+		body, err = json.Marshal(v)
+		if err != nil {
+			// Every response type is plain data; failing here is a bug.
+			panic(fmt.Sprintf("encode response: %v", err))
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
