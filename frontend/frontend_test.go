@@ -204,3 +204,48 @@ func TestScreenshot(t *testing.T) {
 	}
 	t.Logf("saved %s", path)
 }
+
+func TestPagesAndSearch(t *testing.T) {
+	a := apptest.Start(t, apptest.Setup{})
+	srv := healthy(t)
+	for i := range 120 {
+		a.AddSite(t, fmt.Sprintf("%s/site-%03d", srv.URL, i))
+	}
+	p := open(t, a)
+	rowCount := `document.querySelectorAll("#sites tr").length`
+	summary := `document.getElementById("summary").textContent`
+	firstURL := `document.querySelector("#sites tr .site-url").textContent`
+	p.waitFor(rowCount + ` === 50 && ` + summary + ` === "1–50 of 120 sites"`)
+	if !eval[bool](p, `document.getElementById("page-prev").disabled`) {
+		t.Error("Previous is enabled on the first page")
+	}
+
+	p.do(chromedp.Click(chromedp.ID("page-next")))
+	p.waitFor(summary + ` === "51–100 of 120 sites" && ` + firstURL + fmt.Sprintf(` === %q`, srv.URL+"/site-050"))
+	p.do(chromedp.Click(chromedp.ID("page-next")))
+	p.waitFor(summary + ` === "101–120 of 120 sites" && ` + rowCount + ` === 20`)
+	if !eval[bool](p, `document.getElementById("page-next").disabled`) {
+		t.Error("Next is enabled on the last page")
+	}
+	p.do(chromedp.Click(chromedp.ID("page-prev")))
+	p.waitFor(summary + ` === "51–100 of 120 sites"`)
+
+	// A search starts again from its own first page.
+	p.do(chromedp.SendKeys(chromedp.ID("search"), "SITE-11"))
+	p.waitFor(summary + ` === "10 sites matching “SITE-11”" && ` + rowCount + ` === 10`)
+	if !eval[bool](p, `document.getElementById("pager").hidden`) {
+		t.Error("the pager shows for a single page")
+	}
+	p.do(chromedp.SendKeys(chromedp.ID("search"), "x"))
+	p.waitFor(summary + ` === "No sites match “SITE-11x”." && ` + rowCount + ` === 0`)
+	if !eval[bool](p, `document.getElementById("empty").hidden`) {
+		t.Error(`"Nothing to monitor yet" shows for a search without matches`)
+	}
+
+	// A site added while the list spans pages is shown through a search.
+	eval[bool](p, `(e => { e.value = ""; return e.dispatchEvent(new Event("input")); })(document.getElementById("search"))`)
+	p.waitFor(summary + ` === "1–50 of 120 sites"`)
+	newSite := srv.URL + "/brand-new"
+	p.addThroughForm(newSite)
+	p.waitFor(row(newSite) + `?.querySelector(".badge").textContent === "Up" && ` + rowCount + ` === 1`)
+}

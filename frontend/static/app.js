@@ -9,12 +9,18 @@ import { daysUntil, latency, normalizeURL, percent, relative, when } from "./for
 const refreshEvery = 10000;
 const recentChecks = 30;
 const certWarnDays = 14;
+const pageSize = 50;
 
 const $ = (id) => document.getElementById(id);
 const rows = new Map(); // site id → {site, tr, parts}
 let refreshTimer = null;
 let fastUntil = 0;
 let changes = 0; // counts changes made here, so a refresh begun before one is not shown after it
+// The list is read a page at a time: afters holds where each page up to the
+// current one starts, search the text the URLs must contain.
+let afters = [0];
+let search = "";
+let nextAfter = null;
 
 function h(tag, props = {}, ...children) {
   const e = document.createElement(tag);
@@ -51,22 +57,69 @@ async function refresh() {
   clearTimeout(refreshTimer);
   const begun = changes;
   try {
-    const [list, status] = await Promise.all([call("GET", "/site"), call("GET", "/status")]);
-    const histories = await Promise.all(
-      list.sites.map((s) => call("GET", `/history/${s.id}?limit=${recentChecks}`).catch(() => null)),
-    );
+    const query = new URLSearchParams({ limit: pageSize, after: afters.at(-1) });
+    if (search) query.set("q", search);
+    const list = await call("GET", `/site?${query}`);
+    if (list.sites.length === 0 && afters.length > 1) {
+      // The page emptied (sites deleted): show the one before it.
+      afters.pop();
+      changes++;
+      return;
+    }
+    const ids = list.sites.map((s) => s.id).join(",");
+    const [status, histories] = await Promise.all([
+      ids ? call("GET", `/status?ids=${ids}`) : { sites: {} },
+      Promise.all(list.sites.map((s) => call("GET", `/history/${s.id}?limit=${recentChecks}`).catch(() => null))),
+    ]);
     connectionOK();
     if (begun !== changes) return; // stale: a newer refresh is on its way
+    nextAfter = list.next;
     render(list.sites, status.sites, histories);
+    renderPager(list);
   } catch (err) {
     if (err instanceof ConnectionError) connectionLost(err);
     else connectionLost(new Error(`The server answered: ${err.message}.`));
   } finally {
     $("loading").hidden = true;
-    const fast = Date.now() < fastUntil;
+    const fast = Date.now() < fastUntil || begun !== changes;
     clearTimeout(refreshTimer); // one pending refresh, however many ran at once
-    refreshTimer = setTimeout(refresh, fast ? 500 : refreshEvery);
+    refreshTimer = setTimeout(refresh, fast ? (begun !== changes ? 0 : 500) : refreshEvery);
   }
+}
+
+function renderPager(list) {
+  const first = (afters.length - 1) * pageSize;
+  const shown = list.sites.length;
+  const of = `${list.total.toLocaleString("en-US")} ${list.total === 1 ? "site" : "sites"}`;
+  const matching = search ? ` matching “${search}”` : "";
+  $("summary").textContent = shown === 0 ? (search ? `No sites match “${search}”.` : "")
+    : shown === list.total ? `${of}${matching}` : `${first + 1}–${first + shown} of ${of}${matching}`;
+  $("page-prev").disabled = afters.length === 1;
+  $("page-next").disabled = list.next === null;
+  $("pager").hidden = afters.length === 1 && list.next === null;
+  $("empty").hidden = shown > 0 || Boolean(search);
+}
+
+/** Shows another page, or the first page of another search. */
+function goTo(newAfters, newSearch = search) {
+  afters = newAfters;
+  search = newSearch;
+  changes++; // what is on its way belongs to the old page
+  refresh();
+}
+
+function setupPaging() {
+  $("page-next").addEventListener("click", () => {
+    if (nextAfter !== null) goTo([...afters, nextAfter]);
+  });
+  $("page-prev").addEventListener("click", () => {
+    if (afters.length > 1) goTo(afters.slice(0, -1));
+  });
+  let typing = null;
+  $("search").addEventListener("input", (e) => {
+    clearTimeout(typing);
+    typing = setTimeout(() => goTo([0], e.target.value.trim()), 250);
+  });
 }
 
 /** Refreshes quickly for a while, until a new site's first check is in. */
@@ -93,7 +146,6 @@ function render(sites, statuses, histories) {
       rows.delete(id);
     }
   }
-  $("empty").hidden = rows.size > 0;
   $("sites-table").hidden = rows.size === 0;
   if (Date.now() < fastUntil && sites.every((s) => statuses[s.id])) fastUntil = 0;
 }
@@ -247,8 +299,8 @@ async function remove(site, p) {
     changes++;
     rows.get(site.id)?.tr.remove();
     rows.delete(site.id);
-    $("empty").hidden = rows.size > 0;
     $("sites-table").hidden = rows.size === 0;
+    refresh(); // the page fills up from the next one, and the counts change
   } catch (err) {
     showError(p.error, err);
   }
@@ -282,9 +334,14 @@ function setupAddForm() {
     save.disabled = true;
     save.textContent = "Saving…";
     try {
-      await call("POST", "/site", { url: input.value.trim() });
+      const added = await call("POST", "/site", { url: input.value.trim() });
       changes++;
       open(false);
+      if (nextAfter !== null || afters.length > 1) {
+        // The new site is on the last page: search for it instead.
+        $("search").value = added.url;
+        goTo([0], added.url);
+      }
       refreshSoon();
     } catch (err) {
       showError($("add-error"), err);
@@ -319,7 +376,7 @@ async function openDetail(site) {
   try {
     const [history, status] = await Promise.all([
       call("GET", `/history/${site.id}?limit=100`),
-      call("GET", "/status"),
+      call("GET", `/status?ids=${site.id}`),
     ]);
     const s = status.sites[site.id];
     const facts = [
@@ -338,5 +395,6 @@ async function openDetail(site) {
 
 setupAddForm();
 setupKeyDialog();
+setupPaging();
 refresh();
 setInterval(tickTimes, 5000);
