@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: run test build vet screenshot
+.PHONY: run test build vet screenshot bench
 
 # run builds bin/uptime and runs it in make's place, so that Ctrl-C stops
 # it cleanly (go run would report an interrupted program as failed).
@@ -22,6 +22,16 @@ screenshot:
 
 build:
 	$(GO) build -o bin/uptime .
+
+# bench measures Uptime with 1,000, 10,000 and 100,000 sites against a bare
+# loop over the same fake sites (see BENCHMARKS.md); BENCH_SIZES and
+# BENCH_TICKS change what it runs. It writes bench-results.md.
+BENCH_SIZES ?= 1000,10000,100000
+BENCH_TICKS ?= 3
+bench: build
+	@./scripts/ensure-deps postgres chromium
+	$(GO) build -o bin/uptime-bench ./cmd/uptime-bench
+	./bin/uptime-bench -uptime bin/uptime -n $(BENCH_SIZES) -ticks $(BENCH_TICKS) -o bench-results.md
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt would change these files"; exit 1; }

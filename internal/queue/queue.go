@@ -31,13 +31,14 @@ type Queue struct {
 	periodic []*river.PeriodicJob
 	client   *river.Client[pgx.Tx]
 	// MaxWorkers bounds the jobs one process runs at once on the default
-	// queue. Defaults to 50.
+	// queue. Defaults to 100: most jobs spend their time waiting on a
+	// site, a re-check's pause or Slack, not on this machine.
 	MaxWorkers int
 }
 
 // New returns an empty queue.
 func New() *Queue {
-	return &Queue{workers: river.NewWorkers(), MaxWorkers: 50}
+	return &Queue{workers: river.NewWorkers(), MaxWorkers: 100}
 }
 
 // Workers is where services add their workers, before Start.

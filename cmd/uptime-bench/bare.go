@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"uptime/monitor"
+)
+
+// bareResult is what one run of the bare loop measured.
+type bareResult struct {
+	Seconds    float64 `json:"seconds"`
+	CPUSeconds float64 `json:"cpu_seconds"`
+	Checks     int     `json:"checks"`
+	Up         int64   `json:"up"`
+}
+
+// bareMain is the bare limit: the URLs in a file, one per line, checked
+// once each by the checker Uptime uses, as many at once as Uptime checks,
+// with no database. It prints a bareResult as JSON.
+func bareMain(args []string) error {
+	fs := flag.NewFlagSet("bare", flag.ContinueOnError)
+	file := fs.String("urls", "", "file of URLs, one per line")
+	concurrency := fs.Int("concurrency", 100, "checks at once")
+	timeout := fs.Duration("timeout", 10*time.Second, "time limit of one check")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	f, err := os.Open(*file)
+	if err != nil {
+		return err
+	}
+	var urls []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		urls = append(urls, sc.Text())
+	}
+	f.Close()
+	if err := sc.Err(); err != nil {
+		return err
+	}
+
+	checker := monitor.NewChecker(*timeout, nil)
+	ctx := context.Background()
+	cpu0 := selfCPU()
+	start := time.Now()
+	var (
+		up    atomic.Int64
+		wg    sync.WaitGroup
+		slots = make(chan struct{}, *concurrency)
+	)
+	for _, u := range urls {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if checker.Check(ctx, u).Up {
+				up.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	res := bareResult{
+		Seconds:    time.Since(start).Seconds(),
+		CPUSeconds: selfCPU() - cpu0,
+		Checks:     len(urls),
+		Up:         up.Load(),
+	}
+	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// selfCPU is the CPU time this process has used, in seconds.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		panic(fmt.Sprintf("getrusage: %v", err))
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}

@@ -1,0 +1,185 @@
+// Command uptime-bench measures Uptime with many sites on this machine
+// alone. It serves a farm of fake sites on loopback, runs Uptime on its own
+// database with those sites added through the API, drives check-all ticks,
+// and checks the same farm with a bare Go loop beside it, the limit Uptime
+// is compared with. BENCHMARKS.md explains the figures; `make bench` runs it.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"uptime/internal/pglocal"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "bare" {
+		if err := bareMain(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "uptime-bench bare:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "uptime-bench:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	uptime      string
+	sizes       []int
+	ticks       int
+	concurrency int
+	timeout     time.Duration
+	workDir     string
+	out         string
+}
+
+func run() error {
+	var (
+		o     options
+		sizes string
+	)
+	flag.StringVar(&o.uptime, "uptime", "bin/uptime", "the uptime binary to measure")
+	flag.StringVar(&sizes, "n", "1000,10000,100000", "numbers of sites, separated by commas")
+	flag.IntVar(&o.ticks, "ticks", 3, "check-all ticks measured at each size")
+	flag.IntVar(&o.concurrency, "concurrency", 100, "checks at once, for Uptime and the bare loop alike")
+	flag.DurationVar(&o.timeout, "timeout", 10*time.Second, "time limit of one check, for both")
+	flag.StringVar(&o.workDir, "dir", "", "working directory (default: a new temporary one, removed at the end)")
+	flag.StringVar(&o.out, "o", "", "also write the report to this file")
+	flag.Parse()
+	for f := range strings.SplitSeq(sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 10 {
+			return fmt.Errorf("-n: %q is not a number of sites (10 or more)", f)
+		}
+		o.sizes = append(o.sizes, n)
+	}
+	if o.ticks < 1 {
+		return fmt.Errorf("-ticks must be 1 or more")
+	}
+	bin, err := filepath.Abs(o.uptime)
+	if err != nil {
+		return err
+	}
+	o.uptime = bin
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("no uptime binary at %s; build it first (make build)", bin)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if o.workDir == "" {
+		// Not under /tmp's private subtrees: PostgreSQL runs as its own user.
+		if o.workDir, err = os.MkdirTemp("", "uptime-bench-"); err != nil {
+			return err
+		}
+		os.Chmod(o.workDir, 0o755)
+		defer os.RemoveAll(o.workDir)
+	}
+
+	ctx := context.Background()
+	progress("starting PostgreSQL in %s", o.workDir)
+	cluster, err := pglocal.Start(ctx, pglocal.Options{Dir: filepath.Join(o.workDir, "postgres"),
+		Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return err
+	}
+	defer cluster.Stop(context.Background())
+
+	pgVersion, err := serverVersion(ctx, cluster.URL("postgres"))
+	if err != nil {
+		return err
+	}
+
+	f, err := startFarm(slices.Max(o.sizes))
+	if err != nil {
+		return err
+	}
+	defer f.close()
+	hook, err := startSlack()
+	if err != nil {
+		return err
+	}
+	defer hook.srv.Close()
+
+	var results []*result
+	for _, n := range o.sizes {
+		r, err := measure(ctx, o, self, cluster, f, hook, n)
+		if err != nil {
+			return fmt.Errorf("%d sites: %w", n, err)
+		}
+		results = append(results, r)
+	}
+	report := formatReport(o, pgVersion, results)
+	fmt.Print(report)
+	if o.out != "" {
+		return os.WriteFile(o.out, []byte(report), 0o644)
+	}
+	return nil
+}
+
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+// freeAddr returns a loopback address nothing listens on yet.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// runBare runs the bare loop over the first n sites in a process of its
+// own, so that its CPU time is its alone.
+func runBare(self string, o options, urlFile string) (bareResult, error) {
+	var r bareResult
+	cmd := exec.Command(self, "bare", "-urls", urlFile, "-concurrency", strconv.Itoa(o.concurrency),
+		"-timeout", o.timeout.String())
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return r, fmt.Errorf("bare loop: %w", err)
+	}
+	return r, decodeJSON(strings.NewReader(string(out)), &r)
+}
+
+func writeLines(path string, lines []string) error {
+	return os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func serverVersion(ctx context.Context, url string) (string, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	var v string
+	if err := conn.QueryRow(ctx, "SHOW server_version").Scan(&v); err != nil {
+		return "", err
+	}
+	return strings.Fields(v)[0], nil
+}

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// clockTick is the unit of the CPU times in /proc: USER_HZ, 100 on Linux.
+const clockTick = 100
+
+// procStat returns a process's parent, its CPU time and its waited-for
+// children's CPU time, in seconds, from /proc/<pid>/stat.
+func procStat(pid int) (ppid int, own, children float64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	// The command name is in parentheses and may hold spaces.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	// f[0] is field 3 (state); utime is field 14, so f[11].
+	num := func(i int) float64 { v, _ := strconv.ParseFloat(f[i], 64); return v }
+	ppid, _ = strconv.Atoi(f[1])
+	return ppid, (num(11) + num(12)) / clockTick, (num(13) + num(14)) / clockTick, nil
+}
+
+// processCPU is the CPU time of one process, in seconds.
+func processCPU(pid int) float64 {
+	_, own, _, err := procStat(pid)
+	if err != nil {
+		return 0
+	}
+	return own
+}
+
+// postgresCPU is the CPU time of a PostgreSQL server: the postmaster, the
+// processes it has reaped, and the ones still running.
+func postgresCPU(dataDir string) (float64, error) {
+	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
+	if err != nil {
+		return 0, err
+	}
+	pm, err := strconv.Atoi(strings.SplitN(string(b), "\n", 2)[0])
+	if err != nil {
+		return 0, fmt.Errorf("postmaster.pid: %w", err)
+	}
+	_, own, reaped, err := procStat(pm)
+	if err != nil {
+		return 0, err
+	}
+	total := own + reaped
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, own, _, err := procStat(pid); err == nil && ppid == pm {
+			total += own
+		}
+	}
+	return total, nil
+}
+
+// peakRSS is a process's peak resident memory, in bytes.
+func peakRSS(pid int) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// uptimeProc is a running `uptime run`.
+type uptimeProc struct {
+	cmd     *exec.Cmd
+	url     string
+	started time.Time
+	exited  chan struct{}
+
+	mu     sync.Mutex
+	ticked []time.Time // when each "check-all done" was logged
+}
+
+// startUptime runs the program with the environment added to this one's,
+// logging in JSON to logFile, and waits until it answers.
+func startUptime(bin, addr, logFile string, env []string) (*uptimeProc, error) {
+	lf, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "run")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(cmd.Env, "UPTIME_ADDR="+addr, "UPTIME_LOG_FORMAT=json")
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	p := &uptimeProc{cmd: cmd, url: "http://" + addr, exited: make(chan struct{})}
+	go p.watch(io.TeeReader(pr, lf))
+	p.started = time.Now()
+	if err := cmd.Start(); err != nil {
+		lf.Close()
+		return nil, err
+	}
+	go func() {
+		cmd.Wait()
+		pw.Close()
+		lf.Close()
+		close(p.exited)
+	}()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		resp, err := http.Get(p.url + "/site?limit=1")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p, nil
+			}
+		}
+		select {
+		case <-p.exited:
+			return nil, fmt.Errorf("uptime exited while starting; see %s", logFile)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			p.stop()
+			return nil, fmt.Errorf("uptime did not answer within 3 minutes; see %s", logFile)
+		}
+	}
+}
+
+// watch notes the end of every check-all run in the program's log.
+func (p *uptimeProc) watch(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var line struct{ Msg string }
+		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "check-all done" {
+			p.mu.Lock()
+			p.ticked = append(p.ticked, time.Now())
+			p.mu.Unlock()
+		}
+	}
+	io.Copy(io.Discard, r)
+}
+
+// firstTick waits for the first check-all run to end and returns when it did.
+func (p *uptimeProc) firstTick(ctx context.Context) (time.Time, error) {
+	for {
+		p.mu.Lock()
+		var first time.Time
+		if len(p.ticked) > 0 {
+			first = p.ticked[0]
+		}
+		p.mu.Unlock()
+		if !first.IsZero() {
+			return first, nil
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}, fmt.Errorf("no check-all run ended: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func (p *uptimeProc) pid() int { return p.cmd.Process.Pid }
+
+// stop asks the program to stop and waits for it, killing it after a minute.
+func (p *uptimeProc) stop() {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(time.Minute):
+		p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
