@@ -8,7 +8,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -93,8 +92,6 @@ type Service struct {
 	transitions *pubsub.Topic[TransitionEvent]
 	opts        Options
 	log         *slog.Logger
-	// statusSize is the size of the last full status response.
-	statusSize atomic.Int64
 }
 
 // New returns the monitor over its database. It registers its jobs and cron

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"time"
@@ -41,43 +42,55 @@ type StatusResponse struct {
 const MaxStatusIDs = 1000
 
 // Status returns the latest state of the sites with the ids, or of every
-// site when ids is nil, that exist and have been checked: a
-// StatusResponse, encoded. It reads the state rows rather than the history
-// and encodes them as they arrive, so that a hundred thousand sites cost
-// neither a map nor reflection.
-func (s *Service) Status(ctx context.Context, ids []int64) (api.RawJSON, error) {
-	rows, err := s.db.Query(ctx, `SELECT site_id, up, checked_at, since, COALESCE(status_code, 0),
-		COALESCE(latency_ms, 0), reason, cert_expires_at FROM site_state
-		WHERE checked_at IS NOT NULL AND ($1::bigint[] IS NULL OR site_id = ANY($1))
-		ORDER BY site_id`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("read status: %w", err)
-	}
-	defer rows.Close()
-	b := make([]byte, 0, s.statusSize.Load()+4096) // room for a response as large as the last
-	b = append(b, `{"sites":{`...)
+// site when ids is nil, that exist and have been checked: a StatusResponse,
+// encoded as the state rows arrive, so that a hundred thousand sites cost
+// neither a map, nor reflection, nor the whole response in memory.
+func (s *Service) Status(ctx context.Context, ids []int64) (api.Stream, error) {
+	const columns = `SELECT site_id, up, checked_at, since, COALESCE(status_code, 0), COALESCE(latency_ms, 0),
+		reason, cert_expires_at FROM site_state WHERE checked_at IS NOT NULL`
 	var (
-		id int64
-		st SiteStatus
+		rows pgx.Rows
+		err  error
 	)
-	first := true
-	_, err = pgx.ForEachRow(rows, []any{&id, &st.Up, &st.CheckedAt, &st.Since, &st.StatusCode, &st.LatencyMS,
-		&st.Reason, &st.CertExpiresAt}, func() error {
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = appendSiteStatus(b, id, &st)
-		return nil
-	})
+	if ids == nil {
+		rows, err = s.db.Query(ctx, columns)
+	} else {
+		rows, err = s.db.Query(ctx, columns+" AND site_id = ANY($1)", ids)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read status: %w", err)
 	}
-	b = append(b, "}}\n"...)
-	if ids == nil {
-		s.statusSize.Store(int64(len(b)))
-	}
-	return b, nil
+	return func(w io.Writer) error {
+		defer rows.Close()
+		var (
+			b     = make([]byte, 0, 64<<10)
+			id    int64
+			st    SiteStatus
+			first = true
+		)
+		b = append(b, `{"sites":{`...)
+		_, err := pgx.ForEachRow(rows, []any{&id, &st.Up, &st.CheckedAt, &st.Since, &st.StatusCode, &st.LatencyMS,
+			&st.Reason, &st.CertExpiresAt}, func() error {
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = appendSiteStatus(b, id, &st)
+			if len(b) >= 60<<10 {
+				_, err := w.Write(b)
+				b = b[:0]
+				return err
+			}
+			return nil
+		})
+		if err != nil {
+			s.log.Warn("status response cut short", "err", err)
+			return err
+		}
+		b = append(b, "}}\n"...)
+		_, err = w.Write(b)
+		return err
+	}, nil
 }
 
 // appendSiteStatus appends "id":{...} as encoding/json would write a

@@ -48,14 +48,21 @@ func bareMain(args []string) error {
 		return err
 	}
 
-	checker := monitor.NewChecker(*timeout, nil)
+	res := checkAll(urls, *concurrency, *timeout)
+	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// checkAll checks each URL once with the checker Uptime uses, concurrency
+// at once, and measures the time and this process's CPU time it took.
+func checkAll(urls []string, concurrency int, timeout time.Duration) bareResult {
+	checker := monitor.NewChecker(timeout, nil)
 	ctx := context.Background()
 	cpu0 := selfCPU()
 	start := time.Now()
 	var (
 		up    atomic.Int64
 		wg    sync.WaitGroup
-		slots = make(chan struct{}, *concurrency)
+		slots = make(chan struct{}, concurrency)
 	)
 	for _, u := range urls {
 		slots <- struct{}{}
@@ -67,13 +74,12 @@ func bareMain(args []string) error {
 		})
 	}
 	wg.Wait()
-	res := bareResult{
+	return bareResult{
 		Seconds:    time.Since(start).Seconds(),
 		CPUSeconds: selfCPU() - cpu0,
 		Checks:     len(urls),
 		Up:         up.Load(),
 	}
-	return json.NewEncoder(os.Stdout).Encode(res)
 }
 
 // selfCPU is the CPU time this process has used, in seconds.

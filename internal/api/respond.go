@@ -15,9 +15,11 @@ import (
 // request in this API is a small JSON object.
 const MaxBodyBytes = 64 << 10
 
-// RawJSON is a response already encoded, for the few large responses that
-// are written without reflection. It must be valid JSON.
-type RawJSON []byte
+// Stream is a response too large to build in memory first: its function
+// writes the JSON to w as it is read. Its errors come after the status
+// line, so the connection is cut instead of a truncated body being taken
+// for a whole one.
+type Stream func(w io.Writer) error
 
 // Respond writes v as the JSON response with status 200. A nil v writes an
 // empty body, as Encore does for endpoints without a response.
@@ -26,14 +28,18 @@ func Respond(w http.ResponseWriter, v any) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	body, ok := v.(RawJSON)
-	if !ok {
-		var err error
-		body, err = json.Marshal(v)
-		if err != nil {
-			// Every response type is plain data; failing here is a bug.
-			panic(fmt.Sprintf("encode response: %v", err))
+	if stream, ok := v.(Stream); ok {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		if err := stream(w); err != nil {
+			panic(http.ErrAbortHandler)
 		}
+		return
+	}
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Every response type is plain data; failing here is a bug.
+		panic(fmt.Sprintf("encode response: %v", err))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)

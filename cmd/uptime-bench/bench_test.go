@@ -1,0 +1,57 @@
+package main
+
+import (
+	"os"
+	"testing"
+	"time"
+)
+
+func TestFarmServesItsMixAndTheBareLoopCountsIt(t *testing.T) {
+	const n = 400
+	f, err := startFarm(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.close()
+	m := mix(n)
+	if m[hang] != 1 || m[refuse] != 2 || m[fail] != 4 || m[slow] != 8 || m[fast] != n-15 {
+		t.Fatalf("mix of %d sites = %v", n, m)
+	}
+	res := checkAll(f.urls(n), 50, time.Second)
+	if res.Checks != n || res.Up != int64(m[fast]+m[slow]) {
+		t.Fatalf("bare loop: %+v, want %d checks and %d up", res, n, m[fast]+m[slow])
+	}
+	if res.Seconds < 1 || res.CPUSeconds <= 0 {
+		t.Errorf("bare loop took %.2fs and %.3fs of CPU; the hanging site alone takes its 1s timeout", res.Seconds, res.CPUSeconds)
+	}
+
+	// A site set down fails; set up again, it answers as its kind does.
+	sites := []int{0, 1, 2}
+	f.setDown(true, sites...)
+	if res := checkAll([]string{f.url(0), f.url(1), f.url(2)}, 3, time.Second); res.Up != 0 {
+		t.Fatalf("%d of the sites set down answered", res.Up)
+	}
+	f.setDown(false, sites...)
+	if res := checkAll([]string{f.url(0), f.url(1), f.url(2)}, 3, time.Second); res.Up != 3 {
+		t.Fatalf("%d of 3 sites set up again answered", res.Up)
+	}
+}
+
+func TestProcessFigures(t *testing.T) {
+	start := time.Now()
+	for time.Since(start) < 100*time.Millisecond {
+	}
+	ppid, own, _, err := procStat(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ppid != os.Getppid() || own < 0.05 {
+		t.Errorf("procStat: parent %d (want %d), CPU %.2fs after a 0.1s busy loop", ppid, os.Getppid(), own)
+	}
+	if rss := peakRSS(os.Getpid()); rss < 1<<20 {
+		t.Errorf("peak RSS %d bytes", rss)
+	}
+	if got := thousands(100000); got != "100,000" {
+		t.Errorf("thousands(100000) = %q", got)
+	}
+}
