@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -19,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"uptime/internal/chromium"
 	"uptime/internal/dbutil"
 	"uptime/internal/pglocal"
 )
@@ -312,18 +312,11 @@ func apiLatencies(base string, n int) ([]latency, error) {
 // returns, for each, the seconds from navigation until the first page's
 // rows all show a status.
 func dashboard(base string, rows int) ([]float64, error) {
-	var path string
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
+	path := chromium.Path()
 	if path == "" {
 		return nil, fmt.Errorf("not measured: Chromium is not installed")
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
-		chromedp.Flag("disable-gpu", true), chromedp.WindowSize(1200, 800))
+	opts := chromium.Options(path)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(alloc)
