@@ -80,12 +80,9 @@ func (s *Service) handleHistory(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	limit := 100
-	if v := r.URL.Query().Get("limit"); v != "" {
-		limit, err = strconv.Atoi(v)
-		if err != nil || limit < 1 || limit > MaxHistory {
-			return nil, api.Errorf(api.InvalidArgument, "limit must be a number from 1 to %d, got %q", MaxHistory, v)
-		}
+	limit, err := api.QueryLimit(r, "limit", 100, MaxHistory)
+	if err != nil {
+		return nil, err
 	}
 	if _, err := s.sites.Get(r.Context(), id); err != nil {
 		return nil, err

@@ -44,15 +44,7 @@ func insertChecks(ctx context.Context, tx pgx.Tx, siteID int, attempts []Result)
 // recordAttempts records attempts without deciding anything from them: a
 // confirmation cut short is no confirmation.
 func (s *Service) recordAttempts(ctx context.Context, st site.Site, attempts []Result) error {
-	tx, err := s.db.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(ctx)
-	if err := insertChecks(ctx, tx, st.ID, attempts); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
+	return s.inTx(ctx, st, func(tx pgx.Tx) error { return insertChecks(ctx, tx, st.ID, attempts) })
 }
 
 // record stores the attempts and decides the site's state from the last

@@ -43,14 +43,11 @@ func (s *Service) handleList(r *http.Request) (any, error) {
 	if !q.Has("limit") && !q.Has("after") && !q.Has("q") {
 		return s.List(r.Context())
 	}
-	p := PageParams{Limit: 50, Search: strings.TrimSpace(q.Get("q"))}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxPage {
-			return nil, api.Errorf(api.InvalidArgument, "limit must be a number from 1 to %d, got %q", MaxPage, v)
-		}
-		p.Limit = n
+	limit, err := api.QueryLimit(r, "limit", 50, MaxPage)
+	if err != nil {
+		return nil, err
 	}
+	p := PageParams{Limit: limit, Search: strings.TrimSpace(q.Get("q"))}
 	if v := q.Get("after"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {

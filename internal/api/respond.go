@@ -132,3 +132,17 @@ func PathID(r *http.Request, name string) (int, error) {
 	}
 	return int(id), nil
 }
+
+// QueryLimit reads the query parameter name as a count from 1 to max; when
+// it is absent or empty, the count is def.
+func QueryLimit(r *http.Request, name string, def, max int) (int, error) {
+	raw := r.URL.Query().Get(name)
+	if raw == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > max {
+		return 0, Errorf(InvalidArgument, "%s must be a number from 1 to %d, got %q", name, max, raw)
+	}
+	return n, nil
+}
