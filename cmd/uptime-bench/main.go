@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -158,7 +159,7 @@ func runBare(self string, o options, urlFile string) (bareResult, error) {
 	if err != nil {
 		return r, fmt.Errorf("bare loop: %w", err)
 	}
-	return r, decodeJSON(strings.NewReader(string(out)), &r)
+	return r, json.Unmarshal(out, &r)
 }
 
 func writeLines(path string, lines []string) error {

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -147,7 +145,9 @@ func measure(ctx context.Context, o options, self string, cluster *pglocal.Clust
 	if err := db.QueryRow(ctx, "SELECT count(*) FROM checks").Scan(&before); err != nil {
 		return nil, err
 	}
-	env[3] = "UPTIME_CHECK_EVERY=1h" // so that the first tick is cron's, run at start-up
+	// With a shorter interval, the first tick is cron's, run at start-up;
+	// the later value of a variable wins.
+	env = append(env, "UPTIME_CHECK_EVERY=1h")
 	if p, err = startUptime(o.uptime, addr, logFile, env); err != nil {
 		return nil, err
 	}
@@ -386,12 +386,4 @@ func flips(ctx context.Context, p *uptimeProc, db *pgxpool.Pool, cluster *pgloca
 	}
 	up, err = change(false)
 	return down, up, err
-}
-
-func decodeJSON(r io.Reader, v any) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	return json.NewDecoder(bytes.NewReader(b)).Decode(v)
 }
