@@ -110,14 +110,40 @@ func setup(t testing.TB, so setupOpts) *env {
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	e.URL = ts.URL
+	// Cron's first check-all runs once River has elected a leader; waiting
+	// for it keeps it from adding checks to the ones a test counts.
+	deadline := time.Now().Add(15 * time.Second)
+	for !e.ticked(t) {
+		if time.Now().After(deadline) {
+			t.Fatal("cron's first check-all did not run within 15s of start-up")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	return e
 }
 
+// addSite adds a site through the API and waits for its first check, the
+// site-added job, to end, so that it adds nothing to what a test counts.
 func (e *env) addSite(t *testing.T, url string) site.Site {
 	t.Helper()
 	var s site.Site
 	e.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q}`, url), &s)
-	return s
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var done bool
+		err := e.db.QueryRow(context.Background(), `SELECT EXISTS (SELECT FROM river_job
+			WHERE kind = 'site-added' AND (args->>'site_id')::int = $1 AND finalized_at IS NOT NULL)`, s.ID).Scan(&done)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if done {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first check of site %d did not end within 30s", s.ID)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func (e *env) check(t *testing.T, id int) monitor.CheckResponse {
