@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -58,9 +59,9 @@ func (p *program) logText() string {
 	return string(b)
 }
 
-// waitDelivery waits until the newest Slack delivery job has the state,
-// reading the monitor database through `uptime db conn-uri monitor`.
-func waitDelivery(t *testing.T, p *program, state string) {
+// monitorDB connects to the program's monitor database through
+// `uptime db conn-uri monitor`, as a user would find it.
+func (p *program) monitorDB(t *testing.T) *pgx.Conn {
 	t.Helper()
 	cmd := exec.Command(p.bin, "db", "conn-uri", "monitor")
 	cmd.Env = append(os.Environ(), p.env...)
@@ -73,6 +74,15 @@ func waitDelivery(t *testing.T, p *program, state string) {
 	if err != nil {
 		t.Fatalf("connect with the URL from conn-uri: %v", err)
 	}
+	t.Cleanup(func() { conn.Close(ctx) })
+	return conn
+}
+
+// waitDelivery waits until the newest Slack delivery job has the state.
+func waitDelivery(t *testing.T, p *program, state string) {
+	t.Helper()
+	ctx := context.Background()
+	conn := p.monitorDB(t)
 	defer conn.Close(ctx)
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		var got string
@@ -105,28 +115,76 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// newProgram builds the real binary (once per test run) and readies it to
+// run on a free port with a state directory of its own and the extra
+// environment; the test's end kills it if it still runs, stops the local
+// cluster it left, and shows its log if the test failed.
+func newProgram(t *testing.T, env ...string) *program {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "uptime-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		os.Chmod(dir, 0o755)
+		builtBin = filepath.Join(dir, "uptime")
+		if out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	work, err := os.MkdirTemp("", "uptime-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(work, 0o755)
+	logFile, err := os.Create(filepath.Join(work, "uptime.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &program{bin: builtBin, stateDir: filepath.Join(work, ".uptime"), addr: freeAddr(t), log: logFile}
+	p.URL = "http://" + p.addr
+	p.env = append([]string{
+		"UPTIME_ADDR=" + p.addr,
+		"UPTIME_STATE_DIR=" + p.stateDir,
+		"DATABASE_URL=",
+	}, env...)
+	t.Cleanup(func() {
+		if p.cmd != nil && p.cmd.ProcessState == nil {
+			p.cmd.Process.Kill()
+			p.cmd.Wait()
+			stopCluster(p.stateDir)
+		}
+		if t.Failed() {
+			t.Logf("uptime's log:\n%s", p.logText())
+		}
+		logFile.Close()
+		os.RemoveAll(work)
+	})
+	return p
+}
+
+// kill kills the program with SIGKILL and waits for it to be gone.
+func (p *program) kill() {
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.cmd.Wait()
+}
+
 // TestTutorial builds the program and walks Encore's tutorial over HTTP:
 // ping, add a site, check it, status, the site goes down and Slack hears
 // it, it comes back and Slack hears that; then the process is killed with
 // a notification pending, and after a restart the data is there and the
 // notification arrives.
 func TestTutorial(t *testing.T) {
-	work, err := os.MkdirTemp("", "uptime-e2e-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(work, 0o755)
-	t.Cleanup(func() { os.RemoveAll(work) })
-	bin := filepath.Join(work, "uptime")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	logFile, err := os.Create(filepath.Join(work, "uptime.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-
 	slack := fakeslack.New(t)
 	var status atomic.Int32
 	status.Store(200)
@@ -135,27 +193,12 @@ func TestTutorial(t *testing.T) {
 	}))
 	defer site.Close()
 
-	p := &program{bin: bin, stateDir: filepath.Join(work, ".uptime"), addr: freeAddr(t), log: logFile}
-	p.URL = "http://" + p.addr
-	p.env = []string{
-		"UPTIME_ADDR=" + p.addr,
-		"UPTIME_STATE_DIR=" + p.stateDir,
+	p := newProgram(t,
 		"UPTIME_CHECK_EVERY=1h",
 		"UPTIME_CONFIRM_INTERVAL=100ms",
-		"SLACK_WEBHOOK_URL=" + slack.URL + "/services/T0/B0/token",
-		"DATABASE_URL=",
-	}
+		"SLACK_WEBHOOK_URL="+slack.URL+"/services/T0/B0/token",
+	)
 	p.start(t)
-	defer func() {
-		if p.cmd.ProcessState == nil {
-			p.cmd.Process.Kill()
-			p.cmd.Wait()
-			stopCluster(p.stateDir)
-		}
-		if t.Failed() {
-			t.Logf("uptime's log:\n%s", p.logText())
-		}
-	}()
 
 	var up struct{ Up bool }
 	p.Call(t, "GET", "/ping/"+site.URL, "", &up)

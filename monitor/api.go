@@ -10,12 +10,29 @@ import (
 
 // Register adds the service's endpoints to the server.
 func (s *Service) Register(srv *api.Server) {
-	srv.HandlePrefix("/ping/", []string{http.MethodGet, http.MethodHead, http.MethodPost}, s.handlePing)
-	srv.Handle("POST /check/{siteID}", s.handleCheck)
-	srv.Handle("POST /checkall", s.handleCheckAll)
-	srv.Handle("POST /check-all", s.handleCheckAll)
+	// Each of these makes the server fetch URLs: they are bounded per
+	// client and overall, and never served to a check.
+	lim := api.NewLimiter(api.DefaultPerClient, api.DefaultOverall)
+	fetches := func(e api.Endpoint) api.Endpoint { return notFromCheck(lim.Wrap(e)) }
+	srv.HandlePrefix("/ping/", []string{http.MethodGet, http.MethodHead, http.MethodPost}, fetches(s.handlePing))
+	srv.Handle("POST /check/{siteID}", fetches(s.handleCheck))
+	srv.Handle("POST /checkall", fetches(s.handleCheckAll))
+	srv.Handle("POST /check-all", fetches(s.handleCheckAll))
 	srv.Handle("GET /status", s.handleStatus)
 	srv.Handle("GET /history/{siteID}", s.handleHistory)
+}
+
+// notFromCheck refuses a request sent by a check, of this instance or
+// another: a site that redirects its check to /ping/<itself> would
+// otherwise start a loop that multiplies with every turn.
+func notFromCheck(e api.Endpoint) api.Endpoint {
+	return func(r *http.Request) (any, error) {
+		if r.Header.Get(CheckHeader) != "" {
+			return nil, api.Errorf(api.PermissionDenied, "this request comes from an uptime check, and checks do not "+
+				"make the server fetch URLs (a redirect to /ping or /check would loop)")
+		}
+		return e(r)
+	}
 }
 
 // handlePing serves GET or POST /ping/*url → {"up": bool, ...}. The rest of
@@ -45,11 +62,17 @@ func (s *Service) handleCheck(r *http.Request) (any, error) {
 }
 
 // handleCheckAll serves POST /checkall and /check-all; it returns when
-// every site has been checked. A run already going, from cron or another
-// request, is waited for first, never overlapped.
+// every site has been checked. A run already going in this process is
+// joined; one going on another instance is waited out, then this one runs.
 func (s *Service) handleCheckAll(r *http.Request) (any, error) {
-	_, err := s.checkAllAlone(r.Context(), true)
-	return nil, err
+	for {
+		// A run this request joined may have given up on the lock (cron's
+		// does); then a run of its own waits for it.
+		ran, err := s.checkAllShared(r.Context(), true)
+		if ran || err != nil {
+			return nil, err
+		}
+	}
 }
 
 // handleStatus serves GET /status → {"sites": {"<id>": {"up", "checked_at", ...}}}
@@ -62,7 +85,7 @@ func (s *Service) handleStatus(r *http.Request) (any, error) {
 		for f := range strings.SplitSeq(v, ",") {
 			id, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
 			if err != nil || id < 1 {
-				return nil, api.Errorf(api.InvalidArgument, "ids must be site ids separated by commas, got %q", v)
+				return nil, api.Errorf(api.InvalidArgument, "ids must be site ids separated by commas, got %s", api.Quote(v))
 			}
 			ids = append(ids, id)
 		}

@@ -13,13 +13,26 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"uptime/internal/api"
 )
 
 // UserAgent is sent with every check, so site owners can tell who calls.
 const UserAgent = "Uptime/1.0 (uptime monitor; +https://github.com/encoredev/examples/tree/main/uptime)"
 
-// maxRedirects is how many redirects a check follows before it gives up.
+// maxRedirects is how many redirects a check follows; one more is a
+// failure.
 const maxRedirects = 10
+
+// maxBodyRead is how much of a response's body a check reads. What it
+// reads is read with its errors checked, so a body cut short, broken
+// chunking or a server that stops after its headers is down, not up.
+const maxBodyRead = 1 << 20
+
+// CheckHeader marks every request a check sends, so that this program
+// never serves /ping or /check to its own checks: a site that redirects a
+// check back to /ping/<itself> gets a refusal, not a loop.
+const CheckHeader = "Uptime-Check"
 
 // Result is the outcome of one check of one URL.
 type Result struct {
@@ -27,7 +40,8 @@ type Result struct {
 	Up bool
 	// Status is the final response's HTTP status, or 0 without a response.
 	Status int
-	// Latency is the time until the final response's headers arrived.
+	// Latency is how long the check took: the final response's headers
+	// and the part of its body a check reads.
 	Latency time.Duration
 	// Reason says, for people, why the site is down; empty when up.
 	Reason string
@@ -38,43 +52,51 @@ type Result struct {
 }
 
 // Checker checks URLs with its own HTTP client: a time limit per check, at
-// most ten redirects, a clear User-Agent, and the body left unread.
+// most ten redirects, a clear User-Agent, only the addresses its Targets
+// allow, and no more of the body than a check needs.
 type Checker struct {
 	client  *http.Client
 	timeout time.Duration
+	targets *Targets
 }
 
-// NewChecker returns a checker whose checks take at most timeout. A nil
-// transport gets one of the checker's own.
-func NewChecker(timeout time.Duration, transport http.RoundTripper) *Checker {
+// NewChecker returns a checker whose checks take at most timeout and reach
+// only what targets allows (nil allows everything). A nil transport gets
+// one of the checker's own, which applies targets to every address it
+// connects to; any transport, every URL and redirect that names an
+// address is checked against targets before it is fetched.
+func NewChecker(timeout time.Duration, transport http.RoundTripper, targets *Targets) *Checker {
 	if transport == nil {
-		transport = NewTransport()
+		transport = NewTransport(targets)
 	}
 	return &Checker{
 		timeout: timeout,
+		targets: targets,
 		client: &http.Client{
 			Transport: transport,
 			Timeout:   timeout,
 			CheckRedirect: func(req *http.Request, via []*http.Request) error {
-				if len(via) >= maxRedirects {
+				if len(via) > maxRedirects {
 					return errTooManyRedirects
 				}
-				return nil
+				return targets.checkLiteral(req.URL)
 			},
 		},
 	}
 }
 
-// NewTransport returns the transport checks use. Connections are not kept:
-// checks of one site are minutes apart, and a reused connection would hide
-// a server that no longer accepts new ones.
-func NewTransport() *http.Transport {
+// NewTransport returns the transport checks use, which connects only to
+// the addresses targets allows (nil allows everything). Connections are
+// not kept: checks of one site are minutes apart, and a reused connection
+// would hide a server that no longer accepts new ones.
+func NewTransport(targets *Targets) *http.Transport {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1}
+	if targets != nil {
+		dialer.Control = targets.control
+	}
 	return &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: (&net.Dialer{
-			Timeout:   10 * time.Second,
-			KeepAlive: -1,
-		}).DialContext,
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 0,
 		DisableKeepAlives:     true,
@@ -87,8 +109,11 @@ var errTooManyRedirects = fmt.Errorf("more than %d redirects", maxRedirects)
 // Check fetches the URL once. Failing to reach it is a down result, never
 // an error: a bad URL, a refused connection, a timeout or a bad
 // certificate each says so in Reason.
-func (c *Checker) Check(ctx context.Context, rawURL string) Result {
-	res := Result{CheckedAt: time.Now()}
+func (c *Checker) Check(ctx context.Context, rawURL string) (res Result) {
+	res.CheckedAt = time.Now()
+	// A reason may quote the URL; it is stored and shown, so without its
+	// password.
+	defer func() { res.Reason = api.Redact(res.Reason) }()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err == nil && req.URL.Host == "" {
 		err = errors.New("no host")
@@ -97,19 +122,27 @@ func (c *Checker) Check(ctx context.Context, rawURL string) Result {
 		res.Reason = "invalid URL: " + shortURLError(err)
 		return res
 	}
+	if err := c.targets.checkLiteral(req.URL); err != nil {
+		res.Reason = err.Error()
+		return res
+	}
 	req.Header.Set("User-Agent", UserAgent)
 	req.Header.Set("Accept", "*/*")
+	req.Header.Set(CheckHeader, "1")
 	resp, err := c.client.Do(req)
-	res.Latency = time.Since(res.CheckedAt)
 	if err != nil {
+		res.Latency = time.Since(res.CheckedAt)
 		res.Reason = c.reason(ctx, err)
 		return res
 	}
-	// A few bytes are read so that a server which sends headers and then
-	// fails is not counted as up; the rest of the body is never read.
-	io.CopyN(io.Discard, resp.Body, 512)
-	resp.Body.Close()
 	res.Status = resp.StatusCode
+	_, err = io.CopyN(io.Discard, resp.Body, maxBodyRead)
+	resp.Body.Close()
+	res.Latency = time.Since(res.CheckedAt)
+	if err != nil && err != io.EOF {
+		res.Reason = "reading the response: " + c.bodyReason(ctx, err)
+		return res
+	}
 	res.Up = resp.StatusCode < 400
 	if !res.Up {
 		res.Reason = fmt.Sprintf("HTTP %d", resp.StatusCode)
@@ -119,6 +152,14 @@ func (c *Checker) Check(ctx context.Context, rawURL string) Result {
 		res.CertExpiry = &exp
 	}
 	return res
+}
+
+// bodyReason explains why reading a response's body failed.
+func (c *Checker) bodyReason(ctx context.Context, err error) string {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return "the body ended before its announced length"
+	}
+	return c.reason(ctx, err)
 }
 
 // reason turns a transport error into a short explanation.
@@ -132,8 +173,11 @@ func (c *Checker) reason(ctx context.Context, err error) string {
 		tlsAlert    tls.AlertError
 		certErr     *tls.CertificateVerificationError
 		netErr      net.Error
+		denied      *DeniedError
 	)
 	switch {
+	case errors.As(err, &denied):
+		return denied.Error()
 	case errors.Is(err, errTooManyRedirects):
 		return fmt.Sprintf("too many redirects (more than %d)", maxRedirects)
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:

@@ -43,45 +43,24 @@ type checkAllWorker struct {
 	s *Service
 }
 
-// checkAllLock is the advisory lock a check-all run holds, so that no two
-// runs overlap on any instance even when River retries one it believes
-// stuck. PostgreSQL releases it if the process holding it dies.
-const checkAllLock = 0x75707469 // "upti"
-
 func (w *checkAllWorker) Work(ctx context.Context, job *river.Job[CheckAllArgs]) error {
-	ran, err := w.s.checkAllAlone(ctx, false)
+	// A tick that waited out a whole interval behind a slow run is stale:
+	// the next one is already due, and running both would pile them up.
+	if late := time.Since(job.ScheduledAt); late > w.s.opts.CheckEvery {
+		w.s.log.Warn("check-all skipped: it waited longer than its interval", "late", late.Round(time.Second))
+		return nil
+	}
+	ran, err := w.s.checkAllShared(ctx, false)
 	if !ran && err == nil {
 		w.s.log.Warn("check-all skipped: the previous run is still going")
 	}
 	return err
 }
 
-// checkAllAlone runs CheckAll under the advisory lock, so that no two runs
-// overlap on any instance. When another run holds it, it waits for that run
-// to end if wait is set, and otherwise returns at once without running.
-func (s *Service) checkAllAlone(ctx context.Context, wait bool) (ran bool, err error) {
-	conn, err := s.db.Acquire(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer conn.Release()
-	if wait {
-		_, err = conn.Exec(ctx, "SELECT pg_advisory_lock($1)", checkAllLock)
-	} else {
-		err = conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", checkAllLock).Scan(&ran)
-	}
-	if err != nil || (!wait && !ran) {
-		return false, err
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", checkAllLock)
-	start := time.Now()
-	err = s.CheckAll(ctx)
-	s.log.Info("check-all done", "duration", time.Since(start).Round(time.Millisecond), "err", err)
-	return true, err
+// Timeout bounds the wait for the run; the run bounds itself too.
+func (w *checkAllWorker) Timeout(*river.Job[CheckAllArgs]) time.Duration {
+	return w.s.checkAllTimeout() + time.Minute
 }
-
-// Timeout: every check is bounded, so the whole run is too.
-func (w *checkAllWorker) Timeout(*river.Job[CheckAllArgs]) time.Duration { return -1 }
 
 type siteAddedWorker struct {
 	river.WorkerDefaults[SiteAddedArgs]
@@ -119,4 +98,6 @@ func (w *pruneWorker) Work(ctx context.Context, job *river.Job[PruneArgs]) error
 	return err
 }
 
-func (w *pruneWorker) Timeout(*river.Job[PruneArgs]) time.Duration { return time.Hour }
+// Timeout: pruning deletes in small batches, so a run cut short, or
+// killed, has lost nothing; the next one goes on where it stopped.
+func (w *pruneWorker) Timeout(*river.Job[PruneArgs]) time.Duration { return 10 * time.Minute }

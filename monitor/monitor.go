@@ -8,10 +8,12 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"uptime/internal/alarm"
 	"uptime/internal/pubsub"
 	"uptime/internal/queue"
 	"uptime/site"
@@ -26,6 +28,7 @@ var Migrations embed.FS
 type Sites interface {
 	Get(ctx context.Context, id int) (*site.Site, error)
 	List(ctx context.Context) (*site.ListResponse, error)
+	Count(ctx context.Context) (int64, error)
 }
 
 // TransitionEvent is published on the uptime-transition topic when a site
@@ -63,6 +66,12 @@ type Options struct {
 	Retention time.Duration
 	// Transport carries the checks; nil means NewTransport's.
 	Transport http.RoundTripper
+	// Targets is what checks may reach; nil allows everything.
+	Targets *Targets
+	// HeartbeatURL is fetched after each healthy round of checks, so that
+	// an outside dead man's switch notices when checking stops. Defaults
+	// to none.
+	HeartbeatURL string
 }
 
 func (o *Options) setDefaults() {
@@ -92,6 +101,18 @@ type Service struct {
 	transitions *pubsub.Topic[TransitionEvent]
 	opts        Options
 	log         *slog.Logger
+	heartbeat   *http.Client
+	stall       *alarm.Alarm
+
+	// ctx is the service's own: check-all runs and the watchdog live in
+	// it, and Stop cancels it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	running *run // the check-all run going in this process, if any
+	stopped bool
 }
 
 // New returns the monitor over its database. It registers its jobs and cron
@@ -100,8 +121,11 @@ func New(db *pgxpool.Pool, sites Sites, q *queue.Queue, transitions *pubsub.Topi
 	opts.setDefaults()
 	s := &Service{
 		db: db, sites: sites, q: q, transitions: transitions, opts: opts, log: log,
-		checker: NewChecker(opts.CheckTimeout, opts.Transport),
+		checker:   NewChecker(opts.CheckTimeout, opts.Transport, opts.Targets),
+		heartbeat: &http.Client{Timeout: 10 * time.Second},
+		stall:     alarm.New(log, "scheduled checking has stopped"),
 	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.registerJobs()
 	return s
 }

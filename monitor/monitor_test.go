@@ -35,6 +35,26 @@ func farm(t *testing.T) (plain, tls *httptest.Server) {
 	})
 	mux.HandleFunc("/loop", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/loop", http.StatusFound) })
 	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	// Broken answers: each begins as a 200 and then goes wrong.
+	raw := func(answer string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			conn, buf, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				panic(err)
+			}
+			defer conn.Close()
+			buf.WriteString(answer)
+			buf.Flush()
+		}
+	}
+	mux.HandleFunc("/short-body", raw("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this"))
+	mux.HandleFunc("/bad-chunks", raw("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnot a chunk\r\n"))
+	mux.HandleFunc("/headers-then-hang", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(200)
+		http.NewResponseController(w).Flush()
+		<-r.Context().Done()
+	})
 	plain = httptest.NewServer(mux)
 	tls = httptest.NewTLSServer(mux)
 	t.Cleanup(plain.Close)
@@ -67,6 +87,11 @@ func TestPing(t *testing.T) {
 		{"invalid scheme", "invalid://scheme", false, ""},
 		{"redirect chain to 200", plain.URL + "/redirect/5", true, ""},
 		{"redirect loop", plain.URL + "/loop", false, "too many redirects"},
+		{"exactly 10 redirects are followed", plain.URL + "/redirect/9", true, ""},
+		{"11 redirects are too many", plain.URL + "/redirect/10", false, "too many redirects (more than 10)"},
+		{"body shorter than its length", plain.URL + "/short-body", false, "reading the response: the body ended before its announced length"},
+		{"invalid chunked encoding", plain.URL + "/bad-chunks", false, "reading the response"},
+		{"headers then a hang", plain.URL + "/headers-then-hang", false, "reading the response: timeout after 1s"},
 		{"refused port", refused.URL + "/", false, "connection refused"},
 		{"never answers", plain.URL + "/hang", false, "timeout after 1s"},
 		{"self-signed certificate", selfSigned.URL + "/", false, "certificate"},
@@ -97,6 +122,12 @@ func TestPing(t *testing.T) {
 	e.Call(t, "GET", "/ping/"+plain.URL+"/status/200?x=1", "", &r)
 	if !r.Up {
 		t.Errorf("ping with a query string: %+v", r)
+	}
+	// The latency of a check that hung is the time it took, not the time
+	// to the headers.
+	e.Call(t, "GET", "/ping/"+plain.URL+"/headers-then-hang", "", &r)
+	if r.LatencyMS < 900 {
+		t.Errorf("a check that hung for its 1s timeout after the headers recorded %.1f ms", r.LatencyMS)
 	}
 }
 
@@ -319,7 +350,7 @@ func TestCheckErrors(t *testing.T) {
 		{"GET", "/history/x", 400},
 		{"GET", "/history/1?limit=0", 400},
 		{"GET", "/history/1?limit=lots", 400},
-		{"GET", "/check/1", 404},
+		{"GET", "/check/1", 405},
 		{"GET", "/ping/", 400},
 		{"GET", "/status?ids=", 400},
 		{"GET", "/status?ids=1,x", 400},

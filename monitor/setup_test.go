@@ -95,6 +95,8 @@ func setup(t testing.TB, so setupOpts) *env {
 	}
 	e.sites = site.New(gdb)
 	e.mon = monitor.New(pool, e.sites, q, topic, so.opts, log)
+	e.mon.Start()
+	t.Cleanup(e.mon.Stop)
 	e.sites.Listen(e.mon)
 	srv := api.NewServer(log, "")
 	e.sites.Register(srv)

@@ -51,7 +51,7 @@ func (s *Service) handleList(r *http.Request) (any, error) {
 	if v := q.Get("after"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			return nil, api.Errorf(api.InvalidArgument, "after must be a site id, got %q", v)
+			return nil, api.Errorf(api.InvalidArgument, "after must be a site id, got %s", api.Quote(v))
 		}
 		p.After = n
 	}

@@ -5,6 +5,7 @@ package site
 import (
 	"context"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -30,6 +31,16 @@ type Site struct {
 	URL string `json:"url"`
 }
 
+// MarshalJSON writes the site with the password of its URL hidden: every
+// response, event and message shows the site that way, while the stored
+// URL keeps the password for checking.
+func (s Site) MarshalJSON() ([]byte, error) {
+	type plain Site
+	p := plain(s)
+	p.URL = api.Redact(p.URL)
+	return json.Marshal(p)
+}
+
 // Listener hears about changes to the list of sites, after they commit.
 type Listener interface {
 	// SiteAdded is called once a site has been added.
@@ -38,10 +49,17 @@ type Listener interface {
 	SiteDeleted(ctx context.Context, id int)
 }
 
+// Targets decides which URLs may be monitored at all.
+type Targets interface {
+	// CheckURL returns an error when checks may not reach the URL.
+	CheckURL(ctx context.Context, rawURL string) error
+}
+
 // Service manages the list of monitored sites.
 type Service struct {
 	db        *gorm.DB
 	listeners []Listener
+	targets   Targets
 }
 
 // OpenDB opens the site database over GORM. The schema comes from the
@@ -69,6 +87,10 @@ func (s *Service) Listen(l Listener) {
 	s.listeners = append(s.listeners, l)
 }
 
+// CheckTargets makes Add refuse URLs that t refuses. It is meant for
+// start-up wiring.
+func (s *Service) CheckTargets(t Targets) { s.targets = t }
+
 // AddParams are the parameters for adding a site to be monitored.
 type AddParams struct {
 	// URL is the URL of the site. If it doesn't contain a scheme
@@ -84,10 +106,15 @@ func (s *Service) Add(ctx context.Context, p AddParams) (*Site, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.targets != nil {
+		if err := s.targets.CheckURL(ctx, u); err != nil {
+			return nil, api.Errorf(api.InvalidArgument, "url %s cannot be monitored: %v", api.Quote(u), err)
+		}
+	}
 	site := &Site{URL: u}
 	err = s.db.WithContext(ctx).Create(site).Error
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return nil, api.Errorf(api.AlreadyExists, "site %s is already monitored", u)
+		return nil, api.Errorf(api.AlreadyExists, "site %s is already monitored", api.Quote(u))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("add site %s: %w", u, err)
@@ -124,6 +151,15 @@ func (s *Service) List(ctx context.Context) (*ListResponse, error) {
 		return nil, fmt.Errorf("list sites: %w", err)
 	}
 	return &ListResponse{Sites: sites}, nil
+}
+
+// Count returns how many sites are monitored.
+func (s *Service) Count(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&Site{}).Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("count sites: %w", err)
+	}
+	return n, nil
 }
 
 // PageParams select one page of the list of sites.
@@ -180,14 +216,13 @@ func (s *Service) ListPage(ctx context.Context, p PageParams) (*PageResponse, er
 // likeEscaper makes a search text match itself in a LIKE pattern.
 var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
 
-// Delete removes a site from the list. Its recorded checks go with it.
+// Delete removes a site from the list. Its recorded checks go with it. A
+// site that is not there is already deleted: as in the tutorial, that is
+// no error, so a retried delete is harmless.
 func (s *Service) Delete(ctx context.Context, id int) error {
 	res := s.db.WithContext(ctx).Delete(&Site{}, "id = ?", id)
 	if res.Error != nil {
 		return fmt.Errorf("delete site %d: %w", id, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return api.Errorf(api.NotFound, "site %d not found", id)
 	}
 	for _, l := range s.listeners {
 		l.SiteDeleted(ctx, id)

@@ -86,6 +86,11 @@ func TestAddGetListDelete(t *testing.T) {
 		{"http with port and path", "http://localhost:8080/health?x=1", "http://localhost:8080/health?x=1"},
 		{"host with port, no scheme", "localhost:9000", "https://localhost:9000"},
 		{"surrounding spaces trimmed", "  example.org  ", "https://example.org"},
+		{"scheme and host in one case", "HTTPS://Example.COM/Path?Q=A", "https://example.com/Path?Q=A"},
+		{"default http port dropped", "http://example.net:80/x", "http://example.net/x"},
+		{"default https port dropped", "https://example.io:443", "https://example.io"},
+		{"international name in punycode", "https://bücher.example/", "https://xn--bcher-kva.example/"},
+		{"IPv6 host", "http://[::1]:8080/", "http://[::1]:8080/"},
 	}
 	var added []site.Site
 	for _, tt := range tests {
@@ -248,13 +253,18 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		{"oversized body", "POST", "/site", `{"url": "https://example.com", "pad": "` + strings.Repeat("x", api.MaxBodyBytes) + `"}`, 400, "invalid_argument", "larger than"},
 		{"duplicate", "POST", "/site", `{"url": "https://existing.example"}`, 409, "already_exists", "already monitored"},
 		{"duplicate without scheme", "POST", "/site", `{"url": "existing.example"}`, 409, "already_exists", "already monitored"},
+		{"duplicate in other case with default port", "POST", "/site", `{"url": "HTTPS://EXISTING.example:443"}`, 409, "already_exists", "already monitored"},
+		{"get id with a plus", "GET", "/site/+1", "", 400, "invalid_argument", "siteID"},
+		{"get zero-padded id", "GET", "/site/01", "", 400, "invalid_argument", "siteID"},
+		{"search with invalid UTF-8", "GET", "/site?q=%ff", "", 400, "invalid_argument", "UTF-8"},
+		{"path with invalid UTF-8", "GET", "/site/%ff", "", 400, "invalid_argument", "UTF-8"},
+		{"long bad value is not echoed whole", "GET", "/site?after=" + strings.Repeat("x", 1000), "", 400, "invalid_argument", strings.Repeat("x", 200) + "…"},
 		{"get non-numeric id", "GET", "/site/abc", "", 400, "invalid_argument", "siteID"},
 		{"get zero id", "GET", "/site/0", "", 400, "invalid_argument", "siteID"},
 		{"get negative id", "GET", "/site/-1", "", 400, "invalid_argument", "siteID"},
 		{"get huge id", "GET", "/site/99999999999999999999", "", 400, "invalid_argument", "siteID"},
 		{"get missing site", "GET", "/site/424242", "", 404, "not_found", "site 424242 not found"},
 		{"delete non-numeric id", "DELETE", "/site/x1", "", 400, "invalid_argument", "siteID"},
-		{"delete missing site", "DELETE", "/site/424242", "", 404, "not_found", "site 424242 not found"},
 		{"page limit zero", "GET", "/site?limit=0", "", 400, "invalid_argument", "limit must be a number from 1 to 1000"},
 		{"page limit too big", "GET", "/site?limit=1001", "", 400, "invalid_argument", "limit"},
 		{"page limit not a number", "GET", "/site?limit=ten", "", 400, "invalid_argument", `got \"ten\"`},
@@ -262,7 +272,7 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		{"page after not a number", "GET", "/site?after=x", "", 400, "invalid_argument", "after must be a site id"},
 		{"search too long", "GET", "/site?q=" + strings.Repeat("a", 501), "", 400, "invalid_argument", "at most 500"},
 		{"unknown route", "GET", "/nowhere", "", 404, "not_found", "no endpoint"},
-		{"unknown method", "PUT", "/site/1", `{"url": "a.com"}`, 404, "not_found", "no endpoint"},
+		{"unknown method", "PUT", "/site/1", `{"url": "a.com"}`, 405, "unimplemented", "use GET or HEAD or DELETE"},
 		{"trailing slash", "POST", "/site/", `{"url": "a.com"}`, 404, "not_found", "no endpoint"},
 	}
 	for _, tt := range tests {
@@ -285,6 +295,30 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 	}
 	if got := e.sites(t); len(got) != 1 || *got[0] != existing {
 		t.Fatalf("sites = %v, want only %+v", got, existing)
+	}
+	// The tutorial's delete answers 200 for a site that is not there, so a
+	// retried delete is harmless.
+	if status, resp := e.Do(t, "DELETE", "/site/424242", ""); status != 200 || resp != "" {
+		t.Fatalf("DELETE of a missing site = %d %q, want 200 and an empty body", status, resp)
+	}
+	status, resp = e.Do(t, "PATCH", "/site", "")
+	if status != 405 {
+		t.Fatalf("PATCH /site = %d %s, want 405", status, resp)
+	}
+	for _, tt := range []struct{ method, path, allow string }{
+		{"PUT", "/site/1", "GET, HEAD, DELETE"},
+		{"PATCH", "/site", "GET, HEAD, POST"},
+		{"DELETE", "/ping/example.com", "GET, HEAD, POST"},
+	} {
+		req, _ := http.NewRequest(tt.method, e.URL+tt.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Allow"); resp.StatusCode != 405 && tt.path != "/ping/example.com" || resp.StatusCode == 405 && got != tt.allow {
+			t.Errorf("%s %s = %d with Allow %q, want 405 with Allow %q", tt.method, tt.path, resp.StatusCode, got, tt.allow)
+		}
 	}
 }
 

@@ -132,7 +132,7 @@ func retryAfter(h string) time.Duration {
 // Register adds the private endpoint POST /slack.Notify, as the tutorial
 // calls it: {"text": string} → empty.
 func (s *Service) Register(srv *api.Server) {
-	srv.Handle("POST /slack.Notify", func(r *http.Request) (any, error) {
+	notify := func(r *http.Request) (any, error) {
 		p, err := api.Decode[NotifyParams](r)
 		if err != nil {
 			return nil, err
@@ -141,8 +141,12 @@ func (s *Service) Register(srv *api.Server) {
 			if api.IsCode(err, api.InvalidArgument) {
 				return nil, err
 			}
-			return nil, api.Errorf(api.Unavailable, "%v", err)
+			return nil, api.Errorf(api.Unavailable, "%s", api.Clip(api.Redact(err.Error())))
 		}
 		return nil, nil
-	})
+	}
+	// The Go tutorial's endpoint is slack.Notify; the TypeScript one's,
+	// slack.notify.
+	srv.Handle("POST /slack.Notify", notify)
+	srv.Handle("POST /slack.notify", notify)
 }

@@ -55,7 +55,7 @@ func bareMain(args []string) error {
 // checkAll checks each URL once with the checker Uptime uses, concurrency
 // at once, and measures the time and this process's CPU time it took.
 func checkAll(urls []string, concurrency int, timeout time.Duration) bareResult {
-	checker := monitor.NewChecker(timeout, nil)
+	checker := monitor.NewChecker(timeout, nil, nil)
 	ctx := context.Background()
 	cpu0 := selfCPU()
 	start := time.Now()

@@ -77,6 +77,12 @@ type Error struct {
 	Message string `json:"message"`
 	// Details is always null here; Encore uses it for structured extras.
 	Details any `json:"details"`
+
+	// header is sent with the response (Retry-After, Allow).
+	header http.Header
+	// status overrides the code's status, for what Encore's table lacks
+	// (405 Method Not Allowed).
+	status int
 }
 
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
@@ -105,8 +111,43 @@ func toError(err error) (e *Error, expected bool) {
 		return Errorf(Canceled, "the request was canceled"), true
 	case isUnavailable(err):
 		return Errorf(Unavailable, "the database is unavailable; try again shortly"), false
+	case pgClass(err) == "53":
+		// Insufficient resources: a full disk, out of memory, too many
+		// connections. The server is at fault, and it may pass.
+		return Errorf(Unavailable, "the database is out of resources (a full disk?); try again later"), false
+	case pgCode(err) == "22021" || pgCode(err) == "22P05":
+		// Bytes that are not valid text: the request's doing.
+		return Errorf(InvalidArgument, "the request holds text that is not valid UTF-8"), true
 	}
 	return Errorf(Internal, "internal error"), false
+}
+
+// databaseUnreachable reports whether err is the database being out of
+// reach, rather than the caller's doing, a timeout or a bug.
+func databaseUnreachable(err error) bool {
+	var e *Error
+	if errors.As(err, &e) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	return isUnavailable(err)
+}
+
+// pgCode is the SQLSTATE of a PostgreSQL error, or "".
+func pgCode(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code
+	}
+	return ""
+}
+
+// pgClass is the class (first two characters) of a PostgreSQL error's
+// SQLSTATE, or "".
+func pgClass(err error) string {
+	if c := pgCode(err); len(c) == 5 {
+		return c[:2]
+	}
+	return ""
 }
 
 // isUnavailable reports whether err means the database cannot be reached

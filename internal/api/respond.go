@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxBodyBytes is the largest request body any endpoint accepts. Every
@@ -55,10 +56,22 @@ func RespondError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err 
 		log.ErrorContext(r.Context(), "request failed",
 			"method", r.Method, "path", Redact(r.URL.Path), "code", e.Code, "err", Redact(err.Error()))
 	}
+	writeError(w, e)
+}
+
+// writeError writes e as the response.
+func writeError(w http.ResponseWriter, e *Error) {
 	body, _ := json.Marshal(e)
+	for k, v := range e.header {
+		w.Header()[k] = v
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(e.Code.Status())
+	status := e.Code.Status()
+	if e.status != 0 {
+		status = e.status
+	}
+	w.WriteHeader(status)
 	w.Write(append(body, '\n'))
 }
 
@@ -73,7 +86,7 @@ func Decode[T any](r *http.Request) (T, error) {
 		if errors.As(err, &tooBig) {
 			return v, Errorf(InvalidArgument, "request body is larger than %d bytes", MaxBodyBytes)
 		}
-		return v, Errorf(InvalidArgument, "read request body: %v", err)
+		return v, Errorf(InvalidArgument, "read request body: %s", Clip(err.Error()))
 	}
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return v, Errorf(InvalidArgument, "request body is empty; expected a JSON object")
@@ -94,15 +107,15 @@ func decodeError(err error) error {
 	var syntaxErr *json.SyntaxError
 	switch {
 	case errors.As(err, &typeErr) && typeErr.Field != "":
-		return Errorf(InvalidArgument, "field %q must be %s, not %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
+		return Errorf(InvalidArgument, "field %s must be %s, not %s", Quote(typeErr.Field), jsonKind(typeErr.Type.Kind().String()), Clip(typeErr.Value))
 	case errors.As(err, &typeErr):
-		return Errorf(InvalidArgument, "request body must be a JSON object, not %s", typeErr.Value)
+		return Errorf(InvalidArgument, "request body must be a JSON object, not %s", Clip(typeErr.Value))
 	case errors.As(err, &syntaxErr):
-		return Errorf(InvalidArgument, "malformed JSON at byte %d: %v", syntaxErr.Offset, syntaxErr)
+		return Errorf(InvalidArgument, "malformed JSON at byte %d: %s", syntaxErr.Offset, Clip(syntaxErr.Error()))
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return Errorf(InvalidArgument, "malformed JSON: the body ends too soon")
 	}
-	return Errorf(InvalidArgument, "malformed JSON: %v", err)
+	return Errorf(InvalidArgument, "malformed JSON: %s", Clip(err.Error()))
 }
 
 // jsonKind names a Go kind the way a JSON client thinks of it.
@@ -127,8 +140,9 @@ func jsonKind(kind string) string {
 func PathID(r *http.Request, name string) (int, error) {
 	raw := r.PathValue(name)
 	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || id < 1 {
-		return 0, Errorf(InvalidArgument, "%s must be a positive integer, got %q", name, raw)
+	// One spelling per id: "+1" and "01" are not site 1.
+	if err != nil || id < 1 || strconv.FormatInt(id, 10) != raw {
+		return 0, Errorf(InvalidArgument, "%s must be a positive integer, got %s", name, Quote(raw))
 	}
 	return int(id), nil
 }
@@ -142,7 +156,30 @@ func QueryLimit(r *http.Request, name string, def, max int) (int, error) {
 	}
 	n, err := strconv.Atoi(raw)
 	if err != nil || n < 1 || n > max {
-		return 0, Errorf(InvalidArgument, "%s must be a number from 1 to %d, got %q", name, max, raw)
+		return 0, Errorf(InvalidArgument, "%s must be a number from 1 to %d, got %s", name, max, Quote(raw))
 	}
 	return n, nil
+}
+
+// MaxEcho is the most of a request's own text an error message repeats.
+const MaxEcho = 200
+
+// Clip shortens text from a request to MaxEcho characters for an error
+// message, marking the cut, and makes it valid UTF-8.
+func Clip(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= MaxEcho {
+		return s
+	}
+	cut := MaxEcho
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// Quote quotes text from a request for an error message, clipped to
+// MaxEcho characters and with any password in a URL hidden.
+func Quote(s string) string {
+	return strconv.Quote(Clip(Redact(s)))
 }

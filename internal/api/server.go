@@ -7,8 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"uptime/internal/alarm"
 )
 
 // Endpoint handles one API call: it decodes and validates the request, calls
@@ -23,6 +27,12 @@ type Server struct {
 	prefixes []prefixRoute
 	log      *slog.Logger
 	keyHash  []byte
+	origins  []string // accepted for changes without the key, beside loopback
+	hosts    []string // host names answered to, beside addresses and loopback
+	// DatabaseDown is raised by every request that finds the database
+	// unreachable, instead of an ERROR line each: an outage is logged once
+	// when it starts, once a minute, and once when it ends.
+	DatabaseDown *alarm.Alarm
 }
 
 // prefixRoute is a route matched by path prefix, before the path is cleaned,
@@ -37,15 +47,39 @@ type prefixRoute struct {
 // request that changes something or makes the server fetch a URL must carry
 // "Authorization: Bearer <apiKey>"; reads stay open.
 func NewServer(log *slog.Logger, apiKey string) *Server {
-	s := &Server{mux: http.NewServeMux(), log: log}
+	s := &Server{mux: http.NewServeMux(), log: log, DatabaseDown: alarm.New(log, "the database is unreachable")}
 	if apiKey != "" {
 		sum := sha256.Sum256([]byte(apiKey))
 		s.keyHash = sum[:]
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		RespondError(w, r, s.log, Errorf(NotFound, "no endpoint for %s %s", r.Method, r.URL.Path))
+		if allow := s.allowed(r); len(allow) > 0 {
+			RespondError(w, r, s.log, &Error{Code: Unimplemented, status: http.StatusMethodNotAllowed,
+				Message: fmt.Sprintf("%s is not allowed on %s; use %s", Clip(r.Method), Clip(r.URL.Path), strings.Join(allow, " or ")),
+				header:  http.Header{"Allow": {strings.Join(allow, ", ")}}})
+			return
+		}
+		RespondError(w, r, s.log, Errorf(NotFound, "no endpoint for %s %s", Clip(r.Method), Quote(r.URL.Path)))
 	})
 	return s
+}
+
+// allowed lists the methods that have an endpoint at the request's path.
+func (s *Server) allowed(r *http.Request) []string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		for _, p := range s.prefixes {
+			if strings.HasPrefix(r.URL.Path, p.prefix) && slices.Contains(p.methods, m) {
+				allow = append(allow, m)
+			}
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" && !slices.Contains(allow, m) {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }
 
 // Handle registers an endpoint under a ServeMux pattern such as
@@ -69,6 +103,11 @@ func (s *Server) HandleHTTP(pattern string, h http.Handler) {
 func (s *Server) endpoint(e Endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		resp, err := e(r)
+		if err != nil && databaseUnreachable(err) {
+			s.DatabaseDown.Raise(Redact(err.Error()), "method", r.Method, "path", Redact(r.URL.Path))
+			writeError(w, Errorf(Unavailable, "the database is unavailable; try again shortly"))
+			return
+		}
 		if err != nil {
 			RespondError(w, r, s.log, err)
 			return
@@ -96,12 +135,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"status", rec.status, "bytes", rec.bytes, "duration", time.Since(start).Round(time.Microsecond))
 	}()
 
+	if !s.knownHost(r) {
+		RespondError(rec, r, s.log, Errorf(PermissionDenied, "this server does not answer to the host name %s; "+
+			"name it with --public-url or --allowed-hosts", Quote(r.Host)))
+		return
+	}
 	if cors(rec, r) {
 		return
 	}
 	if s.keyHash != nil && needsKey(r) && !s.validKey(r) {
 		rec.Header().Set("WWW-Authenticate", `Bearer realm="uptime"`)
 		RespondError(rec, r, s.log, Errorf(Unauthenticated, "this request needs the API key: send the header \"Authorization: Bearer <key>\""))
+		return
+	}
+	if needsKey(r) && !s.originAllowed(r) {
+		RespondError(rec, r, s.log, Errorf(PermissionDenied, "requests that change something or fetch URLs are not "+
+			"accepted from the origin %s; add it with --cors-origins, or set an API key and send it", Quote(r.Header.Get("Origin"))))
+		return
+	}
+	if !utf8.ValidString(r.URL.Path) || !utf8.ValidString(r.URL.RawQuery) || !validQuery(r) {
+		RespondError(rec, r, s.log, Errorf(InvalidArgument, "the path and query must be valid UTF-8, percent-encoded bytes included"))
 		return
 	}
 	r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes)
@@ -116,6 +169,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mux.ServeHTTP(rec, r)
+}
+
+// validQuery reports whether every query parameter decodes to valid UTF-8.
+func validQuery(r *http.Request) bool {
+	for k, vs := range r.URL.Query() {
+		if !utf8.ValidString(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // needsKey reports whether a request changes something or makes the server

@@ -9,12 +9,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"uptime/frontend"
+	"uptime/internal/alarm"
 	"uptime/internal/api"
 	"uptime/internal/config"
 	"uptime/internal/pubsub"
@@ -51,7 +55,9 @@ func New(cfg config.Config, log *slog.Logger) *App {
 }
 
 // NewWithOptions returns an app with options beyond the configuration.
+// Every log line it writes has URL passwords hidden.
 func NewWithOptions(cfg config.Config, opts Options, log *slog.Logger) *App {
+	log = slog.New(api.RedactHandler(log.Handler()))
 	return &App{cfg: cfg, opts: opts, log: log, ready: make(chan struct{})}
 }
 
@@ -86,11 +92,11 @@ func (a *App) Run(ctx context.Context) (err error) {
 		}
 	}()
 
-	siteURL, err := dbs.Prepare(ctx, SiteDatabase, site.Migrations)
+	siteURL, err := dbs.PrepareService(ctx, SiteDatabase)
 	if err != nil {
 		return err
 	}
-	monitorURL, err := dbs.Prepare(ctx, MonitorDatabase, monitor.Migrations)
+	monitorURL, err := dbs.PrepareService(ctx, MonitorDatabase)
 	if err != nil {
 		return err
 	}
@@ -111,9 +117,11 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return err
 	}
 	defer monitorDB.Close()
-	if err := queue.Migrate(ctx, monitorDB); err != nil {
-		return err
-	}
+
+	deny, _ := config.ParsePrefixes(a.cfg.DenyTargets) // validated with the config
+	allow, _ := config.ParsePrefixes(a.cfg.AllowTargets)
+	targets := monitor.NewTargets(deny, allow, a.cfg.ListensBeyondLoopback())
+	targets.ListenOn(ln.Addr().String())
 
 	q := queue.New()
 	transitions := pubsub.NewTopic[monitor.TransitionEvent](q, monitor.TransitionTopic, a.log)
@@ -127,6 +135,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	notifier := slack.New(secrets.NewStore(a.cfg.StateDir, getenv), a.log)
 	notifier.Subscribe(transitions)
 	sites := site.New(siteDB)
+	sites.CheckTargets(targets)
 	mon := monitor.New(monitorDB, sites, q, transitions, monitor.Options{
 		CheckTimeout:    a.cfg.CheckTimeout,
 		Confirmations:   a.cfg.ConfirmChecks,
@@ -135,16 +144,26 @@ func (a *App) Run(ctx context.Context) (err error) {
 		CheckEvery:      a.cfg.CheckEvery,
 		Retention:       a.cfg.Retention,
 		Transport:       a.opts.CheckTransport,
+		HeartbeatURL:    a.cfg.HeartbeatURL,
+		Targets:         targets,
 	}, a.log)
 	sites.Listen(mon)
 
 	srv := api.NewServer(a.log, a.cfg.APIKey)
+	srv.AllowOrigins(config.List(a.cfg.CORSOrigins)...)
+	srv.AllowHosts(config.List(a.cfg.AllowedHosts)...)
+	if u, err := url.Parse(a.cfg.PublicURL); err == nil && u.Host != "" {
+		srv.AllowHosts(u.Hostname())
+		srv.AllowOrigins(u.Scheme + "://" + u.Host)
+	}
 	sites.Register(srv)
 	mon.Register(srv)
 	notifier.Register(srv)
 	frontend.Register(srv)
+	h := health{monitorDB: monitorDB, siteDB: siteSQL, mon: mon, queue: q}
+	registerHealth(srv, h)
 
-	if err := q.Start(context.WithoutCancel(ctx), monitorDB, quiet(a.log)); err != nil {
+	if err := q.Start(context.WithoutCancel(ctx), monitorDB, quiet(a.log, srv.DatabaseDown)); err != nil {
 		return err
 	}
 	defer func() {
@@ -154,6 +173,15 @@ func (a *App) Run(ctx context.Context) (err error) {
 			err = errors.Join(err, fmt.Errorf("stop the job queue: %w", serr))
 		}
 	}()
+	mon.Start()
+	defer mon.Stop()
+	watchCtx, stopWatching := context.WithCancel(context.WithoutCancel(ctx))
+	watching := make(chan struct{})
+	go func() {
+		defer close(watching)
+		watchDatabases(watchCtx, h, srv.DatabaseDown)
+	}()
+	defer func() { stopWatching(); <-watching }()
 
 	// Requests keep their context through a graceful shutdown; it is
 	// cancelled only if they outlast it.
@@ -180,6 +208,9 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("serve: %w", err)
 	}
 	a.log.Info("shutting down")
+	// A check-all run going is cut short first, so that the requests
+	// waiting for it end now rather than at the shutdown's deadline.
+	mon.Stop()
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 	defer cancel()
 	if err := httpSrv.Shutdown(shutCtx); err != nil {
@@ -208,10 +239,80 @@ func openPool(ctx context.Context, dbURL string, maxConns int) (*pgxpool.Pool, e
 	return pool, nil
 }
 
-// quiet passes on only warnings and errors: River reports its routine
-// work at info level.
-func quiet(log *slog.Logger) *slog.Logger {
-	return slog.New(minLevel{log.Handler(), slog.LevelWarn})
+// quiet passes on only warnings and errors, River reporting its routine
+// work at info level, and each message at most once a minute. While the
+// database is away every part of River says so, many times a second: such
+// records raise dbDown instead, which says it once.
+func quiet(log *slog.Logger, dbDown *alarm.Alarm) *slog.Logger {
+	return slog.New(foldOutage{onceAMinute{minLevel{log.Handler(), slog.LevelWarn}, &lastSeen{at: map[string]time.Time{}}}, dbDown})
+}
+
+// foldOutage turns records whose error says the database cannot be reached
+// into a raise of the outage alarm.
+type foldOutage struct {
+	slog.Handler
+	down *alarm.Alarm
+}
+
+// outageSigns are what connection failures to PostgreSQL say.
+var outageSigns = []string{"failed to connect", "connection refused", "SQLSTATE 57P0", "SQLSTATE 08",
+	"conn closed", "connection reset", "broken pipe", "unexpected EOF"}
+
+func (h foldOutage) Handle(ctx context.Context, r slog.Record) error {
+	var cause string
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "err" || a.Key == "error" {
+			cause = a.Value.String()
+		}
+		return cause == ""
+	})
+	for _, sign := range outageSigns {
+		if strings.Contains(cause, sign) {
+			h.down.Raise(r.Message + ": " + cause)
+			return nil
+		}
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h foldOutage) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return foldOutage{h.Handler.WithAttrs(attrs), h.down}
+}
+
+func (h foldOutage) WithGroup(name string) slog.Handler {
+	return foldOutage{h.Handler.WithGroup(name), h.down}
+}
+
+// onceAMinute drops a record whose message was passed on less than a
+// minute ago.
+type onceAMinute struct {
+	slog.Handler
+	seen *lastSeen // shared by the handlers made With attributes
+}
+
+type lastSeen struct {
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+func (h onceAMinute) Handle(ctx context.Context, r slog.Record) error {
+	key := r.Level.String() + r.Message
+	h.seen.mu.Lock()
+	if time.Since(h.seen.at[key]) < time.Minute {
+		h.seen.mu.Unlock()
+		return nil
+	}
+	h.seen.at[key] = time.Now()
+	h.seen.mu.Unlock()
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h onceAMinute) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return onceAMinute{h.Handler.WithAttrs(attrs), h.seen}
+}
+
+func (h onceAMinute) WithGroup(name string) slog.Handler {
+	return onceAMinute{h.Handler.WithGroup(name), h.seen}
 }
 
 type minLevel struct {

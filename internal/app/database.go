@@ -8,9 +8,14 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"uptime/internal/config"
 	"uptime/internal/dbutil"
 	"uptime/internal/pglocal"
+	"uptime/internal/queue"
+	"uptime/monitor"
+	"uptime/site"
 )
 
 // The services' database names, as in Encore.
@@ -25,6 +30,8 @@ type DatabaseServer struct {
 	url     string
 	prefix  string
 	cluster *pglocal.Cluster
+	// stopSupervising ends the restarting of a local cluster that stops.
+	stopSupervising func()
 }
 
 // OpenDatabaseServer returns the configured server, or starts the local
@@ -46,7 +53,17 @@ func OpenDatabaseServer(ctx context.Context, cfg config.Config, log *slog.Logger
 	if err != nil {
 		return nil, fmt.Errorf("local PostgreSQL: %w", err)
 	}
-	return &DatabaseServer{url: c.URL("postgres"), prefix: cfg.DatabasePrefix, cluster: c}, nil
+	s := &DatabaseServer{url: c.URL("postgres"), prefix: cfg.DatabasePrefix, cluster: c, stopSupervising: func() {}}
+	if !attach {
+		superviseCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			c.Supervise(superviseCtx)
+		}()
+		s.stopSupervising = func() { cancel(); <-done }
+	}
+	return s, nil
 }
 
 // DatabaseURL is the connection URL of a service's database.
@@ -60,6 +77,28 @@ func (s *DatabaseServer) Prepare(ctx context.Context, service string, migrations
 	return dbutil.Prepare(ctx, s.url, s.prefix+service, migrations, "migrations")
 }
 
+// PrepareService creates a service's database if it is missing and brings
+// its schema up to date, River's tables included for the monitor, as `uptime
+// run` does at start-up; it returns the database's URL.
+func (s *DatabaseServer) PrepareService(ctx context.Context, service string) (string, error) {
+	switch service {
+	case SiteDatabase:
+		return s.Prepare(ctx, service, site.Migrations)
+	case MonitorDatabase:
+		dbURL, err := s.Prepare(ctx, service, monitor.Migrations)
+		if err != nil {
+			return "", err
+		}
+		pool, err := pgxpool.New(ctx, dbURL)
+		if err != nil {
+			return "", err
+		}
+		defer pool.Close()
+		return dbURL, queue.Migrate(ctx, pool)
+	}
+	return "", fmt.Errorf("no service has a database named %q", service)
+}
+
 // Local reports whether the server is a local cluster.
 func (s *DatabaseServer) Local() bool { return s.cluster != nil }
 
@@ -69,5 +108,6 @@ func (s *DatabaseServer) Close(ctx context.Context) error {
 	if s.cluster == nil {
 		return nil
 	}
+	s.stopSupervising()
 	return s.cluster.Stop(ctx)
 }

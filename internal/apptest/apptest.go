@@ -45,6 +45,9 @@ type Setup struct {
 	// StateDir, when set, makes the app provision its own local cluster
 	// there, as `uptime run` does, instead of using the test cluster.
 	StateDir string
+	// Log, when set, receives every log line from INFO up; otherwise
+	// warnings and errors go to the test's log.
+	Log io.Writer
 }
 
 // Start starts an app and stops it when the test ends.
@@ -79,7 +82,11 @@ func Start(t testing.TB, s Setup) *App {
 		opts.Getenv = func(k string) string { return s.Env[k] }
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a := app.NewWithOptions(cfg, opts, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if s.Log != nil {
+		log = slog.New(slog.NewTextHandler(s.Log, nil))
+	}
+	a := app.NewWithOptions(cfg, opts, log)
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
 	select {

@@ -39,7 +39,9 @@ func db(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.W
 		defer cancel()
 		dbs.Close(stopCtx)
 	}()
-	dbURL, err := dbs.DatabaseURL(rest[0])
+	// A state directory that `uptime run` never used has no databases
+	// yet: make them as it would, so that the shell opens on the tables.
+	dbURL, err := dbs.PrepareService(ctx, rest[0])
 	if err != nil {
 		return err
 	}

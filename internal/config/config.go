@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -48,7 +50,33 @@ type Config struct {
 	Retention time.Duration
 	// LogFormat is "text" or "json". Defaults to text.
 	LogFormat string
+	// HeartbeatURL is fetched after each healthy round of checks, for an
+	// outside dead man's switch (Healthchecks.io, Cronitor...). Defaults
+	// to none.
+	HeartbeatURL string
+	// PublicURL is where people reach the server, like
+	// https://uptime.example.com; its host is answered to. Defaults to none.
+	PublicURL string
+	// AllowedHosts are more host names the server answers to, comma
+	// separated; *.example.com names every host under example.com. Beside
+	// them, the server answers to addresses and loopback names only, so a
+	// page that rebinds its own name to this server gets nothing.
+	AllowedHosts string
+	// CORSOrigins are origins, comma separated, whose pages may make
+	// changes without the API key, beside loopback ones.
+	CORSOrigins string
+	// DenyTargets are address ranges checks never reach, beside the
+	// link-local and cloud metadata ones, which are always denied.
+	DenyTargets string
+	// AllowTargets are address ranges checks may reach although denied
+	// by default: loopback and private ranges while the server listens
+	// beyond loopback.
+	AllowTargets string
 }
+
+// MinKeyLength is the shortest API key accepted on an address beyond
+// loopback: long enough that it cannot be guessed over the network.
+const MinKeyLength = 16
 
 // Default returns the settings used when nothing is configured.
 func Default() Config {
@@ -110,6 +138,12 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() error)
 	dur(&c.ConfirmInterval, "confirm-interval", "UPTIME_CONFIRM_INTERVAL", "pause before each re-check")
 	dur(&c.Retention, "retention", "UPTIME_RETENTION", "how long checks are kept, like 90d")
 	str(&c.LogFormat, "log-format", "UPTIME_LOG_FORMAT", "log format: text or json")
+	str(&c.PublicURL, "public-url", "UPTIME_PUBLIC_URL", "URL people reach the server at; its host is answered to")
+	str(&c.AllowedHosts, "allowed-hosts", "UPTIME_ALLOWED_HOSTS", "more host names answered to, comma separated (*.example.com for all under it)")
+	str(&c.CORSOrigins, "cors-origins", "UPTIME_CORS_ORIGINS", "origins whose pages may make changes without the key, comma separated")
+	str(&c.DenyTargets, "deny-targets", "UPTIME_DENY_TARGETS", "address ranges checks never reach, like 10.0.0.0/8,fd00::/8")
+	str(&c.AllowTargets, "allow-targets", "UPTIME_ALLOW_TARGETS", "address ranges checks may reach although private, like 10.1.0.0/16")
+	str(&c.HeartbeatURL, "heartbeat-url", "UPTIME_HEARTBEAT_URL", "URL fetched after each healthy round of checks, for a dead man's switch")
 	return &c, func() error { return errors.Join(errs...) }
 }
 
@@ -139,6 +173,14 @@ func (c Config) Validate() error {
 	} else if c.APIKey == "" && !IsLoopback(host) {
 		errs = append(errs, fmt.Errorf("refusing to listen on %q without an API key: anyone who can reach it could change "+
 			"the monitored sites; set --api-key (or UPTIME_API_KEY), or listen on 127.0.0.1", c.Addr))
+	} else if len(c.APIKey) < MinKeyLength && !IsLoopback(host) {
+		errs = append(errs, fmt.Errorf("the API key is %d characters long; on an address beyond loopback it must have "+
+			"at least %d (try: openssl rand -hex 16)", len(c.APIKey), MinKeyLength))
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, errors.New("--public-url must be an http or https URL with a host, like https://uptime.example.com"))
+		}
 	}
 	if c.StateDir == "" {
 		errs = append(errs, errors.New("--state-dir must not be empty"))
@@ -173,10 +215,64 @@ func (c Config) Validate() error {
 	if c.Retention < time.Hour {
 		errs = append(errs, fmt.Errorf("--retention %s is too short; use 1h or more", c.Retention))
 	}
+	for name, list := range map[string]string{"--deny-targets": c.DenyTargets, "--allow-targets": c.AllowTargets} {
+		if _, err := ParsePrefixes(list); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	if c.HeartbeatURL != "" {
+		if u, err := url.Parse(c.HeartbeatURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, errors.New("--heartbeat-url must be an http or https URL with a host"))
+		}
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q must be text or json", c.LogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+// ParsePrefixes reads a comma-separated list of CIDR ranges; a bare
+// address stands for itself alone.
+func ParsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for f := range strings.SplitSeq(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not an address or a CIDR range like 10.0.0.0/8", f)
+			}
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR range like 10.0.0.0/8", f)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// List splits a comma-separated setting into its items.
+func List(s string) []string {
+	var out []string
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// ListensBeyondLoopback reports whether the API is reachable from other
+// machines.
+func (c Config) ListensBeyondLoopback() bool {
+	host, _, err := net.SplitHostPort(c.Addr)
+	return err != nil || !IsLoopback(host)
 }
 
 // IsLoopback reports whether host (a name or an address, without a port)

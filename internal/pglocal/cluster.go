@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"uptime/internal/alarm"
 )
 
 // ErrBusy is returned by Start when another process holds the cluster.
@@ -241,6 +243,33 @@ func (c *Cluster) choosePort(configured int) (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Supervise starts the server again whenever it stops without Stop (a
+// postmaster killed or crashed), until ctx is done. The port stays the
+// same, so connection pools find it again by themselves.
+func (c *Cluster) Supervise(ctx context.Context) {
+	down := alarm.New(c.log, "the local PostgreSQL server has stopped; starting it again")
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if pid, err := readPostmasterPID(c.dataDir()); err == nil && pid.alive() {
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		down.Raise("no postmaster is running", "data", c.dataDir(), "log", c.logFile())
+		if err := c.pgctl(ctx, "start", "-l", c.logFile(), "-t", "60"); err != nil {
+			continue // said again by the alarm if it lasts
+		}
+		down.Clear()
+	}
 }
 
 // Stop stops the server and releases the cluster. On a cluster from Attach

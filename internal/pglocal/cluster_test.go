@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -150,5 +151,43 @@ func TestWrongPasswordIsRefused(t *testing.T) {
 	if conn, err := pgx.Connect(ctx, bad.URL("postgres")); err == nil {
 		conn.Close(ctx)
 		t.Fatal("connected with a wrong password")
+	}
+}
+
+// TestSuperviseRestartsAKilledServer kills the postmaster with SIGKILL and
+// expects the supervisor to start it again on the same port, with the data.
+func TestSuperviseRestartsAKilledServer(t *testing.T) {
+	dir, ctx := setup(t)
+	c, err := Start(ctx, Options{Dir: dir, Ephemeral: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(context.Background())
+	url := c.URL("postgres")
+	queryInt(t, ctx, url, "SELECT 1")
+	superviseCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); c.Supervise(superviseCtx) }()
+	defer func() { stop(); <-done }()
+
+	pid, err := readPostmasterPID(c.DataDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid.pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		conn, err := pgx.Connect(ctx, url)
+		if err == nil {
+			conn.Close(ctx)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the killed server did not come back on port %d within 60s: %v", c.Port(), err)
+		}
+	}
+	if now, _ := readPostmasterPID(c.DataDir()); now.pid == pid.pid {
+		t.Fatal("the same postmaster answers: it was never killed")
 	}
 }

@@ -34,10 +34,22 @@ func readPostmasterPID(dataDir string) (postmasterPID, error) {
 	return p, err
 }
 
-// alive reports whether the process still exists.
+// alive reports whether the process still exists, and is not a zombie
+// waiting to be reaped.
 func (p postmasterPID) alive() bool {
 	err := syscall.Kill(p.pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	if err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid))
+	if err != nil {
+		return true // no /proc: trust kill
+	}
+	// The state follows the command name, which is in parentheses.
+	if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) {
+		return stat[i+2] != 'Z'
+	}
+	return true
 }
 
 // tailFile returns the last n lines of a file, or "" if it cannot be read.

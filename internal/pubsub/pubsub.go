@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -92,6 +93,27 @@ type subscriber[T any] struct {
 	handle      func(context.Context, T) error
 	log         *slog.Logger
 	minBackoff  time.Duration
+
+	// Failed deliveries are logged at most once a minute per
+	// subscription, with how many were not.
+	mu         sync.Mutex
+	lastWarn   time.Time
+	unreported int
+}
+
+// warnFailed logs a failed delivery that will be tried again, unless one
+// was logged less than a minute ago.
+func (s *subscriber[T]) warnFailed(job *river.Job[delivery], err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if time.Since(s.lastWarn) < time.Minute {
+		s.unreported++
+		return
+	}
+	s.log.Warn("delivery failed; it will be tried again", "topic", s.topic, "subscription", s.name,
+		"attempt", job.Attempt, "next_try_in", Backoff(s.minBackoff, job.Attempt), "err", api.Redact(err.Error()),
+		"failures_not_logged", s.unreported)
+	s.lastWarn, s.unreported = time.Now(), 0
 }
 
 func (s *subscriber[T]) Work(ctx context.Context, job *river.Job[delivery]) error {
@@ -102,6 +124,9 @@ func (s *subscriber[T]) Work(ctx context.Context, job *river.Job[delivery]) erro
 		return river.JobCancel(err)
 	}
 	err := s.handle(ctx, event)
+	if err != nil && job.Attempt < job.MaxAttempts {
+		s.warnFailed(job, err)
+	}
 	if err != nil && job.Attempt >= job.MaxAttempts {
 		s.log.Error("event discarded after its last delivery attempt failed", "topic", s.topic,
 			"subscription", s.name, "attempts", job.Attempt, "event", api.Redact(string(job.Args.Event)),

@@ -16,7 +16,6 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
-	"github.com/riverqueue/river/rivertype"
 )
 
 // Queue names. Cron runs alone on its queue, one job at a time per process.
@@ -24,6 +23,10 @@ const (
 	Default = river.QueueDefault
 	Cron    = "cron"
 )
+
+// RescueAfter is how long a job left running by a process that died waits
+// before River retries it (or discards it, for a job of one attempt).
+const RescueAfter = 2 * time.Minute
 
 // Queue collects workers and periodic jobs, then runs them on River.
 type Queue struct {
@@ -46,25 +49,19 @@ func (q *Queue) Workers() *river.Workers { return q.workers }
 
 // Cron adds a periodic job, before Start. Only the elected leader among the
 // processes sharing the database enqueues it, so it runs once per tick
-// however many instances there are; the next tick is not enqueued while a
-// run is still waiting or running, so runs never overlap.
+// however many instances there are. A run is tried once; the job itself
+// must guard against overlapping the previous run (check-all holds an
+// advisory lock), because the queue does not: a job left running by a
+// process that was killed must never stop the next tick from being
+// enqueued.
 func (q *Queue) Cron(every time.Duration, args river.JobArgs) {
 	q.periodic = append(q.periodic, river.NewPeriodicJob(
 		river.PeriodicInterval(every),
 		func() (river.JobArgs, *river.InsertOpts) {
-			return args, &river.InsertOpts{Queue: Cron, MaxAttempts: 1, UniqueOpts: NotWhileRunning()}
+			return args, &river.InsertOpts{Queue: Cron, MaxAttempts: 1}
 		},
 		&river.PeriodicJobOpts{ID: args.Kind(), RunOnStart: true},
 	))
-}
-
-// NotWhileRunning makes a job unique among the jobs of its kind that are
-// waiting or running, so a new one is skipped until the last has finished.
-func NotWhileRunning() river.UniqueOpts {
-	return river.UniqueOpts{ByState: []rivertype.JobState{
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
-		rivertype.JobStateRetryable, rivertype.JobStateScheduled,
-	}}
 }
 
 // Migrate brings River's tables in the database up to date.
@@ -90,11 +87,12 @@ func (q *Queue) Start(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger)
 		},
 		Workers:      q.workers,
 		PeriodicJobs: q.periodic,
-		// A job left running by a process that died is retried after this:
-		// longer than any delivery's deadline, short enough that a
-		// notification interrupted by a crash is not held up for long.
-		// Cron runs may last longer; they guard against overlap themselves.
-		RescueStuckJobsAfter: 2 * time.Minute,
+		// A job left running by a process that died is retried after this,
+		// or after its own timeout if that is longer: longer than any
+		// delivery's deadline, short enough that a notification interrupted
+		// by a crash is not held up for long. Every worker has a finite
+		// timeout, so every job is rescued.
+		RescueStuckJobsAfter: RescueAfter,
 	})
 	if err != nil {
 		return fmt.Errorf("create River client: %w", err)
@@ -136,4 +134,17 @@ func (q *Queue) InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opt
 	}
 	_, err := q.client.InsertTx(ctx, tx, args, opts)
 	return err
+}
+
+// Running reports whether the queue has started and not stopped.
+func (q *Queue) Running() bool {
+	if q.client == nil {
+		return false
+	}
+	select {
+	case <-q.client.Stopped():
+		return false
+	default:
+		return true
+	}
 }

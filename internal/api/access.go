@@ -1,0 +1,85 @@
+package api
+
+import (
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// AllowOrigins adds origins (like https://status.example.com) from which
+// requests that change something are accepted without the API key. It is
+// meant for start-up wiring.
+func (s *Server) AllowOrigins(origins ...string) {
+	for _, o := range origins {
+		if o = strings.TrimRight(strings.TrimSpace(o), "/"); o != "" {
+			s.origins = append(s.origins, strings.ToLower(o))
+		}
+	}
+}
+
+// AllowHosts adds host names (like uptime.example.com, or *.example.com
+// for every name under it) that the server answers to, beside addresses
+// and loopback names. It is meant for start-up wiring.
+func (s *Server) AllowHosts(hosts ...string) {
+	for _, h := range hosts {
+		if h = strings.TrimSpace(h); h != "" {
+			s.hosts = append(s.hosts, strings.ToLower(h))
+		}
+	}
+}
+
+// knownHost reports whether the server answers to the request's Host. An
+// address is always known, and so is a loopback name: a page on another
+// site that rebinds its own name to this server's address sends its own
+// name, which is neither, unless it was allowed.
+func (s *Server) knownHost(r *http.Request) bool {
+	host := r.Host
+	if host == "" {
+		return true
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	if net.ParseIP(host) != nil || host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	for _, h := range s.hosts {
+		if h == host || strings.HasPrefix(h, "*.") && strings.HasSuffix(host, h[1:]) {
+			return true
+		}
+	}
+	return false
+}
+
+// originAllowed reports whether a request that changes something may come
+// from where it comes from. With an API key configured, the key decides
+// alone (a page elsewhere cannot know it). Without one, a browser's
+// request is accepted from loopback origins (a dashboard served from
+// another local port) and the configured ones; a request without an
+// Origin is accepted unless the browser says it crosses sites.
+func (s *Server) originAllowed(r *http.Request) bool {
+	if s.keyHash != nil {
+		return true
+	}
+	origin := strings.ToLower(r.Header.Get("Origin"))
+	if origin == "" {
+		return r.Header.Get("Sec-Fetch-Site") != "cross-site"
+	}
+	for _, o := range s.origins {
+		if o == origin {
+			return true
+		}
+	}
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return false // "null" and the like
+	}
+	host := u.Hostname()
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

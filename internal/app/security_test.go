@@ -1,0 +1,250 @@
+package app_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"uptime/internal/apptest"
+	"uptime/internal/config"
+	"uptime/internal/fakeslack"
+)
+
+// TestPingLoopsEndAtOnce pings a site that redirects every request to
+// /ping/<itself> on this very instance, once by its address and once by a
+// name: the first is refused as the instance's own address, the second by
+// the mark every check carries. Either way the site is asked once.
+func TestPingLoopsEndAtOnce(t *testing.T) {
+	a := apptest.Start(t, apptest.Setup{})
+	port := a.URL[strings.LastIndex(a.URL, ":")+1:]
+	for _, via := range []string{a.URL, "http://localhost:" + port} {
+		var hits atomic.Int32
+		loop := httptest.NewServer(nil)
+		loop.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits.Add(1)
+			http.Redirect(w, r, via+"/ping/"+loop.URL+"/", http.StatusFound)
+		})
+		var r struct {
+			Up         bool
+			StatusCode int `json:"status_code"`
+			Reason     string
+		}
+		a.Call(t, "GET", "/ping/"+loop.URL+"/", "", &r)
+		loop.Close()
+		if r.Up || hits.Load() != 1 {
+			t.Fatalf("ping of a site redirecting to %s/ping/<itself>: %+v after %d requests to the site, want down after 1", via, r, hits.Load())
+		}
+		if !strings.Contains(r.Reason, "own API") && r.StatusCode != http.StatusForbidden {
+			t.Fatalf("ping loop through %s ended with %+v, want the instance's own address or a 403", via, r)
+		}
+	}
+	for _, path := range []string{"/ping/example.com", "/check/1", "/check-all", "/checkall"} {
+		status, body := a.Do(t, "POST", path, "", "Uptime-Check", "1")
+		if status != http.StatusForbidden || !strings.Contains(body, `"permission_denied"`) {
+			t.Errorf("POST %s from a check = %d %s, want 403 permission_denied", path, status, body)
+		}
+	}
+}
+
+func TestDeniedTargetsCannotBeAdded(t *testing.T) {
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer site.Close()
+	a := apptest.Start(t, apptest.Setup{Configure: func(c *config.Config) { c.DenyTargets = "127.0.0.2/32, 10.0.0.0/8" }})
+	for _, url := range []string{"http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/", "http://127.0.0.2:8080/", "https://10.1.2.3/"} {
+		status, body := a.Do(t, "POST", "/site", `{"url": "`+url+`"}`)
+		if status != 400 || !strings.Contains(body, "not allowed") {
+			t.Errorf("POST /site %s = %d %s, want 400 saying not allowed", url, status, body)
+		}
+		var r struct {
+			Up     bool
+			Reason string
+		}
+		a.Call(t, "GET", "/ping/"+url, "", &r)
+		if r.Up || !strings.Contains(r.Reason, "not allowed") {
+			t.Errorf("ping of %s = %+v, want down as not allowed", url, r)
+		}
+	}
+	if _, body := a.Do(t, "GET", "/site", ""); strings.TrimSpace(body) != `{"sites":[]}` {
+		t.Fatalf("refused sites were added: %s", body)
+	}
+	// Loopback itself is allowed on a loopback server.
+	a.AddSite(t, site.URL)
+}
+
+// syncBuffer is a log that tests read while the app writes it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestPasswordsNeverLeave adds sites whose URLs hold passwords in tricky
+// forms, checks them, lets them go down, and looks for the passwords in
+// every response, the log and the Slack messages.
+func TestPasswordsNeverLeave(t *testing.T) {
+	slack := fakeslack.New(t)
+	var status atomic.Int32
+	status.Store(200)
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(int(status.Load()))
+	}))
+	defer site.Close()
+	hostPort := strings.TrimPrefix(site.URL, "http://")
+	var log syncBuffer
+	a := apptest.Start(t, apptest.Setup{Log: &log, Env: map[string]string{"SLACK_WEBHOOK_URL": slack.URL + "/hook"}})
+
+	urls := []string{
+		"http://user:s3cret-one@" + hostPort + "/a",
+		"http://me@corp:s3cret-two@" + hostPort + "/b",
+		"http://user:p@ss-s3cret-three@" + hostPort + "/c",
+		"http://user:s3cret%40four@" + hostPort + "/d",
+	}
+	var bodies []string
+	for _, u := range urls {
+		status, body := a.Do(t, "POST", "/site", `{"url": "`+u+`"}`)
+		if status != 200 {
+			t.Fatalf("POST /site %s = %d %s", u, status, body)
+		}
+		bodies = append(bodies, body)
+	}
+	_, dup := a.Do(t, "POST", "/site", `{"url": "`+urls[0]+`"}`)
+	bodies = append(bodies, dup)
+	for _, path := range []string{"/site", "/site/1", "/site/2", "/site/3", "/site/4", "/site?limit=10", "/site?q=user", "/status"} {
+		_, body := a.Do(t, "GET", path, "")
+		bodies = append(bodies, body)
+	}
+	_, body := a.Do(t, "GET", "/ping/user:s3cret-five@"+hostPort+"/e", "")
+	bodies = append(bodies, body)
+	_, body = a.Do(t, "GET", "/ping/http://user:s3cret-six@no-such-host.invalid/", "")
+	bodies = append(bodies, body)
+
+	status.Store(503)
+	a.Call(t, "POST", "/check-all", "", nil)
+	msgs := slack.Wait(len(urls), 20*time.Second)
+	if len(msgs) != len(urls) {
+		t.Fatalf("Slack got %d messages, want one per site: %q", len(msgs), msgs)
+	}
+	for i := range urls {
+		_, body := a.Do(t, "GET", fmt.Sprintf("/history/%d", i+1), "")
+		bodies = append(bodies, body)
+	}
+
+	everything := strings.Join(bodies, "\n") + strings.Join(msgs, "\n") + log.String()
+	if !strings.Contains(everything, "xxxxx") {
+		t.Fatal("no masked password anywhere: the test saw nothing")
+	}
+	for _, secret := range []string{"s3cret", "p@ss", "%40four"} {
+		if i := strings.Index(everything, secret); i >= 0 {
+			t.Fatalf("%q leaked: …%s…", secret, everything[max(0, i-200):min(len(everything), i+100)])
+		}
+	}
+	// The stored URL keeps the password: the site answered the checks.
+	var st struct{ Sites map[string]struct{ Up bool } }
+	status.Store(200)
+	a.Call(t, "POST", "/check/1", "", nil)
+	a.Call(t, "GET", "/status", "", &st)
+	if !st.Sites["1"].Up {
+		t.Fatalf("the site with a password is not checked with it: %+v", st)
+	}
+}
+
+// TestOtherSitesCannotDriveIt sends what a page on another site can make a
+// browser send (a text/plain POST needs no preflight) and what a page that
+// rebinds its own name to this server sends: both are refused and change
+// nothing, while the local dashboard, curl and configured origins and
+// names work.
+func TestOtherSitesCannotDriveIt(t *testing.T) {
+	a := apptest.Start(t, apptest.Setup{Configure: func(c *config.Config) {
+		c.CORSOrigins = "https://status.example.com"
+		c.AllowedHosts = "uptime.example.com, *.corp.example"
+	}})
+	port := a.URL[strings.LastIndex(a.URL, ":")+1:]
+	add := `{"url": "https://added.example"}`
+	tests := []struct {
+		name, method, path, body string
+		header                   []string
+		status                   int
+	}{
+		{"no origin (curl)", "POST", "/site", add, nil, 200},
+		{"the dashboard on this server", "DELETE", "/site/1", "", []string{"Origin", "http://127.0.0.1:" + port}, 200},
+		{"a frontend on another local port", "POST", "/site", add, []string{"Origin", "http://localhost:5173"}, 200},
+		{"IPv6 loopback origin", "DELETE", "/site/2", "", []string{"Origin", "http://[::1]:3000"}, 200},
+		{"a configured origin", "POST", "/site", add, []string{"Origin", "https://status.example.com"}, 200},
+		{"another site", "POST", "/site", add, []string{"Origin", "https://evil.example", "Content-Type", "text/plain"}, 403},
+		{"another site deletes", "DELETE", "/site/3", "", []string{"Origin", "https://evil.example"}, 403},
+		{"another site pings", "GET", "/ping/example.com", "", []string{"Origin", "https://evil.example"}, 403},
+		{"another site checks all", "POST", "/check-all", "", []string{"Origin", "http://evil.localhost.example"}, 403},
+		{"an opaque origin", "POST", "/site", add, []string{"Origin", "null"}, 403},
+		{"a cross-site image", "GET", "/ping/example.com", "", []string{"Sec-Fetch-Site", "cross-site"}, 403},
+		{"another site reads", "GET", "/site", "", []string{"Origin", "https://evil.example"}, 200},
+		{"a rebound name", "GET", "/site", "", []string{"Host", "evil.example:" + port}, 403},
+		{"a rebound name adds", "POST", "/site", add, []string{"Host", "evil.example"}, 403},
+		{"localhost", "GET", "/site", "", []string{"Host", "localhost:" + port}, 200},
+		{"an allowed name", "GET", "/site", "", []string{"Host", "uptime.example.com"}, 200},
+		{"an allowed wildcard", "GET", "/site", "", []string{"Host", "mon.corp.example:" + port}, 200},
+		{"an address", "GET", "/site", "", []string{"Host", "10.1.2.3:" + port}, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, before := a.Do(t, "GET", "/site", "")
+			req, err := http.NewRequest(tt.method, a.URL+tt.path, strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i+1 < len(tt.header); i += 2 {
+				if tt.header[i] == "Host" {
+					req.Host = tt.header[i+1]
+				} else {
+					req.Header.Set(tt.header[i], tt.header[i+1])
+				}
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.status {
+				t.Fatalf("%s %s = %d %s, want %d", tt.method, tt.path, resp.StatusCode, body, tt.status)
+			}
+			if tt.status == 403 {
+				if !strings.Contains(string(body), `"permission_denied"`) {
+					t.Fatalf("refusal %s, want permission_denied", body)
+				}
+				if _, after := a.Do(t, "GET", "/site", ""); after != before {
+					t.Fatalf("a refused request changed the sites: %s → %s", before, after)
+				}
+			}
+		})
+	}
+}
+
+func TestAnyOriginWithTheKey(t *testing.T) {
+	const key = "0123456789abcdef-key"
+	a := apptest.Start(t, apptest.Setup{Configure: func(c *config.Config) { c.APIKey = key }})
+	status, body := a.Do(t, "POST", "/site", `{"url": "https://a.example"}`, "Origin", "https://anywhere.example", "Authorization", "Bearer "+key)
+	if status != 200 {
+		t.Fatalf("with the key from another origin: %d %s", status, body)
+	}
+	if status, _ := a.Do(t, "POST", "/site", `{"url": "https://b.example"}`, "Origin", "http://localhost:3000"); status != 401 {
+		t.Fatalf("without the key from a loopback origin: %d, want 401", status)
+	}
+}

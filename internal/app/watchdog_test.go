@@ -1,0 +1,90 @@
+package app_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"uptime/internal/apptest"
+	"uptime/internal/config"
+	"uptime/internal/dbutil"
+	"uptime/internal/pgtest"
+)
+
+// TestStalledCheckingTurnsUnreadyAndStopsTheHeartbeat stops every check by
+// holding the lock check-all needs, as a run stuck on another instance
+// would, and watches the monitor notice: /readyz turns 503 and the
+// heartbeat stops; once checks complete again, both come back.
+func TestStalledCheckingTurnsUnreadyAndStopsTheHeartbeat(t *testing.T) {
+	var beats atomic.Int32
+	heartbeat := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		beats.Add(1)
+	}))
+	defer heartbeat.Close()
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer site.Close()
+
+	prefix := pgtest.Prefix(t)
+	a := apptest.Start(t, apptest.Setup{Prefix: prefix, Configure: func(c *config.Config) {
+		c.CheckEvery = time.Second
+		c.HeartbeatURL = heartbeat.URL
+	}})
+	a.AddSite(t, site.URL)
+
+	waitReady := func(want int, within time.Duration) {
+		t.Helper()
+		var status int
+		var body string
+		for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if status, body = a.Do(t, "GET", "/readyz", ""); status == want {
+				return
+			}
+		}
+		t.Fatalf("GET /readyz = %d %s, want %d within %s", status, body, want, within)
+	}
+	waitReady(200, 10*time.Second)
+	if status, _ := a.Do(t, "GET", "/healthz", ""); status != 200 {
+		t.Fatalf("GET /healthz = %d", status)
+	}
+	for deadline := time.Now().Add(15 * time.Second); beats.Load() < 2; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d heartbeats in 15s with a check-all every second, want 2 or more", beats.Load())
+		}
+	}
+
+	ctx := context.Background()
+	monitorURL, err := dbutil.DatabaseURL(pgtest.ServerURL(t), prefix+"monitor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, monitorURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", 0x75707469); err != nil {
+		t.Fatal(err)
+	}
+	// Two intervals with no check, and a little for the watchdog to look.
+	waitReady(503, 10*time.Second)
+	stalledAt := beats.Load()
+	time.Sleep(3 * time.Second)
+	if n := beats.Load(); n != stalledAt {
+		t.Fatalf("%d heartbeats while no check completed, want none", n-stalledAt)
+	}
+
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", 0x75707469); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(200, 10*time.Second)
+	for deadline := time.Now().Add(10 * time.Second); beats.Load() == stalledAt; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no heartbeat within 10s of checks completing again")
+		}
+	}
+}

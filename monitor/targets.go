@@ -1,0 +1,204 @@
+package monitor
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// alwaysDenied are addresses no check may reach, whatever is allowed: the
+// link-local range, where cloud metadata services hand out credentials,
+// and AWS's IPv6 metadata address.
+var alwaysDenied = []netip.Prefix{
+	netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("fe80::/10"),
+	netip.MustParsePrefix("fd00:ec2::254/128"),
+}
+
+// internal are the ranges denied when the server listens beyond loopback,
+// unless allowed: this machine and the private networks around it.
+var internal = []netip.Prefix{
+	netip.MustParsePrefix("127.0.0.0/8"),
+	netip.MustParsePrefix("::1/128"),
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("::/128"),
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("fc00::/7"),
+}
+
+// Targets decides which addresses checks may reach. It is applied to the
+// address a name resolves to, at every redirect hop, so a name that
+// resolves elsewhere the second time (DNS rebinding) gets no further.
+type Targets struct {
+	deny  []netip.Prefix
+	allow []netip.Prefix
+	// self is where this instance listens: a check never calls its own API.
+	self []netip.AddrPort
+	// selfAnyPort is the port of a listener on every interface (0 if none).
+	selfAnyPort uint16
+}
+
+// NewTargets returns the policy. Link-local and cloud metadata addresses
+// are always denied, and so is everything in deny. With denyInternal (the
+// server listens beyond loopback), loopback and private ranges are denied
+// too. allow lifts the denial of what it covers, except the one of the
+// addresses that are always denied.
+func NewTargets(deny, allow []netip.Prefix, denyInternal bool) *Targets {
+	t := &Targets{allow: allow}
+	t.deny = append(t.deny, deny...)
+	if denyInternal {
+		t.deny = append(t.deny, internal...)
+	}
+	return t
+}
+
+// ListenOn tells the policy where this instance serves its API, so that
+// checks never reach it.
+func (t *Targets) ListenOn(addr string) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return
+	}
+	if ap.Addr().IsUnspecified() {
+		t.selfAnyPort = ap.Port()
+		return
+	}
+	t.self = append(t.self, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
+}
+
+// DeniedError is a target the policy refuses.
+type DeniedError struct {
+	Addr   netip.Addr
+	Reason string
+}
+
+func (e *DeniedError) Error() string {
+	return fmt.Sprintf("address %s is not allowed: %s", e.Addr, e.Reason)
+}
+
+// CheckAddr says whether a check may connect to ip:port; nil if it may.
+func (t *Targets) CheckAddr(ip netip.Addr, port uint16) error {
+	if t == nil {
+		return nil
+	}
+	ip = ip.Unmap()
+	for _, self := range t.self {
+		if self.Port() == port && (self.Addr() == ip || self.Addr().IsLoopback() && ip.IsLoopback()) {
+			return &DeniedError{ip, "it is this Uptime instance's own API"}
+		}
+	}
+	if t.selfAnyPort != 0 && port == t.selfAnyPort && (ip.IsLoopback() || ip.IsUnspecified() || isLocal(ip)) {
+		return &DeniedError{ip, "it is this Uptime instance's own API"}
+	}
+	for _, p := range alwaysDenied {
+		if p.Contains(ip) {
+			return &DeniedError{ip, "link-local and cloud metadata addresses are never checked"}
+		}
+	}
+	for _, p := range t.deny {
+		if !p.Contains(ip) {
+			continue
+		}
+		for _, a := range t.allow {
+			if a.Contains(ip) {
+				return nil
+			}
+		}
+		return &DeniedError{ip, "it is denied by --deny-targets, or private while the server listens beyond loopback (see --allow-targets)"}
+	}
+	return nil
+}
+
+// CheckHost checks a URL's host before anything is sent: an address is
+// checked as it is, a name by what it resolves to now. A name that does not
+// resolve is not refused here; its check says so.
+func (t *Targets) CheckHost(ctx context.Context, host string, port uint16) error {
+	if t == nil {
+		return nil
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return t.CheckAddr(ip, port)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return nil
+	}
+	for _, a := range addrs {
+		if err := t.CheckAddr(a, port); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckURL checks a site's URL before it is added: a denied address, or a
+// name that resolves to one now, is refused.
+func (t *Targets) CheckURL(ctx context.Context, rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return err
+	}
+	return t.CheckHost(ctx, u.Hostname(), urlPort(u))
+}
+
+// control is a net.Dialer Control function that refuses denied addresses
+// just before the connection is made, after the name was resolved.
+func (t *Targets) control(network, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("unexpected address %q", address)
+	}
+	return t.CheckAddr(ap.Addr(), ap.Port())
+}
+
+// isLocal reports whether ip is one of this machine's own addresses.
+func isLocal(ip netip.Addr) bool {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if own, ok := netip.AddrFromSlice(n.IP); ok && own.Unmap() == ip {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkLiteral checks a URL whose host is an address, with no lookup; a
+// name is left to the dialer, which sees what it resolves to.
+func (t *Targets) checkLiteral(u *url.URL) error {
+	if t == nil {
+		return nil
+	}
+	ip, err := netip.ParseAddr(u.Hostname())
+	if err != nil {
+		return nil
+	}
+	return t.CheckAddr(ip, urlPort(u))
+}
+
+// urlPort is the port a URL connects to.
+func urlPort(u *url.URL) uint16 {
+	if p, err := strconv.ParseUint(u.Port(), 10, 16); err == nil {
+		return uint16(p)
+	}
+	if strings.EqualFold(u.Scheme, "http") {
+		return 80
+	}
+	return 443
+}

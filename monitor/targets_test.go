@@ -1,0 +1,117 @@
+package monitor_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"uptime/internal/config"
+	"uptime/monitor"
+)
+
+func prefixes(t *testing.T, list string) []netip.Prefix {
+	t.Helper()
+	p, err := config.ParsePrefixes(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestTargetsDecideByAddress(t *testing.T) {
+	tests := []struct {
+		name           string
+		deny, allow    string
+		denyInternal   bool
+		addr           string
+		port           uint16
+		allowed        bool
+		reasonContains string
+	}{
+		{"public address, default policy", "", "", false, "93.184.216.34", 443, true, ""},
+		{"loopback on a loopback server", "", "", false, "127.0.0.1", 8080, true, ""},
+		{"cloud metadata always", "", "169.254.0.0/16", false, "169.254.169.254", 80, false, "metadata"},
+		{"AWS IPv6 metadata always", "", "", false, "fd00:ec2::254", 80, false, "metadata"},
+		{"IPv4-mapped metadata", "", "", false, "::ffff:169.254.169.254", 80, false, "metadata"},
+		{"loopback on a public server", "", "", true, "127.0.0.1", 8080, false, "not allowed"},
+		{"unspecified reaches this machine", "", "", true, "0.0.0.0", 8080, false, "not allowed"},
+		{"private on a public server", "", "", true, "10.1.2.3", 80, false, "not allowed"},
+		{"private IPv6 on a public server", "", "", true, "fd12::1", 80, false, "not allowed"},
+		{"private allowed on a public server", "", "10.1.0.0/16", true, "10.1.2.3", 80, true, ""},
+		{"private outside the allowed range", "", "10.1.0.0/16", true, "10.2.0.1", 80, false, "not allowed"},
+		{"public address denied", "93.184.216.0/24", "", false, "93.184.216.34", 443, false, "--deny-targets"},
+		{"a single denied address", "203.0.113.7", "", false, "203.0.113.7", 443, false, "not allowed"},
+		{"next to a single denied address", "203.0.113.7", "", false, "203.0.113.8", 443, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			targets := monitor.NewTargets(prefixes(t, tt.deny), prefixes(t, tt.allow), tt.denyInternal)
+			err := targets.CheckAddr(netip.MustParseAddr(tt.addr), tt.port)
+			if (err == nil) != tt.allowed {
+				t.Fatalf("CheckAddr(%s) = %v, want allowed %v", tt.addr, err, tt.allowed)
+			}
+			if err != nil && !strings.Contains(err.Error(), tt.reasonContains) {
+				t.Fatalf("CheckAddr(%s) = %q, want it to say %q", tt.addr, err, tt.reasonContains)
+			}
+		})
+	}
+}
+
+func TestTargetsRefuseOwnListenAddress(t *testing.T) {
+	for _, listen := range []string{"127.0.0.1:4567", "0.0.0.0:4567", "[::]:4567"} {
+		targets := monitor.NewTargets(nil, nil, false)
+		targets.ListenOn(listen)
+		for _, addr := range []string{"127.0.0.1", "::1"} {
+			if err := targets.CheckAddr(netip.MustParseAddr(addr), 4567); err == nil || !strings.Contains(err.Error(), "own API") {
+				t.Errorf("listening on %s, a check of %s:4567 = %v, want refused as the instance's own API", listen, addr, err)
+			}
+			if err := targets.CheckAddr(netip.MustParseAddr(addr), 4568); err != nil {
+				t.Errorf("listening on %s, a check of %s:4568 = %v, want allowed", listen, addr, err)
+			}
+		}
+	}
+}
+
+// TestChecksHonourTargets checks with the real transport against loopback
+// servers, under a policy that denies loopback as a public server's does:
+// by address, by name (the address it resolves to), and at a redirect.
+func TestChecksHonourTargets(t *testing.T) {
+	var hits int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits++
+		if to := r.URL.Query().Get("to"); to != "" {
+			http.Redirect(w, r, to, http.StatusFound)
+		}
+	}))
+	defer srv.Close()
+	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
+	ctx := context.Background()
+
+	public := monitor.NewChecker(time.Second, nil, monitor.NewTargets(nil, nil, true))
+	for _, u := range []string{srv.URL + "/", "http://localhost:" + port + "/", "http://[::ffff:127.0.0.1]:" + port + "/"} {
+		if res := public.Check(ctx, u); res.Up || !strings.Contains(res.Reason, "not allowed") {
+			t.Errorf("check of %s with loopback denied: %+v, want down as not allowed", u, res)
+		}
+	}
+	if hits != 0 {
+		t.Fatalf("the denied server got %d requests", hits)
+	}
+
+	// Loopback allowed; a redirect to a denied address is refused at that hop.
+	allowed := monitor.NewChecker(time.Second, nil, monitor.NewTargets(prefixes(t, "127.0.0.2"), prefixes(t, "127.0.0.1"), true))
+	if res := allowed.Check(ctx, srv.URL+"/"); !res.Up {
+		t.Fatalf("check of an allowed loopback server: %+v", res)
+	}
+	res := allowed.Check(ctx, srv.URL+"/?to=http://127.0.0.2:"+port+"/")
+	if res.Up || !strings.Contains(res.Reason, "127.0.0.2 is not allowed") {
+		t.Fatalf("redirect to a denied address: %+v, want down as not allowed", res)
+	}
+	res = allowed.Check(ctx, srv.URL+"/?to=http://169.254.169.254/latest/meta-data/")
+	if res.Up || !strings.Contains(res.Reason, "metadata") {
+		t.Fatalf("redirect to the metadata address: %+v, want down as never checked", res)
+	}
+}
