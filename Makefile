@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: run test build vet screenshot bench
+.PHONY: run test chaos build vet screenshot bench
 
 # run builds bin/uptime and runs it in make's place, so that Ctrl-C stops
 # it cleanly (go run would report an interrupted program as failed).
@@ -14,6 +14,16 @@ run: build
 test:
 	@./scripts/ensure-deps postgres chromium
 	$(GO) test -timeout 30m ./...
+
+# chaos runs the slow fault tests against the real binary (SIGKILL loops,
+# PostgreSQL stopped under load, a full disk, a webhook down for minutes)
+# and writes their figures to chaos-results.md (see BENCHMARKS.md, Faults).
+# The full-disk test mounts a small tmpfs, so it runs as root.
+chaos:
+	@./scripts/ensure-deps postgres
+	rm -f chaos-results.md
+	UPTIME_CHAOS_DIR=$(CURDIR) $(GO) test -tags chaos -count=1 -timeout 40m -run Chaos -v .
+	@cat chaos-results.md
 
 # screenshot refreshes docs/dashboard.png from the browser test.
 screenshot:

@@ -18,7 +18,9 @@ func (s *Service) Register(srv *api.Server) {
 	srv.Handle("POST /check/{siteID}", fetches(s.handleCheck))
 	srv.Handle("POST /checkall", fetches(s.handleCheckAll))
 	srv.Handle("POST /check-all", fetches(s.handleCheckAll))
-	srv.Handle("GET /status", s.handleStatus)
+	// A status response holds a database connection while it streams, so
+	// few stream at once, and the pool is left to the checks.
+	srv.Handle("GET /status", api.NewLimiter(4, 8).Wrap(s.handleStatus))
 	srv.Handle("GET /history/{siteID}", s.handleHistory)
 }
 

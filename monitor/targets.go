@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 )
 
 // alwaysDenied are addresses no check may reach, whatever is allowed: the
@@ -118,39 +117,34 @@ func (t *Targets) CheckAddr(ip netip.Addr, port uint16) error {
 	return nil
 }
 
-// CheckHost checks a URL's host before anything is sent: an address is
-// checked as it is, a name by what it resolves to now. A name that does not
-// resolve is not refused here; its check says so.
-func (t *Targets) CheckHost(ctx context.Context, host string, port uint16) error {
+// CheckHost checks a URL's host before anything is sent, without a lookup:
+// an address is checked as it is, and localhost as loopback. Any other
+// name is left to the dialer, which checks what it resolves to at each
+// check.
+func (t *Targets) CheckHost(host string, port uint16) error {
 	if t == nil {
 		return nil
 	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if ip, err := netip.ParseAddr(host); err == nil {
-		return t.CheckAddr(ip, port)
+	host = strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		host = "127.0.0.1"
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	ip, err := netip.ParseAddr(host)
 	if err != nil {
 		return nil
 	}
-	for _, a := range addrs {
-		if err := t.CheckAddr(a, port); err != nil {
-			return err
-		}
-	}
-	return nil
+	return t.CheckAddr(ip, port)
 }
 
-// CheckURL checks a site's URL before it is added: a denied address, or a
-// name that resolves to one now, is refused.
+// CheckURL checks a site's URL before it is added: a denied address is
+// refused. A name is not looked up here; a check of a name that resolves
+// to a denied address is down, saying so.
 func (t *Targets) CheckURL(ctx context.Context, rawURL string) error {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return err
 	}
-	return t.CheckHost(ctx, u.Hostname(), urlPort(u))
+	return t.CheckHost(u.Hostname(), urlPort(u))
 }
 
 // control is a net.Dialer Control function that refuses denied addresses
@@ -179,17 +173,9 @@ func isLocal(ip netip.Addr) bool {
 	return false
 }
 
-// checkLiteral checks a URL whose host is an address, with no lookup; a
-// name is left to the dialer, which sees what it resolves to.
+// checkLiteral checks a URL's host without a lookup, as CheckHost does.
 func (t *Targets) checkLiteral(u *url.URL) error {
-	if t == nil {
-		return nil
-	}
-	ip, err := netip.ParseAddr(u.Hostname())
-	if err != nil {
-		return nil
-	}
-	return t.CheckAddr(ip, urlPort(u))
+	return t.CheckHost(u.Hostname(), urlPort(u))
 }
 
 // urlPort is the port a URL connects to.

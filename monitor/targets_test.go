@@ -2,6 +2,7 @@ package monitor_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -99,6 +100,18 @@ func TestChecksHonourTargets(t *testing.T) {
 	}
 	if hits != 0 {
 		t.Fatalf("the denied server got %d requests", hits)
+	}
+	// The transport itself refuses a name by the address it resolves to,
+	// whoever asks it to dial: a name that rebinds gets no further.
+	denyLoopback := monitor.NewTargets(nil, nil, true)
+	conn, err := monitor.NewTransport(denyLoopback).DialContext(ctx, "tcp", "localhost:"+port)
+	if err == nil {
+		conn.Close()
+		t.Fatal("the transport dialled localhost with loopback denied")
+	}
+	var denied *monitor.DeniedError
+	if !errors.As(err, &denied) {
+		t.Fatalf("dial of localhost with loopback denied: %v, want a DeniedError", err)
 	}
 
 	// Loopback allowed; a redirect to a denied address is refused at that hop.

@@ -102,16 +102,17 @@ func TestNotifyEndpoint(t *testing.T) {
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 	tests := []struct {
-		name, body string
-		status     int
-		code       string
+		name, path, body string
+		status           int
+		code             string
 	}{
-		{"tutorial's curl", `{"Text": "Testing Slack webhook"}`, 200, ""},
-		{"no text", `{}`, 400, "invalid_argument"},
-		{"bad JSON", `{"text":`, 400, "invalid_argument"},
+		{"tutorial's curl", "/slack.Notify", `{"Text": "Testing Slack webhook"}`, 200, ""},
+		{"the TypeScript tutorial's path", "/slack.notify", `{"text": "Testing Slack webhook"}`, 200, ""},
+		{"no text", "/slack.Notify", `{}`, 400, "invalid_argument"},
+		{"bad JSON", "/slack.notify", `{"text":`, 400, "invalid_argument"},
 	}
 	for _, tt := range tests {
-		resp, err := http.Post(ts.URL+"/slack.Notify", "application/json", strings.NewReader(tt.body))
+		resp, err := http.Post(ts.URL+tt.path, "application/json", strings.NewReader(tt.body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,7 +123,7 @@ func TestNotifyEndpoint(t *testing.T) {
 			t.Errorf("%s: %d %q, want %d %q", tt.name, resp.StatusCode, e.Code, tt.status, tt.code)
 		}
 	}
-	if got := fake.Bodies(); len(got) != 1 || got[0] != `{"text":"Testing Slack webhook"}` {
+	if got := fake.Bodies(); len(got) != 2 || got[0] != `{"text":"Testing Slack webhook"}` || got[1] != got[0] {
 		t.Fatalf("webhook got %q", got)
 	}
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -44,8 +45,17 @@ func (l *Limiter) Wrap(e Endpoint) Endpoint {
 			return nil, &Error{Code: ResourceExhausted, Message: "too many requests of this kind at once; retry in a second",
 				header: http.Header{"Retry-After": {strconv.Itoa(RetryAfter)}}}
 		}
-		defer l.release(client)
-		return e(r)
+		resp, err := e(r)
+		if stream, ok := resp.(Stream); ok && err == nil {
+			// The work of a stream is done as it is written: the slot is
+			// held until then.
+			return Stream(func(w io.Writer) error {
+				defer l.release(client)
+				return stream(w)
+			}), nil
+		}
+		l.release(client)
+		return resp, err
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -22,6 +23,9 @@ const MaxBodyBytes = 64 << 10
 // for a whole one.
 type Stream func(w io.Writer) error
 
+// StreamTimeout bounds the time a Stream response may take to be written.
+const StreamTimeout = 30 * time.Second
+
 // Respond writes v as the JSON response with status 200. A nil v writes an
 // empty body, as Encore does for endpoints without a response.
 func Respond(w http.ResponseWriter, v any) {
@@ -30,6 +34,9 @@ func Respond(w http.ResponseWriter, v any) {
 		return
 	}
 	if stream, ok := v.(Stream); ok {
+		// A client that reads slowly must not hold what the stream holds
+		// (a database connection) for long.
+		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(StreamTimeout))
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		if err := stream(w); err != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,6 +46,36 @@ func TestPingLoopsEndAtOnce(t *testing.T) {
 			t.Fatalf("ping loop through %s ended with %+v, want the instance's own address or a 403", via, r)
 		}
 	}
+
+	// Many loops in a row leave nothing behind: no goroutines, no memory.
+	var hits atomic.Int32
+	loop := httptest.NewServer(nil)
+	defer loop.Close()
+	loop.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Redirect(w, r, "http://localhost:"+port+"/ping/"+loop.URL+"/", http.StatusFound)
+	})
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	goroutines := runtime.NumGoroutine()
+	for range 50 {
+		a.Call(t, "GET", "/ping/"+loop.URL+"/", "", nil)
+	}
+	http.DefaultClient.CloseIdleConnections()
+	time.Sleep(200 * time.Millisecond)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if n := hits.Load(); n != 50 {
+		t.Fatalf("50 pings of a looping site made %d requests to it, want 50", n)
+	}
+	if g := runtime.NumGoroutine(); g > goroutines+10 {
+		t.Errorf("%d goroutines after 50 looping pings, %d before", g, goroutines)
+	}
+	if grown := int64(after.HeapInuse) - int64(before.HeapInuse); grown > 16<<20 {
+		t.Errorf("the heap grew by %d MiB over 50 looping pings", grown>>20)
+	}
+
 	for _, path := range []string{"/ping/example.com", "/check/1", "/check-all", "/checkall"} {
 		status, body := a.Do(t, "POST", path, "", "Uptime-Check", "1")
 		if status != http.StatusForbidden || !strings.Contains(body, `"permission_denied"`) {
@@ -246,5 +277,26 @@ func TestAnyOriginWithTheKey(t *testing.T) {
 	}
 	if status, _ := a.Do(t, "POST", "/site", `{"url": "https://b.example"}`, "Origin", "http://localhost:3000"); status != 401 {
 		t.Fatalf("without the key from a loopback origin: %d, want 401", status)
+	}
+}
+
+// TestListeningBeyondLoopbackDeniesPrivateTargets: a server others can
+// reach must not become a window on its own network, unless told to.
+func TestListeningBeyondLoopbackDeniesPrivateTargets(t *testing.T) {
+	const key = "0123456789abcdef-key"
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer site.Close()
+	for _, allow := range []string{"", "127.0.0.0/8"} {
+		a := apptest.Start(t, apptest.Setup{Configure: func(c *config.Config) {
+			c.Addr, c.APIKey, c.AllowTargets = "0.0.0.0:0", key, allow
+		}})
+		status, body := a.Do(t, "POST", "/site", `{"url": "`+site.URL+`"}`, "Authorization", "Bearer "+key)
+		if allow == "" && (status != 400 || !strings.Contains(body, "not allowed")) {
+			t.Errorf("adding a loopback site to a server on 0.0.0.0: %d %s, want 400 not allowed", status, body)
+		}
+		if allow != "" && status != 200 {
+			t.Errorf("adding a loopback site with --allow-targets %s: %d %s, want 200", allow, status, body)
+		}
+		a.Stop()
 	}
 }

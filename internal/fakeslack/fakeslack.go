@@ -19,6 +19,14 @@ type Server struct {
 	attempts int
 	fail     int // status to answer with; 0 means 200
 	header   http.Header
+	delay    time.Duration
+}
+
+// Delay makes the webhook take d to answer, after it has the message.
+func (s *Server) Delay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
 }
 
 // New starts a fake webhook, closed when the test ends.
@@ -57,7 +65,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "service_unavailable", s.fail)
 		return
 	}
+	// Slack posts a message once it has it, whether or not its answer
+	// reaches the sender.
 	s.bodies = append(s.bodies, string(body))
+	if s.delay > 0 {
+		s.mu.Unlock()
+		time.Sleep(s.delay)
+		s.mu.Lock()
+	}
 	io.WriteString(w, "ok")
 }
 

@@ -1,0 +1,501 @@
+//go:build chaos
+
+// The slow fault tests, run by `make chaos`: the real binary against real
+// faults (SIGKILL loops, PostgreSQL stopped under load, a full disk, a
+// webhook down for minutes). Each prints its figures as a row of the
+// "Faults" table in BENCHMARKS.md and appends it to chaos-results.md.
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"uptime/internal/dbutil"
+	"uptime/internal/fakeslack"
+	"uptime/internal/pglocal"
+)
+
+// chaosInterval is how often sites are checked in these tests.
+const chaosInterval = 2 * time.Second
+
+// chaosFarm serves n sites at /s/<i>, records when each was asked, and
+// answers 503 for the sites set down.
+type chaosFarm struct {
+	*httptest.Server
+	mu   sync.Mutex
+	hits map[int][]time.Time
+	down map[int]bool
+	slow map[int]time.Duration
+}
+
+func newChaosFarm(t *testing.T) *chaosFarm {
+	f := &chaosFarm{hits: map[int][]time.Time{}, down: map[int]bool{}, slow: map[int]time.Duration{}}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/s/"))
+		f.mu.Lock()
+		f.hits[i] = append(f.hits[i], time.Now())
+		down, slow := f.down[i], f.slow[i]
+		f.mu.Unlock()
+		time.Sleep(slow)
+		if down {
+			w.WriteHeader(503)
+		}
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *chaosFarm) url(i int) string { return fmt.Sprintf("%s/s/%d", f.URL, i) }
+
+// hitsBetween counts the requests sites 1 to sites got in [from, to).
+func (f *chaosFarm) hitsBetween(sites int, from, to time.Time) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for i := 1; i <= sites; i++ {
+		for _, h := range f.hits[i] {
+			if !h.Before(from) && h.Before(to) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// faultFigures are what a fault cost, measured from the recorded checks and
+// the requests the sites got.
+type faultFigures struct {
+	fault      string
+	sites      int
+	window     time.Duration
+	performed  int           // requests the sites got
+	recorded   int           // checks on record
+	doubled    int           // checks less than half an interval after the one before
+	missed     int           // rounds of an interval in which a site had no check
+	maxGap     time.Duration // the longest a site went unchecked
+	recoveryIn time.Duration // from the end of the fault to the next round
+	note       string
+}
+
+// measure reads the checks of sites 1 to sites recorded in [from, to) and
+// compares them with what the farm saw.
+func measure(t *testing.T, db *pgx.Conn, farm *chaosFarm, sites int, from, to time.Time) faultFigures {
+	t.Helper()
+	rows, err := db.Query(context.Background(), `SELECT site_id, checked_at FROM checks
+		WHERE checked_at >= $1 AND checked_at < $2 AND site_id <= $3 ORDER BY site_id, checked_at`, from, to, sites)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bySite := map[int64][]time.Time{}
+	var (
+		id int64
+		at time.Time
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&id, &at}, func() error {
+		bySite[id] = append(bySite[id], at)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f := faultFigures{sites: sites, window: to.Sub(from).Round(time.Second), performed: farm.hitsBetween(sites, from, to)}
+	for site := int64(1); site <= int64(sites); site++ {
+		times := bySite[site]
+		f.recorded += len(times)
+		prev := from
+		for _, at := range append(times, to) {
+			gap := at.Sub(prev)
+			f.maxGap = max(f.maxGap, gap)
+			if at != to && prev != from && gap < chaosInterval/2 {
+				f.doubled++
+			}
+			// A gap of n intervals (to the nearest) missed n-1 rounds.
+			if n := int(math.Round(float64(gap) / float64(chaosInterval))); n > 1 {
+				f.missed += n - 1
+			}
+			prev = at
+		}
+	}
+	return f
+}
+
+// report logs the figures as a table row and appends it to the results.
+func report(t *testing.T, f faultFigures) {
+	t.Helper()
+	row := fmt.Sprintf("| %s | %d sites, %s | %d | %d | %d | %d | %s | %s | %s |", f.fault, f.sites, f.window,
+		f.performed, f.recorded, f.doubled, f.missed, f.maxGap.Round(100*time.Millisecond),
+		f.recoveryIn.Round(100*time.Millisecond), f.note)
+	t.Log(row)
+	out, err := os.OpenFile(filepath.Join(os.Getenv("UPTIME_CHAOS_DIR"), "chaos-results.md"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return
+	}
+	defer out.Close()
+	fmt.Fprintln(out, row)
+}
+
+// waitRound waits until every one of the sites has been asked since after,
+// and returns when that was.
+func (f *chaosFarm) waitRound(t *testing.T, sites int, after time.Time, within time.Duration) time.Time {
+	t.Helper()
+	for deadline := time.Now().Add(within); ; time.Sleep(20 * time.Millisecond) {
+		f.mu.Lock()
+		var last time.Time
+		all := true
+		for i := 1; i <= sites; i++ {
+			hs := f.hits[i]
+			if len(hs) == 0 || !hs[len(hs)-1].After(after) {
+				all = false
+				break
+			}
+			if hs[len(hs)-1].After(last) {
+				last = hs[len(hs)-1]
+			}
+		}
+		f.mu.Unlock()
+		if all {
+			return last
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not every site was checked within %s after %s", within, after.Format(time.TimeOnly))
+		}
+	}
+}
+
+// externalCluster starts a PostgreSQL cluster the test controls, in dir.
+func externalCluster(t *testing.T, dir string) *pglocal.Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := pglocal.Start(ctx, pglocal.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Stop(context.Background()) })
+	return c
+}
+
+func connect(t *testing.T, serverURL, database string) *pgx.Conn {
+	t.Helper()
+	u, err := dbutil.DatabaseURL(serverURL, database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+func addSites(t *testing.T, p *program, farm *chaosFarm, n int) {
+	t.Helper()
+	for i := 1; i <= n; i++ {
+		if id := p.AddSite(t, farm.url(i)); id != i {
+			t.Fatalf("site %d got id %d", i, id)
+		}
+	}
+}
+
+// TestChaosKillLoop kills the program with SIGKILL five times, each time
+// during a scheduled round, and restarts it.
+func TestChaosKillLoop(t *testing.T) {
+	const sites = 20
+	farm := newChaosFarm(t)
+	farm.slow[1] = 1500 * time.Millisecond
+	p := newProgram(t, "UPTIME_CHECK_EVERY="+chaosInterval.String())
+	p.start(t)
+	addSites(t, p, farm, sites)
+	from := farm.waitRound(t, sites, time.Now(), 30*time.Second)
+
+	var worstRecovery time.Duration
+	for kill := 1; kill <= 5; kill++ {
+		// Kill while the slow site's check is in flight: mid-round.
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			farm.mu.Lock()
+			hs := farm.hits[1]
+			inFlight := len(hs) > 0 && time.Since(hs[len(hs)-1]) < time.Second
+			farm.mu.Unlock()
+			if inFlight {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("kill %d: no round in progress within 30s", kill)
+			}
+		}
+		p.kill()
+		killedAt := time.Now()
+		p.start(t)
+		back := farm.waitRound(t, sites, time.Now(), 60*time.Second)
+		worstRecovery = max(worstRecovery, back.Sub(killedAt))
+	}
+	to := farm.waitRound(t, sites, time.Now(), 30*time.Second).Add(-chaosInterval / 2)
+	f := measure(t, p.monitorDB(t), farm, sites, from, to)
+	f.fault, f.recoveryIn = "SIGKILL during a round, 5 times", worstRecovery
+	f.note = "checks made but not recorded: " + strconv.Itoa(f.performed-f.recorded) + " (in flight at each kill); recovery waits for the dead leader's lease"
+	report(t, f)
+	if f.doubled != 0 {
+		t.Errorf("%d checks doubled across the kills", f.doubled)
+	}
+}
+
+// TestChaosDatabaseOutage stops PostgreSQL for 20 seconds while 20 sites
+// are checked every 2 seconds, then starts it again.
+func TestChaosDatabaseOutage(t *testing.T) {
+	const sites, outage = 20, 20 * time.Second
+	dir, err := os.MkdirTemp("", "uptime-chaos-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	defer os.RemoveAll(dir)
+	cluster := externalCluster(t, dir)
+	farm := newChaosFarm(t)
+	p := newProgram(t, "UPTIME_CHECK_EVERY="+chaosInterval.String(), "DATABASE_URL="+cluster.URL("postgres"))
+	p.start(t)
+	addSites(t, p, farm, sites)
+	from := farm.waitRound(t, sites, time.Now(), 30*time.Second)
+	time.Sleep(5 * time.Second)
+
+	ctx := context.Background()
+	port := cluster.Port()
+	if err := cluster.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stoppedAt := time.Now()
+	var answers, unavailable, slow int
+	for time.Since(stoppedAt) < outage {
+		t0 := time.Now()
+		status, body := p.Do(t, "GET", "/site/1", "")
+		answers++
+		if time.Since(t0) > 5*time.Second {
+			slow++
+		}
+		switch status {
+		case 503:
+			unavailable++
+		case 200:
+		default:
+			t.Errorf("GET /site/1 with PostgreSQL stopped = %d %s, want 503", status, body)
+		}
+		if status, _ := p.Do(t, "GET", "/readyz", ""); status != 503 && time.Since(stoppedAt) > 3*time.Second {
+			t.Errorf("/readyz = %d with PostgreSQL stopped, want 503", status)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	restartCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cluster, err = pglocal.Start(restartCtx, pglocal.Options{Dir: dir, Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Stop(context.Background())
+	startedAt := time.Now()
+	// The first round recorded after the restart.
+	db := connect(t, cluster.URL("postgres"), "monitor")
+	var recovery time.Duration
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var n int
+		db.QueryRow(ctx, "SELECT count(DISTINCT site_id) FROM checks WHERE checked_at > $1", startedAt).Scan(&n)
+		if n == sites {
+			recovery = time.Since(startedAt)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d sites checked and recorded within 60s of PostgreSQL's return", n, sites)
+		}
+	}
+	time.Sleep(10 * time.Second)
+	f := measure(t, db, farm, sites, from, time.Now().Add(-chaosInterval))
+	f.fault, f.recoveryIn = fmt.Sprintf("PostgreSQL stopped for %s", outage), recovery
+	f.note = fmt.Sprintf("API: %d of %d answers 503 during it, %d slower than 5s, no 500; checks made but not recorded: %d",
+		unavailable, answers, slow, f.performed-f.recorded)
+	report(t, f)
+	if f.doubled != 0 {
+		t.Errorf("%d checks doubled across the outage", f.doubled)
+	}
+	if slow > 0 {
+		t.Errorf("%d requests took longer than 5s during the outage", slow)
+	}
+}
+
+// TestChaosFullDisk puts PostgreSQL on a small tmpfs and fills it: writes
+// fail with 503, not 500, and everything recovers once there is room.
+func TestChaosFullDisk(t *testing.T) {
+	const sites = 10
+	dir, err := os.MkdirTemp("", "uptime-chaos-disk-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=160m,mode=0755", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount a small tmpfs (the full-disk test needs root): %v %s", err, out)
+	}
+	defer exec.Command("umount", "-l", dir).Run()
+	cluster := externalCluster(t, dir)
+	farm := newChaosFarm(t)
+	p := newProgram(t, "UPTIME_CHECK_EVERY="+chaosInterval.String(), "DATABASE_URL="+cluster.URL("postgres"))
+	p.start(t)
+	addSites(t, p, farm, sites)
+	from := farm.waitRound(t, sites, time.Now(), 30*time.Second)
+
+	// Fill what is left, a megabyte at a time, until the disk is full.
+	filler, err := os.Create(filepath.Join(dir, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 1<<20)
+	for {
+		if _, err := filler.Write(chunk); err != nil {
+			break
+		}
+	}
+	filler.Close()
+	fullAt := time.Now()
+	statuses := map[int]int{}
+	for i := 0; time.Since(fullAt) < 15*time.Second; i++ {
+		status, _ := p.Do(t, "POST", "/site", fmt.Sprintf(`{"url": "%s/full-%d/%s"}`, farm.url(1000+i), i, strings.Repeat("x", 1500)))
+		statuses[status]++
+		if status == 500 {
+			t.Errorf("POST /site on a full disk = 500, want 503")
+		}
+		read, _ := p.Do(t, "GET", "/status", "")
+		statuses[read]++
+		time.Sleep(100 * time.Millisecond)
+	}
+	os.Remove(filepath.Join(dir, "filler"))
+	freedAt := time.Now()
+	// PostgreSQL may have stopped on a failed write to its log; an
+	// operator's service manager would start it again, as this does.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	db := connect(t, cluster.URL("postgres"), "monitor")
+	if err := db.Ping(ctx); err != nil {
+		cluster.Stop(ctx)
+		if cluster, err = pglocal.Start(ctx, pglocal.Options{Dir: dir, Port: cluster.Port()}); err != nil {
+			t.Fatal(err)
+		}
+		defer cluster.Stop(context.Background())
+		db = connect(t, cluster.URL("postgres"), "monitor")
+	}
+	var recovery time.Duration
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		status, _ := p.Do(t, "POST", "/site", `{"url": "`+farm.url(999)+`"}`)
+		if status == 200 {
+			recovery = time.Since(freedAt)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("POST /site still %d a minute after the disk was freed", status)
+		}
+	}
+	// Checks are recorded again: a few rounds after the disk has room.
+	time.Sleep(10 * time.Second)
+	var after int
+	if err := db.QueryRow(ctx, "SELECT count(*) FROM checks WHERE checked_at > $1 AND site_id <= $2", freedAt, sites).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if after < 2*sites {
+		t.Errorf("%d checks recorded in the 10s after the disk had room, want two rounds of %d or more", after, sites)
+	}
+	var firstAfter time.Time
+	db.QueryRow(ctx, "SELECT min(checked_at) FROM checks WHERE checked_at > $1 AND site_id <= $2", freedAt, sites).Scan(&firstAfter)
+	f := measure(t, db, farm, sites, from, time.Now().Add(-chaosInterval))
+	f.fault, f.recoveryIn = "disk full for 15s (PostgreSQL on a 160 MB tmpfs)", firstAfter.Sub(freedAt)
+	var codes []string
+	for code, n := range statuses {
+		codes = append(codes, fmt.Sprintf("%d×%d", n, code))
+	}
+	sort.Strings(codes)
+	f.note = "answers while full: " + strings.Join(codes, ", ") + "; writes answered again " + recovery.Round(time.Millisecond).String() +
+		" after; checks made but not recorded (the disk had no room): " + strconv.Itoa(f.performed-f.recorded)
+	report(t, f)
+	if statuses[500] > 0 {
+		t.Errorf("%d answers of 500 on a full disk", statuses[500])
+	}
+}
+
+// siteGoesDown runs the program with slack as its webhook and one site,
+// which it checks once up and then once down, so that a down message is on
+// its way to slack.
+func siteGoesDown(t *testing.T, slack *fakeslack.Server) *program {
+	t.Helper()
+	farm := newChaosFarm(t)
+	p := newProgram(t, "UPTIME_CHECK_EVERY=1h", "UPTIME_CONFIRM_INTERVAL=100ms", "SLACK_WEBHOOK_URL="+slack.URL+"/hook")
+	p.start(t)
+	addSites(t, p, farm, 1)
+	farm.waitRound(t, 1, time.Time{}, 30*time.Second)
+	farm.mu.Lock()
+	farm.down[1] = true
+	farm.mu.Unlock()
+	p.Call(t, "POST", "/check/1", "", nil)
+	return p
+}
+
+// TestChaosWebhookDown keeps Slack failing for two minutes while a site
+// goes down: the message arrives once, after Slack is back, on Encore's
+// retry schedule (10 s doubling).
+func TestChaosWebhookDown(t *testing.T) {
+	slack := fakeslack.New(t)
+	slack.Fail(503)
+	siteGoesDown(t, slack)
+	downAt := time.Now()
+	time.Sleep(2 * time.Minute)
+	slack.Fail(0)
+	backAt := time.Now()
+	msgs := slack.Wait(1, 3*time.Minute)
+	arrived := time.Now()
+	time.Sleep(5 * time.Second)
+	msgs = slack.Bodies()
+	f := faultFigures{fault: "Slack webhook answering 503 for 2 minutes", sites: 1, window: arrived.Sub(downAt).Round(time.Second),
+		recoveryIn: arrived.Sub(backAt)}
+	f.note = fmt.Sprintf("%d delivery attempts; messages delivered: %d (want 1); the first retry after Slack's return came %s after it",
+		slack.Attempts(), len(msgs), arrived.Sub(backAt).Round(time.Second))
+	report(t, f)
+	if len(msgs) != 1 || !strings.Contains(msgs[0], "is down!") {
+		t.Fatalf("Slack got %q after its outage, want the down message once", msgs)
+	}
+}
+
+// TestChaosKillDuringDelivery kills the program while Slack is taking its
+// time to answer a delivery: after a restart, River rescues the delivery
+// and it is made again. Slack had the message already, so it hears it
+// twice: delivery is at least once, never at most once.
+func TestChaosKillDuringDelivery(t *testing.T) {
+	slack := fakeslack.New(t)
+	slack.Delay(20 * time.Second)
+	p := siteGoesDown(t, slack)
+	for deadline := time.Now().Add(30 * time.Second); slack.Attempts() == 0 && len(slack.Bodies()) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no delivery within 30s")
+		}
+	}
+	p.kill()
+	killedAt := time.Now()
+	slack.Delay(0)
+	p.start(t)
+	msgs := slack.Wait(2, 5*time.Minute)
+	f := faultFigures{fault: "SIGKILL during a Slack delivery", sites: 1, window: time.Since(killedAt).Round(time.Second),
+		recoveryIn: time.Since(killedAt)}
+	f.note = fmt.Sprintf("messages Slack had: %d (the one in flight, then the rescued retry); redelivered %s after the kill (River rescues after 2 min, checked every 30 s)",
+		len(msgs), f.recoveryIn.Round(time.Second))
+	report(t, f)
+	if len(msgs) != 2 {
+		t.Fatalf("Slack had %d messages, want the one in flight and its redelivery", len(msgs))
+	}
+}
