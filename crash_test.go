@@ -71,12 +71,14 @@ func killDuringCheckAll(t *testing.T, kills int) {
 	}
 
 	// No round checked a site twice: checks of the fast site are about an
-	// interval apart, never two at once.
+	// interval apart, never two at once. Its first check, made when it was
+	// added, may fall next to the first round's and is left out.
 	conn := p.monitorDB(t)
 	var doubled int
 	err := conn.QueryRow(context.Background(), `SELECT count(*) FROM (
-		SELECT checked_at - lag(checked_at) OVER (ORDER BY checked_at) AS gap FROM checks
-		WHERE site_id = 2) g WHERE gap < interval '500 milliseconds'`).Scan(&doubled)
+		SELECT checked_at - lag(checked_at) OVER (ORDER BY checked_at) AS gap FROM (
+			SELECT checked_at FROM checks WHERE site_id = 2 ORDER BY checked_at OFFSET 1) c) g
+		WHERE gap < interval '500 milliseconds'`).Scan(&doubled)
 	if err != nil {
 		t.Fatal(err)
 	}
