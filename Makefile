@@ -34,14 +34,16 @@ build:
 	$(GO) build -o bin/uptime .
 
 # bench measures Uptime with 1,000, 10,000 and 100,000 sites against a bare
-# loop over the same fake sites (see BENCHMARKS.md); BENCH_SIZES and
-# BENCH_TICKS change what it runs. It writes bench-results.md.
+# loop over the same fake sites (see BENCHMARKS.md); BENCH_SIZES, BENCH_TICKS
+# and BENCH_FARM (loopback, or internet: a share over HTTPS and every site
+# 20 to 300 ms away) change what it runs. It writes bench-results.md.
 BENCH_SIZES ?= 1000,10000,100000
 BENCH_TICKS ?= 3
+BENCH_FARM ?= loopback
 bench: build
 	@./scripts/ensure-deps postgres chromium
 	$(GO) build -o bin/uptime-bench ./cmd/uptime-bench
-	./bin/uptime-bench -uptime bin/uptime -n $(BENCH_SIZES) -ticks $(BENCH_TICKS) -o bench-results.md
+	./bin/uptime-bench -uptime bin/uptime -n $(BENCH_SIZES) -ticks $(BENCH_TICKS) -farm $(BENCH_FARM) -o bench-results.md
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt would change these files"; exit 1; }

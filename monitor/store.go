@@ -116,7 +116,7 @@ func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, st site.Site, final R
 	if !changed {
 		return nil
 	}
-	ev := TransitionEvent{Site: st, Up: final.Up, Reason: final.Reason, At: final.CheckedAt}
+	ev := TransitionEvent{Site: st.Public(), Up: final.Up, Reason: final.Reason, At: final.CheckedAt}
 	if checkedAt != nil {
 		ev.Since = since
 	}

@@ -22,7 +22,11 @@ func (s *Service) handleAdd(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.Add(r.Context(), p)
+	st, err := s.Add(r.Context(), p)
+	if err != nil {
+		return nil, err
+	}
+	return st.Public(), nil
 }
 
 // handleGet serves GET /site/:siteID → {"id", "url"}.
@@ -31,7 +35,11 @@ func (s *Service) handleGet(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.Get(r.Context(), id)
+	st, err := s.Get(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	return st.Public(), nil
 }
 
 // handleList serves GET /site → {"sites": [{"id", "url"}]}, every site as
@@ -41,7 +49,12 @@ func (s *Service) handleGet(r *http.Request) (any, error) {
 func (s *Service) handleList(r *http.Request) (any, error) {
 	q := r.URL.Query()
 	if !q.Has("limit") && !q.Has("after") && !q.Has("q") {
-		return s.List(r.Context())
+		list, err := s.List(r.Context())
+		if err != nil {
+			return nil, err
+		}
+		public(list.Sites)
+		return list, nil
 	}
 	limit, err := api.QueryLimit(r, "limit", 50, MaxPage)
 	if err != nil {
@@ -58,7 +71,12 @@ func (s *Service) handleList(r *http.Request) (any, error) {
 	if len(p.Search) > maxSearch {
 		return nil, api.Errorf(api.InvalidArgument, "q must be at most %d characters, got %d", maxSearch, len(p.Search))
 	}
-	return s.ListPage(r.Context(), p)
+	page, err := s.ListPage(r.Context(), p)
+	if err != nil {
+		return nil, err
+	}
+	public(page.Sites)
+	return page, nil
 }
 
 // maxSearch is the longest search text accepted.

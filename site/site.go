@@ -5,7 +5,6 @@ package site
 import (
 	"context"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -31,14 +30,18 @@ type Site struct {
 	URL string `json:"url"`
 }
 
-// MarshalJSON writes the site with the password of its URL hidden: every
-// response, event and message shows the site that way, while the stored
-// URL keeps the password for checking.
-func (s Site) MarshalJSON() ([]byte, error) {
-	type plain Site
-	p := plain(s)
-	p.URL = api.Redact(p.URL)
-	return json.Marshal(p)
+// Public returns the site as responses, events and messages show it: with
+// the password of its URL hidden. The stored URL keeps it, for checking.
+func (s Site) Public() Site {
+	s.URL = api.Redact(s.URL)
+	return s
+}
+
+// public hides the URL passwords of sites about to be shown, in place.
+func public(sites []*Site) {
+	for _, st := range sites {
+		st.URL = api.Redact(st.URL)
+	}
 }
 
 // Listener hears about changes to the list of sites, after they commit.

@@ -2,13 +2,14 @@ package main
 
 import (
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
 
 func TestFarmServesItsMixAndTheBareLoopCountsIt(t *testing.T) {
 	const n = 400
-	f, err := startFarm(n)
+	f, err := startFarm(n, false, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,6 +35,40 @@ func TestFarmServesItsMixAndTheBareLoopCountsIt(t *testing.T) {
 	f.setDown(false, sites...)
 	if res := checkAll([]string{f.url(0), f.url(1), f.url(2)}, 3, time.Second); res.Up != 3 {
 		t.Fatalf("%d of 3 sites set up again answered", res.Up)
+	}
+}
+
+// TestInternetFarm checks a farm like the internet with the checker Uptime
+// uses, trusting the farm's CA through SSL_CERT_FILE as the measured
+// processes do: a quarter of the sites over HTTPS, each 20 to 300 ms away.
+func TestInternetFarm(t *testing.T) {
+	const n = 200
+	f, err := startFarm(n, true, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.close()
+	t.Setenv("SSL_CERT_FILE", f.caFile)
+	var tlsSites int
+	for i := range n {
+		if strings.HasPrefix(f.url(i), "https://") {
+			tlsSites++
+		}
+		if d := distance(i); d < 20*time.Millisecond || d > 300*time.Millisecond {
+			t.Fatalf("site %d is %s away, want 20 to 300 ms", i, d)
+		}
+	}
+	if tlsSites < n/5 || tlsSites > n/3 {
+		t.Fatalf("%d of %d sites over HTTPS, want about a quarter", tlsSites, n)
+	}
+	m := mix(n)
+	res := checkAll(f.urls(n), 50, 2*time.Second)
+	if res.Up != int64(m[fast]+m[slow]) {
+		t.Fatalf("bare loop over a farm like the internet: %d up, want %d (the HTTPS sites must be trusted)", res.Up, m[fast]+m[slow])
+	}
+	// 200 sites 20 to 300 ms away, 50 at a time: at least 4 rounds of 20 ms.
+	if res.Seconds < 0.08 {
+		t.Fatalf("the farm answered %d checks in %.3fs: its sites are not away", n, res.Seconds)
 	}
 }
 

@@ -2,9 +2,21 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"io"
+	"log"
+	"math/big"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -40,41 +52,97 @@ func kind(i int) string {
 // that no test server can take it.
 const refusedAddr = "127.0.0.1:1"
 
-// farm serves n fake sites on one loopback listener, one per path. It
-// closes every connection after its response, so each check opens a new
-// one, and any site can be made to fail with 503 while a run goes on.
+// farm serves n fake sites on loopback, one per path. It closes every
+// connection after its response, so each check opens a new one, and any
+// site can be made to fail with 503 while a run goes on.
+//
+// A farm "like the internet" also serves one site in four over HTTPS, with
+// a certificate from a CA of its own (trusted through SSL_CERT_FILE by the
+// processes measured, and nowhere else), and makes every site wait 20 to
+// 300 ms before it answers, as a distant server does.
 type farm struct {
-	n    int
-	addr string
-	down []atomic.Bool
-	srv  *http.Server
+	n        int
+	internet bool
+	addr     string // plain HTTP
+	tlsAddr  string // HTTPS, on a farm like the internet
+	caFile   string // the CA's certificate, PEM, on a farm like the internet
+	down     []atomic.Bool
+	srvs     []*http.Server
 }
 
-func startFarm(n int) (*farm, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+// startFarm starts a farm of n sites; internet makes it like the internet,
+// with its CA's certificate written to dir.
+func startFarm(n int, internet bool, dir string) (*farm, error) {
+	f := &farm{n: n, internet: internet, down: make([]atomic.Bool, n)}
+	serve := func(tlsConf *tls.Config) (string, error) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		srv := &http.Server{Handler: http.HandlerFunc(f.serve), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConf,
+			ErrorLog: log.New(io.Discard, "", 0)}
+		srv.SetKeepAlivesEnabled(false)
+		f.srvs = append(f.srvs, srv)
+		if tlsConf != nil {
+			go srv.ServeTLS(ln, "", "")
+		} else {
+			go srv.Serve(ln)
+		}
+		return ln.Addr().String(), nil
+	}
+	var err error
+	if f.addr, err = serve(nil); err != nil {
 		return nil, err
 	}
-	f := &farm{n: n, addr: ln.Addr().String(), down: make([]atomic.Bool, n)}
-	f.srv = &http.Server{Handler: http.HandlerFunc(f.serve), ReadHeaderTimeout: 10 * time.Second}
-	f.srv.SetKeepAlivesEnabled(false)
-	go f.srv.Serve(ln)
+	if internet {
+		cert, caFile, err := newFarmCA(dir)
+		if err != nil {
+			return nil, err
+		}
+		f.caFile = caFile
+		if f.tlsAddr, err = serve(&tls.Config{Certificates: []tls.Certificate{cert}}); err != nil {
+			return nil, err
+		}
+	}
 	return f, nil
 }
 
 func (f *farm) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	f.srv.Shutdown(ctx)
-	f.srv.Close()
+	for _, srv := range f.srvs {
+		srv.Shutdown(ctx)
+		srv.Close()
+	}
 }
+
+// env is what a checker's environment needs to check the farm: the trust
+// of its CA, for this process alone.
+func (f *farm) env() []string {
+	if f.caFile == "" {
+		return nil
+	}
+	return []string{"SSL_CERT_FILE=" + f.caFile}
+}
+
+// overTLS reports whether site i is served over HTTPS.
+func (f *farm) overTLS(i int) bool { return f.internet && i%4 == 2 && kind(i) != refuse }
 
 // url is the address of site i.
 func (f *farm) url(i int) string {
-	if kind(i) == refuse {
+	switch {
+	case kind(i) == refuse:
 		return fmt.Sprintf("http://%s/s/%d", refusedAddr, i)
+	case f.overTLS(i):
+		return fmt.Sprintf("https://%s/s/%d", f.tlsAddr, i)
 	}
 	return fmt.Sprintf("http://%s/s/%d", f.addr, i)
+}
+
+// distance is how long site i of a farm like the internet waits before it
+// answers: 20 to 300 ms, spread evenly over the sites.
+func distance(i int) time.Duration {
+	return time.Duration(20+(i*53)%281) * time.Millisecond
 }
 
 func (f *farm) urls(n int) []string {
@@ -97,6 +165,9 @@ func (f *farm) serve(w http.ResponseWriter, r *http.Request) {
 	if err != nil || i < 0 || i >= f.n {
 		http.NotFound(w, r)
 		return
+	}
+	if f.internet && kind(i) != hang {
+		time.Sleep(distance(i))
 	}
 	if f.down[i].Load() {
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -122,4 +193,49 @@ func mix(n int) map[string]int {
 		m[kind(i)]++
 	}
 	return m
+}
+
+// newFarmCA makes a CA and a certificate it signs for 127.0.0.1, and writes
+// the CA's certificate to dir/farm-ca.pem for the checkers to trust.
+func newFarmCA(dir string) (tls.Certificate, string, error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, "", err
+	}
+	now := time.Now()
+	ca := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "uptime-bench farm CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(30 * 24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		return tls.Certificate{}, "", err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, "", err
+	}
+	leaf := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(30 * 24 * time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return tls.Certificate{}, "", err
+	}
+	caFile := filepath.Join(dir, "farm-ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644); err != nil {
+		return tls.Certificate{}, "", err
+	}
+	return tls.Certificate{Certificate: [][]byte{leafDER, caDER}, PrivateKey: key}, caFile, nil
 }

@@ -47,6 +47,9 @@ type options struct {
 	timeout     time.Duration
 	workDir     string
 	out         string
+	// internet makes the farm like the internet: a share over HTTPS and
+	// 20 to 300 ms before each answer.
+	internet bool
 }
 
 func run() error {
@@ -61,7 +64,16 @@ func run() error {
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Second, "time limit of one check, for both")
 	flag.StringVar(&o.workDir, "dir", "", "working directory (default: a new temporary one, removed at the end)")
 	flag.StringVar(&o.out, "o", "", "also write the report to this file")
+	farmKind := flag.String("farm", "loopback", "loopback (every site answers at once, over HTTP) or internet "+
+		"(one site in four over HTTPS, every site 20 to 300 ms away)")
 	flag.Parse()
+	switch *farmKind {
+	case "loopback":
+	case "internet":
+		o.internet = true
+	default:
+		return fmt.Errorf("-farm must be loopback or internet, not %q", *farmKind)
+	}
 	for f := range strings.SplitSeq(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 10 {
@@ -107,7 +119,7 @@ func run() error {
 		return err
 	}
 
-	f, err := startFarm(slices.Max(o.sizes))
+	f, err := startFarm(slices.Max(o.sizes), o.internet, o.workDir)
 	if err != nil {
 		return err
 	}
@@ -150,10 +162,11 @@ func freeAddr() (string, error) {
 
 // runBare runs the bare loop over the first n sites in a process of its
 // own, so that its CPU time is its alone.
-func runBare(self string, o options, urlFile string) (bareResult, error) {
+func runBare(self string, o options, f *farm, urlFile string) (bareResult, error) {
 	var r bareResult
 	cmd := exec.Command(self, "bare", "-urls", urlFile, "-concurrency", strconv.Itoa(o.concurrency),
 		"-timeout", o.timeout.String())
+	cmd.Env = append(os.Environ(), f.env()...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {

@@ -63,6 +63,7 @@ func measure(ctx context.Context, o options, self string, cluster *pglocal.Clust
 		"UPTIME_CHECK_TIMEOUT=" + o.timeout.String(),
 		"SLACK_WEBHOOK_URL=" + hook.url,
 	}
+	env = append(env, f.env()...)
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -106,7 +107,7 @@ func measure(ctx context.Context, o options, self string, cluster *pglocal.Clust
 	}
 	for i := range o.ticks {
 		progress("%d sites: bare loop %d of %d", n, i+1, o.ticks)
-		b, err := runBare(self, o, urlFile)
+		b, err := runBare(self, o, f, urlFile)
 		if err != nil {
 			return nil, err
 		}
