@@ -200,6 +200,10 @@ func (a *App) Run(ctx context.Context) (err error) {
 	a.addr = ln.Addr().String()
 	a.log.Info("uptime is running", "api", "http://"+a.addr, "dashboard", "http://"+a.addr+"/frontend/",
 		"local_database", dbs.Local(), "check_every", a.cfg.CheckEvery)
+	if a.cfg.ListensBeyondLoopback() && a.cfg.PublicURL == "" && a.cfg.AllowedHosts == "" {
+		a.log.Warn("answering only to addresses and localhost: requests that name this server by a host name are " +
+			"refused; give the name with --public-url or --allowed-hosts")
+	}
 	close(a.ready)
 
 	select {
