@@ -11,14 +11,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"uptime/frontend"
-	"uptime/internal/alarm"
 	"uptime/internal/api"
 	"uptime/internal/config"
 	"uptime/internal/pubsub"
@@ -241,97 +238,4 @@ func openPool(ctx context.Context, dbURL string, maxConns int) (*pgxpool.Pool, e
 		return nil, fmt.Errorf("open monitor database: %w", err)
 	}
 	return pool, nil
-}
-
-// quiet passes on only warnings and errors, River reporting its routine
-// work at info level, and each message at most once a minute. While the
-// database is away every part of River says so, many times a second: such
-// records raise dbDown instead, which says it once.
-func quiet(log *slog.Logger, dbDown *alarm.Alarm) *slog.Logger {
-	return slog.New(foldOutage{onceAMinute{minLevel{log.Handler(), slog.LevelWarn}, &lastSeen{at: map[string]time.Time{}}}, dbDown})
-}
-
-// foldOutage turns records whose error says the database cannot be reached
-// into a raise of the outage alarm.
-type foldOutage struct {
-	slog.Handler
-	down *alarm.Alarm
-}
-
-// outageSigns are what connection failures to PostgreSQL say.
-var outageSigns = []string{"failed to connect", "connection refused", "SQLSTATE 57P0", "SQLSTATE 08",
-	"conn closed", "connection reset", "broken pipe", "unexpected EOF"}
-
-func (h foldOutage) Handle(ctx context.Context, r slog.Record) error {
-	var cause string
-	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == "err" || a.Key == "error" {
-			cause = a.Value.String()
-		}
-		return cause == ""
-	})
-	for _, sign := range outageSigns {
-		if strings.Contains(cause, sign) {
-			h.down.Raise(r.Message + ": " + cause)
-			return nil
-		}
-	}
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h foldOutage) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return foldOutage{h.Handler.WithAttrs(attrs), h.down}
-}
-
-func (h foldOutage) WithGroup(name string) slog.Handler {
-	return foldOutage{h.Handler.WithGroup(name), h.down}
-}
-
-// onceAMinute drops a record whose message was passed on less than a
-// minute ago.
-type onceAMinute struct {
-	slog.Handler
-	seen *lastSeen // shared by the handlers made With attributes
-}
-
-type lastSeen struct {
-	mu sync.Mutex
-	at map[string]time.Time
-}
-
-func (h onceAMinute) Handle(ctx context.Context, r slog.Record) error {
-	key := r.Level.String() + r.Message
-	h.seen.mu.Lock()
-	if time.Since(h.seen.at[key]) < time.Minute {
-		h.seen.mu.Unlock()
-		return nil
-	}
-	h.seen.at[key] = time.Now()
-	h.seen.mu.Unlock()
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h onceAMinute) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return onceAMinute{h.Handler.WithAttrs(attrs), h.seen}
-}
-
-func (h onceAMinute) WithGroup(name string) slog.Handler {
-	return onceAMinute{h.Handler.WithGroup(name), h.seen}
-}
-
-type minLevel struct {
-	slog.Handler
-	min slog.Level
-}
-
-func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= h.min && h.Handler.Enabled(ctx, l)
-}
-
-func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return minLevel{h.Handler.WithAttrs(attrs), h.min}
-}
-
-func (h minLevel) WithGroup(name string) slog.Handler {
-	return minLevel{h.Handler.WithGroup(name), h.min}
 }

@@ -66,11 +66,6 @@ func OpenDatabaseServer(ctx context.Context, cfg config.Config, log *slog.Logger
 	return s, nil
 }
 
-// DatabaseURL is the connection URL of a service's database.
-func (s *DatabaseServer) DatabaseURL(service string) (string, error) {
-	return dbutil.DatabaseURL(s.url, s.prefix+service)
-}
-
 // Prepare creates a service's database if it is missing, applies the
 // service's migrations and returns the database's URL.
 func (s *DatabaseServer) Prepare(ctx context.Context, service string, migrations fs.FS) (string, error) {
