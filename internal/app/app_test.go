@@ -15,6 +15,7 @@ import (
 	"uptime/internal/app"
 	"uptime/internal/apptest"
 	"uptime/internal/config"
+	"uptime/internal/pgtest"
 )
 
 // newStateDir returns a state directory the postgres user can reach, as a
@@ -78,3 +79,6 @@ func TestRunFailsFastOnAPortInUse(t *testing.T) {
 		t.Fatal("the first app's cluster is gone")
 	}
 }
+
+// TestMain stops the test cluster the apps share when the tests end.
+func TestMain(m *testing.M) { pgtest.Main(m) }
