@@ -176,6 +176,19 @@ func (f *chaosFarm) waitRound(t *testing.T, sites int, after time.Time, within t
 	}
 }
 
+// reachableDir returns a new directory the postgres user can reach, removed
+// when the test ends.
+func reachableDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "uptime-chaos-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
 // externalCluster starts a PostgreSQL cluster the test controls, in dir.
 func externalCluster(t *testing.T, dir string) *pglocal.Cluster {
 	t.Helper()
@@ -258,12 +271,7 @@ func TestChaosKillLoop(t *testing.T) {
 // are checked every 2 seconds, then starts it again.
 func TestChaosDatabaseOutage(t *testing.T) {
 	const sites, outage = 20, 20 * time.Second
-	dir, err := os.MkdirTemp("", "uptime-chaos-pg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(dir, 0o755)
-	defer os.RemoveAll(dir)
+	dir := reachableDir(t)
 	cluster := externalCluster(t, dir)
 	farm := newChaosFarm(t)
 	p := newProgram(t, "UPTIME_CHECK_EVERY="+chaosInterval.String(), "DATABASE_URL="+cluster.URL("postgres"))
@@ -300,7 +308,7 @@ func TestChaosDatabaseOutage(t *testing.T) {
 	}
 	restartCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	cluster, err = pglocal.Start(restartCtx, pglocal.Options{Dir: dir, Port: port})
+	cluster, err := pglocal.Start(restartCtx, pglocal.Options{Dir: dir, Port: port})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,11 +346,7 @@ func TestChaosDatabaseOutage(t *testing.T) {
 // fail with 503, not 500, and everything recovers once there is room.
 func TestChaosFullDisk(t *testing.T) {
 	const sites = 10
-	dir, err := os.MkdirTemp("", "uptime-chaos-disk-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
+	dir := reachableDir(t)
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=160m,mode=0755", "tmpfs", dir).CombinedOutput(); err != nil {
 		t.Fatalf("mount a small tmpfs (the full-disk test needs root): %v %s", err, out)
 	}
