@@ -350,7 +350,9 @@ func TestChaosFullDisk(t *testing.T) {
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=160m,mode=0755", "tmpfs", dir).CombinedOutput(); err != nil {
 		t.Fatalf("mount a small tmpfs (the full-disk test needs root): %v %s", err, out)
 	}
-	defer exec.Command("umount", "-l", dir).Run()
+	// Unmounted after the cluster on it has stopped (cleanups run last
+	// first).
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
 	cluster := externalCluster(t, dir)
 	farm := newChaosFarm(t)
 	p := newProgram(t, "UPTIME_CHECK_EVERY="+chaosInterval.String(), "DATABASE_URL="+cluster.URL("postgres"))
