@@ -177,10 +177,8 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("the API key is %d characters long; on an address beyond loopback it must have "+
 			"at least %d (try: openssl rand -hex 16)", len(c.APIKey), MinKeyLength))
 	}
-	if c.PublicURL != "" {
-		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, errors.New("--public-url must be an http or https URL with a host, like https://uptime.example.com"))
-		}
+	if c.PublicURL != "" && !isHTTPURL(c.PublicURL) {
+		errs = append(errs, errors.New("--public-url must be an http or https URL with a host, like https://uptime.example.com"))
 	}
 	if c.StateDir == "" {
 		errs = append(errs, errors.New("--state-dir must not be empty"))
@@ -215,15 +213,14 @@ func (c Config) Validate() error {
 	if c.Retention < time.Hour {
 		errs = append(errs, fmt.Errorf("--retention %s is too short; use 1h or more", c.Retention))
 	}
-	for name, list := range map[string]string{"--deny-targets": c.DenyTargets, "--allow-targets": c.AllowTargets} {
-		if _, err := ParsePrefixes(list); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", name, err))
-		}
+	if _, err := ParsePrefixes(c.DenyTargets); err != nil {
+		errs = append(errs, fmt.Errorf("--deny-targets: %w", err))
 	}
-	if c.HeartbeatURL != "" {
-		if u, err := url.Parse(c.HeartbeatURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, errors.New("--heartbeat-url must be an http or https URL with a host"))
-		}
+	if _, err := ParsePrefixes(c.AllowTargets); err != nil {
+		errs = append(errs, fmt.Errorf("--allow-targets: %w", err))
+	}
+	if c.HeartbeatURL != "" && !isHTTPURL(c.HeartbeatURL) {
+		errs = append(errs, errors.New("--heartbeat-url must be an http or https URL with a host"))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q must be text or json", c.LogFormat))
@@ -235,11 +232,7 @@ func (c Config) Validate() error {
 // address stands for itself alone.
 func ParsePrefixes(list string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
-	for f := range strings.SplitSeq(list, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
+	for _, f := range List(list) {
 		if !strings.Contains(f, "/") {
 			a, err := netip.ParseAddr(f)
 			if err != nil {
@@ -266,6 +259,12 @@ func List(s string) []string {
 		}
 	}
 	return out
+}
+
+// isHTTPURL reports whether s is an http or https URL with a host.
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // ListensBeyondLoopback reports whether the API is reachable from other
