@@ -22,7 +22,12 @@ func (s *Service) Register(srv *api.Server) {
 	// few stream at once, and the pool is left to the checks.
 	srv.Handle("GET /status", api.NewLimiter(4, 8).Wrap(s.handleStatus))
 	srv.Handle("GET /history/{siteID}", s.handleHistory)
+	srv.Handle("GET /scheduler", s.handleScheduler)
 }
+
+// handleScheduler serves GET /scheduler → this instance's share of the
+// scheduled checks and how late they started.
+func (s *Service) handleScheduler(r *http.Request) (any, error) { return s.Scheduler(), nil }
 
 // notFromCheck refuses a request sent by a check, of this instance or
 // another: a site that redirects its check to /ping/<itself> would
@@ -56,11 +61,15 @@ func (s *Service) handleCheck(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.sites.Get(r.Context(), id)
+	e, err := s.sites.Entry(r.Context(), id)
 	if err != nil {
 		return nil, err
 	}
-	return s.Check(r.Context(), *st)
+	c := s.config(e)
+	if c.Paused {
+		return nil, api.Errorf(api.FailedPrecondition, "site %d is paused; resume it to check it", id)
+	}
+	return s.checkTarget(r.Context(), newTarget(e.Site, c))
 }
 
 // handleCheckAll serves POST /checkall and /check-all; it returns when
@@ -109,7 +118,7 @@ func (s *Service) handleHistory(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.sites.Get(r.Context(), id); err != nil {
+	if _, err := s.sites.Entry(r.Context(), id); err != nil {
 		return nil, err
 	}
 	return s.History(r.Context(), id, limit)

@@ -24,9 +24,10 @@ const UserAgent = "Uptime/1.0 (uptime monitor; +https://github.com/encoredev/exa
 // failure.
 const maxRedirects = 10
 
-// maxBodyRead is how much of a response's body a check reads. What it
-// reads is read with its errors checked, so a body cut short, broken
-// chunking or a server that stops after its headers is down, not up.
+// maxBodyRead is how much of a response's body a check reads, and the
+// part a keyword is looked for in. What it reads is read with its errors
+// checked, so a body cut short, broken chunking or a server that stops
+// after its headers is down, not up.
 const maxBodyRead = 1 << 20
 
 // CheckHeader marks every request a check sends, so that this program
@@ -49,6 +50,8 @@ type Result struct {
 	CertExpiry *time.Time
 	// CheckedAt is when the check started.
 	CheckedAt time.Time
+	// Degraded is an up result slower than the site's max_latency.
+	Degraded bool
 }
 
 // Checker checks URLs with its own HTTP client: a time limit per check, at
@@ -73,8 +76,7 @@ func NewChecker(timeout time.Duration, transport http.RoundTripper, targets *Tar
 		timeout: timeout,
 		targets: targets,
 		client: &http.Client{
-			Transport: transport,
-			Timeout:   timeout,
+			Transport: transport, // each check bounds itself with its context
 			CheckRedirect: func(req *http.Request, via []*http.Request) error {
 				if len(via) > maxRedirects {
 					return errTooManyRedirects
@@ -106,15 +108,31 @@ func NewTransport(targets *Targets) *http.Transport {
 
 var errTooManyRedirects = fmt.Errorf("more than %d redirects", maxRedirects)
 
-// Check fetches the URL once. Failing to reach it is a down result, never
-// an error: a bad URL, a refused connection, a timeout or a bad
-// certificate each says so in Reason.
-func (c *Checker) Check(ctx context.Context, rawURL string) (res Result) {
+// Check fetches the URL once with GET, the tutorial's check. Failing to
+// reach it is a down result, never an error: a bad URL, a refused
+// connection, a timeout or a bad certificate each says so in Reason.
+func (c *Checker) Check(ctx context.Context, rawURL string) Result {
+	return c.CheckProbe(ctx, rawURL, nil)
+}
+
+// CheckProbe fetches the URL once as p says (nil is the tutorial's check)
+// and judges the answer by p's rules.
+func (c *Checker) CheckProbe(ctx context.Context, rawURL string, p *Probe) (res Result) {
 	res.CheckedAt = time.Now()
 	// A reason may quote the URL; it is stored and shown, so without its
 	// password.
 	defer func() { res.Reason = api.Redact(res.Reason) }()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if p == nil {
+		p = &Probe{}
+	}
+	timeout := c.timeout
+	if p.Timeout > 0 {
+		timeout = p.Timeout
+	}
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := p.request(ctx, rawURL)
 	if err == nil && req.URL.Host == "" {
 		err = errors.New("no host")
 	}
@@ -126,44 +144,43 @@ func (c *Checker) Check(ctx context.Context, rawURL string) (res Result) {
 		res.Reason = err.Error()
 		return res
 	}
-	req.Header.Set("User-Agent", UserAgent)
-	req.Header.Set("Accept", "*/*")
-	req.Header.Set(CheckHeader, "1")
 	resp, err := c.client.Do(req)
 	if err != nil {
 		res.Latency = time.Since(res.CheckedAt)
-		res.Reason = c.reason(ctx, err)
+		res.Reason = c.reason(parent, err, timeout)
 		return res
 	}
 	res.Status = resp.StatusCode
-	_, err = io.CopyN(io.Discard, resp.Body, maxBodyRead)
+	found, err := p.readBody(resp.Body)
 	resp.Body.Close()
 	res.Latency = time.Since(res.CheckedAt)
 	if err != nil && err != io.EOF {
-		res.Reason = "reading the response: " + c.bodyReason(ctx, err)
+		res.Reason = "reading the response: " + c.bodyReason(parent, err, timeout)
 		return res
-	}
-	res.Up = resp.StatusCode < 400
-	if !res.Up {
-		res.Reason = fmt.Sprintf("HTTP %d", resp.StatusCode)
 	}
 	if resp.TLS != nil && len(resp.TLS.PeerCertificates) > 0 {
 		exp := resp.TLS.PeerCertificates[0].NotAfter
 		res.CertExpiry = &exp
 	}
+	res.Up, res.Reason = p.judge(resp.StatusCode, found)
+	if res.Up && p.MaxLatency > 0 && res.Latency > p.MaxLatency {
+		res.Degraded = true
+		res.Reason = fmt.Sprintf("slow: %s, above max_latency %s", res.Latency.Round(time.Millisecond), p.MaxLatency)
+	}
 	return res
 }
 
 // bodyReason explains why reading a response's body failed.
-func (c *Checker) bodyReason(ctx context.Context, err error) string {
+func (c *Checker) bodyReason(ctx context.Context, err error, timeout time.Duration) string {
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return "the body ended before its announced length"
 	}
-	return c.reason(ctx, err)
+	return c.reason(ctx, err, timeout)
 }
 
-// reason turns a transport error into a short explanation.
-func (c *Checker) reason(ctx context.Context, err error) string {
+// reason turns a transport error into a short explanation. ctx is the
+// caller's: when it is done, the check was canceled, not timed out.
+func (c *Checker) reason(ctx context.Context, err error, timeout time.Duration) string {
 	var (
 		dnsErr      *net.DNSError
 		unknownCA   x509.UnknownAuthorityError
@@ -183,7 +200,7 @@ func (c *Checker) reason(ctx context.Context, err error) string {
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		return "check canceled"
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		return "timeout after " + c.timeout.String()
+		return "timeout after " + timeout.String()
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused"
 	case errors.Is(err, syscall.ECONNRESET):

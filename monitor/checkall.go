@@ -78,9 +78,6 @@ func (s *Service) runCheckAll(r *run) {
 	s.running = nil
 	s.mu.Unlock()
 	close(r.done)
-	if r.ran && r.err == nil {
-		s.roundDone(s.ctx)
-	}
 }
 
 // lockedCheckAll runs CheckAll under the advisory lock.

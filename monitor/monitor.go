@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -26,7 +27,7 @@ var Migrations embed.FS
 
 // Sites is what the monitor needs of the site service.
 type Sites interface {
-	Get(ctx context.Context, id int) (*site.Site, error)
+	Entry(ctx context.Context, id int) (*site.Entry, error)
 	List(ctx context.Context) (*site.ListResponse, error)
 	Count(ctx context.Context) (int64, error)
 }
@@ -60,8 +61,12 @@ type Options struct {
 	ConfirmInterval time.Duration
 	// Concurrency bounds how many sites check-all checks at once. Defaults to 100.
 	Concurrency int
-	// CheckEvery is how often cron checks every site. Defaults to 5 minutes.
+	// CheckEvery is how often a site is checked where its settings do not
+	// say. Defaults to 5 minutes.
 	CheckEvery time.Duration
+	// MaxInFlight bounds the scheduled checks one instance makes at once.
+	// Defaults to 1000: a check mostly waits on its site.
+	MaxInFlight int
 	// Retention is how long checks are kept. Defaults to 90 days.
 	Retention time.Duration
 	// Transport carries the checks; nil means NewTransport's.
@@ -90,6 +95,14 @@ func (o *Options) setDefaults() {
 	if o.Retention == 0 {
 		o.Retention = 90 * 24 * time.Hour
 	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = 1000
+	}
+}
+
+// siteDefaults are the settings of a site that was given none.
+func (o *Options) siteDefaults() site.Defaults {
+	return site.Defaults{Interval: o.CheckEvery, Timeout: o.CheckTimeout, Confirmations: o.Confirmations}
 }
 
 // Service checks sites and keeps their history.
@@ -103,6 +116,9 @@ type Service struct {
 	log         *slog.Logger
 	heartbeat   *http.Client
 	stall       *alarm.Alarm
+	inflight    slots // scheduled checks going on in this process
+	stallAfter  atomic.Int64 // the watchdog's limit when it last saw a stall
+	stats       schedStats
 
 	// ctx is the service's own: check-all runs and the watchdog live in
 	// it, and Stop cancels it.
@@ -124,7 +140,9 @@ func New(db *pgxpool.Pool, sites Sites, q *queue.Queue, transitions *pubsub.Topi
 		checker:   NewChecker(opts.CheckTimeout, opts.Transport, opts.Targets),
 		heartbeat: &http.Client{Timeout: 10 * time.Second},
 		stall:     alarm.New(log, "scheduled checking has stopped"),
+		inflight:  make(slots, opts.MaxInFlight),
 	}
+	s.stats.since = time.Now()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.registerJobs()
 	return s
@@ -153,42 +171,39 @@ func (s *Service) Ping(ctx context.Context, url string) *CheckResponse {
 	return checkResponse(s.checker.Check(ctx, withScheme(url)))
 }
 
-// Check checks one site, records every attempt, and announces a
-// transition if the site's state changed. A failure of a site that was up
-// is confirmed by quick re-checks first.
+// Check checks one site with its settings, records every attempt, and
+// announces a transition if the site's state changed. A failure of a site
+// that was up is confirmed by quick re-checks first.
 func (s *Service) Check(ctx context.Context, st site.Site) (*CheckResponse, error) {
-	res := s.checker.Check(ctx, st.URL)
+	t, err := s.targetOf(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	return s.checkTarget(ctx, t)
+}
+
+func (s *Service) checkTarget(ctx context.Context, t *target) (*CheckResponse, error) {
+	res := s.checker.CheckProbe(ctx, t.URL, t.probe)
 	if ctx.Err() != nil {
 		// Cut short by shutdown or the caller: that says nothing of the site.
 		return nil, ctx.Err()
 	}
 	attempts := []Result{res}
-	if !res.Up && s.opts.Confirmations > 0 {
-		wasUp, err := s.confirmedUp(ctx, st.ID)
+	if !res.Up && t.confirmations > 0 {
+		wasUp, err := s.confirmedUp(ctx, t.ID)
 		if err != nil {
 			return nil, err
 		}
 		if wasUp {
-			if attempts, err = s.confirm(ctx, st.URL, attempts, nil); err != nil {
-				return nil, errors.Join(err, s.recordAttempts(context.WithoutCancel(ctx), st, attempts))
+			if attempts, err = s.confirm(ctx, t, attempts, nil); err != nil {
+				return nil, errors.Join(err, s.recordAttempts(context.WithoutCancel(ctx), t.Site, attempts))
 			}
 		}
 	}
-	if err := s.record(ctx, st, attempts); err != nil {
+	if err := s.record(ctx, t, attempts); err != nil {
 		return nil, err
 	}
 	return checkResponse(attempts[len(attempts)-1]), nil
-}
-
-// SiteAdded checks a new site at once, through the site-added job, so its
-// status is known before the next tick. The job is committed without
-// waiting for the disk: losing it to a crash costs nothing worse than the
-// first check waiting for the next tick, and adding a site stays fast.
-func (s *Service) SiteAdded(ctx context.Context, st site.Site) {
-	if err := s.enqueueFirstCheck(context.WithoutCancel(ctx), st); err != nil {
-		s.log.Warn("could not enqueue the first check of a new site; the next tick will check it",
-			"site_id", st.ID, "err", err)
-	}
 }
 
 func (s *Service) enqueueFirstCheck(ctx context.Context, st site.Site) error {
@@ -204,13 +219,6 @@ func (s *Service) enqueueFirstCheck(ctx context.Context, st site.Site) error {
 		return err
 	}
 	return tx.Commit(ctx)
-}
-
-// SiteDeleted forgets a deleted site's state and history.
-func (s *Service) SiteDeleted(ctx context.Context, id int) {
-	if err := s.forget(context.WithoutCancel(ctx), id); err != nil {
-		s.log.Warn("could not remove a deleted site's checks; the next tick will", "site_id", id, "err", err)
-	}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -30,6 +30,11 @@ type SiteStatus struct {
 	Reason string `json:"reason"`
 	// CertExpiresAt is when the site's TLS certificate expires, for https.
 	CertExpiresAt *time.Time `json:"cert_expires_at"`
+	// Degraded tells whether the last check answered, but slower than the
+	// site's max_latency.
+	Degraded bool `json:"degraded"`
+	// Paused tells whether the site is paused: not checked, not alerted.
+	Paused bool `json:"paused"`
 }
 
 // StatusResponse is the state of every site that has been checked.
@@ -46,8 +51,9 @@ const MaxStatusIDs = 1000
 // encoded as the state rows arrive, so that a hundred thousand sites cost
 // neither a map, nor reflection, nor the whole response in memory.
 func (s *Service) Status(ctx context.Context, ids []int64) (api.Stream, error) {
-	const columns = `SELECT site_id, up, checked_at, since, COALESCE(status_code, 0), COALESCE(latency_ms, 0),
-		reason, cert_expires_at FROM site_state WHERE checked_at IS NOT NULL`
+	const columns = `SELECT s.site_id, s.up, s.checked_at, s.since, COALESCE(s.status_code, 0), COALESCE(s.latency_ms, 0),
+		s.reason, s.cert_expires_at, s.degraded, COALESCE(m.paused, false)
+		FROM site_state s LEFT JOIN monitored m USING (site_id) WHERE s.checked_at IS NOT NULL`
 	var (
 		rows pgx.Rows
 		err  error
@@ -55,7 +61,7 @@ func (s *Service) Status(ctx context.Context, ids []int64) (api.Stream, error) {
 	if ids == nil {
 		rows, err = s.db.Query(ctx, columns)
 	} else {
-		rows, err = s.db.Query(ctx, columns+" AND site_id = ANY($1)", ids)
+		rows, err = s.db.Query(ctx, columns+" AND s.site_id = ANY($1)", ids)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read status: %w", err)
@@ -70,7 +76,7 @@ func (s *Service) Status(ctx context.Context, ids []int64) (api.Stream, error) {
 		)
 		b = append(b, `{"sites":{`...)
 		_, err := pgx.ForEachRow(rows, []any{&id, &st.Up, &st.CheckedAt, &st.Since, &st.StatusCode, &st.LatencyMS,
-			&st.Reason, &st.CertExpiresAt}, func() error {
+			&st.Reason, &st.CertExpiresAt, &st.Degraded, &st.Paused}, func() error {
 			if !first {
 				b = append(b, ',')
 			}
@@ -116,6 +122,10 @@ func appendSiteStatus(b []byte, id int64, st *SiteStatus) []byte {
 	} else {
 		b = appendTime(b, *st.CertExpiresAt)
 	}
+	b = append(b, `,"degraded":`...)
+	b = strconv.AppendBool(b, st.Degraded)
+	b = append(b, `,"paused":`...)
+	b = strconv.AppendBool(b, st.Paused)
 	return append(b, '}')
 }
 
@@ -161,6 +171,9 @@ type CheckRecord struct {
 	LatencyMS float64 `json:"latency_ms"`
 	// Reason says why the check failed; empty when it did not.
 	Reason string `json:"reason"`
+	// Degraded tells whether the site answered, but slower than its
+	// max_latency.
+	Degraded bool `json:"degraded"`
 }
 
 // Uptime is the share of checks that found a site up, in percent, over
@@ -190,14 +203,14 @@ const MaxHistory = 1000
 // History returns a site's latest checks, newest first, and its uptime
 // percentages computed in the database.
 func (s *Service) History(ctx context.Context, siteID, limit int) (*HistoryResponse, error) {
-	rows, err := s.db.Query(ctx, `SELECT up, checked_at, COALESCE(status_code, 0), COALESCE(latency_ms, 0), reason
+	rows, err := s.db.Query(ctx, `SELECT up, checked_at, COALESCE(status_code, 0), COALESCE(latency_ms, 0), reason, degraded
 		FROM checks WHERE site_id = $1 ORDER BY checked_at DESC LIMIT $2`, siteID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read history of site %d: %w", siteID, err)
 	}
 	checks, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (CheckRecord, error) {
 		var c CheckRecord
-		err := row.Scan(&c.Up, &c.CheckedAt, &c.StatusCode, &c.LatencyMS, &c.Reason)
+		err := row.Scan(&c.Up, &c.CheckedAt, &c.StatusCode, &c.LatencyMS, &c.Reason, &c.Degraded)
 		return c, err
 	})
 	if err != nil {

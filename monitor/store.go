@@ -31,9 +31,9 @@ func (s *Service) confirmedUp(ctx context.Context, siteID int) (bool, error) {
 func insertChecks(ctx context.Context, tx pgx.Tx, siteID int, attempts []Result) error {
 	batch := &pgx.Batch{}
 	for _, r := range attempts {
-		batch.Queue(`INSERT INTO checks (site_id, up, checked_at, status_code, latency_ms, reason, cert_expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			siteID, r.Up, r.CheckedAt, statusOrNil(r.Status), ms(r.Latency), r.Reason, r.CertExpiry)
+		batch.Queue(`INSERT INTO checks (site_id, up, checked_at, status_code, latency_ms, reason, cert_expires_at, degraded)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			siteID, r.Up, r.CheckedAt, statusOrNil(r.Status), ms(r.Latency), r.Reason, r.CertExpiry, r.Degraded)
 	}
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("record checks of site %d: %w", siteID, err)
@@ -49,19 +49,19 @@ func (s *Service) recordAttempts(ctx context.Context, st site.Site, attempts []R
 
 // record stores the attempts and decides the site's state from the last
 // one, in one transaction.
-func (s *Service) record(ctx context.Context, st site.Site, attempts []Result) error {
-	return s.inTx(ctx, st, func(tx pgx.Tx) error {
-		if err := insertChecks(ctx, tx, st.ID, attempts); err != nil {
+func (s *Service) record(ctx context.Context, t *target, attempts []Result) error {
+	return s.inTx(ctx, t.Site, func(tx pgx.Tx) error {
+		if err := insertChecks(ctx, tx, t.ID, attempts); err != nil {
 			return err
 		}
-		return s.decideTx(ctx, tx, st, attempts[len(attempts)-1])
+		return s.decideTx(ctx, tx, t, attempts[len(attempts)-1])
 	})
 }
 
 // decide updates the site's state from a check already recorded.
-func (s *Service) decide(ctx context.Context, st site.Site, final Result) error {
-	return s.inTx(ctx, st, func(tx pgx.Tx) error {
-		return s.decideTx(ctx, tx, st, final)
+func (s *Service) decide(ctx context.Context, t *target, final Result) error {
+	return s.inTx(ctx, t.Site, func(tx pgx.Tx) error {
+		return s.decideTx(ctx, tx, t, final)
 	})
 }
 
@@ -84,7 +84,10 @@ func (s *Service) inTx(ctx context.Context, st site.Site, f func(pgx.Tx) error) 
 // publishes a transition if the state changed. The state row is locked
 // while the transition is decided, so concurrent checks of one site
 // announce each change once; a result older than the state decides nothing.
-func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, st site.Site, final Result) error {
+// A failure that reaches here is confirmed already; a down site needs
+// t.recoveries passing checks in a row to be up again.
+func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, t *target, final Result) error {
+	st := t.Site
 	if _, err := tx.Exec(ctx, `INSERT INTO site_state (site_id, url, up) VALUES ($1, $2, true)
 		ON CONFLICT (site_id) DO NOTHING`, st.ID, st.URL); err != nil {
 		return fmt.Errorf("create state of site %d: %w", st.ID, err)
@@ -93,37 +96,51 @@ func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, st site.Site, final R
 		wasUp     bool
 		since     *time.Time
 		checkedAt *time.Time
+		passed    int // passing checks so far of a site recovering
 	)
-	if err := tx.QueryRow(ctx, "SELECT up, since, checked_at FROM site_state WHERE site_id = $1 FOR UPDATE",
-		st.ID).Scan(&wasUp, &since, &checkedAt); err != nil {
+	if err := tx.QueryRow(ctx, "SELECT up, since, checked_at, streak FROM site_state WHERE site_id = $1 FOR UPDATE",
+		st.ID).Scan(&wasUp, &since, &checkedAt, &passed); err != nil {
 		return fmt.Errorf("lock state of site %d: %w", st.ID, err)
 	}
 	if checkedAt != nil && final.CheckedAt.Before(*checkedAt) {
 		return nil
 	}
-	changed := final.Up != wasUp
+	up, streak := final.Up, 0
+	if !wasUp && final.Up {
+		if streak = passed + 1; streak < t.recoveries {
+			up = false // not yet: more passing checks must follow
+		} else {
+			streak = 0
+		}
+	}
+	changed := up != wasUp
 	newSince := since
 	if changed || since == nil {
 		newSince = &final.CheckedAt
 	}
+	reason := final.Reason
+	if !up && final.Up {
+		reason = fmt.Sprintf("recovering: %d of %d passing checks", streak, t.recoveries)
+	}
 	if _, err := tx.Exec(ctx, `UPDATE site_state SET url = $2, up = $3, since = $4, checked_at = $5,
-		status_code = $6, latency_ms = $7, reason = $8, cert_expires_at = $9 WHERE site_id = $1`,
-		st.ID, st.URL, final.Up, newSince, final.CheckedAt, statusOrNil(final.Status), ms(final.Latency),
-		final.Reason, final.CertExpiry,
+		status_code = $6, latency_ms = $7, reason = $8, cert_expires_at = $9, degraded = $10, streak = $11
+		WHERE site_id = $1`,
+		st.ID, st.URL, up, newSince, final.CheckedAt, statusOrNil(final.Status), ms(final.Latency),
+		reason, final.CertExpiry, final.Degraded, streak,
 	); err != nil {
 		return fmt.Errorf("update state of site %d: %w", st.ID, err)
 	}
 	if !changed {
 		return nil
 	}
-	ev := TransitionEvent{Site: st.Public(), Up: final.Up, Reason: final.Reason, At: final.CheckedAt}
+	ev := TransitionEvent{Site: st.Public(), Up: up, Reason: final.Reason, At: final.CheckedAt}
 	if checkedAt != nil {
 		ev.Since = since
 	}
 	if err := s.transitions.PublishTx(ctx, tx, ev); err != nil {
 		return err
 	}
-	s.log.Info("site changed state", "site_id", st.ID, "url", api.Redact(st.URL), "up", final.Up, "reason", final.Reason)
+	s.log.Info("site changed state", "site_id", st.ID, "url", api.Redact(st.URL), "up", up, "reason", final.Reason)
 	return nil
 }
 
@@ -134,6 +151,9 @@ func (s *Service) forget(ctx context.Context, siteID int) error {
 		return err
 	}
 	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "DELETE FROM monitored WHERE site_id = $1", siteID); err != nil {
+		return fmt.Errorf("forget site %d: %w", siteID, err)
+	}
 	if _, err := tx.Exec(ctx, "DELETE FROM site_state WHERE site_id = $1", siteID); err != nil {
 		return fmt.Errorf("forget site %d: %w", siteID, err)
 	}

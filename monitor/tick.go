@@ -42,13 +42,32 @@ func (s slots) release() {
 	}
 }
 
+// target is a site as a round of checks sees it: what to send, and how
+// many re-checks and passing checks decide a change.
+type target struct {
+	site.Site
+	probe         *Probe
+	confirmations int
+	recoveries    int
+}
+
+func newTarget(st site.Site, c site.Config) *target {
+	return &target{Site: st, probe: NewProbe(c), confirmations: c.Confirmations, recoveries: c.Recoveries}
+}
+
+// config returns a site's settings with the monitor's defaults filled in:
+// the flags of this process decide how a site without settings is checked.
+func (s *Service) config(e *site.Entry) site.Config {
+	return e.Given.Config(e.URL, s.opts.siteDefaults())
+}
+
 // confirm re-checks a failing site whose confirmed state is up, pausing
-// ConfirmInterval before each re-check, until one passes or Confirmations
-// more have failed. Each check holds one of sl; the pauses hold none, so a
-// site being confirmed does not hold up the others. It returns every
-// attempt so far, and ctx's error if it was cut short.
-func (s *Service) confirm(ctx context.Context, url string, attempts []Result, sl slots) ([]Result, error) {
-	for i := 0; i < s.opts.Confirmations && !attempts[len(attempts)-1].Up; i++ {
+// ConfirmInterval before each re-check, until one passes or the site's
+// confirmations more have failed. Each check holds one of sl; the pauses
+// hold none, so a site being confirmed does not hold up the others. It
+// returns every attempt so far, and ctx's error if it was cut short.
+func (s *Service) confirm(ctx context.Context, t *target, attempts []Result, sl slots) ([]Result, error) {
+	for i := 0; i < t.confirmations && !attempts[len(attempts)-1].Up; i++ {
 		select {
 		case <-ctx.Done():
 			return attempts, ctx.Err()
@@ -57,7 +76,7 @@ func (s *Service) confirm(ctx context.Context, url string, attempts []Result, sl
 		if err := sl.acquire(ctx); err != nil {
 			return attempts, err
 		}
-		res := s.checker.Check(ctx, url)
+		res := s.checker.CheckProbe(ctx, t.URL, t.probe)
 		sl.release()
 		if ctx.Err() != nil {
 			return attempts, ctx.Err()
@@ -67,8 +86,9 @@ func (s *Service) confirm(ctx context.Context, url string, attempts []Result, sl
 	return attempts, nil
 }
 
-// CheckAll checks every site, at most Options.Concurrency at once. A site
-// that hangs costs one timeout and holds up no other.
+// CheckAll checks every site that is not paused, at most
+// Options.Concurrency at once. A site that hangs costs one timeout and
+// holds up no other.
 //
 // The confirmed state of every site is read once, at the start. A check
 // that agrees with it, as nearly all do, is written with others in a batch
@@ -82,7 +102,7 @@ func (s *Service) CheckAll(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list sites: %w", err)
 	}
-	states, err := s.confirmedStates(ctx)
+	states, err := s.confirmedStates(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -94,33 +114,20 @@ func (s *Service) CheckAll(ctx context.Context) error {
 	w := s.startBatchWriter(&fails)
 	sl := make(slots, s.opts.Concurrency)
 	var wg sync.WaitGroup
-	for _, st := range list.Sites {
+	n := 0
+	for _, e := range list.Sites {
+		c := s.config(e)
+		if c.Paused {
+			continue
+		}
 		if sl.acquire(ctx) != nil {
 			break
 		}
+		n++
+		t := newTarget(e.Site, c)
 		wg.Go(func() {
-			res := s.checker.Check(ctx, st.URL)
-			sl.release()
-			if ctx.Err() != nil {
-				return // cut short: that says nothing of the site
-			}
-			attempts := []Result{res}
-			wasUp, known := states[int64(st.ID)]
-			if !known {
-				wasUp = true // never checked counts as up
-			}
-			if !res.Up && wasUp {
-				var err error
-				if attempts, err = s.confirm(ctx, st.URL, attempts, sl); err != nil {
-					fails.add(s.recordAttempts(context.WithoutCancel(ctx), *st, attempts))
-					return
-				}
-			}
-			if known && attempts[len(attempts)-1].Up == wasUp {
-				w.in <- tickResult{site: *st, attempts: attempts}
-				return
-			}
-			fails.add(s.record(ctx, *st, attempts))
+			wasUp, known := states[int64(t.ID)]
+			s.round(ctx, t, wasUp, known, sl, w, &fails)
 		})
 	}
 	wg.Wait()
@@ -133,6 +140,35 @@ func (s *Service) CheckAll(ctx context.Context) error {
 		return fmt.Errorf("check-all: %d of %d checks could not be recorded; first: %w", n, len(list.Sites), first)
 	}
 	return nil
+}
+
+// round checks a site once, holding one of sl that the caller acquired,
+// re-checks it if it fails while confirmed up, and records what it saw:
+// through w when the result agrees with the confirmed state the caller
+// read (known tells whether there was one), through the locked decision
+// otherwise.
+func (s *Service) round(ctx context.Context, t *target, wasUp, known bool, sl slots, w *batchWriter, fails *failures) {
+	res := s.checker.CheckProbe(ctx, t.URL, t.probe)
+	sl.release()
+	if ctx.Err() != nil {
+		return // cut short: that says nothing of the site
+	}
+	attempts := []Result{res}
+	if !known {
+		wasUp = true // never checked counts as up
+	}
+	if !res.Up && wasUp {
+		var err error
+		if attempts, err = s.confirm(ctx, t, attempts, sl); err != nil {
+			fails.add(s.recordAttempts(context.WithoutCancel(ctx), t.Site, attempts))
+			return
+		}
+	}
+	if known && attempts[len(attempts)-1].Up == wasUp {
+		w.in <- tickResult{target: t, attempts: attempts}
+		return
+	}
+	fails.add(s.record(ctx, t, attempts))
 }
 
 // failures counts the errors of a tick and keeps the first.
@@ -160,9 +196,18 @@ func (f *failures) get() (int, error) {
 	return f.n, f.first
 }
 
-// confirmedStates returns the confirmed state of every site that has one.
-func (s *Service) confirmedStates(ctx context.Context) (map[int64]bool, error) {
-	rows, err := s.db.Query(ctx, "SELECT site_id, up FROM site_state")
+// confirmedStates returns the confirmed state of every site with the ids,
+// or of every site when ids is nil, that has one.
+func (s *Service) confirmedStates(ctx context.Context, ids []int64) (map[int64]bool, error) {
+	var (
+		rows pgx.Rows
+		err  error
+	)
+	if ids == nil {
+		rows, err = s.db.Query(ctx, "SELECT site_id, up FROM site_state")
+	} else {
+		rows, err = s.db.Query(ctx, "SELECT site_id, up FROM site_state WHERE site_id = ANY($1)", ids)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read site states: %w", err)
 	}
@@ -184,7 +229,7 @@ func (s *Service) confirmedStates(ctx context.Context) (map[int64]bool, error) {
 
 // forgetDeleted removes the state and history of every site with a state
 // but no longer on the list: the ones deleted while a notice of it was lost.
-func (s *Service) forgetDeleted(ctx context.Context, listed []*site.Site, states map[int64]bool) error {
+func (s *Service) forgetDeleted(ctx context.Context, listed []*site.Entry, states map[int64]bool) error {
 	on := make(map[int64]bool, len(listed))
 	for _, st := range listed {
 		on[int64(st.ID)] = true
@@ -203,7 +248,7 @@ func (s *Service) forgetDeleted(ctx context.Context, listed []*site.Site, states
 
 // tickResult is a check that agrees with its site's confirmed state.
 type tickResult struct {
-	site     site.Site
+	target   *target
 	attempts []Result
 }
 
@@ -260,7 +305,7 @@ func (s *Service) writeBatch(batch []tickResult, fails *failures) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	// One order for the row locks of every batch.
-	slices.SortFunc(batch, func(a, b tickResult) int { return cmp.Compare(a.site.ID, b.site.ID) })
+	slices.SortFunc(batch, func(a, b tickResult) int { return cmp.Compare(a.target.ID, b.target.ID) })
 	disagree, err := s.recordAgreeing(ctx, batch)
 	if err != nil {
 		for range batch {
@@ -269,7 +314,7 @@ func (s *Service) writeBatch(batch []tickResult, fails *failures) {
 		return
 	}
 	for _, r := range disagree {
-		fails.add(s.decide(ctx, r.site, r.attempts[len(r.attempts)-1]))
+		fails.add(s.decide(ctx, r.target, r.attempts[len(r.attempts)-1]))
 	}
 }
 
@@ -289,14 +334,16 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 		latency  = make([]float64, n)
 		reasons  = make([]string, n)
 		certs    = make([]*time.Time, n)
+		degraded = make([]bool, n)
 	)
 	for i, r := range batch {
 		for _, a := range r.attempts {
-			rows = append(rows, []any{int64(r.site.ID), a.Up, a.CheckedAt, statusOrNil(a.Status), ms(a.Latency), a.Reason, a.CertExpiry})
+			rows = append(rows, []any{int64(r.target.ID), a.Up, a.CheckedAt, statusOrNil(a.Status), ms(a.Latency), a.Reason, a.CertExpiry, a.Degraded})
 		}
 		final := r.attempts[len(r.attempts)-1]
-		ids[i], urls[i], ups[i], at[i] = int64(r.site.ID), r.site.URL, final.Up, final.CheckedAt
+		ids[i], urls[i], ups[i], at[i] = int64(r.target.ID), r.target.URL, final.Up, final.CheckedAt
 		statuses[i], latency[i], reasons[i], certs[i] = statusOrNil(final.Status), ms(final.Latency), final.Reason, final.CertExpiry
+		degraded[i] = final.Degraded
 	}
 	tx, err := s.db.Begin(ctx)
 	if err != nil {
@@ -304,18 +351,18 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 	}
 	defer tx.Rollback(ctx)
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"checks"},
-		[]string{"site_id", "up", "checked_at", "status_code", "latency_ms", "reason", "cert_expires_at"},
+		[]string{"site_id", "up", "checked_at", "status_code", "latency_ms", "reason", "cert_expires_at", "degraded"},
 		pgx.CopyFromRows(rows)); err != nil {
 		return nil, fmt.Errorf("record %d checks: %w", len(rows), err)
 	}
 	updated, err := tx.Query(ctx, `UPDATE site_state s SET url = v.url, checked_at = v.checked_at,
 			since = COALESCE(s.since, v.checked_at), status_code = v.status_code, latency_ms = v.latency_ms,
-			reason = v.reason, cert_expires_at = v.cert_expires_at
+			reason = v.reason, cert_expires_at = v.cert_expires_at, degraded = v.degraded, streak = 0
 		FROM unnest($1::bigint[], $2::text[], $3::boolean[], $4::timestamptz[], $5::integer[],
-			$6::double precision[], $7::text[], $8::timestamptz[])
-			AS v(site_id, url, up, checked_at, status_code, latency_ms, reason, cert_expires_at)
+			$6::double precision[], $7::text[], $8::timestamptz[], $9::boolean[])
+			AS v(site_id, url, up, checked_at, status_code, latency_ms, reason, cert_expires_at, degraded)
 		WHERE s.site_id = v.site_id AND s.up = v.up AND (s.checked_at IS NULL OR s.checked_at <= v.checked_at)
-		RETURNING s.site_id`, ids, urls, ups, at, statuses, latency, reasons, certs)
+		RETURNING s.site_id`, ids, urls, ups, at, statuses, latency, reasons, certs, degraded)
 	if err != nil {
 		return nil, fmt.Errorf("update %d site states: %w", n, err)
 	}
@@ -335,7 +382,7 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 	}
 	var rest []tickResult
 	for _, r := range batch {
-		if !done[int64(r.site.ID)] {
+		if !done[int64(r.target.ID)] {
 			rest = append(rest, r)
 		}
 	}

@@ -29,19 +29,21 @@ func (s *Service) Stop() {
 	s.wg.Wait()
 }
 
-// stallAfter is how long no check may complete while sites are due before
-// the monitor counts itself stalled: two of the shortest intervals.
-func (s *Service) stallAfter() time.Duration { return 2 * s.opts.CheckEvery }
+// watchEvery is how often the watchdog looks.
+func (s *Service) watchEvery() time.Duration {
+	return min(max(s.opts.CheckEvery/4, 250*time.Millisecond), 5*time.Second)
+}
 
-// watch looks, a few times an interval, at when a check last completed on
-// any instance. When none has for stallAfter while there are sites to
-// check, checking has stopped: it says so at ERROR, Stalled turns true
-// (and /readyz unready), and the heartbeat stops, so that the outside
-// world notices too.
+// watch looks, every watchEvery, at when a check last completed on any
+// instance. When none has for two of the shortest intervals while there
+// are sites to check, checking has stopped: it says so at ERROR, Stalled
+// turns true (and /readyz unready), and the heartbeat stops, so that the
+// outside world notices too. While checks complete, it pings the
+// heartbeat once every --check-every.
 func (s *Service) watch(ctx context.Context) {
 	started := time.Now()
-	every := min(max(s.opts.CheckEvery/4, 250*time.Millisecond), 30*time.Second)
-	t := time.NewTicker(every)
+	var lastBeat time.Time
+	t := time.NewTicker(s.watchEvery())
 	defer t.Stop()
 	for {
 		select {
@@ -49,38 +51,62 @@ func (s *Service) watch(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		stalled, why, err := s.stalled(ctx, started)
+		w, err := s.stalled(ctx, started)
 		if err != nil {
 			continue // the database is away: /readyz and the outage alarm say so
 		}
-		if stalled {
-			s.stall.Raise(why, "stall_after", s.stallAfter())
-		} else {
-			s.stall.Clear()
+		if w.stalled {
+			s.stall.Raise(w.why, "stall_after", w.after)
+			s.stallAfter.Store(int64(w.after))
+			continue
+		}
+		s.stall.Clear()
+		if w.last.After(lastBeat) && time.Since(lastBeat) >= s.opts.CheckEvery {
+			lastBeat = time.Now()
+			s.beat(ctx)
 		}
 	}
 }
 
-// stalled reports whether no check has completed for stallAfter while
-// sites are due, and why.
-func (s *Service) stalled(ctx context.Context, started time.Time) (bool, string, error) {
-	n, err := s.sites.Count(ctx)
-	if err != nil || n == 0 {
-		return false, "", err
-	}
-	var last *time.Time
-	if err := s.db.QueryRow(ctx, "SELECT max(checked_at) FROM site_state").Scan(&last); err != nil {
-		return false, "", err
+// watched is what the watchdog saw.
+type watched struct {
+	stalled bool
+	why     string
+	after   time.Duration // how long no check may complete
+	last    time.Time     // when a check last completed
+}
+
+// stalled reports whether no check has completed for two of the shortest
+// intervals while sites are due, and why.
+func (s *Service) stalled(ctx context.Context, started time.Time) (watched, error) {
+	var (
+		w        watched
+		n        int64
+		minIvMS  *int64
+		lastSeen *time.Time
+	)
+	if err := s.db.QueryRow(ctx, `SELECT count(*), min(interval_ms), (SELECT max(checked_at) FROM site_state)
+		FROM monitored WHERE NOT paused`).Scan(&n, &minIvMS, &lastSeen); err != nil {
+		return w, err
 	}
 	since := started
-	if last != nil && last.After(since) {
-		since = *last
+	if lastSeen != nil {
+		w.last = *lastSeen
+		if lastSeen.After(since) {
+			since = *lastSeen
+		}
 	}
+	if n == 0 || minIvMS == nil {
+		return w, nil
+	}
+	w.after = 2 * time.Duration(*minIvMS) * time.Millisecond
 	idle := time.Since(since)
-	if idle <= s.stallAfter() {
-		return false, "", nil
+	if idle <= w.after {
+		return w, nil
 	}
-	return true, fmt.Sprintf("no check has completed for %s while %d sites are due", idle.Round(time.Second), n), nil
+	w.stalled = true
+	w.why = fmt.Sprintf("no check has completed for %s while %d sites are due", idle.Round(time.Second), n)
+	return w, nil
 }
 
 // Stalled reports whether checking has stopped, and why; /readyz answers
@@ -90,14 +116,15 @@ func (s *Service) Stalled() (bool, string) {
 	if !raised {
 		return false, ""
 	}
-	return true, fmt.Sprintf("no check has completed since %s", since.Add(-s.stallAfter()).UTC().Format(time.RFC3339))
+	after := time.Duration(s.stallAfter.Load())
+	return true, fmt.Sprintf("no check has completed since %s", since.Add(-after).UTC().Format(time.RFC3339))
 }
 
-// roundDone pings the heartbeat URL after a healthy round, as a dead man's
+// beat pings the heartbeat URL while checks complete, as a dead man's
 // switch (Healthchecks.io, Cronitor...) expects, so that an outside service
 // notices when this one stops. A failed ping is logged, never retried: the
-// next round pings again.
-func (s *Service) roundDone(ctx context.Context) {
+// next one comes an interval later.
+func (s *Service) beat(ctx context.Context) {
 	if s.opts.HeartbeatURL == "" {
 		return
 	}

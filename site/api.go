@@ -10,42 +10,93 @@ import (
 
 // Register adds the service's endpoints to the server.
 func (s *Service) Register(srv *api.Server) {
-	srv.Handle("POST /site", s.handleAdd)
+	srv.HandleLarge("POST /site", maxSiteBody, s.handleAdd)
 	srv.Handle("GET /site/{siteID}", s.handleGet)
+	srv.HandleLarge("PATCH /site/{siteID}", maxSiteBody, s.handleUpdate)
 	srv.Handle("GET /site", s.handleList)
 	srv.Handle("DELETE /site/{siteID}", s.handleDelete)
 }
 
-// handleAdd serves POST /site: {"url": string} → {"id", "url"}.
-func (s *Service) handleAdd(r *http.Request) (any, error) {
-	p, err := api.Decode[AddParams](r)
-	if err != nil {
-		return nil, err
-	}
-	st, err := s.Add(r.Context(), p)
-	if err != nil {
-		return nil, err
-	}
-	return st.Public(), nil
+// AddResponse is what POST /site answers: the site, and the settings it
+// was given, in their normalized form.
+type AddResponse struct {
+	Site
+	Settings
 }
 
-// handleGet serves GET /site/:siteID → {"id", "url"}.
+// handleAdd serves POST /site: {"url": string, settings...} → {"id",
+// "url", settings given...}. A site added with its URL alone answers
+// exactly as in the tutorial.
+func (s *Service) handleAdd(r *http.Request) (any, error) {
+	f, err := requestFields(r)
+	if err != nil {
+		return nil, err
+	}
+	p := AddParams{}
+	if p.Settings, err = f.settings("url"); err != nil {
+		return nil, err
+	}
+	u, ok, err := f.str("url")
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, api.Errorf(api.InvalidArgument, "url is required")
+	}
+	p.URL = u
+	e, err := s.add(r.Context(), p)
+	if err != nil {
+		return nil, err
+	}
+	p.Settings.Headers = maskHeaders(p.Settings.Headers)
+	return AddResponse{Site: e.Site.Public(), Settings: p.Settings}, nil
+}
+
+// requestFields reads a request's body as one JSON object.
+func requestFields(r *http.Request) (fields, error) {
+	body, err := api.ReadBody(r)
+	if err != nil {
+		return nil, err
+	}
+	return readFields(body)
+}
+
+// handleGet serves GET /site/:siteID → {"id", "url", every setting}.
 func (s *Service) handleGet(r *http.Request) (any, error) {
 	id, err := api.PathID(r, "siteID")
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.Get(r.Context(), id)
+	e, err := s.Entry(r.Context(), id)
 	if err != nil {
 		return nil, err
 	}
-	return st.Public(), nil
+	return e.Public(), nil
 }
 
-// handleList serves GET /site → {"sites": [{"id", "url"}]}, every site as
-// in the tutorial. With any of limit, after or q in the query it serves one
-// page instead: up to limit sites (50 by default) with an id above after
-// and a URL containing q, as {"sites", "total", "next"}.
+// handleUpdate serves PATCH /site/:siteID: the fields given change, the
+// others stay → {"id", "url", every setting}.
+func (s *Service) handleUpdate(r *http.Request) (any, error) {
+	id, err := api.PathID(r, "siteID")
+	if err != nil {
+		return nil, err
+	}
+	f, err := requestFields(r)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.Update(r.Context(), id, f)
+	if err != nil {
+		return nil, err
+	}
+	return e.Public(), nil
+}
+
+// handleList serves GET /site → {"sites": [{"id", "url", settings...}]},
+// every site as in the tutorial. With any of limit, after or q in the
+// query it serves one page instead: up to limit sites (50 by default) with
+// an id above after and a URL or name containing q, as {"sites", "total",
+// "next"}.
 func (s *Service) handleList(r *http.Request) (any, error) {
 	q := r.URL.Query()
 	if !q.Has("limit") && !q.Has("after") && !q.Has("q") {
@@ -78,6 +129,17 @@ func (s *Service) handleList(r *http.Request) (any, error) {
 	public(page.Sites)
 	return page, nil
 }
+
+// public hides what responses must not show of the entries, in place.
+func public(entries []*Entry) {
+	for _, e := range entries {
+		*e = e.Public()
+	}
+}
+
+// maxSiteBody is the largest request that adds or changes a site: room for
+// a request body of MaxBody, escaped, and fifty headers.
+const maxSiteBody = 8*MaxBody + 256<<10
 
 // maxSearch is the longest search text accepted.
 const maxSearch = 500

@@ -1,10 +1,11 @@
-// Package site is the service that keeps the list of monitored sites, in its
-// own database, over GORM.
+// Package site is the service that keeps the list of monitored sites and
+// their settings, in its own database, over GORM.
 package site
 
 import (
 	"context"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -37,17 +38,31 @@ func (s Site) Public() Site {
 	return s
 }
 
-// public hides the URL passwords of sites about to be shown, in place.
-func public(sites []*Site) {
-	for _, st := range sites {
-		st.URL = api.Redact(st.URL)
-	}
+// Entry is a site with its settings, defaults filled in: what
+// GET /site/:siteID and the lists answer, and what a check follows.
+type Entry struct {
+	Site
+	Config
+	// Given are the settings the site was given, before defaults.
+	Given Settings `json:"-"`
+	// Version counts the site's changes.
+	Version int64 `json:"-"`
+}
+
+// Public returns the entry as responses show it: the password of its URL
+// and the values of headers that look like credentials hidden.
+func (e Entry) Public() Entry {
+	e.Site = e.Site.Public()
+	e.Headers = maskHeaders(e.Headers)
+	return e
 }
 
 // Listener hears about changes to the list of sites, after they commit.
 type Listener interface {
 	// SiteAdded is called once a site has been added.
-	SiteAdded(ctx context.Context, s Site)
+	SiteAdded(ctx context.Context, e Entry)
+	// SiteChanged is called once a site's settings have changed.
+	SiteChanged(ctx context.Context, e Entry)
 	// SiteDeleted is called once a site has been deleted.
 	SiteDeleted(ctx context.Context, id int)
 }
@@ -63,6 +78,34 @@ type Service struct {
 	db        *gorm.DB
 	listeners []Listener
 	targets   Targets
+	defaults  Defaults
+}
+
+// row is a site as its table holds it.
+type row struct {
+	ID       int
+	URL      string
+	Settings string // the settings given, as JSON
+	Version  int64
+}
+
+func (row) TableName() string { return "sites" }
+
+// entry returns the row with its defaults filled in.
+func (r *row) entry(d Defaults) (*Entry, error) {
+	st, err := r.settings()
+	if err != nil {
+		return nil, err
+	}
+	return &Entry{Site: Site{ID: r.ID, URL: r.URL}, Config: st.Config(r.URL, d), Given: st, Version: r.Version}, nil
+}
+
+func (r *row) settings() (Settings, error) {
+	var st Settings
+	if err := json.Unmarshal([]byte(r.Settings), &st); err != nil {
+		return st, fmt.Errorf("settings of site %d: %w", r.ID, err)
+	}
+	return st, nil
 }
 
 // OpenDB opens the site database over GORM. The schema comes from the
@@ -81,7 +124,9 @@ func OpenDB(dbURL string) (*gorm.DB, error) {
 
 // New returns the service over its database.
 func New(db *gorm.DB) *Service {
-	return &Service{db: db}
+	s := &Service{db: db}
+	s.defaults.setDefaults()
+	return s
 }
 
 // Listen adds a listener for changes. It is meant for start-up wiring,
@@ -94,72 +139,140 @@ func (s *Service) Listen(l Listener) {
 // start-up wiring.
 func (s *Service) CheckTargets(t Targets) { s.targets = t }
 
+// SetDefaults sets what a site's settings are where it was given none. It
+// is meant for start-up wiring.
+func (s *Service) SetDefaults(d Defaults) {
+	d.setDefaults()
+	s.defaults = d
+}
+
 // AddParams are the parameters for adding a site to be monitored.
 type AddParams struct {
 	// URL is the URL of the site. If it doesn't contain a scheme
 	// (like "http:" or "https:") it defaults to "https:".
 	URL string `json:"url"`
+	// Settings are the site's own settings; every one is optional.
+	Settings
 }
 
 // Add adds a site to the monitored list. A URL without a scheme gets
 // https://; anything that is not an http or https URL with a host is
-// refused, and so is a URL already on the list.
+// refused, and so is a URL already on the list or a setting out of
+// bounds.
 func (s *Service) Add(ctx context.Context, p AddParams) (*Site, error) {
-	u, err := NormalizeURL(p.URL)
+	e, err := s.add(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	if s.targets != nil {
-		if err := s.targets.CheckURL(ctx, u); err != nil {
-			return nil, api.Errorf(api.InvalidArgument, "url %s cannot be monitored: %v", api.Quote(u), err)
-		}
+	return &e.Site, nil
+}
+
+func (s *Service) add(ctx context.Context, p AddParams) (*Entry, error) {
+	u, err := s.checkURL(ctx, p.URL)
+	if err != nil {
+		return nil, err
 	}
-	site := &Site{URL: u}
-	err = s.db.WithContext(ctx).Create(site).Error
+	if err := p.Settings.normalize(u, s.defaults); err != nil {
+		return nil, err
+	}
+	r := &row{URL: u, Settings: p.Settings.json(), Version: 1}
+	err = s.db.WithContext(ctx).Create(r).Error
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return nil, api.Errorf(api.AlreadyExists, "site %s is already monitored", api.Quote(u))
+		return nil, api.Errorf(api.AlreadyExists, "site %s is already monitored", api.Quote(api.Redact(u)))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("add site %s: %w", u, err)
 	}
-	for _, l := range s.listeners {
-		l.SiteAdded(ctx, *site)
+	e, err := r.entry(s.defaults)
+	if err != nil {
+		return nil, err
 	}
-	return site, nil
+	for _, l := range s.listeners {
+		l.SiteAdded(ctx, *e)
+	}
+	return e, nil
+}
+
+// checkURL normalizes a site's URL and refuses one that may not be
+// monitored.
+func (s *Service) checkURL(ctx context.Context, rawURL string) (string, error) {
+	u, err := NormalizeURL(rawURL)
+	if err != nil {
+		return "", err
+	}
+	if s.targets != nil {
+		if err := s.targets.CheckURL(ctx, u); err != nil {
+			return "", api.Errorf(api.InvalidArgument, "url %s cannot be monitored: %v", api.Quote(api.Redact(u)), err)
+		}
+	}
+	return u, nil
+}
+
+func (st Settings) json() string {
+	b, err := json.Marshal(st)
+	if err != nil {
+		panic(err) // Settings always marshal
+	}
+	return string(b)
 }
 
 // Get returns the site with the id.
 func (s *Service) Get(ctx context.Context, id int) (*Site, error) {
-	var site Site
-	err := s.db.WithContext(ctx).Take(&site, "id = ?", id).Error
+	e, err := s.Entry(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &e.Site, nil
+}
+
+// Entry returns the site with the id and its settings.
+func (s *Service) Entry(ctx context.Context, id int) (*Entry, error) {
+	var r row
+	err := s.db.WithContext(ctx).Take(&r, "id = ?", id).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, api.Errorf(api.NotFound, "site %d not found", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get site %d: %w", id, err)
 	}
-	return &site, nil
+	return r.entry(s.defaults)
 }
 
 // ListResponse is the list of monitored sites.
 type ListResponse struct {
 	// Sites is the list of monitored sites.
-	Sites []*Site `json:"sites"`
+	Sites []*Entry `json:"sites"`
 }
 
 // List returns every monitored site, oldest first.
 func (s *Service) List(ctx context.Context) (*ListResponse, error) {
-	sites := []*Site{}
-	if err := s.db.WithContext(ctx).Order("id").Find(&sites).Error; err != nil {
+	var rows []*row
+	if err := s.db.WithContext(ctx).Order("id").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list sites: %w", err)
 	}
+	sites, err := s.entries(rows)
+	if err != nil {
+		return nil, err
+	}
 	return &ListResponse{Sites: sites}, nil
+}
+
+func (s *Service) entries(rows []*row) ([]*Entry, error) {
+	out := make([]*Entry, len(rows))
+	for i, r := range rows {
+		e, err := r.entry(s.defaults)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = e
+	}
+	return out, nil
 }
 
 // Count returns how many sites are monitored.
 func (s *Service) Count(ctx context.Context) (int64, error) {
 	var n int64
-	if err := s.db.WithContext(ctx).Model(&Site{}).Count(&n).Error; err != nil {
+	if err := s.db.WithContext(ctx).Model(&row{}).Count(&n).Error; err != nil {
 		return 0, fmt.Errorf("count sites: %w", err)
 	}
 	return n, nil
@@ -171,7 +284,8 @@ type PageParams struct {
 	Limit int
 	// After is the id the page starts after; zero starts at the beginning.
 	After int
-	// Search keeps only the sites whose URL contains it, ignoring case.
+	// Search keeps only the sites whose URL or name contains it, ignoring
+	// case.
 	Search string
 }
 
@@ -181,37 +295,42 @@ const MaxPage = 1000
 // PageResponse is one page of the list of sites, oldest first.
 type PageResponse struct {
 	// Sites are the sites on this page.
-	Sites []*Site `json:"sites"`
+	Sites []*Entry `json:"sites"`
 	// Total is how many sites match, on every page.
 	Total int64 `json:"total"`
 	// Next is the After of the next page; null on the last page.
 	Next *int `json:"next"`
 }
 
-// ListPage returns a page of the sites whose URL contains p.Search, oldest
-// first, with how many match in all.
+// ListPage returns a page of the sites whose URL or name contains
+// p.Search, oldest first, with how many match in all.
 func (s *Service) ListPage(ctx context.Context, p PageParams) (*PageResponse, error) {
 	if p.Limit < 1 || p.Limit > MaxPage {
 		return nil, api.Errorf(api.InvalidArgument, "limit must be from 1 to %d, got %d", MaxPage, p.Limit)
 	}
-	match := s.db.WithContext(ctx).Model(&Site{})
+	match := s.db.WithContext(ctx).Model(&row{})
 	if p.Search != "" {
-		match = match.Where("url ILIKE ?", "%"+likeEscaper.Replace(p.Search)+"%")
+		pattern := "%" + likeEscaper.Replace(p.Search) + "%"
+		match = match.Where("url ILIKE ? OR settings->>'name' ILIKE ?", pattern, pattern)
 	}
 	match = match.Session(&gorm.Session{}) // used twice below
-	resp := &PageResponse{Sites: []*Site{}}
+	resp := &PageResponse{}
 	if err := match.Count(&resp.Total).Error; err != nil {
 		return nil, fmt.Errorf("count sites: %w", err)
 	}
 	// One more than asked tells whether there is a next page.
-	err := match.Where("id > ?", p.After).Order("id").Limit(p.Limit + 1).Find(&resp.Sites).Error
+	var rows []*row
+	err := match.Where("id > ?", p.After).Order("id").Limit(p.Limit + 1).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("list sites: %w", err)
 	}
-	if len(resp.Sites) > p.Limit {
-		resp.Sites = resp.Sites[:p.Limit]
-		next := resp.Sites[p.Limit-1].ID
+	if len(rows) > p.Limit {
+		rows = rows[:p.Limit]
+		next := rows[p.Limit-1].ID
 		resp.Next = &next
+	}
+	if resp.Sites, err = s.entries(rows); err != nil {
+		return nil, err
 	}
 	return resp, nil
 }
@@ -223,7 +342,7 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
 // site that is not there is already deleted: as in the tutorial, that is
 // no error, so a retried delete is harmless.
 func (s *Service) Delete(ctx context.Context, id int) error {
-	res := s.db.WithContext(ctx).Delete(&Site{}, "id = ?", id)
+	res := s.db.WithContext(ctx).Delete(&row{}, "id = ?", id)
 	if res.Error != nil {
 		return fmt.Errorf("delete site %d: %w", id, res.Error)
 	}

@@ -86,15 +86,17 @@ func writeError(w http.ResponseWriter, e *Error) {
 // body, malformed JSON, a field of the wrong type, trailing data and a body
 // over the Server's limit are each an invalid_argument error that says which.
 func Decode[T any](r *http.Request) (T, error) {
-	var v T
-	body, err := io.ReadAll(r.Body)
+	body, err := ReadBody(r)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return v, Errorf(InvalidArgument, "request body is larger than %d bytes", MaxBodyBytes)
-		}
-		return v, Errorf(InvalidArgument, "read request body: %s", Clip(err.Error()))
+		var v T
+		return v, err
 	}
+	return DecodeBytes[T](body)
+}
+
+// DecodeBytes reads a request body already read, as Decode does.
+func DecodeBytes[T any](body []byte) (T, error) {
+	var v T
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return v, Errorf(InvalidArgument, "request body is empty; expected a JSON object")
 	}
@@ -106,6 +108,20 @@ func Decode[T any](r *http.Request) (T, error) {
 		return v, Errorf(InvalidArgument, "malformed JSON: unexpected data after the JSON object")
 	}
 	return v, nil
+}
+
+// ReadBody reads a request's body, whose size the server limits, with an
+// Encore-shaped error when it cannot.
+func ReadBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, Errorf(InvalidArgument, "request body is larger than %d bytes", tooBig.Limit)
+		}
+		return nil, Errorf(InvalidArgument, "read request body: %s", Clip(err.Error()))
+	}
+	return body, nil
 }
 
 // decodeError turns encoding/json's errors into messages for people.

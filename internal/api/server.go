@@ -27,8 +27,9 @@ type Server struct {
 	prefixes []prefixRoute
 	log      *slog.Logger
 	keyHash  []byte
-	origins  []string // accepted for changes without the key, beside loopback
-	hosts    []string // host names answered to, beside addresses and loopback
+	origins  []string         // accepted for changes without the key, beside loopback
+	hosts    []string         // host names answered to, beside addresses and loopback
+	limits   map[string]int64 // body limits of the patterns that need more than MaxBodyBytes
 	// DatabaseDown is raised by every request that finds the database
 	// unreachable, instead of an ERROR line each: an outage is logged once
 	// when it starts, once a minute, and once when it ends.
@@ -86,6 +87,16 @@ func (s *Server) allowed(r *http.Request) []string {
 // "GET /site/{siteID}".
 func (s *Server) Handle(pattern string, e Endpoint) {
 	s.mux.Handle(pattern, s.endpoint(e))
+}
+
+// HandleLarge registers an endpoint whose request bodies may be up to
+// limit bytes instead of MaxBodyBytes.
+func (s *Server) HandleLarge(pattern string, limit int64, e Endpoint) {
+	if s.limits == nil {
+		s.limits = map[string]int64{}
+	}
+	s.limits[pattern] = limit
+	s.Handle(pattern, e)
 }
 
 // HandlePrefix registers an endpoint for every path that starts with prefix,
@@ -157,7 +168,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		RespondError(rec, r, s.log, Errorf(InvalidArgument, "the path and query must be valid UTF-8, percent-encoded bytes included"))
 		return
 	}
-	r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes)
+	limit := int64(MaxBodyBytes)
+	if s.limits != nil {
+		if _, pattern := s.mux.Handler(r); s.limits[pattern] > 0 {
+			limit = s.limits[pattern]
+		}
+	}
+	r.Body = http.MaxBytesReader(rec, r.Body, limit)
 	for _, p := range s.prefixes {
 		if strings.HasPrefix(r.URL.Path, p.prefix) {
 			for _, m := range p.methods {

@@ -133,6 +133,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	notifier.Subscribe(transitions)
 	sites := site.New(siteDB)
 	sites.CheckTargets(targets)
+	sites.SetDefaults(site.Defaults{Interval: a.cfg.CheckEvery, Timeout: a.cfg.CheckTimeout, Confirmations: a.cfg.ConfirmChecks})
 	mon := monitor.New(monitorDB, sites, q, transitions, monitor.Options{
 		CheckTimeout:    a.cfg.CheckTimeout,
 		Confirmations:   a.cfg.ConfirmChecks,

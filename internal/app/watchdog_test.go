@@ -17,9 +17,9 @@ import (
 )
 
 // TestStalledCheckingTurnsUnreadyAndStopsTheHeartbeat stops every check by
-// holding the lock check-all needs, as a run stuck on another instance
-// would, and watches the monitor notice: /readyz turns 503 and the
-// heartbeat stops; once checks complete again, both come back.
+// locking the schedule, as a scheduler stuck on another instance would, and
+// watches the monitor notice: /readyz turns 503 and the heartbeat stops;
+// once checks complete again, both come back.
 func TestStalledCheckingTurnsUnreadyAndStopsTheHeartbeat(t *testing.T) {
 	var beats atomic.Int32
 	heartbeat := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -67,7 +67,12 @@ func TestStalledCheckingTurnsUnreadyAndStopsTheHeartbeat(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", 0x75707469); err != nil {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "LOCK TABLE monitored IN EXCLUSIVE MODE"); err != nil {
 		t.Fatal(err)
 	}
 	// Two intervals with no check, and a little for the watchdog to look.
@@ -78,7 +83,7 @@ func TestStalledCheckingTurnsUnreadyAndStopsTheHeartbeat(t *testing.T) {
 		t.Fatalf("%d heartbeats while no check completed, want none", n-stalledAt)
 	}
 
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", 0x75707469); err != nil {
+	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
 	waitReady(200, 10*time.Second)

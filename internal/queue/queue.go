@@ -19,10 +19,18 @@ import (
 )
 
 // Queue names. Cron runs alone on its queue, one job at a time per process.
+// Scheduled checks have a queue of their own, so that deliveries and other
+// jobs never wait behind them, nor they behind deliveries.
 const (
 	Default = river.QueueDefault
 	Cron    = "cron"
+	Checks  = "checks"
 )
+
+// MaxCheckJobs bounds the check-sites jobs one process runs at once. Each
+// waits for its sites' due times, then for their checks, which a separate
+// bound limits.
+const MaxCheckJobs = 500
 
 // RescueAfter is how long a job left running by a process that died waits
 // before River retries it (or discards it, for a job of one attempt).
@@ -84,6 +92,7 @@ func (q *Queue) Start(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger)
 		Queues: map[string]river.QueueConfig{
 			Default: {MaxWorkers: q.MaxWorkers},
 			Cron:    {MaxWorkers: 1},
+			Checks:  {MaxWorkers: MaxCheckJobs},
 		},
 		Workers:      q.workers,
 		PeriodicJobs: q.periodic,
@@ -133,6 +142,16 @@ func (q *Queue) InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opt
 		return errors.New("queue not started")
 	}
 	_, err := q.client.InsertTx(ctx, tx, args, opts)
+	return err
+}
+
+// InsertManyTx enqueues jobs inside tx: they exist if and only if tx
+// commits.
+func (q *Queue) InsertManyTx(ctx context.Context, tx pgx.Tx, jobs []river.InsertManyParams) error {
+	if q.client == nil {
+		return errors.New("queue not started")
+	}
+	_, err := q.client.InsertManyTx(ctx, tx, jobs)
 	return err
 }
 

@@ -1,0 +1,382 @@
+package site
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/net/http/httpguts"
+
+	"uptime/internal/api"
+)
+
+// Settings are the settings a site was given. A field left out (nil) takes
+// its default, so a site added with its URL alone is checked exactly as
+// the tutorial's sites are, and follows the defaults when they change.
+type Settings struct {
+	// Name is a label for people. Defaults to the URL's host.
+	Name *string `json:"name,omitempty"`
+	// Interval is how often the site is checked, 10s to 24h. Defaults to
+	// --check-every.
+	Interval *Duration `json:"interval,omitempty"`
+	// Timeout bounds one check: at most Interval and 60s. Defaults to
+	// --check-timeout, or Interval when that is shorter.
+	Timeout *Duration `json:"timeout,omitempty"`
+	// Method is GET, HEAD or POST. Defaults to GET.
+	Method *string `json:"method,omitempty"`
+	// Headers are sent with every check. Defaults to none.
+	Headers map[string]string `json:"headers,omitempty"`
+	// Body is sent with POST checks, at most 64 KiB. Defaults to none.
+	Body *string `json:"body,omitempty"`
+	// ExpectStatus lists the statuses that count as up, as
+	// "200-299,301,418". Defaults to below 400, the tutorial's rule.
+	ExpectStatus *string `json:"expect_status,omitempty"`
+	// Keyword is text the first 1 MiB of the body must contain. Defaults
+	// to none.
+	Keyword *string `json:"keyword,omitempty"`
+	// KeywordAbsent turns Keyword around: it must not appear.
+	KeywordAbsent *bool `json:"keyword_absent,omitempty"`
+	// MaxLatency is the latency above which an answering site is degraded:
+	// up, but alerted. Defaults to none.
+	MaxLatency *Duration `json:"max_latency,omitempty"`
+	// Confirmations is how many quick re-checks must also fail before the
+	// site is down, 0 to 10. Defaults to --confirm-checks.
+	Confirmations *int `json:"confirmations,omitempty"`
+	// Recoveries is how many checks in a row must pass before a down site
+	// is up again, 1 to 10. Defaults to 1.
+	Recoveries *int `json:"recoveries,omitempty"`
+	// Paused sites are not checked and not alerted. Defaults to false.
+	Paused *bool `json:"paused,omitempty"`
+	// Tags are labels that channels, maintenance and status pages select
+	// sites by. Defaults to none.
+	Tags []string `json:"tags,omitempty"`
+	// Locations are where the site is checked from. Defaults to every
+	// location.
+	Locations []string `json:"locations,omitempty"`
+}
+
+// Defaults are the settings a site has where it was given none: the
+// program's flags.
+type Defaults struct {
+	// Interval is --check-every. Defaults to 5 minutes.
+	Interval time.Duration
+	// Timeout is --check-timeout. Defaults to 10 seconds.
+	Timeout time.Duration
+	// Confirmations is --confirm-checks. Defaults to 0.
+	Confirmations int
+}
+
+func (d *Defaults) setDefaults() {
+	if d.Interval == 0 {
+		d.Interval = 5 * time.Minute
+	}
+	if d.Timeout == 0 {
+		d.Timeout = 10 * time.Second
+	}
+}
+
+// Limits on settings.
+const (
+	MinInterval      = 10 * time.Second
+	MaxInterval      = 24 * time.Hour
+	MaxTimeout       = 60 * time.Second
+	MaxBody          = 64 << 10
+	MaxHeaders       = 50
+	maxHeaderValue   = 4 << 10
+	maxName          = 200
+	maxKeyword       = 1 << 10
+	MaxConfirmations = 10
+	MaxRecoveries    = 10
+	maxTags          = 20
+	maxLocations     = 32
+	maxStatusRanges  = 50
+)
+
+// Config is a site's settings with every default filled in: what a check
+// of it follows, and what GET /site/:siteID shows.
+type Config struct {
+	// Name is a label for people.
+	Name string `json:"name"`
+	// Interval is how often the site is checked.
+	Interval Duration `json:"interval"`
+	// Timeout bounds one check.
+	Timeout Duration `json:"timeout"`
+	// Method is the HTTP method of a check.
+	Method string `json:"method"`
+	// Headers are sent with every check.
+	Headers map[string]string `json:"headers"`
+	// Body is sent with POST checks.
+	Body string `json:"body"`
+	// ExpectStatus lists the statuses that count as up.
+	ExpectStatus string `json:"expect_status"`
+	// Keyword is text the body must contain, or must not with
+	// KeywordAbsent; empty for none.
+	Keyword string `json:"keyword"`
+	// KeywordAbsent turns Keyword around.
+	KeywordAbsent bool `json:"keyword_absent"`
+	// MaxLatency is the latency above which the site is degraded; null for
+	// none.
+	MaxLatency *Duration `json:"max_latency"`
+	// Confirmations is how many quick re-checks must fail before down.
+	Confirmations int `json:"confirmations"`
+	// Recoveries is how many passing checks in a row bring it back up.
+	Recoveries int `json:"recoveries"`
+	// Paused sites are not checked and not alerted.
+	Paused bool `json:"paused"`
+	// Tags are the site's labels.
+	Tags []string `json:"tags"`
+	// Locations are where it is checked from; empty for every location.
+	Locations []string `json:"locations"`
+}
+
+// DefaultExpectStatus is the tutorial's rule, below 400 is up, as a list
+// of statuses.
+const DefaultExpectStatus = "100-399"
+
+// Config returns the settings with the defaults filled in, for the site
+// at rawURL.
+func (st Settings) Config(rawURL string, d Defaults) Config {
+	d.setDefaults()
+	c := Config{
+		Name:          host(rawURL),
+		Interval:      Duration(d.Interval),
+		Method:        "GET",
+		Headers:       map[string]string{},
+		ExpectStatus:  DefaultExpectStatus,
+		Confirmations: d.Confirmations,
+		Recoveries:    1,
+		Tags:          []string{},
+		Locations:     []string{},
+	}
+	set(&c.Name, st.Name)
+	set(&c.Interval, st.Interval)
+	c.Timeout = Duration(min(d.Timeout, time.Duration(c.Interval)))
+	set(&c.Timeout, st.Timeout)
+	set(&c.Method, st.Method)
+	if st.Headers != nil {
+		c.Headers = st.Headers
+	}
+	set(&c.Body, st.Body)
+	set(&c.ExpectStatus, st.ExpectStatus)
+	set(&c.Keyword, st.Keyword)
+	set(&c.KeywordAbsent, st.KeywordAbsent)
+	c.MaxLatency = st.MaxLatency
+	set(&c.Confirmations, st.Confirmations)
+	set(&c.Recoveries, st.Recoveries)
+	set(&c.Paused, st.Paused)
+	if st.Tags != nil {
+		c.Tags = st.Tags
+	}
+	if st.Locations != nil {
+		c.Locations = st.Locations
+	}
+	return c
+}
+
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func host(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return rawURL
+	}
+	return u.Hostname()
+}
+
+// normalize checks every setting given and puts it in its one form:
+// trimmed, methods in capitals, statuses sorted. The error names the
+// field, as a 400 invalid_argument.
+func (st *Settings) normalize(rawURL string, d Defaults) error {
+	if st.Name != nil {
+		name := strings.TrimSpace(*st.Name)
+		if err := checkText("name", name, maxName); err != nil {
+			return err
+		}
+		if name == "" {
+			st.Name = nil
+		} else {
+			st.Name = &name
+		}
+	}
+	if st.Interval != nil {
+		if v := time.Duration(*st.Interval); v < MinInterval || v > MaxInterval {
+			return api.Errorf(api.InvalidArgument, "interval must be from %s to %s, got %s", Duration(MinInterval), Duration(MaxInterval), *st.Interval)
+		}
+	}
+	if st.Method != nil {
+		m := strings.ToUpper(strings.TrimSpace(*st.Method))
+		if m != "GET" && m != "HEAD" && m != "POST" {
+			return api.Errorf(api.InvalidArgument, "method must be GET, HEAD or POST, got %s", api.Quote(*st.Method))
+		}
+		st.Method = &m
+	}
+	if err := checkHeaders(st.Headers); err != nil {
+		return err
+	}
+	if st.Body != nil && len(*st.Body) > MaxBody {
+		return api.Errorf(api.InvalidArgument, "body must be at most %d bytes, got %d", MaxBody, len(*st.Body))
+	}
+	if st.ExpectStatus != nil {
+		ranges, err := ParseStatuses(*st.ExpectStatus)
+		if err != nil {
+			return api.Errorf(api.InvalidArgument, "expect_status %s: %v", api.Quote(*st.ExpectStatus), err)
+		}
+		s := ranges.String()
+		st.ExpectStatus = &s
+	}
+	if st.Keyword != nil {
+		if err := checkText("keyword", *st.Keyword, maxKeyword); err != nil {
+			return err
+		}
+		if *st.Keyword == "" {
+			st.Keyword = nil
+		}
+	}
+	if st.Confirmations != nil && (*st.Confirmations < 0 || *st.Confirmations > MaxConfirmations) {
+		return api.Errorf(api.InvalidArgument, "confirmations must be from 0 to %d, got %d", MaxConfirmations, *st.Confirmations)
+	}
+	if st.Recoveries != nil && (*st.Recoveries < 1 || *st.Recoveries > MaxRecoveries) {
+		return api.Errorf(api.InvalidArgument, "recoveries must be from 1 to %d, got %d", MaxRecoveries, *st.Recoveries)
+	}
+	var err error
+	if st.Tags, err = checkLabels("tags", st.Tags, maxTags, tagPattern); err != nil {
+		return err
+	}
+	if st.Locations, err = checkLabels("locations", st.Locations, maxLocations, locationPattern); err != nil {
+		return err
+	}
+
+	// What depends on more than one field is checked on the whole.
+	c := st.Config(rawURL, d)
+	if st.Timeout != nil {
+		if v := time.Duration(*st.Timeout); v <= 0 || v > MaxTimeout || v > time.Duration(c.Interval) {
+			return api.Errorf(api.InvalidArgument, "timeout must be above 0 and at most the interval (%s) and %s, got %s", c.Interval, Duration(MaxTimeout), *st.Timeout)
+		}
+	}
+	if c.Body != "" && c.Method != "POST" {
+		return api.Errorf(api.InvalidArgument, "body is sent only with method POST, and the method is %s", c.Method)
+	}
+	if c.KeywordAbsent && c.Keyword == "" {
+		return api.Errorf(api.InvalidArgument, "keyword_absent needs a keyword")
+	}
+	if st.MaxLatency != nil {
+		if v := time.Duration(*st.MaxLatency); v <= 0 || v >= time.Duration(c.Timeout) {
+			return api.Errorf(api.InvalidArgument, "max_latency must be above 0 and below the timeout (%s), got %s", c.Timeout, *st.MaxLatency)
+		}
+	}
+	return nil
+}
+
+// checkText refuses text that is not valid UTF-8, holds control
+// characters or is longer than max bytes.
+func checkText(field, s string, max int) error {
+	switch {
+	case len(s) > max:
+		return api.Errorf(api.InvalidArgument, "%s must be at most %d bytes, got %d", field, max, len(s))
+	case !utf8.ValidString(s):
+		return api.Errorf(api.InvalidArgument, "%s is not valid UTF-8", field)
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		return api.Errorf(api.InvalidArgument, "%s must not contain control characters", field)
+	}
+	return nil
+}
+
+// forbiddenHeaders are set by the check itself.
+var forbiddenHeaders = []string{"Content-Length", "Transfer-Encoding", "Connection", "Upgrade", "Te", "Trailer", "Keep-Alive", "Proxy-Connection", "Uptime-Check"}
+
+func checkHeaders(h map[string]string) error {
+	if len(h) > MaxHeaders {
+		return api.Errorf(api.InvalidArgument, "headers must be at most %d, got %d", MaxHeaders, len(h))
+	}
+	for name, value := range h {
+		if !httpguts.ValidHeaderFieldName(name) {
+			return api.Errorf(api.InvalidArgument, "headers: %s is not a valid header name", api.Quote(name))
+		}
+		if slices.Contains(forbiddenHeaders, http2Canonical(name)) {
+			return api.Errorf(api.InvalidArgument, "headers: %s is set by the check itself and cannot be given", api.Quote(name))
+		}
+		if len(value) > maxHeaderValue || !httpguts.ValidHeaderFieldValue(value) {
+			return api.Errorf(api.InvalidArgument, "headers: the value of %s must be at most %d bytes without control characters", api.Quote(name), maxHeaderValue)
+		}
+	}
+	return nil
+}
+
+func http2Canonical(name string) string {
+	parts := strings.Split(strings.ToLower(name), "-")
+	for i, p := range parts {
+		if p != "" {
+			parts[i] = strings.ToUpper(p[:1]) + p[1:]
+		}
+	}
+	return strings.Join(parts, "-")
+}
+
+var (
+	tagPattern      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$`)
+	locationPattern = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
+)
+
+// checkLabels checks a list of tags or locations and drops repeats.
+func checkLabels(field string, labels []string, max int, pattern *regexp.Regexp) ([]string, error) {
+	if labels == nil {
+		return nil, nil
+	}
+	if len(labels) > max {
+		return nil, api.Errorf(api.InvalidArgument, "%s must be at most %d, got %d", field, max, len(labels))
+	}
+	out := make([]string, 0, len(labels))
+	for _, l := range labels {
+		if !pattern.MatchString(l) {
+			return nil, api.Errorf(api.InvalidArgument, "%s: %s must match %s", field, api.Quote(l), pattern)
+		}
+		if !slices.Contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// Duration is a time.Duration that is a Go duration string in JSON: "30s",
+// "5m".
+type Duration time.Duration
+
+// String formats the duration without trailing zero units: "5m", not
+// "5m0s".
+func (d Duration) String() string {
+	s := time.Duration(d).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// UnmarshalJSON reads a Go duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf(`must be a duration string such as "30s" or "5m"`)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf(`must be a duration such as "30s" or "5m", got %s`, api.Quote(s))
+	}
+	*d = Duration(v)
+	return nil
+}
