@@ -116,7 +116,7 @@ type Service struct {
 	log         *slog.Logger
 	heartbeat   *http.Client
 	stall       *alarm.Alarm
-	inflight    slots // scheduled checks going on in this process
+	inflight    slots        // scheduled checks going on in this process
 	stallAfter  atomic.Int64 // the watchdog's limit when it last saw a stall
 	stats       schedStats
 

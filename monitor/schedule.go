@@ -41,7 +41,7 @@ const (
 func phase(id int64, interval time.Duration) time.Duration {
 	const phi = 0.6180339887498949
 	f := math.Mod(float64(id)*phi, 1)
-	return time.Duration(f * float64(interval.Milliseconds())) * time.Millisecond
+	return time.Duration(f*float64(interval.Milliseconds())) * time.Millisecond
 }
 
 // nextDue returns the site's first due time at or after t: the times that
