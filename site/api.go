@@ -48,8 +48,9 @@ func (s *Service) handleAdd(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.Settings.Headers = maskHeaders(p.Settings.Headers)
-	return AddResponse{Site: e.Site.Public(), Settings: p.Settings}, nil
+	given := e.Given
+	given.Headers = maskHeaders(given.Headers)
+	return AddResponse{Site: e.Site.Public(), Settings: given}, nil
 }
 
 // requestFields reads a request's body as one JSON object.

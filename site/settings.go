@@ -242,6 +242,13 @@ func (st *Settings) normalize(rawURL string, d Defaults) error {
 			st.Keyword = nil
 		}
 	}
+	// false is every flag's default: given or not, it is the same.
+	if st.KeywordAbsent != nil && !*st.KeywordAbsent {
+		st.KeywordAbsent = nil
+	}
+	if st.Paused != nil && !*st.Paused {
+		st.Paused = nil
+	}
 	if st.Confirmations != nil && (*st.Confirmations < 0 || *st.Confirmations > MaxConfirmations) {
 		return api.Errorf(api.InvalidArgument, "confirmations must be from 0 to %d, got %d", MaxConfirmations, *st.Confirmations)
 	}
@@ -379,4 +386,22 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// ConfigOf reads settings written as a JSON object, checks them as
+// POST /site does, and returns them with the defaults filled in, for the
+// site at rawURL.
+func ConfigOf(settings, rawURL string, d Defaults) (Config, error) {
+	f, err := readFields([]byte(settings))
+	if err != nil {
+		return Config{}, err
+	}
+	st, err := f.settings()
+	if err != nil {
+		return Config{}, err
+	}
+	if err := st.normalize(rawURL, d); err != nil {
+		return Config{}, err
+	}
+	return st.Config(rawURL, d), nil
 }

@@ -1,0 +1,135 @@
+package monitor_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"uptime/monitor"
+	"uptime/site"
+)
+
+// echoSite answers as its query says: ?status=N, ?body=text, ?delay=d;
+// and records the last request it got.
+type echoSite struct {
+	last chan *seen
+}
+
+type seen struct {
+	method, host, body string
+	header             http.Header
+}
+
+func (s *echoSite) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	select {
+	case s.last <- &seen{method: r.Method, host: r.Host, body: string(body), header: r.Header.Clone()}:
+	default:
+	}
+	q := r.URL.Query()
+	if d, err := time.ParseDuration(q.Get("delay")); err == nil {
+		time.Sleep(d)
+	}
+	if st := q.Get("status"); st != "" {
+		var n int
+		for _, c := range st {
+			n = n*10 + int(c-'0')
+		}
+		w.WriteHeader(n)
+	}
+	io.WriteString(w, q.Get("body"))
+}
+
+func TestChecksFollowTheSettings(t *testing.T) {
+	es := &echoSite{last: make(chan *seen, 1)}
+	srv := httptest.NewServer(es)
+	t.Cleanup(srv.Close)
+	checker := monitor.NewChecker(5*time.Second, nil, nil)
+	d := site.Defaults{Interval: time.Minute, Timeout: 5 * time.Second}
+
+	tests := []struct {
+		name     string
+		settings string // JSON of site.Settings
+		query    string
+		up       bool
+		degraded bool
+		reason   string
+	}{
+		{"tutorial rule: 200 is up", `{}`, "?status=200", true, false, ""},
+		{"tutorial rule: 302 without a location is up", `{}`, "?status=304", true, false, ""},
+		{"tutorial rule: 404 is down", `{}`, "?status=404", false, false, "HTTP 404"},
+		{"expect_status accepts 404", `{"expect_status": "404"}`, "?status=404", true, false, ""},
+		{"expect_status refuses 200", `{"expect_status": "201-204,418"}`, "?status=200", false, false, "HTTP 200, expected 201-204,418"},
+		{"expect_status range holds", `{"expect_status": "201-204,418"}`, "?status=418", true, false, ""},
+		{"keyword found", `{"keyword": "Welcome"}`, "?body=a+Welcome+page", true, false, ""},
+		{"keyword not found", `{"keyword": "Welcome"}`, "?body=an+error", false, false, `keyword "Welcome" not found`},
+		{"keyword is case-sensitive", `{"keyword": "Welcome"}`, "?body=welcome", false, false, `keyword "Welcome" not found`},
+		{"keyword absent and absent", `{"keyword": "error", "keyword_absent": true}`, "?body=all+good", true, false, ""},
+		{"keyword absent but present", `{"keyword": "error", "keyword_absent": true}`, "?body=an+error", false, false, `keyword "error" found`},
+		{"status decides before keyword", `{"keyword": "ok"}`, "?status=500&body=ok", false, false, "HTTP 500"},
+		{"slower than max_latency is degraded", `{"max_latency": "50ms"}`, "?delay=150ms", true, true, "above max_latency 50ms"},
+		{"faster than max_latency is not", `{"max_latency": "2s"}`, "?delay=10ms", true, false, ""},
+		{"timeout", `{"timeout": "200ms"}`, "?delay=2s", false, false, "timeout after 200ms"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := probe(t, tt.settings, srv.URL, d)
+			res := checker.CheckProbe(context.Background(), srv.URL+"/"+tt.query, p)
+			if res.Up != tt.up || res.Degraded != tt.degraded || !strings.Contains(res.Reason, tt.reason) || (tt.reason == "" && res.Reason != "") {
+				t.Fatalf("check = up %v, degraded %v, reason %q; want up %v, degraded %v, reason with %q",
+					res.Up, res.Degraded, res.Reason, tt.up, tt.degraded, tt.reason)
+			}
+		})
+	}
+
+	t.Run("a keyword past the first MiB is not seen", func(t *testing.T) {
+		big := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(strings.Repeat("x", 1<<20)))
+			w.Write([]byte("needle"))
+		}))
+		defer big.Close()
+		res := checker.CheckProbe(context.Background(), big.URL, probe(t, `{"keyword": "needle"}`, big.URL, d))
+		if res.Up || !strings.Contains(res.Reason, "not found") {
+			t.Fatalf("keyword after 1 MiB: up %v, reason %q; want down, not found", res.Up, res.Reason)
+		}
+	})
+
+	t.Run("method, headers, body and host are sent", func(t *testing.T) {
+		drain(es.last)
+		p := probe(t, `{"method": "POST", "body": "{\"a\": 1}", "headers": {"X-Token": "t1", "User-Agent": "mine", "Host": "virtual.example"}}`, srv.URL, d)
+		checker.CheckProbe(context.Background(), srv.URL, p)
+		got := <-es.last
+		if got.method != "POST" || got.body != `{"a": 1}` || got.header.Get("X-Token") != "t1" ||
+			got.header.Get("User-Agent") != "mine" || got.host != "virtual.example" ||
+			got.header.Get("Content-Type") != "application/json" || got.header.Get(monitor.CheckHeader) != "1" {
+			t.Fatalf("the site got %s %q host %q headers %v", got.method, got.body, got.host, got.header)
+		}
+	})
+	t.Run("HEAD", func(t *testing.T) {
+		drain(es.last)
+		checker.CheckProbe(context.Background(), srv.URL, probe(t, `{"method": "HEAD"}`, srv.URL, d))
+		if got := <-es.last; got.method != "HEAD" {
+			t.Fatalf("the site got %s, want HEAD", got.method)
+		}
+	})
+}
+
+func drain(c chan *seen) {
+	for len(c) > 0 {
+		<-c
+	}
+}
+
+// probe returns the probe of the settings, given as JSON.
+func probe(t *testing.T, settings, url string, d site.Defaults) *monitor.Probe {
+	t.Helper()
+	c, err := site.ConfigOf(settings, url, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return monitor.NewProbe(c)
+}
