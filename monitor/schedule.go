@@ -81,28 +81,56 @@ func (s *Service) budget(c site.Config) time.Duration {
 }
 
 // keep writes the monitor's copy of a site's settings, unless it holds a
-// newer one. next is when the site is next due if it is new, or if its
-// interval changed, or if it was paused and no longer is.
-func (s *Service) keep(ctx context.Context, e *site.Entry, next time.Time) error {
-	c := s.config(e)
-	cfg, err := json.Marshal(c)
-	if err != nil {
-		return err
+// newer one. A site that is new, whose interval changed, or that was
+// paused and no longer is, is next due at its first phase after after.
+func (s *Service) keep(ctx context.Context, e *site.Entry, after time.Time) error {
+	return s.keepMany(ctx, []site.Entry{*e}, after)
+}
+
+// keepMany writes the monitor's copy of many sites' settings in one
+// statement, as keep does for one. An import of thousands is thus spread
+// over their interval, not checked in one burst.
+func (s *Service) keepMany(ctx context.Context, entries []site.Entry, after time.Time) error {
+	n := len(entries)
+	var (
+		ids, versions, ivs, budgets = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		urls                        = make([]string, n)
+		cfgs                        = make([]string, n)
+		paused                      = make([]bool, n)
+		next                        = make([]time.Time, n)
+	)
+	for i := range entries {
+		e := &entries[i]
+		c := s.config(e)
+		cfg, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		ids[i], urls[i], cfgs[i], versions[i] = int64(e.ID), e.URL, string(cfg), e.Version
+		ivs[i], budgets[i], paused[i] = time.Duration(c.Interval).Milliseconds(), s.budget(c).Milliseconds(), c.Paused
+		next[i] = nextDue(int64(e.ID), time.Duration(c.Interval), after)
 	}
-	_, err = s.db.Exec(ctx, `INSERT INTO monitored (site_id, url, config, version, interval_ms, budget_ms, paused, next_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+	_, err := s.db.Exec(ctx, `INSERT INTO monitored (site_id, url, config, version, interval_ms, budget_ms, paused, next_at)
+		SELECT * FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::bigint[], $5::bigint[], $6::bigint[],
+			$7::boolean[], $8::timestamptz[])
 		ON CONFLICT (site_id) DO UPDATE SET url = excluded.url, config = excluded.config, version = excluded.version,
 			interval_ms = excluded.interval_ms, budget_ms = excluded.budget_ms, paused = excluded.paused,
 			next_at = CASE WHEN monitored.interval_ms <> excluded.interval_ms OR (monitored.paused AND NOT excluded.paused)
 				THEN excluded.next_at ELSE monitored.next_at END,
 			added_at = CASE WHEN monitored.paused AND NOT excluded.paused THEN now() ELSE monitored.added_at END
 		WHERE monitored.version <= excluded.version`,
-		e.ID, e.URL, cfg, e.Version, time.Duration(c.Interval).Milliseconds(), s.budget(c).Milliseconds(),
-		c.Paused, next)
+		ids, urls, cfgs, versions, ivs, budgets, paused, next)
 	if err != nil {
-		return fmt.Errorf("keep settings of site %d: %w", e.ID, err)
+		return fmt.Errorf("keep settings of %d sites: %w", n, err)
 	}
 	return nil
+}
+
+// SitesImported schedules the sites an import added or changed.
+func (s *Service) SitesImported(ctx context.Context, entries []site.Entry) {
+	if err := s.keepMany(context.WithoutCancel(ctx), entries, time.Now()); err != nil {
+		s.log.Warn("could not schedule imported sites; reconciliation will", "sites", len(entries), "err", err)
+	}
 }
 
 // SiteAdded schedules a new site and checks it at once, through the
@@ -115,7 +143,7 @@ func (s *Service) SiteAdded(ctx context.Context, e site.Entry) {
 	ctx = context.WithoutCancel(ctx)
 	c := s.config(&e)
 	interval := time.Duration(c.Interval)
-	if err := s.keep(ctx, &e, nextDue(int64(e.ID), interval, time.Now().Add(interval/2))); err != nil {
+	if err := s.keep(ctx, &e, time.Now().Add(interval/2)); err != nil {
 		s.log.Warn("could not schedule a new site; reconciliation will", "site_id", e.ID, "err", err)
 	}
 	if c.Paused {
@@ -129,7 +157,7 @@ func (s *Service) SiteAdded(ctx context.Context, e site.Entry) {
 
 // SiteChanged takes a site's new settings: its next check follows them.
 func (s *Service) SiteChanged(ctx context.Context, e site.Entry) {
-	if err := s.keep(context.WithoutCancel(ctx), &e, nextDue(int64(e.ID), time.Duration(s.config(&e).Interval), time.Now())); err != nil {
+	if err := s.keep(context.WithoutCancel(ctx), &e, time.Now()); err != nil {
 		s.log.Warn("could not take a site's new settings; reconciliation will", "site_id", e.ID, "err", err)
 	}
 }
@@ -168,24 +196,27 @@ func (s *Service) Reconcile(ctx context.Context) (int, error) {
 	}); err != nil {
 		return 0, fmt.Errorf("read schedule: %w", err)
 	}
-	repaired := 0
-	now := time.Now()
+	var stale []site.Entry
 	for _, e := range list.Sites {
-		c := s.config(e)
-		want, err := json.Marshal(c)
+		want, err := json.Marshal(s.config(e))
 		if err != nil {
-			return repaired, err
+			return 0, err
 		}
 		have, ok := kept[int64(e.ID)]
 		delete(kept, int64(e.ID))
-		if ok && string(have) == string(want) {
-			continue
+		if !ok || string(have) != string(want) {
+			stale = append(stale, *e)
 		}
-		if err := s.keep(ctx, e, nextDue(int64(e.ID), time.Duration(c.Interval), now)); err != nil {
-			return repaired, err
-		}
-		repaired++
 	}
+	// In slices, so that no statement grows too large: after an upgrade
+	// every site is stale at once.
+	now := time.Now()
+	for start := 0; start < len(stale); start += 10_000 {
+		if err := s.keepMany(ctx, stale[start:min(start+10_000, len(stale))], now); err != nil {
+			return start, err
+		}
+	}
+	repaired := len(stale)
 	for id := range kept {
 		if err := s.forget(ctx, int(id)); err != nil {
 			return repaired, err

@@ -14,6 +14,8 @@ func (s *Service) Register(srv *api.Server) {
 	srv.Handle("GET /site/{siteID}", s.handleGet)
 	srv.HandleLarge("PATCH /site/{siteID}", maxSiteBody, s.handleUpdate)
 	srv.Handle("GET /site", s.handleList)
+	srv.HandleLarge("POST /site/import", maxImportBody, s.handleImport)
+	srv.Handle("GET /site/export", s.handleExport)
 	srv.Handle("DELETE /site/{siteID}", s.handleDelete)
 }
 

@@ -1,0 +1,269 @@
+package site
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"gorm.io/gorm"
+
+	"uptime/internal/api"
+)
+
+// MaxImport is the most sites one import may hold.
+const MaxImport = 100_000
+
+// maxImportBody is the largest import request: a hundred thousand sites
+// with a few settings each fit well within it.
+const maxImportBody = 256 << 20
+
+// ImportRequest is a list of sites, each as POST /site takes it.
+type ImportRequest struct {
+	// Sites are the sites, each an object with "url" and any settings.
+	Sites []json.RawMessage `json:"sites"`
+}
+
+// ImportResponse says what an import did.
+type ImportResponse struct {
+	// Created is how many sites were added.
+	Created int `json:"created"`
+	// Updated is how many sites already there got new settings.
+	Updated int `json:"updated"`
+	// Unchanged is how many sites already had the settings given.
+	Unchanged int `json:"unchanged"`
+	// Errors are the rows refused; they changed nothing.
+	Errors []ImportError `json:"errors"`
+}
+
+// ImportError is a row an import refused.
+type ImportError struct {
+	// Index is the row's place in the list, from 0.
+	Index int `json:"index"`
+	// Code is the Encore error code, as a request for the row alone would
+	// have answered.
+	Code api.ErrCode `json:"code"`
+	// Message says what is wrong with the row.
+	Message string `json:"message"`
+}
+
+// BulkListener hears about many sites at once, after an import commits.
+type BulkListener interface {
+	// SitesImported is called with every site an import added or changed.
+	SitesImported(ctx context.Context, entries []Entry)
+}
+
+// importRow is a valid row, ready to apply.
+type importRow struct {
+	index    int
+	url      string
+	settings string
+}
+
+// Import adds the sites of the list that are not there yet and gives those
+// that are, matched by URL, the settings their row states: a setting a row
+// leaves out goes back to its default, as the row describes the site
+// whole. Valid rows are applied in one transaction; invalid rows, and a
+// URL listed twice, are reported with their index and change nothing.
+func (s *Service) Import(ctx context.Context, req ImportRequest) (*ImportResponse, error) {
+	if len(req.Sites) > MaxImport {
+		return nil, api.Errorf(api.InvalidArgument, "an import holds at most %d sites, got %d", MaxImport, len(req.Sites))
+	}
+	resp := &ImportResponse{Errors: []ImportError{}}
+	refuse := func(i int, err error) {
+		code, msg := api.Internal, err.Error()
+		if e, ok := err.(*api.Error); ok {
+			code, msg = e.Code, e.Message
+		}
+		resp.Errors = append(resp.Errors, ImportError{Index: i, Code: code, Message: msg})
+	}
+	var valid []importRow
+	seen := make(map[string]int, len(req.Sites))
+	for i, raw := range req.Sites {
+		r, err := s.importRow(ctx, i, raw)
+		if err != nil {
+			refuse(i, err)
+			continue
+		}
+		if first, dup := seen[r.url]; dup {
+			refuse(i, api.Errorf(api.InvalidArgument, "url %s is listed already, at index %d", api.Quote(api.Redact(r.url)), first))
+			continue
+		}
+		seen[r.url] = i
+		valid = append(valid, r)
+	}
+	if len(valid) == 0 {
+		return resp, nil
+	}
+
+	var changed []*row
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		urls := make([]string, len(valid))
+		for i, r := range valid {
+			urls[i] = r.url
+		}
+		// Lists go to the database as one JSON value each: a hundred
+		// thousand parameters would pass PostgreSQL's limit. The rows are
+		// locked, so that a concurrent import or edit of one of these sites
+		// waits rather than being overwritten unseen.
+		var existing []*row
+		if err := tx.Raw(`SELECT id, url, settings, version FROM sites
+			WHERE url IN (SELECT jsonb_array_elements_text(?::jsonb)) ORDER BY id FOR UPDATE`,
+			jsonText(urls)).Scan(&existing).Error; err != nil {
+			return fmt.Errorf("import: read sites: %w", err)
+		}
+		byURL := make(map[string]*row, len(existing))
+		for _, r := range existing {
+			byURL[r.URL] = r
+		}
+		type change struct {
+			ID       int             `json:"id,omitempty"`
+			URL      string          `json:"url,omitempty"`
+			Settings json.RawMessage `json:"settings"`
+		}
+		var adds, updates []change
+		for _, v := range valid {
+			old, ok := byURL[v.url]
+			switch {
+			case !ok:
+				adds = append(adds, change{URL: v.url, Settings: json.RawMessage(v.settings)})
+			case sameJSON(old.Settings, v.settings):
+				resp.Unchanged++
+			default:
+				updates = append(updates, change{ID: old.ID, Settings: json.RawMessage(v.settings)})
+			}
+		}
+		if len(adds) > 0 {
+			var created []*row
+			if err := tx.Raw(`INSERT INTO sites (url, settings)
+				SELECT url, settings FROM jsonb_to_recordset(?::jsonb) AS v(url text, settings jsonb)
+				RETURNING id, url, settings, version`, jsonText(adds)).Scan(&created).Error; err != nil {
+				return fmt.Errorf("import: add %d sites: %w", len(adds), err)
+			}
+			resp.Created = len(created)
+			changed = append(changed, created...)
+		}
+		if len(updates) > 0 {
+			var updated []*row
+			if err := tx.Raw(`UPDATE sites s SET settings = v.settings, version = s.version + 1
+				FROM jsonb_to_recordset(?::jsonb) AS v(id bigint, settings jsonb) WHERE s.id = v.id
+				RETURNING s.id, s.url, s.settings, s.version`, jsonText(updates)).Scan(&updated).Error; err != nil {
+				return fmt.Errorf("import: update %d sites: %w", len(updates), err)
+			}
+			resp.Updated = len(updated)
+			changed = append(changed, updated...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(changed) > 0 {
+		entries := make([]Entry, len(changed))
+		for i, r := range changed {
+			e, err := r.entry(s.defaults)
+			if err != nil {
+				return nil, err
+			}
+			entries[i] = *e
+		}
+		for _, l := range s.listeners {
+			if bl, ok := l.(BulkListener); ok {
+				bl.SitesImported(ctx, entries)
+			}
+		}
+	}
+	return resp, nil
+}
+
+// importRow checks one row as POST /site would.
+func (s *Service) importRow(ctx context.Context, i int, raw json.RawMessage) (importRow, error) {
+	var f fields
+	if err := json.Unmarshal(raw, &f); err != nil || f == nil {
+		return importRow{}, api.Errorf(api.InvalidArgument, "each site must be a JSON object, not %s", jsonKind(raw))
+	}
+	st, err := f.settings("url", "id")
+	if err != nil {
+		return importRow{}, err
+	}
+	u, ok, err := f.str("url")
+	if err != nil {
+		return importRow{}, err
+	}
+	if !ok {
+		return importRow{}, api.Errorf(api.InvalidArgument, "url is required")
+	}
+	if u, err = s.checkURL(ctx, u); err != nil {
+		return importRow{}, err
+	}
+	if err := st.normalize(u, s.defaults); err != nil {
+		return importRow{}, err
+	}
+	return importRow{index: i, url: u, settings: st.json()}, nil
+}
+
+// jsonText writes v as JSON text, for a query parameter.
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // lists of strings and settings always marshal
+	}
+	return string(b)
+}
+
+// sameJSON reports whether two JSON texts hold the same value.
+func sameJSON(a, b string) bool {
+	same, err := jsonEqual(a, b)
+	return err == nil && same
+}
+
+// ExportSite is a site as an export lists it: its URL and the settings it
+// was given, in the form an import takes.
+type ExportSite struct {
+	// URL is the site's URL, password included.
+	URL string `json:"url"`
+	Settings
+}
+
+// ExportResponse is every site, in the form an import takes.
+type ExportResponse struct {
+	// Sites are the sites, oldest first.
+	Sites []ExportSite `json:"sites"`
+}
+
+// Export returns every site with the settings it was given, credentials
+// included, so that importing it elsewhere makes the same sites.
+func (s *Service) Export(ctx context.Context) (*ExportResponse, error) {
+	var rows []*row
+	if err := s.db.WithContext(ctx).Order("id").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("export sites: %w", err)
+	}
+	resp := &ExportResponse{Sites: make([]ExportSite, len(rows))}
+	for i, r := range rows {
+		st, err := r.settings()
+		if err != nil {
+			return nil, err
+		}
+		resp.Sites[i] = ExportSite{URL: r.URL, Settings: st}
+	}
+	return resp, nil
+}
+
+// handleImport serves POST /site/import: {"sites": [...]} → {"created",
+// "updated", "unchanged", "errors"}.
+func (s *Service) handleImport(r *http.Request) (any, error) {
+	req, err := api.Decode[ImportRequest](r)
+	if err != nil {
+		return nil, err
+	}
+	if req.Sites == nil {
+		return nil, api.Errorf(api.InvalidArgument, `sites is required: {"sites": [{"url": ...}, ...]}`)
+	}
+	return s.Import(r.Context(), req)
+}
+
+// handleExport serves GET /site/export → {"sites": [...]}, which POST
+// /site/import takes back.
+func (s *Service) handleExport(r *http.Request) (any, error) {
+	return s.Export(r.Context())
+}
