@@ -3,6 +3,7 @@ package site
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -32,9 +33,37 @@ type ImportResponse struct {
 	Updated int `json:"updated"`
 	// Unchanged is how many sites already had the settings given.
 	Unchanged int `json:"unchanged"`
+	// Deleted is how many sites a prune removed.
+	Deleted int `json:"deleted"`
 	// Errors are the rows refused; they changed nothing.
 	Errors []ImportError `json:"errors"`
+	// Changes are the sites created, updated and deleted, in that order.
+	Changes []ImportChange `json:"changes"`
+	// DryRun tells that nothing was changed: the figures are what the
+	// import would have done.
+	DryRun bool `json:"dry_run"`
 }
+
+// ImportChange is one site an import changed.
+type ImportChange struct {
+	// Action is "create", "update" or "delete".
+	Action string `json:"action"`
+	// URL is the site's URL, its password hidden.
+	URL string `json:"url"`
+}
+
+// ImportOptions change what an import does.
+type ImportOptions struct {
+	// DryRun checks and counts everything, and changes nothing.
+	DryRun bool
+	// Prune deletes the sites the list does not name. It applies nothing
+	// unless every row is valid: a row refused for a typo must not cost
+	// its site.
+	Prune bool
+}
+
+// errDryRun rolls back a dry run's transaction.
+var errDryRun = errors.New("dry run")
 
 // ImportError is a row an import refused.
 type ImportError struct {
@@ -65,11 +94,11 @@ type importRow struct {
 // leaves out goes back to its default, as the row describes the site
 // whole. Valid rows are applied in one transaction; invalid rows, and a
 // URL listed twice, are reported with their index and change nothing.
-func (s *Service) Import(ctx context.Context, req ImportRequest) (*ImportResponse, error) {
+func (s *Service) Import(ctx context.Context, req ImportRequest, opts ImportOptions) (*ImportResponse, error) {
 	if len(req.Sites) > MaxImport {
 		return nil, api.Errorf(api.InvalidArgument, "an import holds at most %d sites, got %d", MaxImport, len(req.Sites))
 	}
-	resp := &ImportResponse{Errors: []ImportError{}}
+	resp := &ImportResponse{Errors: []ImportError{}, Changes: []ImportChange{}, DryRun: opts.DryRun}
 	refuse := func(i int, err error) {
 		code, msg := api.Internal, err.Error()
 		if e, ok := err.(*api.Error); ok {
@@ -92,15 +121,23 @@ func (s *Service) Import(ctx context.Context, req ImportRequest) (*ImportRespons
 		seen[r.url] = i
 		valid = append(valid, r)
 	}
-	if len(valid) == 0 {
+	if opts.Prune && len(resp.Errors) > 0 {
+		first := resp.Errors[0]
+		return nil, api.Errorf(api.InvalidArgument, "%d sites are not valid, the first at index %d: %s; "+
+			"with prune nothing is applied until every site is valid", len(resp.Errors), first.Index, first.Message)
+	}
+	if len(valid) == 0 && !opts.Prune {
 		return resp, nil
 	}
 
-	var changed []*row
+	var (
+		changed []*row
+		deleted []*row
+	)
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		urls := make([]string, len(valid))
-		for i, r := range valid {
-			urls[i] = r.url
+		urls := make([]string, 0, len(valid))
+		for _, r := range valid {
+			urls = append(urls, r.url)
 		}
 		// Lists go to the database as one JSON value each: a hundred
 		// thousand parameters would pass PostgreSQL's limit. The rows are
@@ -142,6 +179,9 @@ func (s *Service) Import(ctx context.Context, req ImportRequest) (*ImportRespons
 			}
 			resp.Created = len(created)
 			changed = append(changed, created...)
+			for _, r := range created {
+				resp.Changes = append(resp.Changes, ImportChange{Action: "create", URL: api.Redact(r.URL)})
+			}
 		}
 		if len(updates) > 0 {
 			var updated []*row
@@ -152,11 +192,35 @@ func (s *Service) Import(ctx context.Context, req ImportRequest) (*ImportRespons
 			}
 			resp.Updated = len(updated)
 			changed = append(changed, updated...)
+			for _, r := range updated {
+				resp.Changes = append(resp.Changes, ImportChange{Action: "update", URL: api.Redact(r.URL)})
+			}
+		}
+		if opts.Prune {
+			if err := tx.Raw(`DELETE FROM sites WHERE url NOT IN (SELECT jsonb_array_elements_text(?::jsonb))
+				RETURNING id, url`, jsonText(urls)).Scan(&deleted).Error; err != nil {
+				return fmt.Errorf("import: prune: %w", err)
+			}
+			resp.Deleted = len(deleted)
+			for _, r := range deleted {
+				resp.Changes = append(resp.Changes, ImportChange{Action: "delete", URL: api.Redact(r.URL)})
+			}
+		}
+		if opts.DryRun {
+			return errDryRun
 		}
 		return nil
 	})
+	if opts.DryRun && errors.Is(err, errDryRun) {
+		return resp, nil
+	}
 	if err != nil {
 		return nil, err
+	}
+	for _, r := range deleted {
+		for _, l := range s.listeners {
+			l.SiteDeleted(ctx, r.ID)
+		}
 	}
 	if len(changed) > 0 {
 		entries := make([]Entry, len(changed))
@@ -249,8 +313,8 @@ func (s *Service) Export(ctx context.Context) (*ExportResponse, error) {
 	return resp, nil
 }
 
-// handleImport serves POST /site/import: {"sites": [...]} → {"created",
-// "updated", "unchanged", "errors"}.
+// handleImport serves POST /site/import?dry_run=&prune=: {"sites": [...]}
+// → {"created", "updated", "unchanged", "deleted", "errors", "changes"}.
 func (s *Service) handleImport(r *http.Request) (any, error) {
 	req, err := api.Decode[ImportRequest](r)
 	if err != nil {
@@ -259,7 +323,14 @@ func (s *Service) handleImport(r *http.Request) (any, error) {
 	if req.Sites == nil {
 		return nil, api.Errorf(api.InvalidArgument, `sites is required: {"sites": [{"url": ...}, ...]}`)
 	}
-	return s.Import(r.Context(), req)
+	var opts ImportOptions
+	if opts.DryRun, err = api.QueryBool(r, "dry_run"); err != nil {
+		return nil, err
+	}
+	if opts.Prune, err = api.QueryBool(r, "prune"); err != nil {
+		return nil, err
+	}
+	return s.Import(r.Context(), req, opts)
 }
 
 // handleExport serves GET /site/export → {"sites": [...]}, which POST

@@ -206,3 +206,16 @@ func Clip(s string) string {
 func Quote(s string) string {
 	return strconv.Quote(Clip(Redact(s)))
 }
+
+// QueryBool reads an optional true/false query parameter; absent is false.
+func QueryBool(r *http.Request, name string) (bool, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, Errorf(InvalidArgument, "%s must be true or false, got %s", name, Quote(v))
+	}
+	return b, nil
+}

@@ -1,5 +1,5 @@
 // Package cli is the command line: `uptime run`, `uptime db ...` and
-// `uptime secret ...`, mirroring Encore's commands.
+// `uptime secret ...`, mirroring Encore's commands, and `uptime apply`.
 package cli
 
 import (
@@ -30,6 +30,9 @@ Usage:
                                    the value is read from the terminal without echo,
                                    or from standard input; the environment
                                    (SLACK_WEBHOOK_URL) overrides it
+  uptime apply -f FILE.yaml [--server URL] [--prune] [--dry-run]
+                                   make a running monitor hold the sites the file
+                                   lists, keyed by URL (UPTIME_SERVER, UPTIME_API_KEY)
   uptime help                      show this help; "uptime run --help" lists the flags
 
 Every flag of "run" is also an environment variable, shown in "uptime run --help";
@@ -52,6 +55,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		err = db(ctx, args, stdin, stdout, stderr)
 	case "secret":
 		err = secret(args, stdin, stdout, stderr)
+	case "apply":
+		err = apply(ctx, args, os.Getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:

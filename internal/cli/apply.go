@@ -1,0 +1,195 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"uptime/site"
+)
+
+const applyUsage = `Usage: uptime apply -f FILE.yaml [--server URL] [--prune] [--dry-run]
+
+Makes the monitor hold the sites FILE.yaml lists, keyed by URL: sites it
+does not hold are added, sites whose settings differ are updated, and with
+--prune sites the file does not list are deleted. A second apply of the same
+file changes nothing. The API key comes from UPTIME_API_KEY.
+
+  sites:
+    - url: https://example.com
+      name: Example
+      interval: 1m
+      expect_status: "200-299"
+      keyword: Welcome
+      tags: [prod]
+
+Flags:
+`
+
+// applyFile is what a file for uptime apply holds.
+type applyFile struct {
+	// Sites are the sites, each as POST /site takes it.
+	Sites []json.RawMessage `json:"sites"`
+}
+
+// apply is `uptime apply`: a client of the API that makes the monitor
+// hold the sites a file lists.
+func apply(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("uptime apply", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, applyUsage)
+		fs.PrintDefaults()
+	}
+	server := getenv("UPTIME_SERVER")
+	if server == "" {
+		server = "http://localhost:4000"
+	}
+	var (
+		file          string
+		prune, dryRun bool
+	)
+	fs.StringVar(&file, "f", "", "the file to apply (YAML or JSON); - reads standard input")
+	fs.StringVar(&server, "server", server, "the monitor's URL (env UPTIME_SERVER)")
+	fs.BoolVar(&prune, "prune", false, "delete the sites the file does not list")
+	fs.BoolVar(&dryRun, "dry-run", false, "print what would change, and change nothing")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("apply: unexpected argument %q; the file goes after -f", fs.Arg(0))
+	}
+	if file == "" {
+		fs.Usage()
+		return errors.New("apply: -f FILE is required")
+	}
+	u, err := url.Parse(server)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("apply: --server %q must be an http or https URL", server)
+	}
+
+	body, err := readApplyFile(file)
+	if err != nil {
+		return err
+	}
+	q := url.Values{}
+	if prune {
+		q.Set("prune", "true")
+	}
+	if dryRun {
+		q.Set("dry_run", "true")
+	}
+	endpoint := strings.TrimSuffix(server, "/") + "/site/import"
+	if len(q) > 0 {
+		endpoint += "?" + q.Encode()
+	}
+	resp, err := post(ctx, endpoint, getenv("UPTIME_API_KEY"), body)
+	if err != nil {
+		return err
+	}
+	printPlan(stdout, resp)
+	if len(resp.Errors) > 0 {
+		for _, e := range resp.Errors {
+			fmt.Fprintf(stderr, "sites[%d]: %s\n", e.Index, e.Message)
+		}
+		return fmt.Errorf("apply: %d sites in %s are not valid; the others were applied", len(resp.Errors), file)
+	}
+	return nil
+}
+
+// readApplyFile reads a YAML (or JSON) file and returns its sites as the
+// body of an import.
+func readApplyFile(name string) ([]byte, error) {
+	var (
+		data []byte
+		err  error
+	)
+	if name == "-" {
+		data, err = io.ReadAll(os.Stdin)
+	} else {
+		data, err = os.ReadFile(name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("apply: %w", err)
+	}
+	var top map[string]json.RawMessage
+	if err := yaml.Unmarshal(data, &top); err != nil {
+		return nil, fmt.Errorf("apply: %s: %w", name, err)
+	}
+	for key := range top {
+		if key != "sites" {
+			return nil, fmt.Errorf("apply: %s: unknown section %q; this version applies \"sites\"", name, key)
+		}
+	}
+	var f applyFile
+	if err := yaml.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("apply: %s: %w", name, err)
+	}
+	if f.Sites == nil {
+		f.Sites = []json.RawMessage{}
+	}
+	return json.Marshal(f)
+}
+
+// post sends an import and reads its answer.
+func post(ctx context.Context, endpoint, key string, body []byte) (*site.ImportResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("apply: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("apply: %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("apply: read the answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Code, Message string }
+		if json.Unmarshal(data, &e) == nil && e.Message != "" {
+			return nil, fmt.Errorf("apply: the server refused: %s (%s)", e.Message, e.Code)
+		}
+		return nil, fmt.Errorf("apply: the server answered %s", resp.Status)
+	}
+	var out site.ImportResponse
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, fmt.Errorf("apply: the server's answer is not an import's: %w", err)
+	}
+	return &out, nil
+}
+
+// printPlan prints what an import did, or would do in a dry run.
+func printPlan(w io.Writer, r *site.ImportResponse) {
+	mark := map[string]string{"create": "+", "update": "~", "delete": "-"}
+	for _, c := range r.Changes {
+		fmt.Fprintf(w, "%s %s\n", mark[c.Action], c.URL)
+	}
+	switch {
+	case r.Created+r.Updated+r.Deleted == 0:
+		fmt.Fprintf(w, "nothing to change: %d sites as the file says\n", r.Unchanged)
+	case r.DryRun:
+		fmt.Fprintf(w, "would create %d, update %d, delete %d; %d unchanged (dry run: nothing changed)\n",
+			r.Created, r.Updated, r.Deleted, r.Unchanged)
+	default:
+		fmt.Fprintf(w, "created %d, updated %d, deleted %d; %d unchanged\n", r.Created, r.Updated, r.Deleted, r.Unchanged)
+	}
+}

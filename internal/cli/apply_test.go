@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"uptime/internal/apptest"
+	"uptime/internal/config"
+	"uptime/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func TestApplyIsIdempotentAndPrunes(t *testing.T) {
+	const key = "apply-test-key-0123456789"
+	a := apptest.Start(t, apptest.Setup{Configure: func(c *config.Config) { c.APIKey = key }})
+	env := map[string]string{"UPTIME_SERVER": a.URL, "UPTIME_API_KEY": key}
+	getenv := func(k string) string { return env[k] }
+	dir := t.TempDir()
+	file := filepath.Join(dir, "uptime.yaml")
+	run := func(content string, args ...string) (string, string, error) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var out, errOut bytes.Buffer
+		err := apply(context.Background(), append([]string{"-f", file}, args...), getenv, &out, &errOut)
+		return out.String(), errOut.String(), err
+	}
+
+	first := `
+sites:
+  - url: https://a.example
+    name: A
+    interval: 1m
+    tags: [prod]
+  - url: https://b.example
+    expect_status: "200-299"
+  - url: c.example
+`
+	out, _, err := run(first)
+	if err != nil || !strings.Contains(out, "created 3, updated 0, deleted 0; 0 unchanged") || !strings.Contains(out, "+ https://c.example") {
+		t.Fatalf("first apply: %v\n%s", err, out)
+	}
+	out, _, err = run(first)
+	if err != nil || !strings.Contains(out, "nothing to change: 3 sites as the file says") {
+		t.Fatalf("second apply of the same file: %v\n%s", err, out)
+	}
+
+	second := `
+sites:
+  - url: https://a.example
+    name: A
+    interval: 2m
+    tags: [prod]
+  - url: https://b.example
+    expect_status: "200-299"
+`
+	out, _, err = run(second, "--prune", "--dry-run")
+	if err != nil || !strings.Contains(out, "~ https://a.example") || !strings.Contains(out, "- https://c.example") ||
+		!strings.Contains(out, "would create 0, update 1, delete 1; 1 unchanged (dry run: nothing changed)") {
+		t.Fatalf("dry run: %v\n%s", err, out)
+	}
+	var list struct{ Sites []struct{ URL, Interval string } }
+	a.Call(t, "GET", "/site", "", &list)
+	if len(list.Sites) != 3 || list.Sites[0].Interval != "1m" {
+		t.Fatalf("after a dry run the sites are %+v, want them unchanged", list.Sites)
+	}
+	out, _, err = run(second, "--prune")
+	if err != nil || !strings.Contains(out, "created 0, updated 1, deleted 1; 1 unchanged") {
+		t.Fatalf("apply with prune: %v\n%s", err, out)
+	}
+	a.Call(t, "GET", "/site", "", &list)
+	if len(list.Sites) != 2 || list.Sites[0].Interval != "2m" {
+		t.Fatalf("after apply with prune the sites are %+v", list.Sites)
+	}
+
+	// A bad site is reported with its place; with prune nothing applies.
+	bad := second + "  - url: https://d.example\n    interval: 1s\n"
+	_, errOut, err := run(bad, "--prune")
+	if err == nil || !strings.Contains(err.Error(), "nothing is applied") {
+		t.Fatalf("apply --prune of a file with a bad site: err %v, stderr %s", err, errOut)
+	}
+	_, errOut, err = run(bad)
+	if err == nil || !strings.Contains(errOut, "sites[2]: interval must be from 10s to 24h") {
+		t.Fatalf("apply of a file with a bad site: err %v, stderr %s", err, errOut)
+	}
+	if _, _, err := run("sitez: []\n"); err == nil || !strings.Contains(err.Error(), `unknown section "sitez"`) {
+		t.Fatalf("apply of a file with an unknown section: %v", err)
+	}
+	env["UPTIME_API_KEY"] = "wrong-key-0123456789"
+	if _, _, err := run(first); err == nil || !strings.Contains(err.Error(), "API key") {
+		t.Fatalf("apply with a wrong key: %v", err)
+	}
+}
