@@ -65,7 +65,9 @@ sites:
 		!strings.Contains(out, "would create 0, update 1, delete 1; 1 unchanged (dry run: nothing changed)") {
 		t.Fatalf("dry run: %v\n%s", err, out)
 	}
-	var list struct{ Sites []struct{ URL, Interval string } }
+	var list struct {
+		Sites []struct{ URL, Interval string }
+	}
 	a.Call(t, "GET", "/site", "", &list)
 	if len(list.Sites) != 3 || list.Sites[0].Interval != "1m" {
 		t.Fatalf("after a dry run the sites are %+v, want them unchanged", list.Sites)
