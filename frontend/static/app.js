@@ -5,6 +5,7 @@
 import { APIError, call, ConnectionError, onKeyNeeded } from "./api.js";
 import { describe, drawChart } from "./chart.js";
 import { daysUntil, latency, normalizeURL, percent, relative, when } from "./format.js";
+import * as settings from "./settings.js";
 
 const refreshEvery = 10000;
 const recentChecks = 30;
@@ -137,6 +138,7 @@ function render(sites, statuses, histories) {
       row = makeRow(site);
       rows.set(site.id, row);
     }
+    row.site = site;
     $("sites").appendChild(row.tr); // keeps the server's order
     updateRow(row, statuses[site.id], histories[i]);
   });
@@ -147,12 +149,25 @@ function render(sites, statuses, histories) {
     }
   }
   $("sites-table").hidden = rows.size === 0;
-  if (Date.now() < fastUntil && sites.every((s) => statuses[s.id])) fastUntil = 0;
+  if (Date.now() < fastUntil && sites.every((s) => statuses[s.id] || s.paused)) fastUntil = 0;
+}
+
+/** The name to show before a site's URL: none when it is the URL's host,
+ * the default name. */
+function shownName(site) {
+  try {
+    if (new URL(site.url).hostname === site.name) return "";
+  } catch {
+    // not a URL the browser reads: show the name
+  }
+  return site.name || "";
 }
 
 function makeRow(site) {
   const p = {};
-  p.url = h("button", { class: "link site-url", type: "button", text: site.url, onclick: () => openDetail(site) });
+  const row = { site, tr: null, parts: p };
+  p.name = h("span", { class: "site-name" });
+  p.url = h("button", { class: "link site-url", type: "button", text: site.url, onclick: () => openDetail(row.site) });
   p.badge = h("span", { class: "badge unknown", text: "Unknown" });
   p.checked = h("div", { class: "muted checked" });
   p.reason = h("div", { class: "reason" });
@@ -162,30 +177,40 @@ function makeRow(site) {
   p.response = h("td", { class: "col-response" });
   p.uptime = h("td", { class: "col-uptime" });
   p.bar = h("div", { class: "bar" });
-  p.check = h("button", { class: "link check", type: "button", text: "Check now", onclick: () => checkNow(site, p) });
-  p.del = h("button", { class: "link delete", type: "button", text: "Delete", onclick: () => remove(site, p) });
+  p.check = h("button", { class: "link check", type: "button", text: "Check now", onclick: () => checkNow(row.site, p) });
+  p.pause = h("button", { class: "link pause", type: "button", text: "Pause", onclick: () => togglePause(row, p) });
+  p.edit = h("button", { class: "link edit", type: "button", text: "Edit", onclick: () => openEdit(row.site) });
+  p.del = h("button", { class: "link delete", type: "button", text: "Delete", onclick: () => remove(row.site, p) });
   p.check.setAttribute("aria-label", `Check ${site.url} now`);
+  p.edit.setAttribute("aria-label", `Edit ${site.url}`);
   p.del.setAttribute("aria-label", `Delete ${site.url}`);
-  const tr = h("tr", { "data-id": String(site.id) },
-    h("td", { class: "site" }, h("div", { class: "site-line" }, p.url, p.badge), p.checked, p.reason, p.cert, p.error),
+  row.tr = h("tr", { "data-id": String(site.id) },
+    h("td", { class: "site" }, h("div", { class: "site-line" }, p.name, p.url, p.badge), p.checked, p.reason, p.cert, p.error),
     p.response,
     p.uptime,
     h("td", { class: "col-bar" }, p.bar),
-    h("td", { class: "actions" }, p.check, p.del),
+    h("td", { class: "actions" }, p.check, p.pause, p.edit, p.del),
   );
-  return { site, tr, parts: p };
+  return row;
 }
 
 function updateRow(row, status, history) {
-  const p = row.parts;
-  const state = !status ? "unknown" : status.up ? "up" : "down";
+  const p = row.parts, site = row.site;
+  p.name.textContent = shownName(site);
+  p.url.textContent = site.url;
+  const paused = site.paused;
+  const state = paused ? "paused" : !status ? "unknown" : !status.up ? "down" : status.degraded ? "degraded" : "up";
   p.badge.className = `badge ${state}`;
-  p.badge.textContent = { up: "Up", down: "Down", unknown: "Unknown" }[state];
+  p.badge.textContent = { up: "Up", down: "Down", unknown: "Unknown", degraded: "Degraded", paused: "Paused" }[state];
+  row.tr.classList.toggle("paused", paused);
+  p.pause.textContent = paused ? "Resume" : "Pause";
+  p.pause.setAttribute("aria-label", `${paused ? "Resume" : "Pause"} ${site.url}`);
+  p.check.disabled = paused;
   if (status) {
     p.checked.dataset.time = status.checked_at;
     p.checked.textContent = `Last checked ${relative(new Date(status.checked_at))}`;
     p.checked.title = when(new Date(status.checked_at));
-    p.reason.textContent = status.up ? "" : status.reason;
+    p.reason.textContent = status.up && !status.degraded ? "" : status.reason;
     p.response.replaceChildren(
       h("span", { text: status.status_code ? latency(status.latency_ms) : "—" }),
       h("span", { class: "muted", text: status.status_code ? `HTTP ${status.status_code}` : "no response" }),
@@ -233,7 +258,7 @@ function renderBar(bar, checks) {
   bar.setAttribute("aria-label", `Last ${checks.length} checks: ${checks.length - down} up, ${down} down`);
   bar.replaceChildren(
     ...Array.from({ length: recentChecks - oldestFirst.length }, () => h("span", { class: "tick none" })),
-    ...oldestFirst.map((c) => h("span", { class: `tick ${c.up ? "up" : "down"}`, title: describe(c) })),
+    ...oldestFirst.map((c) => h("span", { class: `tick ${!c.up ? "down" : c.degraded ? "degraded" : "up"}`, title: describe(c) })),
   );
 }
 
@@ -308,6 +333,8 @@ async function remove(site, p) {
 
 function setupAddForm() {
   const form = $("add-form"), input = $("add-url"), save = $("add-save"), toggle = $("add-toggle");
+  const inputs = settings.buildFields($("add-fields"), "add", h);
+  const withURL = { ...inputs, url: { input, error: $("add-url-error"), field: { name: "url" } } };
   const open = (on) => {
     form.hidden = !on;
     toggle.setAttribute("aria-expanded", String(on));
@@ -316,6 +343,8 @@ function setupAddForm() {
       input.value = "";
       save.disabled = true;
       showError($("add-error"), null);
+      settings.clear(withURL);
+      $("add-more").open = false;
       toggle.focus();
     }
   };
@@ -328,13 +357,17 @@ function setupAddForm() {
     save.disabled = normalizeURL(input.value) === null;
     showError($("add-error"), null);
   });
+  form.addEventListener("input", (e) => {
+    if (e.target !== input) settings.clearErrors(withURL);
+  });
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     if (normalizeURL(input.value) === null) return;
     save.disabled = true;
     save.textContent = "Saving…";
     try {
-      const added = await call("POST", "/site", { url: input.value.trim() });
+      settings.clearErrors(withURL);
+      const added = await call("POST", "/site", { url: input.value.trim(), ...settings.given(inputs) });
       changes++;
       open(false);
       if (nextAfter !== null || afters.length > 1) {
@@ -344,12 +377,86 @@ function setupAddForm() {
       }
       refreshSoon();
     } catch (err) {
-      showError($("add-error"), err);
+      if (!settings.showAtField(withURL, err)) showError($("add-error"), err);
+      else if (!withURL.url.error.hidden) showError($("add-error"), null);
+      else $("add-more").open = true;
       save.disabled = false;
     } finally {
       save.textContent = "Save";
     }
   });
+}
+
+// --- editing and pausing ---
+
+let editing = null; // the site the edit dialog shows, as loaded
+let editInputs = null;
+
+function setupEditDialog() {
+  const dialog = $("edit-dialog"), form = $("edit-form");
+  editInputs = settings.buildFields($("edit-fields"), "edit", h);
+  const withURL = { ...editInputs, url: { input: $("edit-url"), error: $("edit-url-error"), field: { name: "url" } } };
+  $("edit-cancel").addEventListener("click", () => dialog.close());
+  form.addEventListener("input", () => {
+    settings.clearErrors(withURL);
+    showError($("edit-error"), null);
+  });
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (!editing) return;
+    const patch = settings.changed(editInputs, editing);
+    const url = $("edit-url").value.trim();
+    if (url !== editing.url) patch.url = url;
+    if (Object.keys(patch).length === 0) {
+      dialog.close();
+      return;
+    }
+    const save = $("edit-save");
+    save.disabled = true;
+    try {
+      await call("PATCH", `/site/${editing.id}`, patch);
+      changes++;
+      dialog.close();
+      refresh();
+    } catch (err) {
+      if (!settings.showAtField(withURL, err)) showError($("edit-error"), err);
+    } finally {
+      save.disabled = false;
+    }
+  });
+}
+
+async function openEdit(site) {
+  const dialog = $("edit-dialog");
+  settings.clear(editInputs);
+  settings.clearErrors({ url: { input: $("edit-url"), error: $("edit-url-error"), field: { name: "url" } } });
+  showError($("edit-error"), null);
+  editing = null;
+  $("edit-title").textContent = `Edit ${site.url}`;
+  dialog.showModal();
+  try {
+    editing = await call("GET", `/site/${site.id}`);
+    $("edit-url").value = editing.url;
+    settings.fill(editInputs, editing);
+    $("edit-url").focus();
+  } catch (err) {
+    showError($("edit-error"), err);
+  }
+}
+
+async function togglePause(row, p) {
+  p.pause.disabled = true;
+  showError(p.error, null);
+  try {
+    const updated = await call("PATCH", `/site/${row.site.id}`, { paused: !row.site.paused });
+    changes++;
+    row.site = updated;
+    refresh();
+  } catch (err) {
+    showError(p.error, err);
+  } finally {
+    p.pause.disabled = false;
+  }
 }
 
 // --- the API key ---
@@ -368,7 +475,7 @@ function setupKeyDialog() {
 
 async function openDetail(site) {
   const dialog = $("detail-dialog");
-  $("detail-title").textContent = site.url;
+  $("detail-title").textContent = shownName(site) ? `${site.name} · ${site.url}` : site.url;
   $("detail-facts").replaceChildren();
   $("detail-chart").replaceChildren();
   showError($("detail-error"), null);
@@ -380,7 +487,8 @@ async function openDetail(site) {
     ]);
     const s = status.sites[site.id];
     const facts = [
-      ["Status", !s ? "Unknown" : s.up ? "Up" : `Down: ${s.reason}`],
+      ["Status", site.paused ? "Paused" : !s ? "Unknown" : !s.up ? `Down: ${s.reason}` : s.degraded ? `Degraded: ${s.reason}` : "Up"],
+      ["Checked", `every ${site.interval}, ${site.method}, up when ${site.expect_status}${site.keyword ? `, keyword “${site.keyword}”${site.keyword_absent ? " absent" : ""}` : ""}`],
       ["Since", s ? `${when(new Date(s.since))} (${relative(new Date(s.since))})` : "—"],
       ["Last check", s ? `${relative(new Date(s.checked_at))}, ${latency(s.latency_ms)}${s.status_code ? `, HTTP ${s.status_code}` : ""}` : "—"],
       ["Uptime", `${percent(history.uptime["24h"])} (24h) · ${percent(history.uptime["7d"])} (7d) · ${percent(history.uptime["30d"])} (30d)`],
@@ -394,6 +502,7 @@ async function openDetail(site) {
 }
 
 setupAddForm();
+setupEditDialog();
 setupKeyDialog();
 setupPaging();
 refresh();

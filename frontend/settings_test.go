@@ -1,0 +1,141 @@
+package frontend_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"uptime/internal/apptest"
+)
+
+// siteView is a site as GET /site/:siteID shows it.
+type siteView struct {
+	URL, Name, Interval, Keyword string
+	Tags                         []string
+	Paused                       bool
+}
+
+func getSite(t *testing.T, a *apptest.App, id int) siteView {
+	t.Helper()
+	var v siteView
+	a.Call(t, "GET", fmt.Sprintf("/site/%d", id), "", &v)
+	return v
+}
+
+func TestEditASiteThroughItsSettingsForm(t *testing.T) {
+	a := apptest.Start(t, apptest.Setup{})
+	srv := healthy(t)
+	a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, "tags": ["prod"], "keyword": ""}`, srv.URL), nil)
+	p := open(t, a)
+	p.waitFor(row(srv.URL) + `?.querySelector(".badge").textContent === "Up"`)
+
+	p.do(chromedp.Click(chromedp.CSS("#sites tr .edit")))
+	p.waitFor(`document.getElementById("edit-dialog").open && document.getElementById("edit-interval").value === "1h"`)
+	if got := eval[string](p, `document.getElementById("edit-tags").value`); got != "prod" {
+		t.Errorf("the form shows tags %q, want prod", got)
+	}
+
+	// A refused setting is shown at its field, and nothing changes.
+	p.do(
+		chromedp.SetValue(chromedp.ID("edit-interval"), "5s"),
+		chromedp.Click(chromedp.ID("edit-save")),
+	)
+	p.waitFor(`!document.getElementById("edit-interval-error").hidden`)
+	if got := eval[string](p, `document.getElementById("edit-interval-error").textContent`); !strings.Contains(got, "interval must be from 10s to 24h") {
+		t.Errorf("the interval field's error says %q", got)
+	}
+	if !eval[bool](p, `document.getElementById("edit-interval").getAttribute("aria-invalid") === "true" && document.getElementById("edit-dialog").open`) {
+		t.Error("the interval field is not marked invalid, or the dialog closed")
+	}
+	if v := getSite(t, a, 1); v.Interval != "1h" {
+		t.Fatalf("a refused edit changed the interval to %s", v.Interval)
+	}
+
+	p.do(
+		chromedp.SetValue(chromedp.ID("edit-interval"), "30s"),
+		chromedp.SetValue(chromedp.ID("edit-name"), "Shop"),
+		chromedp.SetValue(chromedp.ID("edit-keyword"), "ok"),
+		chromedp.Click(chromedp.ID("edit-save")),
+	)
+	p.waitFor(`!document.getElementById("edit-dialog").open`)
+	v := getSite(t, a, 1)
+	if v.Interval != "30s" || v.Name != "Shop" || v.Keyword != "ok" || len(v.Tags) != 1 || v.Tags[0] != "prod" {
+		t.Fatalf("after the edit the site is %+v, want interval 30s, name Shop, keyword ok and its tag kept", v)
+	}
+	// The name comes before the URL.
+	p.waitFor(row(srv.URL) + `.querySelector(".site-name").textContent === "Shop"`)
+}
+
+func TestAddASiteWithSettings(t *testing.T) {
+	a := apptest.Start(t, apptest.Setup{})
+	p := open(t, a)
+	srv := healthy(t)
+	p.do(
+		chromedp.Click(chromedp.ID("add-toggle")),
+		chromedp.WaitVisible(chromedp.ID("add-url")),
+		chromedp.SendKeys(chromedp.ID("add-url"), srv.URL),
+		chromedp.Click(chromedp.CSS("#add-more summary")),
+		chromedp.SetValue(chromedp.ID("add-interval"), "1s"),
+	)
+	p.waitFor(`!document.getElementById("add-save").disabled`)
+	p.do(chromedp.Click(chromedp.ID("add-save")))
+	p.waitFor(`!document.getElementById("add-interval-error").hidden`)
+	var list struct{ Sites []any }
+	a.Call(t, "GET", "/site", "", &list)
+	if len(list.Sites) != 0 {
+		t.Fatalf("a site with a refused setting was added")
+	}
+	p.do(
+		chromedp.SetValue(chromedp.ID("add-interval"), "45s"),
+		chromedp.SetValue(chromedp.ID("add-name"), "Landing page"),
+		chromedp.Click(chromedp.ID("add-save")),
+	)
+	p.waitFor(row(srv.URL) + `?.querySelector(".site-name").textContent === "Landing page"`)
+	if v := getSite(t, a, 1); v.Interval != "45s" || v.Name != "Landing page" {
+		t.Fatalf("added site %+v, want interval 45s and its name", v)
+	}
+}
+
+func TestPauseAndResumeFromTheRow(t *testing.T) {
+	a := apptest.Start(t, apptest.Setup{})
+	srv := healthy(t)
+	a.AddSite(t, srv.URL)
+	p := open(t, a)
+	p.waitFor(row(srv.URL) + `?.querySelector(".badge").textContent === "Up"`)
+
+	p.do(chromedp.Click(chromedp.CSS("#sites tr .pause")))
+	p.waitFor(row(srv.URL) + `.querySelector(".badge").textContent === "Paused"`)
+	if got := eval[string](p, row(srv.URL)+`.querySelector(".pause").textContent`); got != "Resume" {
+		t.Errorf("the button says %q on a paused site, want Resume", got)
+	}
+	if !eval[bool](p, row(srv.URL)+`.querySelector(".check").disabled`) {
+		t.Error("Check now is enabled on a paused site")
+	}
+	if v := getSite(t, a, 1); !v.Paused {
+		t.Fatal("the server does not have the site paused")
+	}
+	p.do(chromedp.Click(chromedp.CSS("#sites tr .pause")))
+	p.waitFor(row(srv.URL) + `.querySelector(".badge").textContent === "Up"`)
+	if v := getSite(t, a, 1); v.Paused {
+		t.Fatal("the server still has the site paused")
+	}
+}
+
+func TestSlowSiteShowsDegraded(t *testing.T) {
+	a := apptest.Start(t, apptest.Setup{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(150 * time.Millisecond)
+	}))
+	t.Cleanup(slow.Close)
+	a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, "max_latency": "50ms"}`, slow.URL), nil)
+	p := open(t, a)
+	p.waitFor(row(slow.URL) + `?.querySelector(".badge").textContent === "Degraded"`)
+	if got := eval[string](p, row(slow.URL)+`.querySelector(".reason").textContent`); !strings.Contains(got, "above max_latency 50ms") {
+		t.Errorf("reason shown %q, want the latency explained", got)
+	}
+}

@@ -1,0 +1,153 @@
+// The settings of a site, as form fields: one list of fields serves the
+// add form and the edit dialog. Values go to the API in its own shapes
+// (headers an object, tags a list, numbers numbers), and an error the
+// server names a field in is shown at that field.
+
+/** The settings a form shows, in the order it shows them. */
+export const fields = [
+  { name: "name", label: "Name", placeholder: "the URL's host" },
+  { name: "interval", label: "Check every", placeholder: "default", hint: "10s to 24h, like 30s or 5m" },
+  { name: "timeout", label: "Timeout", placeholder: "default", hint: "at most the interval and 60s" },
+  { name: "method", label: "Method", type: "select", options: ["GET", "HEAD", "POST"] },
+  { name: "expect_status", label: "Expected statuses", placeholder: "100-399", hint: "like 200-299,301" },
+  { name: "keyword", label: "Keyword", placeholder: "none", hint: "text the page must contain" },
+  { name: "keyword_absent", label: "The keyword must not appear", type: "checkbox" },
+  { name: "max_latency", label: "Degraded when slower than", placeholder: "none", hint: "like 800ms" },
+  { name: "confirmations", label: "Re-checks before down", type: "number", min: 0, max: 10, placeholder: "default" },
+  { name: "recoveries", label: "Passing checks before up", type: "number", min: 1, max: 10, placeholder: "1" },
+  { name: "headers", label: "Request headers", type: "textarea", placeholder: "Name: value, one per line" },
+  { name: "body", label: "Request body (POST)", type: "textarea" },
+  { name: "tags", label: "Tags", placeholder: "prod, team:web", hint: "separated by commas" },
+  { name: "paused", label: "Paused: not checked, not alerted", type: "checkbox" },
+];
+
+/** Builds the fields into container, with ids that start with prefix, and
+ * returns them by name. */
+export function buildFields(container, prefix, h) {
+  const inputs = {};
+  for (const f of fields) {
+    const id = `${prefix}-${f.name}`;
+    let input;
+    if (f.type === "select") {
+      input = h("select", { id, name: f.name }, ...f.options.map((o) => h("option", { value: o, text: o })));
+    } else if (f.type === "textarea") {
+      input = h("textarea", { id, name: f.name, rows: "2", spellcheck: "false" });
+    } else {
+      input = h("input", { id, name: f.name, type: f.type || "text", autocomplete: "off", spellcheck: "false" });
+      if (f.min !== undefined) input.min = String(f.min);
+      if (f.max !== undefined) input.max = String(f.max);
+    }
+    if (f.placeholder) input.placeholder = f.placeholder;
+    const error = h("p", { id: `${id}-error`, class: "error field-error", role: "alert" });
+    error.hidden = true;
+    input.setAttribute("aria-describedby", error.id);
+    const label = h("label", { for: id, text: f.label });
+    const field = f.type === "checkbox"
+      ? h("div", { class: "field check-field" }, input, label, error)
+      : h("div", { class: "field" }, label, input, f.hint ? h("span", { class: "hint", text: f.hint }) : null, error);
+    container.append(field);
+    inputs[f.name] = { input, error, field: f };
+  }
+  return inputs;
+}
+
+/** The value of a field in the API's shape; undefined when it is empty. */
+function read({ input, field }) {
+  if (field.type === "checkbox") return input.checked;
+  const v = input.value.trim();
+  if (v === "") return undefined;
+  switch (field.name) {
+    case "confirmations":
+    case "recoveries":
+      return /^-?\d+$/.test(v) ? Number(v) : v; // the server explains what is wrong
+    case "tags":
+      return v.split(",").map((t) => t.trim()).filter(Boolean);
+    case "headers": {
+      const out = {};
+      for (const line of input.value.split("\n")) {
+        if (!line.trim()) continue;
+        const i = line.indexOf(":");
+        if (i < 0) out[line.trim()] = "";
+        else out[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+      }
+      return out;
+    }
+    case "body":
+      return input.value;
+  }
+  return v;
+}
+
+/** Shows a setting's value from the API in its field. */
+function write({ input, field }, value) {
+  if (field.type === "checkbox") {
+    input.checked = Boolean(value);
+    return;
+  }
+  if (value === undefined || value === null) input.value = field.type === "select" ? field.options[0] : "";
+  else if (field.name === "tags") input.value = value.join(", ");
+  else if (field.name === "headers") input.value = Object.entries(value).map(([k, v]) => `${k}: ${v}`).join("\n");
+  else input.value = String(value);
+}
+
+/** Fills the fields from a site as GET /site/:id shows it. */
+export function fill(inputs, site) {
+  for (const x of Object.values(inputs)) write(x, site[x.field.name]);
+}
+
+/** Empties the fields. */
+export function clear(inputs) {
+  for (const x of Object.values(inputs)) write(x, undefined);
+  clearErrors(inputs);
+}
+
+/** The settings given in the fields, for a new site: empty fields and
+ * unticked boxes are left to their defaults. */
+export function given(inputs) {
+  const out = {};
+  for (const x of Object.values(inputs)) {
+    const v = read(x);
+    if (v === undefined || v === false) continue;
+    if (x.field.name === "method" && v === "GET") continue;
+    out[x.field.name] = v;
+  }
+  return out;
+}
+
+/** The settings that differ from the site as it was loaded, for a PATCH:
+ * a field emptied goes back to its default (null). */
+export function changed(inputs, site) {
+  const out = {};
+  for (const x of Object.values(inputs)) {
+    const v = read(x);
+    const before = site[x.field.name];
+    if (JSON.stringify(v === undefined ? emptyOf(x.field) : v) === JSON.stringify(before ?? emptyOf(x.field))) continue;
+    out[x.field.name] = v === undefined ? null : v;
+  }
+  return out;
+}
+
+function emptyOf(field) {
+  return { tags: [], headers: {}, body: "", keyword: "" }[field.name] ?? null;
+}
+
+export function clearErrors(inputs) {
+  for (const x of Object.values(inputs)) {
+    x.error.hidden = true;
+    x.error.textContent = "";
+    x.input.removeAttribute("aria-invalid");
+  }
+}
+
+/** Shows a server error at the field its message names, and reports
+ * whether there was one. */
+export function showAtField(inputs, err) {
+  const m = /^([a-z_]+)\b/.exec(err.message || "");
+  const x = m && inputs[m[1]];
+  if (!x) return false;
+  x.error.textContent = err.message;
+  x.error.hidden = false;
+  x.input.setAttribute("aria-invalid", "true");
+  x.input.focus();
+  return true;
+}
