@@ -181,6 +181,7 @@ func TestScreenshot(t *testing.T) {
 	for _, u := range []string{up.URL + "/", expiring.URL + "/", failing.URL + "/api/health", "http://127.0.0.1:1/"} {
 		a.AddSite(t, u)
 	}
+	a.Call(t, "PATCH", "/site/3", `{"name": "Orders API"}`, nil)
 	for range 5 {
 		a.Call(t, "POST", "/check-all", "", nil)
 	}
