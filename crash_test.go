@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -99,4 +102,92 @@ func TestDBShellOnANewStateDirectory(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "checks_recorded") || !strings.Contains(string(out), "0") {
 		t.Fatalf("uptime db shell monitor on a new state directory: %v\n%s", err, out)
 	}
+}
+
+// sitesFarm is many sites on one server, each a path, that notes when
+// each was last asked.
+type sitesFarm struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+func (f *sitesFarm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.last[r.URL.Path] = time.Now()
+}
+
+// uncheckedSince returns the paths not asked for since t.
+func (f *sitesFarm) uncheckedSince(paths []string, t time.Time) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, p := range paths {
+		if !f.last[p].After(t) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// TestKillingAnInstanceLeavesNoSiteUnchecked runs two real instances on one
+// database, kills the first (the elected leader, as it started first) with
+// SIGKILL, and expects every site to be checked again by the other within
+// its interval and a few seconds: the rounds the dead one had claimed are
+// lost, and the other schedules in its place until River elects it.
+func TestKillingAnInstanceLeavesNoSiteUnchecked(t *testing.T) {
+	farm := &sitesFarm{last: map[string]time.Time{}}
+	srv := httptest.NewServer(farm)
+	defer srv.Close()
+
+	first := newProgram(t)
+	first.start(t)
+	cmd := exec.Command(first.bin, "db", "conn-uri", "monitor")
+	cmd.Env = append(os.Environ(), first.env...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := url.Parse(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	server.Path = "/"
+	second := newProgram(t, "DATABASE_URL="+server.String())
+	second.start(t)
+
+	const n, interval = 30, 10 * time.Second
+	var paths []string
+	for i := range n {
+		path := fmt.Sprintf("/s/%d", i)
+		paths = append(paths, path)
+		second.Call(t, "POST", "/site", fmt.Sprintf(`{"url": "%s%s", "interval": "10s"}`, srv.URL, path), nil)
+	}
+	// Both instances check, before one is killed.
+	var a, b struct{ Checks int }
+	for deadline := time.Now().Add(60 * time.Second); a.Checks == 0 || b.Checks == 0; time.Sleep(500 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 60s the instances made %d and %d scheduled checks; want both to check", a.Checks, b.Checks)
+		}
+		first.Call(t, "GET", "/scheduler", "", &a)
+		second.Call(t, "GET", "/scheduler", "", &b)
+	}
+	t.Logf("before the kill: %d and %d scheduled checks", a.Checks, b.Checks)
+
+	first.kill()
+	killed := time.Now()
+	// The bound: an interval, the 2s a round is claimed ahead, the 3s
+	// before the other instance stands in for the leader, and a margin.
+	const bound = interval + 8*time.Second
+	for {
+		left := farm.uncheckedSince(paths, killed)
+		if len(left) == 0 {
+			break
+		}
+		if time.Since(killed) > bound {
+			t.Fatalf("%d of %d sites not checked in the %s after an instance was killed: %v", len(left), n, bound, left)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("every site was checked again within %s of the kill", time.Since(killed).Round(100*time.Millisecond))
 }

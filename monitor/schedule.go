@@ -269,24 +269,26 @@ func (s *Service) schedule(ctx context.Context) (int, error) {
 	}); err != nil {
 		return 0, fmt.Errorf("schedule: %w", err)
 	}
-	if len(ids) == 0 {
-		return 0, nil
+	if len(ids) > 0 {
+		if _, err := tx.Exec(ctx, `UPDATE monitored m SET next_at = v.next_at
+			FROM unnest($1::bigint[], $2::timestamptz[]) AS v(site_id, next_at) WHERE m.site_id = v.site_id`,
+			ids, next); err != nil {
+			return 0, fmt.Errorf("schedule: %w", err)
+		}
+		size := min(jobSites, max(1, (len(ids)+minJobs-1)/minJobs))
+		var jobs []river.InsertManyParams
+		for start := 0; start < len(ids); start += size {
+			end := min(start+size, len(ids))
+			jobs = append(jobs, river.InsertManyParams{
+				Args:       CheckSitesArgs{Sites: ids[start:end], Due: due[start:end]},
+				InsertOpts: &river.InsertOpts{Queue: queue.Checks, MaxAttempts: 1},
+			})
+		}
+		if err := s.q.InsertManyTx(ctx, tx, jobs); err != nil {
+			return 0, fmt.Errorf("schedule: %w", err)
+		}
 	}
-	if _, err := tx.Exec(ctx, `UPDATE monitored m SET next_at = v.next_at
-		FROM unnest($1::bigint[], $2::timestamptz[]) AS v(site_id, next_at) WHERE m.site_id = v.site_id`,
-		ids, next); err != nil {
-		return 0, fmt.Errorf("schedule: %w", err)
-	}
-	size := min(jobSites, max(1, (len(ids)+minJobs-1)/minJobs))
-	var jobs []river.InsertManyParams
-	for start := 0; start < len(ids); start += size {
-		end := min(start+size, len(ids))
-		jobs = append(jobs, river.InsertManyParams{
-			Args:       CheckSitesArgs{Sites: ids[start:end], Due: due[start:end]},
-			InsertOpts: &river.InsertOpts{Queue: queue.Checks, MaxAttempts: 1},
-		})
-	}
-	if err := s.q.InsertManyTx(ctx, tx, jobs); err != nil {
+	if _, err := tx.Exec(ctx, "UPDATE scheduler SET last_pass = now()"); err != nil {
 		return 0, fmt.Errorf("schedule: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -301,9 +303,12 @@ func (s *Service) schedule(ctx context.Context) (int, error) {
 }
 
 // checkDue checks the sites of a check-sites job, each at its due time,
-// with the settings the site has then. A round found later than its
-// interval is counted as missed, not run: the next one is due already.
-func (s *Service) checkDue(ctx context.Context, args CheckSitesArgs) error {
+// with the settings the site has then. A round claimed late, after an
+// outage, is checked at once. A round whose job waited longer than the
+// site's interval after its due time and its claim (a job rescued from a
+// dead process, or stuck behind others) is counted as missed, not run:
+// the next one is due already.
+func (s *Service) checkDue(ctx context.Context, args CheckSitesArgs, claimed time.Time) error {
 	if len(args.Sites) != len(args.Due) {
 		return fmt.Errorf("check-sites: %d sites but %d due times", len(args.Sites), len(args.Due))
 	}
@@ -336,7 +341,7 @@ func (s *Service) checkDue(ctx context.Context, args CheckSitesArgs) error {
 			break
 		}
 		late := time.Since(due)
-		if late > t.interval {
+		if time.Since(later(due, claimed)) > t.interval {
 			s.stats.missedRound()
 			s.log.Warn("check-all: round missed, because it started later than the site's interval",
 				"site_id", id, "late", late.Round(time.Millisecond), "interval", t.interval)
@@ -506,6 +511,51 @@ type CheckAllArgs struct{}
 // Kind is the cron job's name, as in the tutorial.
 func (CheckAllArgs) Kind() string { return "check-all" }
 
+// standIn runs a scheduling pass in this process whenever none has run,
+// on any instance, for standInAfter: while the leader is lost and River
+// has not yet elected another (its leadership lasts 15 seconds after its
+// holder dies, and River does not let that be shortened), every instance
+// fills in. Claims lock their rows, so passes that overlap never claim a
+// round twice.
+func (s *Service) standIn(ctx context.Context) {
+	t := time.NewTicker(scheduleEvery)
+	defer t.Stop()
+	standing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !s.q.Running() {
+			continue // starting or stopping: jobs cannot be enqueued
+		}
+		var idle time.Duration
+		if err := s.db.QueryRow(ctx, "SELECT now() - last_pass FROM scheduler").Scan(&idle); err != nil {
+			continue // the database is away: the outage alarm says so
+		}
+		if idle <= standInAfter {
+			if standing {
+				s.log.Info("check-all: the leader schedules again")
+				standing = false
+			}
+			continue
+		}
+		if !standing {
+			s.log.Warn("check-all: no scheduling pass for a while; this instance schedules until the leader does",
+				"idle", idle.Round(time.Second))
+			standing = true
+		}
+		if _, err := s.schedule(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("check-all: scheduling pass failed", "err", err)
+		}
+	}
+}
+
+// standInAfter is how long no scheduling pass may run before every
+// instance fills in.
+const standInAfter = 3 * time.Second
+
 type checkAllWorker struct {
 	river.WorkerDefaults[CheckAllArgs]
 	s *Service
@@ -529,7 +579,14 @@ type checkSitesWorker struct {
 }
 
 func (w *checkSitesWorker) Work(ctx context.Context, job *river.Job[CheckSitesArgs]) error {
-	return w.s.checkDue(ctx, job.Args)
+	return w.s.checkDue(ctx, job.Args, job.CreatedAt)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // Timeout leaves room for the wait until the last site is due and the

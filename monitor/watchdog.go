@@ -10,12 +10,17 @@ import (
 )
 
 // Start starts the monitor's own background work: the watchdog that
-// notices when checks stop completing. Stop ends it.
+// notices when checks stop completing, and the stand-in that schedules
+// while the leader is lost. Stop ends it.
 func (s *Service) Start() {
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
 		s.watch(s.ctx)
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.standIn(s.ctx)
 	}()
 }
 

@@ -18,6 +18,14 @@ CREATE TABLE monitored (
 );
 CREATE INDEX monitored_due ON monitored (next_at) WHERE NOT paused;
 
+-- When a scheduling pass last ran, on any instance: the others fill in
+-- while the leader's passes stop, until River elects another.
+CREATE TABLE scheduler (
+    one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one),
+    last_pass TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT 'epoch'
+);
+INSERT INTO scheduler DEFAULT VALUES;
+
 -- An up check slower than the site's max_latency is degraded.
 ALTER TABLE checks ADD COLUMN degraded BOOLEAN NOT NULL DEFAULT false;
 
