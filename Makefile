@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: run test chaos build vet screenshot bench
+.PHONY: run test chaos build vet screenshot bench bench-steady
 
 # run builds bin/uptime and runs it in make's place, so that Ctrl-C stops
 # it cleanly (go run would report an interrupted program as failed).
@@ -44,6 +44,21 @@ bench: build
 	@./scripts/ensure-deps postgres chromium
 	$(GO) build -o bin/uptime-bench ./cmd/uptime-bench
 	./bin/uptime-bench -uptime bin/uptime -n $(BENCH_SIZES) -ticks $(BENCH_TICKS) -farm $(BENCH_FARM) -o bench-results.md
+
+# bench-steady holds a steady state instead of single ticks: BENCH_SIZES
+# sites imported with BENCH_INTERVAL, checked by the scheduler on
+# BENCH_INSTANCES instances of one database for BENCH_DURATION after a
+# warm-up of one interval; with two instances it then kills one and times
+# how long until every site is checked again. It writes
+# bench-steady-results.md.
+BENCH_INTERVAL ?= 1m
+BENCH_DURATION ?= 10m
+BENCH_INSTANCES ?= 1
+bench-steady: build
+	@./scripts/ensure-deps postgres
+	$(GO) build -o bin/uptime-bench ./cmd/uptime-bench
+	./bin/uptime-bench -uptime bin/uptime -steady -n $(BENCH_SIZES) -interval $(BENCH_INTERVAL) \
+		-duration $(BENCH_DURATION) -instances $(BENCH_INSTANCES) -farm $(BENCH_FARM) -o bench-steady-results.md
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt would change these files"; exit 1; }

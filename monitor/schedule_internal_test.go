@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -47,28 +48,46 @@ func TestPhasesSpreadChecksEvenly(t *testing.T) {
 	}
 }
 
-func TestAdvance(t *testing.T) {
-	due := time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
-	iv := 10 * time.Second
-	for _, tt := range []struct {
-		name   string
-		now    time.Time
-		next   time.Time
-		missed int
-	}{
-		{"claimed ahead of time", due.Add(-time.Second), due.Add(iv), 0},
-		{"claimed a little late", due.Add(2 * time.Second), due.Add(iv), 0},
-		{"late by more than half: the next is skipped", due.Add(6 * time.Second), due.Add(2 * iv), 1},
-		{"late by several intervals", due.Add(35 * time.Second), due.Add(4 * iv), 3},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			next, missed := advance(due, iv, tt.now)
-			if !next.Equal(tt.next) || missed != tt.missed {
-				t.Fatalf("advance = %s, %d missed; want %s, %d", next, missed, tt.next, tt.missed)
+// Consecutive windows claim every round once: each site of an interval is
+// claimed in a window exactly when one of its due times falls in it, and
+// its due time is that one, or the last of them when a long window holds
+// several.
+func TestWindowsClaimEveryRoundOnce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	intervals := []int64{10_000, 60_000, 300_000}
+	for range 2000 {
+		a := int64(1_795_000_000_000) + rng.Int64N(1_000_000)
+		b := a + 1 + rng.Int64N(700_000)
+		rs := ranges(intervals, a, b)
+		for _, iv := range intervals {
+			for range 20 {
+				ph := rng.Int64N(iv)
+				var in []phaseRange
+				for _, r := range rs {
+					if r.iv == iv && ph >= r.lo && ph < r.hi {
+						in = append(in, r)
+					}
+				}
+				// Brute force: the site's due times in [a, b).
+				var slots []int64
+				for t := slotAtOrAfter(a, iv, ph); t < b; t += iv {
+					slots = append(slots, t)
+				}
+				if len(in) > 1 {
+					t.Fatalf("window [%d, %d) interval %d: phase %d is in %d ranges", a, b, iv, ph, len(in))
+				}
+				if (len(in) == 1) != (len(slots) > 0) {
+					t.Fatalf("window [%d, %d) interval %d phase %d: claimed %v, but its due times there are %v", a, b, iv, ph, len(in) == 1, slots)
+				}
+				if len(slots) == 0 {
+					continue
+				}
+				at, skipped := due(iv, ph, a, b)
+				if at != slots[len(slots)-1] || skipped != int64(len(slots)-1) {
+					t.Fatalf("window [%d, %d) interval %d phase %d: due %d, %d skipped; want %d, %d",
+						a, b, iv, ph, at, skipped, slots[len(slots)-1], len(slots)-1)
+				}
 			}
-			if next.Sub(tt.now) < iv/2 {
-				t.Fatalf("the next round is %s after now, less than half an interval", next.Sub(tt.now))
-			}
-		})
+		}
 	}
 }

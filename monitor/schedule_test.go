@@ -2,7 +2,6 @@ package monitor_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -236,12 +235,12 @@ func TestReconciliationRepairsLostNotices(t *testing.T) {
 		}
 	}
 	exec("DELETE FROM monitored WHERE site_id = $1", lostAdd.ID)
-	exec(`UPDATE monitored SET config = jsonb_set(config, '{interval}', '"2m"'), interval_ms = 120000 WHERE site_id = $1`, kept.ID)
+	exec(`UPDATE monitored SET settings = '{"interval": "2m"}', interval_ms = 120000, version = 0 WHERE site_id = $1`, kept.ID)
 	if err := e.sites.Delete(ctx, deleted.ID); err != nil {
 		t.Fatal(err)
 	}
-	exec(`INSERT INTO monitored (site_id, url, config, version, interval_ms, budget_ms, next_at)
-		VALUES ($1, 'http://gone.example', '{}', 1, 60000, 10000, now())`, deleted.ID)
+	exec(`INSERT INTO monitored (site_id, url, settings, version, defaults, interval_ms, phase_ms, budget_ms)
+		VALUES ($1, 'http://gone.example', '{}', 1, '', 60000, 0, 10000)`, deleted.ID)
 
 	n, err := e.mon.Reconcile(ctx)
 	if err != nil {
@@ -258,7 +257,7 @@ func TestReconciliationRepairsLostNotices(t *testing.T) {
 		rows.Scan(&id)
 		ids = append(ids, id)
 	}
-	e.db.QueryRow(ctx, "SELECT config->>'interval' FROM monitored WHERE site_id = $1", kept.ID).Scan(&interval)
+	e.db.QueryRow(ctx, "SELECT settings->>'interval' FROM monitored WHERE site_id = $1", kept.ID).Scan(&interval)
 	if fmt.Sprint(ids) != fmt.Sprint([]int{kept.ID, lostAdd.ID, 4}) || interval != "1m" {
 		t.Fatalf("after reconciliation the schedule holds %v with the kept site every %s; want %v and 1m",
 			ids, interval, []int{kept.ID, lostAdd.ID, 4})
@@ -266,11 +265,14 @@ func TestReconciliationRepairsLostNotices(t *testing.T) {
 	if n, _ := e.mon.Reconcile(ctx); n != 0 {
 		t.Fatalf("a second reconciliation repaired %d sites, want none", n)
 	}
-	// The settings the schedule holds are the ones checks follow.
-	var cfg json.RawMessage
-	e.db.QueryRow(ctx, "SELECT config FROM monitored WHERE site_id = $1", lostAdd.ID).Scan(&cfg)
-	var c site.Config
-	if err := json.Unmarshal(cfg, &c); err != nil || c.Method != "GET" {
-		t.Fatalf("restored settings %s: %v", cfg, err)
+	// Rows written with other defaults are rewritten too.
+	exec("UPDATE monitored SET defaults = 'older defaults', interval_ms = 1 WHERE site_id = $1", lostAdd.ID)
+	if n, _ := e.mon.Reconcile(ctx); n != 1 {
+		t.Fatalf("reconciliation after a change of defaults repaired %d sites, want 1", n)
+	}
+	var iv int64
+	e.db.QueryRow(ctx, "SELECT interval_ms FROM monitored WHERE site_id = $1", lostAdd.ID).Scan(&iv)
+	if iv != (5 * time.Minute).Milliseconds() {
+		t.Fatalf("the interval after reconciliation is %d ms, want the default, 5m", iv)
 	}
 }

@@ -102,7 +102,7 @@ func (s *Service) CheckAll(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list sites: %w", err)
 	}
-	states, err := s.confirmedStates(ctx, nil)
+	states, err := s.confirmedStates(ctx)
 	if err != nil {
 		return err
 	}
@@ -196,18 +196,9 @@ func (f *failures) get() (int, error) {
 	return f.n, f.first
 }
 
-// confirmedStates returns the confirmed state of every site with the ids,
-// or of every site when ids is nil, that has one.
-func (s *Service) confirmedStates(ctx context.Context, ids []int64) (map[int64]bool, error) {
-	var (
-		rows pgx.Rows
-		err  error
-	)
-	if ids == nil {
-		rows, err = s.db.Query(ctx, "SELECT site_id, up FROM site_state")
-	} else {
-		rows, err = s.db.Query(ctx, "SELECT site_id, up FROM site_state WHERE site_id = ANY($1)", ids)
-	}
+// confirmedStates returns the confirmed state of every site that has one.
+func (s *Service) confirmedStates(ctx context.Context) (map[int64]bool, error) {
+	rows, err := s.db.Query(ctx, "SELECT site_id, up FROM site_state")
 	if err != nil {
 		return nil, fmt.Errorf("read site states: %w", err)
 	}

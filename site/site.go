@@ -49,6 +49,16 @@ type Entry struct {
 	Version int64 `json:"-"`
 }
 
+// SetGiven sets the settings the site was given from their JSON, as the
+// site database or a copy of it holds them.
+func (e *Entry) SetGiven(settings []byte) error {
+	e.Given = Settings{}
+	if err := json.Unmarshal(settings, &e.Given); err != nil {
+		return fmt.Errorf("settings of site %d: %w", e.ID, err)
+	}
+	return nil
+}
+
 // Public returns the entry as responses show it: the password of its URL
 // and the values of headers that look like credentials hidden.
 func (e Entry) Public() Entry {
@@ -267,6 +277,42 @@ func (s *Service) entries(rows []*row) ([]*Entry, error) {
 		out[i] = e
 	}
 	return out, nil
+}
+
+// Versions returns the version of every site, by id: what a copy of the
+// list compares itself with, without reading every site's settings.
+func (s *Service) Versions(ctx context.Context) (map[int]int64, error) {
+	rows, err := s.db.WithContext(ctx).Model(&row{}).Select("id, version").Rows()
+	if err != nil {
+		return nil, fmt.Errorf("list site versions: %w", err)
+	}
+	defer rows.Close()
+	out := map[int]int64{}
+	for rows.Next() {
+		var (
+			id      int
+			version int64
+		)
+		if err := rows.Scan(&id, &version); err != nil {
+			return nil, fmt.Errorf("list site versions: %w", err)
+		}
+		out[id] = version
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list site versions: %w", err)
+	}
+	return out, nil
+}
+
+// Entries returns the sites with the ids that exist, with their settings,
+// in id order.
+func (s *Service) Entries(ctx context.Context, ids []int) ([]*Entry, error) {
+	var rows []*row
+	if err := s.db.WithContext(ctx).Raw(`SELECT id, url, settings, version FROM sites
+		WHERE id IN (SELECT jsonb_array_elements_text(?::jsonb)::bigint) ORDER BY id`, jsonText(ids)).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("get %d sites: %w", len(ids), err)
+	}
+	return s.entries(rows)
 }
 
 // Count returns how many sites are monitored.

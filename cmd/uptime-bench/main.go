@@ -50,6 +50,8 @@ type options struct {
 	// internet makes the farm like the internet: a share over HTTPS and
 	// 20 to 300 ms before each answer.
 	internet bool
+	// steady, when set, holds a steady state instead of measuring ticks.
+	steady *steadyOptions
 }
 
 func run() error {
@@ -64,6 +66,12 @@ func run() error {
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Second, "time limit of one check, for both")
 	flag.StringVar(&o.workDir, "dir", "", "working directory (default: a new temporary one, removed at the end)")
 	flag.StringVar(&o.out, "o", "", "also write the report to this file")
+	steadyMode := flag.Bool("steady", false, "hold a steady state: sites checked by the scheduler at -interval for -duration")
+	so := steadyOptions{}
+	flag.DurationVar(&so.interval, "interval", time.Minute, "with -steady, every site's interval")
+	flag.DurationVar(&so.duration, "duration", 10*time.Minute, "with -steady, how long the steady state is measured")
+	flag.DurationVar(&so.warmup, "warmup", 0, "with -steady, how long to run before measuring (default: one interval)")
+	flag.IntVar(&so.instances, "instances", 1, "with -steady, instances of Uptime on one database")
 	farmKind := flag.String("farm", "loopback", "loopback (every site answers at once, over HTTP) or internet "+
 		"(one site in four over HTTPS, every site 20 to 300 ms away)")
 	flag.Parse()
@@ -83,6 +91,15 @@ func run() error {
 	}
 	if o.ticks < 1 {
 		return fmt.Errorf("-ticks must be 1 or more")
+	}
+	if *steadyMode {
+		if so.interval < 10*time.Second || so.duration < so.interval || so.instances < 1 {
+			return fmt.Errorf("-steady needs -interval of 10s or more, -duration of at least an interval, and -instances of 1 or more")
+		}
+		if so.warmup == 0 {
+			so.warmup = so.interval
+		}
+		o.steady = &so
 	}
 	bin, err := filepath.Abs(o.uptime)
 	if err != nil {
@@ -129,6 +146,22 @@ func run() error {
 		return err
 	}
 	defer hook.srv.Close()
+
+	if o.steady != nil {
+		var report strings.Builder
+		for _, n := range o.sizes {
+			r, err := steady(ctx, o, *o.steady, self, cluster, f, n)
+			if err != nil {
+				return fmt.Errorf("%d sites: %w", n, err)
+			}
+			report.WriteString(formatSteady(o, pgVersion, r))
+		}
+		fmt.Print(report.String())
+		if o.out != "" {
+			return os.WriteFile(o.out, []byte(report.String()), 0o644)
+		}
+		return nil
+	}
 
 	var results []*result
 	for _, n := range o.sizes {

@@ -142,26 +142,16 @@ func measure(ctx context.Context, o options, self string, cluster *pglocal.Clust
 	progress("%d sites: restarting uptime", n)
 	p.stop()
 	p = nil
-	var before int64
-	if err := db.QueryRow(ctx, "SELECT count(*) FROM checks").Scan(&before); err != nil {
-		return nil, err
-	}
-	// With a shorter interval, the first tick is cron's, run at start-up;
-	// the later value of a variable wins.
-	env = append(env, "UPTIME_CHECK_EVERY=1h")
 	if p, err = startUptime(o.uptime, addr, logFile, env); err != nil {
 		return nil, err
 	}
-	waitCtx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-	defer cancel()
-	at, err := p.firstTick(waitCtx)
+	// The first check-all, asked for as soon as the program answers.
+	t, err := tick(ctx, p, db, cluster)
 	if err != nil {
 		return nil, err
 	}
-	r.restartToTick = at.Sub(p.started).Seconds()
-	if err := db.QueryRow(ctx, "SELECT count(*) - $1 FROM checks", before).Scan(&r.restartChecks); err != nil {
-		return nil, err
-	}
+	r.restartToTick = time.Since(p.started).Seconds()
+	r.restartChecks = t.checks
 	return r, nil
 }
 

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -96,9 +93,6 @@ type uptimeProc struct {
 	url     string
 	started time.Time
 	exited  chan struct{}
-
-	mu     sync.Mutex
-	ticked []time.Time // when each "check-all done" was logged
 }
 
 // startUptime runs the program with the environment added to this one's,
@@ -114,7 +108,7 @@ func startUptime(bin, addr, logFile string, env []string) (*uptimeProc, error) {
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	p := &uptimeProc{cmd: cmd, url: "http://" + addr, exited: make(chan struct{})}
-	go p.watch(io.TeeReader(pr, lf))
+	go io.Copy(lf, pr)
 	p.started = time.Now()
 	if err := cmd.Start(); err != nil {
 		lf.Close()
@@ -143,41 +137,6 @@ func startUptime(bin, addr, logFile string, env []string) (*uptimeProc, error) {
 		if time.Now().After(deadline) {
 			p.stop()
 			return nil, fmt.Errorf("uptime did not answer within 3 minutes; see %s", logFile)
-		}
-	}
-}
-
-// watch notes the end of every check-all run in the program's log.
-func (p *uptimeProc) watch(r io.Reader) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		var line struct{ Msg string }
-		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "check-all done" {
-			p.mu.Lock()
-			p.ticked = append(p.ticked, time.Now())
-			p.mu.Unlock()
-		}
-	}
-	io.Copy(io.Discard, r)
-}
-
-// firstTick waits for the first check-all run to end and returns when it did.
-func (p *uptimeProc) firstTick(ctx context.Context) (time.Time, error) {
-	for {
-		p.mu.Lock()
-		var first time.Time
-		if len(p.ticked) > 0 {
-			first = p.ticked[0]
-		}
-		p.mu.Unlock()
-		if !first.IsZero() {
-			return first, nil
-		}
-		select {
-		case <-ctx.Done():
-			return time.Time{}, fmt.Errorf("no check-all run ended: %w", ctx.Err())
-		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }

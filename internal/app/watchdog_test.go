@@ -72,7 +72,7 @@ func TestStalledCheckingTurnsUnreadyAndStopsTheHeartbeat(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, "LOCK TABLE monitored IN EXCLUSIVE MODE"); err != nil {
+	if _, err := tx.Exec(ctx, "SELECT one FROM scheduler FOR UPDATE"); err != nil {
 		t.Fatal(err)
 	}
 	// Two intervals with no check, and a little for the watchdog to look.

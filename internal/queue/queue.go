@@ -102,6 +102,9 @@ func (q *Queue) Start(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger)
 		// by a crash is not held up for long. Every worker has a finite
 		// timeout, so every job is rescued.
 		RescueStuckJobsAfter: RescueAfter,
+		// The scheduler makes several jobs a second; kept for River's
+		// default day, finished jobs would be millions of rows.
+		CompletedJobRetentionPeriod: time.Hour,
 	})
 	if err != nil {
 		return fmt.Errorf("create River client: %w", err)

@@ -1,0 +1,346 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"uptime/internal/dbutil"
+	"uptime/internal/pglocal"
+)
+
+// steadyOptions describe a steady-state run: sites of one interval,
+// checked by the scheduler for a while, by one instance or more.
+type steadyOptions struct {
+	interval  time.Duration
+	duration  time.Duration
+	warmup    time.Duration
+	instances int
+}
+
+// steadyResult is what a steady-state run measured.
+type steadyResult struct {
+	n, instances     int
+	interval, window time.Duration
+	importSeconds    float64
+	importCreated    int
+	checks           int64
+	expected         float64 // checks the window should hold: n × window / interval
+	rateMean         float64 // checks started per second
+	rateMax          int64
+	lateness         []schedulerStats // per instance, at the end
+	shares           []int64          // scheduled checks per instance in the window
+	uptimeCPU        []float64        // CPU seconds per instance in the window
+	postgresCPU      float64
+	bare             bareResult
+	rss              []int64
+	dbBytes          int64
+	doubled          int64 // checks of a site less than half an interval after its previous one
+	killRecovery     float64
+	killRecoveryErr  string
+}
+
+// schedulerStats is GET /scheduler's answer.
+type schedulerStats struct {
+	Checks     int64 `json:"checks"`
+	Missed     int64 `json:"missed"`
+	LatenessMS struct {
+		P50 float64 `json:"p50"`
+		P99 float64 `json:"p99"`
+		Max float64 `json:"max"`
+	} `json:"lateness_ms"`
+}
+
+// steady imports n sites with the interval into instances of Uptime on one
+// database, lets the scheduler run for warmup, and measures duration of
+// steady checking; with two instances, it then kills the first and
+// measures how long until every site has been checked again.
+func steady(ctx context.Context, o options, so steadyOptions, self string, cluster *pglocal.Cluster, f *farm, n int) (*steadyResult, error) {
+	r := &steadyResult{n: n, instances: so.instances, interval: so.interval, window: so.duration}
+	prefix := fmt.Sprintf("steady%d_%d_", n, so.instances)
+
+	urlFile := filepath.Join(o.workDir, fmt.Sprintf("urls-%d.txt", n))
+	if err := writeLines(urlFile, f.urls(n)); err != nil {
+		return nil, err
+	}
+	progress("steady %d sites: the bare loop, for CPU per check", n)
+	b, err := runBare(self, o, f, urlFile)
+	if err != nil {
+		return nil, err
+	}
+	r.bare = b
+
+	var procs []*uptimeProc
+	defer func() {
+		for _, p := range procs {
+			if p != nil {
+				p.stop()
+			}
+		}
+	}()
+	for i := range so.instances {
+		env := []string{
+			"DATABASE_URL=" + cluster.URL("postgres"),
+			"UPTIME_DATABASE_PREFIX=" + prefix,
+			"UPTIME_STATE_DIR=" + filepath.Join(o.workDir, fmt.Sprintf("state-%s%d", prefix, i)),
+			"UPTIME_CHECK_TIMEOUT=" + o.timeout.String(),
+			"SLACK_WEBHOOK_URL=",
+		}
+		env = append(env, f.env()...)
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		logFile := filepath.Join(o.workDir, fmt.Sprintf("uptime-%s%d.log", prefix, i))
+		progress("steady %d sites: starting instance %d (log in %s)", n, i+1, logFile)
+		p, err := startUptime(o.uptime, addr, logFile, env)
+		if err != nil {
+			return nil, err
+		}
+		procs = append(procs, p)
+	}
+	monitorURL, err := dbutil.DatabaseURL(cluster.URL("postgres"), prefix+"monitor")
+	if err != nil {
+		return nil, err
+	}
+	db, err := pgxpool.New(ctx, monitorURL)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+
+	progress("steady %d sites: importing them, every %s", n, so.interval)
+	start := time.Now()
+	if r.importCreated, err = importSites(procs[0].url, f, n, so.interval); err != nil {
+		return nil, err
+	}
+	r.importSeconds = time.Since(start).Seconds()
+	if r.importCreated != n {
+		return nil, fmt.Errorf("the import created %d of %d sites", r.importCreated, n)
+	}
+
+	progress("steady %d sites: warming up for %s", n, so.warmup)
+	time.Sleep(so.warmup)
+
+	type snapshot struct {
+		at       time.Time
+		checks   int64
+		size     int64
+		uptime   []float64
+		postgres float64
+		sched    []schedulerStats
+	}
+	take := func() (snapshot, error) {
+		var s snapshot
+		s.at = time.Now()
+		if err := db.QueryRow(ctx, "SELECT count(*), pg_database_size(current_database()) FROM checks").Scan(&s.checks, &s.size); err != nil {
+			return s, err
+		}
+		for _, p := range procs {
+			s.uptime = append(s.uptime, processCPU(p.pid()))
+			st, err := scheduler(p.url)
+			if err != nil {
+				return s, err
+			}
+			s.sched = append(s.sched, st)
+		}
+		pg, err := postgresCPU(cluster.DataDir())
+		s.postgres = pg
+		return s, err
+	}
+	s0, err := take()
+	if err != nil {
+		return nil, err
+	}
+	for left := so.duration; left > 0; left -= time.Minute {
+		progress("steady %d sites: measuring, %s left", n, left)
+		time.Sleep(min(left, time.Minute))
+	}
+	s1, err := take()
+	if err != nil {
+		return nil, err
+	}
+	r.checks = s1.checks - s0.checks
+	r.expected = float64(n) * s1.at.Sub(s0.at).Seconds() / so.interval.Seconds()
+	r.dbBytes = s1.size - s0.size
+	r.postgresCPU = s1.postgres - s0.postgres
+	for i, p := range procs {
+		r.uptimeCPU = append(r.uptimeCPU, s1.uptime[i]-s0.uptime[i])
+		r.shares = append(r.shares, s1.sched[i].Checks-s0.sched[i].Checks)
+		r.lateness = append(r.lateness, s1.sched[i])
+		r.rss = append(r.rss, peakRSS(p.pid()))
+	}
+
+	progress("steady %d sites: reading the rate and the rounds", n)
+	// Whole seconds inside the window: checks started in each.
+	rows, err := db.Query(ctx, `SELECT count(*) FROM checks WHERE checked_at >= $1 AND checked_at < $2
+		GROUP BY date_trunc('second', checked_at)`, s0.at.Truncate(time.Second).Add(time.Second), s1.at.Truncate(time.Second))
+	if err != nil {
+		return nil, err
+	}
+	var perSecond []int64
+	for rows.Next() {
+		var c int64
+		if err := rows.Scan(&c); err != nil {
+			return nil, err
+		}
+		perSecond = append(perSecond, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(perSecond) > 0 {
+		var sum int64
+		for _, c := range perSecond {
+			sum += c
+		}
+		r.rateMean = float64(sum) / float64(len(perSecond))
+		r.rateMax = slices.Max(perSecond)
+	}
+	// Failing sites are re-checked seconds apart before they are down: only
+	// the checks that found a site up say whether a round was doubled.
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM (
+			SELECT checked_at - lag(checked_at) OVER (PARTITION BY site_id ORDER BY checked_at) AS gap
+			FROM checks WHERE up AND checked_at >= $1 AND checked_at < $2) g
+		WHERE gap < $3::interval`, s0.at, s1.at, (so.interval / 2).String()).Scan(&r.doubled); err != nil {
+		return nil, err
+	}
+
+	if so.instances > 1 {
+		progress("steady %d sites: killing instance 1", n)
+		procs[0].cmd.Process.Signal(syscall.SIGKILL)
+		<-procs[0].exited
+		procs[0] = nil
+		killed := time.Now()
+		deadline := killed.Add(so.interval + 5*time.Minute)
+		for {
+			var checked int
+			if err := db.QueryRow(ctx, "SELECT count(DISTINCT site_id) FROM checks WHERE checked_at > $1", killed).Scan(&checked); err != nil {
+				return nil, err
+			}
+			if checked >= n {
+				r.killRecovery = time.Since(killed).Seconds()
+				break
+			}
+			if time.Now().After(deadline) {
+				r.killRecoveryErr = fmt.Sprintf("%d of %d sites checked in the %s after the kill", checked, n, time.Since(killed).Round(time.Second))
+				break
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+	}
+	return r, nil
+}
+
+// importSites imports sites 0 to n-1 of the farm in one request.
+func importSites(base string, f *farm, n int, interval time.Duration) (int, error) {
+	var b bytes.Buffer
+	b.WriteString(`{"sites": [`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"url": %q, "interval": %q}`, f.url(i), interval.String())
+	}
+	b.WriteString("]}")
+	resp, err := http.Post(base+"/site/import", "application/json", &b)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("POST /site/import: %d %s", resp.StatusCode, body)
+	}
+	var out struct {
+		Created int
+		Errors  []json.RawMessage
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		return 0, err
+	}
+	if len(out.Errors) > 0 {
+		return out.Created, fmt.Errorf("POST /site/import: %d rows refused, the first: %s", len(out.Errors), out.Errors[0])
+	}
+	return out.Created, nil
+}
+
+func scheduler(base string) (schedulerStats, error) {
+	var s schedulerStats
+	resp, err := http.Get(base + "/scheduler")
+	if err != nil {
+		return s, err
+	}
+	defer resp.Body.Close()
+	return s, json.NewDecoder(resp.Body).Decode(&s)
+}
+
+// formatSteady writes a steady-state run as Markdown.
+func formatSteady(o options, pgVersion string, r *steadyResult) string {
+	var b strings.Builder
+	farmName := "loopback"
+	if o.internet {
+		farmName = "internet"
+	}
+	fmt.Fprintf(&b, "### %s sites every %s, %d instance%s, %s farm, %s measured\n\n",
+		thousands(r.n), r.interval, r.instances, map[bool]string{true: "s", false: ""}[r.instances > 1], farmName, r.window)
+	fmt.Fprintf(&b, "%s; PostgreSQL %s. Import of the %s sites in one `POST /site/import`: %s.\n\n",
+		machine(), pgVersion, thousands(r.n), secs(r.importSeconds))
+	totalCPU := 0.0
+	for _, c := range r.uptimeCPU {
+		totalCPU += c
+	}
+	bareCPU := r.bare.CPUSeconds / float64(max(r.bare.Checks, 1))
+	row := func(name, value string) { fmt.Fprintf(&b, "| %s | %s |\n", name, value) }
+	b.WriteString("| figure | value |\n| --- | --- |\n")
+	row("checks recorded in the window", fmt.Sprintf("%s (%.0f expected: sites × window / interval)", thousands(int(r.checks)), r.expected))
+	row("checks started per second: mean, max, max/mean", fmt.Sprintf("%.0f, %d, %.2f", r.rateMean, r.rateMax, float64(r.rateMax)/max(r.rateMean, 1)))
+	for i, l := range r.lateness {
+		row(fmt.Sprintf("lateness, instance %d: p50 / p99 / max", i+1),
+			fmt.Sprintf("%.1f / %.1f / %.1f ms; %d rounds missed", l.LatenessMS.P50, l.LatenessMS.P99, l.LatenessMS.Max, l.Missed))
+	}
+	if r.instances > 1 {
+		var parts []string
+		var sum int64
+		for _, s := range r.shares {
+			sum += s
+		}
+		for _, s := range r.shares {
+			parts = append(parts, pct(float64(s)/float64(max(sum, 1))))
+		}
+		row("share of the scheduled checks", strings.Join(parts, " / "))
+	}
+	row("checks of an up site less than half an interval apart (a doubled round)", strconv.FormatInt(r.doubled, 10))
+	row("CPU per check: Uptime, PostgreSQL, bare loop", fmt.Sprintf("%s, %s, %s (Uptime %.2f× the bare loop; with PostgreSQL %.2f×)",
+		micros(totalCPU/float64(max(r.checks, 1))), micros(r.postgresCPU/float64(max(r.checks, 1))), micros(bareCPU),
+		totalCPU/float64(max(r.checks, 1))/bareCPU, (totalCPU+r.postgresCPU)/float64(max(r.checks, 1))/bareCPU))
+	var rss []string
+	for _, x := range r.rss {
+		rss = append(rss, size(int(x)))
+	}
+	row("peak RSS per instance", strings.Join(rss, " / "))
+	row("database growth", fmt.Sprintf("%s per hour", size(int(float64(r.dbBytes)*float64(time.Hour)/float64(r.window)))))
+	if r.instances > 1 {
+		if r.killRecoveryErr != "" {
+			row("instance 1 killed: every site checked again after", r.killRecoveryErr)
+		} else {
+			row("instance 1 killed: every site checked again after", secs(r.killRecovery))
+		}
+	}
+	b.WriteString("\n")
+	return b.String()
+}

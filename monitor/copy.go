@@ -1,0 +1,203 @@
+package monitor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"uptime/site"
+)
+
+// The monitor keeps a copy of each site's settings in its own database, so
+// that scheduling and checking never wait on the site database: the site
+// service's notices keep it, and reconciliation repairs what a lost notice
+// left stale.
+
+// defaults names the defaults a copy was written with: a site's interval
+// and round budget follow them where its settings say nothing, so rows
+// written with other defaults are rewritten.
+func (s *Service) defaults() string {
+	d := s.opts.siteDefaults()
+	return fmt.Sprintf("%s/%s/%d/%s", d.Interval, d.Timeout, d.Confirmations, s.opts.ConfirmInterval)
+}
+
+// budget is how long one round of a site may take: its checks, its
+// re-checks and the pauses between them.
+func (s *Service) budget(c site.Config) time.Duration {
+	n := time.Duration(c.Confirmations)
+	return (n+1)*time.Duration(c.Timeout) + n*s.opts.ConfirmInterval
+}
+
+// keep writes the monitor's copy of the sites' settings in one statement,
+// unless it holds a newer one of a site.
+func (s *Service) keep(ctx context.Context, entries ...site.Entry) error {
+	n := len(entries)
+	var (
+		ids, versions, ivs, phases, budgets = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		urls, settings                      = make([]string, n), make([]string, n)
+		paused                              = make([]bool, n)
+	)
+	for i := range entries {
+		e := &entries[i]
+		c := s.config(e)
+		given, err := json.Marshal(e.Given)
+		if err != nil {
+			return err
+		}
+		iv := time.Duration(c.Interval)
+		ids[i], urls[i], settings[i], versions[i] = int64(e.ID), e.URL, string(given), e.Version
+		ivs[i], phases[i], budgets[i] = iv.Milliseconds(), phase(int64(e.ID), iv).Milliseconds(), s.budget(c).Milliseconds()
+		paused[i] = c.Paused
+	}
+	_, err := s.db.Exec(ctx, `INSERT INTO monitored (site_id, url, settings, version, defaults, interval_ms, phase_ms, budget_ms, paused)
+		SELECT v.site_id, v.url, v.settings, v.version, $9, v.interval_ms, v.phase_ms, v.budget_ms, v.paused
+		FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::boolean[])
+			AS v(site_id, url, settings, version, interval_ms, phase_ms, budget_ms, paused)
+		ON CONFLICT (site_id) DO UPDATE SET url = excluded.url, settings = excluded.settings, version = excluded.version,
+			defaults = excluded.defaults, interval_ms = excluded.interval_ms, phase_ms = excluded.phase_ms,
+			budget_ms = excluded.budget_ms, paused = excluded.paused
+		WHERE monitored.version <= excluded.version`,
+		ids, urls, settings, versions, ivs, phases, budgets, paused, s.defaults())
+	if err != nil {
+		return fmt.Errorf("keep settings of %d sites: %w", n, err)
+	}
+	return nil
+}
+
+// SitesImported takes the sites an import added or changed, in one
+// statement. New sites are checked at their first phase, so an import of
+// thousands is spread over their interval, not checked in one burst.
+func (s *Service) SitesImported(ctx context.Context, entries []site.Entry) {
+	ctx = context.WithoutCancel(ctx)
+	for start := 0; start < len(entries); start += 10_000 {
+		if err := s.keep(ctx, entries[start:min(start+10_000, len(entries))]...); err != nil {
+			s.log.Warn("could not schedule imported sites; reconciliation will", "sites", len(entries), "err", err)
+			return
+		}
+	}
+}
+
+// SiteAdded schedules a new site and checks it at once, through the
+// site-added job, so its status is known before its first round. The job
+// is committed without waiting for the disk: losing it to a crash costs
+// nothing worse than the first check waiting for the first round, and
+// adding a site stays fast. A copy of the settings lost here is repaired
+// by reconciliation within a minute.
+func (s *Service) SiteAdded(ctx context.Context, e site.Entry) {
+	ctx = context.WithoutCancel(ctx)
+	if err := s.keep(ctx, e); err != nil {
+		s.log.Warn("could not schedule a new site; reconciliation will", "site_id", e.ID, "err", err)
+	}
+	if s.config(&e).Paused {
+		return
+	}
+	if err := s.enqueueFirstCheck(ctx, e.Site); err != nil {
+		s.log.Warn("could not enqueue the first check of a new site; its first round will check it",
+			"site_id", e.ID, "err", err)
+	}
+}
+
+// SiteChanged takes a site's new settings: its next check follows them.
+func (s *Service) SiteChanged(ctx context.Context, e site.Entry) {
+	if err := s.keep(context.WithoutCancel(ctx), e); err != nil {
+		s.log.Warn("could not take a site's new settings; reconciliation will", "site_id", e.ID, "err", err)
+	}
+}
+
+// SiteDeleted forgets a deleted site's schedule, state and history.
+func (s *Service) SiteDeleted(ctx context.Context, id int) {
+	if err := s.forget(context.WithoutCancel(ctx), id); err != nil {
+		s.log.Warn("could not forget a deleted site; reconciliation will", "site_id", id, "err", err)
+	}
+}
+
+// Reconcile makes the monitor's copy of the sites agree with the site
+// database: it adds what a lost notice left out, rewrites what is stale
+// (another version of the site, or other defaults), and forgets the sites
+// deleted since. It compares versions only, and reads the settings of the
+// sites it repairs. It returns how many it repaired.
+func (s *Service) Reconcile(ctx context.Context) (int, error) {
+	versions, err := s.sites.Versions(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("list sites: %w", err)
+	}
+	rows, err := s.db.Query(ctx, "SELECT site_id, version, defaults FROM monitored")
+	if err != nil {
+		return 0, fmt.Errorf("read schedule: %w", err)
+	}
+	var (
+		stale, gone []int
+		id, version int64
+		defaults    string
+		current     = s.defaults()
+		seen        = make(map[int]bool, len(versions))
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&id, &version, &defaults}, func() error {
+		want, ok := versions[int(id)]
+		seen[int(id)] = true
+		switch {
+		case !ok:
+			gone = append(gone, int(id))
+		case want != version || defaults != current:
+			stale = append(stale, int(id))
+		}
+		return nil
+	}); err != nil {
+		return 0, fmt.Errorf("read schedule: %w", err)
+	}
+	for id := range versions {
+		if !seen[id] {
+			stale = append(stale, id)
+		}
+	}
+	// In slices, so that no statement grows too large: after an upgrade
+	// every site is stale at once.
+	repaired := 0
+	for start := 0; start < len(stale); start += 10_000 {
+		entries, err := s.sites.Entries(ctx, stale[start:min(start+10_000, len(stale))])
+		if err != nil {
+			return repaired, err
+		}
+		list := make([]site.Entry, len(entries))
+		for i, e := range entries {
+			list[i] = *e
+		}
+		if err := s.keep(ctx, list...); err != nil {
+			return repaired, err
+		}
+		repaired += len(list)
+	}
+	for _, id := range gone {
+		if err := s.forget(ctx, id); err != nil {
+			return repaired, err
+		}
+		repaired++
+	}
+	return repaired, nil
+}
+
+// ReconcileArgs is the cron job that repairs the monitor's copy of the
+// sites.
+type ReconcileArgs struct{}
+
+// Kind names the job.
+func (ReconcileArgs) Kind() string { return "reconcile-sites" }
+
+type reconcileWorker struct {
+	river.WorkerDefaults[ReconcileArgs]
+	s *Service
+}
+
+func (w *reconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs]) error {
+	n, err := w.s.Reconcile(ctx)
+	if n > 0 {
+		w.s.log.Info("reconciled the schedule with the list of sites", "repaired", n)
+	}
+	return err
+}
+
+func (w *reconcileWorker) Timeout(*river.Job[ReconcileArgs]) time.Duration { return 5 * time.Minute }

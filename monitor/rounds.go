@@ -1,0 +1,210 @@
+package monitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"uptime/site"
+)
+
+// CheckSitesArgs is a share of the sites due in the next moments, for any
+// instance to check.
+type CheckSitesArgs struct {
+	// Sites are the sites' ids, in the order they are due.
+	Sites []int64 `json:"sites"`
+	// From is when the first is due, in Unix milliseconds.
+	From int64 `json:"from"`
+	// Due are when each is due, in milliseconds after From.
+	Due []int64 `json:"due"`
+}
+
+// Kind names the job.
+func (CheckSitesArgs) Kind() string { return "check-sites" }
+
+func (a *CheckSitesArgs) due(i int) time.Time { return time.UnixMilli(a.From + a.Due[i]) }
+
+// checkDue checks the sites of a check-sites job, each at its due time,
+// with the settings the site has then. A site checked less than half an
+// interval before its round (when it was added, or through /check) is not
+// checked again. A round claimed late, after an outage, is checked at
+// once. A round whose job waited longer than the
+// site's interval after its due time and its claim (a job rescued from a
+// dead process, or stuck behind others) is counted as missed, not run:
+// the next one is due already.
+func (s *Service) checkDue(ctx context.Context, args CheckSitesArgs, claimed time.Time) error {
+	if len(args.Sites) != len(args.Due) {
+		return fmt.Errorf("check-sites: %d sites but %d due times", len(args.Sites), len(args.Due))
+	}
+	targets, err := s.scheduledTargets(ctx, args.Sites)
+	if err != nil {
+		return err
+	}
+	states, err := s.roundStates(ctx, args.Sites)
+	if err != nil {
+		return err
+	}
+	var (
+		fails failures
+		wg    sync.WaitGroup
+		timer = time.NewTimer(0)
+	)
+	defer timer.Stop()
+	w := s.startBatchWriter(&fails)
+	for i, id := range args.Sites {
+		t, ok := targets[id]
+		if !ok {
+			continue // deleted or paused since it was claimed
+		}
+		due := args.due(i)
+		if wait := time.Until(due); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-ctx.Done():
+			case <-timer.C:
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if time.Since(later(due, claimed)) > t.interval {
+			s.stats.missedRound()
+			s.log.Warn("check-all: round missed, because it started later than the site's interval",
+				"site_id", id, "late", time.Since(due).Round(time.Millisecond), "interval", t.interval)
+			continue
+		}
+		st, known := states[id]
+		if known && st.checkedAt.After(due.Add(-t.interval/2)) {
+			// Checked already this round, when it was added or asked for.
+			continue
+		}
+		if s.inflight.acquire(ctx) != nil {
+			break
+		}
+		s.stats.started(time.Since(due))
+		wg.Go(func() {
+			s.round(ctx, t.target, st.up, known, s.inflight, w, &fails)
+		})
+	}
+	wg.Wait()
+	close(w.in)
+	<-w.done
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if n, first := fails.get(); n > 0 {
+		return fmt.Errorf("check-sites: %d of %d checks could not be recorded; first: %w", n, len(args.Sites), first)
+	}
+	return nil
+}
+
+// roundState is what a round needs of a site's state.
+type roundState struct {
+	up        bool
+	checkedAt time.Time
+}
+
+// roundStates returns the confirmed state, and when they were last
+// checked, of the sites with the ids that have a state.
+func (s *Service) roundStates(ctx context.Context, ids []int64) (map[int64]roundState, error) {
+	rows, err := s.db.Query(ctx, `SELECT site_id, up, COALESCE(checked_at, 'epoch') FROM site_state WHERE site_id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read site states: %w", err)
+	}
+	out := make(map[int64]roundState, len(ids))
+	var (
+		id int64
+		st roundState
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&id, &st.up, &st.checkedAt}, func() error {
+		out[id] = st
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read site states: %w", err)
+	}
+	return out, nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// scheduled is a site as the schedule holds it.
+type scheduled struct {
+	*target
+	interval time.Duration
+}
+
+// scheduledTargets reads the settings of the sites with the ids that are
+// still on the schedule and not paused.
+func (s *Service) scheduledTargets(ctx context.Context, ids []int64) (map[int64]scheduled, error) {
+	rows, err := s.db.Query(ctx, `SELECT site_id, url, settings, version FROM monitored
+		WHERE site_id = ANY($1) AND NOT paused`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read settings: %w", err)
+	}
+	out := make(map[int64]scheduled, len(ids))
+	var (
+		id       int64
+		settings []byte
+		e        site.Entry
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&id, &e.URL, &settings, &e.Version}, func() error {
+		e.ID = int(id)
+		if err := e.SetGiven(settings); err != nil {
+			return err
+		}
+		c := s.config(&e)
+		out[id] = scheduled{target: newTarget(e.Site, c), interval: time.Duration(c.Interval)}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read settings: %w", err)
+	}
+	return out, nil
+}
+
+// targetOf returns the site with the settings the monitor holds for it,
+// or the defaults when it holds none yet.
+func (s *Service) targetOf(ctx context.Context, st site.Site) (*target, error) {
+	var settings []byte
+	e := site.Entry{Site: st}
+	err := s.db.QueryRow(ctx, "SELECT settings FROM monitored WHERE site_id = $1", st.ID).Scan(&settings)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return nil, fmt.Errorf("read settings of site %d: %w", st.ID, err)
+	default:
+		if err := e.SetGiven(settings); err != nil {
+			return nil, err
+		}
+	}
+	return newTarget(st, s.config(&e)), nil
+}
+
+type checkSitesWorker struct {
+	river.WorkerDefaults[CheckSitesArgs]
+	s *Service
+}
+
+func (w *checkSitesWorker) Work(ctx context.Context, job *river.Job[CheckSitesArgs]) error {
+	return w.s.checkDue(ctx, job.Args, job.CreatedAt)
+}
+
+// Timeout leaves room for the wait until the last site is due and the
+// longest round a site's settings allow.
+func (w *checkSitesWorker) Timeout(job *river.Job[CheckSitesArgs]) time.Duration {
+	wait := time.Duration(0)
+	if n := len(job.Args.Due); n > 0 {
+		wait = max(time.Until(job.Args.due(n-1)), 0)
+	}
+	longest := (site.MaxConfirmations+1)*site.MaxTimeout + site.MaxConfirmations*w.s.opts.ConfirmInterval
+	return wait + longest + time.Minute
+}

@@ -1,0 +1,87 @@
+package monitor
+
+import (
+	"slices"
+	"sync"
+	"time"
+)
+
+// schedStats counts this instance's scheduled checks and how late they
+// started.
+type schedStats struct {
+	mu         sync.Mutex
+	since      time.Time
+	claimed    int64
+	checks     int64
+	missed     int64
+	late       []float64 // the latest lateness samples, in milliseconds
+	next       int       // where the next sample goes once late is full
+	maxLateMS  float64
+	lastMissed time.Time
+}
+
+// lateSamples is how many of the latest checks lateness is reported over.
+const lateSamples = 100_000
+
+func (st *schedStats) scheduled(claimed, missed int) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.claimed += int64(claimed)
+	st.missed += int64(missed)
+	if missed > 0 {
+		st.lastMissed = time.Now()
+	}
+}
+
+func (st *schedStats) missedRound() { st.scheduled(0, 1) }
+
+func (st *schedStats) started(late time.Duration) {
+	v := float64(max(late, 0).Microseconds()) / 1000
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.checks++
+	st.maxLateMS = max(st.maxLateMS, v)
+	if len(st.late) < lateSamples {
+		st.late = append(st.late, v)
+		return
+	}
+	st.late[st.next] = v
+	st.next = (st.next + 1) % lateSamples
+}
+
+// SchedulerStats is what GET /scheduler answers: this instance's share of
+// the scheduled checks and how late they started.
+type SchedulerStats struct {
+	// Since is when this instance started counting.
+	Since time.Time `json:"since"`
+	// Claimed is how many rounds this instance's scheduling passes handed out.
+	Claimed int64 `json:"claimed"`
+	// Checks is how many scheduled rounds this instance started.
+	Checks int64 `json:"checks"`
+	// Missed is how many rounds were not run because they came later than
+	// their site's interval.
+	Missed int64 `json:"missed"`
+	// LatenessMS is how long after its due time a round started, over the
+	// latest rounds: p50, p99 and max (max over every round).
+	LatenessMS struct {
+		P50 float64 `json:"p50"`
+		P99 float64 `json:"p99"`
+		Max float64 `json:"max"`
+	} `json:"lateness_ms"`
+}
+
+// Scheduler returns this instance's scheduling figures.
+func (s *Service) Scheduler() *SchedulerStats {
+	st := &s.stats
+	st.mu.Lock()
+	out := &SchedulerStats{Since: st.since, Claimed: st.claimed, Checks: st.checks, Missed: st.missed}
+	late := slices.Clone(st.late)
+	out.LatenessMS.Max = st.maxLateMS
+	st.mu.Unlock()
+	if len(late) > 0 {
+		slices.Sort(late)
+		out.LatenessMS.P50 = late[len(late)/2]
+		out.LatenessMS.P99 = late[min(len(late)-1, len(late)*99/100)]
+	}
+	return out
+}
