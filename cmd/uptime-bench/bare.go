@@ -31,6 +31,7 @@ func bareMain(args []string) error {
 	file := fs.String("urls", "", "file of URLs, one per line")
 	concurrency := fs.Int("concurrency", 100, "checks at once")
 	timeout := fs.Duration("timeout", 10*time.Second, "time limit of one check")
+	rate := fs.Float64("rate", 0, "checks started per second, evenly spaced; 0: as fast as the concurrency allows")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -48,13 +49,15 @@ func bareMain(args []string) error {
 		return err
 	}
 
-	res := checkAll(urls, *concurrency, *timeout)
+	res := checkAll(urls, *concurrency, *timeout, *rate)
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
 
 // checkAll checks each URL once with the checker Uptime uses, concurrency
-// at once, and measures the time and this process's CPU time it took.
-func checkAll(urls []string, concurrency int, timeout time.Duration) bareResult {
+// at once, and measures the time and this process's CPU time it took. With
+// a rate, the checks start evenly spaced at that rate, as a steady
+// schedule starts them, instead of as fast as they can.
+func checkAll(urls []string, concurrency int, timeout time.Duration, rate float64) bareResult {
 	checker := monitor.NewChecker(timeout, nil, nil)
 	ctx := context.Background()
 	cpu0 := selfCPU()
@@ -64,7 +67,10 @@ func checkAll(urls []string, concurrency int, timeout time.Duration) bareResult 
 		wg    sync.WaitGroup
 		slots = make(chan struct{}, concurrency)
 	)
-	for _, u := range urls {
+	for i, u := range urls {
+		if rate > 0 {
+			time.Sleep(time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second)))))
+		}
 		slots <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-slots }()

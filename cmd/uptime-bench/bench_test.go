@@ -18,7 +18,7 @@ func TestFarmServesItsMixAndTheBareLoopCountsIt(t *testing.T) {
 	if m[hang] != 1 || m[refuse] != 2 || m[fail] != 4 || m[slow] != 8 || m[fast] != n-15 {
 		t.Fatalf("mix of %d sites = %v", n, m)
 	}
-	res := checkAll(f.urls(n), 50, time.Second)
+	res := checkAll(f.urls(n), 50, time.Second, 0)
 	if res.Checks != n || res.Up != int64(m[fast]+m[slow]) {
 		t.Fatalf("bare loop: %+v, want %d checks and %d up", res, n, m[fast]+m[slow])
 	}
@@ -29,11 +29,11 @@ func TestFarmServesItsMixAndTheBareLoopCountsIt(t *testing.T) {
 	// A site set down fails; set up again, it answers as its kind does.
 	sites := []int{0, 1, 2}
 	f.setDown(true, sites...)
-	if res := checkAll([]string{f.url(0), f.url(1), f.url(2)}, 3, time.Second); res.Up != 0 {
+	if res := checkAll([]string{f.url(0), f.url(1), f.url(2)}, 3, time.Second, 0); res.Up != 0 {
 		t.Fatalf("%d of the sites set down answered", res.Up)
 	}
 	f.setDown(false, sites...)
-	if res := checkAll([]string{f.url(0), f.url(1), f.url(2)}, 3, time.Second); res.Up != 3 {
+	if res := checkAll([]string{f.url(0), f.url(1), f.url(2)}, 3, time.Second, 0); res.Up != 3 {
 		t.Fatalf("%d of 3 sites set up again answered", res.Up)
 	}
 }
@@ -62,7 +62,7 @@ func TestInternetFarm(t *testing.T) {
 		t.Fatalf("%d of %d sites over HTTPS, want about a quarter", tlsSites, n)
 	}
 	m := mix(n)
-	res := checkAll(f.urls(n), 50, 2*time.Second)
+	res := checkAll(f.urls(n), 50, 2*time.Second, 0)
 	if res.Up != int64(m[fast]+m[slow]) {
 		t.Fatalf("bare loop over a farm like the internet: %d up, want %d (the HTTPS sites must be trusted)", res.Up, m[fast]+m[slow])
 	}
@@ -88,5 +88,19 @@ func TestProcessFigures(t *testing.T) {
 	}
 	if got := thousands(100000); got != "100,000" {
 		t.Errorf("thousands(100000) = %q", got)
+	}
+}
+
+// A paced bare loop starts its checks at the rate asked for.
+func TestBareLoopPaced(t *testing.T) {
+	f, err := startFarm(40, false, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.close()
+	urls := f.urls(40)[10:30] // fast and slow sites only
+	res := checkAll(urls, 50, time.Second, 20)
+	if res.Checks != 20 || res.Seconds < 0.9 || res.Seconds > 3 {
+		t.Fatalf("20 checks at 20 a second: %+v, want about a second", res)
 	}
 }

@@ -195,10 +195,10 @@ func freeAddr() (string, error) {
 
 // runBare runs the bare loop over the first n sites in a process of its
 // own, so that its CPU time is its alone.
-func runBare(self string, o options, f *farm, urlFile string) (bareResult, error) {
+func runBare(self string, o options, f *farm, urlFile string, rate float64) (bareResult, error) {
 	var r bareResult
 	cmd := exec.Command(self, "bare", "-urls", urlFile, "-concurrency", strconv.Itoa(o.concurrency),
-		"-timeout", o.timeout.String())
+		"-timeout", o.timeout.String(), "-rate", strconv.FormatFloat(rate, 'f', -1, 64))
 	cmd.Env = append(os.Environ(), f.env()...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()

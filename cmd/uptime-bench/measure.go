@@ -107,7 +107,7 @@ func measure(ctx context.Context, o options, self string, cluster *pglocal.Clust
 	}
 	for i := range o.ticks {
 		progress("%d sites: bare loop %d of %d", n, i+1, o.ticks)
-		b, err := runBare(self, o, f, urlFile)
+		b, err := runBare(self, o, f, urlFile, 0)
 		if err != nil {
 			return nil, err
 		}

@@ -43,7 +43,8 @@ type steadyResult struct {
 	shares           []int64          // scheduled checks per instance in the window
 	uptimeCPU        []float64        // CPU seconds per instance in the window
 	postgresCPU      float64
-	bare             bareResult
+	bare             bareResult // as fast as it can
+	barePaced        bareResult // at the steady state's rate
 	rss              []int64
 	dbBytes          int64
 	doubled          int64 // checks of a site less than half an interval after its previous one
@@ -75,11 +76,23 @@ func steady(ctx context.Context, o options, so steadyOptions, self string, clust
 		return nil, err
 	}
 	progress("steady %d sites: the bare loop, for CPU per check", n)
-	b, err := runBare(self, o, f, urlFile)
+	b, err := runBare(self, o, f, urlFile, 0)
 	if err != nil {
 		return nil, err
 	}
 	r.bare = b
+	// The same checks at the steady state's rate, for a minute at most:
+	// what spreading the checks over time costs by itself.
+	rate := float64(n) / so.interval.Seconds()
+	paced := f.urls(min(n, int(rate*60)))
+	pacedFile := filepath.Join(o.workDir, fmt.Sprintf("urls-paced-%d.txt", n))
+	if err := writeLines(pacedFile, paced); err != nil {
+		return nil, err
+	}
+	progress("steady %d sites: the bare loop at %.0f checks a second", n, rate)
+	if r.barePaced, err = runBare(self, o, f, pacedFile, rate); err != nil {
+		return nil, err
+	}
 
 	var procs []*uptimeProc
 	defer func() {
@@ -305,6 +318,7 @@ func formatSteady(o options, pgVersion string, r *steadyResult) string {
 		totalCPU += c
 	}
 	bareCPU := r.bare.CPUSeconds / float64(max(r.bare.Checks, 1))
+	pacedCPU := r.barePaced.CPUSeconds / float64(max(r.barePaced.Checks, 1))
 	row := func(name, value string) { fmt.Fprintf(&b, "| %s | %s |\n", name, value) }
 	b.WriteString("| figure | value |\n| --- | --- |\n")
 	row("checks recorded in the window", fmt.Sprintf("%s (%.0f expected: sites × window / interval)", thousands(int(r.checks)), r.expected))
@@ -325,9 +339,12 @@ func formatSteady(o options, pgVersion string, r *steadyResult) string {
 		row("share of the scheduled checks", strings.Join(parts, " / "))
 	}
 	row("checks of an up site less than half an interval apart (a doubled round)", strconv.FormatInt(r.doubled, 10))
-	row("CPU per check: Uptime, PostgreSQL, bare loop", fmt.Sprintf("%s, %s, %s (Uptime %.2f× the bare loop; with PostgreSQL %.2f×)",
-		micros(totalCPU/float64(max(r.checks, 1))), micros(r.postgresCPU/float64(max(r.checks, 1))), micros(bareCPU),
-		totalCPU/float64(max(r.checks, 1))/bareCPU, (totalCPU+r.postgresCPU)/float64(max(r.checks, 1))/bareCPU))
+	perCheck := totalCPU / float64(max(r.checks, 1))
+	row("CPU per check: Uptime, PostgreSQL", fmt.Sprintf("%s, %s", micros(perCheck), micros(r.postgresCPU/float64(max(r.checks, 1)))))
+	row("CPU per check: bare loop as fast as it goes, and paced at the same rate", fmt.Sprintf("%s, %s", micros(bareCPU), micros(pacedCPU)))
+	row("Uptime's CPU per check against the bare loop: fast, paced", fmt.Sprintf("%.2f×, %.2f× (with PostgreSQL %.2f×, %.2f×)",
+		perCheck/bareCPU, perCheck/pacedCPU, (totalCPU+r.postgresCPU)/float64(max(r.checks, 1))/bareCPU,
+		(totalCPU+r.postgresCPU)/float64(max(r.checks, 1))/pacedCPU))
 	var rss []string
 	for _, x := range r.rss {
 		rss = append(rss, size(int(x)))

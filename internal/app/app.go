@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"time"
@@ -195,6 +196,13 @@ func (a *App) Run(ctx context.Context) (err error) {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
+	if a.cfg.DebugAddr != "" {
+		stop, err := serveDebug(a.cfg.DebugAddr, a.log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	a.addr = ln.Addr().String()
 	a.log.Info("uptime is running", "api", "http://"+a.addr, "dashboard", "http://"+a.addr+"/frontend/",
 		"local_database", dbs.Local(), "check_every", a.cfg.CheckEvery)
@@ -239,4 +247,22 @@ func openPool(ctx context.Context, dbURL string, maxConns int) (*pgxpool.Pool, e
 		return nil, fmt.Errorf("open monitor database: %w", err)
 	}
 	return pool, nil
+}
+
+// serveDebug serves Go's profiler on addr, a loopback address, until stop.
+func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on --debug-addr %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	log.Info("profiler listening", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
+	return func() { srv.Close() }, nil
 }

@@ -72,6 +72,10 @@ type Config struct {
 	// by default: loopback and private ranges while the server listens
 	// beyond loopback.
 	AllowTargets string
+	// DebugAddr, when set, serves Go's profiler (net/http/pprof) on this
+	// loopback address, for measuring where the time goes. Defaults to
+	// none.
+	DebugAddr string
 }
 
 // MinKeyLength is the shortest API key accepted on an address beyond
@@ -143,6 +147,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() error)
 	str(&c.CORSOrigins, "cors-origins", "UPTIME_CORS_ORIGINS", "origins whose pages may make changes without the key, comma separated")
 	str(&c.DenyTargets, "deny-targets", "UPTIME_DENY_TARGETS", "address ranges checks never reach, like 10.0.0.0/8,fd00::/8")
 	str(&c.AllowTargets, "allow-targets", "UPTIME_ALLOW_TARGETS", "address ranges checks may reach although private, like 10.1.0.0/16")
+	str(&c.DebugAddr, "debug-addr", "UPTIME_DEBUG_ADDR", "loopback address for Go's profiler (/debug/pprof/); unset: none")
 	str(&c.HeartbeatURL, "heartbeat-url", "UPTIME_HEARTBEAT_URL", "URL fetched after each healthy round of checks, for a dead man's switch")
 	return &c, func() error { return errors.Join(errs...) }
 }
@@ -182,6 +187,12 @@ func (c Config) Validate() error {
 	}
 	if c.StateDir == "" {
 		errs = append(errs, errors.New("--state-dir must not be empty"))
+	}
+	if c.DebugAddr != "" {
+		// The profiler shows the program's memory: it never leaves this machine.
+		if h, _, err := net.SplitHostPort(c.DebugAddr); err != nil || !IsLoopback(h) {
+			errs = append(errs, fmt.Errorf("--debug-addr %q must be a loopback host:port, like 127.0.0.1:6060", c.DebugAddr))
+		}
 	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		errs = append(errs, errors.New("--database-url must be a URL starting with postgres://"))
