@@ -37,8 +37,11 @@ type ImportResponse struct {
 	Deleted int `json:"deleted"`
 	// Errors are the rows refused; they changed nothing.
 	Errors []ImportError `json:"errors"`
-	// Changes are the sites created, updated and deleted, in that order.
+	// Changes are the sites created, updated and deleted, in that order:
+	// the first MaxChanges of them.
 	Changes []ImportChange `json:"changes"`
+	// ChangesOmitted is how many changes Changes leaves out.
+	ChangesOmitted int `json:"changes_omitted"`
 	// DryRun tells that nothing was changed: the figures are what the
 	// import would have done.
 	DryRun bool `json:"dry_run"`
@@ -60,6 +63,19 @@ type ImportOptions struct {
 	// unless every row is valid: a row refused for a typo must not cost
 	// its site.
 	Prune bool
+}
+
+// MaxChanges is the most changes an import's answer lists; the figures
+// count them all.
+const MaxChanges = 1000
+
+// change notes a change in the answer, up to MaxChanges of them.
+func (r *ImportResponse) change(action, url string) {
+	if len(r.Changes) >= MaxChanges {
+		r.ChangesOmitted++
+		return
+	}
+	r.Changes = append(r.Changes, ImportChange{Action: action, URL: api.Redact(url)})
 }
 
 // errDryRun rolls back a dry run's transaction.
@@ -180,7 +196,7 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, opts ImportOpti
 			resp.Created = len(created)
 			changed = append(changed, created...)
 			for _, r := range created {
-				resp.Changes = append(resp.Changes, ImportChange{Action: "create", URL: api.Redact(r.URL)})
+				resp.change("create", r.URL)
 			}
 		}
 		if len(updates) > 0 {
@@ -193,7 +209,7 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, opts ImportOpti
 			resp.Updated = len(updated)
 			changed = append(changed, updated...)
 			for _, r := range updated {
-				resp.Changes = append(resp.Changes, ImportChange{Action: "update", URL: api.Redact(r.URL)})
+				resp.change("update", r.URL)
 			}
 		}
 		if opts.Prune {
@@ -203,7 +219,7 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, opts ImportOpti
 			}
 			resp.Deleted = len(deleted)
 			for _, r := range deleted {
-				resp.Changes = append(resp.Changes, ImportChange{Action: "delete", URL: api.Redact(r.URL)})
+				resp.change("delete", r.URL)
 			}
 		}
 		if opts.DryRun {

@@ -134,6 +134,10 @@ func TestImportOfManySites(t *testing.T) {
 	if resp.Created != n || len(resp.Errors) != 0 {
 		t.Fatalf("import of %d sites answered created %d, %d errors", n, resp.Created, len(resp.Errors))
 	}
+	if len(resp.Changes) != site.MaxChanges || resp.ChangesOmitted != n-site.MaxChanges {
+		t.Fatalf("the answer lists %d changes and omits %d; want %d and %d", len(resp.Changes), resp.ChangesOmitted,
+			site.MaxChanges, n-site.MaxChanges)
+	}
 	if got := len(e.sites(t)); got != n {
 		t.Fatalf("%d sites after importing %d", got, n)
 	}

@@ -183,6 +183,9 @@ func printPlan(w io.Writer, r *site.ImportResponse) {
 	for _, c := range r.Changes {
 		fmt.Fprintf(w, "%s %s\n", mark[c.Action], c.URL)
 	}
+	if r.ChangesOmitted > 0 {
+		fmt.Fprintf(w, "... and %d more\n", r.ChangesOmitted)
+	}
 	switch {
 	case r.Created+r.Updated+r.Deleted == 0:
 		fmt.Fprintf(w, "nothing to change: %d sites as the file says\n", r.Unchanged)
