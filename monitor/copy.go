@@ -98,6 +98,11 @@ func (s *Service) SiteAdded(ctx context.Context, e site.Entry) {
 	if err := s.enqueueFirstCheck(ctx, e.Site); err != nil {
 		s.log.Warn("could not enqueue the first check of a new site; its first round will check it",
 			"site_id", e.ID, "err", err)
+		return
+	}
+	// The rounds right after it would check the site twice in a moment.
+	if _, err := s.db.Exec(ctx, "UPDATE monitored SET first_check_at = now() WHERE site_id = $1", e.ID); err != nil {
+		s.log.Warn("could not note a new site's first check", "site_id", e.ID, "err", err)
 	}
 }
 

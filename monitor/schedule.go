@@ -176,7 +176,7 @@ func (s *Service) claim(ctx context.Context, tx pgx.Tx, a, b int64) ([]claimed, 
 	for i, r := range rs {
 		ivs[i], los[i], his[i] = r.iv, r.lo, r.hi
 	}
-	rows, err = tx.Query(ctx, `SELECT m.site_id, m.interval_ms, m.phase_ms
+	rows, err = tx.Query(ctx, `SELECT m.site_id, m.interval_ms, m.phase_ms, m.first_check_at
 		FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS r(iv, lo, hi)
 		JOIN monitored m ON m.interval_ms = r.iv AND m.phase_ms >= r.lo AND m.phase_ms < r.hi AND NOT m.paused`,
 		ivs, los, his)
@@ -187,9 +187,13 @@ func (s *Service) claim(ctx context.Context, tx pgx.Tx, a, b int64) ([]claimed, 
 		out        []claimed
 		missed     int64
 		id, iv, ph int64
+		first      *time.Time
 	)
-	if _, err := pgx.ForEachRow(rows, []any{&id, &iv, &ph}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&id, &iv, &ph, &first}, func() error {
 		at, skipped := due(iv, ph, a, b)
+		if first != nil && at < first.UnixMilli()+iv/2 {
+			return nil // the check asked for when it was added is this round's
+		}
 		out = append(out, claimed{site: id, due: at})
 		missed += skipped
 		return nil

@@ -17,7 +17,10 @@ CREATE TABLE monitored (
     -- How long one round of the site may take: its checks, re-checks and
     -- the pauses between them.
     budget_ms BIGINT NOT NULL,
-    paused BOOLEAN NOT NULL DEFAULT false
+    paused BOOLEAN NOT NULL DEFAULT false,
+    -- When a new site's first check was asked for: its rounds due less
+    -- than half an interval later are left out, as that check is theirs.
+    first_check_at TIMESTAMP WITH TIME ZONE
 );
 CREATE INDEX monitored_phase ON monitored (interval_ms, phase_ms) WHERE NOT paused;
 
