@@ -91,16 +91,7 @@ func (s *Service) checkDue(ctx context.Context, args CheckSitesArgs, claimed tim
 			s.round(ctx, t.target, st.up, known, s.inflight, w, &fails)
 		})
 	}
-	wg.Wait()
-	close(w.in)
-	<-w.done
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if n, first := fails.get(); n > 0 {
-		return fmt.Errorf("check-sites: %d of %d checks could not be recorded; first: %w", n, len(args.Sites), first)
-	}
-	return nil
+	return s.endRounds(ctx, &wg, w, &fails, "check-sites", len(args.Sites))
 }
 
 // roundState is what a round needs of a site's state.

@@ -130,6 +130,12 @@ func (s *Service) CheckAll(ctx context.Context) error {
 			s.round(ctx, t, wasUp, known, sl, w, &fails)
 		})
 	}
+	return s.endRounds(ctx, &wg, w, &fails, "check-all", len(list.Sites))
+}
+
+// endRounds waits for the rounds started and for their checks to be
+// written, and says how many could not be recorded.
+func (s *Service) endRounds(ctx context.Context, wg *sync.WaitGroup, w *batchWriter, fails *failures, what string, of int) error {
 	wg.Wait()
 	close(w.in)
 	<-w.done
@@ -137,7 +143,7 @@ func (s *Service) CheckAll(ctx context.Context) error {
 		return ctx.Err()
 	}
 	if n, first := fails.get(); n > 0 {
-		return fmt.Errorf("check-all: %d of %d checks could not be recorded; first: %w", n, len(list.Sites), first)
+		return fmt.Errorf("%s: %d of %d checks could not be recorded; first: %w", what, n, of, first)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package site
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -309,7 +310,7 @@ func checkHeaders(h map[string]string) error {
 		if !httpguts.ValidHeaderFieldName(name) {
 			return api.Errorf(api.InvalidArgument, "headers: %s is not a valid header name", api.Quote(name))
 		}
-		if slices.Contains(forbiddenHeaders, http2Canonical(name)) {
+		if slices.Contains(forbiddenHeaders, http.CanonicalHeaderKey(name)) {
 			return api.Errorf(api.InvalidArgument, "headers: %s is set by the check itself and cannot be given", api.Quote(name))
 		}
 		if len(value) > maxHeaderValue || !httpguts.ValidHeaderFieldValue(value) {
@@ -317,16 +318,6 @@ func checkHeaders(h map[string]string) error {
 		}
 	}
 	return nil
-}
-
-func http2Canonical(name string) string {
-	parts := strings.Split(strings.ToLower(name), "-")
-	for i, p := range parts {
-		if p != "" {
-			parts[i] = strings.ToUpper(p[:1]) + p[1:]
-		}
-	}
-	return strings.Join(parts, "-")
 }
 
 var (

@@ -18,6 +18,7 @@ import (
 
 	"uptime/internal/dbutil"
 	"uptime/internal/pglocal"
+	"uptime/monitor"
 )
 
 // steadyOptions describe a steady-state run: sites of one interval,
@@ -39,9 +40,9 @@ type steadyResult struct {
 	expected         float64 // checks the window should hold: n × window / interval
 	rateMean         float64 // checks started per second
 	rateMax          int64
-	lateness         []schedulerStats // per instance, at the end
-	shares           []int64          // scheduled checks per instance in the window
-	uptimeCPU        []float64        // CPU seconds per instance in the window
+	lateness         []monitor.SchedulerStats // per instance, at the end
+	shares           []int64                  // scheduled checks per instance in the window
+	uptimeCPU        []float64                // CPU seconds per instance in the window
 	postgresCPU      float64
 	bare             bareResult // as fast as it can
 	barePaced        bareResult // at the steady state's rate
@@ -51,17 +52,6 @@ type steadyResult struct {
 	killRecovery     float64 // until the last site's first check after the kill started
 	killRecorded     float64 // until every site had a check recorded after the kill
 	killRecoveryErr  string
-}
-
-// schedulerStats is GET /scheduler's answer.
-type schedulerStats struct {
-	Checks     int64 `json:"checks"`
-	Missed     int64 `json:"missed"`
-	LatenessMS struct {
-		P50 float64 `json:"p50"`
-		P99 float64 `json:"p99"`
-		Max float64 `json:"max"`
-	} `json:"lateness_ms"`
 }
 
 // steady imports n sites with the interval into instances of Uptime on one
@@ -153,7 +143,7 @@ func steady(ctx context.Context, o options, so steadyOptions, self string, clust
 		size     int64
 		uptime   []float64
 		postgres float64
-		sched    []schedulerStats
+		sched    []monitor.SchedulerStats
 	}
 	take := func() (snapshot, error) {
 		var s snapshot
@@ -301,8 +291,8 @@ func importSites(base string, f *farm, n int, interval time.Duration) (int, erro
 	return out.Created, nil
 }
 
-func scheduler(base string) (schedulerStats, error) {
-	var s schedulerStats
+func scheduler(base string) (monitor.SchedulerStats, error) {
+	var s monitor.SchedulerStats
 	resp, err := http.Get(base + "/scheduler")
 	if err != nil {
 		return s, err
