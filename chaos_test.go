@@ -337,13 +337,8 @@ func TestChaosDatabaseOutage(t *testing.T) {
 	f.note = fmt.Sprintf("API: %d of %d answers 503 during it, %d slower than 5s, no 500; checks made but not recorded: %d",
 		unavailable, answers, slow, f.performed-f.recorded)
 	report(t, f)
-	// One run in four of this test has seen one check of one site made
-	// twice within a second around the outage's end, cause not yet found;
-	// it is reported in the figures, and more than one fails the test.
-	if f.doubled > 1 {
+	if f.doubled != 0 {
 		t.Errorf("%d checks doubled across the outage: %v", f.doubled, f.doubles)
-	} else if f.doubled == 1 {
-		t.Logf("one check doubled across the outage: %v", f.doubles)
 	}
 	if slow > 0 {
 		t.Errorf("%d requests took longer than 5s during the outage", slow)
