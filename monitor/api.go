@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"uptime/internal/api"
 )
@@ -108,7 +109,8 @@ func (s *Service) handleStatus(r *http.Request) (any, error) {
 }
 
 // handleHistory serves GET /history/:siteID?limit=N → the site's recent
-// checks (100 by default, at most 1000) and uptime percentages.
+// checks (100 by default, at most 1000) and uptime percentages, and
+// GET /history/:siteID?days=N → its last N days (at most 400).
 func (s *Service) handleHistory(r *http.Request) (any, error) {
 	id, err := api.PathID(r, "siteID")
 	if err != nil {
@@ -118,8 +120,20 @@ func (s *Service) handleHistory(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	days := 0
+	if r.URL.Query().Has("days") {
+		if days, err = api.QueryLimit(r, "days", 0, MaxDays); err != nil {
+			return nil, err
+		}
+		if days == 0 {
+			return nil, api.Errorf(api.InvalidArgument, "days must be a number from 1 to %d, got \"\"", MaxDays)
+		}
+	}
 	if _, err := s.sites.Entry(r.Context(), id); err != nil {
 		return nil, err
+	}
+	if days > 0 {
+		return s.Days(r.Context(), id, days, time.Now())
 	}
 	return s.History(r.Context(), id, limit)
 }

@@ -19,21 +19,30 @@ type SiteAddedArgs struct {
 // Kind names the event.
 func (SiteAddedArgs) Kind() string { return "site-added" }
 
-// PruneArgs is the cron job that removes checks past the retention period.
-type PruneArgs struct{}
+// MaintainHistoryArgs is the cron job that makes the partitions of the
+// days ahead and removes history past retention.
+type MaintainHistoryArgs struct{}
 
 // Kind names the job.
-func (PruneArgs) Kind() string { return "prune-checks" }
+func (MaintainHistoryArgs) Kind() string { return "maintain-history" }
+
+// RollupArgs is the cron job that rolls up the hours and days that closed.
+type RollupArgs struct{}
+
+// Kind names the job.
+func (RollupArgs) Kind() string { return "rollup" }
 
 func (s *Service) registerJobs() {
 	river.AddWorker(s.q.Workers(), &checkAllWorker{s: s})
 	river.AddWorker(s.q.Workers(), &checkSitesWorker{s: s})
 	river.AddWorker(s.q.Workers(), &reconcileWorker{s: s})
 	river.AddWorker(s.q.Workers(), &siteAddedWorker{s: s})
-	river.AddWorker(s.q.Workers(), &pruneWorker{s: s})
+	river.AddWorker(s.q.Workers(), &maintainHistoryWorker{s: s})
+	river.AddWorker(s.q.Workers(), &rollupWorker{s: s})
 	s.q.Cron(scheduleEvery, CheckAllArgs{})
 	s.q.Cron(time.Minute, ReconcileArgs{})
-	s.q.Cron(time.Hour, PruneArgs{})
+	s.q.Cron(time.Hour, MaintainHistoryArgs{})
+	s.q.Cron(time.Minute, RollupArgs{})
 }
 
 type siteAddedWorker struct {
@@ -62,19 +71,44 @@ func (w *siteAddedWorker) Timeout(*river.Job[SiteAddedArgs]) time.Duration {
 	return (site.MaxConfirmations+1)*(site.MaxTimeout+w.s.opts.ConfirmInterval) + 30*time.Second
 }
 
-type pruneWorker struct {
-	river.WorkerDefaults[PruneArgs]
+type maintainHistoryWorker struct {
+	river.WorkerDefaults[MaintainHistoryArgs]
 	s *Service
 }
 
-func (w *pruneWorker) Work(ctx context.Context, job *river.Job[PruneArgs]) error {
-	n, err := w.s.Prune(ctx)
-	if n > 0 {
-		w.s.log.Info("pruned old checks", "deleted", n, "retention", w.s.opts.Retention)
+func (w *maintainHistoryWorker) Work(ctx context.Context, job *river.Job[MaintainHistoryArgs]) error {
+	m, err := w.s.MaintainHistory(ctx, time.Now())
+	if m.Created > 0 || len(m.Dropped) > 0 || m.Deleted > 0 {
+		w.s.log.Info("history maintained", "partitions_created", m.Created, "dropped", m.Dropped,
+			"rows_deleted", m.Deleted, "retention", w.s.opts.Retention, "rollup_retention", w.s.opts.RollupRetention)
 	}
 	return err
 }
 
-// Timeout: pruning deletes in small batches, so a run cut short, or
-// killed, has lost nothing; the next one goes on where it stopped.
-func (w *pruneWorker) Timeout(*river.Job[PruneArgs]) time.Duration { return 10 * time.Minute }
+// Timeout: every step is a transaction of its own, and deletes go in small
+// batches, so a run cut short has lost nothing; the next goes on.
+func (w *maintainHistoryWorker) Timeout(*river.Job[MaintainHistoryArgs]) time.Duration {
+	return 10 * time.Minute
+}
+
+type rollupWorker struct {
+	river.WorkerDefaults[RollupArgs]
+	s *Service
+}
+
+func (w *rollupWorker) Work(ctx context.Context, job *river.Job[RollupArgs]) error {
+	if !w.s.rolling.TryLock() {
+		return nil // this process is rolling up already
+	}
+	defer w.s.rolling.Unlock()
+	res, err := w.s.Rollup(ctx, time.Now())
+	if res.Hours > 1 || res.Days > 0 || res.Late > 0 {
+		w.s.log.Info("rolled up", "hours", res.Hours, "days", res.Days, "late_site_hours", res.Late)
+	}
+	return err
+}
+
+// Timeout leaves room for a run's budget and its last transaction.
+func (w *rollupWorker) Timeout(*river.Job[RollupArgs]) time.Duration {
+	return rollupBudget + 5*time.Minute
+}

@@ -69,8 +69,11 @@ type Options struct {
 	// MaxInFlight bounds the scheduled checks one instance makes at once.
 	// Defaults to 1000: a check mostly waits on its site.
 	MaxInFlight int
-	// Retention is how long checks are kept. Defaults to 90 days.
+	// Retention is how long raw checks are kept. Defaults to 30 days.
 	Retention time.Duration
+	// RollupRetention is how long the hourly and daily rollups are kept.
+	// Defaults to 400 days.
+	RollupRetention time.Duration
 	// Transport carries the checks; nil means NewTransport's.
 	Transport http.RoundTripper
 	// Targets is what checks may reach; nil allows everything.
@@ -95,7 +98,10 @@ func (o *Options) setDefaults() {
 		o.CheckEvery = 5 * time.Minute
 	}
 	if o.Retention == 0 {
-		o.Retention = 90 * 24 * time.Hour
+		o.Retention = 30 * 24 * time.Hour
+	}
+	if o.RollupRetention == 0 {
+		o.RollupRetention = 400 * 24 * time.Hour
 	}
 	if o.MaxInFlight <= 0 {
 		o.MaxInFlight = 1000
@@ -121,6 +127,7 @@ type Service struct {
 	inflight    slots        // scheduled checks going on in this process
 	stallAfter  atomic.Int64 // the watchdog's limit when it last saw a stall
 	stats       schedStats
+	rolling     sync.Mutex // held while this process rolls up
 
 	// ctx is the service's own: check-all runs and the watchdog live in
 	// it, and Stop cancels it.

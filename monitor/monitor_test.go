@@ -326,15 +326,26 @@ func TestHistoryAndUptime(t *testing.T) {
 			t.Fatalf("uptime = %+v, want 75%% in every window", h.Uptime)
 		}
 	}
-	// Checks older than a window count only in the longer ones.
+	// Checks older than a window count only in the longer ones. Written
+	// into hours already rolled up, they count once these are rolled up
+	// again, as the roll-up job does every minute.
 	_, err := e.db.Exec(context.Background(), `INSERT INTO checks (site_id, up, checked_at)
 		SELECT $1, false, now() - interval '3 days' FROM generate_series(1, 4)`, s.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := e.mon.Rollup(context.Background(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	e.Call(t, "GET", fmt.Sprintf("/history/%d", s.ID), "", &h)
-	if *h.Uptime.Day != 75 || *h.Uptime.Week != 37.5 || *h.Uptime.Month != 37.5 {
-		t.Fatalf("uptime = 24h %v, 7d %v, 30d %v; want 75, 37.5, 37.5", *h.Uptime.Day, *h.Uptime.Week, *h.Uptime.Month)
+	if *h.Uptime.Day != 75 || *h.Uptime.Week != 37.5 || *h.Uptime.Month != 37.5 || *h.Uptime.Quarter != 37.5 || *h.Uptime.Year != 37.5 {
+		t.Fatalf("uptime = 24h %v, 7d %v, 30d %v, 90d %v, 365d %v; want 75, then 37.5",
+			*h.Uptime.Day, *h.Uptime.Week, *h.Uptime.Month, *h.Uptime.Quarter, *h.Uptime.Year)
+	}
+	var d monitor.DaysResponse
+	e.Call(t, "GET", fmt.Sprintf("/history/%d?days=7", s.ID), "", &d)
+	if len(d.Days) != 7 || d.Days[6].Checks != 4 || *d.Days[6].Uptime != 75 || d.Days[3].Checks+d.Days[2].Checks != 4 {
+		t.Fatalf("days = %+v, want 7 days: today 4 checks at 75%%, 4 failed checks 3 days ago", d.Days)
 	}
 }
 
@@ -350,6 +361,11 @@ func TestCheckErrors(t *testing.T) {
 		{"GET", "/history/x", 400},
 		{"GET", "/history/1?limit=0", 400},
 		{"GET", "/history/1?limit=lots", 400},
+		{"GET", "/history/1?days=0", 400},
+		{"GET", "/history/1?days=", 400},
+		{"GET", "/history/1?days=401", 400},
+		{"GET", "/history/1?days=week", 400},
+		{"GET", "/history/999?days=7", 404},
 		{"GET", "/check/1", 405},
 		{"GET", "/ping/", 400},
 		{"GET", "/status?ids=", 400},

@@ -176,24 +176,14 @@ type CheckRecord struct {
 	Degraded bool `json:"degraded"`
 }
 
-// Uptime is the share of checks that found a site up, in percent, over
-// recent windows; null for a window without checks.
-type Uptime struct {
-	// Day covers the last 24 hours.
-	Day *float64 `json:"24h"`
-	// Week covers the last 7 days.
-	Week *float64 `json:"7d"`
-	// Month covers the last 30 days.
-	Month *float64 `json:"30d"`
-}
-
 // HistoryResponse is a site's recent checks and uptime.
 type HistoryResponse struct {
 	// SiteID is the site's id.
 	SiteID int `json:"site_id"`
 	// Checks are the most recent checks, newest first.
 	Checks []CheckRecord `json:"checks"`
-	// Uptime is the share of successful checks over 24 hours, 7 and 30 days.
+	// Uptime is the share of successful checks over 24 hours, 7, 30, 90
+	// and 365 days.
 	Uptime Uptime `json:"uptime"`
 }
 
@@ -201,7 +191,7 @@ type HistoryResponse struct {
 const MaxHistory = 1000
 
 // History returns a site's latest checks, newest first, and its uptime
-// percentages computed in the database.
+// percentages, computed from the rollups.
 func (s *Service) History(ctx context.Context, siteID, limit int) (*HistoryResponse, error) {
 	rows, err := s.db.Query(ctx, `SELECT up, checked_at, COALESCE(status_code, 0), COALESCE(latency_ms, 0), reason, degraded
 		FROM checks WHERE site_id = $1 ORDER BY checked_at DESC LIMIT $2`, siteID, limit)
@@ -216,15 +206,9 @@ func (s *Service) History(ctx context.Context, siteID, limit int) (*HistoryRespo
 	if err != nil {
 		return nil, fmt.Errorf("read history of site %d: %w", siteID, err)
 	}
-	resp := &HistoryResponse{SiteID: siteID, Checks: checks}
-	err = s.db.QueryRow(ctx, `SELECT
-			100 * avg(up::int) FILTER (WHERE checked_at > now() - interval '24 hours'),
-			100 * avg(up::int) FILTER (WHERE checked_at > now() - interval '7 days'),
-			100 * avg(up::int)
-		FROM checks WHERE site_id = $1 AND checked_at > now() - interval '30 days'`, siteID,
-	).Scan(&resp.Uptime.Day, &resp.Uptime.Week, &resp.Uptime.Month)
+	up, err := s.Uptime(ctx, siteID, time.Now())
 	if err != nil {
-		return nil, fmt.Errorf("compute uptime of site %d: %w", siteID, err)
+		return nil, err
 	}
-	return resp, nil
+	return &HistoryResponse{SiteID: siteID, Checks: checks, Uptime: up}, nil
 }

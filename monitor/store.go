@@ -157,26 +157,10 @@ func (s *Service) forget(ctx context.Context, siteID int) error {
 	if _, err := tx.Exec(ctx, "DELETE FROM site_state WHERE site_id = $1", siteID); err != nil {
 		return fmt.Errorf("forget site %d: %w", siteID, err)
 	}
-	if _, err := tx.Exec(ctx, "DELETE FROM checks WHERE site_id = $1", siteID); err != nil {
-		return fmt.Errorf("forget checks of site %d: %w", siteID, err)
+	for _, table := range []string{"checks", "rollup_hour", "rollup_day", "rollup_late"} {
+		if _, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE site_id = $1", siteID); err != nil {
+			return fmt.Errorf("forget the history of site %d: %w", siteID, err)
+		}
 	}
 	return tx.Commit(ctx)
-}
-
-// Prune removes checks older than the retention period, a batch at a time
-// so that no transaction grows large.
-func (s *Service) Prune(ctx context.Context) (int64, error) {
-	cutoff := time.Now().Add(-s.opts.Retention)
-	var total int64
-	for {
-		tag, err := s.db.Exec(ctx, `DELETE FROM checks WHERE id IN (
-			SELECT id FROM checks WHERE checked_at < $1 LIMIT 10000)`, cutoff)
-		if err != nil {
-			return total, fmt.Errorf("prune checks: %w", err)
-		}
-		total += tag.RowsAffected()
-		if tag.RowsAffected() < 10000 {
-			return total, nil
-		}
-	}
 }

@@ -262,6 +262,21 @@ function renderBar(bar, checks) {
   );
 }
 
+// renderDays draws a tick per day, oldest first, coloured by the day's
+// uptime, with its figures on hover.
+function renderDays(bar, days) {
+  const shown = days.filter((d) => d.uptime !== null);
+  const full = shown.filter((d) => d.uptime >= 99.95).length;
+  bar.setAttribute("role", "img");
+  bar.setAttribute("aria-label", `Last ${days.length} days: ${shown.length} with checks, ${full} fully up`);
+  bar.replaceChildren(...days.map((d) => {
+    const cls = d.uptime === null ? "none" : d.uptime >= 99.95 ? "up" : d.uptime >= 99 ? "degraded" : "down";
+    const title = d.uptime === null ? `${d.date}: no checks`
+      : `${d.date}: ${percent(d.uptime)} of ${d.checks} checks${d.latency_ms === null ? "" : `, ${latency(d.latency_ms)} on average`}`;
+    return h("span", { class: `tick ${cls}`, title });
+  }));
+}
+
 // Keeps "Last checked … ago" current between refreshes.
 function tickTimes() {
   for (const { parts } of rows.values()) {
@@ -478,12 +493,14 @@ async function openDetail(site) {
   $("detail-title").textContent = shownName(site) ? `${site.name} · ${site.url}` : site.url;
   $("detail-facts").replaceChildren();
   $("detail-chart").replaceChildren();
+  $("detail-days").replaceChildren();
   showError($("detail-error"), null);
   dialog.showModal();
   try {
-    const [history, status] = await Promise.all([
+    const [history, status, days] = await Promise.all([
       call("GET", `/history/${site.id}?limit=100`),
       call("GET", `/status?ids=${site.id}`),
+      call("GET", `/history/${site.id}?days=90`),
     ]);
     const s = status.sites[site.id];
     const facts = [
@@ -491,10 +508,11 @@ async function openDetail(site) {
       ["Checked", `every ${site.interval}, ${site.method}, up when ${site.expect_status}${site.keyword ? `, keyword “${site.keyword}”${site.keyword_absent ? " absent" : ""}` : ""}`],
       ["Since", s ? `${when(new Date(s.since))} (${relative(new Date(s.since))})` : "—"],
       ["Last check", s ? `${relative(new Date(s.checked_at))}, ${latency(s.latency_ms)}${s.status_code ? `, HTTP ${s.status_code}` : ""}` : "—"],
-      ["Uptime", `${percent(history.uptime["24h"])} (24h) · ${percent(history.uptime["7d"])} (7d) · ${percent(history.uptime["30d"])} (30d)`],
+      ["Uptime", ["24h", "7d", "30d", "90d", "365d"].map((w) => `${percent(history.uptime[w])} (${w})`).join(" · ")],
     ];
     if (s && s.cert_expires_at) facts.push(["Certificate", `expires ${when(new Date(s.cert_expires_at))}`]);
     $("detail-facts").replaceChildren(...facts.flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { text: v })]));
+    renderDays($("detail-days"), days.days);
     drawChart($("detail-chart"), history.checks);
   } catch (err) {
     showError($("detail-error"), err);

@@ -142,6 +142,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 		Concurrency:     a.cfg.CheckConcurrency,
 		CheckEvery:      a.cfg.CheckEvery,
 		Retention:       a.cfg.Retention,
+		RollupRetention: a.cfg.RollupRetention,
 		Transport:       a.opts.CheckTransport,
 		HeartbeatURL:    a.cfg.HeartbeatURL,
 		Targets:         targets,
@@ -162,6 +163,11 @@ func (a *App) Run(ctx context.Context) (err error) {
 	h := health{monitorDB: monitorDB, siteDB: siteSQL, mon: mon, queue: q}
 	registerHealth(srv, h)
 
+	// The days' partitions are made before checking starts; a check that
+	// finds none would wait in the default partition until the next try.
+	if _, err := mon.PreparePartitions(ctx, time.Now()); err != nil {
+		a.log.Warn("could not make the partitions of the checks; trying again within the hour", "err", err)
+	}
 	if err := q.Start(context.WithoutCancel(ctx), monitorDB, quiet(a.log, srv.DatabaseDown)); err != nil {
 		return err
 	}

@@ -46,8 +46,11 @@ type Config struct {
 	ConfirmChecks int
 	// ConfirmInterval is the pause before each re-check. Defaults to 3 seconds.
 	ConfirmInterval time.Duration
-	// Retention is how long checks are kept. Defaults to 90 days.
+	// Retention is how long raw checks are kept. Defaults to 30 days.
 	Retention time.Duration
+	// RollupRetention is how long the hourly and daily rollups are kept.
+	// Defaults to 400 days.
+	RollupRetention time.Duration
 	// LogFormat is "text" or "json". Defaults to text.
 	LogFormat string
 	// HeartbeatURL is fetched after each healthy round of checks, for an
@@ -92,7 +95,8 @@ func Default() Config {
 		CheckConcurrency: 100,
 		ConfirmChecks:    2,
 		ConfirmInterval:  3 * time.Second,
-		Retention:        90 * 24 * time.Hour,
+		Retention:        30 * 24 * time.Hour,
+		RollupRetention:  400 * 24 * time.Hour,
 		LogFormat:        "text",
 	}
 }
@@ -140,7 +144,8 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() error)
 	num(&c.CheckConcurrency, "check-concurrency", "UPTIME_CHECK_CONCURRENCY", "how many sites are checked at once")
 	num(&c.ConfirmChecks, "confirm-checks", "UPTIME_CONFIRM_CHECKS", "re-checks that must also fail before a site is down")
 	dur(&c.ConfirmInterval, "confirm-interval", "UPTIME_CONFIRM_INTERVAL", "pause before each re-check")
-	dur(&c.Retention, "retention", "UPTIME_RETENTION", "how long checks are kept, like 90d")
+	dur(&c.Retention, "retention", "UPTIME_RETENTION", "how long raw checks are kept, like 30d")
+	dur(&c.RollupRetention, "rollup-retention", "UPTIME_ROLLUP_RETENTION", "how long the hourly and daily rollups are kept, like 400d")
 	str(&c.LogFormat, "log-format", "UPTIME_LOG_FORMAT", "log format: text or json")
 	str(&c.PublicURL, "public-url", "UPTIME_PUBLIC_URL", "URL people reach the server at; its host is answered to")
 	str(&c.AllowedHosts, "allowed-hosts", "UPTIME_ALLOWED_HOSTS", "more host names answered to, comma separated (*.example.com for all under it)")
@@ -221,8 +226,11 @@ func (c Config) Validate() error {
 	if c.ConfirmInterval < 0 {
 		errs = append(errs, fmt.Errorf("--confirm-interval %s must not be negative", c.ConfirmInterval))
 	}
-	if c.Retention < time.Hour {
-		errs = append(errs, fmt.Errorf("--retention %s is too short; use 1h or more", c.Retention))
+	if c.Retention < 24*time.Hour {
+		errs = append(errs, fmt.Errorf("--retention %s is too short: checks are kept by the day; use 1d or more", c.Retention))
+	}
+	if c.RollupRetention < 24*time.Hour {
+		errs = append(errs, fmt.Errorf("--rollup-retention %s is too short; use 1d or more", c.RollupRetention))
 	}
 	if _, err := ParsePrefixes(c.DenyTargets); err != nil {
 		errs = append(errs, fmt.Errorf("--deny-targets: %w", err))

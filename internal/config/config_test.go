@@ -49,6 +49,14 @@ func TestParse(t *testing.T) {
 		{"retention in days", []string{"--retention", "30d"}, nil, func(c Config) bool { return c.Retention == 30*24*time.Hour }, ""},
 		{"retention from env", nil, map[string]string{"UPTIME_RETENTION": "7d"}, func(c Config) bool { return c.Retention == 7*24*time.Hour }, ""},
 		{"bad retention", []string{"--retention", "forever"}, nil, nil, "not a duration"},
+		{"retention under a day", []string{"--retention", "12h"}, nil, nil, "kept by the day"},
+		{"default retentions", nil, nil, func(c Config) bool {
+			return c.Retention == 30*24*time.Hour && c.RollupRetention == 400*24*time.Hour
+		}, ""},
+		{"rollup retention from env", nil, map[string]string{"UPTIME_ROLLUP_RETENTION": "730d"}, func(c Config) bool {
+			return c.RollupRetention == 730*24*time.Hour
+		}, ""},
+		{"rollup retention under a day", []string{"--rollup-retention", "1h"}, nil, nil, "rollup-retention"},
 		{"no concurrency", []string{"--check-concurrency", "0"}, nil, nil, "check-concurrency"},
 		{"bad number in env", nil, map[string]string{"UPTIME_CONFIRM_CHECKS": "two"}, nil, "UPTIME_CONFIRM_CHECKS"},
 		{"bad log format", []string{"--log-format", "xml"}, nil, nil, "text or json"},

@@ -1,0 +1,38 @@
+package frontend_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"uptime/internal/apptest"
+)
+
+// The detail view shows the last 90 days from GET /history/:id?days=90,
+// today last, with the day's figures on hover.
+func TestDetailShowsNinetyDays(t *testing.T) {
+	a := apptest.Start(t, apptest.Setup{})
+	srv := healthy(t)
+	a.AddSite(t, srv.URL)
+	p := open(t, a)
+	p.waitFor(row(srv.URL) + ` !== undefined && document.querySelector("#sites tr .site-url") !== null`)
+	p.do(chromedp.Click(chromedp.CSS("#sites tr .site-url")))
+	p.waitFor(`document.querySelectorAll("#detail-days .tick").length === 90`)
+	// The first check of a new site comes in the background.
+	p.waitFor(`document.querySelector("#detail-days .tick:last-child").classList.contains("up") ||
+		(document.getElementById("detail-dialog").close(), document.querySelector("#sites tr .site-url").click(), false)`)
+	title := eval[string](p, `document.querySelector("#detail-days .tick:last-child").title`)
+	today := time.Now().UTC().Format(time.DateOnly)
+	if !strings.HasPrefix(title, today+": 100") || !strings.Contains(title, "checks") {
+		t.Errorf("today's tick says %q, want %s at 100%% with its checks", title, today)
+	}
+	if n := eval[int](p, `document.querySelectorAll("#detail-days .tick.none").length`); n != 89 {
+		t.Errorf("%d days without checks, want the 89 before today", n)
+	}
+	facts := eval[string](p, `document.getElementById("detail-facts").textContent`)
+	if !strings.Contains(facts, "(90d)") || !strings.Contains(facts, "(365d)") {
+		t.Errorf("the facts %q leave out the 90 and 365 day uptime", facts)
+	}
+}

@@ -1,0 +1,258 @@
+package monitor
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// rollupLock is the advisory lock every statement that adds checks holds
+// shared (see migration 4), and closing an hour takes exclusively.
+const rollupLock = 0x75705f61 // "up_a"
+
+// rollupGrace is how long after its end an hour closes: a check is
+// recorded after it ends, up to its timeout later. A check of a closed hour
+// that arrives even later marks the hour to be rolled up again.
+const rollupGrace = 2 * time.Minute
+
+// rollupAggregates computes a rollup's figures from the raw checks of each
+// site. Latency is over the checks that got an HTTP answer.
+const rollupAggregates = `count(*), count(*) FILTER (WHERE up), count(*) FILTER (WHERE degraded),
+	count(*) FILTER (WHERE maintenance), count(*) FILTER (WHERE maintenance AND up),
+	count(latency_ms) FILTER (WHERE status_code IS NOT NULL),
+	COALESCE(sum(latency_ms) FILTER (WHERE status_code IS NOT NULL), 0),
+	min(latency_ms) FILTER (WHERE status_code IS NOT NULL),
+	max(latency_ms) FILTER (WHERE status_code IS NOT NULL),
+	percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) FILTER (WHERE status_code IS NOT NULL)`
+
+const rollupColumns = `checks, up, degraded, maintenance_checks, maintenance_up,
+	latency_count, latency_sum, latency_min, latency_max, latency_p95`
+
+// rollupTo is where the rollups of a span go.
+type rollupTo struct {
+	table, column string
+	span          func(time.Time) time.Time // the end of the span starting at t
+}
+
+var (
+	hourly = rollupTo{"rollup_hour", "hour", func(t time.Time) time.Time { return t.Add(time.Hour) }}
+	daily  = rollupTo{"rollup_day", "day", func(t time.Time) time.Time { return t.AddDate(0, 0, 1) }}
+)
+
+// roll computes the rollups of the span starting at start from the raw
+// checks, of every site or of sites only, in place of any there were: so
+// rolling a span up twice counts it once.
+func roll(ctx context.Context, tx pgx.Tx, to rollupTo, start time.Time, sites []int64) error {
+	table, col := pgx.Identifier{to.table}.Sanitize(), pgx.Identifier{to.column}.Sanitize()
+	only, args := "", []any{start, to.span(start)}
+	if sites != nil {
+		// A site whose checks of the span are gone has no rollup left.
+		only, args = " AND site_id = ANY($3)", append(args, sites)
+		if _, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE "+col+" >= $1 AND "+col+" < $2"+only, args...); err != nil {
+			return fmt.Errorf("roll up %s %s: %w", to.column, start.Format(time.RFC3339), err)
+		}
+	}
+	set := ""
+	for c := range strings.SplitSeq(rollupColumns, ",") {
+		c = strings.TrimSpace(c)
+		set += ", " + c + " = excluded." + c
+	}
+	if _, err := tx.Exec(ctx, "INSERT INTO "+table+" (site_id, "+col+", "+rollupColumns+")"+
+		" SELECT site_id, $1::timestamptz, "+rollupAggregates+
+		" FROM checks WHERE checked_at >= $1 AND checked_at < $2"+only+" GROUP BY site_id"+
+		" ON CONFLICT (site_id, "+col+") DO UPDATE SET "+set[2:], args...); err != nil {
+		return fmt.Errorf("roll up %s %s: %w", to.column, start.Format(time.RFC3339), err)
+	}
+	return nil
+}
+
+// RollupResult tells what a roll-up did.
+type RollupResult struct {
+	Hours, Days int // spans rolled up
+	Late        int // site-hours rolled up again for checks that came late
+}
+
+// rollupBudget bounds one roll-up run; the next run goes on where it
+// stopped (a database upgraded with months of checks takes several).
+const rollupBudget = 4 * time.Minute
+
+// Rollup closes the hours that ended rollupGrace before now, rolls up each
+// closed hour and day not rolled up yet, and rolls up again the hours (and
+// their days) that checks came late to. Every step is its own transaction
+// under a lock, so a run killed anywhere loses nothing, and runs on several
+// instances at once roll up each span once.
+func (s *Service) Rollup(ctx context.Context, now time.Time) (RollupResult, error) {
+	var res RollupResult
+	closed := now.Add(-rollupGrace).UTC().Truncate(time.Hour)
+	if err := s.closeHours(ctx, closed); err != nil {
+		return res, err
+	}
+	deadline := time.Now().Add(rollupBudget)
+	for time.Now().Before(deadline) {
+		more, err := s.rollNext(ctx, closed, &res)
+		if err != nil || !more {
+			if err != nil {
+				return res, err
+			}
+			break
+		}
+	}
+	// Until a batch is not full: checks that keep coming late wait for the
+	// next run.
+	for time.Now().Before(deadline) {
+		n, err := s.rollLate(ctx)
+		res.Late += n
+		if err != nil || n < lateBatch {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// closeHours moves closed_until to closed, under the lock exclusively, so
+// that every check committed later to an hour before it marks it late.
+func (s *Service) closeHours(ctx context.Context, closed time.Time) error {
+	var until *time.Time
+	if err := s.db.QueryRow(ctx, "SELECT closed_until FROM rollup_closed").Scan(&until); err != nil {
+		return fmt.Errorf("read closed hours: %w", err)
+	}
+	if until != nil && !until.Before(closed) {
+		return nil
+	}
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", rollupLock); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE rollup_closed SET closed_until = $1
+			WHERE closed_until IS NULL OR closed_until < $1`, closed)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("close hours: %w", err)
+	}
+	return nil
+}
+
+// rollNext rolls up the next hour, or else the next day, not rolled up yet
+// before closed; false when there is none.
+func (s *Service) rollNext(ctx context.Context, closed time.Time, res *RollupResult) (bool, error) {
+	var hoursUntil, daysUntil *time.Time
+	if err := s.db.QueryRow(ctx, "SELECT hours_until, days_until FROM rollup_done").Scan(&hoursUntil, &daysUntil); err != nil {
+		return false, fmt.Errorf("read roll-up progress: %w", err)
+	}
+	if hoursUntil != nil && hoursUntil.Before(closed) {
+		// Its month's partition first, in a transaction of its own.
+		if _, err := s.ensurePartitions(ctx, rollupHourTable, *hoursUntil, *hoursUntil, time.Time{}); err != nil {
+			return false, err
+		}
+	}
+	var rolled bool
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		rolled = false
+		if err := tx.QueryRow(ctx, "SELECT hours_until, days_until FROM rollup_done FOR UPDATE").Scan(&hoursUntil, &daysUntil); err != nil {
+			return err
+		}
+		if hoursUntil == nil {
+			start, err := oldestHour(ctx, tx, closed)
+			if err != nil {
+				return err
+			}
+			day := checksTable.period(start)
+			_, err = tx.Exec(ctx, "UPDATE rollup_done SET hours_until = $1, days_until = $2", start, day)
+			rolled = true
+			return err
+		}
+		switch {
+		case hoursUntil.Before(closed):
+			if err := roll(ctx, tx, hourly, *hoursUntil, nil); err != nil {
+				return err
+			}
+			res.Hours++
+			_, err := tx.Exec(ctx, "UPDATE rollup_done SET hours_until = $1", hourly.span(*hoursUntil))
+			rolled = true
+			return err
+		case !daily.span(*daysUntil).After(*hoursUntil):
+			if err := roll(ctx, tx, daily, *daysUntil, nil); err != nil {
+				return err
+			}
+			res.Days++
+			_, err := tx.Exec(ctx, "UPDATE rollup_done SET days_until = $1", daily.span(*daysUntil))
+			rolled = true
+			return err
+		}
+		return nil
+	})
+	return rolled, err
+}
+
+// oldestHour returns the hour of the oldest check, or closed if there is
+// none before it: where the first roll-up starts.
+func oldestHour(ctx context.Context, tx pgx.Tx, closed time.Time) (time.Time, error) {
+	var oldest *time.Time
+	if err := tx.QueryRow(ctx, "SELECT min(checked_at) FROM checks").Scan(&oldest); err != nil {
+		return time.Time{}, fmt.Errorf("find the oldest check: %w", err)
+	}
+	if oldest == nil || !oldest.Before(closed) {
+		return closed, nil
+	}
+	return oldest.UTC().Truncate(time.Hour), nil
+}
+
+// lateBatch is how many late site-hours one transaction rolls up again.
+const lateBatch = 1000
+
+// rollLate rolls up again a batch of the site-hours that checks came late
+// to, with their days, and returns how many it took.
+func (s *Service) rollLate(ctx context.Context) (int, error) {
+	var n int
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var hoursUntil, daysUntil *time.Time
+		if err := tx.QueryRow(ctx, "SELECT hours_until, days_until FROM rollup_done FOR SHARE").Scan(&hoursUntil, &daysUntil); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `DELETE FROM rollup_late WHERE (site_id, hour) IN (
+			SELECT site_id, hour FROM rollup_late ORDER BY hour LIMIT $1 FOR UPDATE SKIP LOCKED)
+			RETURNING site_id, hour`, lateBatch)
+		if err != nil {
+			return err
+		}
+		hours, days := map[time.Time][]int64{}, map[time.Time][]int64{}
+		var (
+			id   int64
+			hour time.Time
+		)
+		_, err = pgx.ForEachRow(rows, []any{&id, &hour}, func() error {
+			n++
+			// Spans not rolled up yet will be, with the late check in.
+			if hoursUntil != nil && hour.Before(*hoursUntil) {
+				hours[hour] = append(hours[hour], id)
+			}
+			if day := checksTable.period(hour); daysUntil != nil && day.Before(*daysUntil) && !slices.Contains(days[day], id) {
+				days[day] = append(days[day], id)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for h, ids := range hours {
+			if err := roll(ctx, tx, hourly, h, ids); err != nil {
+				return err
+			}
+		}
+		for d, ids := range days {
+			if err := roll(ctx, tx, daily, d, ids); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("roll up late checks: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,154 @@
+package monitor_test
+
+import (
+	"context"
+	"io/fs"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"uptime/internal/dbutil"
+	"uptime/internal/pgtest"
+	"uptime/monitor"
+)
+
+// migrationsBefore returns the monitor's migrations numbered below n.
+func migrationsBefore(t *testing.T, n int) fs.FS {
+	t.Helper()
+	entries, err := fs.ReadDir(monitor.Migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := fstest.MapFS{}
+	for _, e := range entries {
+		var v int
+		for _, c := range e.Name() {
+			if c < '0' || c > '9' {
+				break
+			}
+			v = v*10 + int(c-'0')
+		}
+		if v >= n {
+			continue
+		}
+		b, err := fs.ReadFile(monitor.Migrations, "migrations/"+e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out["migrations/"+e.Name()] = &fstest.MapFile{Data: b}
+	}
+	return out
+}
+
+// An existing database of the version before partitioning keeps every
+// check through the upgrade, rolls them up, and answers the same uptime.
+func TestUpgradeKeepsEveryCheckAndItsUptime(t *testing.T) {
+	dbURL := pgtest.NewDatabase(t)
+	if err := dbutil.Migrate(dbURL, migrationsBefore(t, 4), "migrations"); err != nil {
+		t.Fatal(err)
+	}
+	_, old := serviceOn(t, dbURL, monitor.Options{})
+	ctx := context.Background()
+	now := time.Now().UTC()
+	r := rand.New(rand.NewPCG(9, 10))
+	checks := variedChecks(r, []int64{1, 2}, now.AddDate(0, 0, -20), now.Add(-time.Second), 15*time.Minute)
+	for _, c := range checks {
+		// The old table has no maintenance column.
+		c.maintenance = false
+		if _, err := old.Exec(ctx, `INSERT INTO checks (site_id, up, checked_at, status_code, latency_ms, degraded)
+			VALUES ($1, $2, $3, $4, $5, $6)`, c.site, c.up, c.at, c.status, c.latency, c.degraded); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range checks {
+		checks[i].maintenance = false
+	}
+	old.Close()
+
+	if err := dbutil.Migrate(dbURL, monitor.Migrations, "migrations"); err != nil {
+		t.Fatalf("upgrade: %v", err)
+	}
+	mon, db := serviceOn(t, dbURL, monitor.Options{})
+	var n int
+	var parts string
+	db.QueryRow(ctx, "SELECT count(*), string_agg(DISTINCT tableoid::regclass::text, ',') FROM checks").Scan(&n, &parts)
+	if n != len(checks) || parts != "checks_legacy" {
+		t.Fatalf("after the upgrade: %d checks in %q, want %d in checks_legacy", n, parts, len(checks))
+	}
+	if _, err := mon.PreparePartitions(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	// New checks go to the days after the old table's range.
+	later := now.AddDate(0, 0, 1).Add(time.Hour)
+	insertRaw(t, db, []rawCheck{{site: 3, at: later, up: true}})
+	if got := partitionOf(t, db, 3, later); !strings.HasPrefix(got, "checks_p") {
+		t.Errorf("a check after the upgrade landed in %s, want a day's partition", got)
+	}
+	if _, err := db.Exec(ctx, "DELETE FROM checks WHERE site_id = 3"); err != nil {
+		t.Fatal(err)
+	}
+
+	for {
+		res, err := mon.Rollup(ctx, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Hours+res.Days == 0 {
+			break
+		}
+	}
+	var rolled int
+	db.QueryRow(ctx, "SELECT sum(checks) FROM rollup_hour").Scan(&rolled)
+	closed := now.Add(-2 * time.Minute).Truncate(time.Hour)
+	var before int
+	for _, c := range checks {
+		if c.at.Before(closed) {
+			before++
+		}
+	}
+	if rolled != before {
+		t.Errorf("%d checks in hourly rollups, want the %d old checks of closed hours", rolled, before)
+	}
+	for _, id := range []int64{1, 2} {
+		up, err := mon.Uptime(ctx, int(id), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mine []rawCheck
+		for _, c := range checks {
+			if c.site == id {
+				mine = append(mine, c)
+			}
+		}
+		today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+		if want := rawUptime(mine, now.Truncate(time.Hour).Add(-167*time.Hour)); !nearPtr(up.Week, want) {
+			t.Errorf("site %d: 7d uptime %v after the upgrade, from raw checks %v", id, deref(up.Week), deref(want))
+		}
+		if want := rawUptime(mine, today.AddDate(0, 0, -29)); !nearPtr(up.Month, want) {
+			t.Errorf("site %d: 30d uptime %v after the upgrade, from raw checks %v", id, deref(up.Month), deref(want))
+		}
+	}
+
+	// Past retention, the old rows go one by one, then the old table whole.
+	m, err := mon.MaintainHistory(ctx, now.AddDate(0, 0, 15))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Deleted == 0 {
+		t.Errorf("maintenance 15 days on deleted no old row past 30 days' retention")
+	}
+	if _, err := mon.Rollup(ctx, now.AddDate(0, 0, 40)); err != nil {
+		t.Fatal(err)
+	}
+	m, err = mon.MaintainHistory(ctx, now.AddDate(0, 0, 40))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var legacy bool
+	db.QueryRow(ctx, "SELECT to_regclass('checks_legacy') IS NOT NULL").Scan(&legacy)
+	if legacy {
+		t.Errorf("checks_legacy still exists 40 days on; maintenance dropped %v", m.Dropped)
+	}
+}
