@@ -80,8 +80,20 @@ func TestUpgradeKeepsEveryCheckAndItsUptime(t *testing.T) {
 	if _, err := mon.PreparePartitions(ctx, now); err != nil {
 		t.Fatal(err)
 	}
-	// New checks go to the days after the old table's range.
-	later := now.AddDate(0, 0, 1).Add(time.Hour)
+	// New checks go to the days after the old table's range, which ends
+	// at the end of the day after the upgrade.
+	var until time.Time
+	if err := db.QueryRow(ctx, "SELECT until FROM checks_legacy_until").Scan(&until); err != nil {
+		t.Fatal(err)
+	}
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	if !until.Equal(today.AddDate(0, 0, 2)) {
+		t.Errorf("the old checks' partition ends at %s, want %s", until, today.AddDate(0, 0, 2))
+	}
+	if _, err := mon.PreparePartitions(ctx, until); err != nil {
+		t.Fatal(err)
+	}
+	later := until.Add(time.Hour)
 	insertRaw(t, db, []rawCheck{{site: 3, at: later, up: true}})
 	if got := partitionOf(t, db, 3, later); !strings.HasPrefix(got, "checks_p") {
 		t.Errorf("a check after the upgrade landed in %s, want a day's partition", got)
@@ -122,7 +134,6 @@ func TestUpgradeKeepsEveryCheckAndItsUptime(t *testing.T) {
 				mine = append(mine, c)
 			}
 		}
-		today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 		if want := rawUptime(mine, now.Truncate(time.Hour).Add(-167*time.Hour)); !nearPtr(up.Week, want) {
 			t.Errorf("site %d: 7d uptime %v after the upgrade, from raw checks %v", id, deref(up.Week), deref(want))
 		}

@@ -4,7 +4,7 @@
 -- moved when its day's partition is made.
 --
 -- An existing table is kept as it is, as one partition for everything up
--- to the end of today (checks_legacy), so that the upgrade moves no row:
+-- to the bound 4 set (checks_legacy), so that the upgrade moves no row:
 -- it is pruned row by row as before, and dropped when it holds nothing
 -- newer than the retention.
 ALTER TABLE checks RENAME TO checks_legacy;
@@ -30,27 +30,28 @@ CREATE TABLE checks (
 CREATE INDEX checks_site_id_checked_at ON checks (site_id, checked_at DESC);
 CREATE TABLE checks_default PARTITION OF checks DEFAULT;
 
--- The end of checks_legacy's range, while it exists.
-CREATE TABLE checks_legacy_until (
-    one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one),
-    until TIMESTAMP WITH TIME ZONE NOT NULL
-);
-
 DO $$
 DECLARE
     upto TIMESTAMP WITH TIME ZONE;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM checks_legacy) THEN
         DROP TABLE checks_legacy;
+        DELETE FROM checks_legacy_until;
         RETURN;
     END IF;
-    SELECT date_trunc('day', greatest(now(), max(checked_at)), 'UTC') + interval '1 day'
-        INTO upto FROM checks_legacy;
-    INSERT INTO checks_legacy_until (until) VALUES (upto);
-    -- The constraint lets the attachment skip its own scan; validating it
-    -- is the one pass over the old rows.
-    EXECUTE format('ALTER TABLE checks_legacy ADD CONSTRAINT checks_legacy_range
-        CHECK (checked_at IS NOT NULL AND checked_at < %L)', upto);
+    SELECT until INTO upto FROM checks_legacy_until;
+    IF upto IS NULL OR EXISTS (SELECT 1 FROM checks_legacy WHERE checked_at >= upto) THEN
+        -- Checks written since 4 (or past its bound): a bound of its own,
+        -- validated here by a scan.
+        SELECT date_trunc('day', greatest(now(), max(checked_at)), 'UTC') + interval '1 day'
+            INTO upto FROM checks_legacy;
+        DELETE FROM checks_legacy_until;
+        INSERT INTO checks_legacy_until (until) VALUES (upto);
+        ALTER TABLE checks_legacy DROP CONSTRAINT IF EXISTS checks_legacy_range;
+        EXECUTE format('ALTER TABLE checks_legacy ADD CONSTRAINT checks_legacy_range
+            CHECK (checked_at IS NOT NULL AND checked_at < %L)', upto);
+    END IF;
+    -- The validated constraint spares the attachment a scan.
     EXECUTE format('ALTER TABLE checks ATTACH PARTITION checks_legacy
         FOR VALUES FROM (MINVALUE) TO (%L)', upto);
 END
