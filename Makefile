@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: run test chaos build vet screenshot bench bench-steady
+.PHONY: run test chaos build vet screenshot bench bench-steady bench-history
 
 # run builds bin/uptime and runs it in make's place, so that Ctrl-C stops
 # it cleanly (go run would report an interrupted program as failed).
@@ -63,3 +63,19 @@ bench-steady: build
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt would change these files"; exit 1; }
 	$(GO) vet ./...
+
+# bench-history loads BENCH_HISTORY_SITES sites checked every minute for
+# BENCH_HISTORY_DAYS days (and a year of daily rollups before them) into a
+# throwaway cluster, and times /history's queries from the rollups against
+# the same on raw rows, a day dropped against its rows deleted, and the
+# upgrade of a database of BENCH_HISTORY_UPGRADE_ROWS checks in the
+# previous schema. It writes bench-history-results.md.
+BENCH_HISTORY_SITES ?= 1000
+BENCH_HISTORY_DAYS ?= 30
+BENCH_HISTORY_UPGRADE_ROWS ?= 10000000
+bench-history:
+	@./scripts/ensure-deps postgres
+	BENCH_HISTORY_SITES=$(BENCH_HISTORY_SITES) BENCH_HISTORY_DAYS=$(BENCH_HISTORY_DAYS) \
+	BENCH_HISTORY_UPGRADE_ROWS=$(BENCH_HISTORY_UPGRADE_ROWS) BENCH_HISTORY_OUT=$(CURDIR)/bench-history-results.md \
+	$(GO) test -tags historybench -count=1 -timeout 3h -run TestHistoryBenchmark -v ./monitor
+	@cat bench-history-results.md
