@@ -1,9 +1,10 @@
 //go:build chaos
 
 // The slow fault tests, run by `make chaos`: the real binary against real
-// faults (SIGKILL loops, PostgreSQL stopped under load, a full disk, a
-// webhook down for minutes). Each prints its figures as a row of the
-// "Faults" table in BENCHMARKS.md and appends it to chaos-results.md.
+// faults (SIGKILL loops, kills during a roll-up, PostgreSQL stopped under
+// load, a full disk, a webhook down for minutes). Most print their figures
+// as a row of the "Faults" table in BENCHMARKS.md and append it to
+// chaos-results.md.
 
 package main
 
@@ -506,5 +507,86 @@ func TestChaosKillDuringDelivery(t *testing.T) {
 	report(t, f)
 	if len(msgs) != 2 {
 		t.Fatalf("Slack had %d messages, want the one in flight and its redelivery", len(msgs))
+	}
+}
+
+// TestChaosKillDuringRollup kills the binary with SIGKILL while it rolls
+// up two days of checks, starts it again, and expects every hour and day
+// rolled up exactly: nothing lost, nothing counted twice.
+func TestChaosKillDuringRollup(t *testing.T) {
+	cluster := externalCluster(t, reachableDir(t))
+	p := newProgram(t, "UPTIME_RETENTION=400d", "DATABASE_URL="+cluster.URL("postgres"))
+	p.start(t)
+	p.kill()
+	db := connect(t, cluster.URL("postgres"), "monitor")
+	ctx := context.Background()
+	now := time.Now().UTC()
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	from, to := today.AddDate(0, 0, -1), now.Add(-time.Hour).Truncate(time.Hour)
+	// 1,000 sites every 30 s from yesterday's start: the partitions made at
+	// start-up hold them. The roll-ups start over from the oldest check.
+	for _, q := range []string{
+		"UPDATE rollup_done SET hours_until = NULL, days_until = NULL",
+		"UPDATE rollup_closed SET closed_until = NULL",
+		"TRUNCATE rollup_hour, rollup_day, rollup_late",
+	} {
+		if _, err := db.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec(ctx, `INSERT INTO checks (site_id, up, checked_at, status_code, latency_ms, degraded)
+		SELECT s, random() > 0.05, t + (s % 30) * interval '1 second', 200, random() * 500, random() > 0.9
+		FROM generate_series(1, 1000) s, generate_series($1::timestamptz, $2::timestamptz - interval '30 seconds', interval '30 seconds') t`,
+		from, to); err != nil {
+		t.Fatal(err)
+	}
+	start := from
+	p.start(t)
+	var kills int
+	for kills < 2 {
+		var until *time.Time
+		if err := db.QueryRow(ctx, "SELECT hours_until FROM rollup_done").Scan(&until); err != nil {
+			t.Fatal(err)
+		}
+		if until != nil && until.Sub(start) >= 4*time.Hour {
+			p.kill()
+			kills++
+			t.Logf("kill %d with hours rolled up to %s", kills, until.Format(time.RFC3339))
+			start = *until
+			p.start(t)
+		}
+		if until != nil && !until.Before(to) {
+			t.Fatalf("the roll-up ended (at %s) before the second kill; make its work bigger", until)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	closed := time.Now().UTC().Add(-2 * time.Minute).Truncate(time.Hour)
+	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		var hours, days *time.Time
+		db.QueryRow(ctx, "SELECT hours_until, days_until FROM rollup_done").Scan(&hours, &days)
+		if hours != nil && days != nil && !hours.Before(closed) && !days.Before(today) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rolled up to %v (hours) and %v (days) 5 minutes after the last restart, want %s and %s", hours, days, closed, today)
+		}
+	}
+	for _, span := range []struct{ table, column, unit string }{{"rollup_hour", "hour", "hour"}, {"rollup_day", "day", "day"}} {
+		var wrong, spans int
+		if err := db.QueryRow(ctx, fmt.Sprintf(`WITH raw AS (
+				SELECT site_id, date_trunc('%s', checked_at, 'UTC') AS at, count(*) AS n, count(*) FILTER (WHERE up) AS up,
+					count(*) FILTER (WHERE degraded) AS degraded
+				FROM checks WHERE checked_at >= $1 AND checked_at < $2 GROUP BY 1, 2)
+			SELECT count(*) FILTER (WHERE r.n IS DISTINCT FROM u.checks OR r.up IS DISTINCT FROM u.up
+				OR r.degraded IS DISTINCT FROM u.degraded), count(*)
+			FROM raw r FULL JOIN (SELECT * FROM %s WHERE %s >= $1 AND %s < $2) u
+				ON u.site_id = r.site_id AND u.%s = r.at`, span.unit, span.table, span.column, span.column, span.column),
+			from, map[string]time.Time{"hour": closed, "day": today}[span.unit]).Scan(&wrong, &spans); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %d site-%ss compared with the raw checks, %d differ", span.table, spans, span.unit, wrong)
+		if wrong != 0 || spans == 0 {
+			t.Errorf("%s: %d of %d site-%ss differ from the raw checks after two kills", span.table, wrong, spans, span.unit)
+		}
 	}
 }
