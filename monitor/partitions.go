@@ -128,43 +128,26 @@ func (s *Service) ensurePartitions(ctx context.Context, p partitioned, from, to,
 // at start, in one transaction; false if another instance made it first.
 func (s *Service) createPartition(ctx context.Context, p partitioned, start time.Time) (bool, error) {
 	name, end := p.name(start), p.next(start)
-	tx, err := s.db.Begin(ctx)
-	if err != nil {
-		return false, fmt.Errorf("create partition %s: %w", name, err)
-	}
-	defer tx.Rollback(ctx)
 	var made bool
-	err = func() error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", partitionLock); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+ddlLockTimeout+"'"); err != nil {
-			return err
-		}
-		if err := tx.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", name).Scan(&made); err != nil || made {
-			made = false
+	err := s.ddlTx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, "SELECT to_regclass($1) IS NULL", name).Scan(&made); err != nil || !made {
 			return err
 		}
 		ident := pgx.Identifier{name}.Sanitize()
 		table := pgx.Identifier{p.table}.Sanitize()
 		def := pgx.Identifier{p.table + "_default"}.Sanitize()
-		col := pgx.Identifier{p.column}.Sanitize()
-		stmts := []string{
-			// Writes of rows that go to the default partition wait; the
-			// others go on.
-			"LOCK TABLE " + def + " IN ACCESS EXCLUSIVE MODE",
-			"CREATE TABLE " + ident + " (LIKE " + table + " INCLUDING DEFAULTS INCLUDING CONSTRAINTS)",
-			"INSERT INTO " + ident + " SELECT * FROM " + def + " WHERE " + col + " >= $1 AND " + col + " < $2",
-			"DELETE FROM " + def + " WHERE " + col + " >= $1 AND " + col + " < $2",
+		in := " WHERE " + pgx.Identifier{p.column}.Sanitize() + " >= $1 AND " + pgx.Identifier{p.column}.Sanitize() + " < $2"
+		// Writes of rows that go to the default partition wait; the
+		// others go on. Its rows of the period move to the new partition.
+		if _, err := tx.Exec(ctx, "LOCK TABLE "+def+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+			return err
 		}
-		for _, q := range stmts {
-			var args []any
-			if strings.Contains(q, "$1") {
-				args = []any{start, end}
-			}
-			if _, err := tx.Exec(ctx, q, args...); err != nil {
-				return err
-			}
+		if _, err := tx.Exec(ctx, "CREATE TABLE "+ident+" (LIKE "+table+" INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "WITH moved AS (DELETE FROM "+def+in+" RETURNING *) INSERT INTO "+ident+" SELECT * FROM moved",
+			start, end); err != nil {
+			return err
 		}
 		// Bounds are literals in DDL: written in UTC, they mean the same
 		// whatever the session's time zone.
@@ -177,16 +160,27 @@ func (s *Service) createPartition(ctx context.Context, p partitioned, start time
 				return err
 			}
 		}
-		made = true
 		return nil
-	}()
+	})
 	if err != nil {
 		return false, fmt.Errorf("create partition %s: %w", name, err)
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return false, fmt.Errorf("create partition %s: %w", name, err)
-	}
 	return made, nil
+}
+
+// ddlTx runs f in a transaction that holds the partition lock, so that the
+// partition maintenance of every instance goes one at a time, and waits at
+// most ddlLockTimeout for any other lock.
+func (s *Service) ddlTx(ctx context.Context, f func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", partitionLock); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+ddlLockTimeout+"'"); err != nil {
+			return err
+		}
+		return f(tx)
+	})
 }
 
 // dropPartitions drops p's partitions whose period ends at or before
@@ -211,13 +205,7 @@ func (s *Service) dropPartitions(ctx context.Context, p partitioned, cutoff time
 
 // dropTable drops a partition under the partition lock.
 func (s *Service) dropTable(ctx context.Context, name string) error {
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", partitionLock); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+ddlLockTimeout+"'"); err != nil {
-			return err
-		}
+	err := s.ddlTx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{name}.Sanitize())
 		return err
 	})
@@ -289,9 +277,9 @@ func (s *Service) MaintainHistory(ctx context.Context, now time.Time) (Maintenan
 	}
 
 	cutoff := now.Add(-s.opts.Retention)
-	var daysUntil *time.Time
-	if err := s.db.QueryRow(ctx, "SELECT days_until FROM rollup_done").Scan(&daysUntil); err != nil {
-		return m, fmt.Errorf("read roll-up progress: %w", err)
+	_, daysUntil, err := s.rollupProgress(ctx)
+	if err != nil {
+		return m, err
 	}
 	if daysUntil == nil {
 		cutoff = time.Time{} // nothing is rolled up yet: keep everything
@@ -362,13 +350,7 @@ func (s *Service) PreparePartitions(ctx context.Context, now time.Time) (int, er
 // dropLegacy drops the checks from before partitioning, once all are past
 // retention.
 func (s *Service) dropLegacy(ctx context.Context) error {
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", partitionLock); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+ddlLockTimeout+"'"); err != nil {
-			return err
-		}
+	err := s.ddlTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS checks_legacy"); err != nil {
 			return err
 		}
