@@ -92,8 +92,9 @@ func (s *Service) Rollup(ctx context.Context, now time.Time) (RollupResult, erro
 		return res, err
 	}
 	deadline := time.Now().Add(rollupBudget)
+	var ensured time.Time // the month whose hourly partition is known to exist
 	for time.Now().Before(deadline) {
-		more, err := s.rollNext(ctx, closed, &res)
+		more, err := s.rollNext(ctx, closed, &ensured, &res)
 		if err != nil || !more {
 			if err != nil {
 				return res, err
@@ -137,21 +138,33 @@ func (s *Service) closeHours(ctx context.Context, closed time.Time) error {
 	return nil
 }
 
+// rollupProgress returns where the hour and day rollups end; nil before
+// the first roll-up.
+func (s *Service) rollupProgress(ctx context.Context) (hours, days *time.Time, err error) {
+	if err := s.db.QueryRow(ctx, "SELECT hours_until, days_until FROM rollup_done").Scan(&hours, &days); err != nil {
+		return nil, nil, fmt.Errorf("read roll-up progress: %w", err)
+	}
+	return hours, days, nil
+}
+
 // rollNext rolls up the next hour, or else the next day, not rolled up yet
-// before closed; false when there is none.
-func (s *Service) rollNext(ctx context.Context, closed time.Time, res *RollupResult) (bool, error) {
-	var hoursUntil, daysUntil *time.Time
-	if err := s.db.QueryRow(ctx, "SELECT hours_until, days_until FROM rollup_done").Scan(&hoursUntil, &daysUntil); err != nil {
-		return false, fmt.Errorf("read roll-up progress: %w", err)
+// before closed; false when there is none. The hour's monthly partition is
+// made first, in a transaction of its own, when its month is not ensured.
+func (s *Service) rollNext(ctx context.Context, closed time.Time, ensured *time.Time, res *RollupResult) (bool, error) {
+	hoursUntil, daysUntil, err := s.rollupProgress(ctx)
+	if err != nil {
+		return false, err
 	}
 	if hoursUntil != nil && hoursUntil.Before(closed) {
-		// Its month's partition first, in a transaction of its own.
-		if _, err := s.ensurePartitions(ctx, rollupHourTable, *hoursUntil, *hoursUntil, time.Time{}); err != nil {
-			return false, err
+		if month := rollupHourTable.period(*hoursUntil); !month.Equal(*ensured) {
+			if _, err := s.ensurePartitions(ctx, rollupHourTable, month, month, time.Time{}); err != nil {
+				return false, err
+			}
+			*ensured = month
 		}
 	}
 	var rolled bool
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		rolled = false
 		if err := tx.QueryRow(ctx, "SELECT hours_until, days_until FROM rollup_done FOR UPDATE").Scan(&hoursUntil, &daysUntil); err != nil {
 			return err

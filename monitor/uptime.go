@@ -48,7 +48,7 @@ type DaysResponse struct {
 const MaxDays = 400
 
 // tally is the figures of a span of checks: a rolled-up day or hour, or an
-// hour of raw checks not rolled up yet.
+// hour of raw checks not rolled up yet. Uptime reads no latency.
 type tally struct {
 	start      time.Time
 	day        bool
@@ -77,12 +77,12 @@ func (t *tally) uptime() *float64 {
 	return &u
 }
 
-// tallies reads the figures of sites from from on: the day rollups, the
-// hour rollups of the days not rolled up yet and of the hours from
-// hoursFrom (which sums of whole hours need), and the raw checks of the hours not rolled up yet, grouped by
-// hour. Its cost does not grow with the number of raw checks, as long as
-// the roll-ups keep up.
-func (s *Service) tallies(ctx context.Context, ids []int64, from, hoursFrom time.Time) (map[int64][]tally, error) {
+// tallies reads a site's figures from from on: its day rollups, the hour
+// rollups of the days not rolled up yet and of the hours from hoursFrom
+// (which sums of whole hours need), and its raw checks of the hours not
+// rolled up yet, grouped by hour. Its cost does not grow with the number
+// of raw checks, as long as the roll-ups keep up.
+func (s *Service) tallies(ctx context.Context, siteID int, from, hoursFrom time.Time) ([]tally, error) {
 	hoursUntil, daysUntil, err := s.rolledUntil(ctx, from)
 	if err != nil {
 		return nil, err
@@ -91,49 +91,40 @@ func (s *Service) tallies(ctx context.Context, ids []int64, from, hoursFrom time
 	if hoursUntil.After(from) {
 		rawFrom = hoursUntil
 	}
-	const figures = `checks, up, maintenance_checks, maintenance_up, latency_count, latency_sum`
-	rows, err := s.db.Query(ctx, `SELECT site_id, true, day, `+figures+` FROM rollup_day
-			WHERE site_id = ANY($1) AND day >= $2 AND day < $4
+	const figures = `checks, up, maintenance_checks, maintenance_up`
+	rows, err := s.db.Query(ctx, `SELECT true, day, `+figures+` FROM rollup_day
+			WHERE site_id = $1 AND day >= $2 AND day < $4
 		UNION ALL
-		SELECT site_id, false, hour, `+figures+` FROM rollup_hour
-			WHERE site_id = ANY($1) AND hour >= greatest($2::timestamptz, least($3::timestamptz, $4::timestamptz)) AND hour < $5
+		SELECT false, hour, `+figures+` FROM rollup_hour
+			WHERE site_id = $1 AND hour >= greatest($2::timestamptz, least($3::timestamptz, $4::timestamptz)) AND hour < $5
 			AND (hour >= $4 OR hour >= $3)
 		UNION ALL
-		SELECT site_id, false, date_trunc('hour', checked_at, 'UTC'), count(*), count(*) FILTER (WHERE up),
-			count(*) FILTER (WHERE maintenance), count(*) FILTER (WHERE maintenance AND up),
-			count(latency_ms) FILTER (WHERE status_code IS NOT NULL),
-			COALESCE(sum(latency_ms) FILTER (WHERE status_code IS NOT NULL), 0)
-			FROM checks WHERE site_id = ANY($1) AND checked_at >= $6
-			GROUP BY 1, 3`, ids, from, hoursFrom, daysUntil, hoursUntil, rawFrom)
+		SELECT false, date_trunc('hour', checked_at, 'UTC'), count(*), count(*) FILTER (WHERE up),
+			count(*) FILTER (WHERE maintenance), count(*) FILTER (WHERE maintenance AND up)
+			FROM checks WHERE site_id = $1 AND checked_at >= $6
+			GROUP BY 2`, siteID, from, hoursFrom, daysUntil, hoursUntil, rawFrom)
 	if err != nil {
-		return nil, fmt.Errorf("read uptime: %w", err)
+		return nil, fmt.Errorf("read the uptime of site %d: %w", siteID, err)
 	}
-	out := make(map[int64][]tally, len(ids))
-	var (
-		id int64
-		t  tally
-	)
-	_, err = pgx.ForEachRow(rows, []any{&id, &t.day, &t.start, &t.checks, &t.up, &t.mchecks, &t.mup, &t.latCount, &t.latSum}, func() error {
+	ts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (tally, error) {
+		var t tally
+		err := row.Scan(&t.day, &t.start, &t.checks, &t.up, &t.mchecks, &t.mup)
 		t.start = t.start.UTC() // a map key: one location for all
-		out[id] = append(out[id], t)
-		return nil
+		return t, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read uptime: %w", err)
+		return nil, fmt.Errorf("read the uptime of site %d: %w", siteID, err)
 	}
-	return out, nil
+	return ts, nil
 }
 
 // rolledUntil returns where the hour and day rollups end; from for both
 // when nothing is rolled up yet. Passed as parameters, these times let the
 // planner skip the partitions out of range, and keep its estimates small.
 func (s *Service) rolledUntil(ctx context.Context, from time.Time) (hours, days time.Time, err error) {
-	var hoursUntil, daysUntil *time.Time
-	if err := s.db.QueryRow(ctx, "SELECT hours_until, days_until FROM rollup_done").Scan(&hoursUntil, &daysUntil); err != nil {
-		return from, from, fmt.Errorf("read roll-up progress: %w", err)
-	}
-	if hoursUntil == nil || daysUntil == nil {
-		return from, from, nil
+	hoursUntil, daysUntil, err := s.rollupProgress(ctx)
+	if err != nil || hoursUntil == nil || daysUntil == nil {
+		return from, from, err
 	}
 	return *hoursUntil, *daysUntil, nil
 }
@@ -168,11 +159,10 @@ func windowStarts(now time.Time) (day, week, month, quarter, year time.Time) {
 // Uptime returns a site's uptime over 24 hours, 7, 30, 90 and 365 days.
 func (s *Service) Uptime(ctx context.Context, siteID int, now time.Time) (Uptime, error) {
 	day, week, month, quarter, year := windowStarts(now)
-	all, err := s.tallies(ctx, []int64{int64(siteID)}, year, week)
+	ts, err := s.tallies(ctx, siteID, year, week)
 	if err != nil {
 		return Uptime{}, err
 	}
-	ts := all[int64(siteID)]
 	d, w, m, q, y := since(ts, day), since(ts, week), since(ts, month), since(ts, quarter), since(ts, year)
 	return Uptime{Day: d.uptime(), Week: w.uptime(), Month: m.uptime(), Quarter: q.uptime(), Year: y.uptime()}, nil
 }
