@@ -120,19 +120,14 @@ func (s *Service) handleHistory(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	days := 0
-	if r.URL.Query().Has("days") {
-		if days, err = api.QueryLimit(r, "days", 0, MaxDays); err != nil {
-			return nil, err
-		}
-		if days == 0 {
-			return nil, api.Errorf(api.InvalidArgument, "days must be a number from 1 to %d, got \"\"", MaxDays)
-		}
+	days, series, err := api.QueryCount(r, "days", MaxDays)
+	if err != nil {
+		return nil, err
 	}
 	if _, err := s.sites.Entry(r.Context(), id); err != nil {
 		return nil, err
 	}
-	if days > 0 {
+	if series {
 		return s.Days(r.Context(), id, days, time.Now())
 	}
 	return s.History(r.Context(), id, limit)

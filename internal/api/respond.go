@@ -177,6 +177,21 @@ func QueryLimit(r *http.Request, name string, def, max int) (int, error) {
 	if raw == "" {
 		return def, nil
 	}
+	return parseCount(name, raw, max)
+}
+
+// QueryCount reads the query parameter name, which asks for something
+// more, as a count from 1 to max: false when it is absent; given, even
+// empty, it must be a count.
+func QueryCount(r *http.Request, name string, max int) (int, bool, error) {
+	if !r.URL.Query().Has(name) {
+		return 0, false, nil
+	}
+	n, err := parseCount(name, r.URL.Query().Get(name), max)
+	return n, true, err
+}
+
+func parseCount(name, raw string, max int) (int, error) {
 	n, err := strconv.Atoi(raw)
 	if err != nil || n < 1 || n > max {
 		return 0, Errorf(InvalidArgument, "%s must be a number from 1 to %d, got %s", name, max, Quote(raw))
