@@ -51,17 +51,14 @@ const MaxStatusIDs = 1000
 // encoded as the state rows arrive, so that a hundred thousand sites cost
 // neither a map, nor reflection, nor the whole response in memory.
 func (s *Service) Status(ctx context.Context, ids []int64) (api.Stream, error) {
-	const columns = `SELECT s.site_id, s.up, s.checked_at, s.since, COALESCE(s.status_code, 0), COALESCE(s.latency_ms, 0),
-		s.reason, s.cert_expires_at, s.degraded, COALESCE(m.paused, false)
-		FROM site_state s LEFT JOIN monitored m USING (site_id) WHERE s.checked_at IS NOT NULL`
 	var (
 		rows pgx.Rows
 		err  error
 	)
 	if ids == nil {
-		rows, err = s.db.Query(ctx, columns)
+		rows, err = s.db.Query(ctx, statusColumns)
 	} else {
-		rows, err = s.db.Query(ctx, columns+" AND s.site_id = ANY($1)", ids)
+		rows, err = s.db.Query(ctx, statusColumns+" AND s.site_id = ANY($1)", ids)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read status: %w", err)
@@ -97,6 +94,37 @@ func (s *Service) Status(ctx context.Context, ids []int64) (api.Stream, error) {
 		_, err = w.Write(b)
 		return err
 	}, nil
+}
+
+// statusColumns reads the state of the sites that have been checked.
+const statusColumns = `SELECT s.site_id, s.up, s.checked_at, s.since, COALESCE(s.status_code, 0), COALESCE(s.latency_ms, 0),
+	s.reason, s.cert_expires_at, s.degraded, COALESCE(m.paused, false)
+	FROM site_state s LEFT JOIN monitored m USING (site_id) WHERE s.checked_at IS NOT NULL`
+
+// States returns the latest state of each of the sites that has been
+// checked; a site missing from the map never was.
+func (s *Service) States(ctx context.Context, ids []int64) (map[int64]SiteStatus, error) {
+	rows, err := s.db.Query(ctx, statusColumns+" AND s.site_id = ANY($1)", ids)
+	if err != nil {
+		return nil, fmt.Errorf("read the state of %d sites: %w", len(ids), err)
+	}
+	out := make(map[int64]SiteStatus, len(ids))
+	var (
+		id int64
+		st SiteStatus
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &st.Up, &st.CheckedAt, &st.Since, &st.StatusCode, &st.LatencyMS,
+		&st.Reason, &st.CertExpiresAt, &st.Degraded, &st.Paused}, func() error {
+		if st.CertExpiresAt != nil { // its own, not the one the next row is read into
+			st.CertExpiresAt = ptrTo(*st.CertExpiresAt)
+		}
+		out[id] = st
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the state of %d sites: %w", len(ids), err)
+	}
+	return out, nil
 }
 
 // appendSiteStatus appends "id":{...} as encoding/json would write a

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,11 +27,28 @@ type Stream func(w io.Writer) error
 // StreamTimeout bounds the time a Stream response may take to be written.
 const StreamTimeout = 30 * time.Second
 
+// Raw is a response that is not JSON (an image, a page), written as it
+// is, with its status (200 when zero) and headers.
+type Raw struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
 // Respond writes v as the JSON response with status 200. A nil v writes an
 // empty body, as Encore does for endpoints without a response.
 func Respond(w http.ResponseWriter, v any) {
 	if v == nil {
 		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if raw, ok := v.(*Raw); ok {
+		for k, vs := range raw.Header {
+			w.Header()[k] = vs
+		}
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(cmp.Or(raw.Status, http.StatusOK))
+		w.Write(raw.Body)
 		return
 	}
 	if stream, ok := v.(Stream); ok {

@@ -24,6 +24,7 @@ import (
 	"uptime/internal/secrets"
 	"uptime/monitor"
 	"uptime/site"
+	"uptime/statuspage"
 	"uptime/slack"
 )
 
@@ -159,6 +160,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	sites.Register(srv)
 	mon.Register(srv)
 	notifier.Register(srv)
+	statuspage.New(sites, mon).Register(srv)
 	frontend.Register(srv)
 	h := health{monitorDB: monitorDB, siteDB: siteSQL, mon: mon, queue: q}
 	registerHealth(srv, h)
