@@ -24,8 +24,8 @@ import (
 	"uptime/internal/secrets"
 	"uptime/monitor"
 	"uptime/site"
-	"uptime/statuspage"
 	"uptime/slack"
+	"uptime/statuspage"
 )
 
 // Options are what tests may change beyond the configuration.
