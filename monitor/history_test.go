@@ -414,6 +414,21 @@ func TestLateChecksAreRolledUpAgain(t *testing.T) {
 			}
 		}
 	}
+	// The status page's bars see the late checks too.
+	days, err := mon.DaysOf(ctx, []int64{7}, 3, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	for i, d := range days[7] {
+		day := today.AddDate(0, 0, i-2)
+		in := within(checks, 7, day, day.AddDate(0, 0, 1))
+		f := compute(in)
+		if d.Checks != int64(f.checks-f.mchecks) || !nearPtr(d.Uptime, rawUptime(in, day)) {
+			t.Errorf("day %s after late checks: %d checks, uptime %v; raw %d checks, %v", d.Date, d.Checks, deref(d.Uptime),
+				f.checks-f.mchecks, deref(rawUptime(in, day)))
+		}
+	}
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -517,6 +532,17 @@ func TestTwoInstancesRollingUpAtOnceCountEachHourOnce(t *testing.T) {
 			t.Errorf("site %d's check in the hour closed under writes: rollup %v", c.site, got)
 		}
 	}
+	// The days not rolled up are counted as checks arrive, each check
+	// once, by concurrent writers too.
+	var wrong int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM (
+			SELECT site_id, date_trunc('day', checked_at, 'UTC') AS day, count(*) AS n,
+				count(*) FILTER (WHERE up) AS up FROM checks GROUP BY 1, 2) r
+		FULL JOIN (SELECT * FROM checks_day WHERE day >= $1) l USING (site_id, day)
+		WHERE COALESCE(r.day, l.day) >= $1 AND (r.n IS DISTINCT FROM l.checks OR r.up IS DISTINCT FROM l.up)`,
+		daysUntil).Scan(&wrong); err != nil || wrong != 0 {
+		t.Errorf("%d site-days counted as checks arrived differ from their raw checks (%v)", wrong, err)
+	}
 	t.Logf("%d checks written while the hour closed", len(written))
 }
 
@@ -607,19 +633,35 @@ func TestUptimeWindowsAndDaysAgreeWithRawChecks(t *testing.T) {
 	if d := days.Days[89-12]; d.Uptime != nil || d.Checks != 0 {
 		t.Errorf("the day without checks shows %+v, want no uptime", d)
 	}
-	// A status page's bars in one query: the same days, site by site.
+	// A status page's bars, from the recent days' rows: the same days,
+	// site by site.
+	var recent int
+	if err := db.QueryRow(ctx, "SELECT count(*) FROM rollup_recent WHERE site_id = 1").Scan(&recent); err != nil || recent != 1 {
+		t.Fatalf("site 1 has %d rows of recent days (%v), want 1", recent, err)
+	}
 	many, err := mon.DaysOf(ctx, []int64{1, 2}, 90, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.EqualFunc(many[1], days.Days, func(a, b monitor.DayRecord) bool {
-		return a.Date == b.Date && a.Checks == b.Checks && nearPtr(a.Uptime, b.Uptime) && nearPtr(a.LatencyMS, b.LatencyMS)
-	}) {
+	if !slices.EqualFunc(many[1], days.Days, sameDay) {
 		t.Errorf("the days of site 1 among others differ from its own")
 	}
 	if len(many[2]) != 90 || many[2][89].Uptime != nil {
 		t.Errorf("a site without checks has %d days, today %+v; want 90 without uptime", len(many[2]), many[2][89])
 	}
+	// Longer than the recent days' rows, the series comes from the daily
+	// rollups: the same days.
+	long, err := mon.Days(ctx, 1, 120, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.EqualFunc(long.Days[30:], days.Days, sameDay) {
+		t.Errorf("the last 90 of 120 days differ from the 90 days")
+	}
+}
+
+func sameDay(a, b monitor.DayRecord) bool {
+	return a.Date == b.Date && a.Checks == b.Checks && nearPtr(a.Uptime, b.Uptime) && nearPtr(a.LatencyMS, b.LatencyMS)
 }
 
 func deref(p *float64) any {

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -50,18 +49,6 @@ func TestHistoryBenchmark(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-}
-
-func envInt(t *testing.T, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(strings.ReplaceAll(v, "_", ""))
-	if err != nil {
-		t.Fatalf("%s=%q is not a number", name, v)
-	}
-	return n
 }
 
 // benchUpgrade loads rows into the schema before partitioning, then times
@@ -210,6 +197,16 @@ func benchQueries(t *testing.T, sites, days int, report func(string, ...any)) {
 	}
 	db.Exec(ctx, "VACUUM ANALYZE rollup_day")
 	db.Exec(ctx, "VACUUM ANALYZE rollup_hour")
+	// The recent days' rows, rebuilt with the year in them, as once a day.
+	if _, err := db.Exec(ctx, "UPDATE rollup_done SET recent_until = NULL"); err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now()
+	if r, err := mon.Rollup(ctx, now); err != nil || r.Recent != 1 {
+		t.Fatalf("rebuilding the recent days: %+v, %v", r, err)
+	}
+	report("- the recent days' rows of %d sites (%d days each) rebuilt in %s, as once a day", sites, 100, time.Since(start).Round(time.Millisecond))
+	db.Exec(ctx, "VACUUM ANALYZE rollup_recent")
 
 	// Disk.
 	var rawBytes, hourBytes, dayBytes int64
@@ -284,6 +281,12 @@ func benchQueries(t *testing.T, sites, days int, report func(string, ...any)) {
 		timeIt(200, func() error { _, err := mon.DaysOf(ctx, page, 90, now); return err }),
 		// Each of these reads every raw check of 500 sites: a few runs.
 		timeIt(5, func() error { return rawQuery(rawDays, page, today.AddDate(0, 0, -89))() }))
+	row(fmt.Sprintf("of which today's bars of the %d sites", len(page)),
+		timeIt(200, rawQuery("SELECT site_id, day, checks, up, latency_count, latency_sum FROM checks_day WHERE site_id = ANY($1) AND day >= $2", page, today)),
+		nil)
+	row(fmt.Sprintf("of which the recent days' rows of the %d sites", len(page)),
+		timeIt(200, rawQuery("SELECT site_id, days_from, days FROM rollup_recent WHERE site_id = ANY($1)", page)),
+		nil)
 	report("\nRaw rows hold %d days, so the raw queries' 90- and 365-day windows cover only those; at a year of raw checks they would read 12 times as many rows.\n", days)
 
 	// A day dropped against the same number of rows deleted.
@@ -306,6 +309,9 @@ func benchQueries(t *testing.T, sites, days int, report func(string, ...any)) {
 }
 
 func pct(ds []time.Duration, p int) string {
+	if len(ds) == 0 {
+		return "-"
+	}
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	d := s[min(len(s)-1, len(s)*p/100)]

@@ -103,7 +103,7 @@ func (w *rollupWorker) Work(ctx context.Context, job *river.Job[RollupArgs]) err
 	defer w.s.rolling.Unlock()
 	res, err := w.s.Rollup(ctx, time.Now())
 	if res.Hours > 1 || res.Days > 0 || res.Late > 0 {
-		w.s.log.Info("rolled up", "hours", res.Hours, "days", res.Days, "late_site_hours", res.Late)
+		w.s.log.Info("rolled up", "hours", res.Hours, "days", res.Days, "late_site_hours", res.Late, "recent_rebuilt", res.Recent)
 	}
 	return err
 }

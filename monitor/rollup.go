@@ -74,6 +74,7 @@ func roll(ctx context.Context, tx pgx.Tx, to rollupTo, start time.Time, sites []
 type RollupResult struct {
 	Hours, Days int // spans rolled up
 	Late        int // site-hours rolled up again for checks that came late
+	Recent      int // times the recent days' rows were rebuilt
 }
 
 // rollupBudget bounds one roll-up run; the next run goes on where it
@@ -141,14 +142,66 @@ func (s *Service) closeHours(ctx context.Context, closed time.Time) error {
 // rollupProgress returns where the hour and day rollups end; nil before
 // the first roll-up.
 func (s *Service) rollupProgress(ctx context.Context) (hours, days *time.Time, err error) {
-	if err := s.db.QueryRow(ctx, "SELECT hours_until, days_until FROM rollup_done").Scan(&hours, &days); err != nil {
-		return nil, nil, fmt.Errorf("read roll-up progress: %w", err)
+	p, err := s.readProgress(ctx)
+	return p.hours, p.days, err
+}
+
+// progress is where the rollups end: hours and days rolled up, and the
+// end of the recent days' rows, nil before the first roll-up; and the
+// first day that checks_day counts whole.
+type progress struct{ hours, days, recent, live *time.Time }
+
+func (s *Service) readProgress(ctx context.Context) (progress, error) {
+	var p progress
+	if err := s.db.QueryRow(ctx, "SELECT hours_until, days_until, recent_until, live_from FROM rollup_done").Scan(&p.hours, &p.days, &p.recent, &p.live); err != nil {
+		return p, fmt.Errorf("read roll-up progress: %w", err)
 	}
-	return hours, days, nil
+	return p, nil
+}
+
+// recentDays is how many days the rows of rollup_recent hold: a status
+// page's 90, and room for the rows to be rebuilt a few days later.
+const recentDays = 100
+
+// packDays packs the daily rollups of a site, counted from the day %s,
+// as rollup_recent.days holds them.
+const packDays = `string_agg(int2send(round((date_part('epoch', day) - date_part('epoch', %[1]s::timestamptz)) / 86400)::int2)
+	|| int4send(checks - maintenance_checks) || int4send(up - maintenance_up)
+	|| float4send(CASE WHEN latency_count > 0 THEN latency_sum / latency_count ELSE 'NaN' END::real), '' ORDER BY day)`
+
+// packedDay is the size of a day in rollup_recent.days.
+const packedDay = 14
+
+// buildRecent rebuilds the recent days' rows, ending at until, of every
+// site or of sites only, from the daily rollups. A site without a day in
+// them has no row. It replaces rows in place, as roll does, so that two
+// instances rebuilding one site's row at once both succeed.
+func buildRecent(ctx context.Context, tx pgx.Tx, until time.Time, sites []int64) error {
+	only, args := "", []any{until.AddDate(0, 0, -recentDays), until}
+	if sites != nil {
+		only, args = " AND site_id = ANY($3)", append(args, sites)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO rollup_recent (site_id, days_from, days)
+		SELECT site_id, $1, `+fmt.Sprintf(packDays, "$1")+`
+		FROM rollup_day WHERE day >= $1 AND day < $2`+only+` GROUP BY site_id
+		ON CONFLICT (site_id) DO UPDATE SET days_from = excluded.days_from, days = excluded.days`, args...); err != nil {
+		return fmt.Errorf("rebuild the recent days: %w", err)
+	}
+	// What was not rebuilt has no day left.
+	stale, staleArgs := "DELETE FROM rollup_recent WHERE days_from <> $1", args[:1]
+	if sites != nil {
+		stale, staleArgs = `DELETE FROM rollup_recent r WHERE site_id = ANY($3) AND NOT EXISTS (
+			SELECT FROM rollup_day d WHERE d.site_id = r.site_id AND day >= $1 AND day < $2)`, args
+	}
+	if _, err := tx.Exec(ctx, stale, staleArgs...); err != nil {
+		return fmt.Errorf("rebuild the recent days: %w", err)
+	}
+	return nil
 }
 
 // rollNext rolls up the next hour, or else the next day, not rolled up yet
-// before closed; false when there is none. The hour's monthly partition is
+// before closed, or else rebuilds the recent days' rows when they end
+// before the days rolled up; false when there is nothing to do. The hour's monthly partition is
 // made first, in a transaction of its own, when its month is not ensured.
 func (s *Service) rollNext(ctx context.Context, closed time.Time, ensured *time.Time, res *RollupResult) (bool, error) {
 	hoursUntil, daysUntil, err := s.rollupProgress(ctx)
@@ -166,7 +219,8 @@ func (s *Service) rollNext(ctx context.Context, closed time.Time, ensured *time.
 	var rolled bool
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		rolled = false
-		if err := tx.QueryRow(ctx, "SELECT hours_until, days_until FROM rollup_done FOR UPDATE").Scan(&hoursUntil, &daysUntil); err != nil {
+		var recentUntil *time.Time
+		if err := tx.QueryRow(ctx, "SELECT hours_until, days_until, recent_until FROM rollup_done FOR UPDATE").Scan(&hoursUntil, &daysUntil, &recentUntil); err != nil {
 			return err
 		}
 		if hoursUntil == nil {
@@ -193,7 +247,22 @@ func (s *Service) rollNext(ctx context.Context, closed time.Time, ensured *time.
 				return err
 			}
 			res.Days++
-			_, err := tx.Exec(ctx, "UPDATE rollup_done SET days_until = $1", daily.span(*daysUntil))
+			if _, err := tx.Exec(ctx, "UPDATE rollup_done SET days_until = $1", daily.span(*daysUntil)); err != nil {
+				return err
+			}
+			// The live figures of the days rolled up before: a reader that
+			// read the progress before this roll still finds the day's.
+			_, err := tx.Exec(ctx, "DELETE FROM checks_day WHERE day < $1", *daysUntil)
+			rolled = true
+			return err
+		case recentUntil == nil || !recentUntil.Equal(*daysUntil):
+			// Once the days are caught up: once a day, not once for each
+			// of the days a long outage left to roll up.
+			if err := buildRecent(ctx, tx, *daysUntil, nil); err != nil {
+				return err
+			}
+			res.Recent++
+			_, err := tx.Exec(ctx, "UPDATE rollup_done SET recent_until = days_until")
 			rolled = true
 			return err
 		}
@@ -223,8 +292,8 @@ const lateBatch = 1000
 func (s *Service) rollLate(ctx context.Context) (int, error) {
 	var n int
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		var hoursUntil, daysUntil *time.Time
-		if err := tx.QueryRow(ctx, "SELECT hours_until, days_until FROM rollup_done FOR SHARE").Scan(&hoursUntil, &daysUntil); err != nil {
+		var hoursUntil, daysUntil, recentUntil *time.Time
+		if err := tx.QueryRow(ctx, "SELECT hours_until, days_until, recent_until FROM rollup_done FOR SHARE").Scan(&hoursUntil, &daysUntil, &recentUntil); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `DELETE FROM rollup_late WHERE (site_id, hour) IN (
@@ -257,10 +326,18 @@ func (s *Service) rollLate(ctx context.Context) (int, error) {
 				return err
 			}
 		}
+		var recent []int64
 		for d, ids := range days {
 			if err := roll(ctx, tx, daily, d, ids); err != nil {
 				return err
 			}
+			if recentUntil != nil && d.Before(*recentUntil) && !d.Before(recentUntil.AddDate(0, 0, -recentDays)) {
+				recent = append(recent, ids...)
+			}
+		}
+		if len(recent) > 0 {
+			slices.Sort(recent)
+			return buildRecent(ctx, tx, *recentUntil, slices.Compact(recent))
 		}
 		return nil
 	})

@@ -140,6 +140,20 @@ func TestUpgradeKeepsEveryCheckAndItsUptime(t *testing.T) {
 		if want := rawUptime(mine, today.AddDate(0, 0, -29)); !nearPtr(up.Month, want) {
 			t.Errorf("site %d: 30d uptime %v after the upgrade, from raw checks %v", id, deref(up.Month), deref(want))
 		}
+		// Today was partly counted before the upgrade: its bar comes from
+		// the raw checks until tomorrow.
+		days, err := mon.DaysOf(ctx, []int64{id}, 30, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, d := range days[id] {
+			day := today.AddDate(0, 0, i-29)
+			in := within(mine, id, day, day.AddDate(0, 0, 1))
+			if d.Checks != int64(len(in)) || !nearPtr(d.Uptime, rawUptime(in, day)) {
+				t.Errorf("site %d, day %s after the upgrade: %d checks, uptime %v; raw %d, %v",
+					id, d.Date, d.Checks, deref(d.Uptime), len(in), deref(rawUptime(in, day)))
+			}
+		}
 	}
 
 	// Past retention, the old rows go one by one, then the old table whole.

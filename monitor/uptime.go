@@ -2,7 +2,9 @@ package monitor
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -177,39 +179,58 @@ func (s *Service) Days(ctx context.Context, siteID, n int, now time.Time) (*Days
 }
 
 // DaysOf returns the last n UTC days of each of the sites, oldest first,
-// today included, in one query: the bars of a whole status page. The days
-// rolled up come from their rollups; the others, today at least, from the
-// hour rollups and the raw checks of the hours not rolled up yet.
+// today included, in one round trip: the bars of a whole status page. The
+// days rolled up come from the recent days' rows, one per site, or from
+// the daily rollups when those rows do not cover them; the others, today
+// at least, from the hour rollups and the raw checks of the hours not
+// rolled up yet.
 func (s *Service) DaysOf(ctx context.Context, ids []int64, n int, now time.Time) (map[int64][]DayRecord, error) {
 	today := checksTable.period(now)
 	first := today.AddDate(0, 0, 1-n)
-	hoursUntil, daysUntil, err := s.rolledUntil(ctx, first)
+	p, err := s.readProgress(ctx)
 	if err != nil {
 		return nil, err
 	}
-	// The days rolled up: a row per site, its days in arrays, each site's
-	// read through its own index range, so that a status page's 45,000
-	// days cost 500 rows whatever the size of the table. The day's index
-	// from first is a float's floor, cheaper than the numeric of extract.
-	const index = `floor((date_part('epoch', %s) - date_part('epoch', $2::timestamptz)) / 86400)::int`
+	// Passed as parameters, these times let the planner skip the
+	// partitions out of range, and keep its estimates small.
+	hoursUntil, daysUntil := first, first
+	if p.hours != nil && p.days != nil {
+		hoursUntil, daysUntil = *p.hours, *p.days
+	}
+	recent := p.recent != nil && p.recent.Equal(daysUntil) && !p.recent.AddDate(0, 0, -recentDays).After(first)
+	tailFrom := first
+	if daysUntil.After(tailFrom) {
+		tailFrom = daysUntil
+	}
+	live := p.live != nil && !p.live.After(tailFrom)
+
 	batch := &pgx.Batch{}
-	batch.Queue(`SELECT s.id, d.i, d.n, d.up, d.lat FROM unnest($1::bigint[]) s(id) CROSS JOIN LATERAL (
-			SELECT array_agg(`+fmt.Sprintf(index, "day")+`) AS i, array_agg(checks - maintenance_checks) AS n,
-				array_agg(CASE WHEN checks > maintenance_checks
-					THEN 100 * (up - maintenance_up)::float8 / (checks - maintenance_checks) END) AS up,
-				array_agg(CASE WHEN latency_count > 0 THEN latency_sum / latency_count END) AS lat
-			FROM rollup_day WHERE site_id = s.id AND day >= $2 AND day < $3) d
-		WHERE d.i IS NOT NULL`, ids, first, daysUntil)
-	// The days after: their hour rollups and the raw checks not rolled up.
-	batch.Queue(`SELECT site_id, `+fmt.Sprintf(index, "at")+`, sum(n), sum(up), sum(lc), sum(ls) FROM (
+	if recent {
+		batch.Queue(`SELECT site_id, days_from, days FROM rollup_recent WHERE site_id = ANY($1)`, ids)
+	} else {
+		// Each site's days read through its own index range: no more
+		// than the days asked for.
+		batch.Queue(`SELECT s.id, $2::timestamptz, d.days FROM unnest($1::bigint[]) s(id) CROSS JOIN LATERAL (
+			SELECT `+fmt.Sprintf(packDays, "$2")+` AS days FROM rollup_day WHERE site_id = s.id AND day >= $2 AND day < $3) d
+			WHERE d.days IS NOT NULL`, ids, first, daysUntil)
+	}
+	// The days after: counted as their checks were added, or else from
+	// their hour rollups and the raw checks not rolled up.
+	const index = `floor((date_part('epoch', %s) - date_part('epoch', $2::timestamptz)) / 86400)::int`
+	if live {
+		batch.Queue(`SELECT site_id, `+fmt.Sprintf(index, "day")+`, checks - maintenance_checks, up - maintenance_up,
+			latency_count, latency_sum FROM checks_day WHERE site_id = ANY($1) AND day >= $3`, ids, first, tailFrom)
+	} else {
+		batch.Queue(`SELECT site_id, `+fmt.Sprintf(index, "at")+`, sum(n), sum(up), sum(lc), sum(ls) FROM (
 			SELECT site_id, hour AS at, checks - maintenance_checks AS n, up - maintenance_up AS up,
 				latency_count AS lc, latency_sum AS ls
-				FROM rollup_hour WHERE site_id = ANY($1) AND hour >= greatest($2::timestamptz, $3::timestamptz) AND hour < $4
+				FROM rollup_hour WHERE site_id = ANY($1) AND hour >= $3 AND hour < $4
 			UNION ALL
 			SELECT site_id, checked_at, (NOT maintenance)::int, (up AND NOT maintenance)::int,
 				(status_code IS NOT NULL)::int, CASE WHEN status_code IS NOT NULL THEN latency_ms ELSE 0 END
-				FROM checks WHERE site_id = ANY($1) AND checked_at >= greatest($2::timestamptz, $4::timestamptz)) r
-		GROUP BY 1, 2`, ids, first, daysUntil, hoursUntil)
+				FROM checks WHERE site_id = ANY($1) AND checked_at >= greatest($3::timestamptz, $4::timestamptz)) r
+		GROUP BY 1, 2`, ids, first, tailFrom, hoursUntil)
+	}
 	br := s.db.SendBatch(ctx, batch)
 	defer br.Close()
 
@@ -221,23 +242,39 @@ func (s *Service) DaysOf(ctx context.Context, ids []int64, n int, now time.Time)
 	for _, id := range ids {
 		out[id] = slices.Clone(blank)
 	}
+	set := func(d *DayRecord, t tally) {
+		d.Checks = t.checks
+		if t.checks > 0 {
+			d.Uptime = ptrTo(100 * float64(t.up) / float64(t.checks))
+		}
+		if t.latCount > 0 {
+			d.LatencyMS = ptrTo(t.latSum / float64(t.latCount))
+		}
+	}
+
 	rows, err := br.Query()
 	if err != nil {
 		return nil, fmt.Errorf("read the days of %d sites: %w", len(ids), err)
 	}
 	var (
-		id      int64
-		idx     []int32
-		checks  []int64
-		up, lat []*float64
+		id       int64
+		from     time.Time
+		packed   []byte
+		rolledTo = int(daysUntil.Sub(first).Hours() / 24) // the index of the first day not rolled up
 	)
-	_, err = pgx.ForEachRow(rows, []any{&id, &idx, &checks, &up, &lat}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&id, &from, &packed}, func() error {
 		days := out[id]
-		for k, i := range idx {
-			if int(i) < 0 || int(i) >= len(days) || k >= len(checks) || k >= len(up) || k >= len(lat) {
+		offset := int(math.Round(from.Sub(first).Hours() / 24))
+		for ; len(packed) >= packedDay; packed = packed[packedDay:] {
+			i := offset + int(int16(binary.BigEndian.Uint16(packed)))
+			if i < 0 || i >= min(len(days), rolledTo) {
 				continue
 			}
-			days[i].Checks, days[i].Uptime, days[i].LatencyMS = checks[k], up[k], lat[k]
+			t := tally{checks: int64(int32(binary.BigEndian.Uint32(packed[2:]))), up: int64(int32(binary.BigEndian.Uint32(packed[6:])))}
+			if lat := math.Float32frombits(binary.BigEndian.Uint32(packed[10:])); !math.IsNaN(float64(lat)) {
+				t.latCount, t.latSum = 1, float64(lat)
+			}
+			set(&days[i], t)
 		}
 		return nil
 	})
@@ -253,17 +290,8 @@ func (s *Service) DaysOf(ctx context.Context, ids []int64, n int, now time.Time)
 		t   tally
 	)
 	_, err = pgx.ForEachRow(rows, []any{&id, &day, &t.checks, &t.up, &t.latCount, &t.latSum}, func() error {
-		days := out[id]
-		if day < 0 || day >= len(days) {
-			return nil
-		}
-		d := &days[day]
-		d.Checks = t.checks
-		if t.checks > 0 {
-			d.Uptime = ptrTo(100 * float64(t.up) / float64(t.checks))
-		}
-		if t.latCount > 0 {
-			d.LatencyMS = ptrTo(t.latSum / float64(t.latCount))
+		if days := out[id]; day >= 0 && day < len(days) {
+			set(&days[day], t)
 		}
 		return nil
 	})
