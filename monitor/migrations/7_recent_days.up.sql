@@ -60,3 +60,25 @@ BEGIN
     RETURN NULL;
 END
 $$;
+
+-- Checks deleted (a site forgotten, old rows pruned) are taken out of the
+-- figures of their days that are still counted.
+CREATE FUNCTION checks_day_forget() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE checks_day AS d SET checks = d.checks - o.checks, up = d.up - o.up,
+        maintenance_checks = d.maintenance_checks - o.maintenance_checks,
+        maintenance_up = d.maintenance_up - o.maintenance_up,
+        latency_count = d.latency_count - o.latency_count, latency_sum = d.latency_sum - o.latency_sum
+    FROM (SELECT site_id, date_trunc('day', checked_at, 'UTC') AS day, count(*) AS checks,
+            count(*) FILTER (WHERE up) AS up, count(*) FILTER (WHERE maintenance) AS maintenance_checks,
+            count(*) FILTER (WHERE maintenance AND up) AS maintenance_up,
+            count(latency_ms) FILTER (WHERE status_code IS NOT NULL) AS latency_count,
+            COALESCE(sum(latency_ms) FILTER (WHERE status_code IS NOT NULL), 0) AS latency_sum
+        FROM old_checks GROUP BY 1, 2 ORDER BY 1, 2) o
+    WHERE d.site_id = o.site_id AND d.day = o.day;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER checks_day_forget AFTER DELETE ON checks
+    REFERENCING OLD TABLE AS old_checks
+    FOR EACH STATEMENT EXECUTE FUNCTION checks_day_forget();
