@@ -47,4 +47,12 @@ func TestDetailShowsNinetyDays(t *testing.T) {
 	if !strings.Contains(facts, "(90d)") || !strings.Contains(facts, "(365d)") {
 		t.Errorf("the facts %q leave out the 90 and 365 day uptime", facts)
 	}
+	// The site's badges, shown as images, and the Markdown to paste.
+	p.waitFor(`[...document.querySelectorAll("#detail-badges img")].filter((i) => i.complete && i.naturalWidth > 40).length === 3`)
+	md := eval[string](p, `document.getElementById("detail-badge-markdown").value`)
+	for _, file := range []string{"status.svg", "uptime.svg?window=30d", "latency.svg"} {
+		if want := fmt.Sprintf("](%s/badge/%d/%s)", a.URL, id, file); !strings.Contains(md, want) {
+			t.Errorf("the badges' Markdown %q has no %s", md, want)
+		}
+	}
 }

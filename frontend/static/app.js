@@ -494,6 +494,7 @@ async function openDetail(site) {
   $("detail-facts").replaceChildren();
   $("detail-chart").replaceChildren();
   $("detail-days").replaceChildren();
+  renderBadges(site);
   showError($("detail-error"), null);
   dialog.showModal();
   try {
@@ -519,7 +520,37 @@ async function openDetail(site) {
   }
 }
 
+// badgeKinds are a site's badges: GET /badge/:id/<file>.
+const badgeKinds = [
+  ["status", "status.svg"],
+  ["uptime", "uptime.svg?window=30d"],
+  ["latency", "latency.svg"],
+];
+
+// renderBadges shows the site's badges and the Markdown that embeds them.
+function renderBadges(site) {
+  const urls = badgeKinds.map(([alt, file]) => [alt, new URL(`/badge/${site.id}/${file}`, location.href).href]);
+  $("detail-badges").replaceChildren(...urls.map(([alt, src]) => h("img", { src, alt: `${alt} badge` })));
+  $("detail-badge-markdown").value = urls.map(([alt, src]) => `![${alt}](${src})`).join("\n");
+}
+
+function setupBadgeCopy() {
+  $("detail-badge-copy").addEventListener("click", async () => {
+    const text = $("detail-badge-markdown");
+    try {
+      await navigator.clipboard.writeText(text.value);
+    } catch {
+      // Without the clipboard (a page over plain http), select it to copy.
+      text.select();
+      document.execCommand("copy");
+    }
+    $("detail-badge-copy").textContent = "Copied";
+    setTimeout(() => ($("detail-badge-copy").textContent = "Copy"), 1500);
+  });
+}
+
 setupAddForm();
+setupBadgeCopy();
 setupEditDialog();
 setupKeyDialog();
 setupPaging();
