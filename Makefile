@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: run test chaos build vet screenshot bench bench-steady bench-history
+.PHONY: run test chaos build vet screenshot bench bench-steady bench-history bench-metrics
 
 # run builds bin/uptime and runs it in make's place, so that Ctrl-C stops
 # it cleanly (go run would report an interrupted program as failed).
@@ -79,3 +79,12 @@ bench-history:
 	BENCH_HISTORY_UPGRADE_ROWS=$(BENCH_HISTORY_UPGRADE_ROWS) BENCH_HISTORY_OUT=$(CURDIR)/bench-history-results.md \
 	$(GO) test -tags historybench -count=1 -timeout 3h -run TestHistoryBenchmark -v ./monitor
 	@cat bench-history-results.md
+
+# bench-metrics times GET /metrics with BENCH_METRICS_SITES checked sites,
+# with the per-site series and without. It writes bench-metrics-results.md.
+BENCH_METRICS_SITES ?= 100000
+bench-metrics:
+	@./scripts/ensure-deps postgres
+	BENCH_METRICS_SITES=$(BENCH_METRICS_SITES) BENCH_METRICS_OUT=$(CURDIR)/bench-metrics-results.md \
+	$(GO) test -tags metricsbench -count=1 -timeout 30m -run TestMetricsBenchmark -v ./monitor
+	@cat bench-metrics-results.md

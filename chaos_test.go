@@ -310,6 +310,11 @@ func TestChaosDatabaseOutage(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	// A scrape still answers, with what needs no database.
+	if status, body := p.Do(t, "GET", "/metrics", ""); status != 200 || !strings.Contains(body, "uptime_checks_total") ||
+		strings.Contains(body, "uptime_site_up{") {
+		t.Errorf("/metrics with PostgreSQL stopped = %d, want 200 with the process's counters and no per-site series:\n%.500s", status, body)
+	}
 	restartCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	cluster, err := pglocal.Start(restartCtx, pglocal.Options{Dir: dir, Port: port})
@@ -330,6 +335,15 @@ func TestChaosDatabaseOutage(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("only %d of %d sites checked and recorded within 60s of PostgreSQL's return", n, sites)
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if status, _ := p.Do(t, "GET", "/readyz", ""); status == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("/readyz not 200 within 30s of PostgreSQL's return")
+			break
 		}
 	}
 	time.Sleep(10 * time.Second)

@@ -15,15 +15,27 @@ func (s *Service) Register(srv *api.Server) {
 	// client and overall, and never served to a check.
 	lim := api.NewLimiter(api.DefaultPerClient, api.DefaultOverall)
 	fetches := func(e api.Endpoint) api.Endpoint { return notFromCheck(lim.Wrap(e)) }
-	srv.HandlePrefix("/ping/", []string{http.MethodGet, http.MethodHead, http.MethodPost}, fetches(s.handlePing))
-	srv.Handle("POST /check/{siteID}", fetches(s.handleCheck))
-	srv.Handle("POST /checkall", fetches(s.handleCheckAll))
-	srv.Handle("POST /check-all", fetches(s.handleCheckAll))
+	srv.HandlePrefix("/ping/", "url", []string{http.MethodGet, http.MethodHead, http.MethodPost}, fetches(s.handlePing), api.Doc{
+		Summary: "Check any URL once (the rest of the path, query included), without recording it", Response: CheckResponse{}})
+	srv.Handle("POST /check/{siteID}", fetches(s.handleCheck), api.Doc{
+		Summary: "Check a site now and record the check", Response: CheckResponse{}})
+	checkAll := api.Doc{Summary: "Check every unpaused site now; answers once every check is done"}
+	srv.Handle("POST /checkall", fetches(s.handleCheckAll), checkAll)
+	srv.Handle("POST /check-all", fetches(s.handleCheckAll), checkAll)
 	// A status response holds a database connection while it streams, so
 	// few stream at once, and the pool is left to the checks.
-	srv.Handle("GET /status", api.NewLimiter(4, 8).Wrap(s.handleStatus))
-	srv.Handle("GET /history/{siteID}", s.handleHistory)
-	srv.Handle("GET /scheduler", s.handleScheduler)
+	srv.Handle("GET /status", api.NewLimiter(4, 8).Wrap(s.handleStatus), api.Doc{
+		Summary: "The latest state of every site checked, or of some", Public: true, Response: StatusResponse{},
+		Query: []api.Param{{Name: "ids", Type: "string", Description: "site ids separated by commas, at most 1000"}}})
+	srv.Handle("GET /history/{siteID}", s.handleHistory, api.Doc{
+		Summary: "A site's latest checks and uptime, or with days its daily series", Public: true,
+		Response: api.OneOf{HistoryResponse{}, DaysResponse{}},
+		Query: []api.Param{
+			{Name: "limit", Type: "integer", Description: "how many checks, 1 to 1000 (100)"},
+			{Name: "days", Type: "integer", Description: "the last days instead, 1 to 400"},
+		}})
+	srv.Handle("GET /scheduler", s.handleScheduler, api.Doc{
+		Summary: "This instance's share of the scheduled checks and their lateness", Public: true, Response: SchedulerStats{}})
 }
 
 // handleScheduler serves GET /scheduler → this instance's share of the

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"uptime/internal/metrics"
 )
 
 // schedStats counts this instance's scheduled checks and how late they
@@ -24,6 +26,7 @@ type schedStats struct {
 const lateSamples = 100_000
 
 func (st *schedStats) scheduled(claimed, missed int) {
+	metrics.MissedRounds.Add(float64(missed))
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.claimed += int64(claimed)
@@ -36,6 +39,7 @@ func (st *schedStats) scheduled(claimed, missed int) {
 func (st *schedStats) missedRound() { st.scheduled(0, 1) }
 
 func (st *schedStats) started(late time.Duration) {
+	metrics.Lateness.Observe(max(late, 0).Seconds())
 	v := float64(max(late, 0).Microseconds()) / 1000
 	st.mu.Lock()
 	defer st.mu.Unlock()

@@ -44,18 +44,26 @@ func insertChecks(ctx context.Context, tx pgx.Tx, siteID int, attempts []Result)
 // recordAttempts records attempts without deciding anything from them: a
 // confirmation cut short is no confirmation.
 func (s *Service) recordAttempts(ctx context.Context, st site.Site, attempts []Result) error {
-	return s.inTx(ctx, st, func(tx pgx.Tx) error { return insertChecks(ctx, tx, st.ID, attempts) })
+	err := s.inTx(ctx, st, func(tx pgx.Tx) error { return insertChecks(ctx, tx, st.ID, attempts) })
+	if err == nil {
+		countChecks(attempts)
+	}
+	return err
 }
 
 // record stores the attempts and decides the site's state from the last
 // one, in one transaction.
 func (s *Service) record(ctx context.Context, t *target, attempts []Result) error {
-	return s.inTx(ctx, t.Site, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, t.Site, func(tx pgx.Tx) error {
 		if err := insertChecks(ctx, tx, t.ID, attempts); err != nil {
 			return err
 		}
 		return s.decideTx(ctx, tx, t, attempts[len(attempts)-1])
 	})
+	if err == nil {
+		countChecks(attempts)
+	}
+	return err
 }
 
 // decide updates the site's state from a check already recorded.
@@ -157,7 +165,7 @@ func (s *Service) forget(ctx context.Context, siteID int) error {
 	if _, err := tx.Exec(ctx, "DELETE FROM site_state WHERE site_id = $1", siteID); err != nil {
 		return fmt.Errorf("forget site %d: %w", siteID, err)
 	}
-	for _, table := range []string{"checks", "rollup_hour", "rollup_day", "rollup_late"} {
+	for _, table := range []string{"checks", "checks_day", "rollup_hour", "rollup_day", "rollup_recent", "rollup_late"} {
 		if _, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE site_id = $1", siteID); err != nil {
 			return fmt.Errorf("forget the history of site %d: %w", siteID, err)
 		}

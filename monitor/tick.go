@@ -370,6 +370,9 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("record %d checks: %w", len(rows), err)
 	}
+	for _, r := range batch {
+		countChecks(r.attempts)
+	}
 	if len(applied) == n {
 		return nil, nil
 	}

@@ -10,13 +10,33 @@ import (
 
 // Register adds the service's endpoints to the server.
 func (s *Service) Register(srv *api.Server) {
-	srv.HandleLarge("POST /site", maxSiteBody, s.handleAdd)
-	srv.Handle("GET /site/{siteID}", s.handleGet)
-	srv.HandleLarge("PATCH /site/{siteID}", maxSiteBody, s.handleUpdate)
-	srv.Handle("GET /site", s.handleList)
-	srv.HandleLarge("POST /site/import", maxImportBody, s.handleImport)
-	srv.Handle("GET /site/export", s.handleExport)
-	srv.Handle("DELETE /site/{siteID}", s.handleDelete)
+	srv.HandleLarge("POST /site", maxSiteBody, s.handleAdd, api.Doc{
+		Summary: "Add a site, with any settings", Request: ExportSite{}, Response: AddResponse{}})
+	srv.Handle("GET /site/{siteID}", s.handleGet, api.Doc{
+		Summary: "A site and every setting, defaults filled in", Public: true, Response: Entry{}})
+	srv.HandleLarge("PATCH /site/{siteID}", maxSiteBody, s.handleUpdate, api.Doc{
+		Summary: "Change a site's URL or settings; null puts a setting back to its default",
+		Request: struct {
+			URL *string `json:"url,omitempty"`
+			Settings
+		}{}, Response: Entry{}})
+	srv.Handle("GET /site", s.handleList, api.Doc{
+		Summary: "Every site, or with limit, after or q one page of them", Public: true,
+		Response: api.OneOf{ListResponse{}, PageResponse{}},
+		Query: []api.Param{
+			{Name: "limit", Type: "integer", Description: "sites on the page, 1 to 1000 (50)"},
+			{Name: "after", Type: "integer", Description: "the page starts after this site id"},
+			{Name: "q", Type: "string", Description: "only sites whose URL or name contains this, ignoring case"},
+		}})
+	srv.HandleLarge("POST /site/import", maxImportBody, s.handleImport, api.Doc{
+		Summary: "Add or update many sites at once", Request: ImportRequest{}, Response: ImportResponse{},
+		Query: []api.Param{
+			{Name: "dry_run", Type: "boolean", Description: "count what would change, change nothing"},
+			{Name: "prune", Type: "boolean", Description: "delete the sites the list leaves out"},
+		}})
+	srv.Handle("GET /site/export", s.handleExport, api.Doc{
+		Summary: "Every site with the settings it was given, credentials included", Response: ExportResponse{}})
+	srv.Handle("DELETE /site/{siteID}", s.handleDelete, api.Doc{Summary: "Delete a site and its history"})
 }
 
 // AddResponse is what POST /site answers: the site, and the settings it

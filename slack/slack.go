@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"uptime/internal/api"
+	"uptime/internal/metrics"
 )
 
 // SecretName is the secret that holds the webhook URL.
@@ -40,6 +41,9 @@ type Service struct {
 
 // New returns the service. Its HTTP client has its own time limit.
 func New(secrets Secrets, log *slog.Logger) *Service {
+	// Both results are served from the start, at zero.
+	metrics.Deliveries.WithLabelValues("slack", "ok")
+	metrics.Deliveries.WithLabelValues("slack", "error")
 	return &Service{secrets: secrets, log: log, client: &http.Client{Timeout: 20 * time.Second}}
 }
 
@@ -75,6 +79,11 @@ func (s *Service) Notify(ctx context.Context, p NotifyParams) error {
 	for {
 		wait, err := s.post(ctx, webhook, body)
 		if wait == 0 || err == nil {
+			result := "ok"
+			if err != nil {
+				result = "error"
+			}
+			metrics.Deliveries.WithLabelValues("slack", result).Inc()
 			return err
 		}
 		select {
@@ -147,6 +156,7 @@ func (s *Service) Register(srv *api.Server) {
 	}
 	// The Go tutorial's endpoint is slack.Notify; the TypeScript one's,
 	// slack.notify.
-	srv.Handle("POST /slack.Notify", notify)
-	srv.Handle("POST /slack.notify", notify)
+	doc := api.Doc{Summary: "Send a message to Slack", Request: NotifyParams{}}
+	srv.Handle("POST /slack.Notify", notify, doc)
+	srv.Handle("POST /slack.notify", notify, doc)
 }

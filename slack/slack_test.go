@@ -11,8 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"uptime/internal/api"
 	"uptime/internal/fakeslack"
+	"uptime/internal/metrics"
 	"uptime/monitor"
 	"uptime/site"
 	"uptime/slack"
@@ -153,5 +156,25 @@ func TestMessage(t *testing.T) {
 		if got := slack.Message(tt.ev); got != tt.want {
 			t.Errorf("%s: Message = %q, want %q", tt.name, got, tt.want)
 		}
+	}
+}
+
+// Each delivery is counted for /metrics by its result.
+func TestDeliveriesAreCounted(t *testing.T) {
+	svc, fake, _ := setup(t)
+	ok, failed := metrics.Deliveries.WithLabelValues("slack", "ok"), metrics.Deliveries.WithLabelValues("slack", "error")
+	ok0, failed0 := testutil.ToFloat64(ok), testutil.ToFloat64(failed)
+	if err := svc.Notify(context.Background(), slack.NotifyParams{Text: "one"}); err != nil {
+		t.Fatal(err)
+	}
+	fake.Fail(500)
+	if err := svc.Notify(context.Background(), slack.NotifyParams{Text: "two"}); err == nil {
+		t.Fatal("no error from a failing Slack")
+	}
+	if d := testutil.ToFloat64(ok) - ok0; d != 1 {
+		t.Errorf("%v deliveries counted ok, want 1", d)
+	}
+	if d := testutil.ToFloat64(failed) - failed0; d != 1 {
+		t.Errorf("%v deliveries counted failed, want 1", d)
 	}
 }

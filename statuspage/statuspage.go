@@ -36,7 +36,13 @@ func New(sites Sites, mon Monitor) *Service {
 
 // Register adds the service's endpoints to srv.
 func (s *Service) Register(srv *api.Server) {
-	srv.Handle("GET /badge/{siteID}/status.svg", s.handleStatusBadge)
-	srv.Handle("GET /badge/{siteID}/uptime.svg", s.handleUptimeBadge)
-	srv.Handle("GET /badge/{siteID}/latency.svg", s.handleLatencyBadge)
+	label := api.Param{Name: "label", Type: "string", Description: "the text on the left"}
+	svg := "image/svg+xml"
+	srv.Handle("GET /badge/{siteID}/status.svg", s.handleStatusBadge, api.Doc{
+		Summary: "A badge of the site's state", Public: true, ContentType: svg, Query: []api.Param{label}})
+	srv.Handle("GET /badge/{siteID}/uptime.svg", s.handleUptimeBadge, api.Doc{
+		Summary: "A badge of the site's uptime over a window", Public: true, ContentType: svg, Query: []api.Param{label,
+			{Name: "window", Type: "string", Description: "24h, 7d, 30d (the default), 90d or 365d"}}})
+	srv.Handle("GET /badge/{siteID}/latency.svg", s.handleLatencyBadge, api.Doc{
+		Summary: "A badge of the site's last check's time to an answer", Public: true, ContentType: svg, Query: []api.Param{label}})
 }

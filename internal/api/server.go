@@ -8,11 +8,13 @@ import (
 	"net/http"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"uptime/internal/alarm"
+	"uptime/internal/metrics"
 )
 
 // Endpoint handles one API call: it decodes and validates the request, calls
@@ -30,6 +32,7 @@ type Server struct {
 	origins  []string         // accepted for changes without the key, beside loopback
 	hosts    []string         // host names answered to, beside addresses and loopback
 	limits   map[string]int64 // body limits of the patterns that need more than MaxBodyBytes
+	routes   []route          // every route registered, for the OpenAPI document
 	// DatabaseDown is raised by every request that finds the database
 	// unreachable, instead of an ERROR line each: an outage is logged once
 	// when it starts, once a minute, and once when it ends.
@@ -84,31 +87,35 @@ func (s *Server) allowed(r *http.Request) []string {
 }
 
 // Handle registers an endpoint under a ServeMux pattern such as
-// "GET /site/{siteID}".
-func (s *Server) Handle(pattern string, e Endpoint) {
+// "GET /site/{siteID}", with its documentation for the OpenAPI document.
+func (s *Server) Handle(pattern string, e Endpoint, doc ...Doc) {
 	s.mux.Handle(pattern, s.endpoint(e))
+	s.addRoute(pattern, doc)
 }
 
 // HandleLarge registers an endpoint whose request bodies may be up to
 // limit bytes instead of MaxBodyBytes.
-func (s *Server) HandleLarge(pattern string, limit int64, e Endpoint) {
+func (s *Server) HandleLarge(pattern string, limit int64, e Endpoint, doc ...Doc) {
 	if s.limits == nil {
 		s.limits = map[string]int64{}
 	}
 	s.limits[pattern] = limit
-	s.Handle(pattern, e)
+	s.Handle(pattern, e, doc...)
 }
 
 // HandlePrefix registers an endpoint for every path that starts with prefix,
 // for the given methods. The path is not cleaned first, so "//" in it stays.
-func (s *Server) HandlePrefix(prefix string, methods []string, e Endpoint) {
+// The rest of the path is the parameter param.
+func (s *Server) HandlePrefix(prefix, param string, methods []string, e Endpoint, doc ...Doc) {
 	s.prefixes = append(s.prefixes, prefixRoute{prefix: prefix, methods: methods, handler: s.endpoint(e)})
+	s.addRoute(strings.Join(methods, ",")+" "+prefix+"{"+param+"}", doc)
 }
 
 // HandleHTTP registers a plain handler, for what is not a JSON endpoint (the
-// dashboard's files).
-func (s *Server) HandleHTTP(pattern string, h http.Handler) {
+// dashboard's files, the metrics).
+func (s *Server) HandleHTTP(pattern string, h http.Handler, doc ...Doc) {
 	s.mux.Handle(pattern, h)
+	s.addRoute(pattern, doc)
 }
 
 func (s *Server) endpoint(e Endpoint) http.Handler {
@@ -142,8 +149,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				RespondError(rec, r, s.log, Errorf(Internal, "internal error"))
 			}
 		}
+		took := time.Since(start)
 		s.log.InfoContext(r.Context(), "request", "method", r.Method, "path", Redact(r.URL.Path),
-			"status", rec.status, "bytes", rec.bytes, "duration", time.Since(start).Round(time.Microsecond))
+			"status", rec.status, "bytes", rec.bytes, "duration", took.Round(time.Microsecond))
+		route := s.route(r)
+		metrics.Requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
+		metrics.RequestDuration.WithLabelValues(route).Observe(took.Seconds())
 	}()
 
 	if !s.knownHost(r) {
@@ -186,6 +197,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mux.ServeHTTP(rec, r)
+}
+
+// route names a request's route for metrics: its pattern, so that the
+// labels stay few whatever the paths asked for.
+func (s *Server) route(r *http.Request) string {
+	for _, p := range s.prefixes {
+		if strings.HasPrefix(r.URL.Path, p.prefix) {
+			return p.prefix + "*"
+		}
+	}
+	if r.Pattern != "" {
+		return r.Pattern
+	}
+	// Refused before routing: the route it asked for.
+	if _, pattern := s.mux.Handler(r); pattern != "" {
+		return pattern
+	}
+	return "/"
 }
 
 // validQuery reports whether every query parameter decodes to valid UTF-8.

@@ -15,10 +15,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"uptime/frontend"
 	"uptime/internal/api"
 	"uptime/internal/config"
+	"uptime/internal/metrics"
 	"uptime/internal/pubsub"
 	"uptime/internal/queue"
 	"uptime/internal/secrets"
@@ -161,6 +163,15 @@ func (a *App) Run(ctx context.Context) (err error) {
 	mon.Register(srv)
 	notifier.Register(srv)
 	statuspage.New(sites, mon).Register(srv)
+	var perSite []prometheus.Collector
+	if a.cfg.MetricsPerSite {
+		perSite = append(perSite, mon.SiteCollector())
+	}
+	srv.HandleHTTP("GET /metrics", metrics.Handler(metrics.Registry(perSite...), a.log), api.Doc{
+		Summary: "Prometheus metrics, in its text format", Public: true, ContentType: "text/plain"})
+	srv.Handle("GET /openapi.json", func(*http.Request) (any, error) {
+		return srv.OpenAPI("Uptime", "1.0"), nil
+	}, api.Doc{Summary: "This document: the API as OpenAPI 3.1", Public: true, Response: map[string]any{}})
 	frontend.Register(srv)
 	h := health{monitorDB: monitorDB, siteDB: siteSQL, mon: mon, queue: q}
 	registerHealth(srv, h)

@@ -51,6 +51,10 @@ type Config struct {
 	// RollupRetention is how long the hourly and daily rollups are kept.
 	// Defaults to 400 days.
 	RollupRetention time.Duration
+	// MetricsPerSite tells whether GET /metrics has a series per site (up,
+	// latency, certificate expiry). Defaults to true; very large
+	// installations may leave them out.
+	MetricsPerSite bool
 	// LogFormat is "text" or "json". Defaults to text.
 	LogFormat string
 	// HeartbeatURL is fetched after each healthy round of checks, for an
@@ -97,6 +101,7 @@ func Default() Config {
 		ConfirmInterval:  3 * time.Second,
 		Retention:        30 * 24 * time.Hour,
 		RollupRetention:  400 * 24 * time.Hour,
+		MetricsPerSite:   true,
 		LogFormat:        "text",
 	}
 }
@@ -133,6 +138,16 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() error)
 		}
 		fs.IntVar(p, name, *p, usage+" (env "+env+")")
 	}
+	boolean := func(p *bool, name, env, usage string) {
+		if v := getenv(env); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q is not true or false", env, v))
+			}
+			*p = b
+		}
+		fs.BoolVar(p, name, *p, usage+" (env "+env+")")
+	}
 	str(&c.Addr, "addr", "UPTIME_ADDR", "address the API listens on")
 	str(&c.StateDir, "state-dir", "UPTIME_STATE_DIR", "directory for the local database cluster and local secrets")
 	str(&c.DatabaseURL, "database-url", "DATABASE_URL", "PostgreSQL server URL; unset: provision a local cluster")
@@ -146,6 +161,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() error)
 	dur(&c.ConfirmInterval, "confirm-interval", "UPTIME_CONFIRM_INTERVAL", "pause before each re-check")
 	dur(&c.Retention, "retention", "UPTIME_RETENTION", "how long raw checks are kept, like 30d")
 	dur(&c.RollupRetention, "rollup-retention", "UPTIME_ROLLUP_RETENTION", "how long the hourly and daily rollups are kept, like 400d")
+	boolean(&c.MetricsPerSite, "metrics-per-site", "UPTIME_METRICS_PER_SITE", "serve a series per site at /metrics; false for very many sites")
 	str(&c.LogFormat, "log-format", "UPTIME_LOG_FORMAT", "log format: text or json")
 	str(&c.PublicURL, "public-url", "UPTIME_PUBLIC_URL", "URL people reach the server at; its host is answered to")
 	str(&c.AllowedHosts, "allowed-hosts", "UPTIME_ALLOWED_HOSTS", "more host names answered to, comma separated (*.example.com for all under it)")
