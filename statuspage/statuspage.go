@@ -4,38 +4,63 @@ package statuspage
 
 import (
 	"context"
+	"embed"
+	"net/http"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"uptime/internal/api"
 	"uptime/monitor"
 	"uptime/site"
 )
 
+// Migrations is the statuspage database's schema, applied at start-up.
+//
+//go:embed migrations/*.sql
+var Migrations embed.FS
+
 // Monitor is what the public face reads of the monitor.
 type Monitor interface {
 	States(ctx context.Context, ids []int64) (map[int64]monitor.SiteStatus, error)
 	Uptime(ctx context.Context, siteID int, now time.Time) (monitor.Uptime, error)
+	DaysOf(ctx context.Context, ids []int64, n int, now time.Time) (map[int64][]monitor.DayRecord, error)
 }
 
 // Sites is what the public face reads of the site service.
 type Sites interface {
 	Entry(ctx context.Context, id int) (*site.Entry, error)
+	Entries(ctx context.Context, ids []int) ([]*site.Entry, error)
 }
 
 // Service serves status pages and badges.
 type Service struct {
+	db    *pgxpool.Pool
 	sites Sites
 	mon   Monitor
 	now   func() time.Time
+	cache pageCache
 }
 
-// New returns the service.
-func New(sites Sites, mon Monitor) *Service {
-	return &Service{sites: sites, mon: mon, now: time.Now}
+// New returns the service, keeping its pages in db.
+func New(db *pgxpool.Pool, sites Sites, mon Monitor) *Service {
+	return &Service{db: db, sites: sites, mon: mon, now: time.Now}
 }
 
 // Register adds the service's endpoints to srv.
 func (s *Service) Register(srv *api.Server) {
+	srv.Handle("POST /status-page", s.handleCreate, api.Doc{
+		Summary: "Create a status page", Request: PageParams{}, Response: Page{}})
+	srv.Handle("GET /status-page", s.handleList, api.Doc{
+		Summary: "Every status page", Public: true, Response: ListResponse{}})
+	srv.Handle("GET /status-page/{slug}", s.handleGet, api.Doc{
+		Summary: "A status page's settings", Public: true, Response: Page{}})
+	srv.Handle("PATCH /status-page/{slug}", s.handleUpdate, api.Doc{
+		Summary: "Change the fields given of a status page", Request: PageParams{}, Response: Page{}})
+	srv.Handle("DELETE /status-page/{slug}", s.handleDelete, api.Doc{Summary: "Delete a status page"})
+	srv.Handle("GET /p/{slug}", s.handlePublic, api.Doc{
+		Summary: "The public status page, as HTML: no key, no script", Public: true, ContentType: "text/html"})
+
 	label := api.Param{Name: "label", Type: "string", Description: "the text on the left"}
 	svg := "image/svg+xml"
 	srv.Handle("GET /badge/{siteID}/status.svg", s.handleStatusBadge, api.Doc{
@@ -45,4 +70,30 @@ func (s *Service) Register(srv *api.Server) {
 			{Name: "window", Type: "string", Description: "24h, 7d, 30d (the default), 90d or 365d"}}})
 	srv.Handle("GET /badge/{siteID}/latency.svg", s.handleLatencyBadge, api.Doc{
 		Summary: "A badge of the site's last check's time to an answer", Public: true, ContentType: svg, Query: []api.Param{label}})
+}
+
+func (s *Service) handleCreate(r *http.Request) (any, error) {
+	p, err := decodePage(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.Create(r.Context(), p)
+}
+
+func (s *Service) handleList(r *http.Request) (any, error) { return s.List(r.Context()) }
+
+func (s *Service) handleGet(r *http.Request) (any, error) {
+	return s.Get(r.Context(), r.PathValue("slug"))
+}
+
+func (s *Service) handleUpdate(r *http.Request) (any, error) {
+	p, err := decodePage(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.Update(r.Context(), r.PathValue("slug"), p)
+}
+
+func (s *Service) handleDelete(r *http.Request) (any, error) {
+	return nil, s.Delete(r.Context(), r.PathValue("slug"))
 }

@@ -549,7 +549,24 @@ function setupBadgeCopy() {
   });
 }
 
+// renderStatusPages links the public status pages, made through
+// /status-page, above the list; nothing shows while there are none.
+async function renderStatusPages() {
+  try {
+    const { pages } = await call("GET", "/status-page");
+    const nav = $("status-pages");
+    nav.replaceChildren(
+      h("span", { text: "Status pages:" }),
+      ...pages.map((p) => h("a", { href: `/p/${encodeURIComponent(p.slug)}`, text: p.title })),
+    );
+    nav.hidden = pages.length === 0;
+  } catch {
+    // The list of sites says when the server cannot be reached.
+  }
+}
+
 setupAddForm();
+renderStatusPages();
 setupBadgeCopy();
 setupEditDialog();
 setupKeyDialog();

@@ -101,6 +101,10 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	statusPageURL, err := dbs.PrepareService(ctx, StatusPageDatabase)
+	if err != nil {
+		return err
+	}
 
 	siteDB, err := site.OpenDB(siteURL)
 	if err != nil {
@@ -118,6 +122,11 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return err
 	}
 	defer monitorDB.Close()
+	statusPageDB, err := openPool(ctx, statusPageURL, 10)
+	if err != nil {
+		return err
+	}
+	defer statusPageDB.Close()
 
 	deny, _ := config.ParsePrefixes(a.cfg.DenyTargets) // validated with the config
 	allow, _ := config.ParsePrefixes(a.cfg.AllowTargets)
@@ -162,7 +171,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	sites.Register(srv)
 	mon.Register(srv)
 	notifier.Register(srv)
-	statuspage.New(sites, mon).Register(srv)
+	statuspage.New(statusPageDB, sites, mon).Register(srv)
 	var perSite []prometheus.Collector
 	if a.cfg.MetricsPerSite {
 		perSite = append(perSite, mon.SiteCollector())
@@ -173,7 +182,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return srv.OpenAPI("Uptime", "1.0"), nil
 	}, api.Doc{Summary: "This document: the API as OpenAPI 3.1", Public: true, Response: map[string]any{}})
 	frontend.Register(srv)
-	h := health{monitorDB: monitorDB, siteDB: siteSQL, mon: mon, queue: q}
+	h := health{monitorDB: monitorDB, siteDB: siteSQL, statusPageDB: statusPageDB, mon: mon, queue: q}
 	registerHealth(srv, h)
 
 	// The days' partitions are made before checking starts; a check that

@@ -16,13 +16,18 @@ import (
 	"uptime/internal/queue"
 	"uptime/monitor"
 	"uptime/site"
+	"uptime/statuspage"
 )
 
 // The services' database names, as in Encore.
 const (
-	SiteDatabase    = "site"
-	MonitorDatabase = "monitor"
+	SiteDatabase       = "site"
+	MonitorDatabase    = "monitor"
+	StatusPageDatabase = "statuspage"
 )
+
+// Databases are the services' databases, in the order they are prepared.
+var Databases = []string{SiteDatabase, MonitorDatabase, StatusPageDatabase}
 
 // DatabaseServer is the PostgreSQL server the services' databases live on:
 // the configured one, or a local cluster this process provisioned.
@@ -79,6 +84,8 @@ func (s *DatabaseServer) PrepareService(ctx context.Context, service string) (st
 	switch service {
 	case SiteDatabase:
 		return s.Prepare(ctx, service, site.Migrations)
+	case StatusPageDatabase:
+		return s.Prepare(ctx, service, statuspage.Migrations)
 	case MonitorDatabase:
 		dbURL, err := s.Prepare(ctx, service, monitor.Migrations)
 		if err != nil {

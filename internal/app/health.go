@@ -17,13 +17,14 @@ import (
 
 // health is what readiness depends on.
 type health struct {
-	monitorDB *pgxpool.Pool
-	siteDB    *sql.DB
-	mon       *monitor.Service
-	queue     *queue.Queue
+	monitorDB    *pgxpool.Pool
+	siteDB       *sql.DB
+	statusPageDB *pgxpool.Pool
+	mon          *monitor.Service
+	queue        *queue.Queue
 }
 
-// ping checks that both databases answer.
+// ping checks that the databases answer.
 func (h health) ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -32,6 +33,9 @@ func (h health) ping(ctx context.Context) error {
 	}
 	if err := h.siteDB.PingContext(ctx); err != nil {
 		return fmt.Errorf("the site database does not answer: %w", err)
+	}
+	if err := h.statusPageDB.Ping(ctx); err != nil {
+		return fmt.Errorf("the statuspage database does not answer: %w", err)
 	}
 	return nil
 }
@@ -59,7 +63,7 @@ func watchDatabases(ctx context.Context, h health, down *alarm.Alarm) {
 }
 
 // registerHealth adds GET /healthz (the process answers) and GET /readyz
-// (it can do its work: both databases answer, the queue runs, and checks
+// (it can do its work: the databases answer, the queue runs, and checks
 // are completing).
 func registerHealth(srv *api.Server, h health) {
 	srv.Handle("GET /healthz", func(*http.Request) (any, error) {

@@ -23,9 +23,9 @@ Usage:
   uptime [run] [flags]             run the monitor: the API on http://127.0.0.1:4000,
                                    the dashboard at /frontend/, and a local PostgreSQL
                                    under .uptime/ unless --database-url is set
-  uptime db shell <site|monitor>   open psql on a service's database
-  uptime db conn-uri <site|monitor>
-                                   print the connection URL of a service's database
+  uptime db shell <service>        open psql on a service's database: site,
+                                   monitor or statuspage
+  uptime db conn-uri <service>     print the connection URL of a service's database
   uptime secret set <Name>         store a secret for the local app (SlackWebhookURL);
                                    the value is read from the terminal without echo,
                                    or from standard input; the environment

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"uptime/internal/app"
@@ -20,15 +21,15 @@ import (
 // no `uptime run` holds, shell starts it for the session and stops it after.
 func db(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "shell" && args[0] != "conn-uri") {
-		return errors.New("usage: uptime db shell <site|monitor> | uptime db conn-uri <site|monitor>")
+		return errors.New("usage: uptime db shell <site|monitor|statuspage> | uptime db conn-uri <site|monitor|statuspage>")
 	}
 	sub := args[0]
 	cfg, rest, err := parse("db "+sub, args[1:], stderr)
 	if err != nil {
 		return err
 	}
-	if len(rest) != 1 || (rest[0] != app.SiteDatabase && rest[0] != app.MonitorDatabase) {
-		return fmt.Errorf("usage: uptime db %s <site|monitor>", sub)
+	if len(rest) != 1 || !slices.Contains(app.Databases, rest[0]) {
+		return fmt.Errorf("usage: uptime db %s <site|monitor|statuspage>", sub)
 	}
 	dbs, err := app.OpenDatabaseServer(ctx, cfg, newLogger(cfg, io.Discard), true)
 	if err != nil {

@@ -1,0 +1,336 @@
+package statuspage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"uptime/internal/api"
+)
+
+// Page is a status page: groups of sites shown to the public at /p/<slug>.
+type Page struct {
+	// Slug names the page in its address: a to z, 0 to 9 and -, up to 64.
+	Slug string `json:"slug"`
+	// Title heads the page.
+	Title string `json:"title"`
+	// Description is shown under the title; may be empty.
+	Description string `json:"description"`
+	// ShowURLs tells whether the public page shows each site's URL; by
+	// default it shows names only.
+	ShowURLs bool `json:"show_urls"`
+	// Groups are the page's sections, in order, each a list of site ids.
+	Groups []Group `json:"groups"`
+	// CreatedAt and UpdatedAt are when the page was made and last changed.
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Group is a section of a status page.
+type Group struct {
+	// Name heads the section.
+	Name string `json:"name"`
+	// Sites are the ids of its sites, in order.
+	Sites []int `json:"sites"`
+}
+
+// PageParams are the fields of a page to create or change. A field left
+// out keeps its value (or takes its default, on creation).
+type PageParams struct {
+	Slug        *string  `json:"slug,omitempty"`
+	Title       *string  `json:"title,omitempty"`
+	Description *string  `json:"description,omitempty"`
+	ShowURLs    *bool    `json:"show_urls,omitempty"`
+	Groups      *[]Group `json:"groups,omitempty"`
+}
+
+// ListResponse is every status page.
+type ListResponse struct {
+	// Pages are the pages, by slug.
+	Pages []Page `json:"pages"`
+}
+
+// Limits of a status page.
+const (
+	maxTitle       = 200
+	maxDescription = 2000
+	maxGroups      = 50
+	maxGroupName   = 100
+	// MaxPageSites is the most sites one page may show.
+	MaxPageSites = 1000
+)
+
+var slugPattern = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
+
+// pageFields are the fields a request may give.
+var pageFields = []string{"slug", "title", "description", "show_urls", "groups"}
+
+// decodePage reads a request's page fields, refusing a field it does not
+// know, so that a misspelt one is not silently ignored.
+func decodePage(r *http.Request) (PageParams, error) {
+	body, err := api.ReadBody(r)
+	if err != nil {
+		return PageParams{}, err
+	}
+	fields, err := api.DecodeBytes[map[string]json.RawMessage](body)
+	if err != nil {
+		return PageParams{}, err
+	}
+	for k, v := range fields {
+		if !slices.Contains(pageFields, k) {
+			return PageParams{}, api.Errorf(api.InvalidArgument, "unknown field %s; a status page has %s",
+				api.Quote(k), strings.Join(pageFields, ", "))
+		}
+		if string(v) == "null" && k != "description" {
+			return PageParams{}, api.Errorf(api.InvalidArgument, "%s cannot be null", k)
+		}
+	}
+	p, err := api.DecodeBytes[PageParams](body)
+	if err != nil {
+		return PageParams{}, err
+	}
+	if raw, ok := fields["description"]; ok && string(raw) == "null" {
+		p.Description = new(string)
+	}
+	return p, nil
+}
+
+// check validates the fields given, and that every site exists.
+func (s *Service) check(ctx context.Context, p PageParams) error {
+	if p.Slug != nil && !slugPattern.MatchString(*p.Slug) {
+		return api.Errorf(api.InvalidArgument, "slug must be 1 to 64 of a-z, 0-9 and -, got %s", api.Quote(*p.Slug))
+	}
+	if p.Title != nil {
+		if err := text("title", *p.Title, 1, maxTitle, false); err != nil {
+			return err
+		}
+	}
+	if p.Description != nil {
+		if err := text("description", *p.Description, 0, maxDescription, true); err != nil {
+			return err
+		}
+	}
+	if p.Groups == nil {
+		return nil
+	}
+	groups := *p.Groups
+	if len(groups) > maxGroups {
+		return api.Errorf(api.InvalidArgument, "a page has at most %d groups, got %d", maxGroups, len(groups))
+	}
+	seen := map[int]bool{}
+	var ids []int
+	for i, g := range groups {
+		if err := text(fmt.Sprintf("groups[%d].name", i), g.Name, 1, maxGroupName, false); err != nil {
+			return err
+		}
+		for _, id := range g.Sites {
+			if id < 1 {
+				return api.Errorf(api.InvalidArgument, "groups[%d].sites: %d is not a site id", i, id)
+			}
+			if seen[id] {
+				return api.Errorf(api.InvalidArgument, "groups[%d].sites: site %d is on the page twice", i, id)
+			}
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) > MaxPageSites {
+		return api.Errorf(api.InvalidArgument, "a page shows at most %d sites, got %d", MaxPageSites, len(ids))
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	found, err := s.sites.Entries(ctx, ids)
+	if err != nil {
+		return err
+	}
+	known := map[int]bool{}
+	for _, e := range found {
+		known[e.ID] = true
+	}
+	var missing []string
+	for _, id := range ids {
+		if !known[id] {
+			missing = append(missing, fmt.Sprint(id))
+		}
+	}
+	if len(missing) > 0 {
+		return api.Errorf(api.InvalidArgument, "no site has the id %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// text checks a text field: its length in characters, and no control
+// characters (line breaks only where multiline).
+func text(name, v string, minLen, maxLen int, multiline bool) error {
+	n := utf8.RuneCountInString(strings.TrimSpace(v))
+	if n < minLen {
+		return api.Errorf(api.InvalidArgument, "%s is required", name)
+	}
+	if utf8.RuneCountInString(v) > maxLen {
+		return api.Errorf(api.InvalidArgument, "%s is at most %d characters, got %d", name, maxLen, utf8.RuneCountInString(v))
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\r' || r == '\t')) {
+			return api.Errorf(api.InvalidArgument, "%s contains a control character", name)
+		}
+	}
+	return nil
+}
+
+const pageColumns = "slug, title, description, show_urls, groups, created_at, updated_at"
+
+func scanPage(row pgx.Row) (*Page, error) {
+	var p Page
+	var groups []byte
+	if err := row.Scan(&p.Slug, &p.Title, &p.Description, &p.ShowURLs, &groups, &p.CreatedAt, &p.UpdatedAt); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(groups, &p.Groups); err != nil {
+		return nil, fmt.Errorf("groups of status page %s: %w", p.Slug, err)
+	}
+	return &p, nil
+}
+
+// isDuplicate reports a unique violation: the slug is taken.
+func isDuplicate(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && pg.Code == "23505"
+}
+
+// Create makes a page.
+func (s *Service) Create(ctx context.Context, p PageParams) (*Page, error) {
+	if p.Slug == nil {
+		return nil, api.Errorf(api.InvalidArgument, "slug is required")
+	}
+	if p.Title == nil {
+		return nil, api.Errorf(api.InvalidArgument, "title is required")
+	}
+	if err := s.check(ctx, p); err != nil {
+		return nil, err
+	}
+	page := &Page{Slug: *p.Slug, Title: *p.Title, Groups: []Group{}}
+	if p.Description != nil {
+		page.Description = *p.Description
+	}
+	if p.ShowURLs != nil {
+		page.ShowURLs = *p.ShowURLs
+	}
+	if p.Groups != nil {
+		page.Groups = normalized(*p.Groups)
+	}
+	groups, _ := json.Marshal(page.Groups)
+	created, err := scanPage(s.db.QueryRow(ctx, `INSERT INTO status_page (slug, title, description, show_urls, groups)
+		VALUES ($1, $2, $3, $4, $5) RETURNING `+pageColumns, page.Slug, page.Title, page.Description, page.ShowURLs, groups))
+	if isDuplicate(err) {
+		return nil, api.Errorf(api.AlreadyExists, "a status page has the slug %s already", api.Quote(page.Slug))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create status page: %w", err)
+	}
+	return created, nil
+}
+
+// normalized gives every group a list, empty rather than null.
+func normalized(groups []Group) []Group {
+	out := slices.Clone(groups)
+	for i := range out {
+		if out[i].Sites == nil {
+			out[i].Sites = []int{}
+		}
+	}
+	return out
+}
+
+// Get returns the page with the slug.
+func (s *Service) Get(ctx context.Context, slug string) (*Page, error) {
+	p, err := scanPage(s.db.QueryRow(ctx, "SELECT "+pageColumns+" FROM status_page WHERE slug = $1", slug))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, api.Errorf(api.NotFound, "no status page has the slug %s", api.Quote(slug))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read status page: %w", err)
+	}
+	return p, nil
+}
+
+// List returns every page, by slug.
+func (s *Service) List(ctx context.Context) (*ListResponse, error) {
+	rows, err := s.db.Query(ctx, "SELECT "+pageColumns+" FROM status_page ORDER BY slug")
+	if err != nil {
+		return nil, fmt.Errorf("list status pages: %w", err)
+	}
+	defer rows.Close()
+	out := &ListResponse{Pages: []Page{}}
+	for rows.Next() {
+		p, err := scanPage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list status pages: %w", err)
+		}
+		out.Pages = append(out.Pages, *p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list status pages: %w", err)
+	}
+	return out, nil
+}
+
+// Update changes the fields given of the page with the slug.
+func (s *Service) Update(ctx context.Context, slug string, p PageParams) (*Page, error) {
+	if err := s.check(ctx, p); err != nil {
+		return nil, err
+	}
+	var groups []byte
+	if p.Groups != nil {
+		groups, _ = json.Marshal(normalized(*p.Groups))
+	}
+	updated, err := scanPage(s.db.QueryRow(ctx, `UPDATE status_page SET slug = COALESCE($2, slug), title = COALESCE($3, title),
+			description = COALESCE($4, description), show_urls = COALESCE($5, show_urls),
+			groups = COALESCE($6::jsonb, groups), updated_at = now()
+		WHERE slug = $1 RETURNING `+pageColumns, slug, p.Slug, p.Title, p.Description, p.ShowURLs, groups))
+	switch {
+	case isDuplicate(err):
+		return nil, api.Errorf(api.AlreadyExists, "a status page has the slug %s already", api.Quote(*p.Slug))
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, api.Errorf(api.NotFound, "no status page has the slug %s", api.Quote(slug))
+	case err != nil:
+		return nil, fmt.Errorf("update status page: %w", err)
+	}
+	s.cache.forget(slug)
+	return updated, nil
+}
+
+// Delete removes the page with the slug.
+func (s *Service) Delete(ctx context.Context, slug string) error {
+	tag, err := s.db.Exec(ctx, "DELETE FROM status_page WHERE slug = $1", slug)
+	if err != nil {
+		return fmt.Errorf("delete status page: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return api.Errorf(api.NotFound, "no status page has the slug %s", api.Quote(slug))
+	}
+	s.cache.forget(slug)
+	return nil
+}
+
+// siteIDs lists a page's sites, in order.
+func (p *Page) siteIDs() []int64 {
+	var ids []int64
+	for _, g := range p.Groups {
+		for _, id := range g.Sites {
+			ids = append(ids, int64(id))
+		}
+	}
+	return ids
+}

@@ -1,0 +1,289 @@
+package statuspage
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"uptime/internal/api"
+	"uptime/monitor"
+	"uptime/site"
+)
+
+//go:embed templates/*.html
+var templates embed.FS
+
+var pageTemplate = template.Must(template.New("page.html").Funcs(template.FuncMap{
+	"lower": strings.ToLower,
+}).ParseFS(templates, "templates/*.html"))
+
+// publicDays is how many daily bars a public page shows.
+const publicDays = 90
+
+// cacheFor is how long a rendered public page is served to everyone
+// before it is rendered again: a crowd of visitors costs one render.
+const cacheFor = 5 * time.Second
+
+// publicPolicy lets a public page use its own inline style and nothing
+// else: no script, no outside resource.
+const publicPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// rendered is a public page as served.
+type rendered struct {
+	status int
+	body   []byte
+	etag   string
+	at     time.Time
+}
+
+// pageCache keeps each public page's latest rendering for cacheFor, and
+// renders a page once however many ask for it at the same time.
+type pageCache struct {
+	mu     sync.Mutex
+	pages  map[string]*rendered
+	flight singleflight.Group
+}
+
+func (c *pageCache) get(slug string, now time.Time) *rendered {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r := c.pages[slug]; r != nil && now.Sub(r.at) < cacheFor {
+		return r
+	}
+	return nil
+}
+
+func (c *pageCache) put(slug string, r *rendered) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pages == nil {
+		c.pages = map[string]*rendered{}
+	}
+	// Slugs that stop being asked for go with the next put.
+	for k, old := range c.pages {
+		if r.at.Sub(old.at) > time.Minute {
+			delete(c.pages, k)
+		}
+	}
+	c.pages[slug] = r
+}
+
+func (c *pageCache) forget(slug string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.pages, slug)
+}
+
+// handlePublic serves GET /p/:slug: the status page as HTML, readable
+// without JavaScript, cached for a few seconds, with an ETag.
+func (s *Service) handlePublic(r *http.Request) (any, error) {
+	slug := r.PathValue("slug")
+	now := s.now()
+	page := s.cache.get(slug, now)
+	if page == nil {
+		v, err, _ := s.cache.flight.Do(slug, func() (any, error) {
+			if p := s.cache.get(slug, now); p != nil {
+				return p, nil
+			}
+			p, err := s.render(r.Context(), slug, now)
+			if err != nil {
+				return nil, err
+			}
+			s.cache.put(slug, p)
+			return p, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		page = v.(*rendered)
+	}
+	header := http.Header{
+		"Content-Type":            {"text/html; charset=utf-8"},
+		"Cache-Control":           {fmt.Sprintf("public, max-age=%d", int(cacheFor.Seconds()))},
+		"Etag":                    {page.etag},
+		"Content-Security-Policy": {publicPolicy},
+		"Referrer-Policy":         {"no-referrer"},
+	}
+	if page.status == http.StatusOK && etagMatches(r.Header.Get("If-None-Match"), page.etag) {
+		return &api.Raw{Status: http.StatusNotModified, Header: header}, nil
+	}
+	return &api.Raw{Status: page.status, Header: header, Body: page.body}, nil
+}
+
+// etagMatches reads If-None-Match: a list of tags, or *.
+func etagMatches(header, etag string) bool {
+	for t := range strings.SplitSeq(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == etag || t == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// The views the template shows.
+type (
+	pageView struct {
+		Title, Description string
+		Overall            string
+		OverallClass       string // up, degraded or down
+		Groups             []groupView
+		Updated            string // RFC 3339, UTC
+		UpdatedText        string
+		Days               int
+		NotFound           bool
+	}
+	groupView struct {
+		Name  string
+		Sites []siteView
+	}
+	siteView struct {
+		Name, URL string
+		State     string // up, down, degraded, paused, pending
+		StateText string
+		Uptime    string // over the days shown
+		Days      []dayView
+	}
+	dayView struct {
+		Class string // up, partial, down, none
+		Title string
+	}
+)
+
+// render builds the page with the slug as HTML; a slug that no page has
+// gets the 404 page.
+func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rendered, error) {
+	p, err := s.Get(ctx, slug)
+	if api.IsCode(err, api.NotFound) {
+		return s.finish(http.StatusNotFound, pageView{Title: "No such status page", NotFound: true}, now)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ids := p.siteIDs()
+	sites := map[int64]*site.Entry{}
+	var (
+		states map[int64]monitor.SiteStatus
+		days   map[int64][]monitor.DayRecord
+	)
+	if len(ids) > 0 {
+		ints := make([]int, len(ids))
+		for i, id := range ids {
+			ints[i] = int(id)
+		}
+		entries, err := s.sites.Entries(ctx, ints)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			sites[int64(e.ID)] = e
+		}
+		if states, err = s.mon.States(ctx, ids); err != nil {
+			return nil, err
+		}
+		if days, err = s.mon.DaysOf(ctx, ids, publicDays, now); err != nil {
+			return nil, err
+		}
+	}
+	v := pageView{Title: p.Title, Description: p.Description, Days: publicDays,
+		Updated: now.UTC().Format(time.RFC3339), UpdatedText: now.UTC().Format("2 Jan 2006 15:04 UTC")}
+	var down, degraded []string
+	for _, g := range p.Groups {
+		gv := groupView{Name: g.Name}
+		for _, id := range g.Sites {
+			e := sites[int64(id)]
+			if e == nil {
+				continue // deleted since it was put on the page
+			}
+			st, checked := states[int64(id)]
+			sv := siteView{Name: e.Name}
+			if p.ShowURLs {
+				sv.URL = e.Public().URL
+			}
+			switch {
+			case e.Paused:
+				sv.State, sv.StateText = "paused", "Paused"
+			case !checked:
+				sv.State, sv.StateText = "pending", "Not checked yet"
+			case !st.Up:
+				sv.State, sv.StateText = "down", "Down"
+				down = append(down, e.Name)
+			case st.Degraded:
+				sv.State, sv.StateText = "degraded", "Degraded"
+				degraded = append(degraded, e.Name)
+			default:
+				sv.State, sv.StateText = "up", "Operational"
+			}
+			sv.Days, sv.Uptime = dayViews(days[int64(id)])
+			gv.Sites = append(gv.Sites, sv)
+		}
+		v.Groups = append(v.Groups, gv)
+	}
+	switch {
+	case len(down) > 0:
+		v.OverallClass, v.Overall = "down", fmt.Sprintf("%s down: %s", count(len(down), "site"), strings.Join(down, ", "))
+		if len(degraded) > 0 {
+			v.Overall += fmt.Sprintf("; %s degraded", count(len(degraded), "site"))
+		}
+	case len(degraded) > 0:
+		v.OverallClass, v.Overall = "degraded", fmt.Sprintf("%s degraded: %s", count(len(degraded), "site"), strings.Join(degraded, ", "))
+	default:
+		v.OverallClass, v.Overall = "up", "All systems operational"
+	}
+	return s.finish(http.StatusOK, v, now)
+}
+
+func (s *Service) finish(status int, v pageView, now time.Time) (*rendered, error) {
+	var b bytes.Buffer
+	if err := pageTemplate.Execute(&b, v); err != nil {
+		return nil, fmt.Errorf("render status page: %w", err)
+	}
+	sum := sha256.Sum256(b.Bytes())
+	return &rendered{status: status, body: b.Bytes(), etag: `"` + hex.EncodeToString(sum[:12]) + `"`, at: now}, nil
+}
+
+func count(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return strconv.Itoa(n) + " " + what + "s"
+}
+
+// dayViews colours each day by its uptime, and sums the uptime over them
+// all, weighted by each day's checks.
+func dayViews(days []monitor.DayRecord) ([]dayView, string) {
+	out := make([]dayView, len(days))
+	var checks, up float64
+	for i, d := range days {
+		if d.Uptime == nil {
+			out[i] = dayView{Class: "none", Title: d.Date + ": no data"}
+			continue
+		}
+		u := *d.Uptime
+		checks += float64(d.Checks)
+		up += u / 100 * float64(d.Checks)
+		class := "down"
+		switch {
+		case u >= 99.9:
+			class = "up"
+		case u >= 95:
+			class = "partial"
+		}
+		out[i] = dayView{Class: class, Title: fmt.Sprintf("%s: %s (%d checks)", d.Date, percent(u), d.Checks)}
+	}
+	if checks == 0 {
+		return out, "no data"
+	}
+	return out, percent(100 * up / checks)
+}
