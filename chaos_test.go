@@ -282,6 +282,11 @@ func TestChaosDatabaseOutage(t *testing.T) {
 	p.start(t)
 	addSites(t, p, farm, sites)
 	from := farm.waitRound(t, sites, time.Now(), 30*time.Second)
+	// A status page, seen once before the outage.
+	if status, body := p.Do(t, "POST", "/status-page", `{"slug": "all", "title": "All", "groups": [{"name": "Sites", "sites": [1, 2]}]}`); status != 200 {
+		t.Fatalf("create a status page: %d %s", status, body)
+	}
+	_, before := p.Do(t, "GET", "/p/all", "")
 	time.Sleep(5 * time.Second)
 
 	ctx := context.Background()
@@ -290,6 +295,10 @@ func TestChaosDatabaseOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	stoppedAt := time.Now()
+	// It still shows, as it was last seen, saying when that was.
+	if status, during := p.Do(t, "GET", "/p/all", ""); status != 200 || during != before || !strings.Contains(during, "Updated") {
+		t.Errorf("the status page with PostgreSQL stopped: %d, want 200 and the page as last rendered:\n%.300s", status, during)
+	}
 	var answers, unavailable, slow int
 	for time.Since(stoppedAt) < outage {
 		t0 := time.Now()

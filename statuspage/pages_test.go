@@ -1,6 +1,7 @@
 package statuspage_test
 
 import (
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -217,6 +218,20 @@ func TestPublicStatusPage(t *testing.T) {
 	}
 	if status, _, b := call(t, a, "GET", "/p/acme", "", "If-None-Match", etag); status != 304 || b != "" {
 		t.Errorf("If-None-Match with the ETag: %d %q, want 304 and no body", status, b)
+	}
+	// Compressed for a client that takes gzip: the same page.
+	_, zh, zipped := call(t, a, "GET", "/p/acme", "", "Accept-Encoding", "gzip")
+	zr, err := gzip.NewReader(strings.NewReader(zipped))
+	if err != nil || zh.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("with Accept-Encoding gzip: Content-Encoding %q, %v", zh.Get("Content-Encoding"), err)
+	}
+	if unzipped, _ := io.ReadAll(zr); string(unzipped) != body || len(zipped) >= len(body)/4 {
+		t.Errorf("the gzipped page (%d bytes) is not the page (%d bytes), or hardly smaller", len(zipped), len(body))
+	}
+	_, ih, plain := call(t, a, "GET", "/p/acme", "", "Accept-Encoding", "identity")
+	if plain != body || ih.Get("Content-Encoding") != "" || ih.Get("Etag") == zh.Get("Etag") {
+		t.Errorf("without gzip: Content-Encoding %q, ETag %q (gzipped %q), the same page %v",
+			ih.Get("Content-Encoding"), ih.Get("Etag"), zh.Get("Etag"), plain == body)
 	}
 	// A change of the page shows at once; with show_urls the URLs too.
 	a.Call(t, "PATCH", "/status-page/acme", `{"title": "Acme systems", "show_urls": true}`, nil)

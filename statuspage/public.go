@@ -2,6 +2,7 @@ package statuspage
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"embed"
@@ -35,16 +36,26 @@ const publicDays = 90
 // before it is rendered again: a crowd of visitors costs one render.
 const cacheFor = 5 * time.Second
 
+// renderTimeout bounds one rendering of a page.
+const renderTimeout = 30 * time.Second
+
+// keepStale is how long a page's last rendering is kept to be served
+// while a new one cannot be made (the database away): the page says when
+// it was updated.
+const keepStale = 15 * time.Minute
+
 // publicPolicy lets a public page use its own inline style and nothing
 // else: no script, no outside resource.
 const publicPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-// rendered is a public page as served.
+// rendered is a public page as served: its HTML, and the same gzipped,
+// compressed once for every visitor (90 bars of 500 sites are megabytes of
+// markup, and a twentieth of that compressed).
 type rendered struct {
-	status int
-	body   []byte
-	etag   string
-	at     time.Time
+	status     int
+	body, gzip []byte
+	etag       string // of body; gzip's has "-gz" in it
+	at         time.Time
 }
 
 // pageCache keeps each public page's latest rendering for cacheFor, and
@@ -52,7 +63,15 @@ type rendered struct {
 type pageCache struct {
 	mu     sync.Mutex
 	pages  map[string]*rendered
+	forgot map[string]int // times each page was forgotten: a rendering begun before is not kept
 	flight singleflight.Group
+}
+
+// generation is how many times the page was forgotten.
+func (c *pageCache) generation(slug string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.forgot[slug]
 }
 
 func (c *pageCache) get(slug string, now time.Time) *rendered {
@@ -64,25 +83,40 @@ func (c *pageCache) get(slug string, now time.Time) *rendered {
 	return nil
 }
 
-func (c *pageCache) put(slug string, r *rendered) {
+func (c *pageCache) put(slug string, gen int, r *rendered) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.forgot[slug] != gen {
+		return // the page changed while this was rendered
+	}
 	if c.pages == nil {
 		c.pages = map[string]*rendered{}
 	}
 	// Slugs that stop being asked for go with the next put.
 	for k, old := range c.pages {
-		if r.at.Sub(old.at) > time.Minute {
+		if r.at.Sub(old.at) > keepStale {
 			delete(c.pages, k)
 		}
 	}
 	c.pages[slug] = r
 }
 
+// stale returns the page's latest rendering however old, for when a new
+// one cannot be made.
+func (c *pageCache) stale(slug string) *rendered {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pages[slug]
+}
+
 func (c *pageCache) forget(slug string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.pages, slug)
+	if c.forgot == nil {
+		c.forgot = map[string]int{}
+	}
+	c.forgot[slug]++
 }
 
 // handlePublic serves GET /p/:slug: the status page as HTML, readable
@@ -92,33 +126,67 @@ func (s *Service) handlePublic(r *http.Request) (any, error) {
 	now := s.now()
 	page := s.cache.get(slug, now)
 	if page == nil {
-		v, err, _ := s.cache.flight.Do(slug, func() (any, error) {
-			if p := s.cache.get(slug, now); p != nil {
-				return p, nil
-			}
-			p, err := s.render(r.Context(), slug, now)
+		// Past its life, the last rendering is served as it is while one
+		// new rendering is made in the background: no visitor waits for
+		// it. Only a page not rendered lately is waited for.
+		// A page changed since a rendering began is rendered anew, not
+		// joined.
+		gen := s.cache.generation(slug)
+		result := s.cache.flight.DoChan(slug+"#"+strconv.Itoa(gen), func() (any, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), renderTimeout)
+			defer cancel()
+			p, err := s.render(ctx, slug, s.now())
 			if err != nil {
 				return nil, err
 			}
-			s.cache.put(slug, p)
+			s.cache.put(slug, gen, p)
 			return p, nil
 		})
-		if err != nil {
-			return nil, err
+		if old := s.cache.stale(slug); old != nil && now.Sub(old.at) < keepStale {
+			page = old
+		} else {
+			var res singleflight.Result
+			select {
+			case res = <-result:
+			case <-r.Context().Done():
+				return nil, r.Context().Err()
+			}
+			if res.Err != nil {
+				return nil, res.Err
+			}
+			page = res.Val.(*rendered)
 		}
-		page = v.(*rendered)
 	}
 	header := http.Header{
 		"Content-Type":            {"text/html; charset=utf-8"},
 		"Cache-Control":           {fmt.Sprintf("public, max-age=%d", int(cacheFor.Seconds()))},
-		"Etag":                    {page.etag},
 		"Content-Security-Policy": {publicPolicy},
 		"Referrer-Policy":         {"no-referrer"},
+		"Vary":                    {"Accept-Encoding"},
 	}
-	if page.status == http.StatusOK && etagMatches(r.Header.Get("If-None-Match"), page.etag) {
+	body, etag := page.body, page.etag
+	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		body, etag = page.gzip, strings.TrimSuffix(page.etag, `"`)+`-gz"`
+		header.Set("Content-Encoding", "gzip")
+	}
+	header.Set("Etag", etag)
+	if page.status == http.StatusOK && etagMatches(r.Header.Get("If-None-Match"), etag) {
+		header.Del("Content-Encoding")
 		return &api.Raw{Status: http.StatusNotModified, Header: header}, nil
 	}
-	return &api.Raw{Status: page.status, Header: header, Body: page.body}, nil
+	return &api.Raw{Status: page.status, Header: header, Body: body}, nil
+}
+
+// acceptsGzip reads Accept-Encoding: gzip, unless its q is 0.
+func acceptsGzip(header string) bool {
+	for e := range strings.SplitSeq(header, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(e), ";")
+		if strings.EqualFold(strings.TrimSpace(name), "gzip") {
+			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		}
+	}
+	return false
 }
 
 // etagMatches reads If-None-Match: a list of tags, or *.
@@ -249,8 +317,14 @@ func (s *Service) finish(status int, v pageView, now time.Time) (*rendered, erro
 	if err := pageTemplate.Execute(&b, v); err != nil {
 		return nil, fmt.Errorf("render status page: %w", err)
 	}
+	var gz bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
+	w.Write(b.Bytes())
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("compress status page: %w", err)
+	}
 	sum := sha256.Sum256(b.Bytes())
-	return &rendered{status: status, body: b.Bytes(), etag: `"` + hex.EncodeToString(sum[:12]) + `"`, at: now}, nil
+	return &rendered{status: status, body: b.Bytes(), gzip: gz.Bytes(), etag: `"` + hex.EncodeToString(sum[:12]) + `"`, at: now}, nil
 }
 
 func count(n int, what string) string {
