@@ -121,6 +121,9 @@ func TestURLsAreShownAsText(t *testing.T) {
 	p.waitFor(row(url) + ` !== undefined`)
 	p.do(chromedp.Click(chromedp.CSS("#sites tr .site-url")))
 	p.waitFor(`document.getElementById("detail-dialog").open && document.getElementById("detail-title").textContent === ` + fmt.Sprintf("%q", url))
+	// Closed once all of it has come in: the dialog, centred, moves while
+	// it grows, and a click aimed at its button before then can miss.
+	p.waitFor(`document.querySelector("#detail-incidents li") !== null && [...document.querySelectorAll("#detail-badges img")].every((i) => i.complete)`)
 	p.do(chromedp.Click(chromedp.CSS("#detail-dialog .detail-head button")))
 	p.waitFor(`!document.getElementById("detail-dialog").open`)
 	p.do(chromedp.Click(chromedp.CSS("#sites tr .delete")))

@@ -47,6 +47,9 @@ func TestDetailShowsNinetyDays(t *testing.T) {
 	if !strings.Contains(facts, "(90d)") || !strings.Contains(facts, "(365d)") {
 		t.Errorf("the facts %q leave out the 90 and 365 day uptime", facts)
 	}
+	if got := eval[string](p, `document.getElementById("detail-incidents").textContent`); got != "No incidents." {
+		t.Errorf("a site always up lists incidents: %q", got)
+	}
 	// The site's badges, shown as images, and the Markdown to paste.
 	p.waitFor(`[...document.querySelectorAll("#detail-badges img")].filter((i) => i.complete && i.naturalWidth > 40).length === 3`)
 	md := eval[string](p, `document.getElementById("detail-badge-markdown").value`)

@@ -34,6 +34,13 @@ func (s *Service) Register(srv *api.Server) {
 			{Name: "limit", Type: "integer", Description: "how many checks, 1 to 1000 (100)"},
 			{Name: "days", Type: "integer", Description: "the last days instead, 1 to 400"},
 		}})
+	srv.Handle("GET /incident", s.handleIncidents, api.Doc{
+		Summary: "Confirmed down periods, newest first", Public: true, Response: IncidentsResponse{},
+		Query: []api.Param{
+			{Name: "site", Type: "integer", Description: "of this site only"},
+			{Name: "limit", Type: "integer", Description: "how many, 1 to 1000 (50)"},
+			{Name: "before", Type: "string", Description: "older than this incident id, or started before this time (RFC 3339)"},
+		}})
 	srv.Handle("GET /scheduler", s.handleScheduler, api.Doc{
 		Summary: "This instance's share of the scheduled checks and their lateness", Public: true, Response: SchedulerStats{}})
 }

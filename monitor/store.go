@@ -141,6 +141,15 @@ func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, t *target, final Resu
 	if !changed {
 		return nil
 	}
+	var err error
+	if up {
+		err = closeIncident(ctx, tx, st.ID, final.CheckedAt)
+	} else {
+		err = openIncident(ctx, tx, st.ID, final.CheckedAt, final.Reason)
+	}
+	if err != nil {
+		return err
+	}
 	ev := TransitionEvent{Site: st.Public(), Up: up, Reason: final.Reason, At: final.CheckedAt}
 	if checkedAt != nil {
 		ev.Since = since
@@ -165,7 +174,7 @@ func (s *Service) forget(ctx context.Context, siteID int) error {
 	if _, err := tx.Exec(ctx, "DELETE FROM site_state WHERE site_id = $1", siteID); err != nil {
 		return fmt.Errorf("forget site %d: %w", siteID, err)
 	}
-	for _, table := range []string{"checks", "checks_day", "rollup_hour", "rollup_day", "rollup_recent", "rollup_late"} {
+	for _, table := range []string{"checks", "checks_day", "rollup_hour", "rollup_day", "rollup_recent", "rollup_late", "incident"} {
 		if _, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE site_id = $1", siteID); err != nil {
 			return fmt.Errorf("forget the history of site %d: %w", siteID, err)
 		}

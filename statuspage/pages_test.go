@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -184,6 +185,7 @@ func TestPublicStatusPage(t *testing.T) {
 		"<h2>Shop front</h2>", "<h2>Back office</h2>",
 		`&lt;b&gt;Shop&lt;/b&gt; &amp; co`, ">Operational<", ">Down<", ">Paused<", "Orders API",
 		"100% uptime", "0% uptime",
+		"<h2>Incidents, last 14 days</h2>", `<span class="name">Orders API</span><span class="state down">Ongoing</span>`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the page has no %q", want)
@@ -192,12 +194,12 @@ func TestPublicStatusPage(t *testing.T) {
 	if strings.Contains(body, "<b>Shop</b>") {
 		t.Errorf("a site's name was inserted as HTML")
 	}
-	for _, secret := range []string{"internal-health", "secret-endpoint", "127.0.0.1"} {
+	for _, secret := range []string{"internal-health", "secret-endpoint", "127.0.0.1", "HTTP 503"} {
 		if strings.Contains(body, secret) {
 			t.Errorf("the page shows %q: a site URL, which it must not unless asked", secret)
 		}
 	}
-	if n := strings.Count(body, `<span class="`); n != 3*90 {
+	if n := len(regexp.MustCompile(`<span class="(up|partial|down|none)" title="`).FindAllString(body, -1)); n != 3*90 {
 		t.Errorf("%d daily bars, want 90 for each of 3 sites", n)
 	}
 	today := time.Now().UTC().Format(time.DateOnly)
@@ -235,8 +237,9 @@ func TestPublicStatusPage(t *testing.T) {
 	}
 	// A change of the page shows at once; with show_urls the URLs too.
 	a.Call(t, "PATCH", "/status-page/acme", `{"title": "Acme systems", "show_urls": true}`, nil)
-	if _, _, b := call(t, a, "GET", "/p/acme", ""); !strings.Contains(b, "<h1>Acme systems</h1>") || !strings.Contains(b, "secret-endpoint") {
-		t.Errorf("the page after PATCH still shows the old title, or no URLs")
+	if _, _, b := call(t, a, "GET", "/p/acme", ""); !strings.Contains(b, "<h1>Acme systems</h1>") || !strings.Contains(b, "secret-endpoint") ||
+		!strings.Contains(b, "· HTTP 503") {
+		t.Errorf("the page after PATCH still shows the old title, or no URLs, or no incident's cause")
 	}
 	// A page that does not exist is a page too.
 	status, h, body = call(t, a, "GET", "/p/nope", "")

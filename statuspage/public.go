@@ -8,6 +8,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"fmt"
+	"html"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -211,6 +212,15 @@ type (
 		UpdatedText        string
 		Days               int
 		NotFound           bool
+		Incidents          []incidentView
+		IncidentDays       int
+	}
+	incidentView struct {
+		Site            string
+		Started, Ended  string // RFC 3339; Ended empty while it lasts
+		StartedText     string
+		EndedText       string
+		Duration, Cause string
 	}
 	groupView struct {
 		Name  string
@@ -221,11 +231,11 @@ type (
 		State     string // up, down, degraded, paused, pending
 		StateText string
 		Uptime    string // over the days shown
-		Days      []dayView
-	}
-	dayView struct {
-		Class string // up, partial, down, none
-		Title string
+		// Bars are the day's bars, written in Go rather than by the
+		// template: 45,000 of them on a page of 500 sites, which
+		// html/template's escaping per attribute made the most of a
+		// rendering.
+		Bars template.HTML
 	}
 )
 
@@ -242,8 +252,9 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 	ids := p.siteIDs()
 	sites := map[int64]*site.Entry{}
 	var (
-		states map[int64]monitor.SiteStatus
-		days   map[int64][]monitor.DayRecord
+		states    map[int64]monitor.SiteStatus
+		days      map[int64][]monitor.DayRecord
+		incidents = &monitor.IncidentsResponse{}
 	)
 	if len(ids) > 0 {
 		ints := make([]int, len(ids))
@@ -263,8 +274,12 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 		if days, err = s.mon.DaysOf(ctx, ids, publicDays, now); err != nil {
 			return nil, err
 		}
+		incidents, err = s.mon.Incidents(ctx, monitor.IncidentQuery{Sites: ids, Since: now.AddDate(0, 0, -incidentDays), Limit: maxIncidents})
+		if err != nil {
+			return nil, err
+		}
 	}
-	v := pageView{Title: p.Title, Description: p.Description, Days: publicDays,
+	v := pageView{Title: p.Title, Description: p.Description, Days: publicDays, IncidentDays: incidentDays,
 		Updated: now.UTC().Format(time.RFC3339), UpdatedText: now.UTC().Format("2 Jan 2006 15:04 UTC")}
 	var down, degraded []string
 	for _, g := range p.Groups {
@@ -293,10 +308,28 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 			default:
 				sv.State, sv.StateText = "up", "Operational"
 			}
-			sv.Days, sv.Uptime = dayViews(days[int64(id)])
+			sv.Bars, sv.Uptime = bars(days[int64(id)])
 			gv.Sites = append(gv.Sites, sv)
 		}
 		v.Groups = append(v.Groups, gv)
+	}
+	for _, in := range incidents.Incidents {
+		e := sites[int64(in.SiteID)]
+		if e == nil {
+			continue
+		}
+		iv := incidentView{Site: e.Name, Started: in.StartedAt.UTC().Format(time.RFC3339), StartedText: when(in.StartedAt)}
+		end := now
+		if in.EndedAt != nil {
+			end = *in.EndedAt
+			iv.Ended, iv.EndedText = end.UTC().Format(time.RFC3339), when(end)
+		}
+		iv.Duration = lasted(end.Sub(in.StartedAt))
+		// A cause can name internal hosts: shown only where URLs are.
+		if p.ShowURLs {
+			iv.Cause = in.Cause
+		}
+		v.Incidents = append(v.Incidents, iv)
 	}
 	switch {
 	case len(down) > 0:
@@ -327,6 +360,29 @@ func (s *Service) finish(status int, v pageView, now time.Time) (*rendered, erro
 	return &rendered{status: status, body: b.Bytes(), gzip: gz.Bytes(), etag: `"` + hex.EncodeToString(sum[:12]) + `"`, at: now}, nil
 }
 
+// A public page lists the incidents of its sites over the last
+// incidentDays days, at most maxIncidents of them.
+const (
+	incidentDays = 14
+	maxIncidents = 50
+)
+
+func when(t time.Time) string { return t.UTC().Format("2 Jan 15:04 UTC") }
+
+// lasted says how long an incident lasted, to the minute.
+func lasted(d time.Duration) string {
+	switch m := int(d.Round(time.Minute) / time.Minute); {
+	case m < 1:
+		return "under a minute"
+	case m < 60:
+		return count(m, "minute")
+	case m%60 == 0:
+		return count(m/60, "hour")
+	default:
+		return count(m/60, "hour") + " " + count(m%60, "minute")
+	}
+}
+
 func count(n int, what string) string {
 	if n == 1 {
 		return "1 " + what
@@ -334,14 +390,17 @@ func count(n int, what string) string {
 	return strconv.Itoa(n) + " " + what + "s"
 }
 
-// dayViews colours each day by its uptime, and sums the uptime over them
-// all, weighted by each day's checks.
-func dayViews(days []monitor.DayRecord) ([]dayView, string) {
-	out := make([]dayView, len(days))
+// bars writes a bar per day, coloured by its uptime (up, partial, down,
+// or none without checks) with its figures on hover, and sums the uptime
+// over them all, weighted by each day's checks.
+func bars(days []monitor.DayRecord) (template.HTML, string) {
+	var b strings.Builder
 	var checks, up float64
-	for i, d := range days {
+	for _, d := range days {
+		// A day's date and figures are digits and punctuation; escaped
+		// all the same.
 		if d.Uptime == nil {
-			out[i] = dayView{Class: "none", Title: d.Date + ": no data"}
+			fmt.Fprintf(&b, `<span class="none" title="%s: no data"></span>`, html.EscapeString(d.Date))
 			continue
 		}
 		u := *d.Uptime
@@ -354,10 +413,11 @@ func dayViews(days []monitor.DayRecord) ([]dayView, string) {
 		case u >= 95:
 			class = "partial"
 		}
-		out[i] = dayView{Class: class, Title: fmt.Sprintf("%s: %s (%d checks)", d.Date, percent(u), d.Checks)}
+		fmt.Fprintf(&b, `<span class="%s" title="%s: %s (%d checks)"></span>`, class, html.EscapeString(d.Date), percent(u), d.Checks)
 	}
-	if checks == 0 {
-		return out, "no data"
+	uptime := "no data"
+	if checks > 0 {
+		uptime = percent(100 * up / checks)
 	}
-	return out, percent(100 * up / checks)
+	return template.HTML(b.String()), uptime
 }

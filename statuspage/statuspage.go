@@ -25,6 +25,7 @@ type Monitor interface {
 	States(ctx context.Context, ids []int64) (map[int64]monitor.SiteStatus, error)
 	Uptime(ctx context.Context, siteID int, now time.Time) (monitor.Uptime, error)
 	DaysOf(ctx context.Context, ids []int64, n int, now time.Time) (map[int64][]monitor.DayRecord, error)
+	Incidents(ctx context.Context, q monitor.IncidentQuery) (*monitor.IncidentsResponse, error)
 }
 
 // Sites is what the public face reads of the site service.

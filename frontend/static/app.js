@@ -494,15 +494,18 @@ async function openDetail(site) {
   $("detail-facts").replaceChildren();
   $("detail-chart").replaceChildren();
   $("detail-days").replaceChildren();
+  $("detail-incidents").replaceChildren();
   renderBadges(site);
   showError($("detail-error"), null);
   dialog.showModal();
   try {
-    const [history, status, days] = await Promise.all([
+    const [history, status, days, incidents] = await Promise.all([
       call("GET", `/history/${site.id}?limit=100`),
       call("GET", `/status?ids=${site.id}`),
       call("GET", `/history/${site.id}?days=90`),
+      call("GET", `/incident?site=${site.id}&limit=10`),
     ]);
+    renderIncidents($("detail-incidents"), incidents.incidents);
     const s = status.sites[site.id];
     const facts = [
       ["Status", site.paused ? "Paused" : !s ? "Unknown" : !s.up ? `Down: ${s.reason}` : s.degraded ? `Degraded: ${s.reason}` : "Up"],
@@ -518,6 +521,27 @@ async function openDetail(site) {
   } catch (err) {
     showError($("detail-error"), err);
   }
+}
+
+// renderIncidents lists a site's latest incidents, newest first: when,
+// for how long, and why.
+function renderIncidents(list, incidents) {
+  if (incidents.length === 0) {
+    list.replaceChildren(h("li", { class: "quiet", text: "No incidents." }));
+    return;
+  }
+  list.replaceChildren(
+    ...incidents.map((i) => {
+      const start = new Date(i.started_at);
+      const end = i.ended_at ? new Date(i.ended_at) : null;
+      const minutes = Math.max(1, Math.round(((end || new Date()) - start) / 60000));
+      const lasted = minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+      const text = end
+        ? `${when(start)} to ${when(end)} (${lasted}, ${i.checks} checks): ${i.cause}`
+        : `Ongoing since ${when(start)} (${lasted} so far): ${i.cause}`;
+      return h("li", { class: end ? "incident" : "incident open", text });
+    }),
+  );
 }
 
 // badgeKinds are a site's badges: GET /badge/:id/<file>.

@@ -1,0 +1,88 @@
+package monitor_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"uptime/monitor"
+)
+
+// Each confirmed down period is an incident: opened by the check that
+// confirmed the site down, with its reason, and closed by the one that
+// confirmed it up, with its checks counted.
+func TestIncidents(t *testing.T) {
+	e := setup(t, setupOpts{opts: monitor.Options{Confirmations: 0}})
+	sw, srv := newSwitchable(t, 200)
+	s := e.addSite(t, srv.URL)
+	other := e.addSite(t, srv.URL+"/other")
+	var got monitor.IncidentsResponse
+	e.Call(t, "GET", "/incident", "", &got)
+	if len(got.Incidents) != 0 {
+		t.Fatalf("incidents of sites up: %+v", got.Incidents)
+	}
+
+	outage := func() (start, end time.Time) {
+		sw.set(500)
+		before := time.Now()
+		for range 3 {
+			e.check(t, s.ID)
+		}
+		e.Call(t, "GET", fmt.Sprintf("/incident?site=%d", s.ID), "", &got)
+		open := got.Incidents[0]
+		if open.EndedAt != nil || open.Cause != "HTTP 500" || open.Checks != 3 || open.StartedAt.Before(before) {
+			t.Fatalf("the open incident: %+v, want one since the first failing check, HTTP 500, 3 checks", open)
+		}
+		sw.set(200)
+		e.check(t, s.ID)
+		e.Call(t, "GET", fmt.Sprintf("/incident?site=%d", s.ID), "", &got)
+		closed := got.Incidents[0]
+		if closed.ID != open.ID || closed.EndedAt == nil || closed.Checks != 3 || !closed.EndedAt.After(closed.StartedAt) {
+			t.Fatalf("the closed incident: %+v, want it ended by the passing check, after 3 checks", closed)
+		}
+		return closed.StartedAt, *closed.EndedAt
+	}
+	firstStart, _ := outage()
+	// Another site's outage is its own.
+	_, otherSrv := newSwitchable(t, 503)
+	e.Call(t, "PATCH", fmt.Sprintf("/site/%d", other.ID), fmt.Sprintf(`{"url": %q}`, otherSrv.URL), nil)
+	e.check(t, other.ID)
+	outage()
+
+	e.Call(t, "GET", fmt.Sprintf("/incident?site=%d", s.ID), "", &got)
+	if len(got.Incidents) != 2 || got.Incidents[0].ID <= got.Incidents[1].ID || !got.Incidents[1].StartedAt.Equal(firstStart) {
+		t.Fatalf("the site's incidents, newest first: %+v", got.Incidents)
+	}
+	e.Call(t, "GET", "/incident", "", &got)
+	if len(got.Incidents) != 3 || got.Incidents[1].SiteID != other.ID || got.Incidents[1].EndedAt != nil {
+		t.Fatalf("every site's incidents: %+v", got.Incidents)
+	}
+	// Pages: limit, then before the last one shown; or before a time.
+	var page monitor.IncidentsResponse
+	e.Call(t, "GET", "/incident?limit=1", "", &page)
+	e.Call(t, "GET", fmt.Sprintf("/incident?limit=5&before=%d", page.Incidents[0].ID), "", &got)
+	if len(page.Incidents) != 1 || len(got.Incidents) != 2 || got.Incidents[0].ID >= page.Incidents[0].ID {
+		t.Errorf("paging: %+v then %+v", page.Incidents, got.Incidents)
+	}
+	e.Call(t, "GET", "/incident?before="+firstStart.Add(time.Millisecond).UTC().Format(time.RFC3339Nano), "", &got)
+	if len(got.Incidents) != 1 || !got.Incidents[0].StartedAt.Equal(firstStart) {
+		t.Errorf("before the first outage's start: %+v", got.Incidents)
+	}
+	for _, q := range []string{"site=abc", "site=0", "before=yesterday", "before=-3", "limit=0", "limit=1001"} {
+		if status, body := e.Do(t, "GET", "/incident?"+q, ""); status != 400 || !strings.Contains(body, "invalid_argument") {
+			t.Errorf("GET /incident?%s = %d %s, want 400", q, status, body)
+		}
+	}
+	// A site deleted takes its incidents with it.
+	e.Call(t, "DELETE", fmt.Sprintf("/site/%d", other.ID), "", nil)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		e.Call(t, "GET", fmt.Sprintf("/incident?site=%d", other.ID), "", &got)
+		if len(got.Incidents) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the deleted site's incidents are still there: %+v", got.Incidents)
+		}
+	}
+}
