@@ -1,11 +1,14 @@
 package monitor_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"uptime/internal/dbutil"
+	"uptime/internal/pgtest"
 	"uptime/monitor"
 )
 
@@ -84,5 +87,32 @@ func TestIncidents(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the deleted site's incidents are still there: %+v", got.Incidents)
 		}
+	}
+}
+
+// A site down when the incidents arrive is in one from when it went down.
+func TestUpgradeOpensTheIncidentsOfSitesDown(t *testing.T) {
+	dbURL := pgtest.NewDatabase(t)
+	if err := dbutil.Migrate(dbURL, migrationsBefore(t, 8), "migrations"); err != nil {
+		t.Fatal(err)
+	}
+	_, db := serviceOn(t, dbURL, monitor.Options{})
+	ctx := context.Background()
+	since := time.Date(2026, 11, 20, 3, 4, 5, 0, time.UTC)
+	if _, err := db.Exec(ctx, `INSERT INTO site_state (site_id, url, up, since, checked_at, reason)
+		VALUES (1, 'http://a.example', false, $1, now(), 'HTTP 502'), (2, 'http://b.example', true, $1, now(), '')`, since); err != nil {
+		t.Fatal(err)
+	}
+	if err := dbutil.Migrate(dbURL, monitor.Migrations, "migrations"); err != nil {
+		t.Fatal(err)
+	}
+	mon, _ := serviceOn(t, dbURL, monitor.Options{})
+	got, err := mon.Incidents(ctx, monitor.IncidentQuery{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Incidents) != 1 || got.Incidents[0].SiteID != 1 || !got.Incidents[0].StartedAt.Equal(since) ||
+		got.Incidents[0].EndedAt != nil || got.Incidents[0].Cause != "HTTP 502" {
+		t.Errorf("after the upgrade: %+v, want site 1's open incident since %s", got.Incidents, since)
 	}
 }
