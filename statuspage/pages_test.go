@@ -17,23 +17,10 @@ import (
 	"uptime/statuspage"
 )
 
-// call sends a request and returns its status and body.
+// call sends a request and returns its status, headers and body.
 func call(t *testing.T, a *apptest.App, method, path, body string, header ...string) (int, http.Header, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, a.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, string(b)
+	return a.DoWithHeaders(t, method, path, body, header...)
 }
 
 func TestStatusPageCRUD(t *testing.T) {

@@ -26,9 +26,7 @@ import (
 //go:embed templates/*.html
 var templates embed.FS
 
-var pageTemplate = template.Must(template.New("page.html").Funcs(template.FuncMap{
-	"lower": strings.ToLower,
-}).ParseFS(templates, "templates/*.html"))
+var pageTemplate = template.Must(template.ParseFS(templates, "templates/*.html"))
 
 // publicDays is how many daily bars a public page shows.
 const publicDays = 90

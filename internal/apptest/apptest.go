@@ -138,6 +138,14 @@ func (a Client) Call(t testing.TB, method, path, body string, out any) {
 // Do sends a request and returns the status and body.
 func (a Client) Do(t testing.TB, method, path, body string, header ...string) (int, string) {
 	t.Helper()
+	status, _, b := a.DoWithHeaders(t, method, path, body, header...)
+	return status, b
+}
+
+// DoWithHeaders sends a request, with header's name and value pairs, and
+// returns the status, the response's headers and its body.
+func (a Client) DoWithHeaders(t testing.TB, method, path, body string, header ...string) (int, http.Header, string) {
+	t.Helper()
 	req, err := http.NewRequest(method, a.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +159,7 @@ func (a Client) Do(t testing.TB, method, path, body string, header ...string) (i
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, resp.Header, string(b)
 }
 
 // AddSite adds a site and returns its id.
