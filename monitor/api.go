@@ -25,24 +25,24 @@ func (s *Service) Register(srv *api.Server) {
 	// A status response holds a database connection while it streams, so
 	// few stream at once, and the pool is left to the checks.
 	srv.Handle("GET /status", api.NewLimiter(4, 8).Wrap(s.handleStatus), api.Doc{
-		Summary: "The latest state of every site checked, or of some", Public: true, Response: StatusResponse{},
+		Summary: "The latest state of every site checked, or of some", Response: StatusResponse{},
 		Query: []api.Param{{Name: "ids", Type: "string", Description: "site ids separated by commas, at most 1000"}}})
 	srv.Handle("GET /history/{siteID}", s.handleHistory, api.Doc{
-		Summary: "A site's latest checks and uptime, or with days its daily series", Public: true,
-		Response: api.OneOf{HistoryResponse{}, DaysResponse{}},
+		Summary:  "A site's latest checks and uptime, or with days its daily series",
+		Response: api.AnyOf{HistoryResponse{}, DaysResponse{}},
 		Query: []api.Param{
 			{Name: "limit", Type: "integer", Description: "how many checks, 1 to 1000 (100)"},
 			{Name: "days", Type: "integer", Description: "the last days instead, 1 to 400"},
 		}})
 	srv.Handle("GET /incident", s.handleIncidents, api.Doc{
-		Summary: "Confirmed down periods, newest first", Public: true, Response: IncidentsResponse{},
+		Summary: "Confirmed down periods, newest first", Response: IncidentsResponse{},
 		Query: []api.Param{
 			{Name: "site", Type: "integer", Description: "of this site only"},
 			{Name: "limit", Type: "integer", Description: "how many, 1 to 1000 (50)"},
 			{Name: "before", Type: "string", Description: "older than this incident id, or started before this time (RFC 3339)"},
 		}})
 	srv.Handle("GET /scheduler", s.handleScheduler, api.Doc{
-		Summary: "This instance's share of the scheduled checks and their lateness", Public: true, Response: SchedulerStats{}})
+		Summary: "This instance's share of the scheduled checks and their lateness", Response: SchedulerStats{}})
 }
 
 // handleScheduler serves GET /scheduler → this instance's share of the

@@ -13,7 +13,7 @@ func (s *Service) Register(srv *api.Server) {
 	srv.HandleLarge("POST /site", maxSiteBody, s.handleAdd, api.Doc{
 		Summary: "Add a site, with any settings", Request: ExportSite{}, Response: AddResponse{}})
 	srv.Handle("GET /site/{siteID}", s.handleGet, api.Doc{
-		Summary: "A site and every setting, defaults filled in", Public: true, Response: Entry{}})
+		Summary: "A site and every setting, defaults filled in", Response: Entry{}})
 	srv.HandleLarge("PATCH /site/{siteID}", maxSiteBody, s.handleUpdate, api.Doc{
 		Summary: "Change a site's URL or settings; null puts a setting back to its default",
 		Request: struct {
@@ -21,8 +21,8 @@ func (s *Service) Register(srv *api.Server) {
 			Settings
 		}{}, Response: Entry{}})
 	srv.Handle("GET /site", s.handleList, api.Doc{
-		Summary: "Every site, or with limit, after or q one page of them", Public: true,
-		Response: api.OneOf{ListResponse{}, PageResponse{}},
+		Summary:  "Every site, or with limit, after or q one page of them",
+		Response: api.AnyOf{ListResponse{}, PageResponse{}},
 		Query: []api.Param{
 			{Name: "limit", Type: "integer", Description: "sites on the page, 1 to 1000 (50)"},
 			{Name: "after", Type: "integer", Description: "the page starts after this site id"},

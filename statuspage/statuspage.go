@@ -53,24 +53,24 @@ func (s *Service) Register(srv *api.Server) {
 	srv.Handle("POST /status-page", s.handleCreate, api.Doc{
 		Summary: "Create a status page", Request: PageParams{}, Response: Page{}})
 	srv.Handle("GET /status-page", s.handleList, api.Doc{
-		Summary: "Every status page", Public: true, Response: ListResponse{}})
+		Summary: "Every status page", Response: ListResponse{}})
 	srv.Handle("GET /status-page/{slug}", s.handleGet, api.Doc{
-		Summary: "A status page's settings", Public: true, Response: Page{}})
+		Summary: "A status page's settings", Response: Page{}})
 	srv.Handle("PATCH /status-page/{slug}", s.handleUpdate, api.Doc{
 		Summary: "Change the fields given of a status page", Request: PageParams{}, Response: Page{}})
 	srv.Handle("DELETE /status-page/{slug}", s.handleDelete, api.Doc{Summary: "Delete a status page"})
 	srv.Handle("GET /p/{slug}", s.handlePublic, api.Doc{
-		Summary: "The public status page, as HTML: no key, no script", Public: true, ContentType: "text/html"})
+		Summary: "The public status page, as HTML: no key, no script", ContentType: "text/html"})
 
 	label := api.Param{Name: "label", Type: "string", Description: "the text on the left"}
 	svg := "image/svg+xml"
 	srv.Handle("GET /badge/{siteID}/status.svg", s.handleStatusBadge, api.Doc{
-		Summary: "A badge of the site's state", Public: true, ContentType: svg, Query: []api.Param{label}})
+		Summary: "A badge of the site's state", ContentType: svg, Query: []api.Param{label}})
 	srv.Handle("GET /badge/{siteID}/uptime.svg", s.handleUptimeBadge, api.Doc{
-		Summary: "A badge of the site's uptime over a window", Public: true, ContentType: svg, Query: []api.Param{label,
+		Summary: "A badge of the site's uptime over a window", ContentType: svg, Query: []api.Param{label,
 			{Name: "window", Type: "string", Description: "24h, 7d, 30d (the default), 90d or 365d"}}})
 	srv.Handle("GET /badge/{siteID}/latency.svg", s.handleLatencyBadge, api.Doc{
-		Summary: "A badge of the site's last check's time to an answer", Public: true, ContentType: svg, Query: []api.Param{label}})
+		Summary: "A badge of the site's last check's time to an answer", ContentType: svg, Query: []api.Param{label}})
 }
 
 func (s *Service) handleCreate(r *http.Request) (any, error) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"reflect"
 	"regexp"
 	"slices"
@@ -21,20 +22,17 @@ type Doc struct {
 	Query []Param
 	// Request is a value of the type of the JSON body; nil without one.
 	Request any
-	// Response is a value of the type of the JSON answer, or a OneOf of
+	// Response is a value of the type of the JSON answer, or an AnyOf of
 	// them; nil for an empty body.
 	Response any
 	// ContentType is the answer's type when it is not JSON (an image, a
 	// page, text); its body is then not described.
 	ContentType string
-	// Public tells that the endpoint needs no key even when one is set.
-	// Reads are public; changes and fetches are not.
-	Public bool
 }
 
-// OneOf is a Response that is one of several types, as the request asks
-// (written as anyOf: a larger answer may also match a smaller type).
-type OneOf []any
+// AnyOf is a Response that is one of several types, as the request asks
+// (anyOf, not oneOf: a larger answer may also match a smaller type).
+type AnyOf []any
 
 // Param is a query parameter.
 type Param struct {
@@ -158,7 +156,7 @@ func (g *schemaGen) operation(r route, method string) map[string]any {
 		ok["content"] = map[string]any{d.ContentType: map[string]any{}}
 	case d.Response != nil:
 		schema := map[string]any{}
-		if alts, isOneOf := d.Response.(OneOf); isOneOf {
+		if alts, ok := d.Response.(AnyOf); ok {
 			var of []any
 			for _, a := range alts {
 				of = append(of, g.schemaOf(reflect.TypeOf(a)))
@@ -170,7 +168,8 @@ func (g *schemaGen) operation(r route, method string) map[string]any {
 		ok["content"] = map[string]any{"application/json": map[string]any{"schema": schema}}
 	}
 	op["responses"] = map[string]any{"200": ok, "default": map[string]any{"$ref": "#/components/responses/Error"}}
-	if !d.Public {
+	// The key is needed where the server asks for it: the same rule.
+	if needsKey(&http.Request{Method: method, URL: &url.URL{Path: r.path}}) {
 		op["security"] = []any{map[string]any{"key": []any{}}}
 	}
 	if r.doc == nil {

@@ -177,10 +177,10 @@ func (a *App) Run(ctx context.Context) (err error) {
 		perSite = append(perSite, mon.SiteCollector())
 	}
 	srv.HandleHTTP("GET /metrics", metrics.Handler(metrics.Registry(perSite...), a.log), api.Doc{
-		Summary: "Prometheus metrics, in its text format", Public: true, ContentType: "text/plain"})
+		Summary: "Prometheus metrics, in its text format", ContentType: "text/plain"})
 	srv.Handle("GET /openapi.json", func(*http.Request) (any, error) {
 		return srv.OpenAPI("Uptime", "1.0"), nil
-	}, api.Doc{Summary: "This document: the API as OpenAPI 3.1", Public: true, Response: map[string]any{}})
+	}, api.Doc{Summary: "This document: the API as OpenAPI 3.1", Response: map[string]any{}})
 	frontend.Register(srv)
 	h := health{monitorDB: monitorDB, siteDB: siteSQL, statusPageDB: statusPageDB, mon: mon, queue: q}
 	registerHealth(srv, h)

@@ -68,7 +68,7 @@ func watchDatabases(ctx context.Context, h health, down *alarm.Alarm) {
 func registerHealth(srv *api.Server, h health) {
 	srv.Handle("GET /healthz", func(*http.Request) (any, error) {
 		return map[string]string{"status": "ok"}, nil
-	}, api.Doc{Summary: "Whether the process answers", Public: true, Response: map[string]string{}})
+	}, api.Doc{Summary: "Whether the process answers", Response: map[string]string{}})
 	srv.Handle("GET /readyz", func(r *http.Request) (any, error) {
 		if err := h.ping(r.Context()); err != nil {
 			return nil, api.Errorf(api.Unavailable, "not ready: %s", api.Clip(err.Error()))
@@ -80,6 +80,6 @@ func registerHealth(srv *api.Server, h health) {
 			return nil, api.Errorf(api.Unavailable, "not ready: %s", why)
 		}
 		return map[string]string{"status": "ready"}, nil
-	}, api.Doc{Summary: "Whether the instance can do its work: 503 unavailable, saying why, when not", Public: true,
+	}, api.Doc{Summary: "Whether the instance can do its work: 503 unavailable, saying why, when not",
 		Response: map[string]string{}})
 }

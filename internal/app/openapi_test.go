@@ -60,6 +60,19 @@ func TestOpenAPI(t *testing.T) {
 			t.Errorf("%s is not in the document", want)
 		}
 	}
+	// The key is asked for exactly where the server asks for it.
+	for op, wantKey := range map[string]bool{
+		"GET /site": false, "POST /site": true, "GET /site/export": true, "GET /ping/{url}": true,
+		"DELETE /status-page/{slug}": true, "GET /p/{slug}": false, "GET /badge/{siteID}/status.svg": false,
+	} {
+		method, path, _ := strings.Cut(op, " ")
+		o := doc.Paths.Find(path).GetOperation(method)
+		if o == nil {
+			t.Errorf("%s is not in the document", op)
+		} else if gotKey := o.Security != nil && len(*o.Security) > 0; gotKey != wantKey {
+			t.Errorf("%s: needs the key %v in the document, want %v", op, gotKey, wantKey)
+		}
+	}
 	if s := doc.Components.Schemas["Error"]; s == nil || s.Value.Properties["code"] == nil || s.Value.Properties["message"] == nil {
 		t.Errorf("the error schema is not Encore's shape: %v", s)
 	}
