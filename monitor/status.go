@@ -72,8 +72,7 @@ func (s *Service) Status(ctx context.Context, ids []int64) (api.Stream, error) {
 			first = true
 		)
 		b = append(b, `{"sites":{`...)
-		_, err := pgx.ForEachRow(rows, []any{&id, &st.Up, &st.CheckedAt, &st.Since, &st.StatusCode, &st.LatencyMS,
-			&st.Reason, &st.CertExpiresAt, &st.Degraded, &st.Paused}, func() error {
+		_, err := pgx.ForEachRow(rows, statusFields(&id, &st), func() error {
 			if !first {
 				b = append(b, ',')
 			}
@@ -101,6 +100,12 @@ const statusColumns = `SELECT s.site_id, s.up, s.checked_at, s.since, COALESCE(s
 	s.reason, s.cert_expires_at, s.degraded, COALESCE(m.paused, false)
 	FROM site_state s LEFT JOIN monitored m USING (site_id) WHERE s.checked_at IS NOT NULL`
 
+// statusFields are where statusColumns are read into.
+func statusFields(id *int64, st *SiteStatus) []any {
+	return []any{id, &st.Up, &st.CheckedAt, &st.Since, &st.StatusCode, &st.LatencyMS,
+		&st.Reason, &st.CertExpiresAt, &st.Degraded, &st.Paused}
+}
+
 // States returns the latest state of each of the sites that has been
 // checked; a site missing from the map never was.
 func (s *Service) States(ctx context.Context, ids []int64) (map[int64]SiteStatus, error) {
@@ -113,8 +118,7 @@ func (s *Service) States(ctx context.Context, ids []int64) (map[int64]SiteStatus
 		id int64
 		st SiteStatus
 	)
-	_, err = pgx.ForEachRow(rows, []any{&id, &st.Up, &st.CheckedAt, &st.Since, &st.StatusCode, &st.LatencyMS,
-		&st.Reason, &st.CertExpiresAt, &st.Degraded, &st.Paused}, func() error {
+	_, err = pgx.ForEachRow(rows, statusFields(&id, &st), func() error {
 		if st.CertExpiresAt != nil { // its own, not the one the next row is read into
 			st.CertExpiresAt = ptrTo(*st.CertExpiresAt)
 		}
