@@ -3,7 +3,6 @@ package statuspage_test
 import (
 	"encoding/xml"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -31,22 +30,17 @@ type svgBadge struct {
 // XML fails the test.
 func getBadge(t *testing.T, a *apptest.App, path string) (int, http.Header, svgBadge, string) {
 	t.Helper()
-	resp, err := http.Get(a.URL + path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	status, header, body := a.DoWithHeaders(t, "GET", path, "")
 	var b svgBadge
-	if resp.Header.Get("Content-Type") == "image/svg+xml; charset=utf-8" {
-		if err := xml.Unmarshal(body, &b); err != nil {
+	if header.Get("Content-Type") == "image/svg+xml; charset=utf-8" {
+		if err := xml.Unmarshal([]byte(body), &b); err != nil {
 			t.Fatalf("GET %s: not well-formed XML: %v\n%s", path, err, body)
 		}
 		if len(b.Texts) != 4 || len(b.Rects) != 3 {
 			t.Fatalf("GET %s: %d texts and %d boxes, want 4 and 3:\n%s", path, len(b.Texts), len(b.Rects), body)
 		}
 	}
-	return resp.StatusCode, resp.Header, b, string(body)
+	return status, header, b, body
 }
 
 func (b svgBadge) label() string   { return b.Texts[1].Text }

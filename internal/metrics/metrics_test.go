@@ -24,16 +24,12 @@ import (
 // scrape fetches /metrics and parses it as Prometheus does.
 func scrape(t *testing.T, a *apptest.App) map[string]*dto.MetricFamily {
 	t.Helper()
-	resp, err := http.Get(a.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET /metrics = %d", resp.StatusCode)
+	status, body := a.Do(t, "GET", "/metrics", "")
+	if status != 200 {
+		t.Fatalf("GET /metrics = %d", status)
 	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(body))
 	if err != nil {
 		t.Fatalf("GET /metrics is not in the Prometheus text format: %v", err)
 	}
