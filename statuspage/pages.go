@@ -239,6 +239,7 @@ func (s *Service) Create(ctx context.Context, p PageParams) (*Page, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create status page: %w", err)
 	}
+	s.cache.forget(created.Slug) // a "no such page" rendered before
 	return created, nil
 }
 
@@ -308,6 +309,7 @@ func (s *Service) Update(ctx context.Context, slug string, p PageParams) (*Page,
 		return nil, fmt.Errorf("update status page: %w", err)
 	}
 	s.cache.forget(slug)
+	s.cache.forget(updated.Slug) // renamed onto a slug whose "no such page" was rendered
 	return updated, nil
 }
 

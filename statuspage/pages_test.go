@@ -233,4 +233,14 @@ func TestPublicStatusPage(t *testing.T) {
 	if status != 404 || !strings.HasPrefix(h.Get("Content-Type"), "text/html") || !strings.Contains(body, "No such status page") {
 		t.Errorf("GET /p/nope = %d %s %.200s", status, h.Get("Content-Type"), body)
 	}
+	// Made now, or renamed to, it shows at once, not its 404 still cached.
+	a.Call(t, "POST", "/status-page", `{"slug": "nope", "title": "Now there is one"}`, nil)
+	if status, _, b := call(t, a, "GET", "/p/nope", ""); status != 200 || !strings.Contains(b, "Now there is one") {
+		t.Errorf("a page made after its 404 was seen: %d", status)
+	}
+	call(t, a, "GET", "/p/renamed", "")
+	a.Call(t, "PATCH", "/status-page/nope", `{"slug": "renamed"}`, nil)
+	if status, _, _ := call(t, a, "GET", "/p/renamed", ""); status != 200 {
+		t.Errorf("a page renamed onto a slug whose 404 was seen: %d", status)
+	}
 }
