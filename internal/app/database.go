@@ -7,11 +7,13 @@ import (
 	"io/fs"
 	"log/slog"
 	"path/filepath"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"uptime/internal/config"
 	"uptime/internal/dbutil"
+	"uptime/internal/infraconfig"
 	"uptime/internal/pglocal"
 	"uptime/internal/queue"
 	"uptime/monitor"
@@ -32,17 +34,23 @@ var Databases = []string{SiteDatabase, MonitorDatabase, StatusPageDatabase}
 // DatabaseServer is the PostgreSQL server the services' databases live on:
 // the configured one, or a local cluster this process provisioned.
 type DatabaseServer struct {
-	url     string
+	url string
+	// infra, when set, gives each service's database in place of url.
+	infra   *infraconfig.Infra
 	prefix  string
 	cluster *pglocal.Cluster
 	// stopSupervising ends the restarting of a local cluster that stops.
 	stopSupervising func()
 }
 
-// OpenDatabaseServer returns the configured server, or starts the local
-// cluster under the state directory. With attach, a local cluster that a
-// running `uptime run` holds is used as it is rather than refused.
-func OpenDatabaseServer(ctx context.Context, cfg config.Config, log *slog.Logger, attach bool) (*DatabaseServer, error) {
+// OpenDatabaseServer returns the configured server (or the databases an
+// infra-config gives), or starts the local cluster under the state
+// directory. With attach, a local cluster that a running `uptime run`
+// holds is used as it is rather than refused.
+func OpenDatabaseServer(ctx context.Context, cfg config.Config, infra *infraconfig.Infra, log *slog.Logger, attach bool) (*DatabaseServer, error) {
+	if infra != nil {
+		return &DatabaseServer{infra: infra}, nil
+	}
 	if cfg.DatabaseURL != "" {
 		return &DatabaseServer{url: cfg.DatabaseURL, prefix: cfg.DatabasePrefix}, nil
 	}
@@ -71,10 +79,59 @@ func OpenDatabaseServer(ctx context.Context, cfg config.Config, log *slog.Logger
 	return s, nil
 }
 
+// LoadInfra reads the infra-config the configuration names, if any: nil
+// when there is none. A file that gives no statuspage database (an Encore
+// deployment of the tutorial's app has site and monitor only) gets one
+// beside the monitor's, on the same server with the same role.
+func LoadInfra(cfg config.Config, getenv func(string) string, log *slog.Logger) (*infraconfig.Infra, error) {
+	if cfg.InfraConfig == "" {
+		return nil, nil
+	}
+	inf, err := infraconfig.Load(cfg.InfraConfig, Databases, filepath.Join(cfg.StateDir, "tls"), getenv)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range []string{SiteDatabase, MonitorDatabase} {
+		if _, ok := inf.Databases[name]; !ok {
+			return nil, fmt.Errorf("infra-config %s: sql_servers: no server has a %q database; add it under databases",
+				cfg.InfraConfig, name)
+		}
+	}
+	if _, ok := inf.Databases[StatusPageDatabase]; !ok {
+		mon := inf.Databases[MonitorDatabase]
+		u, err := dbutil.DatabaseURL(mon.URL, StatusPageDatabase)
+		if err != nil {
+			return nil, err
+		}
+		inf.Databases[StatusPageDatabase] = infraconfig.Database{URL: u}
+		log.Info("infra-config gives no statuspage database: using one named statuspage beside the monitor database")
+	}
+	if len(inf.Ignored) > 0 {
+		log.Info("infra-config: ignoring what this program does not use", "ignored", strings.Join(inf.Ignored, ", "))
+	}
+	return inf, nil
+}
+
 // Prepare creates a service's database if it is missing, applies the
 // service's migrations and returns the database's URL.
 func (s *DatabaseServer) Prepare(ctx context.Context, service string, migrations fs.FS) (string, error) {
+	if s.infra != nil {
+		db, ok := s.infra.Databases[service]
+		if !ok {
+			return "", fmt.Errorf("the infra-config gives no %s database", service)
+		}
+		return db.URL, dbutil.PrepareAt(ctx, db.URL, migrations, "migrations")
+	}
 	return dbutil.Prepare(ctx, s.url, s.prefix+service, migrations, "migrations")
+}
+
+// MaxConns is the connection limit the infra-config sets for a service's
+// database, else def.
+func (s *DatabaseServer) MaxConns(service string, def int) int {
+	if s.infra != nil && s.infra.Databases[service].MaxConns > 0 {
+		return s.infra.Databases[service].MaxConns
+	}
+	return def
 }
 
 // PrepareService creates a service's database if it is missing and brings

@@ -31,7 +31,12 @@ func db(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.W
 	if len(rest) != 1 || !slices.Contains(app.Databases, rest[0]) {
 		return fmt.Errorf("usage: uptime db %s <site|monitor|statuspage>", sub)
 	}
-	dbs, err := app.OpenDatabaseServer(ctx, cfg, newLogger(cfg, io.Discard), true)
+	log := newLogger(cfg, io.Discard)
+	infra, err := app.LoadInfra(cfg, os.Getenv, log)
+	if err != nil {
+		return err
+	}
+	dbs, err := app.OpenDatabaseServer(ctx, cfg, infra, log, true)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"strings"
 
 	"github.com/golang-migrate/migrate/v4"
 	_ "github.com/golang-migrate/migrate/v4/database/pgx/v5" // the pgx5:// scheme
@@ -39,6 +40,13 @@ func Prepare(ctx context.Context, serverURL, name string, migrations fs.FS, dir 
 	if err != nil {
 		return "", err
 	}
+	// A server URL that names no database would connect to one named as
+	// the user, which rarely exists: ask the postgres database instead.
+	if u, err := url.Parse(serverURL); err == nil && strings.Trim(u.Path, "/") == "" {
+		if serverURL, err = DatabaseURL(serverURL, "postgres"); err != nil {
+			return "", err
+		}
+	}
 	if err := EnsureDatabase(ctx, serverURL, name); err != nil {
 		return "", err
 	}
@@ -46,6 +54,39 @@ func Prepare(ctx context.Context, serverURL, name string, migrations fs.FS, dir 
 		return "", fmt.Errorf("migrate database %s: %w", name, err)
 	}
 	return dbURL, nil
+}
+
+// PrepareAt applies the migrations to the database at dbURL, first creating
+// it on its server when it does not exist (connecting to the server's
+// postgres database with the same credentials). A role that may not create
+// databases works with one made for it beforehand.
+func PrepareAt(ctx context.Context, dbURL string, migrations fs.FS, dir string) error {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return fmt.Errorf("parse database URL: %w", redact(err))
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	conn, err := pgx.Connect(ctx, dbURL)
+	var pgErr *pgconn.PgError
+	switch {
+	case err == nil:
+		conn.Close(ctx)
+	case errors.As(err, &pgErr) && pgErr.Code == "3D000": // invalid_catalog_name
+		serverURL, uerr := DatabaseURL(dbURL, "postgres")
+		if uerr != nil {
+			return uerr
+		}
+		if err := EnsureDatabase(ctx, serverURL, name); err != nil {
+			return fmt.Errorf("database %s does not exist, and creating it failed (create it beforehand, "+
+				"owned by the role that connects): %w", name, err)
+		}
+	default:
+		return fmt.Errorf("connect to database %s: %w", name, err)
+	}
+	if err := Migrate(dbURL, migrations, dir); err != nil {
+		return fmt.Errorf("migrate database %s: %w", name, err)
+	}
+	return nil
 }
 
 // EnsureDatabase creates the database on the server unless it exists. Two

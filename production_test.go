@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"uptime/internal/fakeslack"
+	"uptime/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// stop sends SIGTERM, as a service manager does, and waits for the exit.
+func (p *program) stop(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("uptime exited with %v after SIGTERM", err)
+		}
+	case <-time.After(90 * time.Second):
+		t.Fatal("uptime did not exit within 90s of SIGTERM")
+	}
+}
+
+// appRole makes a login role with a password on the test cluster, as a
+// managed PostgreSQL gives one, and returns the server's URL with it.
+func appRole(t *testing.T, name, password string) *url.URL {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pgtest.ServerURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN CREATEDB PASSWORD '%s'",
+		pgx.Identifier{name}.Sanitize(), strings.ReplaceAll(password, "'", "''"))); err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(pgtest.ServerURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(name, password)
+	u.Path = "/"
+	return u
+}
+
+// TestInfraConfig starts the real binary from an Encore-shaped
+// infra-config.json whose password and Slack webhook come from $env
+// references, on databases another instance made through DATABASE_URL,
+// and expects it to find that instance's site and to tell Slack through
+// the file's secret; then bad files each stop it at start-up with an
+// error naming the field.
+func TestInfraConfig(t *testing.T) {
+	prefix := pgtest.Prefix(t)
+	const password = "p@ss w/rd:'x'"
+	server := appRole(t, strings.TrimSuffix(prefix, "_")+"_app", password)
+
+	var failing atomic.Bool
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer site.Close()
+
+	first := newProgram(t, "DATABASE_URL="+server.String(), "UPTIME_DATABASE_PREFIX="+prefix)
+	first.start(t)
+	id := first.AddSite(t, site.URL)
+	first.stop(t)
+
+	slack := fakeslack.New(t)
+	dbs := map[string]any{}
+	for _, name := range []string{"site", "monitor", "statuspage"} {
+		dbs[name] = map[string]any{"name": prefix + name, "username": server.User.Username(),
+			"password": map[string]string{"$env": "TEST_DB_PASSWORD"}, "max_connections": 8}
+	}
+	file := writeJSON(t, map[string]any{
+		"metadata":    map[string]string{"app_id": "uptime", "env_name": "production"},
+		"pubsub":      []any{},
+		"sql_servers": []any{map[string]any{"host": server.Host, "databases": dbs}},
+		"secrets":     map[string]any{"SlackWebhookURL": map[string]string{"$env": "TEST_SLACK"}},
+	})
+	second := newProgram(t, "ENCORE_INFRA_CONFIG_PATH="+file, "TEST_DB_PASSWORD="+password,
+		"TEST_SLACK="+slack.URL+"/services/T0/B0/token", "UPTIME_CONFIRM_CHECKS=0")
+	second.start(t)
+	var got struct{ URL string }
+	second.Call(t, "GET", fmt.Sprintf("/site/%d", id), "", &got)
+	if got.URL != site.URL {
+		t.Fatalf("GET /site/%d through the infra-config = %q, want the site the other instance added, %q", id, got.URL, site.URL)
+	}
+	if log := second.logText(); !strings.Contains(log, "ignoring what this program does not use") ||
+		!strings.Contains(log, "metadata, pubsub") {
+		t.Errorf("the log does not name the ignored sections once:\n%s", log)
+	}
+	if strings.Contains(second.logText(), password) {
+		t.Error("the log shows the database password")
+	}
+	second.Call(t, "POST", "/check/"+fmt.Sprint(id), "", nil)
+	failing.Store(true)
+	second.Call(t, "POST", "/check/"+fmt.Sprint(id), "", nil)
+	if msgs := slack.Wait(1, 20*time.Second); !strings.Contains(msgs[0], "down") {
+		t.Errorf("Slack got %q, want the site's down message", msgs[0])
+	}
+	second.stop(t)
+
+	host := server.Host
+	site0 := func(fields string) string {
+		return `{"sql_servers": [{"host": "` + host + `", "databases": {"site": {` + fields + `}}}]}`
+	}
+	for _, tc := range []struct{ name, body, want string }{
+		{"malformed", `{"sql_servers": [`, "not a JSON object"},
+		{"unset variable", site0(`"username": "u", "password": {"$env": "NOT_SET_ANYWHERE"}`),
+			"sql_servers[0].databases.site.password: the environment variable NOT_SET_ANYWHERE is not set"},
+		{"misspelt field", site0(`"username": "u", "pasword": "x"`), `sql_servers[0].databases.site: unknown field "pasword"`},
+		{"no monitor database", site0(`"username": "u", "password": "x"`), `no server has a "monitor" database`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "infra-config.json")
+			os.WriteFile(path, []byte(tc.body), 0o600)
+			p := newProgram(t, "ENCORE_INFRA_CONFIG_PATH="+path)
+			out, err := runOnce(p)
+			if err == nil || !strings.Contains(out, tc.want) {
+				t.Fatalf("uptime run with a bad infra-config: %v, want an error saying %q; it printed:\n%s", err, tc.want, out)
+			}
+		})
+	}
+	t.Run("with DATABASE_URL too", func(t *testing.T) {
+		p := newProgram(t, "ENCORE_INFRA_CONFIG_PATH="+file, "DATABASE_URL="+server.String())
+		if out, err := runOnce(p); err == nil || !strings.Contains(out, "not both") {
+			t.Fatalf("uptime run with both: %v\n%s", err, out)
+		}
+	})
+}
+
+// runOnce runs the program to its end, within a minute, and returns what
+// it printed.
+func runOnce(p *program) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, p.bin, "run")
+	cmd.Env = append(os.Environ(), p.env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func writeJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "infra-config.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
