@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"net/url"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -24,6 +25,7 @@ import (
 	"uptime/internal/pubsub"
 	"uptime/internal/queue"
 	"uptime/internal/secrets"
+	"uptime/internal/version"
 	"uptime/monitor"
 	"uptime/site"
 	"uptime/slack"
@@ -81,7 +83,15 @@ func (a *App) Run(ctx context.Context) (err error) {
 	}
 	defer ln.Close()
 
-	dbs, err := OpenDatabaseServer(ctx, a.cfg, a.log, false)
+	getenv := a.opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	infra, err := LoadInfra(a.cfg, getenv, a.log)
+	if err != nil {
+		return err
+	}
+	dbs, err := OpenDatabaseServer(ctx, a.cfg, infra, a.log, false)
 	if err != nil {
 		return err
 	}
@@ -115,14 +125,14 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return err
 	}
 	defer siteSQL.Close()
-	siteSQL.SetMaxOpenConns(maxConns)
+	siteSQL.SetMaxOpenConns(dbs.MaxConns(SiteDatabase, maxConns))
 
-	monitorDB, err := openPool(ctx, monitorURL, maxConns)
+	monitorDB, err := openPool(ctx, monitorURL, dbs.MaxConns(MonitorDatabase, maxConns))
 	if err != nil {
 		return err
 	}
 	defer monitorDB.Close()
-	statusPageDB, err := openPool(ctx, statusPageURL, 10)
+	statusPageDB, err := openPool(ctx, statusPageURL, dbs.MaxConns(StatusPageDatabase, 10))
 	if err != nil {
 		return err
 	}
@@ -138,11 +148,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if a.opts.RetryBackoff > 0 {
 		transitions.MinBackoff = a.opts.RetryBackoff
 	}
-	getenv := a.opts.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	notifier := slack.New(secrets.NewStore(a.cfg.StateDir, getenv), a.log)
+	notifier := slack.New(secrets.NewStore(a.cfg.StateDir, infra.Getenv(getenv)), a.log)
 	notifier.Subscribe(transitions)
 	sites := site.New(siteDB)
 	sites.CheckTargets(targets)
@@ -182,7 +188,8 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return srv.OpenAPI("Uptime", "1.0"), nil
 	}, api.Doc{Summary: "This document: the API as OpenAPI 3.1", Response: map[string]any{}})
 	frontend.Register(srv)
-	h := health{monitorDB: monitorDB, siteDB: siteSQL, statusPageDB: statusPageDB, mon: mon, queue: q}
+	h := health{monitorDB: monitorDB, siteDB: siteSQL, statusPageDB: statusPageDB, mon: mon, queue: q,
+		draining: new(atomic.Bool)}
 	registerHealth(srv, h)
 
 	// The days' partitions are made before checking starts; a check that
@@ -232,7 +239,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 		defer stop()
 	}
 	a.addr = ln.Addr().String()
-	a.log.Info("uptime is running", "api", "http://"+a.addr, "dashboard", "http://"+a.addr+"/frontend/",
+	a.log.Info("uptime is running", "version", version.Version, "api", "http://"+a.addr, "dashboard", "http://"+a.addr+"/frontend/",
 		"local_database", dbs.Local(), "check_every", a.cfg.CheckEvery)
 	if a.cfg.ListensBeyondLoopback() && a.cfg.PublicURL == "" && a.cfg.AllowedHosts == "" {
 		a.log.Warn("answering only to addresses and localhost: requests that name this server by a host name are " +
@@ -244,6 +251,17 @@ func (a *App) Run(ctx context.Context) (err error) {
 	case <-ctx.Done():
 	case err := <-serveErr:
 		return fmt.Errorf("serve: %w", err)
+	}
+	// Unready at once, so that load balancers stop sending requests; they
+	// are served as usual until the delay is over, and checks go on.
+	h.draining.Store(true)
+	if d := a.cfg.ShutdownDelay; d > 0 {
+		a.log.Info("shutting down: /readyz answers 503; serving on while load balancers notice", "for", d)
+		select {
+		case <-time.After(d):
+		case err := <-serveErr:
+			return fmt.Errorf("serve: %w", err)
+		}
 	}
 	a.log.Info("shutting down")
 	// A check-all run going is cut short first, so that the requests
@@ -272,7 +290,7 @@ func openPool(ctx context.Context, dbURL string, maxConns int) (*pgxpool.Pool, e
 	cfg.MaxConns = int32(maxConns)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("open monitor database: %w", err)
+		return nil, fmt.Errorf("open database: %w", err)
 	}
 	return pool, nil
 }

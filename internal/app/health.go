@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -22,6 +23,8 @@ type health struct {
 	statusPageDB *pgxpool.Pool
 	mon          *monitor.Service
 	queue        *queue.Queue
+	// draining is set once the process is shutting down.
+	draining *atomic.Bool
 }
 
 // ping checks that the databases answer.
@@ -70,6 +73,9 @@ func registerHealth(srv *api.Server, h health) {
 		return map[string]string{"status": "ok"}, nil
 	}, api.Doc{Summary: "Whether the process answers", Response: map[string]string{}})
 	srv.Handle("GET /readyz", func(r *http.Request) (any, error) {
+		if h.draining.Load() {
+			return nil, api.Errorf(api.Unavailable, "not ready: shutting down")
+		}
 		if err := h.ping(r.Context()); err != nil {
 			return nil, api.Errorf(api.Unavailable, "not ready: %s", api.Clip(err.Error()))
 		}

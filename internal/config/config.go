@@ -17,7 +17,9 @@ import (
 
 // Config is every setting of the program.
 type Config struct {
-	// Addr is where the API listens. Defaults to 127.0.0.1:4000.
+	// Addr is where the API listens. Defaults to 127.0.0.1:4000, or to
+	// :$PORT when the environment has PORT, as platforms that run
+	// containers (and Encore's images) set it.
 	Addr string
 	// StateDir holds the local PostgreSQL cluster and local secrets.
 	// Defaults to .uptime in the working directory.
@@ -25,6 +27,9 @@ type Config struct {
 	// DatabaseURL is a PostgreSQL server to use instead of a local cluster;
 	// the site and monitor databases are created on it. Defaults to none.
 	DatabaseURL string
+	// InfraConfig is an Encore infra-config.json that gives the databases
+	// (sql_servers) and secrets in place of DatabaseURL. Defaults to none.
+	InfraConfig string
 	// DatabasePrefix is put in front of the database names (site, monitor),
 	// so that several deployments can share one server. Defaults to none.
 	DatabasePrefix string
@@ -79,6 +84,11 @@ type Config struct {
 	// by default: loopback and private ranges while the server listens
 	// beyond loopback.
 	AllowTargets string
+	// ShutdownDelay is how long, after SIGTERM, the server goes on serving
+	// with /readyz answering 503, so that a load balancer stops sending
+	// requests before the listener closes. Defaults to none; the image
+	// sets 5s.
+	ShutdownDelay time.Duration
 	// DebugAddr, when set, serves Go's profiler (net/http/pprof) on this
 	// loopback address, for measuring where the time goes. Defaults to
 	// none.
@@ -148,9 +158,13 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() error)
 		}
 		fs.BoolVar(p, name, *p, usage+" (env "+env+")")
 	}
-	str(&c.Addr, "addr", "UPTIME_ADDR", "address the API listens on")
+	if p := getenv("PORT"); p != "" {
+		c.Addr = ":" + p
+	}
+	str(&c.Addr, "addr", "UPTIME_ADDR", "address the API listens on; PORT=N in the environment means :N")
 	str(&c.StateDir, "state-dir", "UPTIME_STATE_DIR", "directory for the local database cluster and local secrets")
 	str(&c.DatabaseURL, "database-url", "DATABASE_URL", "PostgreSQL server URL; unset: provision a local cluster")
+	str(&c.InfraConfig, "infra-config", "ENCORE_INFRA_CONFIG_PATH", "Encore infra-config.json giving the databases and secrets, in place of --database-url")
 	str(&c.DatabasePrefix, "database-prefix", "UPTIME_DATABASE_PREFIX", "prefix for the database names site and monitor")
 	num(&c.PGPort, "pg-port", "UPTIME_PG_PORT", "port of the local cluster; 0: the last one if free, else any")
 	str(&c.APIKey, "api-key", "UPTIME_API_KEY", "key required for changes; unset: listen on loopback only")
@@ -168,6 +182,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() error)
 	str(&c.CORSOrigins, "cors-origins", "UPTIME_CORS_ORIGINS", "origins whose pages may make changes without the key, comma separated")
 	str(&c.DenyTargets, "deny-targets", "UPTIME_DENY_TARGETS", "address ranges checks never reach, like 10.0.0.0/8,fd00::/8")
 	str(&c.AllowTargets, "allow-targets", "UPTIME_ALLOW_TARGETS", "address ranges checks may reach although private, like 10.1.0.0/16")
+	dur(&c.ShutdownDelay, "shutdown-delay", "UPTIME_SHUTDOWN_DELAY", "after SIGTERM, how long to go on serving with /readyz unready, for load balancers")
 	str(&c.DebugAddr, "debug-addr", "UPTIME_DEBUG_ADDR", "loopback address for Go's profiler (/debug/pprof/); unset: none")
 	str(&c.HeartbeatURL, "heartbeat-url", "UPTIME_HEARTBEAT_URL", "URL fetched after each healthy round of checks, for a dead man's switch")
 	return &c, func() error { return errors.Join(errs...) }
@@ -218,6 +233,9 @@ func (c Config) Validate() error {
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		errs = append(errs, errors.New("--database-url must be a URL starting with postgres://"))
 	}
+	if c.DatabaseURL != "" && c.InfraConfig != "" {
+		errs = append(errs, errors.New("give the databases by --database-url or by --infra-config, not both"))
+	}
 	for _, r := range c.DatabasePrefix {
 		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
 			errs = append(errs, fmt.Errorf("--database-prefix %q may hold only a-z, 0-9 and _", c.DatabasePrefix))
@@ -244,6 +262,9 @@ func (c Config) Validate() error {
 	}
 	if c.Retention < 24*time.Hour {
 		errs = append(errs, fmt.Errorf("--retention %s is too short: checks are kept by the day; use 1d or more", c.Retention))
+	}
+	if c.ShutdownDelay < 0 || c.ShutdownDelay > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("--shutdown-delay %s must be from 0 to 10m", c.ShutdownDelay))
 	}
 	if c.RollupRetention < 24*time.Hour {
 		errs = append(errs, fmt.Errorf("--rollup-retention %s is too short; use 1d or more", c.RollupRetention))
