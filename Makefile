@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: run test chaos build vet screenshot bench bench-steady bench-history bench-metrics bench-page
+.PHONY: run test chaos build image vet screenshot bench bench-steady bench-history bench-metrics bench-page
 
 # run builds bin/uptime and runs it in make's place, so that Ctrl-C stops
 # it cleanly (go run would report an interrupted program as failed).
@@ -12,7 +12,7 @@ run: build
 	exec ./bin/uptime run
 
 test:
-	@./scripts/ensure-deps postgres chromium
+	@./scripts/ensure-deps postgres chromium podman
 	$(GO) test -timeout 30m ./...
 
 # chaos runs the slow fault tests against the real binary (SIGKILL loops,
@@ -31,7 +31,13 @@ screenshot:
 	UPTIME_UPDATE_SCREENSHOT=1 $(GO) test -count=1 -run TestScreenshot ./frontend
 
 build:
-	$(GO) build -o bin/uptime .
+	$(GO) build -ldflags "-X uptime/internal/version.Version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o bin/uptime .
+
+# image builds the OCI image uptime:latest from scratch with podman (see
+# Containerfile and scripts/image); IMAGE names it otherwise.
+image:
+	@./scripts/ensure-deps podman
+	./scripts/image
 
 # bench measures Uptime with 1,000, 10,000 and 100,000 sites against a bare
 # loop over the same fake sites (see BENCHMARKS.md); BENCH_SIZES, BENCH_TICKS

@@ -14,6 +14,7 @@ import (
 
 	"uptime/internal/app"
 	"uptime/internal/config"
+	"uptime/internal/version"
 )
 
 const usage = `Uptime checks websites on a schedule, records every check, shows them on a
@@ -33,6 +34,9 @@ Usage:
   uptime apply -f FILE.yaml [--server URL] [--prune] [--dry-run]
                                    make a running monitor hold the sites the file
                                    lists, keyed by URL (UPTIME_SERVER, UPTIME_API_KEY)
+  uptime healthcheck [PATH|URL]    exit 0 if this configuration's instance answers
+                                   200 on /readyz (or PATH): for container health checks
+  uptime version                   print the version this binary was built from
   uptime help                      show this help; "uptime run --help" lists the flags
 
 Every flag of "run" is also an environment variable, shown in "uptime run --help";
@@ -57,6 +61,10 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		err = secret(args, stdin, stdout, stderr)
 	case "apply":
 		err = apply(ctx, args, os.Getenv, stdout, stderr)
+	case "healthcheck":
+		err = healthcheck(ctx, args, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, version.Version)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
