@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
@@ -20,6 +22,7 @@ import (
 
 	"uptime/internal/fakeslack"
 	"uptime/internal/pgtest"
+	"uptime/internal/testnet"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -173,4 +176,162 @@ func writeJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// balancer is a load balancer as a platform runs one: it sends each
+// request to an instance whose /readyz last answered 200, asking every
+// quarter second, and answers 503 itself when none is ready. It never
+// retries, so a request an instance drops is a request failed.
+type balancer struct {
+	backends []*url.URL
+	ready    []atomic.Bool
+	next     atomic.Uint64
+	proxies  []*httputil.ReverseProxy
+}
+
+func newBalancer(t *testing.T, addrs ...string) *httptest.Server {
+	b := &balancer{ready: make([]atomic.Bool, len(addrs))}
+	for _, a := range addrs {
+		u := &url.URL{Scheme: "http", Host: a}
+		b.backends = append(b.backends, u)
+		b.proxies = append(b.proxies, httputil.NewSingleHostReverseProxy(u))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		client := &http.Client{Timeout: time.Second}
+		for ctx.Err() == nil {
+			for i, u := range b.backends {
+				resp, err := client.Get(u.String() + "/readyz")
+				b.ready[i].Store(err == nil && resp.StatusCode == http.StatusOK)
+				if err == nil {
+					resp.Body.Close()
+				}
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for range len(b.backends) {
+			i := int(b.next.Add(1)) % len(b.backends)
+			if b.ready[i].Load() {
+				b.proxies[i].ServeHTTP(w, r)
+				return
+			}
+		}
+		http.Error(w, "no instance is ready", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(func() { srv.Close(); cancel(); <-done })
+	return srv
+}
+
+// TestRollingRestart runs two real instances on one database behind a
+// load balancer that routes on /readyz, with clients reading and changing
+// sites through it, and restarts one instance with SIGTERM as a rolling
+// deployment does. No request may fail, a request in flight at the signal
+// must finish, and every site must be checked in every round throughout.
+func TestRollingRestart(t *testing.T) {
+	farm := testnet.NewFarm(t)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(1500 * time.Millisecond)
+	}))
+	defer slow.Close()
+
+	prefix := pgtest.Prefix(t)
+	server, err := url.Parse(pgtest.ServerURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	server.Path = "/"
+	env := []string{"DATABASE_URL=" + server.String(), "UPTIME_DATABASE_PREFIX=" + prefix, "UPTIME_SHUTDOWN_DELAY=2s"}
+	a, b := newProgram(t, env...), newProgram(t, env...)
+	a.start(t)
+	b.start(t)
+	lb := newBalancer(t, a.addr, b.addr)
+
+	const n, interval = 20, 10 * time.Second
+	var paths []string
+	var ids []int
+	for i := range n {
+		paths = append(paths, fmt.Sprintf("/s/%d", i))
+		var s struct{ ID int }
+		a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": "%s/s/%d", "interval": "10s"}`, farm.URL, i), &s)
+		ids = append(ids, s.ID)
+	}
+	var slowSite struct{ ID int }
+	a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, "interval": "1h"}`, slow.URL), &slowSite)
+	from := time.Now().Add(interval + 2*time.Second) // every site's first scheduled check is before
+
+	// Clients read and change sites through the balancer all along.
+	var requests, failures atomic.Int64
+	var failed atomic.Value
+	ctx, stopClients := context.WithCancel(context.Background())
+	clientsDone := make(chan struct{})
+	for c := range 3 {
+		go func() {
+			defer func() { clientsDone <- struct{}{} }()
+			for i := 0; ctx.Err() == nil; i++ {
+				method, path, body := "GET", "/status", ""
+				switch i % 3 {
+				case 1:
+					method, path = "GET", "/site"
+				case 2:
+					method, path, body = "PATCH", fmt.Sprintf("/site/%d", ids[(c+i)%n]), fmt.Sprintf(`{"name": "site %d"}`, i)
+				}
+				req, _ := http.NewRequest(method, lb.URL+path, strings.NewReader(body))
+				resp, err := http.DefaultClient.Do(req)
+				requests.Add(1)
+				if err != nil {
+					failures.Add(1)
+					failed.Store(fmt.Sprintf("%s %s: %v", method, path, err))
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode >= 300 {
+					failures.Add(1)
+					failed.Store(fmt.Sprintf("%s %s: %s", method, path, resp.Status))
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
+	}
+
+	time.Sleep(from.Sub(time.Now()) + interval)
+	// A request in flight when the signal comes: checking the slow site
+	// takes 1.5s, longer than it takes the signal to arrive.
+	inFlight := make(chan int, 1)
+	go func() {
+		code, _ := a.Do(t, "POST", fmt.Sprintf("/check/%d", slowSite.ID), "")
+		inFlight <- code
+	}()
+	time.Sleep(300 * time.Millisecond)
+	stopped := time.Now()
+	a.stop(t)
+	t.Logf("SIGTERM to exit: %s", time.Since(stopped).Round(10*time.Millisecond))
+	if code := <-inFlight; code != http.StatusOK {
+		t.Errorf("POST /check of a slow site in flight at SIGTERM answered %d, want 200", code)
+	}
+	a.start(t)
+	t.Logf("restarted %s after the signal", time.Since(stopped).Round(10*time.Millisecond))
+	time.Sleep(2 * interval)
+	stopClients()
+	for range 3 {
+		<-clientsDone
+	}
+
+	if f := failures.Load(); f > 0 {
+		t.Errorf("%d of %d requests through the balancer failed; the last: %v", f, requests.Load(), failed.Load())
+	} else {
+		t.Logf("%d requests through the balancer, none failed", requests.Load())
+	}
+	// A round is every 10s; a gap past 1.5 intervals is a round lost, one
+	// under half an interval a round checked twice.
+	if bad := farm.Gaps(paths, from, interval/2, interval*3/2); len(bad) > 0 {
+		t.Errorf("rounds missed or doubled across the restart:\n%s", strings.Join(bad, "\n"))
+	}
 }

@@ -281,8 +281,12 @@ func (s *Service) standIn(ctx context.Context) {
 			continue
 		}
 		if !standing {
-			s.log.Warn("check-all: no scheduling pass for a while; this instance schedules until the leader does",
-				"idle", idle.Round(time.Second))
+			if idle > 365*24*time.Hour { // the row's first value: a new database
+				s.log.Info("check-all: no scheduling pass yet; this instance schedules until a leader is elected")
+			} else {
+				s.log.Warn("check-all: no scheduling pass for a while; this instance schedules until the leader does",
+					"idle", idle.Round(time.Second))
+			}
 			standing = true
 		}
 		if _, err := s.schedule(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, context.Canceled) {
