@@ -78,11 +78,27 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	if err != nil {
 		return err
 	}
+	// River's migrator takes no lock: instances starting together on a
+	// new database would each create the same types and tables. One at a
+	// time, the later ones find nothing left to do.
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate River's tables: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrateLock); err != nil {
+		return fmt.Errorf("migrate River's tables: take the lock: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrateLock)
 	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("migrate River's tables: %w", err)
 	}
 	return nil
 }
+
+// migrateLock is the advisory lock Migrate holds: a number of its own,
+// apart from golang-migrate's, which it derives from the database name.
+const migrateLock int64 = 0x75707469_6d65_7276 // "uptimerv"
 
 // Start starts working jobs and, on the leader, enqueuing cron. It stops
 // when Stop is called.
