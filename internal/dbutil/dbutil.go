@@ -110,6 +110,11 @@ func EnsureDatabase(ctx context.Context, serverURL, name string) error {
 		return nil
 	}
 	if err != nil {
+		// Two creating at the same moment: the loser may instead fail on
+		// the catalog's unique index. Made by the other is made.
+		if conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists) == nil && exists {
+			return nil
+		}
 		return fmt.Errorf("create database %s: %w", name, err)
 	}
 	return nil
