@@ -30,6 +30,8 @@ type App struct {
 type Client struct {
 	// URL is the API's base URL, like http://127.0.0.1:41234.
 	URL string
+	// Key, when set, is sent with every request as a bearer token.
+	Key string
 }
 
 // Setup describes the app to start. Zero values mean test defaults.
@@ -149,6 +151,9 @@ func (a Client) DoWithHeaders(t testing.TB, method, path, body string, header ..
 	req, err := http.NewRequest(method, a.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if a.Key != "" {
+		req.Header.Set("Authorization", "Bearer "+a.Key)
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
