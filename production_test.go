@@ -114,6 +114,9 @@ func TestInfraConfig(t *testing.T) {
 		!strings.Contains(log, "metadata, pubsub") {
 		t.Errorf("the log does not name the ignored sections once:\n%s", log)
 	}
+	if !strings.Contains(second.logText(), "infra-config gives no notify database: using one named notify beside the monitor database") {
+		t.Errorf("the log does not say where the notify database went:\n%s", second.logText())
+	}
 	if strings.Contains(second.logText(), password) {
 		t.Error("the log shows the database password")
 	}

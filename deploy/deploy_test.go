@@ -20,6 +20,7 @@ import (
 	"uptime/internal/apptest"
 	"uptime/internal/config"
 	"uptime/internal/pgtest"
+	"uptime/internal/seal"
 	"uptime/internal/secrets"
 )
 
@@ -95,6 +96,7 @@ func programEnv() map[string]bool {
 		return ""
 	})
 	names[secrets.EnvName("SlackWebhookURL")] = true
+	names[seal.EnvName] = true
 	return names
 }
 
@@ -181,8 +183,9 @@ func TestCompose(t *testing.T) {
 			t.Errorf("compose.yaml: %s runs %q, want %q from make image", name, s.Image, img.name)
 		}
 		checkEnv(t, "compose.yaml's "+name, slices.Collect(maps.Keys(s.Environment))...)
-		if !strings.Contains(s.Environment["DATABASE_URL"], "@postgres:5432/") || s.Environment["UPTIME_API_KEY"] == "" {
-			t.Errorf("compose.yaml: %s must reach the postgres service and have a key: %v", name, s.Environment)
+		if !strings.Contains(s.Environment["DATABASE_URL"], "@postgres:5432/") || s.Environment["UPTIME_API_KEY"] == "" ||
+			s.Environment[seal.EnvName] == "" {
+			t.Errorf("compose.yaml: %s must reach the postgres service and share the API key and the secret key: %v", name, s.Environment)
 		}
 		if s.DependsOn["postgres"].Condition != "service_healthy" {
 			t.Errorf("compose.yaml: %s does not wait for PostgreSQL to be healthy", name)
@@ -315,7 +318,7 @@ func TestKubernetes(t *testing.T) {
 	if len(c.EnvFrom) != 1 || c.EnvFrom[0].SecretRef.Name != secret.Metadata.Name {
 		t.Errorf("the container does not read the Secret %q", secret.Metadata.Name)
 	}
-	for _, k := range []string{"DATABASE_URL", "UPTIME_API_KEY"} {
+	for _, k := range []string{"DATABASE_URL", "UPTIME_API_KEY", seal.EnvName} {
 		if secret.StringData[k] == "" {
 			t.Errorf("the Secret has no %s", k)
 		}

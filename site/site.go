@@ -315,6 +315,16 @@ func (s *Service) Entries(ctx context.Context, ids []int) ([]*Entry, error) {
 	return s.entries(rows)
 }
 
+// Tags returns every tag some site has, sorted.
+func (s *Service) Tags(ctx context.Context) ([]string, error) {
+	tags := []string{}
+	if err := s.db.WithContext(ctx).Raw(`SELECT DISTINCT jsonb_array_elements_text(settings->'tags') AS tag
+		FROM sites WHERE jsonb_typeof(settings->'tags') = 'array' ORDER BY 1`).Scan(&tags).Error; err != nil {
+		return nil, fmt.Errorf("list tags: %w", err)
+	}
+	return tags, nil
+}
+
 // Count returns how many sites are monitored.
 func (s *Service) Count(ctx context.Context) (int64, error) {
 	var n int64

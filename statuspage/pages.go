@@ -79,31 +79,11 @@ var pageFields = []string{"slug", "title", "description", "show_urls", "groups"}
 // decodePage reads a request's page fields, refusing a field it does not
 // know, so that a misspelt one is not silently ignored.
 func decodePage(r *http.Request) (PageParams, error) {
-	body, err := api.ReadBody(r)
-	if err != nil {
-		return PageParams{}, err
-	}
-	fields, err := api.DecodeBytes[map[string]json.RawMessage](body)
-	if err != nil {
-		return PageParams{}, err
-	}
-	for k, v := range fields {
-		if !slices.Contains(pageFields, k) {
-			return PageParams{}, api.Errorf(api.InvalidArgument, "unknown field %s; a status page has %s",
-				api.Quote(k), strings.Join(pageFields, ", "))
-		}
-		if string(v) == "null" && k != "description" {
-			return PageParams{}, api.Errorf(api.InvalidArgument, "%s cannot be null", k)
-		}
-	}
-	p, err := api.DecodeBytes[PageParams](body)
-	if err != nil {
-		return PageParams{}, err
-	}
-	if raw, ok := fields["description"]; ok && string(raw) == "null" {
+	p, nulls, err := api.DecodeFields[PageParams](r, "a status page", pageFields, "description")
+	if nulls["description"] {
 		p.Description = new(string)
 	}
-	return p, nil
+	return p, err
 }
 
 // check validates the fields given, and that every site exists.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -126,6 +127,37 @@ func DecodeBytes[T any](body []byte) (T, error) {
 		return v, Errorf(InvalidArgument, "malformed JSON: unexpected data after the JSON object")
 	}
 	return v, nil
+}
+
+// DecodeFields reads a request's JSON object into a value of type T, as
+// Decode does, refusing a field not among known (so that a misspelt one is
+// not silently ignored) and null for a field not among nullable. It
+// returns the nullable fields that were given as null. what names the
+// object in messages, as "a channel".
+func DecodeFields[T any](r *http.Request, what string, known []string, nullable ...string) (T, map[string]bool, error) {
+	var v T
+	body, err := ReadBody(r)
+	if err != nil {
+		return v, nil, err
+	}
+	fields, err := DecodeBytes[map[string]json.RawMessage](body)
+	if err != nil {
+		return v, nil, err
+	}
+	nulls := map[string]bool{}
+	for k, raw := range fields {
+		if !slices.Contains(known, k) {
+			return v, nil, Errorf(InvalidArgument, "unknown field %s; %s has %s", Quote(k), what, strings.Join(known, ", "))
+		}
+		if string(raw) == "null" {
+			if !slices.Contains(nullable, k) {
+				return v, nil, Errorf(InvalidArgument, "%s cannot be null", k)
+			}
+			nulls[k] = true
+		}
+	}
+	v, err = DecodeBytes[T](body)
+	return v, nulls, err
 }
 
 // ReadBody reads a request's body, whose size the server limits, with an

@@ -24,9 +24,11 @@ import (
 	"uptime/internal/metrics"
 	"uptime/internal/pubsub"
 	"uptime/internal/queue"
+	"uptime/internal/seal"
 	"uptime/internal/secrets"
 	"uptime/internal/version"
 	"uptime/monitor"
+	"uptime/notify"
 	"uptime/site"
 	"uptime/slack"
 	"uptime/statuspage"
@@ -115,6 +117,10 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	notifyURL, err := dbs.PrepareService(ctx, NotifyDatabase)
+	if err != nil {
+		return err
+	}
 
 	siteDB, err := site.OpenDB(siteURL)
 	if err != nil {
@@ -137,6 +143,15 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return err
 	}
 	defer statusPageDB.Close()
+	notifyDB, err := openPool(ctx, notifyURL, dbs.MaxConns(NotifyDatabase, 10))
+	if err != nil {
+		return err
+	}
+	defer notifyDB.Close()
+	box, err := seal.Load(a.cfg.StateDir, getenv)
+	if err != nil {
+		return err
+	}
 
 	deny, _ := config.ParsePrefixes(a.cfg.DenyTargets) // validated with the config
 	allow, _ := config.ParsePrefixes(a.cfg.AllowTargets)
@@ -151,6 +166,11 @@ func (a *App) Run(ctx context.Context) (err error) {
 	notifier := slack.New(secrets.NewStore(a.cfg.StateDir, infra.Getenv(getenv)), a.log)
 	notifier.Subscribe(transitions)
 	sites := site.New(siteDB)
+	channels := notify.New(notifyDB, box, sites, q, notify.Options{RetryBackoff: a.opts.RetryBackoff}, a.log)
+	if err := channels.CheckKey(ctx); err != nil {
+		return err
+	}
+	channels.Subscribe(transitions)
 	sites.CheckTargets(targets)
 	sites.SetDefaults(site.Defaults{Interval: a.cfg.CheckEvery, Timeout: a.cfg.CheckTimeout, Confirmations: a.cfg.ConfirmChecks})
 	mon := monitor.New(monitorDB, sites, q, transitions, monitor.Options{
@@ -177,6 +197,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	sites.Register(srv)
 	mon.Register(srv)
 	notifier.Register(srv)
+	channels.Register(srv)
 	statuspage.New(statusPageDB, sites, mon).Register(srv)
 	var perSite []prometheus.Collector
 	if a.cfg.MetricsPerSite {
@@ -188,7 +209,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return srv.OpenAPI("Uptime", "1.0"), nil
 	}, api.Doc{Summary: "This document: the API as OpenAPI 3.1", Response: map[string]any{}})
 	frontend.Register(srv)
-	h := health{monitorDB: monitorDB, siteDB: siteSQL, statusPageDB: statusPageDB, mon: mon, queue: q,
+	h := health{monitorDB: monitorDB, siteDB: siteSQL, statusPageDB: statusPageDB, notifyDB: notifyDB, mon: mon, queue: q,
 		draining: new(atomic.Bool)}
 	registerHealth(srv, h)
 

@@ -17,6 +17,7 @@ import (
 	"uptime/internal/pglocal"
 	"uptime/internal/queue"
 	"uptime/monitor"
+	"uptime/notify"
 	"uptime/site"
 	"uptime/statuspage"
 )
@@ -26,10 +27,11 @@ const (
 	SiteDatabase       = "site"
 	MonitorDatabase    = "monitor"
 	StatusPageDatabase = "statuspage"
+	NotifyDatabase     = "notify"
 )
 
 // Databases are the services' databases, in the order they are prepared.
-var Databases = []string{SiteDatabase, MonitorDatabase, StatusPageDatabase}
+var Databases = []string{SiteDatabase, MonitorDatabase, StatusPageDatabase, NotifyDatabase}
 
 // DatabaseServer is the PostgreSQL server the services' databases live on:
 // the configured one, or a local cluster this process provisioned.
@@ -80,9 +82,9 @@ func OpenDatabaseServer(ctx context.Context, cfg config.Config, infra *infraconf
 }
 
 // LoadInfra reads the infra-config the configuration names, if any: nil
-// when there is none. A file that gives no statuspage database (an Encore
-// deployment of the tutorial's app has site and monitor only) gets one
-// beside the monitor's, on the same server with the same role.
+// when there is none. A file that gives no statuspage or notify database
+// (an Encore deployment of the tutorial's app has site and monitor only)
+// gets them beside the monitor's, on the same server with the same role.
 func LoadInfra(cfg config.Config, getenv func(string) string, log *slog.Logger) (*infraconfig.Infra, error) {
 	if cfg.InfraConfig == "" {
 		return nil, nil
@@ -97,14 +99,17 @@ func LoadInfra(cfg config.Config, getenv func(string) string, log *slog.Logger) 
 				cfg.InfraConfig, name)
 		}
 	}
-	if _, ok := inf.Databases[StatusPageDatabase]; !ok {
+	for _, name := range []string{StatusPageDatabase, NotifyDatabase} {
+		if _, ok := inf.Databases[name]; ok {
+			continue
+		}
 		mon := inf.Databases[MonitorDatabase]
-		u, err := dbutil.DatabaseURL(mon.URL, StatusPageDatabase)
+		u, err := dbutil.DatabaseURL(mon.URL, name)
 		if err != nil {
 			return nil, err
 		}
-		inf.Databases[StatusPageDatabase] = infraconfig.Database{URL: u}
-		log.Info("infra-config gives no statuspage database: using one named statuspage beside the monitor database")
+		inf.Databases[name] = infraconfig.Database{URL: u}
+		log.Info("infra-config gives no " + name + " database: using one named " + name + " beside the monitor database")
 	}
 	if len(inf.Ignored) > 0 {
 		log.Info("infra-config: ignoring what this program does not use", "ignored", strings.Join(inf.Ignored, ", "))
@@ -143,6 +148,8 @@ func (s *DatabaseServer) PrepareService(ctx context.Context, service string) (st
 		return s.Prepare(ctx, service, site.Migrations)
 	case StatusPageDatabase:
 		return s.Prepare(ctx, service, statuspage.Migrations)
+	case NotifyDatabase:
+		return s.Prepare(ctx, service, notify.Migrations)
 	case MonitorDatabase:
 		dbURL, err := s.Prepare(ctx, service, monitor.Migrations)
 		if err != nil {

@@ -21,6 +21,7 @@ type health struct {
 	monitorDB    *pgxpool.Pool
 	siteDB       *sql.DB
 	statusPageDB *pgxpool.Pool
+	notifyDB     *pgxpool.Pool
 	mon          *monitor.Service
 	queue        *queue.Queue
 	// draining is set once the process is shutting down.
@@ -39,6 +40,9 @@ func (h health) ping(ctx context.Context) error {
 	}
 	if err := h.statusPageDB.Ping(ctx); err != nil {
 		return fmt.Errorf("the statuspage database does not answer: %w", err)
+	}
+	if err := h.notifyDB.Ping(ctx); err != nil {
+		return fmt.Errorf("the notify database does not answer: %w", err)
 	}
 	return nil
 }

@@ -25,7 +25,7 @@ Usage:
                                    the dashboard at /frontend/, and a local PostgreSQL
                                    under .uptime/ unless --database-url is set
   uptime db shell <service>        open psql on a service's database: site,
-                                   monitor or statuspage
+                                   monitor, statuspage or notify
   uptime db conn-uri <service>     print the connection URL of a service's database
   uptime secret set <Name>         store a secret for the local app (SlackWebhookURL);
                                    the value is read from the terminal without echo,

@@ -1,0 +1,356 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nicholas-fedor/shoutrrr/pkg/router"
+	"github.com/nicholas-fedor/shoutrrr/pkg/types"
+	"github.com/riverqueue/river"
+
+	"uptime/internal/api"
+	"uptime/internal/human"
+	"uptime/internal/metrics"
+	"uptime/internal/pubsub"
+	"uptime/monitor"
+)
+
+// Subscribe adds the notify-channels subscription to the uptime-transition
+// topic: each transition, at least once, becomes one delivery job per
+// channel that hears it.
+func (s *Service) Subscribe(topic *pubsub.Topic[monitor.TransitionEvent]) {
+	topic.Subscribe("notify-channels", func(ctx context.Context, ev monitor.TransitionEvent) error {
+		kind := "down"
+		if ev.Up {
+			kind = "up"
+		}
+		return s.Publish(ctx, Event{Event: kind, Site: EventSite{ID: ev.Site.ID, URL: api.Redact(ev.Site.URL)},
+			Reason: ev.Reason, At: ev.At, Since: ev.Since})
+	})
+}
+
+// Publish enqueues the event for every channel that hears it. A channel's
+// job is unique by its channel and event, so a publication repeated after
+// a failure part way does not deliver twice.
+func (s *Service) Publish(ctx context.Context, ev Event) error {
+	var tags []string
+	e, err := s.sites.Entry(ctx, ev.Site.ID)
+	switch {
+	case err == nil:
+		tags = e.Tags
+		ev.Site.Name = e.Name
+	case api.IsCode(err, api.NotFound):
+		// Deleted since: channels of every site still hear it.
+	default:
+		return err
+	}
+	if ev.Site.Name == "" {
+		ev.Site.Name = hostOf(ev.Site.URL)
+	}
+	rows, err := s.db.Query(ctx, `SELECT id FROM channel
+		WHERE (cardinality(events) = 0 OR $1 = ANY(events))
+		  AND ((cardinality(tags) = 0 AND cardinality(sites) = 0) OR $2 = ANY(sites) OR tags && $3)
+		ORDER BY id`, ev.Event, ev.Site.ID, tags)
+	if err != nil {
+		return fmt.Errorf("find the channels of a %s event: %w", ev.Event, err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := s.q.Insert(ctx, deliveryArgs{ChannelID: id, Event: ev}, &river.InsertOpts{
+			MaxAttempts: pubsub.MaxAttempts,
+			UniqueOpts:  river.UniqueOpts{ByArgs: true},
+		}); err != nil {
+			return fmt.Errorf("enqueue a delivery to %s: %w", channelName(id), err)
+		}
+	}
+	return nil
+}
+
+func hostOf(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.Host != "" {
+		return u.Hostname()
+	}
+	return raw
+}
+
+// deliveryArgs is one event on its way to one channel.
+type deliveryArgs struct {
+	ChannelID int64 `json:"channel_id"`
+	Event     Event `json:"event"`
+}
+
+func (deliveryArgs) Kind() string { return "notify-channel-delivery" }
+
+type deliveryWorker struct {
+	river.WorkerDefaults[deliveryArgs]
+	s *Service
+
+	// Failed deliveries are logged at most once a minute per channel.
+	mu       sync.Mutex
+	lastWarn map[int64]time.Time
+}
+
+func (s *Service) registerWorkers() {
+	river.AddWorker(s.q.Workers(), &deliveryWorker{s: s, lastWarn: map[int64]time.Time{}})
+}
+
+func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[deliveryArgs]) error {
+	id, ev := job.Args.ChannelID, job.Args.Event
+	ch, err := w.s.open(ctx, id)
+	if errors.Is(err, errNoChannel) {
+		w.s.log.Info("channel deleted: its pending delivery is dropped", "channel_id", id, "event", ev.Event, "site_id", ev.Site.ID)
+		return river.JobCancel(err)
+	}
+	if err != nil {
+		return err
+	}
+	err = w.s.send(ctx, ch, ev)
+	w.s.record(ctx, id, ev.Event, err)
+	if err == nil {
+		return nil
+	}
+	if job.Attempt >= job.MaxAttempts {
+		w.s.log.Error("alert discarded after its last delivery attempt failed", "channel", ch.name, "channel_id", id,
+			"event", ev.Event, "site_id", ev.Site.ID, "attempts", job.Attempt, "err", err)
+		return err
+	}
+	w.mu.Lock()
+	if time.Since(w.lastWarn[id]) >= time.Minute {
+		w.lastWarn[id] = time.Now()
+		w.s.log.Warn("delivery to a channel failed; it will be tried again", "channel", ch.name, "channel_id", id,
+			"event", ev.Event, "attempt", job.Attempt, "next_try_in", pubsub.Backoff(w.s.opts.RetryBackoff, job.Attempt), "err", err)
+	}
+	w.mu.Unlock()
+	return err
+}
+
+// NextRetry is Encore's backoff, as the Slack subscription's.
+func (w *deliveryWorker) NextRetry(job *river.Job[deliveryArgs]) time.Time {
+	return time.Now().Add(pubsub.Backoff(w.s.opts.RetryBackoff, job.Attempt))
+}
+
+// Timeout is Encore's deadline for one delivery.
+func (w *deliveryWorker) Timeout(*river.Job[deliveryArgs]) time.Duration { return pubsub.AckDeadline }
+
+// openChannel is a channel with its URL and secret opened, for sending.
+type openChannel struct {
+	id           int64
+	name, kind   string
+	url, masked  string
+	secret       []byte
+	hasSecret    bool
+	lastDelivery *time.Time
+}
+
+// open reads a channel and opens its sealed URL and secret.
+func (s *Service) open(ctx context.Context, id int64) (*openChannel, error) {
+	var ch openChannel
+	var sealedURL, sealedSecret []byte
+	err := s.db.QueryRow(ctx, `SELECT id, name, kind, url_sealed, url_masked, secret_sealed FROM channel WHERE id = $1`, id).
+		Scan(&ch.id, &ch.name, &ch.kind, &sealedURL, &ch.masked, &sealedSecret)
+	if noRows(err) {
+		return nil, errNoChannel
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", channelName(id), err)
+	}
+	u, err := s.box.Open(sealedURL)
+	if err != nil {
+		return nil, fmt.Errorf("open the URL of %s: %w", channelName(id), err)
+	}
+	ch.url = string(u)
+	if sealedSecret != nil {
+		if ch.secret, err = s.box.Open(sealedSecret); err != nil {
+			return nil, fmt.Errorf("open the secret of %s: %w", channelName(id), err)
+		}
+		ch.hasSecret = true
+	}
+	return &ch, nil
+}
+
+// record notes a delivery's result on its channel, for the dashboard.
+func (s *Service) record(ctx context.Context, id int64, event string, err error) {
+	result, msg := "ok", ""
+	if err != nil {
+		result, msg = "error", api.Clip(err.Error())
+	}
+	metrics.Deliveries.WithLabelValues("channel", result).Inc()
+	if _, dbErr := s.db.Exec(context.WithoutCancel(ctx), `UPDATE channel SET last_delivery_at = now(), last_delivery_event = $2,
+		last_delivery_ok = $3, last_delivery_error = NULLIF($4, '') WHERE id = $1`, id, event, err == nil, msg); dbErr != nil {
+		s.log.Warn("could not record a delivery's result", "channel_id", id, "err", dbErr)
+	}
+}
+
+// send delivers one event to one channel. Its error never holds the
+// channel's URL or secret.
+func (s *Service) send(ctx context.Context, ch *openChannel, ev Event) error {
+	var err error
+	if ch.kind == "webhook" {
+		err = s.postWebhook(ctx, ch, ev)
+	} else {
+		err = sendShoutrrr(ctx, ch.url, ev)
+	}
+	if err != nil {
+		msg := scrub(err.Error(), ch.url)
+		if ch.hasSecret {
+			msg = strings.ReplaceAll(msg, string(ch.secret), "•••")
+		}
+		return errors.New(msg)
+	}
+	return nil
+}
+
+// Signature is the X-Uptime-Signature of a webhook body: "sha256=" and
+// the hex HMAC-SHA256 of the body under the channel's secret.
+func Signature(secret, body []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+func (s *Service) postWebhook(ctx context.Context, ch *openChannel, ev Event) error {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ch.url, bytes.NewReader(body))
+	if err != nil {
+		return errors.New("the webhook URL is not valid")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", monitor.UserAgent)
+	req.Header.Set("X-Uptime-Event", ev.Event)
+	if ch.hasSecret {
+		req.Header.Set("X-Uptime-Signature", Signature(ch.secret, body))
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err // the URL is the secret: keep it out
+		}
+		return fmt.Errorf("post to the webhook: %w", err)
+	}
+	defer resp.Body.Close()
+	reply, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("the webhook answered %d: %s", resp.StatusCode, strings.TrimSpace(string(reply)))
+	}
+	return nil
+}
+
+// sendShoutrrr sends the event's text through the service the URL names.
+// shoutrrr takes no context: a send that outlasts ctx is left to its own
+// time limits and reported as timed out.
+func sendShoutrrr(ctx context.Context, rawURL string, ev Event) error {
+	done := make(chan error, 1)
+	go func() {
+		svc, err := (&router.ServiceRouter{}).Locate(rawURL)
+		if err != nil {
+			done <- err
+			return
+		}
+		params := types.Params{"title": Title(ev)}
+		done <- svc.Send(Text(ev), &params)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("no answer in time: %w", ctx.Err())
+	}
+}
+
+// Title is an event's one-line summary.
+func Title(ev Event) string {
+	name := ev.Site.Name
+	switch ev.Event {
+	case "down":
+		return name + " is down"
+	case "up":
+		return name + " is back up"
+	case "reminder":
+		return name + " is still down"
+	case "degraded":
+		return name + " is slow"
+	case "degraded_end":
+		return name + " is fast again"
+	case "cert_expiring":
+		return name + "'s certificate expires soon"
+	case "flapping":
+		return name + " is flapping"
+	case "unstable":
+		return name + " is unstable"
+	case "test":
+		return "Uptime test message"
+	}
+	return name + ": " + ev.Event
+}
+
+// Text is an event as a message for people: its title, the site's URL,
+// and why or for how long.
+func Text(ev Event) string {
+	if ev.Event == "test" {
+		return "This is a test message from Uptime: this channel works."
+	}
+	lines := []string{Title(ev), ev.Site.URL}
+	if ev.Reason != "" {
+		lines = append(lines, ev.Reason)
+	}
+	if ev.Since != nil && ev.At.After(*ev.Since) && slices.Contains([]string{"up", "reminder", "degraded_end"}, ev.Event) {
+		what := "It was down for "
+		if ev.Event == "reminder" {
+			what = "It has been down for "
+		} else if ev.Event == "degraded_end" {
+			what = "It was slow for "
+		}
+		lines = append(lines, what+human.Duration(ev.At.Sub(*ev.Since))+".")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Test sends a test message to a channel now, and answers its service's
+// error if it fails.
+func (s *Service) Test(ctx context.Context, id int64) error {
+	ch, err := s.open(ctx, id)
+	if errors.Is(err, errNoChannel) {
+		return api.Errorf(api.NotFound, "no channel has the id %d", id)
+	}
+	if err != nil {
+		return err
+	}
+	ev := Event{Event: "test", Site: EventSite{Name: "Uptime"}, Reason: "a test message", At: time.Now().UTC()}
+	ctx, cancel := context.WithTimeout(ctx, pubsub.AckDeadline)
+	defer cancel()
+	err = s.send(ctx, ch, ev)
+	s.record(ctx, id, ev.Event, err)
+	if err != nil {
+		return api.Errorf(api.Unavailable, "the channel's service refused the test message: %s", api.Clip(err.Error()))
+	}
+	return nil
+}
