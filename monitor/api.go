@@ -34,6 +34,7 @@ func (s *Service) Register(srv *api.Server) {
 			{Name: "limit", Type: "integer", Description: "how many checks, 1 to 1000 (100)"},
 			{Name: "days", Type: "integer", Description: "the last days instead, 1 to 400"},
 		}})
+	s.registerMaintenance(srv)
 	srv.Handle("GET /incident", s.handleIncidents, api.Doc{
 		Summary: "Confirmed down periods, newest first", Response: IncidentsResponse{},
 		Query: []api.Param{

@@ -52,6 +52,8 @@ type Result struct {
 	CheckedAt time.Time
 	// Degraded is an up result slower than the site's max_latency.
 	Degraded bool
+	// Maintenance marks a check made in a maintenance window of the site.
+	Maintenance bool
 }
 
 // Checker checks URLs with its own HTTP client: a time limit per check, at

@@ -32,11 +32,16 @@ type Sites interface {
 	List(ctx context.Context) (*site.ListResponse, error)
 	Versions(ctx context.Context) (map[int]int64, error)
 	Count(ctx context.Context) (int64, error)
+	Tags(ctx context.Context) ([]string, error)
 }
 
 // TransitionEvent is published on the uptime-transition topic when a site
 // goes down or comes back up.
 type TransitionEvent struct {
+	// Event is what happened: down, up, or an alert (reminder, degraded,
+	// degraded_end, cert_expiring, flapping, unstable). Empty in events
+	// published before alerts existed: then Up says down or up.
+	Event string `json:"event,omitempty"`
 	// Site is the site that changed.
 	Site site.Site `json:"site"`
 	// Up tells whether the site is now up.
@@ -47,6 +52,18 @@ type TransitionEvent struct {
 	At time.Time `json:"at"`
 	// Since is when the previous state began, if it was ever seen.
 	Since *time.Time `json:"since,omitempty"`
+}
+
+// Kind is what happened: the event's Event, or down or up for an event
+// published before alerts existed.
+func (ev TransitionEvent) Kind() string {
+	switch {
+	case ev.Event != "":
+		return ev.Event
+	case ev.Up:
+		return EventUp
+	}
+	return EventDown
 }
 
 // TransitionTopic is the name of the topic transitions are published on.
@@ -78,6 +95,12 @@ type Options struct {
 	Transport http.RoundTripper
 	// Targets is what checks may reach; nil allows everything.
 	Targets *Targets
+	// FlapChanges and FlapWindow: a site changing state more than
+	// FlapChanges times in FlapWindow is reported once as flapping, and its
+	// changes are held back until it has not changed for FlapWindow.
+	// Default to 4 and 30 minutes.
+	FlapChanges int
+	FlapWindow  time.Duration
 	// HeartbeatURL is fetched after each healthy round of checks, so that
 	// an outside dead man's switch notices when checking stops. Defaults
 	// to none.
@@ -106,6 +129,12 @@ func (o *Options) setDefaults() {
 	if o.MaxInFlight <= 0 {
 		o.MaxInFlight = 1000
 	}
+	if o.FlapChanges <= 0 {
+		o.FlapChanges = 4
+	}
+	if o.FlapWindow <= 0 {
+		o.FlapWindow = 30 * time.Minute
+	}
 }
 
 // siteDefaults are the settings of a site that was given none.
@@ -128,6 +157,7 @@ type Service struct {
 	stallAfter  atomic.Int64 // the watchdog's limit when it last saw a stall
 	stats       schedStats
 	rolling     sync.Mutex // held while this process rolls up
+	windows     windows    // the maintenance windows
 
 	// ctx is the service's own: check-all runs and the watchdog live in
 	// it, and Stop cancels it.

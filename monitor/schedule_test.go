@@ -194,8 +194,8 @@ func TestSlowAnswersAreDegraded(t *testing.T) {
 	if len(h.Checks) == 0 || !h.Checks[0].Degraded || !h.Checks[0].Up {
 		t.Fatalf("history = %+v, want the latest check up and degraded", h.Checks)
 	}
-	if got := e.waitTransitions(t, 0); len(got) != 0 {
-		t.Fatalf("transitions = %+v, want none: degraded is still up", got)
+	if got := e.waitTransitions(t, 1); len(got) != 1 || got[0].Event != monitor.EventDegraded || !got[0].Up {
+		t.Fatalf("events = %+v, want one degraded alert and no transition: degraded is still up", got)
 	}
 }
 

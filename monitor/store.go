@@ -31,9 +31,9 @@ func (s *Service) confirmedUp(ctx context.Context, siteID int) (bool, error) {
 func insertChecks(ctx context.Context, tx pgx.Tx, siteID int, attempts []Result) error {
 	batch := &pgx.Batch{}
 	for _, r := range attempts {
-		batch.Queue(`INSERT INTO checks (site_id, up, checked_at, status_code, latency_ms, reason, cert_expires_at, degraded)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			siteID, r.Up, r.CheckedAt, statusOrNil(r.Status), ms(r.Latency), r.Reason, r.CertExpiry, r.Degraded)
+		batch.Queue(`INSERT INTO checks (site_id, up, checked_at, status_code, latency_ms, reason, cert_expires_at, degraded, maintenance)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			siteID, r.Up, r.CheckedAt, statusOrNil(r.Status), ms(r.Latency), r.Reason, r.CertExpiry, r.Degraded, r.Maintenance)
 	}
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("record checks of site %d: %w", siteID, err)
@@ -51,14 +51,15 @@ func (s *Service) recordAttempts(ctx context.Context, st site.Site, attempts []R
 	return err
 }
 
-// record stores the attempts and decides the site's state from the last
-// one, in one transaction.
+// record stores the attempts and decides the site's state from them, in
+// one transaction.
 func (s *Service) record(ctx context.Context, t *target, attempts []Result) error {
+	s.markMaintenance(ctx, t, attempts)
 	err := s.inTx(ctx, t.Site, func(tx pgx.Tx) error {
 		if err := insertChecks(ctx, tx, t.ID, attempts); err != nil {
 			return err
 		}
-		return s.decideTx(ctx, tx, t, attempts[len(attempts)-1])
+		return s.decideTx(ctx, tx, t, attempts)
 	})
 	if err == nil {
 		countChecks(attempts)
@@ -66,10 +67,10 @@ func (s *Service) record(ctx context.Context, t *target, attempts []Result) erro
 	return err
 }
 
-// decide updates the site's state from a check already recorded.
-func (s *Service) decide(ctx context.Context, t *target, final Result) error {
+// decide updates the site's state from a round's attempts already recorded.
+func (s *Service) decide(ctx context.Context, t *target, attempts []Result) error {
 	return s.inTx(ctx, t.Site, func(tx pgx.Tx) error {
-		return s.decideTx(ctx, tx, t, final)
+		return s.decideTx(ctx, tx, t, attempts)
 	})
 }
 
@@ -88,14 +89,15 @@ func (s *Service) inTx(ctx context.Context, st site.Site, f func(pgx.Tx) error) 
 	return nil
 }
 
-// decideTx updates the site's state from its latest check in tx and
-// publishes a transition if the state changed. The state row is locked
-// while the transition is decided, so concurrent checks of one site
+// decideTx updates the site's state from its latest round in tx and
+// publishes what changed: a transition, or an alert (see alerts). The state
+// row is locked while it is decided, so concurrent checks of one site
 // announce each change once; a result older than the state decides nothing.
 // A failure that reaches here is confirmed already; a down site needs
 // t.recoveries passing checks in a row to be up again.
-func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, t *target, final Result) error {
+func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, t *target, attempts []Result) error {
 	st := t.Site
+	first, final := attempts[0], attempts[len(attempts)-1]
 	if _, err := tx.Exec(ctx, `INSERT INTO site_state (site_id, url, up) VALUES ($1, $2, true)
 		ON CONFLICT (site_id) DO NOTHING`, st.ID, st.URL); err != nil {
 		return fmt.Errorf("create state of site %d: %w", st.ID, err)
@@ -105,9 +107,10 @@ func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, t *target, final Resu
 		since     *time.Time
 		checkedAt *time.Time
 		passed    int // passing checks so far of a site recovering
+		prev      alertState
 	)
-	if err := tx.QueryRow(ctx, "SELECT up, since, checked_at, streak FROM site_state WHERE site_id = $1 FOR UPDATE",
-		st.ID).Scan(&wasUp, &since, &checkedAt, &passed); err != nil {
+	if err := tx.QueryRow(ctx, "SELECT up, since, checked_at, streak, "+alertColumns+" FROM site_state WHERE site_id = $1 FOR UPDATE",
+		st.ID).Scan(append([]any{&wasUp, &since, &checkedAt, &passed}, prev.fields()...)...); err != nil {
 		return fmt.Errorf("lock state of site %d: %w", st.ID, err)
 	}
 	if checkedAt != nil && final.CheckedAt.Before(*checkedAt) {
@@ -130,34 +133,48 @@ func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, t *target, final Resu
 	if !up && final.Up {
 		reason = fmt.Sprintf("recovering: %d of %d passing checks", streak, t.recoveries)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE site_state SET url = $2, up = $3, since = $4, checked_at = $5,
-		status_code = $6, latency_ms = $7, reason = $8, cert_expires_at = $9, degraded = $10, streak = $11
-		WHERE site_id = $1`,
-		st.ID, st.URL, up, newSince, final.CheckedAt, statusOrNil(final.Status), ms(final.Latency),
-		reason, final.CertExpiry, final.Degraded, streak,
-	); err != nil {
-		return fmt.Errorf("update state of site %d: %w", st.ID, err)
+	if changed {
+		var err error
+		if up {
+			err = closeIncident(ctx, tx, st.ID, final.CheckedAt)
+		} else {
+			err = openIncident(ctx, tx, st.ID, final.CheckedAt, final.Reason)
+		}
+		if err != nil {
+			return err
+		}
 	}
-	if !changed {
-		return nil
+	d := decision{up: up, changed: changed, since: newSince, first: first, final: final, maintenance: final.Maintenance}
+	if checkedAt != nil {
+		d.prevSince = since
 	}
-	var err error
-	if up {
-		err = closeIncident(ctx, tx, st.ID, final.CheckedAt)
-	} else {
-		err = openIncident(ctx, tx, st.ID, final.CheckedAt, final.Reason)
-	}
+	next, events, err := s.alerts(ctx, tx, t, prev, d)
 	if err != nil {
 		return err
 	}
-	ev := TransitionEvent{Site: st.Public(), Up: up, Reason: final.Reason, At: final.CheckedAt}
-	if checkedAt != nil {
-		ev.Since = since
+	if _, err := tx.Exec(ctx, `UPDATE site_state SET url = $2, up = $3, since = $4, checked_at = $5,
+		status_code = $6, latency_ms = $7, reason = $8, cert_expires_at = $9, degraded = $10, streak = $11,
+		announced_up = $12, next_reminder_at = $13, flapping_since = $14, slow_streak = $15, degraded_since = $16,
+		recent = $17, recent_n = $18, unstable_since = $19, cert_warned_for = $20, cert_warned_days = $21
+		WHERE site_id = $1`,
+		st.ID, st.URL, up, newSince, final.CheckedAt, statusOrNil(final.Status), ms(final.Latency),
+		reason, final.CertExpiry, final.Degraded, streak,
+		next.announcedUp, next.nextReminderAt, next.flappingSince, next.slowStreak, next.degradedSince,
+		next.recent, next.recentN, next.unstableSince, next.certWarnedFor, next.certWarnedDays,
+	); err != nil {
+		return fmt.Errorf("update state of site %d: %w", st.ID, err)
 	}
-	if err := s.transitions.PublishTx(ctx, tx, ev); err != nil {
-		return err
+	if changed {
+		s.log.Info("site changed state", "site_id", st.ID, "url", api.Redact(st.URL), "up", up, "reason", final.Reason)
 	}
-	s.log.Info("site changed state", "site_id", st.ID, "url", api.Redact(st.URL), "up", up, "reason", final.Reason)
+	for _, ev := range events {
+		if err := s.transitions.PublishTx(ctx, tx, ev); err != nil {
+			return err
+		}
+		if ev.Event != EventDown && ev.Event != EventUp {
+			s.log.Info("site alert", "site_id", st.ID, "url", api.Redact(st.URL), "event", ev.Event, "reason", ev.Reason)
+		}
+	}
 	return nil
 }
 

@@ -49,10 +49,25 @@ type target struct {
 	probe         *Probe
 	confirmations int
 	recoveries    int
+	// remindEvery is how often a site still down is alerted again; zero
+	// for never.
+	remindEvery time.Duration
+	// slowNeeded is how many degraded checks in a row make an alert; zero
+	// without a max_latency.
+	slowNeeded int
+	// tags are the site's, for maintenance windows.
+	tags []string
 }
 
 func newTarget(st site.Site, c site.Config) *target {
-	return &target{Site: st, probe: NewProbe(c), confirmations: c.Confirmations, recoveries: c.Recoveries}
+	t := &target{Site: st, probe: NewProbe(c), confirmations: c.Confirmations, recoveries: c.Recoveries, tags: c.Tags}
+	if c.RemindEvery != nil {
+		t.remindEvery = time.Duration(*c.RemindEvery)
+	}
+	if c.MaxLatency != nil {
+		t.slowNeeded = c.Confirmations + 1
+	}
+	return t
 }
 
 // config returns a site's settings with the monitor's defaults filled in:
@@ -311,7 +326,7 @@ func (s *Service) writeBatch(batch []tickResult, fails *failures) {
 		return
 	}
 	for _, r := range disagree {
-		fails.add(s.decide(ctx, r.target, r.attempts[len(r.attempts)-1]))
+		fails.add(s.decide(ctx, r.target, r.attempts))
 	}
 }
 
@@ -332,15 +347,27 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 		reasons  = make([]string, n)
 		certs    = make([]*time.Time, n)
 		degraded = make([]bool, n)
+		firstBad = make([]int64, n)
+		slowNeed = make([]int32, n)
+		certLvl  = make([]int32, n)
+		reminds  = make([]bool, n)
+		maint    = make([]bool, n)
 	)
 	for i, r := range batch {
+		s.markMaintenance(ctx, r.target, r.attempts)
 		for _, a := range r.attempts {
-			rows = append(rows, []any{int64(r.target.ID), a.Up, a.CheckedAt, statusOrNil(a.Status), ms(a.Latency), a.Reason, a.CertExpiry, a.Degraded})
+			rows = append(rows, []any{int64(r.target.ID), a.Up, a.CheckedAt, statusOrNil(a.Status), ms(a.Latency), a.Reason, a.CertExpiry, a.Degraded, a.Maintenance})
 		}
 		final := r.attempts[len(r.attempts)-1]
 		ids[i], urls[i], ups[i], at[i] = int64(r.target.ID), r.target.URL, final.Up, final.CheckedAt
 		statuses[i], latency[i], reasons[i], certs[i] = statusOrNil(final.Status), ms(final.Latency), final.Reason, final.CertExpiry
 		degraded[i] = final.Degraded
+		if !r.attempts[0].Up {
+			firstBad[i] = 1
+		}
+		slowNeed[i], certLvl[i] = int32(r.target.slowNeeded), int32(certLevel(final.CertExpiry, final.CheckedAt))
+		reminds[i] = r.target.remindEvery > 0
+		maint[i] = final.Maintenance
 	}
 	tx, err := s.db.Begin(ctx)
 	if err != nil {
@@ -348,18 +375,41 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 	}
 	defer tx.Rollback(ctx)
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"checks"},
-		[]string{"site_id", "up", "checked_at", "status_code", "latency_ms", "reason", "cert_expires_at", "degraded"},
+		[]string{"site_id", "up", "checked_at", "status_code", "latency_ms", "reason", "cert_expires_at", "degraded", "maintenance"},
 		pgx.CopyFromRows(rows)); err != nil {
 		return nil, fmt.Errorf("record %d checks: %w", len(rows), err)
 	}
+	// The rows whose check needs an alert decided (a reminder due, a
+	// flapping site stable again, degraded or unstable starting or ending,
+	// a certificate warning) are left to record's locked decision, as are
+	// the rows whose state changes.
 	updated, err := tx.Query(ctx, `UPDATE site_state s SET url = v.url, checked_at = v.checked_at,
 			since = COALESCE(s.since, v.checked_at), status_code = v.status_code, latency_ms = v.latency_ms,
-			reason = v.reason, cert_expires_at = v.cert_expires_at, degraded = v.degraded, streak = 0
+			reason = v.reason, cert_expires_at = v.cert_expires_at, degraded = v.degraded, streak = 0,
+			slow_streak = CASE WHEN v.degraded THEN s.slow_streak + 1 ELSE 0 END,
+			recent = CASE WHEN v.up THEN (s.recent << 1 | v.first_bad) & $14 ELSE 0 END,
+			recent_n = CASE WHEN v.up THEN LEAST(s.recent_n + 1, $15) ELSE 0 END
 		FROM unnest($1::bigint[], $2::text[], $3::boolean[], $4::timestamptz[], $5::integer[],
-			$6::double precision[], $7::text[], $8::timestamptz[], $9::boolean[])
-			AS v(site_id, url, up, checked_at, status_code, latency_ms, reason, cert_expires_at, degraded)
+			$6::double precision[], $7::text[], $8::timestamptz[], $9::boolean[], $10::bigint[], $11::integer[],
+			$12::integer[], $13::boolean[], $18::boolean[])
+			AS v(site_id, url, up, checked_at, status_code, latency_ms, reason, cert_expires_at, degraded,
+				first_bad, slow_needed, cert_level, remind, maint)
 		WHERE s.site_id = v.site_id AND s.up = v.up AND (s.checked_at IS NULL OR s.checked_at <= v.checked_at)
-		RETURNING s.site_id`, ids, urls, ups, at, statuses, latency, reasons, certs, degraded)
+		  AND NOT (NOT v.up AND NOT s.announced_up AND v.remind
+		           AND (s.next_reminder_at IS NULL OR s.next_reminder_at <= v.checked_at))
+		  AND NOT (NOT v.remind AND s.next_reminder_at IS NOT NULL)
+		  AND NOT (s.flapping_since IS NOT NULL AND COALESCE(s.since <= v.checked_at - $16::interval, true))
+		  AND NOT (s.up <> s.announced_up AND s.flapping_since IS NULL AND NOT v.maint)
+		  AND NOT (v.up AND v.degraded AND s.degraded_since IS NULL AND v.slow_needed > 0 AND s.slow_streak + 1 >= v.slow_needed)
+		  AND NOT (NOT v.degraded AND s.degraded_since IS NOT NULL)
+		  AND NOT (v.cert_level > 0 AND (s.cert_warned_for IS DISTINCT FROM v.cert_expires_at
+		           OR COALESCE(s.cert_warned_days > v.cert_level, true)))
+		  AND NOT (v.up AND s.unstable_since IS NULL AND LEAST(s.recent_n + 1, $15) >= $17
+		           AND bit_count(((s.recent << 1 | v.first_bad) & $14)::bit(64)) * 4 > LEAST(s.recent_n + 1, $15))
+		  AND NOT (s.unstable_since IS NOT NULL
+		           AND (NOT v.up OR bit_count(((s.recent << 1 | v.first_bad) & $14)::bit(64)) * 10 <= LEAST(s.recent_n + 1, $15)))
+		RETURNING s.site_id`, ids, urls, ups, at, statuses, latency, reasons, certs, degraded,
+		firstBad, slowNeed, certLvl, reminds, int64(recentMask), unstableRounds, s.opts.FlapWindow, unstableMin, maint)
 	if err != nil {
 		return nil, fmt.Errorf("update %d site states: %w", n, err)
 	}

@@ -33,11 +33,7 @@ import (
 // channel that hears it.
 func (s *Service) Subscribe(topic *pubsub.Topic[monitor.TransitionEvent]) {
 	topic.Subscribe("notify-channels", func(ctx context.Context, ev monitor.TransitionEvent) error {
-		kind := "down"
-		if ev.Up {
-			kind = "up"
-		}
-		return s.Publish(ctx, Event{Event: kind, Site: EventSite{ID: ev.Site.ID, URL: api.Redact(ev.Site.URL)},
+		return s.Publish(ctx, Event{Event: ev.Kind(), Site: EventSite{ID: ev.Site.ID, URL: api.Redact(ev.Site.URL)},
 			Reason: ev.Reason, At: ev.At, Since: ev.Since})
 	})
 }

@@ -52,6 +52,9 @@ type Settings struct {
 	// Recoveries is how many checks in a row must pass before a down site
 	// is up again, 1 to 10. Defaults to 1.
 	Recoveries *int `json:"recoveries,omitempty"`
+	// RemindEvery is how often a site still down is alerted again, 1m to
+	// 7 days. Defaults to none: one alert when it goes down.
+	RemindEvery *Duration `json:"remind_every,omitempty"`
 	// Paused sites are not checked and not alerted. Defaults to false.
 	Paused *bool `json:"paused,omitempty"`
 	// Tags are labels that channels, maintenance and status pages select
@@ -97,6 +100,8 @@ const (
 	maxTags          = 20
 	maxLocations     = 32
 	maxStatusRanges  = 50
+	MinRemindEvery   = time.Minute
+	MaxRemindEvery   = 7 * 24 * time.Hour
 )
 
 // Config is a site's settings with every default filled in: what a check
@@ -128,6 +133,9 @@ type Config struct {
 	Confirmations int `json:"confirmations"`
 	// Recoveries is how many passing checks in a row bring it back up.
 	Recoveries int `json:"recoveries"`
+	// RemindEvery is how often a site still down is alerted again; null
+	// for never.
+	RemindEvery *Duration `json:"remind_every"`
 	// Paused sites are not checked and not alerted.
 	Paused bool `json:"paused"`
 	// Tags are the site's labels.
@@ -168,6 +176,7 @@ func (st Settings) Config(rawURL string, d Defaults) Config {
 	set(&c.Keyword, st.Keyword)
 	set(&c.KeywordAbsent, st.KeywordAbsent)
 	c.MaxLatency = st.MaxLatency
+	c.RemindEvery = st.RemindEvery
 	set(&c.Confirmations, st.Confirmations)
 	set(&c.Recoveries, st.Recoveries)
 	set(&c.Paused, st.Paused)
@@ -249,6 +258,12 @@ func (st *Settings) normalize(rawURL string, d Defaults) error {
 	}
 	if st.Paused != nil && !*st.Paused {
 		st.Paused = nil
+	}
+	if st.RemindEvery != nil {
+		if v := time.Duration(*st.RemindEvery); v < MinRemindEvery || v > MaxRemindEvery {
+			return api.Errorf(api.InvalidArgument, "remind_every must be from %s to %s, got %s",
+				Duration(MinRemindEvery), Duration(MaxRemindEvery), *st.RemindEvery)
+		}
 	}
 	if st.Confirmations != nil && (*st.Confirmations < 0 || *st.Confirmations > MaxConfirmations) {
 		return api.Errorf(api.InvalidArgument, "confirmations must be from 0 to %d, got %d", MaxConfirmations, *st.Confirmations)

@@ -151,6 +151,22 @@ func TestMessage(t *testing.T) {
 			"*https://ops:xxxxx@a.example/health is down!*"},
 		{"markup escaped", monitor.TransitionEvent{Site: site.Site{URL: "https://a.example/?x=<b>&y=1"}},
 			"*https://a.example/?x=&lt;b&gt;&amp;y=1 is down!*"},
+		{"reminder", monitor.TransitionEvent{Event: "reminder", Site: site.Site{URL: "https://encore.dev"}, Reason: "HTTP 503",
+			Since: &since, At: since.Add(3 * time.Hour)},
+			"*https://encore.dev is still down.*\nIt has been down for 3 hours: HTTP 503"},
+		{"degraded", monitor.TransitionEvent{Event: "degraded", Site: site.Site{URL: "https://encore.dev"}, Up: true,
+			Reason: "slow: 900ms, above max_latency 500ms"},
+			"*https://encore.dev is slow.*\nslow: 900ms, above max_latency 500ms"},
+		{"degraded end", monitor.TransitionEvent{Event: "degraded_end", Site: site.Site{URL: "https://encore.dev"}, Up: true,
+			Since: &since, At: since.Add(10 * time.Minute)},
+			"*https://encore.dev is fast again.*\nIt was slow for 10 minutes."},
+		{"certificate", monitor.TransitionEvent{Event: "cert_expiring", Site: site.Site{URL: "https://encore.dev"}, Up: true,
+			Reason: "its certificate expires in 6 days"},
+			"*https://encore.dev's certificate expires soon.*\nits certificate expires in 6 days"},
+		{"flapping", monitor.TransitionEvent{Event: "flapping", Site: site.Site{URL: "https://encore.dev"}, Reason: "it changed state 5 times"},
+			"*https://encore.dev is flapping.*\nit changed state 5 times"},
+		{"unstable", monitor.TransitionEvent{Event: "unstable", Site: site.Site{URL: "https://encore.dev"}, Up: true, Reason: "6 of its last 20 checks failed"},
+			"*https://encore.dev is unstable.*\n6 of its last 20 checks failed"},
 	}
 	for _, tt := range tests {
 		if got := slack.Message(tt.ev); got != tt.want {

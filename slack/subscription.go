@@ -21,21 +21,44 @@ func (s *Service) Subscribe(topic *pubsub.Topic[monitor.TransitionEvent]) {
 
 // Message is the tutorial's message for a transition, "*<url> is down!*"
 // or "*<url> is back up.*", with a second line saying why the site is down
-// or how long it was. A password in the URL is hidden.
+// or how long it was; alerts are phrased the same way. A password in the
+// URL is hidden.
 func Message(ev monitor.TransitionEvent) string {
 	u := escape(api.Redact(ev.Site.URL))
-	if !ev.Up {
-		msg := fmt.Sprintf("*%s is down!*", u)
-		if ev.Reason != "" {
-			msg += "\n" + escape(ev.Reason)
+	var title, detail string
+	switch ev.Kind() {
+	case monitor.EventDown:
+		title, detail = fmt.Sprintf("*%s is down!*", u), ev.Reason
+	case monitor.EventUp:
+		title = fmt.Sprintf("*%s is back up.*", u)
+		if ev.Since != nil && ev.At.After(*ev.Since) {
+			detail = "It was down for " + human.Duration(ev.At.Sub(*ev.Since)) + "."
 		}
-		return msg
+	case monitor.EventReminder:
+		title, detail = fmt.Sprintf("*%s is still down.*", u), ev.Reason
+		if ev.Since != nil && ev.At.After(*ev.Since) {
+			detail = "It has been down for " + human.Duration(ev.At.Sub(*ev.Since)) + ": " + ev.Reason
+		}
+	case monitor.EventDegraded:
+		title, detail = fmt.Sprintf("*%s is slow.*", u), ev.Reason
+	case monitor.EventDegradedEnd:
+		title = fmt.Sprintf("*%s is fast again.*", u)
+		if ev.Since != nil && ev.At.After(*ev.Since) {
+			detail = "It was slow for " + human.Duration(ev.At.Sub(*ev.Since)) + "."
+		}
+	case monitor.EventCertExpiring:
+		title, detail = fmt.Sprintf("*%s's certificate expires soon.*", u), ev.Reason
+	case monitor.EventFlapping:
+		title, detail = fmt.Sprintf("*%s is flapping.*", u), ev.Reason
+	case monitor.EventUnstable:
+		title, detail = fmt.Sprintf("*%s is unstable.*", u), ev.Reason
+	default:
+		title, detail = fmt.Sprintf("*%s: %s*", u, ev.Kind()), ev.Reason
 	}
-	msg := fmt.Sprintf("*%s is back up.*", u)
-	if ev.Since != nil && ev.At.After(*ev.Since) {
-		msg += "\nIt was down for " + human.Duration(ev.At.Sub(*ev.Since)) + "."
+	if detail == "" {
+		return title
 	}
-	return msg
+	return title + "\n" + escape(detail)
 }
 
 // escape escapes what Slack's mrkdwn treats as markup.

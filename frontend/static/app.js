@@ -5,6 +5,7 @@
 import { APIError, call, ConnectionError, onKeyNeeded } from "./api.js";
 import { describe, drawChart } from "./chart.js";
 import { daysUntil, latency, normalizeURL, percent, relative, when } from "./format.js";
+import { inMaintenance, setupAlerts } from "./alerts.js";
 import * as settings from "./settings.js";
 
 const refreshEvery = 10000;
@@ -169,6 +170,8 @@ function makeRow(site) {
   p.name = h("span", { class: "site-name" });
   p.url = h("button", { class: "link site-url", type: "button", text: site.url, onclick: () => openDetail(row.site) });
   p.badge = h("span", { class: "badge unknown", text: "Unknown" });
+  p.maint = h("span", { class: "badge maintenance", text: "Maintenance", title: "in a maintenance window: alerts wait for its end" });
+  p.maint.hidden = true;
   p.checked = h("div", { class: "muted checked" });
   p.reason = h("div", { class: "reason" });
   p.cert = h("div", { class: "cert" });
@@ -185,7 +188,7 @@ function makeRow(site) {
   p.edit.setAttribute("aria-label", `Edit ${site.url}`);
   p.del.setAttribute("aria-label", `Delete ${site.url}`);
   row.tr = h("tr", { "data-id": String(site.id) },
-    h("td", { class: "site" }, h("div", { class: "site-line" }, p.name, p.url, p.badge), p.checked, p.reason, p.cert, p.error),
+    h("td", { class: "site" }, h("div", { class: "site-line" }, p.name, p.url, p.badge, p.maint), p.checked, p.reason, p.cert, p.error),
     p.response,
     p.uptime,
     h("td", { class: "col-bar" }, p.bar),
@@ -202,6 +205,7 @@ function updateRow(row, status, history) {
   const state = paused ? "paused" : !status ? "unknown" : !status.up ? "down" : status.degraded ? "degraded" : "up";
   p.badge.className = `badge ${state}`;
   p.badge.textContent = { up: "Up", down: "Down", unknown: "Unknown", degraded: "Degraded", paused: "Paused" }[state];
+  p.maint.hidden = !inMaintenance(site);
   row.tr.classList.toggle("paused", paused);
   p.pause.textContent = paused ? "Resume" : "Pause";
   p.pause.setAttribute("aria-label", `${paused ? "Resume" : "Pause"} ${site.url}`);
@@ -591,6 +595,8 @@ async function renderStatusPages() {
 
 setupAddForm();
 renderStatusPages();
+setupAlerts().then(refresh);
+document.addEventListener("maintenance-changed", refresh);
 setupBadgeCopy();
 setupEditDialog();
 setupKeyDialog();

@@ -13,6 +13,7 @@ export const fields = [
   { name: "keyword", label: "Keyword", placeholder: "none", hint: "text the page must contain" },
   { name: "keyword_absent", label: "The keyword must not appear", type: "checkbox" },
   { name: "max_latency", label: "Degraded when slower than", placeholder: "none", hint: "like 800ms" },
+  { name: "remind_every", label: "Remind while down every", placeholder: "never", hint: "1m to 7d, like 1h" },
   { name: "confirmations", label: "Re-checks before down", type: "number", min: 0, max: 10, placeholder: "default" },
   { name: "recoveries", label: "Passing checks before up", type: "number", min: 1, max: 10, placeholder: "1" },
   { name: "headers", label: "Request headers", type: "textarea", placeholder: "Name: value, one per line" },

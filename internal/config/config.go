@@ -51,6 +51,12 @@ type Config struct {
 	ConfirmChecks int
 	// ConfirmInterval is the pause before each re-check. Defaults to 3 seconds.
 	ConfirmInterval time.Duration
+	// FlapChanges and FlapWindow: a site that changes state more than
+	// FlapChanges times in FlapWindow is reported once as flapping, and its
+	// changes are held back until it is stable for FlapWindow. Default to 4
+	// and 30 minutes.
+	FlapChanges int
+	FlapWindow  time.Duration
 	// Retention is how long raw checks are kept. Defaults to 30 days.
 	Retention time.Duration
 	// RollupRetention is how long the hourly and daily rollups are kept.
@@ -109,6 +115,8 @@ func Default() Config {
 		CheckConcurrency: 100,
 		ConfirmChecks:    2,
 		ConfirmInterval:  3 * time.Second,
+		FlapChanges:      4,
+		FlapWindow:       30 * time.Minute,
 		Retention:        30 * 24 * time.Hour,
 		RollupRetention:  400 * 24 * time.Hour,
 		MetricsPerSite:   true,
@@ -173,6 +181,8 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() error)
 	num(&c.CheckConcurrency, "check-concurrency", "UPTIME_CHECK_CONCURRENCY", "how many sites are checked at once")
 	num(&c.ConfirmChecks, "confirm-checks", "UPTIME_CONFIRM_CHECKS", "re-checks that must also fail before a site is down")
 	dur(&c.ConfirmInterval, "confirm-interval", "UPTIME_CONFIRM_INTERVAL", "pause before each re-check")
+	num(&c.FlapChanges, "flap-changes", "UPTIME_FLAP_CHANGES", "changes of state in --flap-window above which a site is reported flapping")
+	dur(&c.FlapWindow, "flap-window", "UPTIME_FLAP_WINDOW", "the window flapping is counted in, and how long a flapping site must be stable")
 	dur(&c.Retention, "retention", "UPTIME_RETENTION", "how long raw checks are kept, like 30d")
 	dur(&c.RollupRetention, "rollup-retention", "UPTIME_ROLLUP_RETENTION", "how long the hourly and daily rollups are kept, like 400d")
 	boolean(&c.MetricsPerSite, "metrics-per-site", "UPTIME_METRICS_PER_SITE", "serve a series per site at /metrics; false for very many sites")
@@ -259,6 +269,12 @@ func (c Config) Validate() error {
 	}
 	if c.ConfirmInterval < 0 {
 		errs = append(errs, fmt.Errorf("--confirm-interval %s must not be negative", c.ConfirmInterval))
+	}
+	if c.FlapChanges < 1 || c.FlapChanges > 100 {
+		errs = append(errs, fmt.Errorf("--flap-changes %d must be from 1 to 100", c.FlapChanges))
+	}
+	if c.FlapWindow < time.Minute || c.FlapWindow > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("--flap-window %s must be from 1m to 24h", c.FlapWindow))
 	}
 	if c.Retention < 24*time.Hour {
 		errs = append(errs, fmt.Errorf("--retention %s is too short: checks are kept by the day; use 1d or more", c.Retention))

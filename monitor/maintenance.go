@@ -1,0 +1,483 @@
+package monitor
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	_ "time/tzdata" // time zones for recurring windows, also in an image without them
+
+	"github.com/jackc/pgx/v5"
+	"github.com/robfig/cron/v3"
+
+	"uptime/internal/api"
+	"uptime/site"
+)
+
+// Window is a maintenance window: during it the sites it covers are
+// checked as usual, their checks are marked and left out of uptime, and
+// their alerts wait for its end. It is one-off (start and end) or
+// recurring (cron, duration and timezone), and covers every site, or the
+// sites and tags it names.
+type Window struct {
+	ID    int64  `json:"id"`
+	Title string `json:"title"`
+	// Sites and Tags: the sites it covers, by id or by tag; neither, all.
+	Sites []int    `json:"sites"`
+	Tags  []string `json:"tags"`
+	// Start and End bound a one-off window.
+	Start *time.Time `json:"start"`
+	End   *time.Time `json:"end"`
+	// Cron (five fields, as "0 2 * * SUN"), Duration (as "2h") and
+	// Timezone (as "Europe/Berlin") make a recurring one.
+	Cron     string `json:"cron,omitempty"`
+	Duration string `json:"duration,omitempty"`
+	Timezone string `json:"timezone,omitempty"`
+	// Active tells whether it is on now; Next is its current or next
+	// period, if any.
+	Active    bool      `json:"active"`
+	Next      *Period   `json:"next"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+
+	schedule cron.Schedule
+	duration time.Duration
+}
+
+// Period is one occurrence of a window.
+type Period struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// WindowParams are the fields of a window to create or change.
+type WindowParams struct {
+	Title *string   `json:"title,omitempty"`
+	Sites *[]int    `json:"sites,omitempty"`
+	Tags  *[]string `json:"tags,omitempty"`
+	// Start and End are RFC 3339 times.
+	Start    *string `json:"start,omitempty"`
+	End      *string `json:"end,omitempty"`
+	Cron     *string `json:"cron,omitempty"`
+	Duration *string `json:"duration,omitempty"`
+	Timezone *string `json:"timezone,omitempty"`
+}
+
+// WindowList is every maintenance window.
+type WindowList struct {
+	Windows []Window `json:"windows"`
+}
+
+var windowFields = []string{"title", "sites", "tags", "start", "end", "cron", "duration", "timezone"}
+
+// cronParser reads standard five-field expressions and descriptors such
+// as @daily.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// Limits of a window.
+const (
+	maxWindowTitle    = 200
+	maxWindowDuration = 7 * 24 * time.Hour
+	maxWindowLength   = 366 * 24 * time.Hour
+)
+
+// period returns the occurrence covering at, or else the next one.
+func (w *Window) period(at time.Time) *Period {
+	if w.schedule == nil {
+		if w.Start == nil || !w.End.After(at) {
+			return nil
+		}
+		return &Period{Start: *w.Start, End: *w.End}
+	}
+	// The first start after at-duration covers at if it is not after it.
+	start := w.schedule.Next(at.Add(-w.duration))
+	if start.IsZero() {
+		return nil
+	}
+	return &Period{Start: start, End: start.Add(w.duration)}
+}
+
+// activeAt tells whether the window is on at at.
+func (w *Window) activeAt(at time.Time) bool {
+	p := w.period(at)
+	return p != nil && !p.Start.After(at) && p.End.After(at)
+}
+
+// covers tells whether the window is about a site with the id and tags.
+func (w *Window) covers(id int, tags []string) bool {
+	if len(w.Sites) == 0 && len(w.Tags) == 0 {
+		return true
+	}
+	if slices.Contains(w.Sites, id) {
+		return true
+	}
+	for _, t := range tags {
+		if slices.Contains(w.Tags, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// windows holds the windows in memory, for every check to consult. They
+// are read again after a change through this instance and every few
+// seconds, for changes made through another.
+type windows struct {
+	mu     sync.RWMutex
+	all    []*Window
+	loaded time.Time
+}
+
+const windowsRefresh = 5 * time.Second
+
+// inMaintenance tells whether a site is in a maintenance window at at.
+func (s *Service) inMaintenance(ctx context.Context, t *target, at time.Time) bool {
+	s.windows.mu.RLock()
+	stale := time.Since(s.windows.loaded) > windowsRefresh
+	all := s.windows.all
+	s.windows.mu.RUnlock()
+	if stale {
+		if fresh, err := s.loadWindows(ctx); err == nil {
+			all = fresh
+		}
+	}
+	for _, w := range all {
+		if w.covers(t.ID, t.tags) && w.activeAt(at) {
+			return true
+		}
+	}
+	return false
+}
+
+// markMaintenance marks the attempts made during a maintenance window of
+// the site.
+func (s *Service) markMaintenance(ctx context.Context, t *target, attempts []Result) {
+	for i := range attempts {
+		attempts[i].Maintenance = s.inMaintenance(ctx, t, attempts[i].CheckedAt)
+	}
+}
+
+// loadWindows reads every window and keeps them for the checks.
+func (s *Service) loadWindows(ctx context.Context) ([]*Window, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+windowColumns+` FROM maintenance ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("read the maintenance windows: %w", err)
+	}
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Window, error) { return scanWindow(r) })
+	if err != nil {
+		return nil, fmt.Errorf("read the maintenance windows: %w", err)
+	}
+	s.windows.mu.Lock()
+	s.windows.all, s.windows.loaded = all, time.Now()
+	s.windows.mu.Unlock()
+	return all, nil
+}
+
+const windowColumns = `id, title, sites, tags, starts_at, ends_at, COALESCE(cron, ''), COALESCE(duration_s, 0),
+	COALESCE(timezone, ''), created_at, updated_at`
+
+func scanWindow(row pgx.Row) (*Window, error) {
+	var w Window
+	var sites []int64
+	var seconds int
+	if err := row.Scan(&w.ID, &w.Title, &sites, &w.Tags, &w.Start, &w.End, &w.Cron, &seconds, &w.Timezone,
+		&w.CreatedAt, &w.UpdatedAt); err != nil {
+		return nil, err
+	}
+	w.Sites = make([]int, len(sites))
+	for i, id := range sites {
+		w.Sites[i] = int(id)
+	}
+	if w.Cron != "" {
+		w.duration = time.Duration(seconds) * time.Second
+		w.Duration = site.Duration(w.duration).String()
+		sched, err := parseSchedule(w.Cron, w.Timezone)
+		if err != nil {
+			return nil, fmt.Errorf("window %d: %w", w.ID, err)
+		}
+		w.schedule = sched
+	}
+	return &w, nil
+}
+
+func parseSchedule(expr, tz string) (cron.Schedule, error) {
+	if _, err := time.LoadLocation(tz); err != nil {
+		return nil, fmt.Errorf("timezone %s is not a time zone, like Europe/Berlin or UTC", api.Quote(tz))
+	}
+	if strings.Contains(expr, "TZ=") {
+		return nil, fmt.Errorf("cron %s: give the time zone in timezone, not in the expression", api.Quote(expr))
+	}
+	sched, err := cronParser.Parse("CRON_TZ=" + tz + " " + expr)
+	if err != nil {
+		return nil, fmt.Errorf("cron %s is not a cron expression like \"0 2 * * SUN\": %v", api.Quote(expr), err)
+	}
+	return sched, nil
+}
+
+// withNow fills in what a window is at now.
+func (w *Window) withNow(now time.Time) Window {
+	out := *w
+	out.Active = w.activeAt(now)
+	out.Next = w.period(now)
+	return out
+}
+
+// checkWindow validates a window whole: its fields, the sites and tags it
+// names, and that it is one-off or recurring.
+func (s *Service) checkWindow(ctx context.Context, w *WindowParams) error {
+	if w.Title == nil || strings.TrimSpace(*w.Title) == "" {
+		return api.Errorf(api.InvalidArgument, "title is required")
+	}
+	if len(*w.Title) > maxWindowTitle || strings.ContainsFunc(*w.Title, func(r rune) bool { return r < ' ' }) {
+		return api.Errorf(api.InvalidArgument, "title is at most %d characters, without control characters", maxWindowTitle)
+	}
+	oneOff := w.Start != nil || w.End != nil
+	recurring := w.Cron != nil || w.Duration != nil || w.Timezone != nil
+	switch {
+	case oneOff && recurring:
+		return api.Errorf(api.InvalidArgument, "a window is one-off (start, end) or recurring (cron, duration, timezone), not both")
+	case oneOff:
+		if w.Start == nil || w.End == nil {
+			return api.Errorf(api.InvalidArgument, "a one-off window needs start and end, as RFC 3339 times")
+		}
+		start, err := parseTime("start", *w.Start)
+		if err != nil {
+			return err
+		}
+		end, err := parseTime("end", *w.End)
+		if err != nil {
+			return err
+		}
+		if !end.After(start) {
+			return api.Errorf(api.InvalidArgument, "end must be after start")
+		}
+		if end.Sub(start) > maxWindowLength {
+			return api.Errorf(api.InvalidArgument, "a window lasts at most a year")
+		}
+	case recurring:
+		if w.Cron == nil || w.Duration == nil || w.Timezone == nil {
+			return api.Errorf(api.InvalidArgument, "a recurring window needs cron, duration and timezone")
+		}
+		if _, err := parseSchedule(*w.Cron, *w.Timezone); err != nil {
+			return api.Errorf(api.InvalidArgument, "%s", err.Error())
+		}
+		d, err := time.ParseDuration(*w.Duration)
+		if err != nil || d < time.Minute || d > maxWindowDuration {
+			return api.Errorf(api.InvalidArgument, "duration must be from 1m to 168h, like 2h, got %s", api.Quote(*w.Duration))
+		}
+	default:
+		return api.Errorf(api.InvalidArgument, "give start and end for a one-off window, or cron, duration and timezone for a recurring one")
+	}
+	if w.Sites != nil && len(*w.Sites) > 0 {
+		ids := *w.Sites
+		found, err := s.sites.Entries(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for i, id := range ids {
+			if !slices.ContainsFunc(found, func(e *site.Entry) bool { return e.ID == id }) {
+				return api.Errorf(api.InvalidArgument, "sites[%d]: no site has the id %d", i, id)
+			}
+		}
+	}
+	if w.Tags != nil && len(*w.Tags) > 0 {
+		known, err := s.sites.Tags(ctx)
+		if err != nil {
+			return err
+		}
+		for i, tag := range *w.Tags {
+			if !slices.Contains(known, tag) {
+				return api.Errorf(api.InvalidArgument, "tags[%d]: no site has the tag %s", i, api.Quote(tag))
+			}
+		}
+	}
+	return nil
+}
+
+func parseTime(field, v string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, api.Errorf(api.InvalidArgument, "%s must be an RFC 3339 time, like 2026-11-22T02:00:00Z, got %s", field, api.Quote(v))
+	}
+	return t, nil
+}
+
+func timeOrNil(v *string) *time.Time {
+	if v == nil {
+		return nil
+	}
+	t, _ := time.Parse(time.RFC3339, *v) // checked by checkWindow
+	return &t
+}
+
+func stringOrNil(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := t.Format(time.RFC3339Nano)
+	return &s
+}
+
+// saveWindow inserts a window, or replaces window id's fields.
+func (s *Service) saveWindow(ctx context.Context, id int64, w WindowParams) (*Window, error) {
+	if err := s.checkWindow(ctx, &w); err != nil {
+		return nil, err
+	}
+	var seconds *int
+	if w.Duration != nil {
+		d, _ := time.ParseDuration(*w.Duration)
+		n := int(d / time.Second)
+		seconds = &n
+	}
+	args := []any{*w.Title, orEmpty(w.Sites), orEmpty(w.Tags), timeOrNil(w.Start), timeOrNil(w.End), w.Cron, seconds, w.Timezone}
+	var row pgx.Row
+	if id == 0 {
+		row = s.db.QueryRow(ctx, `INSERT INTO maintenance (title, sites, tags, starts_at, ends_at, cron, duration_s, timezone)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+windowColumns, args...)
+	} else {
+		row = s.db.QueryRow(ctx, `UPDATE maintenance SET title = $1, sites = $2, tags = $3, starts_at = $4, ends_at = $5,
+			cron = $6, duration_s = $7, timezone = $8, updated_at = now() WHERE id = $9 RETURNING `+windowColumns, append(args, id)...)
+	}
+	saved, err := scanWindow(row)
+	if err == pgx.ErrNoRows {
+		return nil, api.Errorf(api.NotFound, "no maintenance window has the id %d", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("save the maintenance window: %w", err)
+	}
+	s.loadWindows(ctx)
+	out := saved.withNow(time.Now())
+	return &out, nil
+}
+
+func orEmpty[T any](p *[]T) []T {
+	if p == nil || *p == nil {
+		return []T{}
+	}
+	return *p
+}
+
+func windowID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id < 1 {
+		return 0, api.Errorf(api.InvalidArgument, "%s is not a maintenance window id", api.Quote(r.PathValue("id")))
+	}
+	return id, nil
+}
+
+func (s *Service) getWindow(ctx context.Context, id int64) (*Window, error) {
+	w, err := scanWindow(s.db.QueryRow(ctx, `SELECT `+windowColumns+` FROM maintenance WHERE id = $1`, id))
+	if err == pgx.ErrNoRows {
+		return nil, api.Errorf(api.NotFound, "no maintenance window has the id %d", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := w.withNow(time.Now())
+	return &out, nil
+}
+
+// registerMaintenance adds /maintenance.
+func (s *Service) registerMaintenance(srv *api.Server) {
+	srv.Handle("POST /maintenance", func(r *http.Request) (any, error) {
+		p, _, err := api.DecodeFields[WindowParams](r, "a maintenance window", windowFields)
+		if err != nil {
+			return nil, err
+		}
+		return s.saveWindow(r.Context(), 0, p)
+	}, api.Doc{Summary: "Add a maintenance window: one-off (start, end) or recurring (cron, duration, timezone)",
+		Request: WindowParams{}, Response: Window{}})
+	srv.Handle("GET /maintenance", func(r *http.Request) (any, error) {
+		all, err := s.loadWindows(r.Context())
+		if err != nil {
+			return nil, err
+		}
+		out := WindowList{Windows: []Window{}}
+		now := time.Now()
+		for _, w := range all {
+			out.Windows = append(out.Windows, w.withNow(now))
+		}
+		return out, nil
+	}, api.Doc{Summary: "Every maintenance window, with whether it is on now and its current or next period",
+		Response: WindowList{}})
+	srv.Handle("GET /maintenance/{id}", func(r *http.Request) (any, error) {
+		id, err := windowID(r)
+		if err != nil {
+			return nil, err
+		}
+		return s.getWindow(r.Context(), id)
+	}, api.Doc{Summary: "A maintenance window", Response: Window{}})
+	srv.Handle("PATCH /maintenance/{id}", func(r *http.Request) (any, error) {
+		id, err := windowID(r)
+		if err != nil {
+			return nil, err
+		}
+		p, nulls, err := api.DecodeFields[WindowParams](r, "a maintenance window", windowFields,
+			"start", "end", "cron", "duration", "timezone")
+		if err != nil {
+			return nil, err
+		}
+		cur, err := s.getWindow(r.Context(), id)
+		if err != nil {
+			return nil, err
+		}
+		merged := WindowParams{Title: &cur.Title, Sites: &cur.Sites, Tags: &cur.Tags, Start: stringOrNil(cur.Start), End: stringOrNil(cur.End)}
+		if cur.Cron != "" {
+			merged.Cron, merged.Duration, merged.Timezone = &cur.Cron, &cur.Duration, &cur.Timezone
+		}
+		// Changing to the other kind of window drops the first kind's fields.
+		if p.Start != nil || p.End != nil {
+			merged.Cron, merged.Duration, merged.Timezone = nil, nil, nil
+		}
+		if p.Cron != nil || p.Duration != nil || p.Timezone != nil {
+			merged.Start, merged.End = nil, nil
+		}
+		for _, f := range []struct {
+			given *string
+			into  **string
+			name  string
+		}{{p.Cron, &merged.Cron, "cron"}, {p.Duration, &merged.Duration, "duration"}, {p.Timezone, &merged.Timezone, "timezone"}} {
+			if f.given != nil {
+				*f.into = f.given
+			}
+			if nulls[f.name] {
+				*f.into = nil
+			}
+		}
+		if p.Start != nil || nulls["start"] {
+			merged.Start = p.Start
+		}
+		if p.End != nil || nulls["end"] {
+			merged.End = p.End
+		}
+		if p.Title != nil {
+			merged.Title = p.Title
+		}
+		if p.Sites != nil {
+			merged.Sites = p.Sites
+		}
+		if p.Tags != nil {
+			merged.Tags = p.Tags
+		}
+		return s.saveWindow(r.Context(), id, merged)
+	}, api.Doc{Summary: "Change the fields given of a maintenance window", Request: WindowParams{}, Response: Window{}})
+	srv.Handle("DELETE /maintenance/{id}", func(r *http.Request) (any, error) {
+		id, err := windowID(r)
+		if err != nil {
+			return nil, err
+		}
+		tag, err := s.db.Exec(r.Context(), `DELETE FROM maintenance WHERE id = $1`, id)
+		if err != nil {
+			return nil, err
+		}
+		if tag.RowsAffected() == 0 {
+			return nil, api.Errorf(api.NotFound, "no maintenance window has the id %d", id)
+		}
+		s.loadWindows(r.Context())
+		return nil, nil
+	}, api.Doc{Summary: "Delete a maintenance window; alerts it held go out at the sites' next checks"})
+}
