@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	_ "time/tzdata" // time zones for recurring windows, also in an image without them
 
@@ -127,9 +128,10 @@ func (w *Window) covers(id int, tags []string) bool {
 // are read again after a change through this instance and every few
 // seconds, for changes made through another.
 type windows struct {
-	mu     sync.RWMutex
-	all    []*Window
-	loaded time.Time
+	mu      sync.RWMutex
+	all     []*Window
+	loaded  time.Time
+	reading atomic.Bool
 }
 
 const windowsRefresh = 5 * time.Second
@@ -140,10 +142,12 @@ func (s *Service) inMaintenance(ctx context.Context, t *target, at time.Time) bo
 	stale := time.Since(s.windows.loaded) > windowsRefresh
 	all := s.windows.all
 	s.windows.mu.RUnlock()
-	if stale {
+	// One check reads them again; the others go on with what there is.
+	if stale && s.windows.reading.CompareAndSwap(false, true) {
 		if fresh, err := s.loadWindows(ctx); err == nil {
 			all = fresh
 		}
+		s.windows.reading.Store(false)
 	}
 	for _, w := range all {
 		if w.covers(t.ID, t.tags) && w.activeAt(at) {
