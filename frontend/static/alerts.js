@@ -4,26 +4,9 @@
 // text, never as HTML.
 
 import { call } from "./api.js";
+import { $, h, showError } from "./dom.js";
 import { relative, when } from "./format.js";
 
-const $ = (id) => document.getElementById(id);
-
-function h(tag, props = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === "class") e.className = v;
-    else if (k === "text") e.textContent = v;
-    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
-    else e.setAttribute(k, v);
-  }
-  for (const c of children) if (c) e.append(c);
-  return e;
-}
-
-function showError(el, err) {
-  el.textContent = err ? err.message : "";
-  el.hidden = !err;
-}
 
 function list(text) {
   return text.split(",").map((s) => s.trim()).filter(Boolean);

@@ -4,6 +4,7 @@
 
 import { APIError, call, ConnectionError, onKeyNeeded } from "./api.js";
 import { describe, drawChart } from "./chart.js";
+import { $, h, showError } from "./dom.js";
 import { daysUntil, latency, normalizeURL, percent, relative, when } from "./format.js";
 import { inMaintenance, setupAlerts } from "./alerts.js";
 import * as settings from "./settings.js";
@@ -13,7 +14,6 @@ const recentChecks = 30;
 const certWarnDays = 14;
 const pageSize = 50;
 
-const $ = (id) => document.getElementById(id);
 const rows = new Map(); // site id → {site, tr, parts}
 let refreshTimer = null;
 let fastUntil = 0;
@@ -23,23 +23,6 @@ let changes = 0; // counts changes made here, so a refresh begun before one is n
 let afters = [0];
 let search = "";
 let nextAfter = null;
-
-function h(tag, props = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === "class") e.className = v;
-    else if (k === "text") e.textContent = v;
-    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
-    else e.setAttribute(k, v);
-  }
-  for (const c of children) if (c) e.append(c);
-  return e;
-}
-
-function showError(el, err) {
-  el.textContent = err ? err.message : "";
-  el.hidden = !err;
-}
 
 // --- connection state ---
 
