@@ -35,6 +35,7 @@ func (s *Service) Register(srv *api.Server) {
 			{Name: "days", Type: "integer", Description: "the last days instead, 1 to 400"},
 		}})
 	s.registerMaintenance(srv)
+	s.registerLocations(srv)
 	srv.Handle("GET /incident", s.handleIncidents, api.Doc{
 		Summary: "Confirmed down periods, newest first", Response: IncidentsResponse{},
 		Query: []api.Param{

@@ -17,8 +17,15 @@ import (
 	"uptime/internal/api"
 )
 
-// UserAgent is sent with every check, so site owners can tell who calls.
+// UserAgent is sent with every request the program makes, so that site
+// owners can tell who calls; checks add their location (LocationAgent).
 const UserAgent = "Uptime/1.0 (uptime monitor; +https://github.com/encoredev/examples/tree/main/uptime)"
+
+// LocationAgent is the User-Agent of checks made from a location, so that
+// site owners can tell the probes apart.
+func LocationAgent(location string) string {
+	return strings.TrimSuffix(UserAgent, ")") + "; location " + location + ")"
+}
 
 // maxRedirects is how many redirects a check follows; one more is a
 // failure.
@@ -60,9 +67,10 @@ type Result struct {
 // most ten redirects, a clear User-Agent, only the addresses its Targets
 // allow, and no more of the body than a check needs.
 type Checker struct {
-	client  *http.Client
-	timeout time.Duration
-	targets *Targets
+	client    *http.Client
+	timeout   time.Duration
+	targets   *Targets
+	userAgent string
 }
 
 // NewChecker returns a checker whose checks take at most timeout and reach
@@ -75,8 +83,9 @@ func NewChecker(timeout time.Duration, transport http.RoundTripper, targets *Tar
 		transport = NewTransport(targets)
 	}
 	return &Checker{
-		timeout: timeout,
-		targets: targets,
+		timeout:   timeout,
+		targets:   targets,
+		userAgent: UserAgent,
 		client: &http.Client{
 			Transport: transport, // each check bounds itself with its context
 			CheckRedirect: func(req *http.Request, via []*http.Request) error {
@@ -88,6 +97,10 @@ func NewChecker(timeout time.Duration, transport http.RoundTripper, targets *Tar
 		},
 	}
 }
+
+// SetLocation makes the checks name the location they are made from in
+// their User-Agent.
+func (c *Checker) SetLocation(location string) { c.userAgent = LocationAgent(location) }
 
 // NewTransport returns the transport checks use, which connects only to
 // the addresses targets allows (nil allows everything). Connections are
@@ -134,7 +147,7 @@ func (c *Checker) CheckProbe(ctx context.Context, rawURL string, p *Probe) (res 
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := p.request(ctx, rawURL)
+	req, err := p.request(ctx, rawURL, c.userAgent)
 	if err == nil && req.URL.Host == "" {
 		err = errors.New("no host")
 	}

@@ -94,7 +94,8 @@ func boolValue(b bool) float64 {
 }
 
 // countChecks adds recorded checks to the process's metrics.
-func countChecks(attempts []Result) {
+func (s *Service) countChecks(attempts []Result) {
+	s.checked.Add(int64(len(attempts)))
 	for _, a := range attempts {
 		result := "down"
 		switch {

@@ -101,6 +101,10 @@ type Options struct {
 	// Default to 4 and 30 minutes.
 	FlapChanges int
 	FlapWindow  time.Duration
+	// Location names where this instance checks from. Defaults to "local".
+	Location string
+	// Version is this program's version, for GET /location.
+	Version string
 	// HeartbeatURL is fetched after each healthy round of checks, so that
 	// an outside dead man's switch notices when checking stops. Defaults
 	// to none.
@@ -129,6 +133,9 @@ func (o *Options) setDefaults() {
 	if o.MaxInFlight <= 0 {
 		o.MaxInFlight = 1000
 	}
+	if o.Location == "" {
+		o.Location = "local"
+	}
 	if o.FlapChanges <= 0 {
 		o.FlapChanges = 4
 	}
@@ -156,8 +163,10 @@ type Service struct {
 	inflight    slots        // scheduled checks going on in this process
 	stallAfter  atomic.Int64 // the watchdog's limit when it last saw a stall
 	stats       schedStats
-	rolling     sync.Mutex // held while this process rolls up
-	windows     windows    // the maintenance windows
+	rolling     sync.Mutex   // held while this process rolls up
+	windows     windows      // the maintenance windows
+	instanceID  string       // this process, in the instance table
+	checked     atomic.Int64 // checks this process recorded
 
 	// ctx is the service's own: check-all runs and the watchdog live in
 	// it, and Stop cancels it.
@@ -176,11 +185,13 @@ func New(db *pgxpool.Pool, sites Sites, q *queue.Queue, transitions *pubsub.Topi
 	opts.setDefaults()
 	s := &Service{
 		db: db, sites: sites, q: q, transitions: transitions, opts: opts, log: log,
-		checker:   NewChecker(opts.CheckTimeout, opts.Transport, opts.Targets),
-		heartbeat: &http.Client{Timeout: 10 * time.Second},
-		stall:     alarm.New(log, "scheduled checking has stopped"),
-		inflight:  make(slots, opts.MaxInFlight),
+		checker:    NewChecker(opts.CheckTimeout, opts.Transport, opts.Targets),
+		heartbeat:  &http.Client{Timeout: 10 * time.Second},
+		stall:      alarm.New(log, "scheduled checking has stopped"),
+		inflight:   make(slots, opts.MaxInFlight),
+		instanceID: newInstanceID(),
 	}
+	s.checker.SetLocation(opts.Location)
 	s.stats.since = time.Now()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.registerJobs()

@@ -70,7 +70,7 @@ func NewProbe(c site.Config) *Probe {
 }
 
 // request makes the probe's request for the URL.
-func (p *Probe) request(ctx context.Context, rawURL string) (*http.Request, error) {
+func (p *Probe) request(ctx context.Context, rawURL, userAgent string) (*http.Request, error) {
 	method := p.Method
 	if method == "" {
 		method = http.MethodGet
@@ -83,7 +83,7 @@ func (p *Probe) request(ctx context.Context, rawURL string) (*http.Request, erro
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("User-Agent", UserAgent)
+	req.Header.Set("User-Agent", userAgent)
 	req.Header.Set("Accept", "*/*")
 	if p.Body != "" && json.Valid([]byte(p.Body)) {
 		req.Header.Set("Content-Type", "application/json")

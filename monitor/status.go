@@ -206,6 +206,9 @@ type CheckRecord struct {
 	// Degraded tells whether the site answered, but slower than its
 	// max_latency.
 	Degraded bool `json:"degraded"`
+	// Location is where the check was made from; empty for checks made
+	// before locations were recorded.
+	Location string `json:"location"`
 }
 
 // HistoryResponse is a site's recent checks and uptime.
@@ -225,14 +228,15 @@ const MaxHistory = 1000
 // History returns a site's latest checks, newest first, and its uptime
 // percentages, computed from the rollups.
 func (s *Service) History(ctx context.Context, siteID, limit int) (*HistoryResponse, error) {
-	rows, err := s.db.Query(ctx, `SELECT up, checked_at, COALESCE(status_code, 0), COALESCE(latency_ms, 0), reason, degraded
+	rows, err := s.db.Query(ctx, `SELECT up, checked_at, COALESCE(status_code, 0), COALESCE(latency_ms, 0), reason, degraded,
+			COALESCE(location, '')
 		FROM checks WHERE site_id = $1 ORDER BY checked_at DESC LIMIT $2`, siteID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read history of site %d: %w", siteID, err)
 	}
 	checks, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (CheckRecord, error) {
 		var c CheckRecord
-		err := row.Scan(&c.Up, &c.CheckedAt, &c.StatusCode, &c.LatencyMS, &c.Reason, &c.Degraded)
+		err := row.Scan(&c.Up, &c.CheckedAt, &c.StatusCode, &c.LatencyMS, &c.Reason, &c.Degraded, &c.Location)
 		return c, err
 	})
 	if err != nil {

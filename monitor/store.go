@@ -28,12 +28,12 @@ func (s *Service) confirmedUp(ctx context.Context, siteID int) (bool, error) {
 }
 
 // insertChecks records check attempts in tx.
-func insertChecks(ctx context.Context, tx pgx.Tx, siteID int, attempts []Result) error {
+func (s *Service) insertChecks(ctx context.Context, tx pgx.Tx, siteID int, attempts []Result) error {
 	batch := &pgx.Batch{}
 	for _, r := range attempts {
-		batch.Queue(`INSERT INTO checks (site_id, up, checked_at, status_code, latency_ms, reason, cert_expires_at, degraded, maintenance)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			siteID, r.Up, r.CheckedAt, statusOrNil(r.Status), ms(r.Latency), r.Reason, r.CertExpiry, r.Degraded, r.Maintenance)
+		batch.Queue(`INSERT INTO checks (site_id, up, checked_at, status_code, latency_ms, reason, cert_expires_at, degraded, maintenance, location)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			siteID, r.Up, r.CheckedAt, statusOrNil(r.Status), ms(r.Latency), r.Reason, r.CertExpiry, r.Degraded, r.Maintenance, s.opts.Location)
 	}
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("record checks of site %d: %w", siteID, err)
@@ -44,9 +44,9 @@ func insertChecks(ctx context.Context, tx pgx.Tx, siteID int, attempts []Result)
 // recordAttempts records attempts without deciding anything from them: a
 // confirmation cut short is no confirmation.
 func (s *Service) recordAttempts(ctx context.Context, st site.Site, attempts []Result) error {
-	err := s.inTx(ctx, st, func(tx pgx.Tx) error { return insertChecks(ctx, tx, st.ID, attempts) })
+	err := s.inTx(ctx, st, func(tx pgx.Tx) error { return s.insertChecks(ctx, tx, st.ID, attempts) })
 	if err == nil {
-		countChecks(attempts)
+		s.countChecks(attempts)
 	}
 	return err
 }
@@ -56,13 +56,13 @@ func (s *Service) recordAttempts(ctx context.Context, st site.Site, attempts []R
 func (s *Service) record(ctx context.Context, t *target, attempts []Result) error {
 	s.markMaintenance(ctx, t, attempts)
 	err := s.inTx(ctx, t.Site, func(tx pgx.Tx) error {
-		if err := insertChecks(ctx, tx, t.ID, attempts); err != nil {
+		if err := s.insertChecks(ctx, tx, t.ID, attempts); err != nil {
 			return err
 		}
 		return s.decideTx(ctx, tx, t, attempts)
 	})
 	if err == nil {
-		countChecks(attempts)
+		s.countChecks(attempts)
 	}
 	return err
 }

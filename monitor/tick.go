@@ -356,7 +356,7 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 	for i, r := range batch {
 		s.markMaintenance(ctx, r.target, r.attempts)
 		for _, a := range r.attempts {
-			rows = append(rows, []any{int64(r.target.ID), a.Up, a.CheckedAt, statusOrNil(a.Status), ms(a.Latency), a.Reason, a.CertExpiry, a.Degraded, a.Maintenance})
+			rows = append(rows, []any{int64(r.target.ID), a.Up, a.CheckedAt, statusOrNil(a.Status), ms(a.Latency), a.Reason, a.CertExpiry, a.Degraded, a.Maintenance, s.opts.Location})
 		}
 		final := r.attempts[len(r.attempts)-1]
 		ids[i], urls[i], ups[i], at[i] = int64(r.target.ID), r.target.URL, final.Up, final.CheckedAt
@@ -375,7 +375,7 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 	}
 	defer tx.Rollback(ctx)
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"checks"},
-		[]string{"site_id", "up", "checked_at", "status_code", "latency_ms", "reason", "cert_expires_at", "degraded", "maintenance"},
+		[]string{"site_id", "up", "checked_at", "status_code", "latency_ms", "reason", "cert_expires_at", "degraded", "maintenance", "location"},
 		pgx.CopyFromRows(rows)); err != nil {
 		return nil, fmt.Errorf("record %d checks: %w", len(rows), err)
 	}
@@ -421,7 +421,7 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 		return nil, fmt.Errorf("record %d checks: %w", len(rows), err)
 	}
 	for _, r := range batch {
-		countChecks(r.attempts)
+		s.countChecks(r.attempts)
 	}
 	if len(applied) == n {
 		return nil, nil

@@ -13,7 +13,11 @@ import (
 // notices when checks stop completing, and the stand-in that schedules
 // while the leader is lost. Stop ends it.
 func (s *Service) Start() {
-	s.wg.Add(2)
+	s.wg.Add(3)
+	go func() {
+		defer s.wg.Done()
+		s.announceInstance(s.ctx)
+	}()
 	go func() {
 		defer s.wg.Done()
 		s.watch(s.ctx)

@@ -177,6 +177,8 @@ func (a *App) Run(ctx context.Context) (err error) {
 		CheckTimeout:    a.cfg.CheckTimeout,
 		Confirmations:   a.cfg.ConfirmChecks,
 		ConfirmInterval: a.cfg.ConfirmInterval,
+		Location:        a.cfg.Location,
+		Version:         version.Version,
 		FlapChanges:     a.cfg.FlapChanges,
 		FlapWindow:      a.cfg.FlapWindow,
 		Concurrency:     a.cfg.CheckConcurrency,

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -51,6 +52,9 @@ type Config struct {
 	ConfirmChecks int
 	// ConfirmInterval is the pause before each re-check. Defaults to 3 seconds.
 	ConfirmInterval time.Duration
+	// Location names where this instance checks from: a-z, 0-9 and -, up
+	// to 32. Defaults to "local".
+	Location string
 	// FlapChanges and FlapWindow: a site that changes state more than
 	// FlapChanges times in FlapWindow is reported once as flapping, and its
 	// changes are held back until it is stable for FlapWindow. Default to 4
@@ -101,6 +105,8 @@ type Config struct {
 	DebugAddr string
 }
 
+var locationPattern = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
+
 // MinKeyLength is the shortest API key accepted on an address beyond
 // loopback: long enough that it cannot be guessed over the network.
 const MinKeyLength = 16
@@ -115,6 +121,7 @@ func Default() Config {
 		CheckConcurrency: 100,
 		ConfirmChecks:    2,
 		ConfirmInterval:  3 * time.Second,
+		Location:         "local",
 		FlapChanges:      4,
 		FlapWindow:       30 * time.Minute,
 		Retention:        30 * 24 * time.Hour,
@@ -181,6 +188,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() error)
 	num(&c.CheckConcurrency, "check-concurrency", "UPTIME_CHECK_CONCURRENCY", "how many sites are checked at once")
 	num(&c.ConfirmChecks, "confirm-checks", "UPTIME_CONFIRM_CHECKS", "re-checks that must also fail before a site is down")
 	dur(&c.ConfirmInterval, "confirm-interval", "UPTIME_CONFIRM_INTERVAL", "pause before each re-check")
+	str(&c.Location, "location", "UPTIME_LOCATION", "where this instance checks from, named by a-z, 0-9 and -")
 	num(&c.FlapChanges, "flap-changes", "UPTIME_FLAP_CHANGES", "changes of state in --flap-window above which a site is reported flapping")
 	dur(&c.FlapWindow, "flap-window", "UPTIME_FLAP_WINDOW", "the window flapping is counted in, and how long a flapping site must be stable")
 	dur(&c.Retention, "retention", "UPTIME_RETENTION", "how long raw checks are kept, like 30d")
@@ -269,6 +277,9 @@ func (c Config) Validate() error {
 	}
 	if c.ConfirmInterval < 0 {
 		errs = append(errs, fmt.Errorf("--confirm-interval %s must not be negative", c.ConfirmInterval))
+	}
+	if !locationPattern.MatchString(c.Location) {
+		errs = append(errs, fmt.Errorf("--location %q must be 1 to 32 of a-z, 0-9 and -", c.Location))
 	}
 	if c.FlapChanges < 1 || c.FlapChanges > 100 {
 		errs = append(errs, fmt.Errorf("--flap-changes %d must be from 1 to 100", c.FlapChanges))

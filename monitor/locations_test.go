@@ -1,0 +1,60 @@
+package monitor_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"uptime/monitor"
+)
+
+// Checks name their location in the User-Agent and in the history, and
+// GET /location lists the location with this instance, alive.
+func TestChecksNameTheirLocation(t *testing.T) {
+	e := setup(t, setupOpts{opts: monitor.Options{Location: "eu-west", Version: "v1.2.3"}})
+	var mu sync.Mutex
+	var agents []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		agents = append(agents, r.UserAgent())
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	id := e.addWithSettings(t, srv.URL, `"interval": "1h"`)
+	e.check(t, id)
+	e.checkAll(t)
+	mu.Lock()
+	for _, ua := range agents {
+		if ua != monitor.LocationAgent("eu-west") || ua != "Uptime/1.0 (uptime monitor; +https://github.com/encoredev/examples/tree/main/uptime; location eu-west)" {
+			t.Errorf("User-Agent %q, want the location named", ua)
+		}
+	}
+	mu.Unlock()
+	var h monitor.HistoryResponse
+	e.Call(t, "GET", fmt.Sprintf("/history/%d", id), "", &h)
+	if len(h.Checks) < 3 {
+		t.Fatalf("history %+v, want the checks", h.Checks)
+	}
+	for _, c := range h.Checks {
+		if c.Location != "eu-west" {
+			t.Errorf("a check from %q, want eu-west", c.Location)
+		}
+	}
+	var locs monitor.LocationsResponse
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		e.Call(t, "GET", "/location", "", &locs)
+		if len(locs.Locations) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("locations %+v, want this instance's", locs)
+		}
+	}
+	l := locs.Locations[0]
+	if l.Name != "eu-west" || !l.Alive || len(l.Instances) != 1 || l.Instances[0].Version != "v1.2.3" || !l.Instances[0].Alive {
+		t.Errorf("location %+v, want eu-west alive with this instance", l)
+	}
+}
