@@ -214,3 +214,47 @@ func changesSince(ctx context.Context, tx pgx.Tx, siteID int, from time.Time) (i
 	}
 	return n, nil
 }
+
+// Headline says an event of a site called name, as people read it: "Shop
+// is down", "Shop is back up", "Shop's certificate expires soon". Slack's
+// messages and the channels' share it.
+func Headline(name, kind string) string {
+	switch kind {
+	case EventDown:
+		return name + " is down"
+	case EventUp:
+		return name + " is back up"
+	case EventReminder:
+		return name + " is still down"
+	case EventDegraded:
+		return name + " is slow"
+	case EventDegradedEnd:
+		return name + " is fast again"
+	case EventCertExpiring:
+		return name + "'s certificate expires soon"
+	case EventFlapping:
+		return name + " is flapping"
+	case EventUnstable:
+		return name + " is unstable"
+	}
+	return name + ": " + kind
+}
+
+// Lasted says how long the state an event is about lasted, from its since
+// to its at ("It was down for 3 minutes."), or "" when the event says
+// none or since is unknown.
+func Lasted(kind string, since *time.Time, at time.Time) string {
+	if since == nil || !at.After(*since) {
+		return ""
+	}
+	d := human.Duration(at.Sub(*since))
+	switch kind {
+	case EventUp:
+		return "It was down for " + d + "."
+	case EventReminder:
+		return "It has been down for " + d + "."
+	case EventDegradedEnd:
+		return "It was slow for " + d + "."
+	}
+	return ""
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -233,11 +232,11 @@ func (w *Window) withNow(now time.Time) Window {
 // checkWindow validates a window whole: its fields, the sites and tags it
 // names, and that it is one-off or recurring.
 func (s *Service) checkWindow(ctx context.Context, w *WindowParams) error {
-	if w.Title == nil || strings.TrimSpace(*w.Title) == "" {
+	if w.Title == nil {
 		return api.Errorf(api.InvalidArgument, "title is required")
 	}
-	if len(*w.Title) > maxWindowTitle || strings.ContainsFunc(*w.Title, func(r rune) bool { return r < ' ' }) {
-		return api.Errorf(api.InvalidArgument, "title is at most %d characters, without control characters", maxWindowTitle)
+	if err := api.CheckText("title", *w.Title, 1, maxWindowTitle, false); err != nil {
+		return err
 	}
 	oneOff := w.Start != nil || w.End != nil
 	recurring := w.Cron != nil || w.Duration != nil || w.Timezone != nil
@@ -337,7 +336,7 @@ func (s *Service) saveWindow(ctx context.Context, id int64, w WindowParams) (*Wi
 		n := int(d / time.Second)
 		seconds = &n
 	}
-	args := []any{*w.Title, orEmpty(w.Sites), orEmpty(w.Tags), timeOrNil(w.Start), timeOrNil(w.End), w.Cron, seconds, w.Timezone}
+	args := []any{*w.Title, api.OrEmpty(w.Sites), api.OrEmpty(w.Tags), timeOrNil(w.Start), timeOrNil(w.End), w.Cron, seconds, w.Timezone}
 	var row pgx.Row
 	if id == 0 {
 		row = s.db.QueryRow(ctx, `INSERT INTO maintenance (title, sites, tags, starts_at, ends_at, cron, duration_s, timezone)
@@ -356,21 +355,6 @@ func (s *Service) saveWindow(ctx context.Context, id int64, w WindowParams) (*Wi
 	s.loadWindows(ctx)
 	out := saved.withNow(time.Now())
 	return &out, nil
-}
-
-func orEmpty[T any](p *[]T) []T {
-	if p == nil || *p == nil {
-		return []T{}
-	}
-	return *p
-}
-
-func windowID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id < 1 {
-		return 0, api.Errorf(api.InvalidArgument, "%s is not a maintenance window id", api.Quote(r.PathValue("id")))
-	}
-	return id, nil
 }
 
 func (s *Service) getWindow(ctx context.Context, id int64) (*Window, error) {
@@ -409,14 +393,14 @@ func (s *Service) registerMaintenance(srv *api.Server) {
 	}, api.Doc{Summary: "Every maintenance window, with whether it is on now and its current or next period",
 		Response: WindowList{}})
 	srv.Handle("GET /maintenance/{id}", func(r *http.Request) (any, error) {
-		id, err := windowID(r)
+		id, err := api.PathID(r, "id")
 		if err != nil {
 			return nil, err
 		}
-		return s.getWindow(r.Context(), id)
+		return s.getWindow(r.Context(), int64(id))
 	}, api.Doc{Summary: "A maintenance window", Response: Window{}})
 	srv.Handle("PATCH /maintenance/{id}", func(r *http.Request) (any, error) {
-		id, err := windowID(r)
+		id, err := api.PathID(r, "id")
 		if err != nil {
 			return nil, err
 		}
@@ -425,7 +409,7 @@ func (s *Service) registerMaintenance(srv *api.Server) {
 		if err != nil {
 			return nil, err
 		}
-		cur, err := s.getWindow(r.Context(), id)
+		cur, err := s.getWindow(r.Context(), int64(id))
 		if err != nil {
 			return nil, err
 		}
@@ -467,10 +451,10 @@ func (s *Service) registerMaintenance(srv *api.Server) {
 		if p.Tags != nil {
 			merged.Tags = p.Tags
 		}
-		return s.saveWindow(r.Context(), id, merged)
+		return s.saveWindow(r.Context(), int64(id), merged)
 	}, api.Doc{Summary: "Change the fields given of a maintenance window", Request: WindowParams{}, Response: Window{}})
 	srv.Handle("DELETE /maintenance/{id}", func(r *http.Request) (any, error) {
-		id, err := windowID(r)
+		id, err := api.PathID(r, "id")
 		if err != nil {
 			return nil, err
 		}

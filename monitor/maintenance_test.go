@@ -2,7 +2,6 @@ package monitor_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -38,11 +37,9 @@ func TestMaintenanceValidation(t *testing.T) {
 		{"unknown tag", fmt.Sprintf(`{"title": "x", "start": %q, "end": %q, "tags": ["web"]}`, at(0), at(time.Hour)), `tags[0]: no site has the tag "web"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			status, body := e.Do(t, "POST", "/maintenance", tc.body)
-			var msg struct{ Message string }
-			json.Unmarshal([]byte(body), &msg)
-			if status != 400 || !strings.Contains(msg.Message, tc.want) {
-				t.Errorf("POST /maintenance %s = %d %s, want 400 saying %q", tc.body, status, body, tc.want)
+			status, msg := e.Refusal(t, "POST", "/maintenance", tc.body)
+			if status != 400 || !strings.Contains(msg, tc.want) {
+				t.Errorf("POST /maintenance %s = %d %q, want 400 saying %q", tc.body, status, msg, tc.want)
 			}
 		})
 	}

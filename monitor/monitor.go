@@ -246,7 +246,7 @@ func (s *Service) checkTarget(ctx context.Context, t *target) (*CheckResponse, e
 		}
 		if wasUp {
 			if attempts, err = s.confirm(ctx, t, attempts, nil); err != nil {
-				return nil, errors.Join(err, s.recordAttempts(context.WithoutCancel(ctx), t.Site, attempts))
+				return nil, errors.Join(err, s.recordAttempts(context.WithoutCancel(ctx), t, attempts))
 			}
 		}
 	}

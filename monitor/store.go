@@ -43,8 +43,9 @@ func (s *Service) insertChecks(ctx context.Context, tx pgx.Tx, siteID int, attem
 
 // recordAttempts records attempts without deciding anything from them: a
 // confirmation cut short is no confirmation.
-func (s *Service) recordAttempts(ctx context.Context, st site.Site, attempts []Result) error {
-	err := s.inTx(ctx, st, func(tx pgx.Tx) error { return s.insertChecks(ctx, tx, st.ID, attempts) })
+func (s *Service) recordAttempts(ctx context.Context, t *target, attempts []Result) error {
+	s.markMaintenance(ctx, t, attempts)
+	err := s.inTx(ctx, t.Site, func(tx pgx.Tx) error { return s.insertChecks(ctx, tx, t.ID, attempts) })
 	if err == nil {
 		s.countChecks(attempts)
 	}

@@ -181,7 +181,7 @@ func (s *Service) round(ctx context.Context, t *target, wasUp, known bool, sl sl
 	if !res.Up && wasUp {
 		var err error
 		if attempts, err = s.confirm(ctx, t, attempts, sl); err != nil {
-			fails.add(s.recordAttempts(context.WithoutCancel(ctx), t.Site, attempts))
+			fails.add(s.recordAttempts(context.WithoutCancel(ctx), t, attempts))
 			return
 		}
 	}

@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -84,7 +82,6 @@ const (
 
 var (
 	channelFields = []string{"name", "url", "secret", "tags", "sites", "events"}
-	tagPattern    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$`)
 )
 
 // decodeChannel reads a request's fields, refusing one it does not know.
@@ -206,7 +203,7 @@ func scrub(msg, raw string) string {
 // and that each tag is one some site has.
 func (s *Service) check(ctx context.Context, p ChannelParams) (kind string, err error) {
 	if p.Name != nil {
-		if err := text("name", *p.Name, 1, maxName); err != nil {
+		if err := api.CheckText("name", *p.Name, 1, maxName, false); err != nil {
 			return "", err
 		}
 	}
@@ -236,9 +233,6 @@ func (s *Service) check(ctx context.Context, p ChannelParams) (kind string, err 
 			return "", err
 		}
 		for i, t := range tags {
-			if !tagPattern.MatchString(t) {
-				return "", api.Errorf(api.InvalidArgument, "tags[%d]: %s is not a tag (letters, digits and _.:/-, up to 64)", i, api.Quote(t))
-			}
 			if !slices.Contains(known, t) {
 				return "", api.Errorf(api.InvalidArgument, "tags[%d]: no site has the tag %s", i, api.Quote(t))
 			}
@@ -269,20 +263,6 @@ func (s *Service) check(ctx context.Context, p ChannelParams) (kind string, err 
 		}
 	}
 	return kind, nil
-}
-
-// text checks a one-line text field's length and characters.
-func text(name, v string, minLen, maxLen int) error {
-	if utf8.RuneCountInString(strings.TrimSpace(v)) < minLen {
-		return api.Errorf(api.InvalidArgument, "%s is required", name)
-	}
-	if n := utf8.RuneCountInString(v); n > maxLen {
-		return api.Errorf(api.InvalidArgument, "%s is at most %d characters, got %d", name, maxLen, n)
-	}
-	if strings.IndexFunc(v, unicode.IsControl) >= 0 {
-		return api.Errorf(api.InvalidArgument, "%s contains a control character", name)
-	}
-	return nil
 }
 
 const channelColumns = `id, name, kind, url_masked, secret_sealed IS NOT NULL, tags, sites, events, created_at, updated_at,
@@ -337,7 +317,7 @@ func (s *Service) Create(ctx context.Context, p ChannelParams) (*Channel, error)
 	}
 	c, err := scanChannel(tx.QueryRow(ctx, `INSERT INTO channel (name, kind, url_sealed, url_masked, secret_sealed, tags, sites, events)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+channelColumns,
-		*p.Name, kind, s.box.Seal([]byte(*p.URL)), mask(*p.URL), secret, orEmpty(p.Tags), orEmpty(p.Sites), orEmpty(p.Events)))
+		*p.Name, kind, s.box.Seal([]byte(*p.URL)), mask(*p.URL), secret, api.OrEmpty(p.Tags), api.OrEmpty(p.Sites), api.OrEmpty(p.Events)))
 	if err != nil {
 		return nil, dbError(err, *p.Name)
 	}
@@ -462,22 +442,6 @@ func dbError(err error, name string) error {
 	return err
 }
 
-func orEmpty[T any](p *[]T) []T {
-	if p == nil || *p == nil {
-		return []T{}
-	}
-	return *p
-}
-
-// channelID reads the id in a request's path.
-func channelID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id < 1 {
-		return 0, api.Errorf(api.InvalidArgument, "%s is not a channel id", api.Quote(r.PathValue("id")))
-	}
-	return id, nil
-}
-
 // Register adds the service's endpoints to srv.
 func (s *Service) Register(srv *api.Server) {
 	srv.Handle("POST /channel", func(r *http.Request) (any, error) {
@@ -491,14 +455,14 @@ func (s *Service) Register(srv *api.Server) {
 		return s.List(r.Context())
 	}, api.Doc{Summary: "Every channel, URLs masked", Response: ListResponse{}})
 	srv.Handle("GET /channel/{id}", func(r *http.Request) (any, error) {
-		id, err := channelID(r)
+		id, err := api.PathID(r, "id")
 		if err != nil {
 			return nil, err
 		}
-		return s.Get(r.Context(), id)
+		return s.Get(r.Context(), int64(id))
 	}, api.Doc{Summary: "A channel, its URL masked, with its last delivery", Response: Channel{}})
 	srv.Handle("PATCH /channel/{id}", func(r *http.Request) (any, error) {
-		id, err := channelID(r)
+		id, err := api.PathID(r, "id")
 		if err != nil {
 			return nil, err
 		}
@@ -506,21 +470,21 @@ func (s *Service) Register(srv *api.Server) {
 		if err != nil {
 			return nil, err
 		}
-		return s.Update(r.Context(), id, p)
+		return s.Update(r.Context(), int64(id), p)
 	}, api.Doc{Summary: "Change the fields given of a channel", Request: ChannelParams{}, Response: Channel{}})
 	srv.Handle("DELETE /channel/{id}", func(r *http.Request) (any, error) {
-		id, err := channelID(r)
+		id, err := api.PathID(r, "id")
 		if err != nil {
 			return nil, err
 		}
-		return nil, s.Delete(r.Context(), id)
+		return nil, s.Delete(r.Context(), int64(id))
 	}, api.Doc{Summary: "Delete a channel; deliveries pending to it are dropped"})
 	srv.Handle("POST /channel/{id}/test", func(r *http.Request) (any, error) {
-		id, err := channelID(r)
+		id, err := api.PathID(r, "id")
 		if err != nil {
 			return nil, err
 		}
-		return nil, s.Test(r.Context(), id)
+		return nil, s.Test(r.Context(), int64(id))
 	}, api.Doc{Summary: "Send a test message to a channel now: 200 once its service accepted it, else the service's error"})
 }
 

@@ -17,12 +17,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/nicholas-fedor/shoutrrr/pkg/router"
 	"github.com/nicholas-fedor/shoutrrr/pkg/types"
 	"github.com/riverqueue/river"
 
 	"uptime/internal/api"
-	"uptime/internal/human"
 	"uptime/internal/metrics"
 	"uptime/internal/pubsub"
 	"uptime/monitor"
@@ -42,6 +42,26 @@ func (s *Service) Subscribe(topic *pubsub.Topic[monitor.TransitionEvent]) {
 // job is unique by its channel and event, so a publication repeated after
 // a failure part way does not deliver twice.
 func (s *Service) Publish(ctx context.Context, ev Event) error {
+	// The channels that hear this event, before the site is read: most
+	// installations have none, and then an outage of many sites costs the
+	// site database nothing.
+	type candidate struct {
+		id    int64
+		tags  []string
+		sites []int64
+	}
+	rows, err := s.db.Query(ctx, `SELECT id, tags, sites FROM channel
+		WHERE cardinality(events) = 0 OR $1 = ANY(events) ORDER BY id`, ev.Event)
+	if err != nil {
+		return fmt.Errorf("find the channels of a %s event: %w", ev.Event, err)
+	}
+	candidates, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (c candidate, err error) {
+		err = r.Scan(&c.id, &c.tags, &c.sites)
+		return c, err
+	})
+	if err != nil || len(candidates) == 0 {
+		return err
+	}
 	var tags []string
 	e, err := s.sites.Entry(ctx, ev.Site.ID)
 	switch {
@@ -56,32 +76,17 @@ func (s *Service) Publish(ctx context.Context, ev Event) error {
 	if ev.Site.Name == "" {
 		ev.Site.Name = hostOf(ev.Site.URL)
 	}
-	rows, err := s.db.Query(ctx, `SELECT id FROM channel
-		WHERE (cardinality(events) = 0 OR $1 = ANY(events))
-		  AND ((cardinality(tags) = 0 AND cardinality(sites) = 0) OR $2 = ANY(sites) OR tags && $3)
-		ORDER BY id`, ev.Event, ev.Site.ID, tags)
-	if err != nil {
-		return fmt.Errorf("find the channels of a %s event: %w", ev.Event, err)
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
+	for _, c := range candidates {
+		hears := len(c.tags) == 0 && len(c.sites) == 0 || slices.Contains(c.sites, int64(ev.Site.ID)) ||
+			slices.ContainsFunc(c.tags, func(t string) bool { return slices.Contains(tags, t) })
+		if !hears {
+			continue
 		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, id := range ids {
-		if err := s.q.Insert(ctx, deliveryArgs{ChannelID: id, Event: ev}, &river.InsertOpts{
+		if err := s.q.Insert(ctx, deliveryArgs{ChannelID: c.id, Event: ev}, &river.InsertOpts{
 			MaxAttempts: pubsub.MaxAttempts,
 			UniqueOpts:  river.UniqueOpts{ByArgs: true},
 		}); err != nil {
-			return fmt.Errorf("enqueue a delivery to %s: %w", channelName(id), err)
+			return fmt.Errorf("enqueue a delivery to %s: %w", channelName(c.id), err)
 		}
 	}
 	return nil
@@ -284,28 +289,10 @@ func sendShoutrrr(ctx context.Context, rawURL string, ev Event) error {
 
 // Title is an event's one-line summary.
 func Title(ev Event) string {
-	name := ev.Site.Name
-	switch ev.Event {
-	case "down":
-		return name + " is down"
-	case "up":
-		return name + " is back up"
-	case "reminder":
-		return name + " is still down"
-	case "degraded":
-		return name + " is slow"
-	case "degraded_end":
-		return name + " is fast again"
-	case "cert_expiring":
-		return name + "'s certificate expires soon"
-	case "flapping":
-		return name + " is flapping"
-	case "unstable":
-		return name + " is unstable"
-	case "test":
+	if ev.Event == "test" {
 		return "Uptime test message"
 	}
-	return name + ": " + ev.Event
+	return monitor.Headline(ev.Site.Name, ev.Event)
 }
 
 // Text is an event as a message for people: its title, the site's URL,
@@ -318,14 +305,8 @@ func Text(ev Event) string {
 	if ev.Reason != "" {
 		lines = append(lines, ev.Reason)
 	}
-	if ev.Since != nil && ev.At.After(*ev.Since) && slices.Contains([]string{"up", "reminder", "degraded_end"}, ev.Event) {
-		what := "It was down for "
-		if ev.Event == "reminder" {
-			what = "It has been down for "
-		} else if ev.Event == "degraded_end" {
-			what = "It was slow for "
-		}
-		lines = append(lines, what+human.Duration(ev.At.Sub(*ev.Since))+".")
+	if lasted := monitor.Lasted(ev.Event, ev.Since, ev.At); lasted != "" {
+		lines = append(lines, lasted)
 	}
 	return strings.Join(lines, "\n")
 }

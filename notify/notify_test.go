@@ -319,15 +319,13 @@ func TestChannelValidation(t *testing.T) {
 		{"name taken", `{"name": "ok", "url": "https://x.example"}`, "exists already"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			status, body := e.Do(t, "POST", "/channel", tc.body)
+			status, msg := e.Refusal(t, "POST", "/channel", tc.body)
 			want := 400
 			if tc.name == "name taken" {
 				want = 409
 			}
-			var msg struct{ Message string }
-			json.Unmarshal([]byte(body), &msg)
-			if status != want || !strings.Contains(msg.Message, tc.want) {
-				t.Errorf("POST /channel %s = %d %s, want %d saying %q", tc.body, status, body, want, tc.want)
+			if status != want || !strings.Contains(msg, tc.want) {
+				t.Errorf("POST /channel %s = %d %q, want %d saying %q", tc.body, status, msg, want, tc.want)
 			}
 		})
 	}

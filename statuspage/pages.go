@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -92,12 +90,12 @@ func (s *Service) check(ctx context.Context, p PageParams) error {
 		return api.Errorf(api.InvalidArgument, "slug must be 1 to 64 of a-z, 0-9 and -, got %s", api.Quote(*p.Slug))
 	}
 	if p.Title != nil {
-		if err := text("title", *p.Title, 1, maxTitle, false); err != nil {
+		if err := api.CheckText("title", *p.Title, 1, maxTitle, false); err != nil {
 			return err
 		}
 	}
 	if p.Description != nil {
-		if err := text("description", *p.Description, 0, maxDescription, true); err != nil {
+		if err := api.CheckText("description", *p.Description, 0, maxDescription, true); err != nil {
 			return err
 		}
 	}
@@ -111,7 +109,7 @@ func (s *Service) check(ctx context.Context, p PageParams) error {
 	seen := map[int]bool{}
 	var ids []int
 	for i, g := range groups {
-		if err := text(fmt.Sprintf("groups[%d].name", i), g.Name, 1, maxGroupName, false); err != nil {
+		if err := api.CheckText(fmt.Sprintf("groups[%d].name", i), g.Name, 1, maxGroupName, false); err != nil {
 			return err
 		}
 		for _, id := range g.Sites {
@@ -147,24 +145,6 @@ func (s *Service) check(ctx context.Context, p PageParams) error {
 	}
 	if len(missing) > 0 {
 		return api.Errorf(api.InvalidArgument, "no site has the id %s", strings.Join(missing, ", "))
-	}
-	return nil
-}
-
-// text checks a text field: its length in characters, and no control
-// characters (line breaks only where multiline).
-func text(name, v string, minLen, maxLen int, multiline bool) error {
-	n := utf8.RuneCountInString(strings.TrimSpace(v))
-	if n < minLen {
-		return api.Errorf(api.InvalidArgument, "%s is required", name)
-	}
-	if utf8.RuneCountInString(v) > maxLen {
-		return api.Errorf(api.InvalidArgument, "%s is at most %d characters, got %d", name, maxLen, utf8.RuneCountInString(v))
-	}
-	for _, r := range v {
-		if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\r' || r == '\t')) {
-			return api.Errorf(api.InvalidArgument, "%s contains a control character", name)
-		}
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -218,6 +219,33 @@ func PathID(r *http.Request, name string) (int, error) {
 		return 0, Errorf(InvalidArgument, "%s must be a positive integer, got %s", name, Quote(raw))
 	}
 	return int(id), nil
+}
+
+// CheckText checks a text field of a request: its length in characters,
+// at least minLen once trimmed and at most maxLen, and no control
+// characters (line breaks and tabs allowed where multiline).
+func CheckText(name, v string, minLen, maxLen int, multiline bool) error {
+	if utf8.RuneCountInString(strings.TrimSpace(v)) < minLen {
+		return Errorf(InvalidArgument, "%s is required", name)
+	}
+	if n := utf8.RuneCountInString(v); n > maxLen {
+		return Errorf(InvalidArgument, "%s is at most %d characters, got %d", name, maxLen, n)
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\r' || r == '\t')) {
+			return Errorf(InvalidArgument, "%s contains a control character", name)
+		}
+	}
+	return nil
+}
+
+// OrEmpty is a list field of a request: the list given, or an empty one
+// when it was left out.
+func OrEmpty[T any](p *[]T) []T {
+	if p == nil || *p == nil {
+		return []T{}
+	}
+	return *p
 }
 
 // QueryLimit reads the query parameter name as a count from 1 to max; when

@@ -167,6 +167,16 @@ func (a Client) DoWithHeaders(t testing.TB, method, path, body string, header ..
 	return resp.StatusCode, resp.Header, string(b)
 }
 
+// Refusal sends a request and returns the status and the message of the
+// Encore-shaped error it answers (empty when it answers none).
+func (a Client) Refusal(t testing.TB, method, path, body string) (int, string) {
+	t.Helper()
+	status, resp := a.Do(t, method, path, body)
+	var e struct{ Message string }
+	json.Unmarshal([]byte(resp), &e)
+	return status, e.Message
+}
+
 // AddSite adds a site and returns its id.
 func (a Client) AddSite(t testing.TB, url string) int {
 	t.Helper()
