@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -466,11 +468,14 @@ func TestChaosFullDisk(t *testing.T) {
 // siteGoesDown runs the program with slack as its webhook and one site,
 // which it checks once up and then once down, so that a down message is on
 // its way to slack.
-func siteGoesDown(t *testing.T, slack *fakeslack.Server) *program {
+func siteGoesDown(t *testing.T, slack *fakeslack.Server, channels ...string) *program {
 	t.Helper()
 	farm := newChaosFarm(t)
 	p := newProgram(t, "UPTIME_CHECK_EVERY=1h", "UPTIME_CONFIRM_INTERVAL=100ms", "SLACK_WEBHOOK_URL="+slack.URL+"/hook")
 	p.start(t)
+	for _, c := range channels {
+		p.Call(t, "POST", "/channel", c, nil)
+	}
 	addSites(t, p, farm, 1)
 	farm.waitRound(t, 1, time.Time{}, 30*time.Second)
 	farm.mu.Lock()
@@ -512,21 +517,40 @@ func TestChaosWebhookDown(t *testing.T) {
 func TestChaosKillDuringDelivery(t *testing.T) {
 	slack := fakeslack.New(t)
 	slack.Delay(20 * time.Second)
-	p := siteGoesDown(t, slack)
-	for deadline := time.Now().Add(30 * time.Second); slack.Attempts() == 0 && len(slack.Bodies()) == 0; time.Sleep(20 * time.Millisecond) {
+	// A webhook channel, as slow, is killed in flight too: its delivery is
+	// a River job of its own, rescued the same way.
+	var hookArrivals atomic.Int32
+	var hookDelay atomic.Int64
+	hookDelay.Store(int64(20 * time.Second))
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if strings.Contains(string(body), `"event":"down"`) {
+			hookArrivals.Add(1)
+		}
+		time.Sleep(time.Duration(hookDelay.Load()))
+	}))
+	defer hook.Close()
+	p := siteGoesDown(t, slack, fmt.Sprintf(`{"name": "hook", "url": %q}`, hook.URL))
+	for deadline := time.Now().Add(30 * time.Second); slack.Attempts() == 0 && len(slack.Bodies()) == 0 || hookArrivals.Load() == 0; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatal("no delivery within 30s")
+			t.Fatal("no delivery to Slack and the channel within 30s")
 		}
 	}
 	p.kill()
 	killedAt := time.Now()
 	slack.Delay(0)
+	hookDelay.Store(0)
 	p.start(t)
 	msgs := slack.Wait(2, 5*time.Minute)
-	f := faultFigures{fault: "SIGKILL during a Slack delivery", sites: 1, window: time.Since(killedAt).Round(time.Second),
+	for deadline := time.Now().Add(time.Minute); hookArrivals.Load() < 2; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the channel had %d deliveries of the down alert, want the one in flight and its redelivery", hookArrivals.Load())
+		}
+	}
+	f := faultFigures{fault: "SIGKILL during a Slack and a channel delivery", sites: 1, window: time.Since(killedAt).Round(time.Second),
 		recoveryIn: time.Since(killedAt)}
-	f.note = fmt.Sprintf("messages Slack had: %d (the one in flight, then the rescued retry); redelivered %s after the kill (River rescues after 2 min, checked every 30 s)",
-		len(msgs), f.recoveryIn.Round(time.Second))
+	f.note = fmt.Sprintf("messages Slack had: %d, the webhook channel: %d (each the one in flight, then the rescued retry); redelivered %s after the kill (River rescues after 2 min, checked every 30 s)",
+		len(msgs), hookArrivals.Load(), f.recoveryIn.Round(time.Second))
 	report(t, f)
 	if len(msgs) != 2 {
 		t.Fatalf("Slack had %d messages, want the one in flight and its redelivery", len(msgs))
