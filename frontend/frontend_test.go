@@ -254,3 +254,28 @@ func TestPagesAndSearch(t *testing.T) {
 	p.addThroughForm(newSite)
 	p.waitFor(row(newSite) + `?.querySelector(".badge").textContent === "Up" && ` + rowCount + ` === 1`)
 }
+
+// A refresh updates rows where they stand: a keyboard user's focus on a
+// row's button survives it, and no row leaves the table.
+func TestRefreshKeepsFocus(t *testing.T) {
+	a := apptest.Start(t, apptest.Setup{})
+	first, second := healthy(t), healthy(t)
+	a.AddSite(t, first.URL)
+	a.AddSite(t, second.URL)
+	p := open(t, a)
+	p.waitFor(row(first.URL) + `?.querySelector(".badge").textContent === "Up" && ` + row(second.URL) + `?.querySelector(".badge").textContent === "Up"`)
+	eval[bool](p, `(() => {
+		window.removedRows = 0;
+		new MutationObserver((ms) => ms.forEach((m) => (window.removedRows += m.removedNodes.length))).observe(document.getElementById("sites"), { childList: true });
+		`+row(first.URL)+`.querySelector(".edit").focus();
+		`+row(second.URL)+`.querySelector(".check").click(); // a click from script leaves the focus where it is
+		return true;
+	})()`)
+	p.waitFor(row(second.URL) + `.querySelector(".check").textContent === "Check now"`)
+	if !eval[bool](p, `document.activeElement === `+row(first.URL)+`.querySelector(".edit")`) {
+		t.Errorf("the focus moved to %q during a refresh", eval[string](p, `document.activeElement.outerHTML.slice(0, 80)`))
+	}
+	if n := eval[int](p, `window.removedRows`); n != 0 {
+		t.Errorf("a refresh took %d rows out of the table and put them back", n)
+	}
+}

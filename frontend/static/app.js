@@ -115,6 +115,8 @@ function refreshSoon() {
 
 function render(sites, statuses, histories) {
   const seen = new Set();
+  const body = $("sites");
+  let prev = null;
   sites.forEach((site, i) => {
     seen.add(site.id);
     let row = rows.get(site.id);
@@ -123,7 +125,11 @@ function render(sites, statuses, histories) {
       rows.set(site.id, row);
     }
     row.site = site;
-    $("sites").appendChild(row.tr); // keeps the server's order
+    // The server's order, moving only rows out of place: a moved row loses
+    // the keyboard focus of its buttons.
+    const here = prev ? prev.nextSibling : body.firstChild;
+    if (row.tr !== here) body.insertBefore(row.tr, here);
+    prev = row.tr;
     updateRow(row, statuses[site.id], histories[i]);
   });
   for (const [id, row] of rows) {
