@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 )
 
@@ -102,6 +103,9 @@ func redactAttr(a slog.Attr) slog.Attr {
 		}
 		return slog.Group(a.Key, red...)
 	case slog.KindAny:
+		if rv := reflect.ValueOf(v.Any()); rv.Kind() == reflect.Pointer && rv.IsNil() {
+			break // a nil *time.Time, say: its methods would panic, and it holds nothing to hide
+		}
 		if err, ok := v.Any().(error); ok {
 			return slog.String(a.Key, Redact(err.Error()))
 		}

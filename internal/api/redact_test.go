@@ -1,8 +1,11 @@
 package api
 
 import (
+	"log/slog"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRedact(t *testing.T) {
@@ -41,5 +44,18 @@ func TestRedact(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A nil pointer whose type is a Stringer or an error is logged as nil, not
+// a panic that stops the program.
+func TestRedactHandlerNilPointers(t *testing.T) {
+	var b strings.Builder
+	log := slog.New(RedactHandler(slog.NewTextHandler(&b, nil)))
+	var when *time.Time
+	var err *url.Error
+	log.Info("nil values", "when", when, "err", err, "url", "https://user:secret@example.com/")
+	if out := b.String(); !strings.Contains(out, "when=<nil>") || strings.Contains(out, "secret") {
+		t.Fatalf("logged %q", out)
 	}
 }
