@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/bits"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -83,8 +84,13 @@ type decision struct {
 	since       *time.Time // when the state began
 	prevSince   *time.Time // when the state before it began, if it was ever seen
 	first       Result     // the round's first check
-	final       Result     // its last
-	maintenance bool       // the site is in a maintenance window
+	// firstFailed tells whether the round's first check failed though its
+	// location still sees the site up: a failure confirmation did not bear
+	// out, which is what makes a site unstable.
+	firstFailed bool
+	final       Result   // its last
+	maintenance bool     // the site is in a maintenance window
+	downAt      []string // the locations that see it down, when it has more than one
 }
 
 // alerts works out, from the state before a check and what the check
@@ -97,7 +103,11 @@ func (s *Service) alerts(ctx context.Context, tx pgx.Tx, t *target, prev alertSt
 	at := d.final.CheckedAt
 	var events []TransitionEvent
 	add := func(kind, reason string, since *time.Time) {
-		events = append(events, TransitionEvent{Event: kind, Site: t.Site.Public(), Up: d.up, Reason: reason, At: at, Since: since})
+		ev := TransitionEvent{Event: kind, Site: t.Site.Public(), Up: d.up, Reason: reason, At: at, Since: since}
+		if kind == EventDown || kind == EventReminder {
+			ev.Locations = d.downAt
+		}
+		events = append(events, ev)
 	}
 	// A change announced when it happens says since when the state before
 	// it lasted; one held back and announced later does not know.
@@ -173,7 +183,7 @@ func (s *Service) alerts(ctx context.Context, tx pgx.Tx, t *target, prev alertSt
 	next.recent, next.recentN = 0, 0
 	if d.up && !d.changed {
 		fail := int64(0)
-		if !d.first.Up {
+		if d.firstFailed {
 			fail = 1
 		}
 		next.recent = (prev.recent<<1 | fail) & recentMask
@@ -216,8 +226,9 @@ func changesSince(ctx context.Context, tx pgx.Tx, siteID int, from time.Time) (i
 }
 
 // Headline says an event of a site called name, as people read it: "Shop
-// is down", "Shop is back up", "Shop's certificate expires soon". Slack's
-// messages and the channels' share it.
+// is down", "Shop is back up", "Shop's certificate expires soon"; of a
+// location, name is "Location NAME". Slack's messages and the channels'
+// share it.
 func Headline(name, kind string) string {
 	switch kind {
 	case EventDown:
@@ -236,8 +247,34 @@ func Headline(name, kind string) string {
 		return name + " is flapping"
 	case EventUnstable:
 		return name + " is unstable"
+	case EventLocationLost:
+		return name + " is lost"
+	case EventLocationBack:
+		return name + " checks again"
 	}
 	return name + ": " + kind
+}
+
+// Subject names what an event is about for Headline: the location of a
+// location's event, else the site's name given.
+func Subject(ev TransitionEvent, siteName string) string {
+	if ev.Location != "" {
+		return "Location " + ev.Location
+	}
+	return siteName
+}
+
+// SeenFrom says which locations saw a site down ("Seen from eu-west and
+// us-east."), or "" when the event names none.
+func SeenFrom(locations []string) string {
+	switch n := len(locations); n {
+	case 0:
+		return ""
+	case 1:
+		return "Seen from " + locations[0] + "."
+	default:
+		return "Seen from " + strings.Join(locations[:n-1], ", ") + " and " + locations[n-1] + "."
+	}
 }
 
 // Lasted says how long the state an event is about lasted, from its since
@@ -255,6 +292,8 @@ func Lasted(kind string, since *time.Time, at time.Time) string {
 		return "It has been down for " + d + "."
 	case EventDegradedEnd:
 		return "It was slow for " + d + "."
+	case EventLocationBack:
+		return "It was lost for " + d + "."
 	}
 	return ""
 }

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -59,8 +60,8 @@ func (w *siteAddedWorker) Work(ctx context.Context, job *river.Job[SiteAddedArgs
 		return err
 	}
 	c := w.s.config(e)
-	if c.Paused {
-		return nil
+	if c.Paused || len(c.Locations) > 0 && !slices.Contains(c.Locations, w.s.opts.Location) {
+		return nil // not checked, or not from here: its rounds will be
 	}
 	_, err = w.s.checkTarget(ctx, newTarget(e.Site, c))
 	return err

@@ -6,21 +6,162 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"uptime/internal/api"
+	"uptime/site"
 )
 
 // Each instance says every instanceBeat that it is checking, and from
-// where; one not heard from for instanceAlive is taken for gone, and its
-// row is dropped after instanceForget.
+// where; one not heard from for instanceAlive, three of the shortest
+// intervals a site may have, is taken for gone, and its row is dropped
+// after instanceForget. A location none of whose instances is alive is
+// lost: it is reported, no rounds are given to it, and it is left out of
+// the quorums until it checks again.
 const (
 	instanceBeat   = 10 * time.Second
-	instanceAlive  = 3 * instanceBeat
+	instanceAlive  = 3 * site.MinInterval
 	instanceForget = time.Hour
 )
+
+// The events of locations, beside the events of sites.
+const (
+	EventLocationLost = "location_lost"
+	EventLocationBack = "location_back"
+)
+
+// liveCache holds the live locations, read at most once a second.
+type liveCache struct {
+	mu    sync.Mutex
+	at    time.Time
+	names []string
+}
+
+// liveLocations returns the locations that are not lost, as the
+// scheduler last found them (so a location is left out of quorums exactly
+// when it is reported lost), by name, this instance's own among them. They
+// are read through db, at most once a second; no lock is held while they
+// are read, and a caller in a transaction passes it, so that reading
+// never waits for a second connection of the pool.
+func (s *Service) liveLocations(ctx context.Context, db querier) ([]string, error) {
+	s.live.mu.Lock()
+	names, at := s.live.names, s.live.at
+	s.live.mu.Unlock()
+	if time.Since(at) < time.Second {
+		return names, nil
+	}
+	rows, err := db.Query(ctx, `SELECT name FROM location WHERE lost_since IS NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("read the live locations: %w", err)
+	}
+	names, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("read the live locations: %w", err)
+	}
+	if !slices.Contains(names, s.opts.Location) {
+		names = append(names, s.opts.Location)
+	}
+	slices.Sort(names)
+	s.live.mu.Lock()
+	s.live.at, s.live.names = time.Now(), names
+	s.live.mu.Unlock()
+	return names, nil
+}
+
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// readLive reads the locations with an instance alive, by name. This
+// instance's own is among them: it is checking, though its first beat
+// may not be written yet. The scheduler's passes compare it with the
+// locations known.
+func (s *Service) readLive(ctx context.Context, db querier) ([]string, error) {
+	rows, err := db.Query(ctx, `SELECT DISTINCT location FROM instance WHERE last_seen > now() - $1::interval`, instanceAlive)
+	if err != nil {
+		return nil, fmt.Errorf("read the live locations: %w", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("read the live locations: %w", err)
+	}
+	if !slices.Contains(names, s.opts.Location) {
+		names = append(names, s.opts.Location)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// trackLocations compares the live locations with the ones known, in the
+// scheduler's transaction (so passes on several instances take turns),
+// publishes a location_lost event for each location that stopped and a
+// location_back for each that returned, and returns the live ones.
+func (s *Service) trackLocations(ctx context.Context, tx pgx.Tx) ([]string, error) {
+	live, err := s.readLive(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.Query(ctx, `SELECT l.name, l.lost_since,
+			(SELECT max(last_seen) FROM instance i WHERE i.location = l.name)
+		FROM location l`)
+	if err != nil {
+		return nil, fmt.Errorf("read the locations: %w", err)
+	}
+	type known struct {
+		name      string
+		lostSince *time.Time
+		lastSeen  *time.Time
+	}
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (k known, err error) {
+		err = r.Scan(&k.name, &k.lostSince, &k.lastSeen)
+		return k, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the locations: %w", err)
+	}
+	now := time.Now()
+	for _, k := range all {
+		alive := slices.Contains(live, k.name)
+		switch {
+		case !alive && k.lostSince == nil:
+			if _, err := tx.Exec(ctx, `UPDATE location SET lost_since = $2 WHERE name = $1`, k.name, now); err != nil {
+				return nil, fmt.Errorf("mark location %s lost: %w", k.name, err)
+			}
+			reason := "its instances stopped; its sites are decided by the other locations"
+			if k.lastSeen != nil {
+				reason = fmt.Sprintf("none of its instances has checked since %s; its sites are decided by the other locations",
+					k.lastSeen.UTC().Format("15:04:05 MST"))
+			}
+			s.log.Warn("location lost: no instance of it checks", "location", k.name, "reason", reason)
+			if err := s.transitions.PublishTx(ctx, tx, TransitionEvent{Event: EventLocationLost, Location: k.name, Reason: reason, At: now, Since: k.lastSeen}); err != nil {
+				return nil, err
+			}
+		case alive && k.lostSince != nil:
+			if _, err := tx.Exec(ctx, `UPDATE location SET lost_since = NULL WHERE name = $1`, k.name); err != nil {
+				return nil, fmt.Errorf("mark location %s back: %w", k.name, err)
+			}
+			s.log.Info("location back: it checks again", "location", k.name, "lost_for", now.Sub(*k.lostSince).Round(time.Second))
+			if err := s.transitions.PublishTx(ctx, tx, TransitionEvent{Event: EventLocationBack, Location: k.name, At: now, Since: k.lostSince}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, name := range live {
+		if !slices.ContainsFunc(all, func(k known) bool { return k.name == name }) {
+			if _, err := tx.Exec(ctx, `INSERT INTO location (name) VALUES ($1) ON CONFLICT DO NOTHING`, name); err != nil {
+				return nil, fmt.Errorf("add location %s: %w", name, err)
+			}
+			s.log.Info("location checks", "location", name)
+		}
+	}
+	return live, nil
+}
 
 // LocationsResponse is every location with instances seen lately.
 type LocationsResponse struct {
@@ -35,8 +176,11 @@ type Location struct {
 	// LastSeen is when one of its instances was last heard from.
 	LastSeen time.Time `json:"last_seen"`
 	// ChecksPerSecond is the rate of its live instances together.
-	ChecksPerSecond float64    `json:"checks_per_second"`
-	Instances       []Instance `json:"instances"`
+	ChecksPerSecond float64 `json:"checks_per_second"`
+	// LostSince is when it was found lost; null while it checks.
+	LostSince *time.Time `json:"lost_since"`
+	// Instances are its instances seen in the last hour.
+	Instances []Instance `json:"instances"`
 }
 
 // Instance is one running program.
@@ -70,6 +214,9 @@ func (s *Service) announceInstance(ctx context.Context) {
 			ON CONFLICT (id) DO UPDATE SET last_seen = now(), checks_per_second = $5`,
 			s.instanceID, s.opts.Location, s.opts.Version, started, rate); err == nil {
 			last, lastChecks = now, checks
+			// Known from its first beat, so that it is reported lost if it
+			// stops before a scheduling pass has seen it.
+			s.db.Exec(ctx, `INSERT INTO location (name) VALUES ($1) ON CONFLICT DO NOTHING`, s.opts.Location)
 			s.db.Exec(ctx, `DELETE FROM instance WHERE last_seen < now() - $1::interval`, instanceForget)
 		}
 		select {
@@ -113,16 +260,110 @@ func (s *Service) Locations(ctx context.Context) (*LocationsResponse, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list locations: %w", err)
 	}
+	// The locations the scheduler knows: lost ones, with or without
+	// instances left.
+	rows, err = s.db.Query(ctx, `SELECT name, lost_since FROM location`)
+	if err != nil {
+		return nil, fmt.Errorf("list locations: %w", err)
+	}
+	var lostSince *time.Time
+	_, err = pgx.ForEachRow(rows, []any{&loc, &lostSince}, func() error {
+		i := slices.IndexFunc(out.Locations, func(l Location) bool { return l.Name == loc })
+		if i < 0 {
+			out.Locations = append(out.Locations, Location{Name: loc, Instances: []Instance{}})
+			i = len(out.Locations) - 1
+		}
+		if !out.Locations[i].Alive {
+			out.Locations[i].LostSince = lostSince
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list locations: %w", err)
+	}
+	slices.SortFunc(out.Locations, func(a, b Location) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
+}
+
+// Forget removes a location that checks no more, so that it is neither
+// listed nor reported; one still checking cannot be forgotten.
+func (s *Service) Forget(ctx context.Context, name string) error {
+	tx, err := s.db.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("forget location %s: %w", name, err)
+	}
+	defer tx.Rollback(ctx)
+	// The scheduler's row first: a pass must not find it again half way.
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM scheduler FOR UPDATE"); err != nil {
+		return fmt.Errorf("forget location %s: %w", name, err)
+	}
+	var known, alive bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM location WHERE name = $1) OR EXISTS (SELECT 1 FROM instance WHERE location = $1),
+			EXISTS (SELECT 1 FROM instance WHERE location = $1 AND last_seen > now() - $2::interval)`,
+		name, instanceAlive).Scan(&known, &alive); err != nil {
+		return fmt.Errorf("forget location %s: %w", name, err)
+	}
+	switch {
+	case !known:
+		return api.Errorf(api.NotFound, "no location is named %s", api.Quote(name))
+	case alive || name == s.opts.Location:
+		return api.Errorf(api.FailedPrecondition, "location %s is checking: stop its instances first", name)
+	}
+	if _, err := tx.Exec(ctx, "DELETE FROM location WHERE name = $1", name); err != nil {
+		return fmt.Errorf("forget location %s: %w", name, err)
+	}
+	if _, err := tx.Exec(ctx, "DELETE FROM instance WHERE location = $1", name); err != nil {
+		return fmt.Errorf("forget location %s: %w", name, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("forget location %s: %w", name, err)
+	}
+	s.log.Info("location forgotten", "location", name)
+	return nil
+}
+
+// locationCollector gives Prometheus each location's liveness at every
+// scrape.
+type locationCollector struct {
+	s  *Service
+	up *prometheus.Desc
+}
+
+// LocationCollector returns the collector of uptime_location_up.
+func (s *Service) LocationCollector() prometheus.Collector {
+	return &locationCollector{s: s, up: prometheus.NewDesc("uptime_location_up",
+		"Whether an instance of the location has checked lately (1) or the location is lost (0).", []string{"location"}, nil)}
+}
+
+func (c *locationCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.up }
+
+func (c *locationCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	locs, err := c.s.Locations(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.up, err)
+		return
+	}
+	for _, l := range locs.Locations {
+		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, boolValue(l.Alive), l.Name)
+	}
 }
 
 func (s *Service) handleLocations(r *http.Request) (any, error) {
 	return s.Locations(r.Context())
 }
 
-// registerLocations adds GET /location.
+// registerLocations adds GET /location and DELETE /location/:name.
 func (s *Service) registerLocations(srv *api.Server) {
 	srv.Handle("GET /location", s.handleLocations, api.Doc{
-		Summary:  "Where checks are made from: each location's instances, when last seen, and their rate of checks",
+		Summary:  "Where checks are made from: each location's instances, when last seen, their rate of checks, and since when a lost one is lost",
 		Response: LocationsResponse{}})
+	srv.Handle("DELETE /location/{name}", func(r *http.Request) (any, error) {
+		name := r.PathValue("name")
+		if !site.ValidLocation(name) {
+			return nil, api.Errorf(api.InvalidArgument, "%s is not a location's name: it must be %s", api.Quote(name), site.LocationRule)
+		}
+		return nil, s.Forget(r.Context(), name)
+	}, api.Doc{Summary: "Forgets a location that checks no more"})
 }

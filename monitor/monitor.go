@@ -39,7 +39,8 @@ type Sites interface {
 // goes down or comes back up.
 type TransitionEvent struct {
 	// Event is what happened: down, up, or an alert (reminder, degraded,
-	// degraded_end, cert_expiring, flapping, unstable). Empty in events
+	// degraded_end, cert_expiring, flapping, unstable), or of a location
+	// (location_lost, location_back). Empty in events
 	// published before alerts existed: then Up says down or up.
 	Event string `json:"event,omitempty"`
 	// Site is the site that changed.
@@ -52,6 +53,12 @@ type TransitionEvent struct {
 	At time.Time `json:"at"`
 	// Since is when the previous state began, if it was ever seen.
 	Since *time.Time `json:"since,omitempty"`
+	// Locations are, in a down event, the locations whose checks saw the
+	// failure.
+	Locations []string `json:"locations,omitempty"`
+	// Location is the location a location_lost or location_back event is
+	// about; such an event has no site.
+	Location string `json:"location,omitempty"`
 }
 
 // Kind is what happened: the event's Event, or down or up for an event
@@ -134,7 +141,7 @@ func (o *Options) setDefaults() {
 		o.MaxInFlight = 1000
 	}
 	if o.Location == "" {
-		o.Location = "local"
+		o.Location = queue.DefaultLocation
 	}
 	if o.FlapChanges <= 0 {
 		o.FlapChanges = 4
@@ -166,6 +173,7 @@ type Service struct {
 	rolling     sync.Mutex   // held while this process rolls up
 	windows     windows      // the maintenance windows
 	instanceID  string       // this process, in the instance table
+	live        liveCache    // the locations checking lately
 	checked     atomic.Int64 // checks this process recorded
 
 	// ctx is the service's own: check-all runs and the watchdog live in
@@ -192,6 +200,7 @@ func New(db *pgxpool.Pool, sites Sites, q *queue.Queue, transitions *pubsub.Topi
 		instanceID: newInstanceID(),
 	}
 	s.checker.SetLocation(opts.Location)
+	q.Location = opts.Location
 	s.stats.since = time.Now()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.registerJobs()

@@ -100,10 +100,12 @@ type roundState struct {
 	checkedAt time.Time
 }
 
-// roundStates returns the confirmed state, and when they were last
-// checked, of the sites with the ids that have a state.
+// roundStates returns the state, and when they were last checked, of the
+// sites with the ids, as this location sees them, for those it has
+// checked.
 func (s *Service) roundStates(ctx context.Context, ids []int64) (map[int64]roundState, error) {
-	rows, err := s.db.Query(ctx, `SELECT site_id, up, COALESCE(checked_at, 'epoch') FROM site_state WHERE site_id = ANY($1)`, ids)
+	rows, err := s.db.Query(ctx, `SELECT site_id, (locations->$2->>'up')::boolean, (locations->$2->>'checked_at')::timestamptz
+		FROM site_state WHERE site_id = ANY($1) AND locations ? $2`, ids, s.opts.Location)
 	if err != nil {
 		return nil, fmt.Errorf("read site states: %w", err)
 	}

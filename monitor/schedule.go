@@ -101,6 +101,8 @@ func due(iv, ph, a, b int64) (at int64, skipped int64) {
 // claimed is a round a pass claimed.
 type claimed struct {
 	site, due int64
+	// locations are the site's own; empty for every location.
+	locations []string
 }
 
 // schedule claims the window from where the last pass stopped to horizon
@@ -126,13 +128,17 @@ func (s *Service) schedule(ctx context.Context) (int, error) {
 		a = from.UnixMilli()
 	}
 	a = max(a, b-maxWindow.Milliseconds())
+	live, err := s.trackLocations(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
 	var rounds []claimed
 	var missed int64
 	if a < b {
 		if rounds, missed, err = s.claim(ctx, tx, a, b); err != nil {
 			return 0, err
 		}
-		if err := s.enqueue(ctx, tx, rounds); err != nil {
+		if err := s.enqueue(ctx, tx, rounds, live); err != nil {
 			return 0, err
 		}
 	}
@@ -176,7 +182,8 @@ func (s *Service) claim(ctx context.Context, tx pgx.Tx, a, b int64) ([]claimed, 
 	for i, r := range rs {
 		ivs[i], los[i], his[i] = r.iv, r.lo, r.hi
 	}
-	rows, err = tx.Query(ctx, `SELECT m.site_id, m.interval_ms, m.phase_ms, m.first_check_at
+	rows, err = tx.Query(ctx, `SELECT m.site_id, m.interval_ms, m.phase_ms, m.first_check_at,
+			ARRAY(SELECT jsonb_array_elements_text(m.settings->'locations'))
 		FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS r(iv, lo, hi)
 		JOIN monitored m ON m.interval_ms = r.iv AND m.phase_ms >= r.lo AND m.phase_ms < r.hi AND NOT m.paused`,
 		ivs, los, his)
@@ -188,13 +195,14 @@ func (s *Service) claim(ctx context.Context, tx pgx.Tx, a, b int64) ([]claimed, 
 		missed     int64
 		id, iv, ph int64
 		first      *time.Time
+		locations  []string
 	)
-	if _, err := pgx.ForEachRow(rows, []any{&id, &iv, &ph, &first}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&id, &iv, &ph, &first, &locations}, func() error {
 		at, skipped := due(iv, ph, a, b)
 		if first != nil && at < first.UnixMilli()+iv/2 {
 			return nil // the check asked for when it was added is this round's
 		}
-		out = append(out, claimed{site: id, due: at})
+		out = append(out, claimed{site: id, due: at, locations: locations})
 		missed += skipped
 		return nil
 	}); err != nil {
@@ -204,25 +212,45 @@ func (s *Service) claim(ctx context.Context, tx pgx.Tx, a, b int64) ([]claimed, 
 	return out, missed, nil
 }
 
-// enqueue hands the rounds out as check-sites jobs, in tx.
-func (s *Service) enqueue(ctx context.Context, tx pgx.Tx, rounds []claimed) error {
-	if len(rounds) == 0 {
+// enqueue hands the rounds out as check-sites jobs, in tx: each round to
+// each of its site's locations that is live, on that location's queue. A
+// site none of whose locations is live is not checked until one is.
+func (s *Service) enqueue(ctx context.Context, tx pgx.Tx, rounds []claimed, live []string) error {
+	var jobs []river.InsertManyParams
+	for _, loc := range live {
+		var mine []claimed
+		for _, r := range rounds {
+			if len(r.locations) == 0 || slices.Contains(r.locations, loc) {
+				mine = append(mine, r)
+			}
+		}
+		jobs = appendCheckJobs(jobs, mine, queue.ChecksOf(loc))
+	}
+	if len(jobs) == 0 {
 		return nil
 	}
+	if err := s.q.InsertManyTx(ctx, tx, jobs); err != nil {
+		return fmt.Errorf("schedule: %w", err)
+	}
+	return nil
+}
+
+// appendCheckJobs appends the rounds, in shares, as check-sites jobs on
+// the queue.
+func appendCheckJobs(jobs []river.InsertManyParams, rounds []claimed, queue string) []river.InsertManyParams {
+	if len(rounds) == 0 {
+		return jobs
+	}
 	size := min(jobSites, max(1, (len(rounds)+minJobs-1)/minJobs))
-	var jobs []river.InsertManyParams
 	for start := 0; start < len(rounds); start += size {
 		part := rounds[start:min(start+size, len(rounds))]
 		args := CheckSitesArgs{From: part[0].due, Sites: make([]int64, len(part)), Due: make([]int64, len(part))}
 		for i, r := range part {
 			args.Sites[i], args.Due[i] = r.site, r.due-args.From
 		}
-		jobs = append(jobs, river.InsertManyParams{Args: args, InsertOpts: &river.InsertOpts{Queue: queue.Checks, MaxAttempts: 1}})
+		jobs = append(jobs, river.InsertManyParams{Args: args, InsertOpts: &river.InsertOpts{Queue: queue, MaxAttempts: 1}})
 	}
-	if err := s.q.InsertManyTx(ctx, tx, jobs); err != nil {
-		return fmt.Errorf("schedule: %w", err)
-	}
-	return nil
+	return jobs
 }
 
 // CheckAllArgs is the cron job of the tutorial's name. It no longer checks

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -35,6 +36,10 @@ type SiteStatus struct {
 	Degraded bool `json:"degraded"`
 	// Paused tells whether the site is paused: not checked, not alerted.
 	Paused bool `json:"paused"`
+	// Locations are each location's own latest view of the site, by name:
+	// {"up", "checked_at", "status_code", "latency_ms", "reason",
+	// "streak"}; streak counts a recovering location's passing checks.
+	Locations json.RawMessage `json:"locations"`
 }
 
 // StatusResponse is the state of every site that has been checked.
@@ -55,10 +60,14 @@ func (s *Service) Status(ctx context.Context, ids []int64) (api.Stream, error) {
 		rows pgx.Rows
 		err  error
 	)
+	live, err := s.liveLocations(ctx, s.db)
+	if err != nil {
+		return nil, err
+	}
 	if ids == nil {
-		rows, err = s.db.Query(ctx, statusColumns)
+		rows, err = s.db.Query(ctx, statusColumns, live)
 	} else {
-		rows, err = s.db.Query(ctx, statusColumns+" AND s.site_id = ANY($1)", ids)
+		rows, err = s.db.Query(ctx, statusColumns+" AND s.site_id = ANY($2)", live, ids)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read status: %w", err)
@@ -95,21 +104,28 @@ func (s *Service) Status(ctx context.Context, ids []int64) (api.Stream, error) {
 	}, nil
 }
 
-// statusColumns reads the state of the sites that have been checked.
+// statusColumns reads the state of the sites that have been checked from a
+// location that is live ($1): a site whose every location is lost is
+// unknown, as one never checked.
 const statusColumns = `SELECT s.site_id, s.up, s.checked_at, s.since, COALESCE(s.status_code, 0), COALESCE(s.latency_ms, 0),
-	s.reason, s.cert_expires_at, s.degraded, COALESCE(m.paused, false)
-	FROM site_state s LEFT JOIN monitored m USING (site_id) WHERE s.checked_at IS NOT NULL`
+	s.reason, s.cert_expires_at, s.degraded, COALESCE(m.paused, false), s.locations::text
+	FROM site_state s LEFT JOIN monitored m USING (site_id)
+	WHERE s.checked_at IS NOT NULL AND (s.locations = '{}' OR s.locations ?| $1::text[])`
 
 // statusFields are where statusColumns are read into.
 func statusFields(id *int64, st *SiteStatus) []any {
 	return []any{id, &st.Up, &st.CheckedAt, &st.Since, &st.StatusCode, &st.LatencyMS,
-		&st.Reason, &st.CertExpiresAt, &st.Degraded, &st.Paused}
+		&st.Reason, &st.CertExpiresAt, &st.Degraded, &st.Paused, &st.Locations}
 }
 
 // States returns the latest state of each of the sites that has been
 // checked; a site missing from the map never was.
 func (s *Service) States(ctx context.Context, ids []int64) (map[int64]SiteStatus, error) {
-	rows, err := s.db.Query(ctx, statusColumns+" AND s.site_id = ANY($1)", ids)
+	live, err := s.liveLocations(ctx, s.db)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.Query(ctx, statusColumns+" AND s.site_id = ANY($2)", live, ids)
 	if err != nil {
 		return nil, fmt.Errorf("read the state of %d sites: %w", len(ids), err)
 	}
@@ -122,6 +138,7 @@ func (s *Service) States(ctx context.Context, ids []int64) (map[int64]SiteStatus
 		if st.CertExpiresAt != nil { // its own, not the one the next row is read into
 			st.CertExpiresAt = ptrTo(*st.CertExpiresAt)
 		}
+		st.Locations = slices.Clone(st.Locations)
 		out[id] = st
 		return nil
 	})
@@ -158,6 +175,12 @@ func appendSiteStatus(b []byte, id int64, st *SiteStatus) []byte {
 	b = strconv.AppendBool(b, st.Degraded)
 	b = append(b, `,"paused":`...)
 	b = strconv.AppendBool(b, st.Paused)
+	b = append(b, `,"locations":`...)
+	if len(st.Locations) == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, st.Locations...)
+	}
 	return append(b, '}')
 }
 

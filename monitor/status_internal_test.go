@@ -13,7 +13,8 @@ func TestAppendSiteStatusMatchesEncodingJSON(t *testing.T) {
 	local := time.FixedZone("X", 5*3600+1800)
 	cases := []SiteStatus{
 		{Up: true, CheckedAt: time.Date(2026, 11, 21, 6, 58, 13, 973588000, time.UTC), Since: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
-			StatusCode: 200, LatencyMS: 4.653, CertExpiresAt: &cert},
+			StatusCode: 200, LatencyMS: 4.653, CertExpiresAt: &cert,
+			Locations: json.RawMessage(`{"eu":{"up":true,"checked_at":"2026-11-21T06:58:13.973588+00:00","reason":""}}`)},
 		{Up: false, CheckedAt: time.Date(2026, 11, 21, 6, 58, 13, 1, local), Since: time.Unix(0, 0).UTC(),
 			LatencyMS: 10000, Reason: "timeout after 10s"},
 		{Reason: `HTTP 503 "quoted" \ <b>&amp; ünïcode` + "\n\t\x01", LatencyMS: 1e-7},

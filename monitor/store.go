@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,11 +15,12 @@ import (
 	"uptime/site"
 )
 
-// confirmedUp returns the site's confirmed state. A site never checked
-// counts as up, as in the tutorial.
+// confirmedUp returns the site's confirmed state, as this location sees
+// it. A site never checked counts as up, as in the tutorial.
 func (s *Service) confirmedUp(ctx context.Context, siteID int) (bool, error) {
 	var up bool
-	err := s.db.QueryRow(ctx, "SELECT up FROM site_state WHERE site_id = $1", siteID).Scan(&up)
+	err := s.db.QueryRow(ctx, "SELECT COALESCE((locations->$2->>'up')::boolean, true) FROM site_state WHERE site_id = $1",
+		siteID, s.opts.Location).Scan(&up)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return true, nil
 	}
@@ -92,10 +95,15 @@ func (s *Service) inTx(ctx context.Context, st site.Site, f func(pgx.Tx) error) 
 
 // decideTx updates the site's state from its latest round in tx and
 // publishes what changed: a transition, or an alert (see alerts). The state
-// row is locked while it is decided, so concurrent checks of one site
-// announce each change once; a result older than the state decides nothing.
-// A failure that reaches here is confirmed already; a down site needs
-// t.recoveries passing checks in a row to be up again.
+// row is locked while it is decided, so concurrent checks of one site, from
+// one location or several, announce each change once; a result older than
+// its location's state decides nothing.
+//
+// Each location keeps its own state of the site in the row: a failure that
+// reaches here is confirmed already, and a location that saw the site down
+// needs t.recoveries passing checks in a row to see it up again. The site
+// is down while at least its quorum of its live locations see it down (see
+// combine).
 func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, t *target, attempts []Result) error {
 	st := t.Site
 	first, final := attempts[0], attempts[len(attempts)-1]
@@ -107,45 +115,69 @@ func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, t *target, attempts [
 		wasUp     bool
 		since     *time.Time
 		checkedAt *time.Time
-		passed    int // passing checks so far of a site recovering
+		locs      map[string]locState
 		prev      alertState
 	)
-	if err := tx.QueryRow(ctx, "SELECT up, since, checked_at, streak, "+alertColumns+" FROM site_state WHERE site_id = $1 FOR UPDATE",
-		st.ID).Scan(append([]any{&wasUp, &since, &checkedAt, &passed}, prev.fields()...)...); err != nil {
+	if err := tx.QueryRow(ctx, "SELECT up, since, checked_at, locations, "+alertColumns+" FROM site_state WHERE site_id = $1 FOR UPDATE",
+		st.ID).Scan(append([]any{&wasUp, &since, &checkedAt, &locs}, prev.fields()...)...); err != nil {
 		return fmt.Errorf("lock state of site %d: %w", st.ID, err)
 	}
-	if checkedAt != nil && final.CheckedAt.Before(*checkedAt) {
+	here := s.opts.Location
+	mine, had := locs[here]
+	if had && final.CheckedAt.Before(mine.CheckedAt) {
 		return nil
 	}
-	up, streak := final.Up, 0
-	if !wasUp && final.Up {
-		if streak = passed + 1; streak < t.recoveries {
-			up = false // not yet: more passing checks must follow
+	// This location's own state.
+	locUp, streak := final.Up, 0
+	if had && !mine.Up && final.Up {
+		if streak = mine.Streak + 1; streak < t.recoveries {
+			locUp = false // not yet: more passing checks must follow
 		} else {
 			streak = 0
 		}
 	}
+	locReason := final.Reason
+	if !locUp && final.Up {
+		locReason = fmt.Sprintf("recovering: %d of %d passing checks", streak, t.recoveries)
+	}
+	if locs == nil {
+		locs = map[string]locState{}
+	}
+	locs[here] = locState{Up: locUp, CheckedAt: final.CheckedAt, StatusCode: statusOrNil(final.Status),
+		LatencyMS: ms(final.Latency), Reason: locReason, Streak: streak}
+	live, err := s.liveLocations(ctx, tx)
+	if err != nil {
+		return err
+	}
+	up, voters, downAt := combine(t, here, locs, live)
+
 	changed := up != wasUp
 	newSince := since
 	if changed || since == nil {
 		newSince = &final.CheckedAt
 	}
-	reason := final.Reason
-	if !up && final.Up {
-		reason = fmt.Sprintf("recovering: %d of %d passing checks", streak, t.recoveries)
+	reason := locReason
+	if !up && locUp {
+		// Up from here, still down from enough of the others.
+		reason = fmt.Sprintf("down from %s: %s", strings.Join(downAt, ", "), locs[downAt[0]].Reason)
 	}
 	if changed {
 		var err error
 		if up {
 			err = closeIncident(ctx, tx, st.ID, final.CheckedAt)
 		} else {
-			err = openIncident(ctx, tx, st.ID, final.CheckedAt, final.Reason)
+			err = openIncident(ctx, tx, st.ID, final.CheckedAt, locs[downAt[0]].Reason)
 		}
 		if err != nil {
 			return err
 		}
 	}
-	d := decision{up: up, changed: changed, since: newSince, first: first, final: final, maintenance: final.Maintenance}
+	d := decision{up: up, changed: changed, since: newSince, first: first, final: final, maintenance: final.Maintenance,
+		firstFailed: !first.Up && locUp}
+	if voters > 1 && !up {
+		d.downAt = downAt
+		d.final.Reason = locs[downAt[0]].Reason
+	}
 	if checkedAt != nil {
 		d.prevSince = since
 	}
@@ -153,20 +185,23 @@ func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, t *target, attempts [
 	if err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE site_state SET url = $2, up = $3, since = $4, checked_at = $5,
+	if _, err := tx.Exec(ctx, `UPDATE site_state SET url = $2, up = $3, since = $4, checked_at = GREATEST(checked_at, $5),
 		status_code = $6, latency_ms = $7, reason = $8, cert_expires_at = $9, degraded = $10, streak = $11,
 		announced_up = $12, next_reminder_at = $13, flapping_since = $14, slow_streak = $15, degraded_since = $16,
-		recent = $17, recent_n = $18, unstable_since = $19, cert_warned_for = $20, cert_warned_days = $21
+		recent = $17, recent_n = $18, unstable_since = $19, cert_warned_for = $20, cert_warned_days = $21,
+		locations = $22
 		WHERE site_id = $1`,
 		st.ID, st.URL, up, newSince, final.CheckedAt, statusOrNil(final.Status), ms(final.Latency),
 		reason, final.CertExpiry, final.Degraded, streak,
 		next.announcedUp, next.nextReminderAt, next.flappingSince, next.slowStreak, next.degradedSince,
 		next.recent, next.recentN, next.unstableSince, next.certWarnedFor, next.certWarnedDays,
+		locs,
 	); err != nil {
 		return fmt.Errorf("update state of site %d: %w", st.ID, err)
 	}
 	if changed {
-		s.log.Info("site changed state", "site_id", st.ID, "url", api.Redact(st.URL), "up", up, "reason", final.Reason)
+		s.log.Info("site changed state", "site_id", st.ID, "url", api.Redact(st.URL), "up", up, "reason", d.final.Reason,
+			"down_at", downAt)
 	}
 	for _, ev := range events {
 		if err := s.transitions.PublishTx(ctx, tx, ev); err != nil {
@@ -177,6 +212,50 @@ func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, t *target, attempts [
 		}
 	}
 	return nil
+}
+
+// locState is one location's own view of a site, kept in its state row's
+// locations by the location's name, and shown by /status.
+type locState struct {
+	Up         bool      `json:"up"`
+	CheckedAt  time.Time `json:"checked_at"`
+	StatusCode *int      `json:"status_code"`
+	LatencyMS  float64   `json:"latency_ms"`
+	Reason     string    `json:"reason"`
+	// Streak counts the passing checks so far of a location that saw the
+	// site down.
+	Streak int `json:"streak"`
+}
+
+// combine decides whether a site is up from its locations' states: its
+// voters are its live locations (those of its settings, or every one), or
+// here, where the check deciding it was made, when none of them is live;
+// one that has not checked it yet counts as seeing it up. The site is down while at least its quorum
+// of them see it down: t.quorum, or a strict majority of the voters, and
+// never more than there are. It returns the decision, the number of voters
+// and the ones that see it down, by name.
+func combine(t *target, here string, locs map[string]locState, live []string) (up bool, voters int, downAt []string) {
+	var names []string
+	for _, l := range live {
+		if len(t.locations) == 0 || slices.Contains(t.locations, l) {
+			names = append(names, l)
+		}
+	}
+	if len(names) == 0 {
+		names = append(names, here) // none of its own is live: the check made decides
+	}
+	for _, l := range names {
+		if st, ok := locs[l]; ok && !st.Up {
+			downAt = append(downAt, l)
+		}
+	}
+	slices.Sort(downAt)
+	q := t.quorum
+	if q <= 0 {
+		q = len(names)/2 + 1
+	}
+	q = min(q, len(names))
+	return len(downAt) < q, len(names), downAt
 }
 
 // forget removes a site's state and history.

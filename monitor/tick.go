@@ -57,10 +57,18 @@ type target struct {
 	slowNeeded int
 	// tags are the site's, for maintenance windows.
 	tags []string
+	// locations are where it is checked from, empty for every location,
+	// and quorum how many must see it down, 0 for a majority.
+	locations []string
+	quorum    int
 }
 
 func newTarget(st site.Site, c site.Config) *target {
-	t := &target{Site: st, probe: NewProbe(c), confirmations: c.Confirmations, recoveries: c.Recoveries, tags: c.Tags}
+	t := &target{Site: st, probe: NewProbe(c), confirmations: c.Confirmations, recoveries: c.Recoveries, tags: c.Tags,
+		locations: c.Locations}
+	if c.Quorum != nil {
+		t.quorum = *c.Quorum
+	}
 	if c.RemindEvery != nil {
 		t.remindEvery = time.Duration(*c.RemindEvery)
 	}
@@ -141,8 +149,8 @@ func (s *Service) CheckAll(ctx context.Context) error {
 		n++
 		t := newTarget(e.Site, c)
 		wg.Go(func() {
-			wasUp, known := states[int64(t.ID)]
-			s.round(ctx, t, wasUp, known, sl, w, &fails)
+			up := states[int64(t.ID)]
+			s.round(ctx, t, up != nil && *up, up != nil, sl, w, &fails)
 		})
 	}
 	return s.endRounds(ctx, &wg, w, &fails, "check-all", len(list.Sites))
@@ -217,17 +225,18 @@ func (f *failures) get() (int, error) {
 	return f.n, f.first
 }
 
-// confirmedStates returns the confirmed state of every site that has one.
-func (s *Service) confirmedStates(ctx context.Context) (map[int64]bool, error) {
-	rows, err := s.db.Query(ctx, "SELECT site_id, up FROM site_state")
+// confirmedStates returns the state of every site that has one: as this
+// location sees it, for the sites it has checked.
+func (s *Service) confirmedStates(ctx context.Context) (map[int64]*bool, error) {
+	rows, err := s.db.Query(ctx, "SELECT site_id, (locations->$1->>'up')::boolean FROM site_state", s.opts.Location)
 	if err != nil {
 		return nil, fmt.Errorf("read site states: %w", err)
 	}
 	defer rows.Close()
-	states := make(map[int64]bool)
+	states := make(map[int64]*bool)
 	var (
 		id int64
-		up bool
+		up *bool
 	)
 	_, err = pgx.ForEachRow(rows, []any{&id, &up}, func() error {
 		states[id] = up
@@ -241,7 +250,7 @@ func (s *Service) confirmedStates(ctx context.Context) (map[int64]bool, error) {
 
 // forgetDeleted removes the state and history of every site with a state
 // but no longer on the list: the ones deleted while a notice of it was lost.
-func (s *Service) forgetDeleted(ctx context.Context, listed []*site.Entry, states map[int64]bool) error {
+func (s *Service) forgetDeleted(ctx context.Context, listed []*site.Entry, states map[int64]*bool) error {
 	on := make(map[int64]bool, len(listed))
 	for _, st := range listed {
 		on[int64(st.ID)] = true
@@ -383,7 +392,9 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 	// flapping site stable again, degraded or unstable starting or ending,
 	// a certificate warning) are left to record's locked decision, as are
 	// the rows whose state changes.
-	updated, err := tx.Query(ctx, `UPDATE site_state s SET url = v.url, checked_at = v.checked_at,
+	updated, err := tx.Query(ctx, `UPDATE site_state s SET url = v.url, checked_at = GREATEST(s.checked_at, v.checked_at),
+			locations = jsonb_set(s.locations, ARRAY[$19::text], jsonb_build_object('up', v.up, 'checked_at', v.checked_at,
+				'status_code', v.status_code, 'latency_ms', v.latency_ms, 'reason', v.reason, 'streak', 0)),
 			since = COALESCE(s.since, v.checked_at), status_code = v.status_code, latency_ms = v.latency_ms,
 			reason = v.reason, cert_expires_at = v.cert_expires_at, degraded = v.degraded, streak = 0,
 			slow_streak = CASE WHEN v.degraded THEN s.slow_streak + 1 ELSE 0 END,
@@ -394,7 +405,8 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 			$12::integer[], $13::boolean[], $18::boolean[])
 			AS v(site_id, url, up, checked_at, status_code, latency_ms, reason, cert_expires_at, degraded,
 				first_bad, slow_needed, cert_level, remind, maint)
-		WHERE s.site_id = v.site_id AND s.up = v.up AND (s.checked_at IS NULL OR s.checked_at <= v.checked_at)
+		WHERE s.site_id = v.site_id AND s.up = v.up AND (s.locations->$19->>'up')::boolean = v.up
+		  AND (s.locations->$19->>'checked_at')::timestamptz <= v.checked_at
 		  AND NOT (NOT v.up AND NOT s.announced_up AND v.remind
 		           AND (s.next_reminder_at IS NULL OR s.next_reminder_at <= v.checked_at))
 		  AND NOT (NOT v.remind AND s.next_reminder_at IS NOT NULL)
@@ -409,7 +421,8 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 		  AND NOT (s.unstable_since IS NOT NULL
 		           AND (NOT v.up OR bit_count(((s.recent << 1 | v.first_bad) & $14)::bit(64)) * 10 <= LEAST(s.recent_n + 1, $15)))
 		RETURNING s.site_id`, ids, urls, ups, at, statuses, latency, reasons, certs, degraded,
-		firstBad, slowNeed, certLvl, reminds, int64(recentMask), unstableRounds, s.opts.FlapWindow, unstableMin, maint)
+		firstBad, slowNeed, certLvl, reminds, int64(recentMask), unstableRounds, s.opts.FlapWindow, unstableMin, maint,
+		s.opts.Location)
 	if err != nil {
 		return nil, fmt.Errorf("update %d site states: %w", n, err)
 	}

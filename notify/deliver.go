@@ -26,6 +26,7 @@ import (
 	"uptime/internal/metrics"
 	"uptime/internal/pubsub"
 	"uptime/monitor"
+	"uptime/site"
 )
 
 // Subscribe adds the notify-channels subscription to the uptime-transition
@@ -34,7 +35,7 @@ import (
 func (s *Service) Subscribe(topic *pubsub.Topic[monitor.TransitionEvent]) {
 	topic.Subscribe("notify-channels", func(ctx context.Context, ev monitor.TransitionEvent) error {
 		return s.Publish(ctx, Event{Event: ev.Kind(), Site: EventSite{ID: ev.Site.ID, URL: api.Redact(ev.Site.URL)},
-			Reason: ev.Reason, At: ev.At, Since: ev.Since})
+			Reason: ev.Reason, At: ev.At, Since: ev.Since, Locations: ev.Locations, Location: ev.Location})
 	})
 }
 
@@ -62,9 +63,15 @@ func (s *Service) Publish(ctx context.Context, ev Event) error {
 	if err != nil || len(candidates) == 0 {
 		return err
 	}
-	var tags []string
-	e, err := s.sites.Entry(ctx, ev.Site.ID)
+	var (
+		tags []string
+		e    *site.Entry
+	)
+	if ev.Location == "" { // a location's event is about no site
+		e, err = s.sites.Entry(ctx, ev.Site.ID)
+	}
 	switch {
+	case ev.Location != "":
 	case err == nil:
 		tags = e.Tags
 		ev.Site.Name = e.Name
@@ -73,7 +80,7 @@ func (s *Service) Publish(ctx context.Context, ev Event) error {
 	default:
 		return err
 	}
-	if ev.Site.Name == "" {
+	if ev.Site.Name == "" && ev.Location == "" {
 		ev.Site.Name = hostOf(ev.Site.URL)
 	}
 	for _, c := range candidates {
@@ -292,7 +299,7 @@ func Title(ev Event) string {
 	if ev.Event == "test" {
 		return "Uptime test message"
 	}
-	return monitor.Headline(ev.Site.Name, ev.Event)
+	return monitor.Headline(monitor.Subject(monitor.TransitionEvent{Location: ev.Location}, ev.Site.Name), ev.Event)
 }
 
 // Text is an event as a message for people: its title, the site's URL,
@@ -301,9 +308,15 @@ func Text(ev Event) string {
 	if ev.Event == "test" {
 		return "This is a test message from Uptime: this channel works."
 	}
-	lines := []string{Title(ev), ev.Site.URL}
+	lines := []string{Title(ev)}
+	if ev.Site.URL != "" {
+		lines = append(lines, ev.Site.URL)
+	}
 	if ev.Reason != "" {
 		lines = append(lines, ev.Reason)
+	}
+	if seen := monitor.SeenFrom(ev.Locations); seen != "" {
+		lines = append(lines, seen)
 	}
 	if lasted := monitor.Lasted(ev.Event, ev.Since, ev.At); lasted != "" {
 		lines = append(lines, lasted)

@@ -32,7 +32,8 @@ var Migrations embed.FS
 
 // Events are the events a channel may ask for; a channel that names none
 // hears them all.
-var Events = []string{"down", "up", "reminder", "degraded", "degraded_end", "cert_expiring", "flapping", "unstable"}
+var Events = []string{"down", "up", "reminder", "degraded", "degraded_end", "cert_expiring", "flapping", "unstable",
+	"location_lost", "location_back"}
 
 // Event is what a channel hears, and the body a webhook channel receives.
 type Event struct {
@@ -48,6 +49,11 @@ type Event struct {
 	// Since is when the state it ends began (how long a site was down),
 	// when known.
 	Since *time.Time `json:"since"`
+	// Locations are, for a site down, the locations that saw it fail.
+	Locations []string `json:"locations,omitempty"`
+	// Location is the location a location_lost or location_back event is
+	// about; its site is empty.
+	Location string `json:"location,omitempty"`
 }
 
 // EventSite names a site in an event.

@@ -63,6 +63,10 @@ type Settings struct {
 	// Locations are where the site is checked from. Defaults to every
 	// location.
 	Locations []string `json:"locations,omitempty"`
+	// Quorum is how many of the site's locations must see it down, each
+	// after its own confirmations, before it is down. Defaults to a strict
+	// majority of its live locations.
+	Quorum *int `json:"quorum,omitempty"`
 }
 
 // Defaults are the settings a site has where it was given none: the
@@ -142,6 +146,9 @@ type Config struct {
 	Tags []string `json:"tags"`
 	// Locations are where it is checked from; empty for every location.
 	Locations []string `json:"locations"`
+	// Quorum is how many locations must see the site down; null for a
+	// strict majority of its live locations.
+	Quorum *int `json:"quorum"`
 }
 
 // DefaultExpectStatus is the tutorial's rule, below 400 is up, as a list
@@ -186,6 +193,7 @@ func (st Settings) Config(rawURL string, d Defaults) Config {
 	if st.Locations != nil {
 		c.Locations = st.Locations
 	}
+	c.Quorum = st.Quorum
 	return c
 }
 
@@ -278,6 +286,19 @@ func (st *Settings) normalize(rawURL string, d Defaults) error {
 	if st.Locations, err = checkLabels("locations", st.Locations, maxLocations, locationPattern); err != nil {
 		return err
 	}
+	for _, l := range st.Locations {
+		if len(l) > MaxLocationName {
+			return api.Errorf(api.InvalidArgument, "locations: %s is longer than %d", api.Quote(l), MaxLocationName)
+		}
+	}
+	if st.Quorum != nil {
+		switch q := *st.Quorum; {
+		case q < 1 || q > maxLocations:
+			return api.Errorf(api.InvalidArgument, "quorum must be from 1 to %d, got %d", maxLocations, q)
+		case len(st.Locations) > 0 && q > len(st.Locations):
+			return api.Errorf(api.InvalidArgument, "quorum %d is more than the site's %d locations", q, len(st.Locations))
+		}
+	}
 
 	// What depends on more than one field is checked on the whole.
 	c := st.Config(rawURL, d)
@@ -336,9 +357,23 @@ func checkHeaders(h map[string]string) error {
 }
 
 var (
-	tagPattern      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$`)
-	locationPattern = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
+	tagPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$`)
+	// locationPattern is a location's name: a-z and 0-9 in words joined by
+	// single dashes, as River names queues (one is named after each
+	// location).
+	locationPattern = regexp.MustCompile(`^(?:[a-z0-9]+-)*[a-z0-9]+$`)
 )
+
+// MaxLocationName is the longest a location's name may be.
+const MaxLocationName = 32
+
+// ValidLocation tells whether name may name a location.
+func ValidLocation(name string) bool {
+	return len(name) <= MaxLocationName && locationPattern.MatchString(name)
+}
+
+// LocationRule says what ValidLocation accepts.
+const LocationRule = "1 to 32 of a-z and 0-9, with single dashes between them"
 
 // checkLabels checks a list of tags or locations and drops repeats.
 func checkLabels(field string, labels []string, max int, pattern *regexp.Regexp) ([]string, error) {

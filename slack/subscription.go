@@ -27,13 +27,16 @@ func Message(ev monitor.TransitionEvent) string {
 	if kind == monitor.EventDown {
 		punct = "!"
 	}
-	title := "*" + monitor.Headline(escape(api.Redact(ev.Site.URL)), kind) + punct + "*"
+	title := "*" + monitor.Headline(monitor.Subject(ev, escape(api.Redact(ev.Site.URL))), kind) + punct + "*"
 	detail := ev.Reason
 	switch lasted := monitor.Lasted(kind, ev.Since, ev.At); {
 	case kind == monitor.EventReminder && lasted != "":
 		detail = strings.TrimSuffix(lasted, ".") + ": " + ev.Reason
 	case lasted != "":
 		detail = lasted
+	}
+	if seen := monitor.SeenFrom(ev.Locations); seen != "" {
+		detail += "\n" + seen
 	}
 	if detail == "" {
 		return title

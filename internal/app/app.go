@@ -203,11 +203,11 @@ func (a *App) Run(ctx context.Context) (err error) {
 	notifier.Register(srv)
 	channels.Register(srv)
 	statuspage.New(statusPageDB, sites, mon).Register(srv)
-	var perSite []prometheus.Collector
+	scraped := []prometheus.Collector{mon.LocationCollector()}
 	if a.cfg.MetricsPerSite {
-		perSite = append(perSite, mon.SiteCollector())
+		scraped = append(scraped, mon.SiteCollector())
 	}
-	srv.HandleHTTP("GET /metrics", metrics.Handler(metrics.Registry(perSite...), a.log), api.Doc{
+	srv.HandleHTTP("GET /metrics", metrics.Handler(metrics.Registry(scraped...), a.log), api.Doc{
 		Summary: "Prometheus metrics, in its text format", ContentType: "text/plain"})
 	srv.Handle("GET /openapi.json", func(*http.Request) (any, error) {
 		return srv.OpenAPI("Uptime", "1.0"), nil

@@ -10,10 +10,11 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"uptime/site"
 )
 
 // Config is every setting of the program.
@@ -104,8 +105,6 @@ type Config struct {
 	// none.
 	DebugAddr string
 }
-
-var locationPattern = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
 
 // MinKeyLength is the shortest API key accepted on an address beyond
 // loopback: long enough that it cannot be guessed over the network.
@@ -278,8 +277,8 @@ func (c Config) Validate() error {
 	if c.ConfirmInterval < 0 {
 		errs = append(errs, fmt.Errorf("--confirm-interval %s must not be negative", c.ConfirmInterval))
 	}
-	if !locationPattern.MatchString(c.Location) {
-		errs = append(errs, fmt.Errorf("--location %q must be 1 to 32 of a-z, 0-9 and -", c.Location))
+	if !site.ValidLocation(c.Location) {
+		errs = append(errs, fmt.Errorf("--location %q must be %s", c.Location, site.LocationRule))
 	}
 	if c.FlapChanges < 1 || c.FlapChanges > 100 {
 		errs = append(errs, fmt.Errorf("--flap-changes %d must be from 1 to 100", c.FlapChanges))

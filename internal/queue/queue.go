@@ -27,6 +27,19 @@ const (
 	Checks  = "checks"
 )
 
+// DefaultLocation is the location of an instance not told its own.
+const DefaultLocation = "local"
+
+// ChecksOf names the queue of the scheduled checks made from a location:
+// each location's instances work their own. The default location's keeps
+// the name it had before there were locations.
+func ChecksOf(location string) string {
+	if location == DefaultLocation || location == "" {
+		return Checks
+	}
+	return Checks + "-" + location
+}
+
 // MaxCheckJobs bounds the check-sites jobs one process runs at once. Each
 // waits for its sites' due times, then for their checks, which a separate
 // bound limits.
@@ -45,6 +58,10 @@ type Queue struct {
 	// queue. Defaults to 100: most jobs spend their time waiting on a
 	// site, a re-check's pause or Slack, not on this machine.
 	MaxWorkers int
+	// Location is where this process checks from: it works the scheduled
+	// checks of that location's queue (ChecksOf). Defaults to
+	// DefaultLocation.
+	Location string
 }
 
 // New returns an empty queue.
@@ -106,9 +123,9 @@ func (q *Queue) Start(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger)
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Logger: log,
 		Queues: map[string]river.QueueConfig{
-			Default: {MaxWorkers: q.MaxWorkers},
-			Cron:    {MaxWorkers: 1},
-			Checks:  {MaxWorkers: MaxCheckJobs},
+			Default:              {MaxWorkers: q.MaxWorkers},
+			Cron:                 {MaxWorkers: 1},
+			ChecksOf(q.Location): {MaxWorkers: MaxCheckJobs},
 		},
 		Workers:      q.workers,
 		PeriodicJobs: q.periodic,
