@@ -17,6 +17,7 @@ const pageSize = 50;
 const rows = new Map(); // site id → {site, tr, parts}
 let refreshTimer = null;
 let fastUntil = 0;
+let lost = new Set(); // the locations that stopped checking
 let changes = 0; // counts changes made here, so a refresh begun before one is not shown after it
 // The list is read a page at a time: afters holds where each page up to the
 // current one starts, search the text the URLs must contain.
@@ -52,10 +53,12 @@ async function refresh() {
       return;
     }
     const ids = list.sites.map((s) => s.id).join(",");
-    const [status, histories] = await Promise.all([
+    const [status, histories, locations] = await Promise.all([
       ids ? call("GET", `/status?ids=${ids}`) : { sites: {} },
       Promise.all(list.sites.map((s) => call("GET", `/history/${s.id}?limit=${recentChecks}`).catch(() => null))),
+      call("GET", "/location").catch(() => null),
     ]);
+    if (locations) lost = new Set(locations.locations.filter((l) => !l.alive).map((l) => l.name));
     connectionOK();
     if (begun !== changes) return; // stale: a newer refresh is on its way
     nextAfter = list.next;
@@ -159,6 +162,7 @@ function makeRow(site) {
   p.name = h("span", { class: "site-name" });
   p.url = h("button", { class: "link site-url", type: "button", text: site.url, onclick: () => openDetail(row.site) });
   p.badge = h("span", { class: "badge unknown", text: "Unknown" });
+  p.locs = h("span", { class: "locations" });
   p.maint = h("span", { class: "badge maintenance", text: "Maintenance", title: "in a maintenance window: alerts wait for its end" });
   p.maint.hidden = true;
   p.checked = h("div", { class: "muted checked" });
@@ -177,7 +181,7 @@ function makeRow(site) {
   p.edit.setAttribute("aria-label", `Edit ${site.url}`);
   p.del.setAttribute("aria-label", `Delete ${site.url}`);
   row.tr = h("tr", { "data-id": String(site.id) },
-    h("td", { class: "site" }, h("div", { class: "site-line" }, p.name, p.url, p.badge, p.maint), p.checked, p.reason, p.cert, p.error),
+    h("td", { class: "site" }, h("div", { class: "site-line" }, p.name, p.url, p.badge, p.locs, p.maint), p.checked, p.reason, p.cert, p.error),
     p.response,
     p.uptime,
     h("td", { class: "col-bar" }, p.bar),
@@ -209,7 +213,9 @@ function updateRow(row, status, history) {
       h("span", { class: "muted", text: status.status_code ? `HTTP ${status.status_code}` : "no response" }),
     );
     renderCert(p.cert, status.cert_expires_at);
+    renderLocations(p.locs, status.locations);
   } else {
+    renderLocations(p.locs, null);
     p.checked.textContent = "Not checked yet";
     p.reason.textContent = "";
     p.response.replaceChildren(h("span", { class: "muted", text: "—" }));
@@ -223,6 +229,35 @@ function updateRow(row, status, history) {
     );
     renderBar(p.bar, history.checks);
   }
+}
+
+/** A site's state at each location, sorted by name, with whether the
+ * location is lost; none when it is checked from one place only. */
+function byLocation(locations) {
+  const all = Object.entries(locations || {}).sort(([a], [b]) => a.localeCompare(b));
+  return all.map(([name, l]) => ({ name, ...l, lost: lost.has(name) }));
+}
+
+function locationState(l) {
+  if (l.lost) return `lost, its last check ${relative(new Date(l.checked_at))}`;
+  if (!l.up) return `down: ${l.reason}`;
+  return `up, ${latency(l.latency_ms)}, ${relative(new Date(l.checked_at))}`;
+}
+
+/** renderLocations shows a dot per location for a site checked from more
+ * than one. */
+function renderLocations(el, locations) {
+  const locs = byLocation(locations);
+  if (locs.length < 2) {
+    el.replaceChildren();
+    return;
+  }
+  el.replaceChildren(...locs.map((l) => h("span", {
+    class: `location ${l.lost ? "lost" : l.up ? "up" : "down"}`,
+    "data-location": l.name,
+    title: `${l.name}: ${locationState(l)}`,
+    text: l.name,
+  })));
 }
 
 function renderCert(el, expires) {
@@ -508,6 +543,12 @@ async function openDetail(site) {
       ["Uptime", ["24h", "7d", "30d", "90d", "365d"].map((w) => `${percent(history.uptime[w])} (${w})`).join(" · ")],
     ];
     if (s && s.cert_expires_at) facts.push(["Certificate", `expires ${when(new Date(s.cert_expires_at))}`]);
+    const locs = byLocation(s && s.locations);
+    for (const l of locs.length > 1 ? locs : []) {
+      const mine = history.checks.filter((c) => c.location === l.name && c.status_code);
+      const mean = mine.length ? mine.reduce((sum, c) => sum + c.latency_ms, 0) / mine.length : null;
+      facts.push([`From ${l.name}`, locationState(l) + (mean === null ? "" : `; mean ${latency(mean)} over its last ${mine.length} checks`)]);
+    }
     $("detail-facts").replaceChildren(...facts.flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { text: v })]));
     renderDays($("detail-days"), days.days);
     drawChart($("detail-chart"), history.checks);
