@@ -54,17 +54,21 @@ bench: build
 # bench-steady holds a steady state instead of single ticks: BENCH_SIZES
 # sites imported with BENCH_INTERVAL, checked by the scheduler on
 # BENCH_INSTANCES instances of one database for BENCH_DURATION after a
-# warm-up of one interval; with two instances it then kills one and times
-# how long until every site is checked again. It writes
+# warm-up of one interval (with BENCH_LOCATIONS=1, each instance a location
+# of its own), takes some sites down and times the alerts; with two
+# instances in one location it then kills one and times how long until
+# every site is checked again. It writes
 # bench-steady-results.md.
 BENCH_INTERVAL ?= 1m
 BENCH_DURATION ?= 10m
 BENCH_INSTANCES ?= 1
+BENCH_LOCATIONS ?=
 bench-steady: build
 	@./scripts/ensure-deps postgres
 	$(GO) build -o bin/uptime-bench ./cmd/uptime-bench
 	./bin/uptime-bench -uptime bin/uptime -steady -n $(BENCH_SIZES) -interval $(BENCH_INTERVAL) \
-		-duration $(BENCH_DURATION) -instances $(BENCH_INSTANCES) -farm $(BENCH_FARM) -o bench-steady-results.md
+		-duration $(BENCH_DURATION) -instances $(BENCH_INSTANCES) $(if $(BENCH_LOCATIONS),-locations) \
+		-farm $(BENCH_FARM) -o bench-steady-results.md
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt would change these files"; exit 1; }

@@ -72,6 +72,8 @@ func run() error {
 	flag.DurationVar(&so.duration, "duration", 10*time.Minute, "with -steady, how long the steady state is measured")
 	flag.DurationVar(&so.warmup, "warmup", 0, "with -steady, how long to run before measuring (default: one interval)")
 	flag.IntVar(&so.instances, "instances", 1, "with -steady, instances of Uptime on one database")
+	flag.BoolVar(&so.locations, "locations", false, "with -steady, each instance checks from a location of its own (loc-1, loc-2...), "+
+		"so every site is checked once a round from each")
 	farmKind := flag.String("farm", "loopback", "loopback (every site answers at once, over HTTP) or internet "+
 		"(one site in four over HTTPS, every site 20 to 300 ms away)")
 	flag.Parse()
@@ -150,7 +152,7 @@ func run() error {
 	if o.steady != nil {
 		var report strings.Builder
 		for _, n := range o.sizes {
-			r, err := steady(ctx, o, *o.steady, self, cluster, f, n)
+			r, err := steady(ctx, o, *o.steady, self, cluster, f, hook, n)
 			if err != nil {
 				return fmt.Errorf("%d sites: %w", n, err)
 			}

@@ -28,6 +28,8 @@ type steadyOptions struct {
 	duration  time.Duration
 	warmup    time.Duration
 	instances int
+	// locations gives each instance a location of its own.
+	locations bool
 }
 
 // steadyResult is what a steady-state run measured.
@@ -52,15 +54,22 @@ type steadyResult struct {
 	killRecovery     float64 // until the last site's first check after the kill started
 	killRecorded     float64 // until every site had a check recorded after the kill
 	killRecoveryErr  string
+	locations        bool
+	perLocation      map[string]float64 // checks per second from each location, in the window
+	outageToSlack    []float64          // seconds from sites failing to their down message
+	outageErr        string
 }
 
 // steady imports n sites with the interval into instances of Uptime on one
 // database, lets the scheduler run for warmup, and measures duration of
 // steady checking; with two instances, it then kills the first and
 // measures how long until every site has been checked again.
-func steady(ctx context.Context, o options, so steadyOptions, self string, cluster *pglocal.Cluster, f *farm, n int) (*steadyResult, error) {
-	r := &steadyResult{n: n, instances: so.instances, interval: so.interval, window: so.duration}
+func steady(ctx context.Context, o options, so steadyOptions, self string, cluster *pglocal.Cluster, f *farm, hook *slackHook, n int) (*steadyResult, error) {
+	r := &steadyResult{n: n, instances: so.instances, interval: so.interval, window: so.duration, locations: so.locations}
 	prefix := fmt.Sprintf("steady%d_%d_", n, so.instances)
+	if so.locations {
+		prefix = fmt.Sprintf("steady%d_%dloc_", n, so.instances)
+	}
 
 	urlFile := filepath.Join(o.workDir, fmt.Sprintf("urls-%d.txt", n))
 	if err := writeLines(urlFile, f.urls(n)); err != nil {
@@ -99,7 +108,10 @@ func steady(ctx context.Context, o options, so steadyOptions, self string, clust
 			"UPTIME_DATABASE_PREFIX=" + prefix,
 			"UPTIME_STATE_DIR=" + filepath.Join(o.workDir, fmt.Sprintf("state-%s%d", prefix, i)),
 			"UPTIME_CHECK_TIMEOUT=" + o.timeout.String(),
-			"SLACK_WEBHOOK_URL=",
+			"SLACK_WEBHOOK_URL=" + hook.url,
+		}
+		if so.locations {
+			env = append(env, fmt.Sprintf("UPTIME_LOCATION=loc-%d", i+1))
 		}
 		env = append(env, f.env()...)
 		addr, err := freeAddr()
@@ -213,15 +225,66 @@ func steady(ctx context.Context, o options, so steadyOptions, self string, clust
 		r.rateMax = slices.Max(perSecond)
 	}
 	// Failing sites are re-checked seconds apart before they are down: only
-	// the checks that found a site up say whether a round was doubled.
+	// the checks that found a site up say whether a round was doubled, at a
+	// location.
 	if err := db.QueryRow(ctx, `SELECT count(*) FROM (
-			SELECT checked_at - lag(checked_at) OVER (PARTITION BY site_id ORDER BY checked_at) AS gap
+			SELECT checked_at - lag(checked_at) OVER (PARTITION BY site_id, location ORDER BY checked_at) AS gap
 			FROM checks WHERE up AND checked_at >= $1 AND checked_at < $2) g
 		WHERE gap < $3::interval`, s0.at, s1.at, (so.interval / 2).String()).Scan(&r.doubled); err != nil {
 		return nil, err
 	}
+	rows, err = db.Query(ctx, `SELECT COALESCE(location, ''), count(*) FROM checks WHERE checked_at >= $1 AND checked_at < $2
+		GROUP BY location`, s0.at, s1.at)
+	if err != nil {
+		return nil, err
+	}
+	r.perLocation = map[string]float64{}
+	for rows.Next() {
+		var loc string
+		var c int64
+		if err := rows.Scan(&loc, &c); err != nil {
+			return nil, err
+		}
+		r.perLocation[loc] = float64(c) / s1.at.Sub(s0.at).Seconds()
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
 
-	if so.instances > 1 {
+	// An outage of some sites, from everywhere: how long until Slack
+	// hears of each, through the scheduled rounds (a site fails at a
+	// random moment of its interval, so the mean wait is half of it).
+	progress("steady %d sites: an outage of some sites, until Slack hears of it", n)
+	var sites []int
+	for j := range max(5, n/1000) {
+		i := j*(n/max(5, n/1000)) + 10
+		for kind(i) != fast {
+			i++
+		}
+		sites = append(sites, i)
+	}
+	texts := make([]string, len(sites))
+	for j, i := range sites {
+		texts[j] = f.url(i) + " is down!"
+	}
+	at := time.Now()
+	f.setDown(true, sites...)
+	for deadline := at.Add(so.interval + 2*time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		seen := hook.firstSince(at, texts)
+		if len(seen) == len(texts) {
+			for _, t := range seen {
+				r.outageToSlack = append(r.outageToSlack, t.Sub(at).Seconds())
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			r.outageErr = fmt.Sprintf("%d of %d down messages within %s", len(seen), len(texts), time.Since(at).Round(time.Second))
+			break
+		}
+	}
+	f.setDown(false, sites...)
+
+	if so.instances > 1 && !so.locations {
 		progress("steady %d sites: killing instance 1", n)
 		procs[0].cmd.Process.Signal(syscall.SIGKILL)
 		<-procs[0].exited
@@ -308,8 +371,12 @@ func formatSteady(o options, pgVersion string, r *steadyResult) string {
 	if o.internet {
 		farmName = "internet"
 	}
-	fmt.Fprintf(&b, "### %s sites every %s, %d instance%s, %s farm, %s measured\n\n",
-		thousands(r.n), r.interval, r.instances, map[bool]string{true: "s", false: ""}[r.instances > 1], farmName, r.window)
+	where := ""
+	if r.locations {
+		where = fmt.Sprintf(", each its own location (every site checked from %d)", r.instances)
+	}
+	fmt.Fprintf(&b, "### %s sites every %s, %d instance%s%s, %s farm, %s measured\n\n",
+		thousands(r.n), r.interval, r.instances, map[bool]string{true: "s", false: ""}[r.instances > 1], where, farmName, r.window)
 	fmt.Fprintf(&b, "%s; PostgreSQL %s. Import of the %s sites in one `POST /site/import`: %s.\n\n",
 		machine(), pgVersion, thousands(r.n), secs(r.importSeconds))
 	totalCPU := 0.0
@@ -326,7 +393,7 @@ func formatSteady(o options, pgVersion string, r *steadyResult) string {
 		row(fmt.Sprintf("lateness, instance %d: p50 / p99 / max", i+1),
 			fmt.Sprintf("%.1f / %.1f / %.1f ms; %d rounds missed", l.LatenessMS.P50, l.LatenessMS.P99, l.LatenessMS.Max, l.Missed))
 	}
-	if r.instances > 1 {
+	if r.instances > 1 && !r.locations {
 		var parts []string
 		var sum int64
 		for _, s := range r.shares {
@@ -337,7 +404,24 @@ func formatSteady(o options, pgVersion string, r *steadyResult) string {
 		}
 		row("share of the scheduled checks", strings.Join(parts, " / "))
 	}
-	row("checks of an up site less than half an interval apart (a doubled round)", strconv.FormatInt(r.doubled, 10))
+	var locs []string
+	for l := range r.perLocation {
+		locs = append(locs, l)
+	}
+	slices.Sort(locs)
+	var perLoc []string
+	for _, l := range locs {
+		perLoc = append(perLoc, fmt.Sprintf("%s %.1f", l, r.perLocation[l]))
+	}
+	row("checks recorded per second, by location", strings.Join(perLoc, ", "))
+	row("checks of an up site, from one location, less than half an interval apart (a doubled round)", strconv.FormatInt(r.doubled, 10))
+	if r.outageErr != "" {
+		row("sites failing everywhere: until Slack heard", r.outageErr)
+	} else {
+		slices.Sort(r.outageToSlack)
+		row(fmt.Sprintf("%d sites failing everywhere: until Slack heard, min / median / max", len(r.outageToSlack)),
+			fmt.Sprintf("%s / %s / %s", secs(r.outageToSlack[0]), secs(r.outageToSlack[len(r.outageToSlack)/2]), secs(r.outageToSlack[len(r.outageToSlack)-1])))
+	}
 	perCheck := totalCPU / float64(max(r.checks, 1))
 	row("CPU per check: Uptime, PostgreSQL", fmt.Sprintf("%s, %s", micros(perCheck), micros(r.postgresCPU/float64(max(r.checks, 1)))))
 	row("CPU per check: bare loop as fast as it goes, and paced at the same rate", fmt.Sprintf("%s, %s", micros(bareCPU), micros(pacedCPU)))
@@ -350,7 +434,7 @@ func formatSteady(o options, pgVersion string, r *steadyResult) string {
 	}
 	row("peak RSS per instance", strings.Join(rss, " / "))
 	row("database growth", fmt.Sprintf("%s per hour", size(int(float64(r.dbBytes)*float64(time.Hour)/float64(r.window)))))
-	if r.instances > 1 {
+	if r.instances > 1 && !r.locations {
 		if r.killRecoveryErr != "" {
 			row("instance 1 killed: every site checked again after", r.killRecoveryErr)
 		} else {
