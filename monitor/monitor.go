@@ -110,6 +110,9 @@ type Options struct {
 	FlapWindow  time.Duration
 	// Location names where this instance checks from. Defaults to "local".
 	Location string
+	// Probe makes the service only check its location's share of the
+	// rounds: no scheduling, no cron, no other jobs.
+	Probe bool
 	// Version is this program's version, for GET /location.
 	Version string
 	// HeartbeatURL is fetched after each healthy round of checks, so that
@@ -167,6 +170,7 @@ type Service struct {
 	log         *slog.Logger
 	heartbeat   *http.Client
 	stall       *alarm.Alarm
+	unrecorded  *alarm.Alarm // PostgreSQL refuses to record scheduled checks
 	inflight    slots        // scheduled checks going on in this process
 	stallAfter  atomic.Int64 // the watchdog's limit when it last saw a stall
 	stats       schedStats
@@ -196,11 +200,12 @@ func New(db *pgxpool.Pool, sites Sites, q *queue.Queue, transitions *pubsub.Topi
 		checker:    NewChecker(opts.CheckTimeout, opts.Transport, opts.Targets),
 		heartbeat:  &http.Client{Timeout: 10 * time.Second},
 		stall:      alarm.New(log, "scheduled checking has stopped"),
+		unrecorded: alarm.New(log, "checks cannot be recorded"),
 		inflight:   make(slots, opts.MaxInFlight),
 		instanceID: newInstanceID(),
 	}
 	s.checker.SetLocation(opts.Location)
-	q.Location = opts.Location
+	q.Location, q.ChecksOnly = opts.Location, opts.Probe
 	s.stats.since = time.Now()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.registerJobs()

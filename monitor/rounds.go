@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/riverqueue/river"
 
 	"uptime/site"
@@ -188,7 +189,18 @@ type checkSitesWorker struct {
 }
 
 func (w *checkSitesWorker) Work(ctx context.Context, job *river.Job[CheckSitesArgs]) error {
-	return w.s.checkDue(ctx, job.Args, job.CreatedAt)
+	err := w.s.checkDue(ctx, job.Args, job.CreatedAt)
+	// PostgreSQL refusing what recording needs (a role without a grant, a
+	// constraint) is said at ERROR, once a minute while it lasts; the
+	// database being away is the outage alarm's.
+	var refused *pgconn.PgError
+	switch {
+	case errors.As(err, &refused):
+		w.s.unrecorded.Raise(err.Error())
+	case err == nil:
+		w.s.unrecorded.Clear()
+	}
+	return err
 }
 
 // Timeout leaves room for the wait until the last site is due and the

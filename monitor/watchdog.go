@@ -13,7 +13,7 @@ import (
 // notices when checks stop completing, and the stand-in that schedules
 // while the leader is lost. Stop ends it.
 func (s *Service) Start() {
-	s.wg.Add(3)
+	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
 		s.announceInstance(s.ctx)
@@ -22,6 +22,10 @@ func (s *Service) Start() {
 		defer s.wg.Done()
 		s.watch(s.ctx)
 	}()
+	if s.opts.Probe {
+		return // a probe never schedules
+	}
+	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		s.standIn(s.ctx)

@@ -29,11 +29,14 @@ import (
 	"uptime/site"
 )
 
+// Subscription is the name of the channels' subscription to transitions.
+const Subscription = "notify-channels"
+
 // Subscribe adds the notify-channels subscription to the uptime-transition
 // topic: each transition, at least once, becomes one delivery job per
 // channel that hears it.
 func (s *Service) Subscribe(topic *pubsub.Topic[monitor.TransitionEvent]) {
-	topic.Subscribe("notify-channels", func(ctx context.Context, ev monitor.TransitionEvent) error {
+	topic.Subscribe(Subscription, func(ctx context.Context, ev monitor.TransitionEvent) error {
 		return s.Publish(ctx, Event{Event: ev.Kind(), Site: EventSite{ID: ev.Site.ID, URL: api.Redact(ev.Site.URL)},
 			Reason: ev.Reason, At: ev.At, Since: ev.Since, Locations: ev.Locations, Location: ev.Location})
 	})

@@ -9,10 +9,13 @@ import (
 	"uptime/monitor"
 )
 
+// Subscription is the name of Slack's subscription to transitions.
+const Subscription = "slack-notification"
+
 // Subscribe adds the slack-notification subscription to the
 // uptime-transition topic: one message per transition, at least once.
 func (s *Service) Subscribe(topic *pubsub.Topic[monitor.TransitionEvent]) {
-	topic.Subscribe("slack-notification", func(ctx context.Context, ev monitor.TransitionEvent) error {
+	topic.Subscribe(Subscription, func(ctx context.Context, ev monitor.TransitionEvent) error {
 		return s.Notify(ctx, NotifyParams{Text: Message(ev)})
 	})
 }

@@ -105,6 +105,10 @@ func (a *App) Run(ctx context.Context) (err error) {
 		}
 	}()
 
+	if a.cfg.Probe {
+		return a.runProbe(ctx, ln, dbs)
+	}
+
 	siteURL, err := dbs.PrepareService(ctx, SiteDatabase)
 	if err != nil {
 		return err
@@ -173,22 +177,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	channels.Subscribe(transitions)
 	sites.CheckTargets(targets)
 	sites.SetDefaults(site.Defaults{Interval: a.cfg.CheckEvery, Timeout: a.cfg.CheckTimeout, Confirmations: a.cfg.ConfirmChecks})
-	mon := monitor.New(monitorDB, sites, q, transitions, monitor.Options{
-		CheckTimeout:    a.cfg.CheckTimeout,
-		Confirmations:   a.cfg.ConfirmChecks,
-		ConfirmInterval: a.cfg.ConfirmInterval,
-		Location:        a.cfg.Location,
-		Version:         version.Version,
-		FlapChanges:     a.cfg.FlapChanges,
-		FlapWindow:      a.cfg.FlapWindow,
-		Concurrency:     a.cfg.CheckConcurrency,
-		CheckEvery:      a.cfg.CheckEvery,
-		Retention:       a.cfg.Retention,
-		RollupRetention: a.cfg.RollupRetention,
-		Transport:       a.opts.CheckTransport,
-		HeartbeatURL:    a.cfg.HeartbeatURL,
-		Targets:         targets,
-	}, a.log)
+	mon := monitor.New(monitorDB, sites, q, transitions, a.monitorOptions(targets), a.log)
 	sites.Listen(mon)
 
 	srv := api.NewServer(a.log, a.cfg.APIKey)
@@ -299,6 +288,27 @@ func (a *App) Run(ctx context.Context) (err error) {
 		httpSrv.Close()
 	}
 	return nil
+}
+
+// monitorOptions are the monitor's options from the configuration.
+func (a *App) monitorOptions(targets *monitor.Targets) monitor.Options {
+	return monitor.Options{
+		CheckTimeout:    a.cfg.CheckTimeout,
+		Confirmations:   a.cfg.ConfirmChecks,
+		ConfirmInterval: a.cfg.ConfirmInterval,
+		Location:        a.cfg.Location,
+		Probe:           a.cfg.Probe,
+		Version:         version.Version,
+		FlapChanges:     a.cfg.FlapChanges,
+		FlapWindow:      a.cfg.FlapWindow,
+		Concurrency:     a.cfg.CheckConcurrency,
+		CheckEvery:      a.cfg.CheckEvery,
+		Retention:       a.cfg.Retention,
+		RollupRetention: a.cfg.RollupRetention,
+		Transport:       a.opts.CheckTransport,
+		HeartbeatURL:    a.cfg.HeartbeatURL,
+		Targets:         targets,
+	}
 }
 
 // maxConns bounds each service's connections to PostgreSQL. Checks hold a

@@ -130,6 +130,19 @@ func (s *DatabaseServer) Prepare(ctx context.Context, service string, migrations
 	return dbutil.Prepare(ctx, s.url, s.prefix+service, migrations, "migrations")
 }
 
+// ServiceURL returns a service's database URL, leaving the database as it
+// is.
+func (s *DatabaseServer) ServiceURL(service string) (string, error) {
+	if s.infra != nil {
+		db, ok := s.infra.Databases[service]
+		if !ok {
+			return "", fmt.Errorf("the infra-config gives no %s database", service)
+		}
+		return db.URL, nil
+	}
+	return dbutil.DatabaseURL(s.url, s.prefix+service)
+}
+
 // MaxConns is the connection limit the infra-config sets for a service's
 // database, else def.
 func (s *DatabaseServer) MaxConns(service string, def int) int {

@@ -35,6 +35,9 @@ func (h health) ping(ctx context.Context) error {
 	if err := h.monitorDB.Ping(ctx); err != nil {
 		return fmt.Errorf("the monitor database does not answer: %w", err)
 	}
+	if h.siteDB == nil {
+		return nil // a probe has the monitor's database alone
+	}
 	if err := h.siteDB.PingContext(ctx); err != nil {
 		return fmt.Errorf("the site database does not answer: %w", err)
 	}

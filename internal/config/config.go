@@ -56,6 +56,10 @@ type Config struct {
 	// Location names where this instance checks from: a-z, 0-9 and -, up
 	// to 32. Defaults to "local".
 	Location string
+	// Probe makes the instance a probe: it only checks its location's share
+	// of the rounds, with nothing but the monitor's database, which it does
+	// not migrate, and serves only health and metrics.
+	Probe bool
 	// FlapChanges and FlapWindow: a site that changes state more than
 	// FlapChanges times in FlapWindow is reported once as flapping, and its
 	// changes are held back until it is stable for FlapWindow. Default to 4
@@ -188,6 +192,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() error)
 	num(&c.ConfirmChecks, "confirm-checks", "UPTIME_CONFIRM_CHECKS", "re-checks that must also fail before a site is down")
 	dur(&c.ConfirmInterval, "confirm-interval", "UPTIME_CONFIRM_INTERVAL", "pause before each re-check")
 	str(&c.Location, "location", "UPTIME_LOCATION", "where this instance checks from, named by a-z, 0-9 and -")
+	boolean(&c.Probe, "probe", "UPTIME_PROBE", "only check this location's rounds, with the monitor's database alone (see the README's Locations)")
 	num(&c.FlapChanges, "flap-changes", "UPTIME_FLAP_CHANGES", "changes of state in --flap-window above which a site is reported flapping")
 	dur(&c.FlapWindow, "flap-window", "UPTIME_FLAP_WINDOW", "the window flapping is counted in, and how long a flapping site must be stable")
 	dur(&c.Retention, "retention", "UPTIME_RETENTION", "how long raw checks are kept, like 30d")
@@ -276,6 +281,9 @@ func (c Config) Validate() error {
 	}
 	if c.ConfirmInterval < 0 {
 		errs = append(errs, fmt.Errorf("--confirm-interval %s must not be negative", c.ConfirmInterval))
+	}
+	if c.Probe && c.DatabaseURL == "" && c.InfraConfig == "" {
+		errs = append(errs, errors.New("--probe needs --database-url or --infra-config: a probe checks for instances that share a database"))
 	}
 	if !site.ValidLocation(c.Location) {
 		errs = append(errs, fmt.Errorf("--location %q must be %s", c.Location, site.LocationRule))

@@ -156,3 +156,50 @@ func redact(err error) error {
 	}
 	return err
 }
+
+// Latest is the version of the last migration in dir of fsys: the number
+// its file name starts with.
+func Latest(fsys fs.FS, dir string) (uint, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return 0, err
+	}
+	var latest uint
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		if !ok {
+			continue
+		}
+		var v uint
+		if _, err := fmt.Sscan(num, &v); err == nil && v > latest {
+			latest = v
+		}
+	}
+	return latest, nil
+}
+
+// CheckVersion reports whether the database has every migration in dir of
+// fsys, without applying any: for a process whose role may not change the
+// schema.
+func CheckVersion(ctx context.Context, db interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, fsys fs.FS, dir string) error {
+	want, err := Latest(fsys, dir)
+	if err != nil {
+		return err
+	}
+	var (
+		have  uint
+		dirty bool
+	)
+	if err := db.QueryRow(ctx, "SELECT version, dirty FROM schema_migrations").Scan(&have, &dirty); err != nil {
+		return fmt.Errorf("read the schema's version: %w", err)
+	}
+	switch {
+	case dirty:
+		return fmt.Errorf("the schema's migration %d failed part way: start a full instance to repair it", have)
+	case have < want:
+		return fmt.Errorf("the schema is at version %d and this program needs %d: start a full instance of this version first, which migrates it", have, want)
+	}
+	return nil
+}

@@ -62,6 +62,15 @@ func (t *Topic[T]) Subscribe(name string, handle func(ctx context.Context, event
 	})
 }
 
+// Elsewhere declares subscriptions that other processes work: events
+// published here are delivered to them too. A process that publishes but
+// delivers nothing (a probe) declares the subscriptions the others make.
+func (t *Topic[T]) Elsewhere(names ...string) {
+	for _, name := range names {
+		t.subs = append(t.subs, t.name+"."+name)
+	}
+}
+
 // PublishTx publishes the event inside tx: it is delivered if and only if
 // tx commits.
 func (t *Topic[T]) PublishTx(ctx context.Context, tx pgx.Tx, event T) error {

@@ -62,6 +62,9 @@ type Queue struct {
 	// checks of that location's queue (ChecksOf). Defaults to
 	// DefaultLocation.
 	Location string
+	// ChecksOnly makes the process work its location's checks and nothing
+	// else: no other queue, no cron, and it never leads. A probe runs so.
+	ChecksOnly bool
 }
 
 // New returns an empty queue.
@@ -120,15 +123,27 @@ const migrateLock int64 = 0x75707469_6d65_7276 // "uptimerv"
 // Start starts working jobs and, on the leader, enqueuing cron. It stops
 // when Stop is called.
 func (q *Queue) Start(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
+	queues := map[string]river.QueueConfig{
+		Default:              {MaxWorkers: q.MaxWorkers},
+		Cron:                 {MaxWorkers: 1},
+		ChecksOf(q.Location): {MaxWorkers: MaxCheckJobs},
+	}
+	periodic := q.periodic
+	if q.ChecksOnly {
+		queues = map[string]river.QueueConfig{ChecksOf(q.Location): {MaxWorkers: MaxCheckJobs}}
+		periodic = nil
+	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Logger: log,
-		Queues: map[string]river.QueueConfig{
-			Default:              {MaxWorkers: q.MaxWorkers},
-			Cron:                 {MaxWorkers: 1},
-			ChecksOf(q.Location): {MaxWorkers: MaxCheckJobs},
-		},
+		Logger:       log,
+		Queues:       queues,
 		Workers:      q.workers,
-		PeriodicJobs: q.periodic,
+		PeriodicJobs: periodic,
+		// A process that only checks never leads: the leader enqueues cron
+		// and runs River's upkeep, which need more than checking does.
+		LeaderElectionDisabled: q.ChecksOnly,
+		// It also inserts jobs that only the others work: the deliveries
+		// of what it decides.
+		SkipUnknownJobCheck: q.ChecksOnly,
 		// A job left running by a process that died is retried after this,
 		// or after its own timeout if that is longer: longer than any
 		// delivery's deadline, short enough that a notification interrupted

@@ -1,0 +1,105 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"uptime/internal/api"
+	"uptime/internal/config"
+	"uptime/internal/dbutil"
+	"uptime/internal/metrics"
+	"uptime/internal/pubsub"
+	"uptime/internal/queue"
+	"uptime/internal/version"
+	"uptime/monitor"
+	"uptime/notify"
+	"uptime/slack"
+)
+
+// runProbe runs a probe: an instance that checks its location's share of
+// the rounds and decides what it saw, with the monitor's database alone,
+// whose schema it leaves to the full instances, and no secret: the
+// alerts it decides are delivered by the full instances. It serves
+// /healthz, /readyz and /metrics.
+func (a *App) runProbe(ctx context.Context, ln net.Listener, dbs *DatabaseServer) (err error) {
+	monitorURL, err := dbs.ServiceURL(MonitorDatabase)
+	if err != nil {
+		return err
+	}
+	monitorDB, err := openPool(ctx, monitorURL, dbs.MaxConns(MonitorDatabase, maxConns))
+	if err != nil {
+		return err
+	}
+	defer monitorDB.Close()
+	if err := dbutil.CheckVersion(ctx, monitorDB, monitor.Migrations, "migrations"); err != nil {
+		return fmt.Errorf("the monitor database: %w", err)
+	}
+
+	deny, _ := config.ParsePrefixes(a.cfg.DenyTargets) // validated with the config
+	allow, _ := config.ParsePrefixes(a.cfg.AllowTargets)
+	targets := monitor.NewTargets(deny, allow, a.cfg.ListensBeyondLoopback())
+	targets.ListenOn(ln.Addr().String())
+	q := queue.New()
+	transitions := pubsub.NewTopic[monitor.TransitionEvent](q, monitor.TransitionTopic, a.log)
+	transitions.Elsewhere(slack.Subscription, notify.Subscription)
+	mon := monitor.New(monitorDB, nil, q, transitions, a.monitorOptions(targets), a.log)
+
+	srv := api.NewServer(a.log, a.cfg.APIKey)
+	srv.AllowHosts(config.List(a.cfg.AllowedHosts)...)
+	srv.HandleHTTP("GET /metrics", metrics.Handler(metrics.Registry([]prometheus.Collector{mon.LocationCollector()}...), a.log),
+		api.Doc{Summary: "Prometheus metrics, in its text format", ContentType: "text/plain"})
+	h := health{monitorDB: monitorDB, mon: mon, queue: q, draining: new(atomic.Bool)}
+	registerHealth(srv, h)
+
+	if err := q.Start(context.WithoutCancel(ctx), monitorDB, quiet(a.log, srv.DatabaseDown)); err != nil {
+		return err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if serr := q.Stop(stopCtx); serr != nil {
+			err = errors.Join(err, fmt.Errorf("stop the job queue: %w", serr))
+		}
+	}()
+	mon.Start()
+	defer mon.Stop()
+	watchCtx, stopWatching := context.WithCancel(context.WithoutCancel(ctx))
+	watching := make(chan struct{})
+	go func() {
+		defer close(watching)
+		watchDatabases(watchCtx, h, srv.DatabaseDown)
+	}()
+	defer func() { stopWatching(); <-watching }()
+
+	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpSrv.Serve(ln) }()
+	a.addr = ln.Addr().String()
+	a.log.Info("uptime is running as a probe", "version", version.Version, "location", a.cfg.Location,
+		"health", "http://"+a.addr+"/readyz")
+	close(a.ready)
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	}
+	h.draining.Store(true)
+	a.log.Info("shutting down")
+	mon.Stop()
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := httpSrv.Shutdown(shutCtx); err != nil {
+		httpSrv.Close()
+	}
+	return nil
+}
