@@ -57,6 +57,7 @@ type steadyResult struct {
 	locations        bool
 	perLocation      map[string]float64 // checks per second from each location, in the window
 	outageToSlack    []float64          // seconds from sites failing to their down message
+	failToSlack      []float64          // seconds from each one's first failing check to its down message
 	outageErr        string
 }
 
@@ -189,6 +190,9 @@ func steady(ctx context.Context, o options, so steadyOptions, self string, clust
 	}
 	r.checks = s1.checks - s0.checks
 	r.expected = float64(n) * s1.at.Sub(s0.at).Seconds() / so.interval.Seconds()
+	if so.locations {
+		r.expected *= float64(so.instances) // each round from each location
+	}
 	r.dbBytes = s1.size - s0.size
 	r.postgresCPU = s1.postgres - s0.postgres
 	for i, p := range procs {
@@ -255,13 +259,14 @@ func steady(ctx context.Context, o options, so steadyOptions, self string, clust
 	// hears of each, through the scheduled rounds (a site fails at a
 	// random moment of its interval, so the mean wait is half of it).
 	progress("steady %d sites: an outage of some sites, until Slack hears of it", n)
+	// Sites next to each other: their phases, multiples of the golden
+	// ratio apart, spread over the interval (sites a thousand apart would
+	// be due within seconds of each other).
 	var sites []int
-	for j := range max(5, n/1000) {
-		i := j*(n/max(5, n/1000)) + 10
-		for kind(i) != fast {
-			i++
+	for i := 10; len(sites) < max(10, n/1000); i++ {
+		if kind(i) == fast {
+			sites = append(sites, i)
 		}
-		sites = append(sites, i)
 	}
 	texts := make([]string, len(sites))
 	for j, i := range sites {
@@ -272,8 +277,17 @@ func steady(ctx context.Context, o options, so steadyOptions, self string, clust
 	for deadline := at.Add(so.interval + 2*time.Minute); ; time.Sleep(50 * time.Millisecond) {
 		seen := hook.firstSince(at, texts)
 		if len(seen) == len(texts) {
-			for _, t := range seen {
-				r.outageToSlack = append(r.outageToSlack, t.Sub(at).Seconds())
+			for j, i := range sites {
+				heard := seen[texts[j]]
+				r.outageToSlack = append(r.outageToSlack, heard.Sub(at).Seconds())
+				// From the site's first failing check, at any location: what
+				// confirming and agreeing cost, beside waiting for the round.
+				var first time.Time
+				if err := db.QueryRow(ctx, `SELECT min(checked_at) FROM checks WHERE site_id = $1 AND NOT up AND checked_at >= $2`,
+					i+1, at).Scan(&first); err != nil {
+					return nil, err
+				}
+				r.failToSlack = append(r.failToSlack, heard.Sub(first).Seconds())
 			}
 			break
 		}
@@ -387,7 +401,8 @@ func formatSteady(o options, pgVersion string, r *steadyResult) string {
 	pacedCPU := r.barePaced.CPUSeconds / float64(max(r.barePaced.Checks, 1))
 	row := func(name, value string) { fmt.Fprintf(&b, "| %s | %s |\n", name, value) }
 	b.WriteString("| figure | value |\n| --- | --- |\n")
-	row("checks recorded in the window", fmt.Sprintf("%s (%.0f expected: sites × window / interval)", thousands(int(r.checks)), r.expected))
+	row("checks recorded in the window", fmt.Sprintf("%s (%.0f expected: sites × window / interval%s)", thousands(int(r.checks)), r.expected,
+		map[bool]string{true: " × locations"}[r.locations]))
 	row("checks started per second: mean, max, max/mean", fmt.Sprintf("%.0f, %d, %.2f", r.rateMean, r.rateMax, float64(r.rateMax)/max(r.rateMean, 1)))
 	for i, l := range r.lateness {
 		row(fmt.Sprintf("lateness, instance %d: p50 / p99 / max", i+1),
@@ -418,9 +433,12 @@ func formatSteady(o options, pgVersion string, r *steadyResult) string {
 	if r.outageErr != "" {
 		row("sites failing everywhere: until Slack heard", r.outageErr)
 	} else {
-		slices.Sort(r.outageToSlack)
-		row(fmt.Sprintf("%d sites failing everywhere: until Slack heard, min / median / max", len(r.outageToSlack)),
-			fmt.Sprintf("%s / %s / %s", secs(r.outageToSlack[0]), secs(r.outageToSlack[len(r.outageToSlack)/2]), secs(r.outageToSlack[len(r.outageToSlack)-1])))
+		spread := func(v []float64) string {
+			slices.Sort(v)
+			return fmt.Sprintf("%s / %s / %s", secs(v[0]), secs(v[len(v)/2]), secs(v[len(v)-1]))
+		}
+		row(fmt.Sprintf("%d sites failing everywhere: until Slack heard, min / median / max", len(r.outageToSlack)), spread(r.outageToSlack))
+		row("the same, from each one's first failing check (confirmations, agreement, delivery)", spread(r.failToSlack))
 	}
 	perCheck := totalCPU / float64(max(r.checks, 1))
 	row("CPU per check: Uptime, PostgreSQL", fmt.Sprintf("%s, %s", micros(perCheck), micros(r.postgresCPU/float64(max(r.checks, 1)))))
