@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"uptime/internal/api"
+	"uptime/internal/queue"
 	"uptime/site"
 )
 
@@ -138,7 +139,13 @@ func (s *Service) trackLocations(ctx context.Context, tx pgx.Tx) ([]string, erro
 				reason = fmt.Sprintf("none of its instances has checked since %s; its sites are decided by the other locations",
 					k.lastSeen.UTC().Format("15:04:05 MST"))
 			}
-			s.log.Warn("location lost: no instance of it checks", "location", k.name, "reason", reason)
+			// Its rounds given out before it was found lost would wait for
+			// it forever, and be counted missed when it returns.
+			dropped, err := s.q.DropWaitingTx(ctx, tx, queue.ChecksOf(k.name))
+			if err != nil {
+				return nil, err
+			}
+			s.log.Warn("location lost: no instance of it checks", "location", k.name, "reason", reason, "rounds_dropped", dropped)
 			if err := s.transitions.PublishTx(ctx, tx, TransitionEvent{Event: EventLocationLost, Location: k.name, Reason: reason, At: now, Since: k.lastSeen}); err != nil {
 				return nil, err
 			}

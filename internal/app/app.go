@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"uptime/frontend"
+	"uptime/internal/alarm"
 	"uptime/internal/api"
 	"uptime/internal/config"
 	"uptime/internal/metrics"
@@ -211,25 +212,11 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if _, err := mon.PreparePartitions(ctx, time.Now()); err != nil {
 		a.log.Warn("could not make the partitions of the checks; trying again within the hour", "err", err)
 	}
-	if err := q.Start(context.WithoutCancel(ctx), monitorDB, quiet(a.log, srv.DatabaseDown)); err != nil {
+	stopWork, err := a.startWork(ctx, q, monitorDB, mon, h, srv.DatabaseDown)
+	if err != nil {
 		return err
 	}
-	defer func() {
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		if serr := q.Stop(stopCtx); serr != nil {
-			err = errors.Join(err, fmt.Errorf("stop the job queue: %w", serr))
-		}
-	}()
-	mon.Start()
-	defer mon.Stop()
-	watchCtx, stopWatching := context.WithCancel(context.WithoutCancel(ctx))
-	watching := make(chan struct{})
-	go func() {
-		defer close(watching)
-		watchDatabases(watchCtx, h, srv.DatabaseDown)
-	}()
-	defer func() { stopWatching(); <-watching }()
+	defer func() { err = errors.Join(err, stopWork()) }()
 
 	// Requests keep their context through a graceful shutdown; it is
 	// cancelled only if they outlast it.
@@ -288,6 +275,34 @@ func (a *App) Run(ctx context.Context) (err error) {
 		httpSrv.Close()
 	}
 	return nil
+}
+
+// startWork starts the job queue, the monitor's own work and the watch on
+// the databases. The stop it returns ends them in the reverse order,
+// letting running jobs finish for up to 30 seconds.
+func (a *App) startWork(ctx context.Context, q *queue.Queue, monitorDB *pgxpool.Pool, mon *monitor.Service, h health,
+	down *alarm.Alarm) (stop func() error, err error) {
+	if err := q.Start(context.WithoutCancel(ctx), monitorDB, quiet(a.log, down)); err != nil {
+		return nil, err
+	}
+	mon.Start()
+	watchCtx, stopWatching := context.WithCancel(context.WithoutCancel(ctx))
+	watching := make(chan struct{})
+	go func() {
+		defer close(watching)
+		watchDatabases(watchCtx, h, down)
+	}()
+	return func() error {
+		stopWatching()
+		<-watching
+		mon.Stop()
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := q.Stop(stopCtx); err != nil {
+			return fmt.Errorf("stop the job queue: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 // monitorOptions are the monitor's options from the configuration.

@@ -1,15 +1,19 @@
 package app_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"uptime/internal/apptest"
 	"uptime/internal/config"
@@ -340,5 +344,58 @@ func TestLostLocation(t *testing.T) {
 	f.at["us"].Call(t, "GET", "/location", "", &locs)
 	if slices.ContainsFunc(locs.Locations, func(l monitor.Location) bool { return l.Name == "eu" }) {
 		t.Errorf("forgotten eu is still listed: %+v", locs.Locations)
+	}
+}
+
+// A location whose instances stop beating without a word (killed, or cut
+// off) is lost once none has been heard from for 30 s.
+func TestSilentLocationIsLost(t *testing.T) {
+	f := startFleet(t, "eu")
+	ctx := context.Background()
+	u, err := url.Parse(pgtest.ServerURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + f.prefix + "monitor"
+	db, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	// An instance of "ap" last heard from 12 s ago, as a killed one leaves
+	// its row.
+	if _, err := db.Exec(ctx, `INSERT INTO instance (id, location, version, started_at, last_seen)
+		VALUES ('killed', 'ap', 'v1', now() - interval '1 hour', now() - interval '12 seconds')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(ctx, `INSERT INTO location (name) VALUES ('ap')`); err != nil {
+		t.Fatal(err)
+	}
+	// A site every 10 s: while ap counts as alive, rounds are given to it
+	// that no instance takes.
+	srv := newFailingFrom(t)
+	f.at["eu"].Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, "interval": "10s"}`, srv.URL), nil)
+	start := time.Now()
+	msgs := f.slack.Wait(1, 30*time.Second)
+	if len(msgs) == 0 || !strings.Contains(msgs[0], "Location ap is lost.") {
+		t.Fatalf("Slack heard %q, want ap lost", msgs)
+	}
+	if waited := time.Since(start); waited < 15*time.Second {
+		t.Errorf("ap was reported lost %s after its last beat was 12 s old, before 30 s had passed", waited)
+	}
+	var locs monitor.LocationsResponse
+	f.at["eu"].Call(t, "GET", "/location", "", &locs)
+	i := slices.IndexFunc(locs.Locations, func(l monitor.Location) bool { return l.Name == "ap" })
+	if i < 0 || locs.Locations[i].Alive || locs.Locations[i].LostSince == nil || len(locs.Locations[i].Instances) != 1 {
+		t.Fatalf("locations %+v, want ap lost with its silent instance", locs.Locations)
+	}
+	// Its rounds given out before it was found lost are dropped, not left
+	// waiting for it.
+	var waiting int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE queue = 'checks-ap' AND state IN ('available', 'scheduled')`).Scan(&waiting); err != nil {
+		t.Fatal(err)
+	}
+	if waiting != 0 {
+		t.Fatalf("%d check jobs of lost ap still wait", waiting)
 	}
 }

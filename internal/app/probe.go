@@ -59,25 +59,11 @@ func (a *App) runProbe(ctx context.Context, ln net.Listener, dbs *DatabaseServer
 	h := health{monitorDB: monitorDB, mon: mon, queue: q, draining: new(atomic.Bool)}
 	registerHealth(srv, h)
 
-	if err := q.Start(context.WithoutCancel(ctx), monitorDB, quiet(a.log, srv.DatabaseDown)); err != nil {
+	stopWork, err := a.startWork(ctx, q, monitorDB, mon, h, srv.DatabaseDown)
+	if err != nil {
 		return err
 	}
-	defer func() {
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		if serr := q.Stop(stopCtx); serr != nil {
-			err = errors.Join(err, fmt.Errorf("stop the job queue: %w", serr))
-		}
-	}()
-	mon.Start()
-	defer mon.Stop()
-	watchCtx, stopWatching := context.WithCancel(context.WithoutCancel(ctx))
-	watching := make(chan struct{})
-	go func() {
-		defer close(watching)
-		watchDatabases(watchCtx, h, srv.DatabaseDown)
-	}()
-	defer func() { stopWatching(); <-watching }()
+	defer func() { err = errors.Join(err, stopWork()) }()
 
 	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}

@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // Queue names. Cron runs alone on its queue, one job at a time per process.
@@ -204,6 +205,21 @@ func (q *Queue) InsertManyTx(ctx context.Context, tx pgx.Tx, jobs []river.Insert
 	}
 	_, err := q.client.InsertManyTx(ctx, tx, jobs)
 	return err
+}
+
+// DropWaitingTx deletes, in tx, the jobs waiting on a queue that no process
+// works any more (the checks of a lost location), at most 10,000, and
+// returns how many.
+func (q *Queue) DropWaitingTx(ctx context.Context, tx pgx.Tx, queue string) (int, error) {
+	if q.client == nil {
+		return 0, errors.New("queue not started")
+	}
+	res, err := q.client.JobDeleteManyTx(ctx, tx, river.NewJobDeleteManyParams().Queues(queue).
+		States(rivertype.JobStateAvailable, rivertype.JobStateScheduled, rivertype.JobStateRetryable).First(10_000))
+	if err != nil {
+		return 0, fmt.Errorf("drop the jobs waiting on %s: %w", queue, err)
+	}
+	return len(res.Jobs), nil
 }
 
 // Running reports whether the queue has started and not stopped.
