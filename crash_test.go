@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"uptime/monitor"
 )
 
 // hitCounter is a site that counts the requests it gets and the ones it is
@@ -130,17 +132,11 @@ func (f *sitesFarm) uncheckedSince(paths []string, t time.Time) []string {
 	return out
 }
 
-// TestKillingAnInstanceLeavesNoSiteUnchecked runs two real instances on one
-// database, kills the first (the elected leader, as it started first) with
-// SIGKILL, and expects every site to be checked again by the other within
-// its interval and a few seconds: the rounds the dead one had claimed are
-// lost, and the other schedules in its place until River elects it.
-func TestKillingAnInstanceLeavesNoSiteUnchecked(t *testing.T) {
-	farm := &sitesFarm{last: map[string]time.Time{}}
-	srv := httptest.NewServer(farm)
-	defer srv.Close()
-
-	first := newProgram(t)
+// twoInstances starts two real instances on one database: the first
+// provisions PostgreSQL, the second connects to it.
+func twoInstances(t *testing.T, env ...string) (first, second *program) {
+	t.Helper()
+	first = newProgram(t, env...)
 	first.start(t)
 	cmd := exec.Command(first.bin, "db", "conn-uri", "monitor")
 	cmd.Env = append(os.Environ(), first.env...)
@@ -153,9 +149,22 @@ func TestKillingAnInstanceLeavesNoSiteUnchecked(t *testing.T) {
 		t.Fatal(err)
 	}
 	server.Path = "/"
-	second := newProgram(t, "DATABASE_URL="+server.String())
+	second = newProgram(t, append(env, "DATABASE_URL="+server.String())...)
 	second.start(t)
+	return first, second
+}
 
+// TestKillingAnInstanceLeavesNoSiteUnchecked runs two real instances on one
+// database, kills the first (the elected leader, as it started first) with
+// SIGKILL, and expects every site to be checked again by the other within
+// its interval and a few seconds: the rounds the dead one had claimed are
+// lost, and the other schedules in its place until River elects it.
+func TestKillingAnInstanceLeavesNoSiteUnchecked(t *testing.T) {
+	farm := &sitesFarm{last: map[string]time.Time{}}
+	srv := httptest.NewServer(farm)
+	defer srv.Close()
+
+	first, second := twoInstances(t)
 	const n, interval = 30, 10 * time.Second
 	var paths []string
 	for i := range n {
@@ -190,4 +199,51 @@ func TestKillingAnInstanceLeavesNoSiteUnchecked(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("every site was checked again within %s of the kill", time.Since(killed).Round(100*time.Millisecond))
+}
+
+// TestStandInKeepsEveryRound kills the instance that schedules, of two,
+// and expects the other, filling in until River elects it, to schedule
+// every second: once it has filled in, no round of sites checked every 2
+// seconds is missed.
+func TestStandInKeepsEveryRound(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	a, b := twoInstances(t, "UPTIME_CHECK_EVERY=2s")
+	const n = 20
+	for i := range n {
+		a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": "%s/s/%d"}`, srv.URL, i), nil)
+	}
+	// The leader is the one whose passes hand out rounds.
+	var leader, other *program
+	for deadline := time.Now().Add(30 * time.Second); leader == nil; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("neither instance handed out rounds within 30s")
+		}
+		var sa, sb monitor.SchedulerStats
+		a.Call(t, "GET", "/scheduler", "", &sa)
+		b.Call(t, "GET", "/scheduler", "", &sb)
+		switch {
+		case sa.Claimed > 0 && sb.Claimed == 0:
+			leader, other = a, b
+		case sb.Claimed > 0 && sa.Claimed == 0:
+			leader, other = b, a
+		}
+	}
+	leader.kill()
+	// The other fills in after 3s without a pass; its first pass claims
+	// the rounds since the last one, and misses those already past.
+	time.Sleep(6 * time.Second)
+	var before, after monitor.SchedulerStats
+	other.Call(t, "GET", "/scheduler", "", &before)
+	time.Sleep(10 * time.Second)
+	other.Call(t, "GET", "/scheduler", "", &after)
+	if missed := after.Missed - before.Missed; missed != 0 {
+		t.Errorf("%d rounds missed between 6s and 16s after the leader was killed, want none", missed)
+	}
+	if checks := after.Checks - before.Checks; checks < 4*n {
+		t.Errorf("%d rounds checked between 6s and 16s after the leader was killed, want about %d", checks, 5*n)
+	}
+	if !strings.Contains(other.logText(), "this instance schedules until the leader does") {
+		t.Errorf("the instance left did not say it fills in for the leader")
+	}
 }

@@ -110,16 +110,16 @@ type claimed struct {
 // check-sites jobs, in one transaction: the scheduler's row is locked
 // while it runs, so passes on several instances take turns and claim each
 // round once, and a round is claimed only together with its job. It
-// returns how many rounds it claimed.
-func (s *Service) schedule(ctx context.Context) (int, error) {
+// returns the pass's time as recorded in the scheduler's row.
+func (s *Service) schedule(ctx context.Context) (time.Time, error) {
 	tx, err := s.db.Begin(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("schedule: %w", err)
+		return time.Time{}, fmt.Errorf("schedule: %w", err)
 	}
 	defer tx.Rollback(ctx)
 	var from *time.Time
 	if err := tx.QueryRow(ctx, "SELECT claimed_until FROM scheduler FOR UPDATE").Scan(&from); err != nil {
-		return 0, fmt.Errorf("schedule: %w", err)
+		return time.Time{}, fmt.Errorf("schedule: %w", err)
 	}
 	now := time.Now()
 	b := now.Add(horizon).UnixMilli()
@@ -130,31 +130,32 @@ func (s *Service) schedule(ctx context.Context) (int, error) {
 	a = max(a, b-maxWindow.Milliseconds())
 	live, err := s.trackLocations(ctx, tx)
 	if err != nil {
-		return 0, err
+		return time.Time{}, err
 	}
 	var rounds []claimed
 	var missed int64
 	if a < b {
 		if rounds, missed, err = s.claim(ctx, tx, a, b); err != nil {
-			return 0, err
+			return time.Time{}, err
 		}
 		if err := s.enqueue(ctx, tx, rounds, live); err != nil {
-			return 0, err
+			return time.Time{}, err
 		}
 	}
-	if _, err := tx.Exec(ctx, "UPDATE scheduler SET claimed_until = $1, last_pass = now()",
-		time.UnixMilli(max(a, b))); err != nil {
-		return 0, fmt.Errorf("schedule: %w", err)
+	var at time.Time
+	if err := tx.QueryRow(ctx, "UPDATE scheduler SET claimed_until = $1, last_pass = now() RETURNING last_pass",
+		time.UnixMilli(max(a, b))).Scan(&at); err != nil {
+		return time.Time{}, fmt.Errorf("schedule: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("schedule: %w", err)
+		return time.Time{}, fmt.Errorf("schedule: %w", err)
 	}
 	s.stats.scheduled(len(rounds), int(missed))
 	if missed > 0 {
 		s.log.Warn("check-all: rounds missed while no instance scheduled; each site is checked once now",
 			"missed", missed, "claimed", len(rounds), "since", time.UnixMilli(a).UTC().Format(time.RFC3339))
 	}
-	return len(rounds), nil
+	return at, nil
 }
 
 // claim reads the rounds due in the window [a, b), in the order they are
@@ -282,12 +283,14 @@ func (w *checkAllWorker) Timeout(*river.Job[CheckAllArgs]) time.Duration { retur
 // on any instance, for standInAfter: while the leader is lost and River
 // has not yet elected another (its leadership lasts 15 seconds after its
 // holder dies, and River does not let that be shortened), every instance
-// fills in. Passes take turns on the scheduler's row, so passes that
-// overlap never claim a round twice.
+// fills in. Once filling in, it goes on every second for as long as the
+// newest pass is its own, and stops when another has run since: the
+// leader's, or another instance's that fills in too. Passes take turns on
+// the scheduler's row, so passes that overlap never claim a round twice.
 func (s *Service) standIn(ctx context.Context) {
 	t := time.NewTicker(scheduleEvery)
 	defer t.Stop()
-	standing := false
+	var mine time.Time // the last pass this instance made while filling in
 	for {
 		select {
 		case <-ctx.Done():
@@ -297,27 +300,35 @@ func (s *Service) standIn(ctx context.Context) {
 		if !s.q.Running() {
 			continue // starting or stopping: jobs cannot be enqueued
 		}
-		var idle time.Duration
-		if err := s.db.QueryRow(ctx, "SELECT now() - last_pass FROM scheduler").Scan(&idle); err != nil {
+		var (
+			idle time.Duration
+			last time.Time
+		)
+		if err := s.db.QueryRow(ctx, "SELECT now() - last_pass, last_pass FROM scheduler").Scan(&idle, &last); err != nil {
 			continue // the database is away: the outage alarm says so
 		}
-		if idle <= standInAfter {
-			if standing {
-				s.log.Info("check-all: the leader schedules again")
-				standing = false
-			}
+		standing := !mine.IsZero()
+		switch {
+		case standing && !last.Equal(mine):
+			s.log.Info("check-all: scheduling passes run elsewhere again; this instance stops filling in")
+			mine = time.Time{}
 			continue
+		case !standing && idle <= standInAfter:
+			continue
+		case !standing && idle > 365*24*time.Hour: // the row's first value: a new database
+			s.log.Info("check-all: no scheduling pass yet; this instance schedules until a leader is elected")
+		case !standing:
+			s.log.Warn("check-all: no scheduling pass for a while; this instance schedules until the leader does",
+				"idle", idle.Round(time.Second))
 		}
-		if !standing {
-			if idle > 365*24*time.Hour { // the row's first value: a new database
-				s.log.Info("check-all: no scheduling pass yet; this instance schedules until a leader is elected")
-			} else {
-				s.log.Warn("check-all: no scheduling pass for a while; this instance schedules until the leader does",
-					"idle", idle.Round(time.Second))
-			}
-			standing = true
+		at, err := s.schedule(ctx)
+		switch {
+		case err == nil:
+			mine = at
+		case !standing:
+			mine = last // filling in from now, though this pass failed
 		}
-		if _, err := s.schedule(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, context.Canceled) {
+		if err != nil && ctx.Err() == nil && !errors.Is(err, context.Canceled) {
 			s.log.Warn("check-all: scheduling pass failed", "err", err)
 		}
 	}
