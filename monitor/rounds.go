@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/riverqueue/river"
 
+	"uptime/internal/api"
 	"uptime/site"
 )
 
@@ -191,11 +192,12 @@ type checkSitesWorker struct {
 func (w *checkSitesWorker) Work(ctx context.Context, job *river.Job[CheckSitesArgs]) error {
 	err := w.s.checkDue(ctx, job.Args, job.CreatedAt)
 	// PostgreSQL refusing what recording needs (a role without a grant, a
-	// constraint) is said at ERROR, once a minute while it lasts; the
-	// database being away is the outage alarm's.
+	// constraint, a full disk) is said at ERROR, once a minute while it
+	// lasts; the database being away, or shutting down, is the outage
+	// alarm's.
 	var refused *pgconn.PgError
 	switch {
-	case errors.As(err, &refused):
+	case errors.As(err, &refused) && !api.Unreachable(err):
 		w.s.unrecorded.Raise(err.Error())
 	case err == nil:
 		w.s.unrecorded.Clear()

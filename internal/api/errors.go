@@ -109,7 +109,7 @@ func toError(err error) (e *Error, expected bool) {
 		return Errorf(DeadlineExceeded, "the request took too long"), false
 	case errors.Is(err, context.Canceled):
 		return Errorf(Canceled, "the request was canceled"), true
-	case isUnavailable(err):
+	case Unreachable(err):
 		return Errorf(Unavailable, "the database is unavailable; try again shortly"), false
 	case pgClass(err) == "53":
 		// Insufficient resources: a full disk, out of memory, too many
@@ -129,7 +129,7 @@ func databaseUnreachable(err error) bool {
 	if errors.As(err, &e) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return false
 	}
-	return isUnavailable(err)
+	return Unreachable(err)
 }
 
 // pgCode is the SQLSTATE of a PostgreSQL error, or "".
@@ -150,10 +150,10 @@ func pgClass(err error) string {
 	return ""
 }
 
-// isUnavailable reports whether err means the database cannot be reached
+// Unreachable reports whether err means the database cannot be reached
 // right now, as opposed to a bug: a refused or dropped connection, or a
 // server that is shutting down or starting up.
-func isUnavailable(err error) bool {
+func Unreachable(err error) bool {
 	if errors.Is(err, driver.ErrBadConn) {
 		return true
 	}
