@@ -59,6 +59,27 @@ func (p *program) logText() string {
 	return string(b)
 }
 
+// logTail is what a failed test shows of the program's log: its last few
+// warnings and errors, so that the test's own failures, printed before
+// it, stay near the end of the output; all of it with UPTIME_TEST_LOG=all.
+func (p *program) logTail() string {
+	text := p.logText()
+	if os.Getenv("UPTIME_TEST_LOG") == "all" {
+		return "uptime's log:\n" + text
+	}
+	const keep = 6
+	var lines []string
+	for line := range strings.Lines(text) {
+		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+			lines = append(lines, line)
+		}
+	}
+	n := len(lines)
+	lines = lines[max(0, n-keep):]
+	return fmt.Sprintf("uptime's log, its last %d of %d warnings and errors (UPTIME_TEST_LOG=all shows all of it):\n%s",
+		len(lines), n, strings.Join(lines, ""))
+}
+
 // monitorDB connects to the program's monitor database through
 // `uptime db conn-uri monitor`, as a user would find it.
 func (p *program) monitorDB(t *testing.T) *pgx.Conn {
@@ -165,7 +186,7 @@ func newProgram(t *testing.T, env ...string) *program {
 			stopCluster(p.stateDir)
 		}
 		if t.Failed() {
-			t.Logf("uptime's log:\n%s", p.logText())
+			t.Log(p.logTail())
 		}
 		logFile.Close()
 		os.RemoveAll(work)
