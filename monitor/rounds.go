@@ -35,10 +35,11 @@ func (a *CheckSitesArgs) due(i int) time.Time { return time.UnixMilli(a.From + a
 // with the settings the site has then. A site checked less than half an
 // interval before its round (when it was added, or through /check) is not
 // checked again. A round claimed late, after an outage, is checked at
-// once. A round whose job waited longer than the
-// site's interval after its due time and its claim (a job rescued from a
-// dead process, or stuck behind others) is counted as missed, not run:
-// the next one is due already.
+// once. A round whose job waited longer than half the site's interval
+// after its due time and its claim (a job rescued from a dead process,
+// stuck behind others, or fetched late while River's notifications are
+// away) is counted as missed, not run: the next one is nearer, and two
+// checks of a site are never less than half an interval apart.
 func (s *Service) checkDue(ctx context.Context, args CheckSitesArgs, claimed time.Time) error {
 	if len(args.Sites) != len(args.Due) {
 		return fmt.Errorf("check-sites: %d sites but %d due times", len(args.Sites), len(args.Due))
@@ -74,9 +75,9 @@ func (s *Service) checkDue(ctx context.Context, args CheckSitesArgs, claimed tim
 		if ctx.Err() != nil {
 			break
 		}
-		if time.Since(later(due, claimed)) > t.interval {
+		if time.Since(later(due, claimed)) > t.interval/2 {
 			s.stats.missedRound()
-			s.log.Warn("check-all: round missed, because it started later than the site's interval",
+			s.log.Warn("check-all: round missed, because it started later than half the site's interval",
 				"site_id", id, "late", time.Since(due).Round(time.Millisecond), "interval", t.interval)
 			continue
 		}

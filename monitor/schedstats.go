@@ -62,8 +62,8 @@ type SchedulerStats struct {
 	Claimed int64 `json:"claimed"`
 	// Checks is how many scheduled rounds this instance started.
 	Checks int64 `json:"checks"`
-	// Missed is how many rounds were not run because they came later than
-	// their site's interval.
+	// Missed is how many rounds were not run: rounds that came later than
+	// half their site's interval, and rounds a late pass passed over.
 	Missed int64 `json:"missed"`
 	// LatenessMS is how long after its due time a round started, over the
 	// latest rounds: p50, p99 and max (max over every round).

@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"uptime/internal/dbutil"
 	"uptime/internal/pgtest"
+	"uptime/internal/queue"
 	"uptime/monitor"
 	"uptime/site"
 )
@@ -93,6 +96,53 @@ func TestSitesAreCheckedAtTheirOwnInterval(t *testing.T) {
 	s := e.mon.Scheduler()
 	if s.Checks < 4 || s.Missed != 0 || s.LatenessMS.P99 > 1000 {
 		t.Errorf("scheduler figures %+v: want the rounds counted, none missed, p99 lateness under 1s", s)
+	}
+}
+
+// TestALateRoundIsMissedNotRun gives a check-sites job whose round is due
+// more than half the site's interval ago (as a job waiting in a dead
+// process, or fetched late, would be): the site is not checked, and the
+// round is counted as missed, since the next one is nearer.
+func TestALateRoundIsMissedNotRun(t *testing.T) {
+	t.Parallel()
+	e := setup(t, setupOpts{})
+	c, url := newCounter(t)
+	s := e.addWith(t, url, `"interval": "1m"`)
+	for deadline := time.Now().Add(10 * time.Second); c.hits.Load() == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the site was not checked when added")
+		}
+	}
+	hits, missed := c.hits.Load(), e.mon.Scheduler().Missed
+	ctx := context.Background()
+	// Due 35s ago, claimed 40s ago: started 37s late, over half of 1m.
+	args := monitor.CheckSitesArgs{Sites: []int64{int64(s.ID)}, From: time.Now().Add(-35 * time.Second).UnixMilli(), Due: []int64{0}}
+	if err := e.q.Insert(ctx, args, &river.InsertOpts{Queue: queue.ChecksOf("local"), MaxAttempts: 1,
+		ScheduledAt: time.Now().Add(2 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.Exec(ctx, `UPDATE river_job SET created_at = now() - interval '40 seconds'
+		WHERE kind = 'check-sites' AND state = 'scheduled'`); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var done bool
+		if err := e.db.QueryRow(ctx, `SELECT NOT EXISTS (SELECT FROM river_job
+			WHERE kind = 'check-sites' AND finalized_at IS NULL AND (args->'sites'->>0)::int = $1)`, s.ID).Scan(&done); err != nil {
+			t.Fatal(err)
+		}
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the late check-sites job did not end within 15s")
+		}
+	}
+	if n := c.hits.Load() - hits; n != 0 {
+		t.Errorf("a round 37s late of a 1m site was checked %d times, want none", n)
+	}
+	if n := e.mon.Scheduler().Missed - missed; n != 1 {
+		t.Errorf("%d rounds counted missed, want 1", n)
 	}
 }
 

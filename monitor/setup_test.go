@@ -33,6 +33,7 @@ type env struct {
 	mon   *monitor.Service
 	sites *site.Service
 	db    *pgxpool.Pool
+	q     *queue.Queue
 
 	mu          sync.Mutex
 	transitions []monitor.TransitionEvent
@@ -76,8 +77,8 @@ func setup(t testing.TB, so setupOpts) *env {
 		t.Fatal(err)
 	}
 
-	e := &env{db: pool}
 	q := queue.New()
+	e := &env{db: pool, q: q}
 	topic := pubsub.NewTopic[monitor.TransitionEvent](q, monitor.TransitionTopic, log)
 	topic.Subscribe("test-recorder", func(ctx context.Context, ev monitor.TransitionEvent) error {
 		e.mu.Lock()

@@ -39,7 +39,7 @@ var (
 	// their site's interval.
 	MissedRounds = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "uptime_scheduler_missed_rounds_total",
-		Help: "Scheduled rounds not run because they came later than their site's interval.",
+		Help: "Scheduled rounds not run because they came later than half their site's interval.",
 	})
 	// Deliveries counts the notifications sent, by channel and result (ok
 	// or error).
