@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"uptime/internal/api"
 	"uptime/internal/config"
 	"uptime/internal/dbutil"
@@ -54,7 +52,7 @@ func (a *App) runProbe(ctx context.Context, ln net.Listener, dbs *DatabaseServer
 
 	srv := api.NewServer(a.log, a.cfg.APIKey)
 	srv.AllowHosts(config.List(a.cfg.AllowedHosts)...)
-	srv.HandleHTTP("GET /metrics", metrics.Handler(metrics.Registry([]prometheus.Collector{mon.LocationCollector()}...), a.log),
+	srv.HandleHTTP("GET /metrics", metrics.Handler(metrics.Registry(mon.LocationCollector()), a.log),
 		api.Doc{Summary: "Prometheus metrics, in its text format", ContentType: "text/plain"})
 	h := health{monitorDB: monitorDB, mon: mon, queue: q, draining: new(atomic.Bool)}
 	registerHealth(srv, h)
