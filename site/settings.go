@@ -280,10 +280,10 @@ func (st *Settings) normalize(rawURL string, d Defaults) error {
 		return api.Errorf(api.InvalidArgument, "recoveries must be from 1 to %d, got %d", MaxRecoveries, *st.Recoveries)
 	}
 	var err error
-	if st.Tags, err = checkLabels("tags", st.Tags, maxTags, tagPattern); err != nil {
+	if st.Tags, err = checkLabels("tags", st.Tags, maxTags, tagPattern.MatchString, "must match "+tagPattern.String()); err != nil {
 		return err
 	}
-	if st.Locations, err = checkLabels("locations", st.Locations, maxLocations, locationPattern); err != nil {
+	if st.Locations, err = checkLabels("locations", st.Locations, maxLocations, locationPattern.MatchString, "must be "+LocationRule); err != nil {
 		return err
 	}
 	for _, l := range st.Locations {
@@ -375,8 +375,9 @@ func ValidLocation(name string) bool {
 // LocationRule says what ValidLocation accepts.
 const LocationRule = "1 to 32 of a-z and 0-9, with single dashes between them"
 
-// checkLabels checks a list of tags or locations and drops repeats.
-func checkLabels(field string, labels []string, max int, pattern *regexp.Regexp) ([]string, error) {
+// checkLabels checks a list of tags or locations with valid, which rule
+// says in words, and drops repeats.
+func checkLabels(field string, labels []string, max int, valid func(string) bool, rule string) ([]string, error) {
 	if labels == nil {
 		return nil, nil
 	}
@@ -385,8 +386,8 @@ func checkLabels(field string, labels []string, max int, pattern *regexp.Regexp)
 	}
 	out := make([]string, 0, len(labels))
 	for _, l := range labels {
-		if !pattern.MatchString(l) {
-			return nil, api.Errorf(api.InvalidArgument, "%s: %s must match %s", field, api.Quote(l), pattern)
+		if !valid(l) {
+			return nil, api.Errorf(api.InvalidArgument, "%s: %s %s", field, api.Quote(l), rule)
 		}
 		if !slices.Contains(out, l) {
 			out = append(out, l)
