@@ -21,6 +21,10 @@ GRANT USAGE ON SCHEMA public TO uptime_probe;
 -- reads it).
 GRANT SELECT ON schema_migrations, monitored, maintenance, location, rollup_closed TO uptime_probe;
 GRANT INSERT ON location TO uptime_probe;
+-- Holding the schedule's rows of the sites it records, so that a site
+-- deleted meanwhile gets nothing recorded (the function locks them as the
+-- owner; the role cannot change them).
+GRANT EXECUTE ON FUNCTION hold_scheduled(BIGINT[]) TO uptime_probe;
 
 -- Its checks, with the counts their trigger keeps per site and day.
 GRANT INSERT ON checks TO uptime_probe;

@@ -115,16 +115,27 @@ func (s *Service) SiteChanged(ctx context.Context, e site.Entry) {
 
 // SiteDeleted forgets a deleted site's schedule, state and history.
 func (s *Service) SiteDeleted(ctx context.Context, id int) {
-	if err := s.forget(context.WithoutCancel(ctx), id); err != nil {
-		s.log.Warn("could not forget a deleted site; reconciliation will", "site_id", id, "err", err)
+	s.SitesDeleted(ctx, []int{id})
+}
+
+// SitesDeleted forgets the schedule, state and history of deleted sites,
+// a slice of them at a time.
+func (s *Service) SitesDeleted(ctx context.Context, ids []int) {
+	list := make([]int64, len(ids))
+	for i, id := range ids {
+		list[i] = int64(id)
+	}
+	if err := s.forget(context.WithoutCancel(ctx), list); err != nil {
+		s.log.Warn("could not forget deleted sites; reconciliation will", "sites", len(ids), "err", err)
 	}
 }
 
 // Reconcile makes the monitor's copy of the sites agree with the site
 // database: it adds what a lost notice left out, rewrites what is stale
 // (another version of the site, or other defaults), and forgets the sites
-// deleted since. It compares versions only, and reads the settings of the
-// sites it repairs. It returns how many it repaired.
+// deleted since, with whatever state or history a site no longer
+// scheduled still has. It compares versions only, and reads the settings
+// of the sites it repairs. It returns how many it repaired.
 func (s *Service) Reconcile(ctx context.Context) (int, error) {
 	versions, err := s.sites.Versions(ctx)
 	if err != nil {
@@ -135,7 +146,8 @@ func (s *Service) Reconcile(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("read schedule: %w", err)
 	}
 	var (
-		stale, gone []int
+		stale       []int
+		gone        []int64
 		id, version int64
 		defaults    string
 		current     = s.defaults()
@@ -146,7 +158,7 @@ func (s *Service) Reconcile(ctx context.Context) (int, error) {
 		seen[int(id)] = true
 		switch {
 		case !ok:
-			gone = append(gone, int(id))
+			gone = append(gone, id)
 		case want != version || defaults != current:
 			stale = append(stale, int(id))
 		}
@@ -176,13 +188,38 @@ func (s *Service) Reconcile(ctx context.Context) (int, error) {
 		}
 		repaired += len(list)
 	}
-	for _, id := range gone {
-		if err := s.forget(ctx, id); err != nil {
-			return repaired, err
-		}
-		repaired++
+	// Whatever is left of a site no longer scheduled: nothing records for
+	// a site off the schedule any more, but a notice of its deletion may
+	// have been lost, or an older version may have left it.
+	orphans, err := s.orphans(ctx)
+	if err != nil {
+		return repaired, err
 	}
-	return repaired, nil
+	for _, id := range orphans {
+		if _, listed := versions[int(id)]; !listed {
+			gone = append(gone, id)
+		}
+	}
+	if err := s.forget(ctx, gone); err != nil {
+		return repaired, err
+	}
+	return repaired + len(gone), nil
+}
+
+// orphans returns the sites with a state, an incident or recent figures
+// but no schedule.
+func (s *Service) orphans(ctx context.Context) ([]int64, error) {
+	rows, err := s.db.Query(ctx, `SELECT site_id FROM (
+			SELECT site_id FROM site_state UNION SELECT site_id FROM incident UNION SELECT site_id FROM rollup_recent) o
+		WHERE NOT EXISTS (SELECT 1 FROM monitored m WHERE m.site_id = o.site_id)`)
+	if err != nil {
+		return nil, fmt.Errorf("find what is left of deleted sites: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("find what is left of deleted sites: %w", err)
+	}
+	return ids, nil
 }
 
 // ReconcileArgs is the cron job that repairs the monitor's copy of the

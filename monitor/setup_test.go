@@ -37,6 +37,7 @@ type env struct {
 
 	mu          sync.Mutex
 	transitions []monitor.TransitionEvent
+	warnings    []string // the warnings and errors logged
 }
 
 type setupOpts struct {
@@ -61,7 +62,8 @@ func setup(t testing.TB, so setupOpts) *env {
 		}
 	}
 	// Warnings and errors go to the test's log, shown when it fails.
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	e := &env{}
+	log := slog.New(slog.NewTextHandler(testWriter{t, e}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	gdb, err := site.OpenDB(so.siteDB)
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +80,7 @@ func setup(t testing.TB, so setupOpts) *env {
 	}
 
 	q := queue.New()
-	e := &env{db: pool, q: q}
+	e.db, e.q = pool, q
 	topic := pubsub.NewTopic[monitor.TransitionEvent](q, monitor.TransitionTopic, log)
 	topic.Subscribe("test-recorder", func(ctx context.Context, ev monitor.TransitionEvent) error {
 		e.mu.Lock()
@@ -225,10 +227,30 @@ func (s *switchable) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(status)
 }
 
-// testWriter sends log lines to the test's log.
-type testWriter struct{ t testing.TB }
+// testWriter sends log lines to the test's log, and keeps them in e.
+type testWriter struct {
+	t testing.TB
+	e *env
+}
 
 func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
+	line := strings.TrimRight(string(p), "\n")
+	w.t.Log(line)
+	w.e.mu.Lock()
+	w.e.warnings = append(w.e.warnings, line)
+	w.e.mu.Unlock()
 	return len(p), nil
+}
+
+// logged returns the warnings and errors logged that contain text.
+func (e *env) logged(text string) []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []string
+	for _, l := range e.warnings {
+		if strings.Contains(l, text) {
+			out = append(out, l)
+		}
+	}
+	return out
 }

@@ -9,10 +9,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"uptime/internal/api"
-
-	"uptime/site"
 )
 
 // confirmedUp returns the site's confirmed state, as this location sees
@@ -48,49 +47,74 @@ func (s *Service) insertChecks(ctx context.Context, tx pgx.Tx, siteID int, attem
 // confirmation cut short is no confirmation.
 func (s *Service) recordAttempts(ctx context.Context, t *target, attempts []Result) error {
 	s.markMaintenance(ctx, t, attempts)
-	err := s.inTx(ctx, t.Site, func(tx pgx.Tx) error { return s.insertChecks(ctx, tx, t.ID, attempts) })
-	if err == nil {
-		s.countChecks(attempts)
-	}
-	return err
+	return s.recordTx(ctx, t, attempts, func(tx pgx.Tx) error { return s.insertChecks(ctx, tx, t.ID, attempts) })
 }
 
 // record stores the attempts and decides the site's state from them, in
 // one transaction.
 func (s *Service) record(ctx context.Context, t *target, attempts []Result) error {
 	s.markMaintenance(ctx, t, attempts)
-	err := s.inTx(ctx, t.Site, func(tx pgx.Tx) error {
+	return s.recordTx(ctx, t, attempts, func(tx pgx.Tx) error {
 		if err := s.insertChecks(ctx, tx, t.ID, attempts); err != nil {
 			return err
 		}
 		return s.decideTx(ctx, tx, t, attempts)
 	})
-	if err == nil {
-		s.countChecks(attempts)
-	}
-	return err
 }
 
 // decide updates the site's state from a round's attempts already recorded.
 func (s *Service) decide(ctx context.Context, t *target, attempts []Result) error {
-	return s.inTx(ctx, t.Site, func(tx pgx.Tx) error {
+	return s.recordTx(ctx, t, nil, func(tx pgx.Tx) error {
 		return s.decideTx(ctx, tx, t, attempts)
 	})
 }
 
-func (s *Service) inTx(ctx context.Context, st site.Site, f func(pgx.Tx) error) error {
+// recordTx runs f in a transaction that holds the site on the schedule
+// (see lockScheduled), and counts the attempts it recorded. A site no
+// longer scheduled, deleted while it was being checked, gets nothing
+// recorded and nothing announced.
+func (s *Service) recordTx(ctx context.Context, t *target, attempts []Result, f func(pgx.Tx) error) error {
 	tx, err := s.db.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("record check of site %d: %w", st.ID, err)
+		return fmt.Errorf("record check of site %d: %w", t.ID, err)
 	}
 	defer tx.Rollback(ctx)
+	held, err := lockScheduled(ctx, tx, []int64{int64(t.ID)})
+	if err != nil {
+		return err
+	}
+	if len(held) == 0 {
+		return nil
+	}
 	if err := f(tx); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("record check of site %d: %w", st.ID, err)
+		return fmt.Errorf("record check of site %d: %w", t.ID, err)
 	}
+	s.countChecks(attempts)
 	return nil
+}
+
+// lockScheduled holds the schedule's rows of the sites with the ids, in
+// the order of their ids, until tx ends, and returns the ids it holds:
+// those of the sites still scheduled. Every transaction that records
+// checks or decides a state takes these locks before any other, and
+// forget takes them exclusively before it deletes anything, so a site is
+// either forgotten after its check commits, or its check finds it gone;
+// and the two can never wait on each other in a cycle. The locks are taken
+// by a function of the schema's owner (migration 13), so that a probe's
+// role needs no right to change the schedule.
+func lockScheduled(ctx context.Context, tx pgx.Tx, ids []int64) ([]int64, error) {
+	rows, err := tx.Query(ctx, `SELECT hold_scheduled($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("hold the schedule of %d sites: %w", len(ids), err)
+	}
+	held, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("hold the schedule of %d sites: %w", len(ids), err)
+	}
+	return held, nil
 }
 
 // decideTx updates the site's state from its latest round in tx and
@@ -258,23 +282,64 @@ func combine(t *target, here string, locs map[string]locState, live []string) (u
 	return len(downAt) < q, len(names), downAt
 }
 
-// forget removes a site's state and history.
-func (s *Service) forget(ctx context.Context, siteID int) error {
-	tx, err := s.db.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, "DELETE FROM monitored WHERE site_id = $1", siteID); err != nil {
-		return fmt.Errorf("forget site %d: %w", siteID, err)
-	}
-	if _, err := tx.Exec(ctx, "DELETE FROM site_state WHERE site_id = $1", siteID); err != nil {
-		return fmt.Errorf("forget site %d: %w", siteID, err)
-	}
-	for _, table := range []string{"checks", "checks_day", "rollup_hour", "rollup_day", "rollup_recent", "rollup_late", "incident"} {
-		if _, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE site_id = $1", siteID); err != nil {
-			return fmt.Errorf("forget the history of site %d: %w", siteID, err)
+// forgetSlice is how many sites forget removes in one transaction.
+const forgetSlice = 1000
+
+// historyTables are the tables that hold a site's history, by site_id.
+var historyTables = []string{"checks", "checks_day", "rollup_hour", "rollup_day", "rollup_recent", "rollup_late", "incident"}
+
+// forget removes the sites' schedule, state and history, forgetSlice sites
+// a transaction, in the order of their ids. Each transaction first takes
+// the schedule's rows of its sites (see lockScheduled): a check of one of
+// them under way either commits before, and is removed with the rest, or
+// waits, finds the site gone and records nothing. A transaction that
+// PostgreSQL still aborts for a deadlock (with a roll-up writing the same
+// rows) is tried again.
+func (s *Service) forget(ctx context.Context, ids []int64) error {
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	for start := 0; start < len(ids); start += forgetSlice {
+		part := ids[start:min(start+forgetSlice, len(ids))]
+		var err error
+		for try := 0; try < 5; try++ {
+			if err = s.forgetTx(ctx, part); !isDeadlock(err) {
+				break
+			}
+		}
+		if err != nil {
+			return err
 		}
 	}
-	return tx.Commit(ctx)
+	return nil
+}
+
+func (s *Service) forgetTx(ctx context.Context, ids []int64) error {
+	tx, err := s.db.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("forget %d sites: %w", len(ids), err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `DELETE FROM monitored WHERE site_id IN (
+		SELECT site_id FROM monitored WHERE site_id = ANY($1) ORDER BY site_id FOR UPDATE)`, ids); err != nil {
+		return fmt.Errorf("forget %d sites: %w", len(ids), err)
+	}
+	if _, err := tx.Exec(ctx, "DELETE FROM site_state WHERE site_id = ANY($1)", ids); err != nil {
+		return fmt.Errorf("forget the state of %d sites: %w", len(ids), err)
+	}
+	for _, table := range historyTables {
+		if _, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE site_id = ANY($1)", ids); err != nil {
+			return fmt.Errorf("forget the history of %d sites: %w", len(ids), err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("forget %d sites: %w", len(ids), err)
+	}
+	return nil
+}
+
+// isDeadlock tells whether err is PostgreSQL's deadlock_detected.
+func isDeadlock(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "40P01"
 }

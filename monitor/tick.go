@@ -255,16 +255,14 @@ func (s *Service) forgetDeleted(ctx context.Context, listed []*site.Entry, state
 	for _, st := range listed {
 		on[int64(st.ID)] = true
 	}
+	var gone []int64
 	for id := range states {
-		if on[id] {
-			continue
+		if !on[id] {
+			gone = append(gone, id)
+			delete(states, id)
 		}
-		if err := s.forget(ctx, int(id)); err != nil {
-			return err
-		}
-		delete(states, id)
 	}
-	return nil
+	return s.forget(ctx, gone)
 }
 
 // tickResult is a check that agrees with its site's confirmed state.
@@ -344,6 +342,15 @@ func (s *Service) writeBatch(batch []tickResult, fails *failures) {
 // check's, in one transaction. It returns the results it did not apply to
 // a state.
 func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tickResult, error) {
+	tx, err := s.db.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("record the checks of %d sites: %w", len(batch), err)
+	}
+	defer tx.Rollback(ctx)
+	batch, err = s.scheduledOnly(ctx, tx, batch)
+	if err != nil || len(batch) == 0 {
+		return nil, err
+	}
 	var rows [][]any
 	n := len(batch)
 	var (
@@ -378,11 +385,6 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 		reminds[i] = r.target.remindEvery > 0
 		maint[i] = final.Maintenance
 	}
-	tx, err := s.db.Begin(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("record %d checks: %w", len(rows), err)
-	}
-	defer tx.Rollback(ctx)
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"checks"},
 		[]string{"site_id", "up", "checked_at", "status_code", "latency_ms", "reason", "cert_expires_at", "degraded", "maintenance", "location"},
 		pgx.CopyFromRows(rows)); err != nil {
@@ -450,6 +452,24 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 		}
 	}
 	return rest, nil
+}
+
+// scheduledOnly holds the schedule of the batch's sites in tx (see
+// lockScheduled) and returns the batch without the sites no longer
+// scheduled: deleted while they were checked, they get nothing recorded.
+func (s *Service) scheduledOnly(ctx context.Context, tx pgx.Tx, batch []tickResult) ([]tickResult, error) {
+	ids := make([]int64, len(batch))
+	for i, r := range batch {
+		ids[i] = int64(r.target.ID)
+	}
+	held, err := lockScheduled(ctx, tx, ids)
+	if err != nil || len(held) == len(ids) {
+		return batch, err
+	}
+	return slices.DeleteFunc(batch, func(r tickResult) bool {
+		_, ok := slices.BinarySearch(held, int64(r.target.ID))
+		return !ok
+	}), nil
 }
 
 func statusOrNil(status int) *int {

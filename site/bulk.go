@@ -96,6 +96,8 @@ type ImportError struct {
 type BulkListener interface {
 	// SitesImported is called with every site an import added or changed.
 	SitesImported(ctx context.Context, entries []Entry)
+	// SitesDeleted is called with every site an import's prune removed.
+	SitesDeleted(ctx context.Context, ids []int)
 }
 
 // importRow is a valid row, ready to apply.
@@ -233,9 +235,19 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, opts ImportOpti
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range deleted {
+	if len(deleted) > 0 {
+		ids := make([]int, len(deleted))
+		for i, r := range deleted {
+			ids[i] = r.ID
+		}
 		for _, l := range s.listeners {
-			l.SiteDeleted(ctx, r.ID)
+			if bl, ok := l.(BulkListener); ok {
+				bl.SitesDeleted(ctx, ids)
+				continue
+			}
+			for _, id := range ids {
+				l.SiteDeleted(ctx, id)
+			}
 		}
 	}
 	if len(changed) > 0 {
