@@ -103,8 +103,10 @@ func writeError(w http.ResponseWriter, e *Error) {
 }
 
 // Decode reads the request body as JSON into a value of type T. An empty
-// body, malformed JSON, a field of the wrong type, trailing data and a body
-// over the Server's limit are each an invalid_argument error that says which.
+// body, malformed JSON, text that is not UTF-8 or holds an unpaired
+// surrogate, a field given twice, a field of the wrong type, trailing data
+// and a body over the Server's limit are each an invalid_argument error
+// that says which.
 func Decode[T any](r *http.Request) (T, error) {
 	body, err := ReadBody(r)
 	if err != nil {
@@ -119,6 +121,9 @@ func DecodeBytes[T any](body []byte) (T, error) {
 	var v T
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return v, Errorf(InvalidArgument, "request body is empty; expected a JSON object")
+	}
+	if err := checkText(body); err != nil {
+		return v, err
 	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	if err := dec.Decode(&v); err != nil {
