@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -76,15 +77,18 @@ func TestMaintenanceInTheDashboard(t *testing.T) {
 	a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q}`, up.URL+"/web"), nil)
 	p := open(t, a)
 	p.waitFor(row(up.URL+"/db") + ` && ` + row(up.URL+"/web"))
-	// Recurring, every minute for a minute: on now, whatever the time.
+	// Recurring, daily from the start of this minute for half an hour: on
+	// now, whatever the time.
+	started := time.Now().UTC().Truncate(time.Minute)
 	p.do(
 		chromedp.SendKeys(`#window-form input[name=title]`, "database move"),
 		chromedp.SetValue(`#window-form select[name=kind]`, "recurring"),
 	)
 	eval[bool](p, `document.querySelector("#window-form select[name=kind]").dispatchEvent(new Event("change"))`)
 	p.do(
-		chromedp.SendKeys(`#window-form input[name=cron]`, "* * * * *"),
-		chromedp.SendKeys(`#window-form input[name=duration]`, "1m"),
+		chromedp.SendKeys(`#window-form input[name=cron]`, fmt.Sprintf("%d %d * * *", started.Minute(), started.Hour())),
+		chromedp.SendKeys(`#window-form input[name=duration]`, "30m"),
+		chromedp.SetValue(`#window-form input[name=timezone]`, "UTC"),
 		chromedp.SendKeys(`#window-form input[name=tags]`, "db"),
 		chromedp.Click(chromedp.ID("window-add")),
 	)

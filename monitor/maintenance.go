@@ -37,9 +37,10 @@ type Window struct {
 	Cron     string `json:"cron,omitempty"`
 	Duration string `json:"duration,omitempty"`
 	Timezone string `json:"timezone,omitempty"`
-	// Active tells whether it is on now; Next is its current or next
-	// period, if any.
+	// Active tells whether it is on now, and Current is then its period
+	// on now; Next is its next period that starts after now, if any.
 	Active    bool      `json:"active"`
+	Current   *Period   `json:"current"`
 	Next      *Period   `json:"next"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -99,6 +100,23 @@ func (w *Window) period(at time.Time) *Period {
 		return nil
 	}
 	return &Period{Start: start, End: start.Add(w.duration)}
+}
+
+// overlap finds two starts of the schedule, in the year after from, less
+// than d apart or exactly d apart: occurrences of a window that overlap, or
+// follow each other without a gap, would hold alerts for ever. A year
+// holds every pattern a five-field expression can make, except 29
+// February's.
+func overlap(sched cron.Schedule, d time.Duration, from time.Time) (a, b time.Time, found bool) {
+	prev := sched.Next(from)
+	for horizon := from.AddDate(1, 0, 1); !prev.IsZero() && prev.Before(horizon); {
+		next := sched.Next(prev)
+		if !next.IsZero() && next.Sub(prev) <= d {
+			return prev, next, true
+		}
+		prev = next
+	}
+	return time.Time{}, time.Time{}, false
 }
 
 // activeAt tells whether the window is on at at.
@@ -225,7 +243,15 @@ func parseSchedule(expr, tz string) (cron.Schedule, error) {
 func (w *Window) withNow(now time.Time) Window {
 	out := *w
 	out.Active = w.activeAt(now)
-	out.Next = w.period(now)
+	p := w.period(now)
+	if out.Active {
+		out.Current = p
+		p = w.period(p.End)
+	}
+	if p != nil && !p.Start.After(now) {
+		p = nil // a one-off window begun
+	}
+	out.Next = p
 	return out
 }
 
@@ -265,12 +291,18 @@ func (s *Service) checkWindow(ctx context.Context, w *WindowParams) error {
 		if w.Cron == nil || w.Duration == nil || w.Timezone == nil {
 			return api.Errorf(api.InvalidArgument, "a recurring window needs cron, duration and timezone")
 		}
-		if _, err := parseSchedule(*w.Cron, *w.Timezone); err != nil {
+		sched, err := parseSchedule(*w.Cron, *w.Timezone)
+		if err != nil {
 			return api.Errorf(api.InvalidArgument, "%s", err.Error())
 		}
 		d, err := time.ParseDuration(*w.Duration)
 		if err != nil || d < time.Minute || d > maxWindowDuration {
 			return api.Errorf(api.InvalidArgument, "duration must be from 1m to 168h, like 2h, got %s", api.Quote(*w.Duration))
+		}
+		if a, b, ok := overlap(sched, d, time.Now()); ok {
+			return api.Errorf(api.InvalidArgument,
+				"cron %s starts a window at %s and again at %s, before the %s of the first are over: each must end before the next starts (a longer gap between starts, or a shorter duration)",
+				api.Quote(*w.Cron), a.Format(time.RFC3339), b.Format(time.RFC3339), *w.Duration)
 		}
 	default:
 		return api.Errorf(api.InvalidArgument, "give start and end for a one-off window, or cron, duration and timezone for a recurring one")

@@ -33,6 +33,10 @@ func TestMaintenanceValidation(t *testing.T) {
 		{"bad time zone", `{"title": "x", "cron": "0 2 * * *", "duration": "1h", "timezone": "Mars/Olympus"}`, "timezone \"Mars/Olympus\" is not a time zone"},
 		{"bad duration", `{"title": "x", "cron": "0 2 * * *", "duration": "forever", "timezone": "UTC"}`, "duration must be"},
 		{"too long", `{"title": "x", "cron": "0 2 * * *", "duration": "200h", "timezone": "UTC"}`, "duration must be"},
+		{"always on", `{"title": "x", "cron": "@every 1s", "duration": "1h", "timezone": "UTC"}`, "before the 1h of the first are over"},
+		{"back to back", `{"title": "x", "cron": "0 * * * *", "duration": "1h", "timezone": "UTC"}`, "each must end before the next starts"},
+		{"overlapping", `{"title": "x", "cron": "*/10 * * * *", "duration": "15m", "timezone": "UTC"}`, "before the 15m of the first are over"},
+		{"overlapping some days", `{"title": "x", "cron": "0 22 * * MON,TUE", "duration": "25h", "timezone": "UTC"}`, "before the 25h"},
 		{"unknown site", fmt.Sprintf(`{"title": "x", "start": %q, "end": %q, "sites": [%d, 99999]}`, at(0), at(time.Hour), id), "sites[1]: no site has the id 99999"},
 		{"unknown tag", fmt.Sprintf(`{"title": "x", "start": %q, "end": %q, "tags": ["web"]}`, at(0), at(time.Hour)), `tags[0]: no site has the tag "web"`},
 	} {
@@ -72,11 +76,22 @@ func TestMaintenanceValidation(t *testing.T) {
 // A recurring window is on during each occurrence, in its time zone.
 func TestRecurringWindow(t *testing.T) {
 	e := setup(t, setupOpts{})
-	var always, nightly monitor.Window
-	e.Call(t, "POST", "/maintenance", `{"title": "always", "cron": "* * * * *", "duration": "1m", "timezone": "UTC"}`, &always)
+	var now, nightly monitor.Window
+	// One that started this minute, every day.
+	started := time.Now().UTC().Truncate(time.Minute)
+	e.Call(t, "POST", "/maintenance", fmt.Sprintf(`{"title": "now", "cron": "%d %d * * *", "duration": "30m", "timezone": "UTC"}`,
+		started.Minute(), started.Hour()), &now)
 	e.Call(t, "POST", "/maintenance", `{"title": "nightly", "cron": "30 3 * * *", "duration": "30m", "timezone": "America/New_York"}`, &nightly)
-	if !always.Active || always.Next == nil || always.Next.End.Sub(always.Next.Start) != time.Minute {
-		t.Errorf("a window every minute lasting a minute: %+v, want active", always)
+	if !now.Active || now.Current == nil || !now.Current.Start.Equal(started) || now.Current.End.Sub(now.Current.Start) != 30*time.Minute {
+		t.Errorf("a window that started at %s: %+v, want it on now, from then", started, now)
+	}
+	if now.Next == nil || !now.Next.Start.Equal(started.AddDate(0, 0, 1)) {
+		t.Errorf("a daily window on now: next %+v, want tomorrow's", now.Next)
+	}
+	for _, w := range []monitor.Window{now, nightly} {
+		if w.Next == nil || !w.Next.Start.After(time.Now()) {
+			t.Errorf("window %q: next %+v, want a period that starts after now", w.Title, w.Next)
+		}
 	}
 	ny, _ := time.LoadLocation("America/New_York")
 	start := nightly.Next.Start.In(ny)
@@ -90,8 +105,8 @@ func TestRecurringWindow(t *testing.T) {
 	var changed monitor.Window
 	e.Call(t, "PATCH", fmt.Sprintf("/maintenance/%d", nightly.ID), fmt.Sprintf(`{"start": %q, "end": %q}`,
 		time.Now().Add(-time.Minute).Format(time.RFC3339), time.Now().Add(time.Hour).Format(time.RFC3339)), &changed)
-	if changed.Cron != "" || !changed.Active {
-		t.Errorf("after the PATCH: %+v, want a one-off window on now", changed)
+	if changed.Cron != "" || !changed.Active || changed.Current == nil || changed.Next != nil {
+		t.Errorf("after the PATCH: %+v, want a one-off window on now, with no next period", changed)
 	}
 }
 

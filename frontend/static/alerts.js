@@ -119,7 +119,7 @@ function windowRow(w) {
   const schedule = w.cron ? `${w.cron} (${w.timezone}), for ${w.duration}` : `${when(new Date(w.start))} to ${when(new Date(w.end))}`;
   const covers = !w.sites.length && !w.tags.length ? "every site"
     : [w.tags.length ? `tags ${w.tags.join(", ")}` : "", w.sites.length ? `sites ${w.sites.join(", ")}` : ""].filter(Boolean).join("; ");
-  const state = w.active ? h("span", { class: "badge maintenance", text: "On now" })
+  const state = w.active ? h("span", { class: "badge maintenance", text: `On now, until ${when(new Date(w.current.end))}` })
     : w.next ? h("span", { class: "muted", text: `next ${when(new Date(w.next.start))}` })
     : h("span", { class: "muted", text: "over" });
   const del = h("button", {
