@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -23,6 +24,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -636,4 +638,300 @@ func TestChaosKillDuringRollup(t *testing.T) {
 			t.Errorf("%s: %d of %d site-%ss differ from the raw checks after two kills", span.table, wrong, spans, span.unit)
 		}
 	}
+}
+
+// TestChaosPruneWhileChecking imports 6,000 sites checked every 10 s and,
+// while their rounds run, prunes every one of them in one import: the
+// delete is quick, deadlocks with no check, and within a minute /status,
+// /metrics and the monitor database hold nothing of them.
+func TestChaosPruneWhileChecking(t *testing.T) {
+	const sites, interval = 6000, 10 * time.Second
+	farm := newChaosFarm(t)
+	p := newProgram(t)
+	p.start(t)
+	rows := make([]string, sites)
+	for i := range rows {
+		rows[i] = fmt.Sprintf(`{"url": %q, "interval": %q}`, farm.url(i+1), interval)
+	}
+	var imported struct{ Created int }
+	p.Call(t, "POST", "/site/import", `{"sites": [`+strings.Join(rows, ",")+`]}`, &imported)
+	if imported.Created != sites {
+		t.Fatalf("import created %d sites, want %d", imported.Created, sites)
+	}
+	// Three rounds of every site, so that checks are in flight throughout.
+	farm.waitRound(t, sites, time.Now(), 2*time.Minute)
+	farm.waitRound(t, sites, time.Now(), 30*time.Second)
+	farm.waitRound(t, sites, time.Now().Add(-interval/3), 30*time.Second)
+
+	start := time.Now()
+	var pruned struct{ Deleted int }
+	p.Call(t, "POST", "/site/import?prune=true", `{"sites": []}`, &pruned)
+	took := time.Since(start)
+	if pruned.Deleted != sites {
+		t.Fatalf("prune deleted %d sites, want %d", pruned.Deleted, sites)
+	}
+	db := p.monitorDB(t)
+	ctx := context.Background()
+	var cleared time.Duration
+	left := map[string]int{}
+	for deadline := start.Add(time.Minute); ; time.Sleep(time.Second) {
+		clear(left)
+		_, status := p.Do(t, "GET", "/status", "")
+		var st struct{ Sites map[string]json.RawMessage }
+		if err := json.Unmarshal([]byte(status), &st); err != nil {
+			t.Fatalf("GET /status: %v", err)
+		}
+		if len(st.Sites) > 0 {
+			left["/status"] = len(st.Sites)
+		}
+		_, metrics := p.Do(t, "GET", "/metrics", "")
+		if n := strings.Count(metrics, "\nuptime_site_up{"); n > 0 {
+			left["uptime_site_up series"] = n
+		}
+		for _, table := range []string{"monitored", "site_state", "incident", "checks", "checks_day", "rollup_recent"} {
+			var n int
+			if err := db.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n > 0 {
+				left[table] = n
+			}
+		}
+		if len(left) == 0 {
+			cleared = time.Since(start)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a minute after pruning every site, what is left of them: %v", left)
+		}
+	}
+	var deadlocks int
+	for line := range strings.Lines(p.logText()) {
+		if strings.Contains(line, "deadlock") {
+			deadlocks++
+		}
+	}
+	f := faultFigures{fault: fmt.Sprintf("prune of every site while checking (%d every %s)", sites, interval),
+		sites: sites, recoveryIn: cleared,
+		note: fmt.Sprintf("the prune answered in %s; nothing of the sites left in /status, /metrics or the monitor database after %s; %d deadlocks logged",
+			took.Round(10*time.Millisecond), cleared.Round(100*time.Millisecond), deadlocks)}
+	report(t, f)
+	if deadlocks > 0 {
+		t.Errorf("%d log lines name a deadlock", deadlocks)
+	}
+	if took > 5*time.Second {
+		t.Errorf("the prune of %d sites took %s, want under 5s", sites, took)
+	}
+}
+
+// TestChaosPostmasterKilledWhileJobsComplete kills PostgreSQL's postmaster
+// with SIGKILL while check jobs and deliveries complete by the dozen: 40
+// sites checked every 2 s, each going down once and back up, every change
+// delivered to Slack and to a webhook channel. PostgreSQL is started again 12 s
+// later, past the 7 s of River's completer's retries, so it says it gives
+// up; it keeps the batches and writes them once PostgreSQL is back. Every
+// change on record is delivered once to each, none is lost or doubled, no
+// check is doubled, and no delivery is left running or discarded.
+func TestChaosPostmasterKilledWhileJobsComplete(t *testing.T) {
+	const sites = 40
+	slack := fakeslack.New(t)
+	var (
+		hookMu sync.Mutex
+		hooked = map[string]int{} // "site event" → deliveries
+	)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev struct {
+			Event string
+			Site  struct{ Name string }
+		}
+		body, _ := io.ReadAll(r.Body)
+		json.Unmarshal(body, &ev)
+		hookMu.Lock()
+		hooked[ev.Site.Name+" "+ev.Event]++
+		hookMu.Unlock()
+	}))
+	defer hook.Close()
+	farm := newChaosFarm(t)
+	dir := reachableDir(t)
+	cluster := externalCluster(t, dir)
+	p := newProgram(t, "UPTIME_CHECK_EVERY="+chaosInterval.String(), "UPTIME_CONFIRM_CHECKS=0",
+		"SLACK_WEBHOOK_URL="+slack.URL+"/hook", "DATABASE_URL="+cluster.URL("postgres"))
+	p.start(t)
+	p.Call(t, "POST", "/channel", fmt.Sprintf(`{"name": "hook", "url": %q}`, hook.URL), nil)
+	for i := 1; i <= sites; i++ {
+		var s struct{ ID int }
+		p.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, "name": "site-%d"}`, farm.url(i), i), &s)
+		if s.ID != i {
+			t.Fatalf("site %d got id %d", i, s.ID)
+		}
+	}
+	from := farm.waitRound(t, sites, time.Now(), 30*time.Second)
+
+	// Site i is down from i×500 ms for 6 s: a change about every 250 ms
+	// for half a minute.
+	var wg sync.WaitGroup
+	for i := 1; i <= sites; i++ {
+		wg.Go(func() {
+			time.Sleep(time.Duration(i) * 500 * time.Millisecond)
+			farm.mu.Lock()
+			farm.down[i] = true
+			farm.mu.Unlock()
+			time.Sleep(6 * time.Second)
+			farm.mu.Lock()
+			farm.down[i] = false
+			farm.mu.Unlock()
+		})
+	}
+	for deadline := time.Now().Add(30 * time.Second); len(slack.Bodies()) < 10; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d messages reached Slack within 30s of the first site going down", len(slack.Bodies()))
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(cluster.DataDir(), "postmaster.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.SplitN(string(b), "\n", 2)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killedAt := time.Now()
+	deliveredBefore := len(slack.Bodies())
+	time.Sleep(12 * time.Second)
+	restartCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cluster.Stop(restartCtx) // releases the cluster: its server is dead
+	cluster, err = pglocal.Start(restartCtx, pglocal.Options{Dir: dir, Port: cluster.Port()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Stop(context.Background())
+	wg.Wait()
+
+	// Settled: every change on record delivered, no delivery or check job
+	// waiting, running or retrying. A job whose fetch committed as the
+	// postmaster died is rescued after River's 2 minutes.
+	db := connect(t, cluster.URL("postgres"), "monitor")
+	ctx := context.Background()
+	downs, ups := map[string]int{}, map[string]int{}
+	var (
+		settled  time.Duration
+		pending  int
+		lastSeen string
+	)
+	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(time.Second) {
+		clear(downs)
+		clear(ups)
+		rows, err := db.Query(ctx, `SELECT site_id, count(*), count(ended_at) FROM incident GROUP BY site_id`)
+		if err == nil {
+			var id, opened, closed int
+			pgx.ForEachRow(rows, []any{&id, &opened, &closed}, func() error {
+				downs[fmt.Sprintf("site-%d", id)], ups[fmt.Sprintf("site-%d", id)] = opened, closed
+				return nil
+			})
+		}
+		db.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE state IN ('available', 'running', 'retryable', 'scheduled')
+			AND kind <> 'check-all' AND kind NOT LIKE 'reconcile%' AND kind NOT IN ('rollup', 'maintain-history')
+			AND (kind <> 'check-sites' OR created_at < now() - interval '30 seconds')`).Scan(&pending)
+		got := tally(slack.Bodies())
+		lastSeen = fmt.Sprintf("%d jobs pending; Slack %v; webhook %v; on record %v down, %v up", pending, got, hookedCopy(&hookMu, hooked), downs, ups)
+		if pending == 0 && len(downs) > 0 && sameDeliveries(got, downs, ups) && sameDeliveries(hookedCopy(&hookMu, hooked), downs, ups) {
+			settled = time.Since(killedAt)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("5 minutes after the postmaster was killed, deliveries do not match the changes on record: %s", lastSeen)
+		}
+	}
+	var discarded int
+	// Check jobs that failed while PostgreSQL was away are discarded by
+	// design (their checks could not be recorded; the next rounds are
+	// nearer); a delivery never is.
+	db.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE state = 'discarded'
+		AND (kind LIKE 'uptime-transition.%' OR kind = 'notify-channel-delivery')`).Scan(&discarded)
+	time.Sleep(5 * time.Second) // a doubled delivery would arrive meanwhile
+	got, gotHook := tally(slack.Bodies()), hookedCopy(&hookMu, hooked)
+	f := measure(t, db, farm, sites, from, time.Now().Add(-chaosInterval))
+	var changes int
+	for name := range downs {
+		changes += downs[name] + ups[name]
+	}
+	var gaveUp int
+	for line := range strings.Lines(p.logText()) {
+		if strings.Contains(line, "Too many errors; giving up") {
+			gaveUp++
+		}
+	}
+	f.fault, f.recoveryIn = "postmaster SIGKILLed while check and delivery jobs complete", settled
+	f.note = fmt.Sprintf("%d changes on record, each delivered once to Slack and once to a webhook (%d Slack messages before the kill); the completer gave up %d times and wrote its batches once PostgreSQL was back; %d deliveries discarded, none left running",
+		changes, deliveredBefore, gaveUp, discarded)
+	report(t, f)
+	if !sameDeliveries(got, downs, ups) || !sameDeliveries(gotHook, downs, ups) {
+		t.Errorf("deliveries after the settling: Slack %v, webhook %v; changes on record %v down, %v up", got, gotHook, downs, ups)
+	}
+	if discarded > 0 {
+		t.Errorf("%d deliveries discarded", discarded)
+	}
+	if f.doubled != 0 {
+		t.Errorf("%d checks doubled across the outage: %v", f.doubled, f.doubles)
+	}
+}
+
+// tally counts Slack's messages, which name the farm's URL .../s/N, by
+// "site-N down" and "site-N up"; a message of neither kind counts as
+// itself.
+func tally(bodies []string) map[string]int {
+	out := map[string]int{}
+	for _, b := range bodies {
+		var m struct{ Text string }
+		json.Unmarshal([]byte(b), &m)
+		key := m.Text
+		for _, ev := range []struct{ phrase, event string }{{" is down!", "down"}, {" is back up.", "up"}} {
+			if i := strings.Index(m.Text, ev.phrase); i > 0 {
+				if j := strings.LastIndex(m.Text[:i], "/s/"); j >= 0 {
+					key = "site-" + m.Text[j+3:i] + " " + ev.event
+				}
+			}
+		}
+		out[key]++
+	}
+	return out
+}
+
+func hookedCopy(mu *sync.Mutex, m map[string]int) map[string]int {
+	mu.Lock()
+	defer mu.Unlock()
+	out := make(map[string]int, len(m))
+	for k, v := range m {
+		if strings.HasSuffix(k, " down") || strings.HasSuffix(k, " up") {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// sameDeliveries tells whether got has each site's downs and ups as many
+// times as they are on record, and nothing else.
+func sameDeliveries(got, downs, ups map[string]int) bool {
+	want := map[string]int{}
+	for name, n := range downs {
+		if n > 0 {
+			want[name+" down"] = n
+		}
+		if ups[name] > 0 {
+			want[name+" up"] = ups[name]
+		}
+	}
+	if len(got) != len(want) {
+		return false
+	}
+	for k, n := range want {
+		if got[k] != n {
+			return false
+		}
+	}
+	return true
 }
