@@ -224,7 +224,7 @@ func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, t *target, attempts [
 		return fmt.Errorf("update state of site %d: %w", st.ID, err)
 	}
 	if changed {
-		s.log.Info("site changed state", "site_id", st.ID, "url", api.Redact(st.URL), "up", up, "reason", d.final.Reason,
+		s.log.Info("site changed state", "site_id", st.ID, "url", api.LogURL(st.URL), "up", up, "reason", d.final.Reason,
 			"down_at", downAt)
 	}
 	for _, ev := range events {
@@ -232,7 +232,7 @@ func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, t *target, attempts [
 			return err
 		}
 		if ev.Event != EventDown && ev.Event != EventUp {
-			s.log.Info("site alert", "site_id", st.ID, "url", api.Redact(st.URL), "event", ev.Event, "reason", ev.Reason)
+			s.log.Info("site alert", "site_id", st.ID, "url", api.LogURL(st.URL), "event", ev.Event, "reason", ev.Reason)
 		}
 	}
 	return nil

@@ -148,17 +148,17 @@ func (s *Service) beat(ctx context.Context) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.opts.HeartbeatURL, nil)
 	if err != nil {
-		s.log.Warn("heartbeat URL is not valid", "err", api.Redact(err.Error()))
+		s.log.Warn("heartbeat URL is not valid", "err", api.LogError(err))
 		return
 	}
 	req.Header.Set("User-Agent", UserAgent)
 	resp, err := s.heartbeat.Do(req)
 	if err != nil {
-		s.log.Warn("heartbeat ping failed", "url", api.Redact(s.opts.HeartbeatURL), "err", api.Redact(err.Error()))
+		s.log.Warn("heartbeat ping failed", "url", api.LogURL(s.opts.HeartbeatURL), "err", api.LogError(err))
 		return
 	}
 	resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		s.log.Warn("heartbeat ping refused", "url", api.Redact(s.opts.HeartbeatURL), "status", resp.StatusCode)
+		s.log.Warn("heartbeat ping refused", "url", api.LogURL(s.opts.HeartbeatURL), "status", resp.StatusCode)
 	}
 }
