@@ -72,6 +72,10 @@ func (s *Service) handleAdd(r *http.Request) (any, error) {
 	}
 	given := e.Given
 	given.Headers = maskHeaders(given.Headers)
+	if given.Body != nil && *given.Body != "" {
+		mask := api.Mask
+		given.Body = &mask
+	}
 	return AddResponse{Site: e.Site.Public(), Settings: given}, nil
 }
 
@@ -165,7 +169,7 @@ func public(entries []*Entry) {
 const maxSiteBody = 8*MaxBody + 256<<10
 
 // maxSearch is the longest search text accepted.
-const maxSearch = 500
+const maxSearch = 100
 
 // handleDelete serves DELETE /site/:siteID with an empty response.
 func (s *Service) handleDelete(r *http.Request) (any, error) {

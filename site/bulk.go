@@ -105,6 +105,7 @@ type importRow struct {
 	index    int
 	url      string
 	settings string
+	search   string
 }
 
 // Import adds the sites of the list that are not there yet and gives those
@@ -175,23 +176,24 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, opts ImportOpti
 			ID       int             `json:"id,omitempty"`
 			URL      string          `json:"url,omitempty"`
 			Settings json.RawMessage `json:"settings"`
+			Search   string          `json:"search"`
 		}
 		var adds, updates []change
 		for _, v := range valid {
 			old, ok := byURL[v.url]
 			switch {
 			case !ok:
-				adds = append(adds, change{URL: v.url, Settings: json.RawMessage(v.settings)})
+				adds = append(adds, change{URL: v.url, Settings: json.RawMessage(v.settings), Search: v.search})
 			case sameJSON(old.Settings, v.settings):
 				resp.Unchanged++
 			default:
-				updates = append(updates, change{ID: old.ID, Settings: json.RawMessage(v.settings)})
+				updates = append(updates, change{ID: old.ID, Settings: json.RawMessage(v.settings), Search: v.search})
 			}
 		}
 		if len(adds) > 0 {
 			var created []*row
-			if err := tx.Raw(`INSERT INTO sites (url, settings)
-				SELECT url, settings FROM jsonb_to_recordset(?::jsonb) AS v(url text, settings jsonb)
+			if err := tx.Raw(`INSERT INTO sites (url, settings, search)
+				SELECT url, settings, search FROM jsonb_to_recordset(?::jsonb) AS v(url text, settings jsonb, search text)
 				RETURNING id, url, settings, version`, jsonText(adds)).Scan(&created).Error; err != nil {
 				return fmt.Errorf("import: add %d sites: %w", len(adds), err)
 			}
@@ -203,8 +205,8 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, opts ImportOpti
 		}
 		if len(updates) > 0 {
 			var updated []*row
-			if err := tx.Raw(`UPDATE sites s SET settings = v.settings, version = s.version + 1
-				FROM jsonb_to_recordset(?::jsonb) AS v(id bigint, settings jsonb) WHERE s.id = v.id
+			if err := tx.Raw(`UPDATE sites s SET settings = v.settings, search = v.search, version = s.version + 1
+				FROM jsonb_to_recordset(?::jsonb) AS v(id bigint, settings jsonb, search text) WHERE s.id = v.id
 				RETURNING s.id, s.url, s.settings, s.version`, jsonText(updates)).Scan(&updated).Error; err != nil {
 				return fmt.Errorf("import: update %d sites: %w", len(updates), err)
 			}
@@ -291,7 +293,7 @@ func (s *Service) importRow(ctx context.Context, i int, raw json.RawMessage) (im
 	if err := st.normalize(u, s.defaults); err != nil {
 		return importRow{}, err
 	}
-	return importRow{index: i, url: u, settings: st.json()}, nil
+	return importRow{index: i, url: u, settings: st.json(), search: *searchText(u, st)}, nil
 }
 
 // jsonText writes v as JSON text, for a query parameter.

@@ -121,8 +121,10 @@ type Config struct {
 	Method string `json:"method"`
 	// Headers are sent with every check.
 	Headers map[string]string `json:"headers"`
-	// Body is sent with POST checks.
+	// Body is sent with POST checks; responses show it hidden.
 	Body string `json:"body"`
+	// BodyBytes is the body's length, where a response hides the body.
+	BodyBytes int `json:"body_bytes,omitempty"`
 	// ExpectStatus lists the statuses that count as up.
 	ExpectStatus string `json:"expect_status"`
 	// Keyword is text the body must contain, or must not with

@@ -18,6 +18,7 @@ type view struct {
 	Method        string            `json:"method"`
 	Headers       map[string]string `json:"headers"`
 	Body          string            `json:"body"`
+	BodyBytes     int               `json:"body_bytes"`
 	ExpectStatus  string            `json:"expect_status"`
 	Keyword       string            `json:"keyword"`
 	KeywordAbsent bool              `json:"keyword_absent"`
@@ -84,21 +85,26 @@ func TestEverySettingIsStoredAndShown(t *testing.T) {
 	if echo["method"] != "POST" || echo["expect_status"] != "200-299,301,418" || echo["name"] != "Shop" {
 		t.Errorf("POST /site answered %s: want the settings normalized", resp)
 	}
-	if strings.Contains(resp, "s3cret") {
-		t.Errorf("POST /site answered %s: the Authorization header's value shows", resp)
+	if strings.Contains(resp, "s3cret") || strings.Contains(resp, "application/json") || strings.Contains(resp, "ping") {
+		t.Errorf("POST /site answered %s: a header's value or the body shows", resp)
 	}
 	if _, ok := echo["keyword_absent"]; ok {
 		t.Errorf("POST /site answered %s: keyword_absent false was given, but is the default", resp)
 	}
 	want := view{
 		ID: 1, URL: "https://shop.example/health", Name: "Shop", Interval: "30s", Timeout: "5s", Method: "POST",
-		Headers: map[string]string{"Accept": "application/json", "Authorization": "xxxxx"},
-		Body:    `{"ping": 1}`, ExpectStatus: "200-299,301,418", Keyword: "ok", MaxLatency: ptr("1.5s"),
+		Headers: map[string]string{"Accept": "xxxxx", "Authorization": "xxxxx"},
+		Body:    "xxxxx", BodyBytes: 11, ExpectStatus: "200-299,301,418", Keyword: "ok", MaxLatency: ptr("1.5s"),
 		Confirmations: 3, Recoveries: 2, Paused: true, Tags: []string{"prod", "team:web"},
 		Locations: []string{"eu-west", "us-east"},
 	}
 	if got := e.view(t, 1); !reflect.DeepEqual(got, want) {
 		t.Fatalf("GET /site/1 =\n %+v\nwant\n %+v", got, want)
+	}
+	// The key holder's export has them.
+	_, export := e.Do(t, "GET", "/site/export", "")
+	if !strings.Contains(export, "Bearer s3cret") || !strings.Contains(export, `"application/json"`) || !strings.Contains(export, `ping`) {
+		t.Errorf("GET /site/export = %s, want the headers' values and the body", export)
 	}
 	// The search finds sites by name too.
 	var page struct{ Sites []view }
@@ -126,14 +132,16 @@ func TestPatchChangesOnlyWhatItNames(t *testing.T) {
 		{"null goes back to the default", `{"interval": null}`, func(v *view) { v.Interval = "5m" }},
 		{"pause", `{"paused": true}`, func(v *view) { v.Paused = true }},
 		{"resume", `{"paused": false}`, func(v *view) { v.Paused = false }},
-		{"masked header keeps its value", `{"headers": {"X-Api-Key": "xxxxx", "Accept": "*/*"}}`,
-			func(v *view) { v.Headers["Accept"] = "*/*" }},
+		{"masked header keeps its value", `{"headers": {"X-Api-Key": "xxxxx", "Accept": "*/*"}}`, func(v *view) {}},
+		{"a body", `{"method": "POST", "body": "hello, world"}`, func(v *view) { v.Method, v.Body, v.BodyBytes = "POST", "xxxxx", 12 }},
+		{"masked body keeps its value", `{"body": "xxxxx", "timeout": "4s"}`, func(v *view) { v.Timeout = "4s" }},
+		{"back to GET", `{"method": "GET", "body": null}`, func(v *view) { v.Method, v.Body, v.BodyBytes = "GET", "", 0 }},
 		{"tags replaced whole", `{"tags": ["y", "z"]}`, func(v *view) { v.Tags = []string{"y", "z"} }},
 		{"url", `{"url": "a2.example"}`, func(v *view) { v.URL = "https://a2.example"; v.Name = "A" }},
 		{"nothing", `{}`, func(v *view) {}},
 	}
 	want := base
-	want.Headers = map[string]string{"X-Api-Key": "xxxxx", "Accept": "text/html"}
+	want.Headers = map[string]string{"X-Api-Key": "xxxxx", "Accept": "xxxxx"}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got view
@@ -150,8 +158,8 @@ func TestPatchChangesOnlyWhatItNames(t *testing.T) {
 	// The masked value kept the real one: the key shows masked, and the
 	// database still holds it.
 	list := e.sites(t)
-	if got := list[0].Given.Headers["X-Api-Key"]; got != "k-123" {
-		t.Fatalf("X-Api-Key = %q after a PATCH that sent it masked, want the value kept", got)
+	if got := list[0].Given.Headers; got["X-Api-Key"] != "k-123" || got["Accept"] != "*/*" {
+		t.Fatalf("headers %v after a PATCH that sent X-Api-Key masked and Accept */*, want k-123 kept and */*", got)
 	}
 	if status, resp := e.Do(t, "PATCH", "/site/99", `{"paused": true}`); status != 404 {
 		t.Fatalf("PATCH of a missing site = %d %s, want 404", status, resp)

@@ -59,11 +59,16 @@ func (e *Entry) SetGiven(settings []byte) error {
 	return nil
 }
 
-// Public returns the entry as responses show it: the password of its URL
-// and the values of headers that look like credentials hidden.
+// Public returns the entry as responses show it: its URL's credentials
+// (user information, secret-looking query values), its headers' values
+// and its body hidden, the body's length given in BodyBytes. The key
+// holder reads them back through GET /site/export.
 func (e Entry) Public() Entry {
 	e.Site = e.Site.Public()
 	e.Headers = maskHeaders(e.Headers)
+	if e.Body != "" {
+		e.BodyBytes, e.Body = len(e.Body), api.Mask
+	}
 	return e
 }
 
@@ -97,6 +102,8 @@ type row struct {
 	URL      string
 	Settings string // the settings given, as JSON
 	Version  int64
+	// Search is what a search matches: see searchText.
+	Search *string
 }
 
 func (row) TableName() string { return "sites" }
@@ -186,6 +193,7 @@ func (s *Service) add(ctx context.Context, p AddParams) (*Entry, error) {
 		return nil, err
 	}
 	r := &row{URL: u, Settings: p.Settings.json(), Version: 1}
+	r.Search = searchText(u, p.Settings)
 	err = s.db.WithContext(ctx).Create(r).Error
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return nil, api.Errorf(api.AlreadyExists, "site %s is already monitored", api.Quote(api.Redact(u)))
@@ -366,8 +374,7 @@ func (s *Service) ListPage(ctx context.Context, p PageParams) (*PageResponse, er
 	}
 	match := s.db.WithContext(ctx).Model(&row{})
 	if p.Search != "" {
-		pattern := "%" + likeEscaper.Replace(p.Search) + "%"
-		match = match.Where("url ILIKE ? OR settings->>'name' ILIKE ?", pattern, pattern)
+		match = match.Where("search ILIKE ?", "%"+likeEscaper.Replace(p.Search)+"%")
 	}
 	match = match.Session(&gorm.Session{}) // used twice below
 	resp := &PageResponse{}
@@ -389,6 +396,47 @@ func (s *Service) ListPage(ctx context.Context, p PageParams) (*PageResponse, er
 		return nil, err
 	}
 	return resp, nil
+}
+
+// searchText is what a search of the site matches: its URL as open reads
+// show it, credentials hidden, and the name it was given, so that a search
+// can never tell more than a read.
+func searchText(url string, st Settings) *string {
+	text := api.Redact(url)
+	if st.Name != nil {
+		text += "\n" + *st.Name
+	}
+	return &text
+}
+
+// FillSearch writes what a search matches for the sites that lack it,
+// those stored by a version before searches matched it.
+func (s *Service) FillSearch(ctx context.Context) error {
+	for {
+		var rows []*row
+		if err := s.db.WithContext(ctx).Where("search IS NULL").Order("id").Limit(10_000).Find(&rows).Error; err != nil {
+			return fmt.Errorf("read sites to index for search: %w", err)
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		type fill struct {
+			ID     int    `json:"id"`
+			Search string `json:"search"`
+		}
+		fills := make([]fill, len(rows))
+		for i, r := range rows {
+			st, err := r.settings()
+			if err != nil {
+				return err
+			}
+			fills[i] = fill{ID: r.ID, Search: *searchText(r.URL, st)}
+		}
+		if err := s.db.WithContext(ctx).Exec(`UPDATE sites s SET search = v.search
+			FROM jsonb_to_recordset(?::jsonb) AS v(id bigint, search text) WHERE s.id = v.id`, jsonText(fills)).Error; err != nil {
+			return fmt.Errorf("index %d sites for search: %w", len(rows), err)
+		}
+	}
 }
 
 // likeEscaper makes a search text match itself in a LIKE pattern.

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"gorm.io/gorm"
+
 	"uptime/internal/api"
 	"uptime/internal/apptest"
 	"uptime/internal/dbutil"
@@ -26,6 +28,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 type env struct {
 	apptest.Client
 	svc *site.Service
+	db  *gorm.DB
 }
 
 func setup(t *testing.T, apiKey string) *env {
@@ -46,7 +49,7 @@ func setup(t *testing.T, apiKey string) *env {
 	svc.Register(srv)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	return &env{Client: apptest.Client{URL: ts.URL}, svc: svc}
+	return &env{Client: apptest.Client{URL: ts.URL}, svc: svc, db: db}
 }
 
 // sites returns what the database holds, for checking that a refused
@@ -270,7 +273,7 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		{"page limit not a number", "GET", "/site?limit=ten", "", 400, "invalid_argument", `got \"ten\"`},
 		{"page after negative", "GET", "/site?after=-1", "", 400, "invalid_argument", "after must be a site id"},
 		{"page after not a number", "GET", "/site?after=x", "", 400, "invalid_argument", "after must be a site id"},
-		{"search too long", "GET", "/site?q=" + strings.Repeat("a", 501), "", 400, "invalid_argument", "at most 500"},
+		{"search too long", "GET", "/site?q=" + strings.Repeat("a", 101), "", 400, "invalid_argument", "at most 100"},
 		{"unknown route", "GET", "/nowhere", "", 404, "not_found", "no endpoint"},
 		{"unknown method", "PUT", "/site/1", `{"url": "a.com"}`, 405, "unimplemented", "use GET or HEAD or PATCH or DELETE"},
 		{"trailing slash", "POST", "/site/", `{"url": "a.com"}`, 404, "not_found", "no endpoint"},

@@ -43,7 +43,7 @@ func (s *Service) Update(ctx context.Context, id int, patch map[string]json.RawM
 		}
 		next.Version = r.Version + 1
 		err = tx.Model(&row{}).Where("id = ?", id).
-			Updates(map[string]any{"url": next.URL, "settings": next.Settings, "version": next.Version}).Error
+			Updates(map[string]any{"url": next.URL, "settings": next.Settings, "version": next.Version, "search": next.Search}).Error
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
 			return api.Errorf(api.AlreadyExists, "site %s is already monitored", api.Quote(api.Redact(next.URL)))
 		}
@@ -103,10 +103,14 @@ func (s *Service) patched(ctx context.Context, r *row, patch fields) (*row, erro
 		return nil, err
 	}
 	st.Headers = unmaskHeaders(st.Headers, old.Headers)
+	if st.Body != nil && *st.Body == api.Mask {
+		st.Body = old.Body // the body as shown, hidden: unchanged
+	}
 	if err := st.normalize(next.URL, s.defaults); err != nil {
 		return nil, err
 	}
 	next.Settings = st.json()
+	next.Search = searchText(next.URL, st)
 	if same, _ := jsonEqual(next.Settings, r.Settings); same {
 		next.Settings = r.Settings
 	}
@@ -127,26 +131,13 @@ func jsonEqual(a, b string) (bool, error) {
 	return string(ja) == string(jb), nil
 }
 
-// secretWords mark a header whose value is a credential.
-var secretWords = []string{"auth", "token", "key", "secret", "pass", "cookie", "session", "signature", "credential"}
-
-func isSecretHeader(name string) bool {
-	name = strings.ToLower(name)
-	for _, w := range secretWords {
-		if strings.Contains(name, w) {
-			return true
-		}
-	}
-	return false
-}
-
-// maskHeaders returns the headers with the values of credentials hidden.
+// maskHeaders returns the headers with every value hidden: any of them may
+// be a credential (X-JWT, X-Access...), and a name is enough to tell them
+// apart.
 func maskHeaders(h map[string]string) map[string]string {
 	out := maps.Clone(h)
 	for name := range out {
-		if isSecretHeader(name) {
-			out[name] = api.Mask
-		}
+		out[name] = api.Mask
 	}
 	return out
 }

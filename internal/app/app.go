@@ -178,6 +178,9 @@ func (a *App) Run(ctx context.Context) (err error) {
 	channels.Subscribe(transitions)
 	sites.CheckTargets(targets)
 	sites.SetDefaults(site.Defaults{Interval: a.cfg.CheckEvery, Timeout: a.cfg.CheckTimeout, Confirmations: a.cfg.ConfirmChecks})
+	if err := sites.FillSearch(ctx); err != nil {
+		return err
+	}
 	mon := monitor.New(monitorDB, sites, q, transitions, a.monitorOptions(targets), a.log)
 	sites.Listen(mon)
 
