@@ -31,6 +31,9 @@ func (e *env) addWithSettings(t *testing.T, url, settings string) int {
 	t.Helper()
 	var s struct{ ID int }
 	e.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, %s}`, url, settings), &s)
+	if !strings.Contains(settings, `"paused": true`) {
+		e.waitFirstCheck(t, s.ID)
+	}
 	e.waitTransitions(t, 0)
 	return s.ID
 }

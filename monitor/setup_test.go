@@ -134,19 +134,26 @@ func (e *env) addSite(t *testing.T, url string) site.Site {
 	t.Helper()
 	var s site.Site
 	e.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q}`, url), &s)
+	e.waitFirstCheck(t, s.ID)
+	return s
+}
+
+// waitFirstCheck waits for the site-added job of a site to end.
+func (e *env) waitFirstCheck(t testing.TB, id int) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var done bool
 		err := e.db.QueryRow(context.Background(), `SELECT EXISTS (SELECT FROM river_job
-			WHERE kind = 'site-added' AND (args->>'site_id')::int = $1 AND finalized_at IS NOT NULL)`, s.ID).Scan(&done)
+			WHERE kind = 'site-added' AND (args->>'site_id')::int = $1 AND finalized_at IS NOT NULL)`, id).Scan(&done)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if done {
-			return s
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the first check of site %d did not end within 30s", s.ID)
+			t.Fatalf("the first check of site %d did not end within 30s", id)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
