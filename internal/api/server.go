@@ -32,6 +32,7 @@ type Server struct {
 	origins  []string         // accepted for changes without the key, beside loopback
 	hosts    []string         // host names answered to, beside addresses and loopback
 	limits   map[string]int64 // body limits of the patterns that need more than MaxBodyBytes
+	keys     *keyGuard        // the clients sending wrong keys
 	routes   []route          // every route registered, for the OpenAPI document
 	// DatabaseDown is raised by every request that finds the database
 	// unreachable, instead of an ERROR line each: an outage is logged once
@@ -51,7 +52,7 @@ type prefixRoute struct {
 // request that changes something or makes the server fetch a URL must carry
 // "Authorization: Bearer <apiKey>"; reads stay open.
 func NewServer(log *slog.Logger, apiKey string) *Server {
-	s := &Server{mux: http.NewServeMux(), log: log, DatabaseDown: alarm.New(log, "the database is unreachable")}
+	s := &Server{mux: http.NewServeMux(), log: log, keys: newKeyGuard(log), DatabaseDown: alarm.New(log, "the database is unreachable")}
 	if apiKey != "" {
 		sum := sha256.Sum256([]byte(apiKey))
 		s.keyHash = sum[:]
@@ -165,10 +166,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if cors(rec, r) {
 		return
 	}
-	if s.keyHash != nil && needsKey(r) && !s.validKey(r) {
-		rec.Header().Set("WWW-Authenticate", `Bearer realm="uptime"`)
-		RespondError(rec, r, s.log, Errorf(Unauthenticated, "this request needs the API key: send the header \"Authorization: Bearer <key>\""))
-		return
+	if s.keyHash != nil && needsKey(r) {
+		client := clientAddr(r)
+		if left, blocked := s.keys.blocked(client); blocked {
+			RespondError(rec, r, s.log, &Error{Code: ResourceExhausted,
+				Message: fmt.Sprintf("too many wrong API keys from %s; retry in %s", client, left.Round(time.Second)),
+				header:  http.Header{"Retry-After": {strconv.Itoa(int(left.Seconds()) + 1)}}})
+			return
+		}
+		if !s.validKey(r) {
+			if r.Header.Get("Authorization") != "" {
+				s.keys.failed(r, client)
+			}
+			rec.Header().Set("WWW-Authenticate", `Bearer realm="uptime"`)
+			RespondError(rec, r, s.log, Errorf(Unauthenticated, "this request needs the API key: send the header \"Authorization: Bearer <key>\""))
+			return
+		}
 	}
 	if needsKey(r) && !s.originAllowed(r) {
 		RespondError(rec, r, s.log, Errorf(PermissionDenied, "requests that change something or fetch URLs are not "+
