@@ -13,11 +13,21 @@ import (
 
 // alwaysDenied are addresses no check may reach, whatever is allowed: the
 // link-local range, where cloud metadata services hand out credentials,
-// and AWS's IPv6 metadata address.
+// AWS's IPv6 metadata address, Azure's host (its wire server), the IETF's
+// protocol range (192.0.0.192 is Oracle Cloud's metadata), the deprecated
+// site-local range, "this network", and NAT64, through which an IPv6
+// address names any IPv4 one, metadata included. IPv4-mapped and
+// IPv4-compatible forms of an IPv4 address are checked as that address.
 var alwaysDenied = []netip.Prefix{
 	netip.MustParsePrefix("169.254.0.0/16"),
 	netip.MustParsePrefix("fe80::/10"),
 	netip.MustParsePrefix("fd00:ec2::254/128"),
+	netip.MustParsePrefix("168.63.129.16/32"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("fec0::/10"),
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("64:ff9b::/96"),
+	netip.MustParsePrefix("64:ff9b:1::/48"),
 }
 
 // internal are the ranges denied when the server listens beyond loopback,
@@ -40,10 +50,10 @@ var internal = []netip.Prefix{
 type Targets struct {
 	deny  []netip.Prefix
 	allow []netip.Prefix
-	// self is where this instance listens: a check never calls its own API.
+	// self are the ports where this instance listens (its API, its
+	// profiler, its own PostgreSQL): a check never reaches them on this
+	// machine, by whatever address.
 	self []netip.AddrPort
-	// selfAnyPort is the port of a listener on every interface (0 if none).
-	selfAnyPort uint16
 }
 
 // NewTargets returns the policy. Link-local and cloud metadata addresses
@@ -60,18 +70,51 @@ func NewTargets(deny, allow []netip.Prefix, denyInternal bool) *Targets {
 	return t
 }
 
-// ListenOn tells the policy where this instance serves its API, so that
-// checks never reach it.
+// ListenOn tells the policy where this instance serves (its API, its
+// profiler, its own PostgreSQL), so that checks never reach it.
+// The address may be a name (localhost:6060): its port on this machine is
+// refused all the same.
 func (t *Targets) ListenOn(addr string) {
-	ap, err := netip.ParseAddrPort(addr)
+	host, portText, err := net.SplitHostPort(addr)
 	if err != nil {
 		return
 	}
-	if ap.Addr().IsUnspecified() {
-		t.selfAnyPort = ap.Port()
+	port, err := strconv.ParseUint(portText, 10, 16)
+	if err != nil {
 		return
 	}
-	t.self = append(t.self, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		ip = netip.IPv4Unspecified()
+	}
+	t.self = append(t.self, netip.AddrPortFrom(ip.Unmap(), uint16(port)))
+}
+
+// own tells whether ip:port is one of this instance's listeners: the port
+// of one, on its address or on any address of this machine (loopback, the
+// unspecified address, which Linux connects to loopback, or an
+// interface's).
+func (t *Targets) own(ip netip.Addr, port uint16) bool {
+	for _, self := range t.self {
+		if self.Port() != port {
+			continue
+		}
+		if self.Addr() == ip || ip.IsLoopback() || ip.IsUnspecified() || isLocal(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// plain returns the IPv4 address an IPv4-mapped (::ffff:a.b.c.d) or
+// IPv4-compatible (::a.b.c.d) address stands for, and any other as it is.
+func plain(ip netip.Addr) netip.Addr {
+	ip = ip.Unmap()
+	if ip.Is6() && !ip.IsUnspecified() && !ip.IsLoopback() && netip.MustParsePrefix("::/96").Contains(ip) {
+		b := ip.As16()
+		return netip.AddrFrom4([4]byte(b[12:]))
+	}
+	return ip
 }
 
 // DeniedError is a target the policy refuses.
@@ -89,18 +132,13 @@ func (t *Targets) CheckAddr(ip netip.Addr, port uint16) error {
 	if t == nil {
 		return nil
 	}
-	ip = ip.Unmap()
-	for _, self := range t.self {
-		if self.Port() == port && (self.Addr() == ip || self.Addr().IsLoopback() && ip.IsLoopback()) {
-			return &DeniedError{ip, "it is this Uptime instance's own API"}
-		}
-	}
-	if t.selfAnyPort != 0 && port == t.selfAnyPort && (ip.IsLoopback() || ip.IsUnspecified() || isLocal(ip)) {
-		return &DeniedError{ip, "it is this Uptime instance's own API"}
+	ip = plain(ip)
+	if t.own(ip, port) {
+		return &DeniedError{ip, "it is this Uptime instance's own API or database"}
 	}
 	for _, p := range alwaysDenied {
 		if p.Contains(ip) {
-			return &DeniedError{ip, "link-local and cloud metadata addresses are never checked"}
+			return &DeniedError{ip, "link-local, cloud metadata, NAT64 and \"this network\" addresses are never checked"}
 		}
 	}
 	for _, p := range t.deny {

@@ -158,10 +158,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return err
 	}
 
-	deny, _ := config.ParsePrefixes(a.cfg.DenyTargets) // validated with the config
-	allow, _ := config.ParsePrefixes(a.cfg.AllowTargets)
-	targets := monitor.NewTargets(deny, allow, a.cfg.ListensBeyondLoopback())
-	targets.ListenOn(ln.Addr().String())
+	targets := a.targets(ln, dbs)
 
 	q := queue.New()
 	transitions := pubsub.NewTopic[monitor.TransitionEvent](q, monitor.TransitionTopic, a.log)

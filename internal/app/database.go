@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -79,6 +83,27 @@ func OpenDatabaseServer(ctx context.Context, cfg config.Config, infra *infraconf
 		s.stopSupervising = func() { cancel(); <-done }
 	}
 	return s, nil
+}
+
+// OwnAddrs are the addresses of the server's PostgreSQL that are on this
+// machine: the local cluster's, or the configured server's when it is on
+// loopback. Checks must never reach them.
+func (s *DatabaseServer) OwnAddrs() []string {
+	if s.cluster != nil {
+		return []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(s.cluster.Port()))}
+	}
+	u, err := url.Parse(s.url)
+	if err != nil {
+		return nil
+	}
+	host, port := u.Hostname(), u.Port()
+	if port == "" {
+		port = "5432"
+	}
+	if ip, err := netip.ParseAddr(host); host == "localhost" || err == nil && ip.IsLoopback() {
+		return []string{net.JoinHostPort("127.0.0.1", port), net.JoinHostPort("::1", port)}
+	}
+	return nil
 }
 
 // LoadInfra reads the infra-config the configuration names, if any: nil
@@ -189,4 +214,21 @@ func (s *DatabaseServer) Close(ctx context.Context) error {
 	}
 	s.stopSupervising()
 	return s.cluster.Stop(ctx)
+}
+
+// targets is the policy of where checks may connect: the configured
+// denials and allowances, never this instance's own listeners (its API on
+// ln, its profiler) nor its PostgreSQL on this machine.
+func (a *App) targets(ln net.Listener, dbs *DatabaseServer) *monitor.Targets {
+	deny, _ := config.ParsePrefixes(a.cfg.DenyTargets) // validated with the config
+	allow, _ := config.ParsePrefixes(a.cfg.AllowTargets)
+	targets := monitor.NewTargets(deny, allow, a.cfg.ListensBeyondLoopback())
+	targets.ListenOn(ln.Addr().String())
+	if a.cfg.DebugAddr != "" {
+		targets.ListenOn(a.cfg.DebugAddr)
+	}
+	for _, addr := range dbs.OwnAddrs() {
+		targets.ListenOn(addr)
+	}
+	return targets
 }

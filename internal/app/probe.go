@@ -41,10 +41,7 @@ func (a *App) runProbe(ctx context.Context, ln net.Listener, dbs *DatabaseServer
 		return fmt.Errorf("the monitor database: %w", err)
 	}
 
-	deny, _ := config.ParsePrefixes(a.cfg.DenyTargets) // validated with the config
-	allow, _ := config.ParsePrefixes(a.cfg.AllowTargets)
-	targets := monitor.NewTargets(deny, allow, a.cfg.ListensBeyondLoopback())
-	targets.ListenOn(ln.Addr().String())
+	targets := a.targets(ln, dbs)
 	q := queue.New()
 	transitions := pubsub.NewTopic[monitor.TransitionEvent](q, monitor.TransitionTopic, a.log)
 	transitions.Elsewhere(slack.Subscription, notify.Subscription)

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +19,7 @@ import (
 	"uptime/internal/apptest"
 	"uptime/internal/config"
 	"uptime/internal/fakeslack"
+	"uptime/internal/pgtest"
 )
 
 // TestPingLoopsEndAtOnce pings a site that redirects every request to
@@ -299,4 +303,47 @@ func TestListeningBeyondLoopbackDeniesPrivateTargets(t *testing.T) {
 		}
 		a.Stop()
 	}
+}
+
+// TestOwnPortsAreNeverChecked: even on loopback, with every address open,
+// no check reaches this instance's API, its profiler or its PostgreSQL, by
+// whatever address names this machine (0.0.0.0 connects to loopback).
+func TestOwnPortsAreNeverChecked(t *testing.T) {
+	debug := freePort(t)
+	a := apptest.Start(t, apptest.Setup{Configure: func(c *config.Config) { c.DebugAddr = "127.0.0.1:" + debug }})
+	api := a.URL[strings.LastIndex(a.URL, ":")+1:]
+	u, _ := url.Parse(pgtest.ServerURL(t))
+	for _, target := range []string{
+		"http://0.0.0.0:" + api + "/site/export",
+		"http://127.0.0.2:" + api + "/site",
+		"http://[::ffff:127.0.0.1]:" + api + "/site",
+		"http://0.0.0.0:" + debug + "/debug/pprof/",
+		"http://localhost:" + debug + "/debug/pprof/",
+		"http://127.0.0.1:" + u.Port() + "/",
+		"http://0.0.0.0:" + u.Port() + "/",
+	} {
+		status, msg := a.Refusal(t, "POST", "/site", fmt.Sprintf(`{"url": %q}`, target))
+		if status != 400 || !strings.Contains(msg, "not allowed") {
+			t.Errorf("adding %s: %d %q, want 400 saying the address is not allowed", target, status, msg)
+		}
+		var r struct {
+			Up     bool
+			Reason string
+		}
+		a.Call(t, "GET", "/ping/"+target, "", &r)
+		if r.Up || !strings.Contains(r.Reason, "not allowed") {
+			t.Errorf("ping of %s: %+v, want down, not allowed", target, r)
+		}
+	}
+}
+
+// freePort returns a port nothing listens on now.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }
