@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -242,5 +243,32 @@ func TestPublicStatusPage(t *testing.T) {
 	a.Call(t, "PATCH", "/status-page/nope", `{"slug": "renamed"}`, nil)
 	if status, _, _ := call(t, a, "GET", "/p/renamed", ""); status != 200 {
 		t.Errorf("a page renamed onto a slug whose 404 was seen: %d", status)
+	}
+}
+
+// TestPublicPageIsNeverStaleWhileTheDatabaseAnswers: the first visitor
+// after a quiet spell sees the state of now, not the rendering of before
+// it; a stale rendering is only for while PostgreSQL cannot be reached.
+func TestPublicPageIsNeverStaleWhileTheDatabaseAnswers(t *testing.T) {
+	a := apptest.Start(t, apptest.Setup{})
+	var failing atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() {
+			w.WriteHeader(503)
+		}
+	}))
+	defer srv.Close()
+	var shop struct{ ID int }
+	a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, "name": "Shop", "confirmations": 0}`, srv.URL), &shop)
+	a.Call(t, "POST", fmt.Sprintf("/check/%d", shop.ID), "", nil)
+	a.Call(t, "POST", "/status-page", fmt.Sprintf(`{"slug": "shop", "title": "Shop", "groups": [{"name": "All", "sites": [%d]}]}`, shop.ID), nil)
+	if _, _, body := call(t, a, "GET", "/p/shop", ""); !strings.Contains(body, ">Operational<") {
+		t.Fatalf("the page before the outage does not say Operational")
+	}
+	failing.Store(true)
+	a.Call(t, "POST", fmt.Sprintf("/check/%d", shop.ID), "", nil)
+	time.Sleep(5500 * time.Millisecond) // past the cache's life of 5 s: a quiet spell
+	if _, _, body := call(t, a, "GET", "/p/shop", ""); !strings.Contains(body, ">Down<") {
+		t.Errorf("the first visit after the site went down and the cache's life passed does not say Down")
 	}
 }

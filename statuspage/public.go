@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"html"
 	"html/template"
@@ -39,8 +40,9 @@ const cacheFor = 5 * time.Second
 const renderTimeout = 30 * time.Second
 
 // keepStale is how long a page's last rendering is kept to be served
-// while a new one cannot be made (the database away): the page says when
-// it was updated.
+// while a new one cannot be made because the database is away: the page
+// says when it was updated. Otherwise no visitor sees a rendering older
+// than cacheFor plus the one being made.
 const keepStale = 15 * time.Minute
 
 // publicPolicy lets a public page use its own inline style and nothing
@@ -125,11 +127,12 @@ func (s *Service) handlePublic(r *http.Request) (any, error) {
 	now := s.now()
 	page := s.cache.get(slug, now)
 	if page == nil {
-		// Past its life, the last rendering is served as it is while one
-		// new rendering is made in the background: no visitor waits for
-		// it. Only a page not rendered lately is waited for.
-		// A page changed since a rendering began is rendered anew, not
-		// joined.
+		// Past its life, a page is rendered anew, once for every visitor
+		// asking meanwhile, and they wait for it: during an outage the
+		// first visitor after a quiet spell must not be shown the page of
+		// before it. Only while the database cannot be reached is the last
+		// rendering served, saying when it was made. A page changed since
+		// a rendering began is rendered anew, not joined.
 		gen := s.cache.generation(slug)
 		result := s.cache.flight.DoChan(slug+"#"+strconv.Itoa(gen), func() (any, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), renderTimeout)
@@ -141,19 +144,19 @@ func (s *Service) handlePublic(r *http.Request) (any, error) {
 			s.cache.put(slug, gen, p)
 			return p, nil
 		})
-		if old := s.cache.stale(slug); old != nil && now.Sub(old.at) < keepStale {
-			page = old
-		} else {
-			var res singleflight.Result
-			select {
-			case res = <-result:
-			case <-r.Context().Done():
-				return nil, r.Context().Err()
-			}
-			if res.Err != nil {
-				return nil, res.Err
-			}
+		var res singleflight.Result
+		select {
+		case res = <-result:
+		case <-r.Context().Done():
+			return nil, r.Context().Err()
+		}
+		switch old := s.cache.stale(slug); {
+		case res.Err == nil:
 			page = res.Val.(*rendered)
+		case (api.Unreachable(res.Err) || errors.Is(res.Err, context.DeadlineExceeded)) && old != nil && now.Sub(old.at) < keepStale:
+			page = old
+		default:
+			return nil, res.Err
 		}
 	}
 	header := http.Header{
