@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: run test chaos build image vet screenshot bench bench-steady bench-history bench-metrics bench-page
+.PHONY: run test chaos build image vet screenshot bench bench-steady bench-history bench-metrics bench-page bench-reads
 
 # run builds bin/uptime and runs it in make's place, so that Ctrl-C stops
 # it cleanly (go run would report an interrupted program as failed).
@@ -107,3 +107,14 @@ bench-page:
 	BENCH_PAGE_OUT=$(CURDIR)/bench-page-results.md \
 	$(GO) test -tags pagebench -count=1 -timeout 30m -run TestPageBenchmark -v ./statuspage
 	@cat bench-page-results.md
+
+# bench-reads runs the real binary with BENCH_READS_SITES sites and 20
+# clients asking for every site at once (GET /site, unpaged) while the
+# dashboard reads the states of some, and measures the process's memory
+# and the dashboard's latency meanwhile. It writes bench-reads-results.md.
+BENCH_READS_SITES ?= 100000
+bench-reads:
+	@./scripts/ensure-deps postgres
+	BENCH_READS_SITES=$(BENCH_READS_SITES) BENCH_READS_OUT=$(CURDIR)/bench-reads-results.md \
+	$(GO) test -tags readbench -count=1 -timeout 30m -run TestReadsBenchmark -v .
+	@cat bench-reads-results.md

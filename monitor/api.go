@@ -23,8 +23,18 @@ func (s *Service) Register(srv *api.Server) {
 	srv.Handle("POST /checkall", fetches(s.handleCheckAll), checkAll)
 	srv.Handle("POST /check-all", fetches(s.handleCheckAll), checkAll)
 	// A status response holds a database connection while it streams, so
-	// few stream at once, and the pool is left to the checks.
-	srv.Handle("GET /status", api.NewLimiter(4, 8).Wrap(s.handleStatus), api.Doc{
+	// few of every site stream at once (the server's bound on expensive
+	// reads), and the pool is left to the checks; the dashboard's reads of
+	// some sites have a bound of their own, so that those never wait
+	// behind them.
+	statusAll := srv.Expensive(func(r *http.Request) (any, error) { return s.Status(r.Context(), nil) })
+	statusSome := api.NewLimiter(api.DefaultPerClient, api.DefaultOverall).Wrap(s.handleStatus)
+	srv.Handle("GET /status", func(r *http.Request) (any, error) {
+		if !r.URL.Query().Has("ids") {
+			return statusAll(r)
+		}
+		return statusSome(r)
+	}, api.Doc{
 		Summary: "The latest state of every site checked, or of some", Response: StatusResponse{},
 		Query: []api.Param{{Name: "ids", Type: "string", Description: "site ids separated by commas, at most 1000"}}})
 	srv.Handle("GET /history/{siteID}", s.handleHistory, api.Doc{

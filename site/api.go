@@ -20,7 +20,13 @@ func (s *Service) Register(srv *api.Server) {
 			URL *string `json:"url,omitempty"`
 			Settings
 		}{}, Response: Entry{}})
-	srv.Handle("GET /site", s.handleList, api.Doc{
+	listAll := srv.Expensive(func(r *http.Request) (any, error) { return s.streamList(r.Context()) })
+	srv.Handle("GET /site", func(r *http.Request) (any, error) {
+		if q := r.URL.Query(); !q.Has("limit") && !q.Has("after") && !q.Has("q") {
+			return listAll(r)
+		}
+		return s.handleList(r)
+	}, api.Doc{
 		Summary:  "Every site, or with limit, after or q one page of them",
 		Response: api.AnyOf{ListResponse{}, PageResponse{}},
 		Query: []api.Param{
@@ -34,7 +40,7 @@ func (s *Service) Register(srv *api.Server) {
 			{Name: "dry_run", Type: "boolean", Description: "count what would change, change nothing"},
 			{Name: "prune", Type: "boolean", Description: "delete the sites the list leaves out"},
 		}})
-	srv.Handle("GET /site/export", s.handleExport, api.Doc{
+	srv.Handle("GET /site/export", srv.Expensive(s.handleExport), api.Doc{
 		Summary: "Every site with the settings it was given, credentials included", Response: ExportResponse{}})
 	srv.Handle("DELETE /site/{siteID}", s.handleDelete, api.Doc{Summary: "Delete a site and its history"})
 }
@@ -119,21 +125,13 @@ func (s *Service) handleUpdate(r *http.Request) (any, error) {
 	return e.Public(), nil
 }
 
-// handleList serves GET /site → {"sites": [{"id", "url", settings...}]},
-// every site as in the tutorial. With any of limit, after or q in the
-// query it serves one page instead: up to limit sites (50 by default) with
-// an id above after and a URL or name containing q, as {"sites", "total",
-// "next"}.
+// handleList serves GET /site with any of limit, after or q in the query:
+// one page, up to limit sites (50 by default) with an id above after and a
+// URL or name containing q, as {"sites", "total", "next"}. Without them
+// GET /site is every site as in the tutorial, {"sites": [{"id", "url",
+// settings...}]}, streamed by streamList.
 func (s *Service) handleList(r *http.Request) (any, error) {
 	q := r.URL.Query()
-	if !q.Has("limit") && !q.Has("after") && !q.Has("q") {
-		list, err := s.List(r.Context())
-		if err != nil {
-			return nil, err
-		}
-		public(list.Sites)
-		return list, nil
-	}
 	limit, err := api.QueryLimit(r, "limit", 50, MaxPage)
 	if err != nil {
 		return nil, err

@@ -366,5 +366,5 @@ func (s *Service) handleImport(r *http.Request) (any, error) {
 // handleExport serves GET /site/export → {"sites": [...]}, which POST
 // /site/import takes back.
 func (s *Service) handleExport(r *http.Request) (any, error) {
-	return s.Export(r.Context())
+	return s.streamExport(r.Context())
 }

@@ -67,3 +67,43 @@ func TestLimiterBoundsEachClientAndAll(t *testing.T) {
 		t.Fatalf("slots left after every request ended: %d, %v", lim.total, lim.clients)
 	}
 }
+
+// The reads of every site share one bound, whichever endpoint they come
+// through, and cheap reads are not held by it.
+func TestExpensiveReadsShareOneBound(t *testing.T) {
+	srv := NewServer(slog.New(slog.DiscardHandler), "")
+	streamed := make(chan struct{})
+	stream := func(r *http.Request) (any, error) {
+		return Stream(func(w io.Writer) error { <-streamed; return nil }), nil
+	}
+	srv.Handle("GET /all-sites", srv.Expensive(stream))
+	srv.Handle("GET /all-states", srv.Expensive(stream))
+	srv.Handle("GET /some", func(r *http.Request) (any, error) { return map[string]int{"n": 1}, nil })
+	call := func(path, client string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "http://127.0.0.1"+path, nil)
+		req.RemoteAddr = client + ":1234"
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		return rec
+	}
+	var wg sync.WaitGroup
+	for i := range ExpensiveOverall {
+		path := []string{"/all-sites", "/all-states"}[i%2]
+		wg.Go(func() { call(path, "10.0.0."+string(rune('1'+i))) })
+	}
+	for busy := 0; busy < ExpensiveOverall; {
+		srv.reads.mu.Lock()
+		busy = srv.reads.total
+		srv.reads.mu.Unlock()
+	}
+	for _, path := range []string{"/all-sites", "/all-states"} {
+		if rec := call(path, "10.0.0.9"); rec.Code != 429 || rec.Header().Get("Retry-After") == "" {
+			t.Errorf("%s beyond the bound: %d, want 429 with Retry-After", path, rec.Code)
+		}
+	}
+	if rec := call("/some", "10.0.0.9"); rec.Code != 200 {
+		t.Errorf("a cheap read while the expensive ones are full: %d, want 200", rec.Code)
+	}
+	close(streamed)
+	wg.Wait()
+}

@@ -33,12 +33,28 @@ type Server struct {
 	hosts    []string         // host names answered to, beside addresses and loopback
 	limits   map[string]int64 // body limits of the patterns that need more than MaxBodyBytes
 	keys     *keyGuard        // the clients sending wrong keys
+	reads    *Limiter         // the expensive reads in flight: see Expensive
 	routes   []route          // every route registered, for the OpenAPI document
 	// DatabaseDown is raised by every request that finds the database
 	// unreachable, instead of an ERROR line each: an outage is logged once
 	// when it starts, once a minute, and once when it ends.
 	DatabaseDown *alarm.Alarm
 }
+
+// Bounds of the expensive reads, the ones of every site (GET /site and
+// /status unpaged, the export): each streams its answer from the
+// database, holding a connection for as long as it writes.
+const (
+	ExpensivePerClient = 2
+	ExpensiveOverall   = 2
+)
+
+// Expensive wraps an endpoint that reads every site, so that it shares one
+// bound with the others of its kind: ExpensivePerClient in flight for each
+// client, ExpensiveOverall in all, 429 with Retry-After beyond them. The
+// cheap reads the dashboard makes (a page of sites, the states of some)
+// are not bounded by them.
+func (s *Server) Expensive(e Endpoint) Endpoint { return s.reads.Wrap(e) }
 
 // prefixRoute is a route matched by path prefix, before the path is cleaned,
 // for endpoints whose path carries a URL (/ping/https://example.com).
@@ -52,7 +68,8 @@ type prefixRoute struct {
 // request that changes something or makes the server fetch a URL must carry
 // "Authorization: Bearer <apiKey>"; reads stay open.
 func NewServer(log *slog.Logger, apiKey string) *Server {
-	s := &Server{mux: http.NewServeMux(), log: log, keys: newKeyGuard(log), DatabaseDown: alarm.New(log, "the database is unreachable")}
+	s := &Server{mux: http.NewServeMux(), log: log, keys: newKeyGuard(log), reads: NewLimiter(ExpensivePerClient, ExpensiveOverall),
+		DatabaseDown: alarm.New(log, "the database is unreachable")}
 	if apiKey != "" {
 		sum := sha256.Sum256([]byte(apiKey))
 		s.keyHash = sum[:]
