@@ -99,6 +99,12 @@ func setup(t testing.TB, so setupOpts) *env {
 	}
 	e.sites = site.New(gdb)
 	e.mon = monitor.New(pool, e.sites, q, topic, so.opts, log)
+	// As the program does, the days' partitions are made before checking
+	// starts: made meanwhile, a check routed to the default partition
+	// fails its partition constraint.
+	if _, err := e.mon.PreparePartitions(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	e.mon.Start()
 	t.Cleanup(e.mon.Stop)
 	e.sites.Listen(e.mon)
