@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"uptime/internal/api"
+	"uptime/internal/egress"
 )
 
 // UserAgent is sent with every request the program makes, so that site
@@ -69,7 +70,7 @@ type Result struct {
 type Checker struct {
 	client    *http.Client
 	timeout   time.Duration
-	targets   *Targets
+	targets   *egress.Targets
 	userAgent string
 }
 
@@ -78,7 +79,7 @@ type Checker struct {
 // one of the checker's own, which applies targets to every address it
 // connects to; any transport, every URL and redirect that names an
 // address is checked against targets before it is fetched.
-func NewChecker(timeout time.Duration, transport http.RoundTripper, targets *Targets) *Checker {
+func NewChecker(timeout time.Duration, transport http.RoundTripper, targets *egress.Targets) *Checker {
 	if transport == nil {
 		transport = NewTransport(targets)
 	}
@@ -92,7 +93,7 @@ func NewChecker(timeout time.Duration, transport http.RoundTripper, targets *Tar
 				if len(via) > maxRedirects {
 					return errTooManyRedirects
 				}
-				return targets.checkLiteral(req.URL)
+				return targets.CheckLiteral(req.URL)
 			},
 		},
 	}
@@ -106,14 +107,10 @@ func (c *Checker) SetLocation(location string) { c.userAgent = LocationAgent(loc
 // the addresses targets allows (nil allows everything). Connections are
 // not kept: checks of one site are minutes apart, and a reused connection
 // would hide a server that no longer accepts new ones.
-func NewTransport(targets *Targets) *http.Transport {
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1}
-	if targets != nil {
-		dialer.Control = targets.control
-	}
+func NewTransport(targets *egress.Targets) *http.Transport {
 	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
+		Proxy:                 egress.Proxy(targets),
+		DialContext:           egress.Dialer(targets, 10*time.Second).DialContext,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 0,
 		DisableKeepAlives:     true,
@@ -155,7 +152,7 @@ func (c *Checker) CheckProbe(ctx context.Context, rawURL string, p *Probe) (res 
 		res.Reason = "invalid URL: " + shortURLError(err)
 		return res
 	}
-	if err := c.targets.checkLiteral(req.URL); err != nil {
+	if err := c.targets.CheckLiteral(req.URL); err != nil {
 		res.Reason = err.Error()
 		return res
 	}
@@ -205,7 +202,7 @@ func (c *Checker) reason(ctx context.Context, err error, timeout time.Duration) 
 		tlsAlert    tls.AlertError
 		certErr     *tls.CertificateVerificationError
 		netErr      net.Error
-		denied      *DeniedError
+		denied      *egress.DeniedError
 	)
 	switch {
 	case errors.As(err, &denied):

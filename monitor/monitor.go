@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"uptime/internal/alarm"
+	"uptime/internal/egress"
 	"uptime/internal/pubsub"
 	"uptime/internal/queue"
 	"uptime/site"
@@ -101,7 +102,7 @@ type Options struct {
 	// Transport carries the checks; nil means NewTransport's.
 	Transport http.RoundTripper
 	// Targets is what checks may reach; nil allows everything.
-	Targets *Targets
+	Targets *egress.Targets
 	// FlapChanges and FlapWindow: a site changing state more than
 	// FlapChanges times in FlapWindow is reported once as flapping, and its
 	// changes are held back until it has not changed for FlapWindow.

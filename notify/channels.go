@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -134,6 +135,40 @@ func kindOf(raw string) (string, error) {
 	return name, nil
 }
 
+// hostedAt are the services whose URL names the server they connect to
+// (a self-hosted one, or any endpoint), as the generic webhook does; the
+// others connect to their vendor's fixed host, whatever the URL's host
+// part holds (a token, a webhook's id).
+var hostedAt = []string{"generic", "gotify", "matrix", "mattermost", "ntfy", "opsgenie", "rocketchat", "signal", "smtp", "zulip", "bark", "apprise"}
+
+// reachable applies the target policy to where a channel connects: a
+// webhook's host, or a self-hosted service's, resolved now. A webhook is
+// held to the policy at each connection too (its dialer's Control); a
+// service connects through shoutrrr's own clients, so it is checked here,
+// at creation and before each delivery.
+func (s *Service) reachable(ctx context.Context, kind, raw string) error {
+	if s.opts.Targets == nil || kind != "webhook" && !slices.Contains(hostedAt, kind) {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	host, port := u.Hostname(), u.Port()
+	if kind == "generic" && u.Query().Get("disabletls") != "yes" && port == "" {
+		port = "443"
+	}
+	n, _ := strconv.ParseUint(port, 10, 16)
+	if n == 0 {
+		n = map[bool]uint64{true: 80, false: 443}[strings.EqualFold(u.Scheme, "http")]
+	}
+	err = s.opts.Targets.CheckResolved(ctx, host, uint16(n))
+	if dnsErr := (*net.DNSError)(nil); errors.As(err, &dnsErr) {
+		return nil // nothing to refuse: a name that does not resolve reaches nothing
+	}
+	return err
+}
+
 // Services are the shoutrrr services a channel URL may name.
 func Services() []string {
 	var out []string
@@ -210,6 +245,10 @@ func (s *Service) check(ctx context.Context, p ChannelParams) (kind string, err 
 	if p.URL != nil {
 		if kind, err = kindOf(*p.URL); err != nil {
 			return "", err
+		}
+		if err := s.reachable(ctx, kind, *p.URL); err != nil {
+			return "", api.Errorf(api.InvalidArgument, "url: %s (a channel connects where checks may; see --allow-targets)",
+				scrub(err.Error(), *p.URL))
 		}
 	}
 	if p.Secret != nil && utf8.RuneCountInString(*p.Secret) > maxSecret {

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/nicholas-fedor/shoutrrr/pkg/router"
@@ -220,10 +221,13 @@ func (s *Service) record(ctx context.Context, id int64, event string, err error)
 // send delivers one event to one channel. Its error never holds the
 // channel's URL or secret.
 func (s *Service) send(ctx context.Context, ch *openChannel, ev Event) error {
-	var err error
-	if ch.kind == "webhook" {
+	err := s.reachable(ctx, ch.kind, ch.url)
+	switch {
+	case err != nil:
+		err = fmt.Errorf("not sent: %w", err)
+	case ch.kind == "webhook":
 		err = s.postWebhook(ctx, ch, ev)
-	} else {
+	default:
 		err = sendShoutrrr(ctx, ch.url, ev)
 	}
 	if err != nil {
@@ -231,7 +235,8 @@ func (s *Service) send(ctx context.Context, ch *openChannel, ev Event) error {
 		if ch.hasSecret {
 			msg = strings.ReplaceAll(msg, string(ch.secret), "•••")
 		}
-		return errors.New(msg)
+		// Short and redacted: what a service answered is not ours to show.
+		return errors.New(clipReason(api.Redact(msg)))
 	}
 	return nil
 }
@@ -268,11 +273,29 @@ func (s *Service) postWebhook(ctx context.Context, ch *openChannel, ev Event) er
 		return fmt.Errorf("post to the webhook: %w", err)
 	}
 	defer resp.Body.Close()
-	reply, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode >= 300 {
-		return fmt.Errorf("the webhook answered %d: %s", resp.StatusCode, strings.TrimSpace(string(reply)))
+		// The status alone: the reply's body may hold anything the
+		// endpoint knows, and channels are read by anyone.
+		return fmt.Errorf("the webhook answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 	}
 	return nil
+}
+
+// maxReason is the longest delivery error kept on a channel.
+const maxReason = 160
+
+// clipReason shortens a delivery's error to maxReason bytes, on a rune's
+// boundary.
+func clipReason(msg string) string {
+	if len(msg) <= maxReason {
+		return msg
+	}
+	cut := maxReason
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + "…"
 }
 
 // sendShoutrrr sends the event's text through the service the URL names.

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"uptime/internal/api"
+	"uptime/internal/egress"
 	"uptime/internal/queue"
 	"uptime/internal/seal"
 	"uptime/site"
@@ -75,8 +76,12 @@ type Options struct {
 	// RetryBackoff is the first wait before a failed delivery is tried
 	// again; it doubles up to ten minutes. Defaults to Encore's 10 seconds.
 	RetryBackoff time.Duration
-	// Transport carries webhook requests; nil means the default one.
+	// Transport carries webhook requests; nil means one that connects only
+	// where Targets allows.
 	Transport http.RoundTripper
+	// Targets is where channels may connect, as checks may; nil allows
+	// everything.
+	Targets *egress.Targets
 }
 
 // Service keeps the channels and delivers to them.
@@ -96,8 +101,23 @@ func New(db *pgxpool.Pool, box *seal.Box, sites Sites, q *queue.Queue, opts Opti
 	if opts.RetryBackoff <= 0 {
 		opts.RetryBackoff = 10 * time.Second
 	}
+	transport := opts.Transport
+	if transport == nil {
+		transport = &http.Transport{
+			Proxy:               egress.Proxy(opts.Targets),
+			DialContext:         egress.Dialer(opts.Targets, 10*time.Second).DialContext,
+			TLSHandshakeTimeout: 10 * time.Second,
+			ForceAttemptHTTP2:   true,
+		}
+	}
 	s := &Service{db: db, box: box, sites: sites, q: q, log: log, opts: opts,
-		client: &http.Client{Timeout: 20 * time.Second, Transport: opts.Transport}}
+		client: &http.Client{Timeout: 20 * time.Second, Transport: transport,
+			CheckRedirect: func(req *http.Request, via []*http.Request) error {
+				if len(via) >= 5 {
+					return errors.New("more than 5 redirects")
+				}
+				return opts.Targets.CheckLiteral(req.URL)
+			}}}
 	s.registerWorkers()
 	return s
 }

@@ -285,8 +285,13 @@ func TestTestMessage(t *testing.T) {
 	}
 	h.fail.Store(1)
 	status, body := e.Do(t, "POST", fmt.Sprintf("/channel/%d/test", c.ID), "")
-	if status != 503 || !strings.Contains(body, "answered 500: boom") {
-		t.Errorf("a test message the service refused: %d %s, want 503 with the service's answer", status, body)
+	if status != 503 || !strings.Contains(body, "answered 500 Internal Server Error") || strings.Contains(body, "boom") {
+		t.Errorf("a test message the service refused: %d %s, want 503 with the service's status and not the body of its answer", status, body)
+	}
+	var list struct{ Channels []map[string]any }
+	e.Call(t, "GET", "/channel", "", &list)
+	if b, _ := json.Marshal(list); strings.Contains(string(b), "boom") {
+		t.Errorf("the channels show the body of a refusal: %s", b)
 	}
 	if status, _ := e.Do(t, "POST", "/channel/99999/test", ""); status != 404 {
 		t.Errorf("test of no channel: %d, want 404", status)

@@ -22,6 +22,7 @@ import (
 	"uptime/internal/alarm"
 	"uptime/internal/api"
 	"uptime/internal/config"
+	"uptime/internal/egress"
 	"uptime/internal/metrics"
 	"uptime/internal/pubsub"
 	"uptime/internal/queue"
@@ -168,7 +169,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	notifier := slack.New(secrets.NewStore(a.cfg.StateDir, infra.Getenv(getenv)), a.log)
 	notifier.Subscribe(transitions)
 	sites := site.New(siteDB)
-	channels := notify.New(notifyDB, box, sites, q, notify.Options{RetryBackoff: a.opts.RetryBackoff}, a.log)
+	channels := notify.New(notifyDB, box, sites, q, notify.Options{RetryBackoff: a.opts.RetryBackoff, Targets: targets}, a.log)
 	if err := channels.CheckKey(ctx); err != nil {
 		return err
 	}
@@ -306,7 +307,7 @@ func (a *App) startWork(ctx context.Context, q *queue.Queue, monitorDB *pgxpool.
 }
 
 // monitorOptions are the monitor's options from the configuration.
-func (a *App) monitorOptions(targets *monitor.Targets) monitor.Options {
+func (a *App) monitorOptions(targets *egress.Targets) monitor.Options {
 	return monitor.Options{
 		CheckTimeout:    a.cfg.CheckTimeout,
 		Confirmations:   a.cfg.ConfirmChecks,

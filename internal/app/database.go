@@ -17,6 +17,7 @@ import (
 
 	"uptime/internal/config"
 	"uptime/internal/dbutil"
+	"uptime/internal/egress"
 	"uptime/internal/infraconfig"
 	"uptime/internal/pglocal"
 	"uptime/internal/queue"
@@ -219,10 +220,10 @@ func (s *DatabaseServer) Close(ctx context.Context) error {
 // targets is the policy of where checks may connect: the configured
 // denials and allowances, never this instance's own listeners (its API on
 // ln, its profiler) nor its PostgreSQL on this machine.
-func (a *App) targets(ln net.Listener, dbs *DatabaseServer) *monitor.Targets {
+func (a *App) targets(ln net.Listener, dbs *DatabaseServer) *egress.Targets {
 	deny, _ := config.ParsePrefixes(a.cfg.DenyTargets) // validated with the config
 	allow, _ := config.ParsePrefixes(a.cfg.AllowTargets)
-	targets := monitor.NewTargets(deny, allow, a.cfg.ListensBeyondLoopback())
+	targets := egress.NewTargets(deny, allow, a.cfg.ListensBeyondLoopback())
 	targets.ListenOn(ln.Addr().String())
 	if a.cfg.DebugAddr != "" {
 		targets.ListenOn(a.cfg.DebugAddr)

@@ -347,3 +347,50 @@ func freePort(t *testing.T) string {
 	defer ln.Close()
 	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }
+
+// TestChannelsGoWhereChecksMay: a channel connects through the same target
+// policy as checks. A metadata address is refused at creation, as a
+// webhook or as a service's URL; a webhook that redirects there is not
+// followed; and a refusal's body never lands where anyone reads it.
+func TestChannelsGoWhereChecksMay(t *testing.T) {
+	a := apptest.Start(t, apptest.Setup{})
+	for _, u := range []string{
+		"http://169.254.169.254/latest/meta-data/iam/",
+		"http://[fd00:ec2::254]/latest/meta-data/",
+		"http://[64:ff9b::a9fe:a9fe]/",
+		"generic://169.254.169.254/computeMetadata/v1/?@Metadata-Flavor=Google",
+		"ntfy://169.254.169.254/topic",
+		"gotify://169.254.169.254/token",
+	} {
+		status, msg := a.Refusal(t, "POST", "/channel", fmt.Sprintf(`{"name": "x", "url": %q}`, u))
+		if status != 400 || !strings.Contains(msg, "not allowed") {
+			t.Errorf("a channel to %s: %d %q, want 400, not allowed", u, status, msg)
+		}
+	}
+	if _, body := a.Do(t, "GET", "/channel", ""); strings.Contains(body, "169.254") {
+		t.Errorf("a refused channel was kept: %s", body)
+	}
+	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://169.254.169.254/latest/meta-data/", http.StatusTemporaryRedirect)
+	}))
+	defer redirecting.Close()
+	var ch struct{ ID int }
+	a.Call(t, "POST", "/channel", fmt.Sprintf(`{"name": "redirects", "url": %q}`, redirecting.URL+"/hook"), &ch)
+	status, msg := a.Refusal(t, "POST", fmt.Sprintf("/channel/%d/test", ch.ID), "")
+	if status != 503 || !strings.Contains(msg, "not allowed") {
+		t.Errorf("a test message to a webhook redirecting to the metadata address: %d %q, want 503, not allowed", status, msg)
+	}
+	talkative := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, `{"Code": "Success", "AccessKeyId": "ASIAEXAMPLE", "SecretAccessKey": "wJalrXUtnFEMI"}`)
+	}))
+	defer talkative.Close()
+	a.Call(t, "POST", "/channel", fmt.Sprintf(`{"name": "talks", "url": %q}`, talkative.URL), &ch)
+	status, msg = a.Refusal(t, "POST", fmt.Sprintf("/channel/%d/test", ch.ID), "")
+	if status != 503 || !strings.Contains(msg, "403") {
+		t.Errorf("a test message the webhook refused: %d %q, want 503 with its status", status, msg)
+	}
+	if _, body := a.Do(t, "GET", "/channel", ""); strings.Contains(body, "ASIAEXAMPLE") || strings.Contains(body, "wJalr") {
+		t.Errorf("GET /channel shows the body of a webhook's refusal: %s", body)
+	}
+}

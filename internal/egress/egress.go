@@ -1,14 +1,20 @@
-package monitor
+// Package egress is the one policy of where this program may connect:
+// checks of every kind, channels' webhooks and services, through a proxy
+// or not. It is applied to the addresses a name resolves to, just before
+// each connection is made, at every redirect.
+package egress
 
 import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // alwaysDenied are addresses no check may reach, whatever is allowed: the
@@ -50,6 +56,8 @@ var internal = []netip.Prefix{
 type Targets struct {
 	deny  []netip.Prefix
 	allow []netip.Prefix
+	// lookup resolves a name, for CheckResolved: the system's resolver.
+	lookup func(ctx context.Context, network, host string) ([]netip.Addr, error)
 	// self are the ports where this instance listens (its API, its
 	// profiler, its own PostgreSQL): a check never reaches them on this
 	// machine, by whatever address.
@@ -62,7 +70,7 @@ type Targets struct {
 // too. allow lifts the denial of what it covers, except the one of the
 // addresses that are always denied.
 func NewTargets(deny, allow []netip.Prefix, denyInternal bool) *Targets {
-	t := &Targets{allow: allow}
+	t := &Targets{allow: allow, lookup: net.DefaultResolver.LookupNetIP}
 	t.deny = append(t.deny, deny...)
 	if denyInternal {
 		t.deny = append(t.deny, internal...)
@@ -185,9 +193,9 @@ func (t *Targets) CheckURL(ctx context.Context, rawURL string) error {
 	return t.CheckHost(u.Hostname(), urlPort(u))
 }
 
-// control is a net.Dialer Control function that refuses denied addresses
+// Control is a net.Dialer Control function that refuses denied addresses
 // just before the connection is made, after the name was resolved.
-func (t *Targets) control(network, address string, _ syscall.RawConn) error {
+func (t *Targets) Control(network, address string, _ syscall.RawConn) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
 		return fmt.Errorf("unexpected address %q", address)
@@ -211,9 +219,62 @@ func isLocal(ip netip.Addr) bool {
 	return false
 }
 
-// checkLiteral checks a URL's host without a lookup, as CheckHost does.
-func (t *Targets) checkLiteral(u *url.URL) error {
+// CheckLiteral checks a URL's host without a lookup, as CheckHost does.
+func (t *Targets) CheckLiteral(u *url.URL) error {
 	return t.CheckHost(u.Hostname(), urlPort(u))
+}
+
+// CheckResolved checks every address the host resolves to now. It is for
+// connections the dialer's Control cannot see: through a proxy, which
+// resolves the name itself, or made by a library with its own dialer.
+func (t *Targets) CheckResolved(ctx context.Context, host string, port uint16) error {
+	if t == nil {
+		return nil
+	}
+	if err := t.CheckHost(host, port); err != nil {
+		return err
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil // an address, checked above
+	}
+	addrs, err := t.lookup(ctx, "ip", host)
+	if err != nil {
+		return fmt.Errorf("look up %s: %w", host, err)
+	}
+	for _, a := range addrs {
+		if err := t.CheckAddr(a, port); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Dialer returns a dialer that connects only where the policy allows
+// (nil allows everything).
+func Dialer(t *Targets, timeout time.Duration) *net.Dialer {
+	d := &net.Dialer{Timeout: timeout, KeepAlive: -1}
+	if t != nil {
+		d.Control = t.Control
+	}
+	return d
+}
+
+// Proxy is http.ProxyFromEnvironment under the policy: the dialer sees only
+// the proxy's address, so with a proxy the request's own host is resolved
+// and checked first, and a denied one is refused before the proxy hears
+// of it.
+func Proxy(t *Targets) func(*http.Request) (*url.URL, error) {
+	return func(req *http.Request) (*url.URL, error) {
+		proxy, err := http.ProxyFromEnvironment(req)
+		if err != nil || proxy == nil || t == nil {
+			return proxy, err
+		}
+		if err := t.CheckResolved(req.Context(), req.URL.Hostname(), urlPort(req.URL)); err != nil {
+			return nil, err
+		}
+		return proxy, nil
+	}
 }
 
 // urlPort is the port a URL connects to.
