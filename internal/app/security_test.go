@@ -146,15 +146,31 @@ func TestPasswordsNeverLeave(t *testing.T) {
 	var log syncBuffer
 	a := apptest.Start(t, apptest.Setup{Log: &log, Env: map[string]string{"SLACK_WEBHOOK_URL": slack.URL + "/hook"}})
 
+	var hooked syncBuffer
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(&hooked, r.Body)
+		hooked.Write([]byte("\n"))
+	}))
+	defer hook.Close()
+	a.Call(t, "POST", "/channel", fmt.Sprintf(`{"name": "hook", "url": %q}`, hook.URL), nil)
 	urls := []string{
 		"http://user:s3cret-one@" + hostPort + "/a",
 		"http://me@corp:s3cret-two@" + hostPort + "/b",
 		"http://user:p@ss-s3cret-three@" + hostPort + "/c",
 		"http://user:s3cret%40four@" + hostPort + "/d",
+		"http://alice:Pa55,w0rd;x-s3cret-seven@" + hostPort + "/e",
+		"http://alice:a!b$c&d'e(f)g*h+i=s3cret-eight@" + hostPort + "/f",
+		"http://ghp_s3cret-nine@" + hostPort + "/g",
+		"http://" + hostPort + "/h?api_key=s3cret-ten&page=2",
+		"http://" + hostPort + "/i?access_token=s3cret-eleven",
 	}
 	var bodies []string
-	for _, u := range urls {
-		status, body := a.Do(t, "POST", "/site", `{"url": "`+u+`"}`)
+	for i, u := range urls {
+		settings := ""
+		if i == len(urls)-1 {
+			settings = `, "method": "POST", "body": "s3cret-body", "headers": {"X-JWT": "s3cret-jwt", "X-Access": "s3cret-access"}`
+		}
+		status, body := a.Do(t, "POST", "/site", `{"url": "`+u+`"`+settings+`}`)
 		if status != 200 {
 			t.Fatalf("POST /site %s = %d %s", u, status, body)
 		}
@@ -162,7 +178,16 @@ func TestPasswordsNeverLeave(t *testing.T) {
 	}
 	_, dup := a.Do(t, "POST", "/site", `{"url": "`+urls[0]+`"}`)
 	bodies = append(bodies, dup)
-	for _, path := range []string{"/site", "/site/1", "/site/2", "/site/3", "/site/4", "/site?limit=10", "/site?q=user", "/status"} {
+	ids := make([]string, len(urls))
+	for i := range urls {
+		ids[i] = fmt.Sprint(i + 1)
+	}
+	a.Call(t, "POST", "/status-page", `{"slug": "all", "title": "All", "show_urls": true, "groups": [{"name": "All", "sites": [`+strings.Join(ids, ",")+`]}]}`, nil)
+	paths := []string{"/site", "/site?limit=10", "/site?q=user", "/status", "/p/all"}
+	for i := range urls {
+		paths = append(paths, fmt.Sprintf("/site/%d", i+1))
+	}
+	for _, path := range paths {
 		_, body := a.Do(t, "GET", path, "")
 		bodies = append(bodies, body)
 	}
@@ -182,11 +207,18 @@ func TestPasswordsNeverLeave(t *testing.T) {
 		bodies = append(bodies, body)
 	}
 
-	everything := strings.Join(bodies, "\n") + strings.Join(msgs, "\n") + log.String()
-	if !strings.Contains(everything, "xxxxx") {
-		t.Fatal("no masked password anywhere: the test saw nothing")
+	for deadline := time.Now().Add(20 * time.Second); strings.Count(hooked.String(), `"event":"down"`) < len(urls); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the webhook got %d down events, want %d", strings.Count(hooked.String(), `"event":"down"`), len(urls))
+		}
 	}
-	for _, secret := range []string{"s3cret", "p@ss", "%40four"} {
+	_, page := a.Do(t, "GET", "/p/all", "")
+	bodies = append(bodies, page)
+	everything := strings.Join(bodies, "\n") + strings.Join(msgs, "\n") + log.String() + hooked.String()
+	if !strings.Contains(everything, "xxxxx") || !strings.Contains(page, hostPort) {
+		t.Fatal("no masked password anywhere, or no URL on the page: the test saw nothing")
+	}
+	for _, secret := range []string{"s3cret", "p@ss", "%40four", "Pa55", "w0rd", "ghp_"} {
 		if i := strings.Index(everything, secret); i >= 0 {
 			t.Fatalf("%q leaked: …%s…", secret, everything[max(0, i-200):min(len(everything), i+100)])
 		}
