@@ -6,10 +6,11 @@ GO ?= go
 .PHONY: run test chaos build image vet screenshot bench bench-steady bench-history bench-metrics bench-page bench-reads
 
 # run builds bin/uptime and runs it in make's place, so that Ctrl-C stops
-# it cleanly (go run would report an interrupted program as failed).
+# it cleanly (go run would report an interrupted program as failed). ARGS
+# are passed to uptime run, as in make run ARGS="--addr 127.0.0.1:4001".
 run: build
 	@if [ -z "$$DATABASE_URL" ]; then ./scripts/ensure-deps postgres; fi
-	exec ./bin/uptime run
+	exec ./bin/uptime run $(ARGS)
 
 test:
 	@./scripts/ensure-deps postgres chromium podman

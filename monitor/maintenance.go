@@ -288,8 +288,24 @@ func (s *Service) checkWindow(ctx context.Context, w *WindowParams) error {
 			return api.Errorf(api.InvalidArgument, "a window lasts at most a year")
 		}
 	case recurring:
-		if w.Cron == nil || w.Duration == nil || w.Timezone == nil {
-			return api.Errorf(api.InvalidArgument, "a recurring window needs cron, duration and timezone")
+		if w.Cron != nil && w.Timezone == nil {
+			// A bad expression is said first, whatever else is missing.
+			if _, err := parseSchedule(*w.Cron, "UTC"); err != nil {
+				return api.Errorf(api.InvalidArgument, "%s", err.Error())
+			}
+		}
+		var missing []string
+		for _, f := range []struct {
+			name string
+			v    *string
+		}{{"cron", w.Cron}, {"duration", w.Duration}, {"timezone", w.Timezone}} {
+			if f.v == nil {
+				missing = append(missing, f.name)
+			}
+		}
+		if len(missing) > 0 {
+			return api.Errorf(api.InvalidArgument, "a recurring window needs cron, duration and timezone; %s missing (as \"0 2 * * SUN\", \"2h\", \"Europe/Berlin\")",
+				strings.Join(missing, " and ")+map[bool]string{true: " is", false: " are"}[len(missing) == 1])
 		}
 		sched, err := parseSchedule(*w.Cron, *w.Timezone)
 		if err != nil {

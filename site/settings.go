@@ -306,7 +306,11 @@ func (st *Settings) normalize(rawURL string, d Defaults) error {
 	c := st.Config(rawURL, d)
 	if st.Timeout != nil {
 		if v := time.Duration(*st.Timeout); v <= 0 || v > MaxTimeout || v > time.Duration(c.Interval) {
-			return api.Errorf(api.InvalidArgument, "timeout must be above 0 and at most the interval (%s) and %s, got %s", c.Interval, Duration(MaxTimeout), *st.Timeout)
+			limit, why := Duration(MaxTimeout), "the longest a check may take"
+			if time.Duration(c.Interval) < MaxTimeout {
+				limit, why = c.Interval, "the site's interval"
+			}
+			return api.Errorf(api.InvalidArgument, "timeout must be above 0 and at most %s (%s), got %s", limit, why, *st.Timeout)
 		}
 	}
 	if c.Body != "" && c.Method != "POST" {

@@ -83,7 +83,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	// database has been provisioned.
 	ln, err := net.Listen("tcp", a.cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", a.cfg.Addr, err)
+		return fmt.Errorf("listen on %s: %w; choose another address with --addr or UPTIME_ADDR (make run ARGS=\"--addr 127.0.0.1:4001\")", a.cfg.Addr, err)
 	}
 	defer ln.Close()
 

@@ -72,8 +72,8 @@ func TestRunFailsFastOnAPortInUse(t *testing.T) {
 	cfg.StateDir = stateDir
 	cfg.Addr = strings.TrimPrefix(a.URL, "http://")
 	err := app.New(cfg, slog.New(slog.DiscardHandler)).Run(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "address already in use") {
-		t.Fatalf("second Run on the same address: %v, want address already in use", err)
+	if err == nil || !strings.Contains(err.Error(), "address already in use") || !strings.Contains(err.Error(), "--addr or UPTIME_ADDR") {
+		t.Fatalf("second Run on the same address: %v, want address already in use, saying how to choose another", err)
 	}
 	if _, err := os.Stat(filepath.Join(stateDir, "postgres", "data", "PG_VERSION")); err != nil {
 		t.Fatal("the first app's cluster is gone")
