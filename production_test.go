@@ -182,9 +182,12 @@ func writeJSON(t *testing.T, v any) string {
 }
 
 // balancer is a load balancer as a platform runs one: it sends each
-// request to an instance whose /readyz last answered 200, asking every
-// quarter second, and answers 503 itself when none is ready. It never
-// retries, so a request an instance drops is a request failed.
+// request to an instance that is ready, asking /readyz every quarter
+// second, and answers 503 itself when none is. An instance is ready from
+// its first 200 until two answers in a row are not, as platforms count
+// (Kubernetes' failureThreshold, a load balancer's unhealthy threshold): a
+// probe lost on a loaded machine takes no instance out. It never retries,
+// so a request an instance drops is a request failed.
 type balancer struct {
 	backends []*url.URL
 	ready    []atomic.Bool
@@ -204,10 +207,16 @@ func newBalancer(t *testing.T, addrs ...string) *httptest.Server {
 	go func() {
 		defer close(done)
 		client := &http.Client{Timeout: time.Second}
+		failed := make([]int, len(b.backends))
 		for ctx.Err() == nil {
 			for i, u := range b.backends {
 				resp, err := client.Get(u.String() + "/readyz")
-				b.ready[i].Store(err == nil && resp.StatusCode == http.StatusOK)
+				if err == nil && resp.StatusCode == http.StatusOK {
+					failed[i] = 0
+					b.ready[i].Store(true)
+				} else if failed[i]++; failed[i] >= 2 {
+					b.ready[i].Store(false)
+				}
 				if err == nil {
 					resp.Body.Close()
 				}
@@ -219,8 +228,12 @@ func newBalancer(t *testing.T, addrs ...string) *httptest.Server {
 		}
 	}()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		for range len(b.backends) {
-			i := int(b.next.Add(1)) % len(b.backends)
+		// One draw per request: drawing again for each backend tried, as
+		// concurrent requests draw too, could land on the same unready one
+		// twice and miss the ready one.
+		start := int(b.next.Add(1))
+		for k := range len(b.backends) {
+			i := (start + k) % len(b.backends)
 			if b.ready[i].Load() {
 				b.proxies[i].ServeHTTP(w, r)
 				return
@@ -229,6 +242,19 @@ func newBalancer(t *testing.T, addrs ...string) *httptest.Server {
 		http.Error(w, "no instance is ready", http.StatusServiceUnavailable)
 	}))
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })
+	// Clients come once every instance is ready, as after a deployment.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		all := true
+		for i := range b.ready {
+			all = all && b.ready[i].Load()
+		}
+		if all {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the instances behind the balancer were not all ready within 30s")
+		}
+	}
 	return srv
 }
 
@@ -293,7 +319,7 @@ func TestRollingRestart(t *testing.T) {
 					failed.Store(fmt.Sprintf("%s %s: %v", method, path, err))
 					continue
 				}
-				io.Copy(io.Discard, resp.Body)
+				reply, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
 				switch {
 				case resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") != "":
@@ -302,7 +328,7 @@ func TestRollingRestart(t *testing.T) {
 					throttled.Add(1)
 				case resp.StatusCode >= 300:
 					failures.Add(1)
-					failed.Store(fmt.Sprintf("%s %s: %s", method, path, resp.Status))
+					failed.Store(fmt.Sprintf("%s %s: %s %.200s", method, path, resp.Status, reply))
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
