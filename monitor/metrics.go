@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"math"
 	"net/url"
 	"strconv"
 	"time"
@@ -62,7 +63,8 @@ func (c *siteCollector) Collect(ch chan<- prometheus.Metric) {
 		labels := []string{strconv.FormatInt(id, 10), siteName(name, rawURL)}
 		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, boolValue(up), labels...)
 		if answr {
-			ch <- prometheus.MustNewConstMetric(c.latency, prometheus.GaugeValue, latencyMS/1000, labels...)
+			// In seconds to the microsecond: 0.00238, not 0.0023799999999999997.
+			ch <- prometheus.MustNewConstMetric(c.latency, prometheus.GaugeValue, math.Round(latencyMS*1000)/1e6, labels...)
 		}
 		if cert != nil {
 			ch <- prometheus.MustNewConstMetric(c.cert, prometheus.GaugeValue, float64(cert.Unix()), labels...)

@@ -75,9 +75,14 @@ func (t *tally) uptime() *float64 {
 	if n <= 0 {
 		return nil
 	}
-	u := 100 * float64(t.up-t.mup) / float64(n)
+	u := round3(100 * float64(t.up-t.mup) / float64(n))
 	return &u
 }
+
+// round3 rounds a figure given in JSON (a percentage, a latency in
+// milliseconds) to three decimals: 85.714, not 85.71428571428571, and
+// 4.124, not 4.1240000000000006.
+func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
 
 // tallies reads a site's figures from from on: its day rollups, the hour
 // rollups of the days not rolled up yet and of the hours from hoursFrom
@@ -245,10 +250,10 @@ func (s *Service) DaysOf(ctx context.Context, ids []int64, n int, now time.Time)
 	set := func(d *DayRecord, t tally) {
 		d.Checks = t.checks
 		if t.checks > 0 {
-			d.Uptime = ptrTo(100 * float64(t.up) / float64(t.checks))
+			d.Uptime = ptrTo(round3(100 * float64(t.up) / float64(t.checks)))
 		}
 		if t.latCount > 0 {
-			d.LatencyMS = ptrTo(t.latSum / float64(t.latCount))
+			d.LatencyMS = ptrTo(round3(t.latSum / float64(t.latCount)))
 		}
 	}
 
