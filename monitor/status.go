@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -179,7 +180,45 @@ func appendSiteStatus(b []byte, id int64, st *SiteStatus) []byte {
 	if len(st.Locations) == 0 {
 		b = append(b, "null"...)
 	} else {
-		b = append(b, st.Locations...)
+		b = appendLocations(b, st.Locations)
+	}
+	return append(b, '}')
+}
+
+// appendLocations writes the locations' views as the top level of a
+// SiteStatus is written (times in UTC, a status code of 0 without an
+// answer, the fields in one order, no spaces), not as PostgreSQL writes
+// the JSONB it keeps them in.
+func appendLocations(b []byte, raw json.RawMessage) []byte {
+	var views map[string]locState
+	if err := json.Unmarshal(raw, &views); err != nil {
+		return append(b, raw...)
+	}
+	names := slices.Sorted(maps.Keys(views))
+	b = append(b, '{')
+	for i, name := range names {
+		v := views[name]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, name)
+		b = append(b, `:{"up":`...)
+		b = strconv.AppendBool(b, v.Up)
+		b = append(b, `,"checked_at":`...)
+		b = appendTime(b, v.CheckedAt.UTC())
+		b = append(b, `,"status_code":`...)
+		status := 0
+		if v.StatusCode != nil {
+			status = *v.StatusCode
+		}
+		b = strconv.AppendInt(b, int64(status), 10)
+		b = append(b, `,"latency_ms":`...)
+		b = appendFloat(b, v.LatencyMS)
+		b = append(b, `,"reason":`...)
+		b = appendString(b, v.Reason)
+		b = append(b, `,"streak":`...)
+		b = strconv.AppendInt(b, int64(v.Streak), 10)
+		b = append(b, '}')
 	}
 	return append(b, '}')
 }

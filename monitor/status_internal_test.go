@@ -14,7 +14,8 @@ func TestAppendSiteStatusMatchesEncodingJSON(t *testing.T) {
 	cases := []SiteStatus{
 		{Up: true, CheckedAt: time.Date(2026, 11, 21, 6, 58, 13, 973588000, time.UTC), Since: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 			StatusCode: 200, LatencyMS: 4.653, CertExpiresAt: &cert,
-			Locations: json.RawMessage(`{"eu":{"up":true,"checked_at":"2026-11-21T06:58:13.973588+00:00","reason":""}}`)},
+			Locations: json.RawMessage(`{"eu":{"up":true,"checked_at":"2026-11-21T06:58:13.973588Z","status_code":200,"latency_ms":4.653,"reason":"","streak":0},` +
+				`"us":{"up":false,"checked_at":"2026-11-21T06:58:14Z","status_code":0,"latency_ms":0,"reason":"timeout after 10s","streak":1}}`)},
 		{Up: false, CheckedAt: time.Date(2026, 11, 21, 6, 58, 13, 1, local), Since: time.Unix(0, 0).UTC(),
 			LatencyMS: 10000, Reason: "timeout after 10s"},
 		{Reason: `HTTP 503 "quoted" \ <b>&amp; ünïcode` + "\n\t\x01", LatencyMS: 1e-7},
@@ -31,5 +32,18 @@ func TestAppendSiteStatusMatchesEncodingJSON(t *testing.T) {
 		if string(got) != string(want) {
 			t.Errorf("appendSiteStatus:\n got %s\nwant %s", got, want)
 		}
+	}
+}
+
+// The locations' views are written as the top level is, whatever form the
+// JSONB they are kept in comes out in.
+func TestLocationsAreWrittenAsTheTopLevel(t *testing.T) {
+	raw := json.RawMessage(`{"us": {"up": false, "reason": "HTTP 503", "streak": 0, "latency_ms": 4.1, "checked_at": "2026-11-21T06:58:13.5+00:00", "status_code": 503}, ` +
+		`"eu": {"up": true, "reason": "", "streak": 2, "latency_ms": 0.25, "checked_at": "2026-11-21T07:58:13.973588+01:00", "status_code": null}}`)
+	got := string(appendLocations(nil, raw))
+	want := `{"eu":{"up":true,"checked_at":"2026-11-21T06:58:13.973588Z","status_code":0,"latency_ms":0.25,"reason":"","streak":2},` +
+		`"us":{"up":false,"checked_at":"2026-11-21T06:58:13.5Z","status_code":503,"latency_ms":4.1,"reason":"HTTP 503","streak":0}}`
+	if got != want {
+		t.Errorf("appendLocations:\n got %s\nwant %s", got, want)
 	}
 }
