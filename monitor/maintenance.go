@@ -174,6 +174,18 @@ func (s *Service) inMaintenance(ctx context.Context, t *target, at time.Time) bo
 	return false
 }
 
+// InMaintenance returns which of the sites a maintenance window covers at
+// at, by id, as their checks are marked.
+func (s *Service) InMaintenance(ctx context.Context, sites []*site.Entry, at time.Time) map[int]bool {
+	out := map[int]bool{}
+	for _, e := range sites {
+		if s.inMaintenance(ctx, &target{Site: e.Site, tags: e.Tags}, at) {
+			out[e.ID] = true
+		}
+	}
+	return out
+}
+
 // markMaintenance marks the attempts made during a maintenance window of
 // the site.
 func (s *Service) markMaintenance(ctx context.Context, t *target, attempts []Result) {

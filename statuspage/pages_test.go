@@ -272,3 +272,27 @@ func TestPublicPageIsNeverStaleWhileTheDatabaseAnswers(t *testing.T) {
 		t.Errorf("the first visit after the site went down and the cache's life passed does not say Down")
 	}
 }
+
+// A site in a maintenance window shows as under maintenance, not down, as
+// the dashboard shows it, and does not count as down in the page's state.
+func TestPublicPageShowsMaintenance(t *testing.T) {
+	a := apptest.Start(t, apptest.Setup{})
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }))
+	defer down.Close()
+	var db, web struct{ ID int }
+	a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, "name": "Database", "tags": ["db"], "confirmations": 0}`, down.URL+"/db"), &db)
+	a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, "name": "Web", "confirmations": 0}`, down.URL+"/web"), &web)
+	a.Call(t, "POST", "/maintenance", fmt.Sprintf(`{"title": "move", "tags": ["db"], "start": %q, "end": %q}`,
+		time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), time.Now().Add(time.Hour).UTC().Format(time.RFC3339)), nil)
+	a.Call(t, "POST", fmt.Sprintf("/check/%d", db.ID), "", nil)
+	a.Call(t, "POST", fmt.Sprintf("/check/%d", web.ID), "", nil)
+	a.Call(t, "POST", "/status-page", fmt.Sprintf(`{"slug": "m", "title": "M", "groups": [{"name": "All", "sites": [%d, %d]}]}`, db.ID, web.ID), nil)
+	_, _, body := call(t, a, "GET", "/p/m", "")
+	if !regexp.MustCompile(`data-state="maintenance">\s*<div class="head">\s*<div><div class="name">Database<`).MatchString(body) ||
+		!strings.Contains(body, `<div class="state maintenance">Under maintenance</div>`) {
+		t.Errorf("the site in the window is not shown under maintenance")
+	}
+	if !strings.Contains(body, `id="overall">1 site down: Web</div>`) {
+		t.Errorf("the page's state does not count only the site outside the window as down")
+	}
+}

@@ -253,9 +253,10 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 	ids := p.siteIDs()
 	sites := map[int64]*site.Entry{}
 	var (
-		states    map[int64]monitor.SiteStatus
-		days      map[int64][]monitor.DayRecord
-		incidents = &monitor.IncidentsResponse{}
+		states      map[int64]monitor.SiteStatus
+		days        map[int64][]monitor.DayRecord
+		incidents   = &monitor.IncidentsResponse{}
+		maintenance map[int]bool
 	)
 	if len(ids) > 0 {
 		ints := make([]int, len(ids))
@@ -269,6 +270,7 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 		for _, e := range entries {
 			sites[int64(e.ID)] = e
 		}
+		maintenance = s.mon.InMaintenance(ctx, entries, now)
 		if states, err = s.mon.States(ctx, ids); err != nil {
 			return nil, err
 		}
@@ -298,6 +300,8 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 			switch {
 			case e.Paused:
 				sv.State, sv.StateText = "paused", "Paused"
+			case maintenance[id]:
+				sv.State, sv.StateText = "maintenance", "Under maintenance"
 			case !checked:
 				sv.State, sv.StateText = "pending", "Not checked yet"
 			case !st.Up:

@@ -26,6 +26,7 @@ type Monitor interface {
 	Uptime(ctx context.Context, siteID int, now time.Time) (monitor.Uptime, error)
 	DaysOf(ctx context.Context, ids []int64, n int, now time.Time) (map[int64][]monitor.DayRecord, error)
 	Incidents(ctx context.Context, q monitor.IncidentQuery) (*monitor.IncidentsResponse, error)
+	InMaintenance(ctx context.Context, sites []*site.Entry, at time.Time) map[int]bool
 }
 
 // Sites is what the public face reads of the site service.
