@@ -279,6 +279,15 @@ func (w *checkAllWorker) Work(ctx context.Context, job *river.Job[CheckAllArgs])
 
 func (w *checkAllWorker) Timeout(*river.Job[CheckAllArgs]) time.Duration { return 30 * time.Second }
 
+// othersAlive tells whether another instance than this one has been heard
+// from lately.
+func (s *Service) othersAlive(ctx context.Context) bool {
+	var others bool
+	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM instance WHERE id <> $1 AND last_seen > now() - $2::interval)`,
+		s.instanceID, instanceAlive).Scan(&others)
+	return err != nil || others // unknown: say it
+}
+
 // standIn runs a scheduling pass in this process whenever none has run,
 // on any instance, for standInAfter: while the leader is lost and River
 // has not yet elected another (its leadership lasts 15 seconds after its
@@ -308,17 +317,23 @@ func (s *Service) standIn(ctx context.Context) {
 			continue // the database is away: the outage alarm says so
 		}
 		standing := !mine.IsZero()
+		// Alone, an instance is its own leader: handing over to it is no
+		// news, and the log says nothing of leaders.
+		info, warn := s.log.Info, s.log.Warn
+		if (standing && !last.Equal(mine) || !standing && idle > standInAfter) && !s.othersAlive(ctx) {
+			info, warn = s.log.Debug, s.log.Debug
+		}
 		switch {
 		case standing && !last.Equal(mine):
-			s.log.Info("check-all: scheduling passes run elsewhere again; this instance stops filling in")
+			info("check-all: scheduling passes run elsewhere again; this instance stops filling in")
 			mine = time.Time{}
 			continue
 		case !standing && idle <= standInAfter:
 			continue
 		case !standing && idle > 365*24*time.Hour: // the row's first value: a new database
-			s.log.Info("check-all: no scheduling pass yet; this instance schedules until a leader is elected")
+			info("check-all: no scheduling pass yet; this instance schedules until a leader is elected")
 		case !standing:
-			s.log.Warn("check-all: no scheduling pass for a while; this instance schedules until the leader does",
+			warn("check-all: no scheduling pass for a while; this instance schedules until the leader does",
 				"idle", idle.Round(time.Second))
 		}
 		at, err := s.schedule(ctx)

@@ -90,3 +90,26 @@ func TestWrongKeysAreThrottled(t *testing.T) {
 		}
 	}
 }
+
+// Requests are logged at INFO when they fail or are slow, at DEBUG else,
+// and all at INFO with LogRequests.
+func TestRequestLogLevels(t *testing.T) {
+	var log syncLog
+	s := NewServer(slog.New(slog.NewTextHandler(&log, nil)), "")
+	s.Handle("GET /fine", func(r *http.Request) (any, error) { return nil, nil }, Doc{})
+	get := func(path string) {
+		r := httptest.NewRequest("GET", path, nil)
+		r.Host = "127.0.0.1:4000"
+		s.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	get("/fine")
+	get("/missing")
+	if out := log.String(); strings.Contains(out, "path=/fine") || !strings.Contains(out, "path=/missing status=404") {
+		t.Errorf("the log at INFO:\n%s\nwant the 404 and not the 200", out)
+	}
+	s.LogRequests(true)
+	get("/fine")
+	if out := log.String(); !strings.Contains(out, "level=INFO msg=request method=GET path=/fine status=200") {
+		t.Errorf("with LogRequests, the log:\n%s\nwant the 200 too", out)
+	}
+}

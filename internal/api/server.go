@@ -34,12 +34,22 @@ type Server struct {
 	limits   map[string]int64 // body limits of the patterns that need more than MaxBodyBytes
 	keys     *keyGuard        // the clients sending wrong keys
 	reads    *Limiter         // the expensive reads in flight: see Expensive
+	logAll   bool             // log every request at INFO: see LogRequests
 	routes   []route          // every route registered, for the OpenAPI document
 	// DatabaseDown is raised by every request that finds the database
 	// unreachable, instead of an ERROR line each: an outage is logged once
 	// when it starts, once a minute, and once when it ends.
 	DatabaseDown *alarm.Alarm
 }
+
+// slowRequest is how long a request takes before its log line is at INFO.
+const slowRequest = time.Second
+
+// LogRequests makes every request's log line INFO. Otherwise a request is
+// logged at INFO only when it fails (a status of 400 or more) or takes
+// slowRequest or longer, and at DEBUG else. It is meant for start-up
+// wiring.
+func (s *Server) LogRequests(all bool) { s.logAll = all }
 
 // Bounds of the expensive reads, the ones of every site (GET /site and
 // /status unpaged, the export): each streams its answer from the
@@ -168,7 +178,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		took := time.Since(start)
-		s.log.InfoContext(r.Context(), "request", "method", r.Method, "path", Redact(r.URL.Path),
+		level := slog.LevelDebug
+		if s.logAll || rec.status >= 400 || took >= slowRequest {
+			level = slog.LevelInfo
+		}
+		s.log.Log(r.Context(), level, "request", "method", r.Method, "path", Redact(r.URL.Path),
 			"status", rec.status, "bytes", rec.bytes, "duration", took.Round(time.Microsecond))
 		route := s.route(r)
 		metrics.Requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()

@@ -183,6 +183,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	sites.Listen(mon)
 
 	srv := api.NewServer(a.log, a.cfg.APIKey)
+	srv.LogRequests(a.cfg.LogRequests)
 	srv.AllowOrigins(config.List(a.cfg.CORSOrigins)...)
 	srv.AllowHosts(config.List(a.cfg.AllowedHosts)...)
 	if u, err := url.Parse(a.cfg.PublicURL); err == nil && u.Host != "" {

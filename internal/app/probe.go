@@ -48,6 +48,7 @@ func (a *App) runProbe(ctx context.Context, ln net.Listener, dbs *DatabaseServer
 	mon := monitor.New(monitorDB, nil, q, transitions, a.monitorOptions(targets), a.log)
 
 	srv := api.NewServer(a.log, a.cfg.APIKey)
+	srv.LogRequests(a.cfg.LogRequests)
 	srv.AllowHosts(config.List(a.cfg.AllowedHosts)...)
 	srv.HandleHTTP("GET /metrics", metrics.Handler(metrics.Registry(mon.LocationCollector()), a.log),
 		api.Doc{Summary: "Prometheus metrics, in its text format", ContentType: "text/plain"})

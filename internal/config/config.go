@@ -75,6 +75,9 @@ type Config struct {
 	// latency, certificate expiry). Defaults to true; very large
 	// installations may leave them out.
 	MetricsPerSite bool
+	// LogRequests logs every request at INFO; otherwise only those that
+	// fail or are slow are, the others at DEBUG. Defaults to false.
+	LogRequests bool
 	// LogFormat is "text" or "json". Defaults to text.
 	LogFormat string
 	// HeartbeatURL is fetched after each healthy round of checks, for an
@@ -198,6 +201,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() error)
 	dur(&c.Retention, "retention", "UPTIME_RETENTION", "how long raw checks are kept, like 30d")
 	dur(&c.RollupRetention, "rollup-retention", "UPTIME_ROLLUP_RETENTION", "how long the hourly and daily rollups are kept, like 400d")
 	boolean(&c.MetricsPerSite, "metrics-per-site", "UPTIME_METRICS_PER_SITE", "serve a series per site at /metrics; false for very many sites")
+	boolean(&c.LogRequests, "log-requests", "UPTIME_LOG_REQUESTS", "log every request at INFO, not only those that fail or are slow")
 	str(&c.LogFormat, "log-format", "UPTIME_LOG_FORMAT", "log format: text or json")
 	str(&c.PublicURL, "public-url", "UPTIME_PUBLIC_URL", "URL people reach the server at; its host is answered to")
 	str(&c.AllowedHosts, "allowed-hosts", "UPTIME_ALLOWED_HOSTS", "more host names answered to, comma separated (*.example.com for all under it)")
