@@ -69,8 +69,9 @@ func (s *Service) keep(ctx context.Context, entries ...site.Entry) error {
 }
 
 // SitesImported takes the sites an import added or changed, in one
-// statement. New sites are checked at their first phase, so an import of
-// thousands is spread over their interval, not checked in one burst.
+// statement a slice. New sites are checked at once, as a site added alone
+// is, their first checks spread over up to a minute when there are many
+// (importRate a second), not left unknown until their first round.
 func (s *Service) SitesImported(ctx context.Context, entries []site.Entry) {
 	ctx = context.WithoutCancel(ctx)
 	for start := 0; start < len(entries); start += 10_000 {
@@ -79,6 +80,57 @@ func (s *Service) SitesImported(ctx context.Context, entries []site.Entry) {
 			return
 		}
 	}
+	var added []int
+	for i := range entries {
+		if e := &entries[i]; e.Version == 1 && !s.config(e).Paused {
+			added = append(added, e.ID)
+		}
+	}
+	if err := s.enqueueFirstChecks(ctx, added); err != nil {
+		s.log.Warn("could not enqueue the first checks of imported sites; their first rounds will check them",
+			"sites", len(added), "err", err)
+	}
+}
+
+// importRate is how many first checks of imported sites are asked for a
+// second; at most a minute of them, beyond which they come faster.
+const importRate = 500
+
+// enqueueFirstChecks asks for the first check of each new site, spread
+// over len(ids)/importRate seconds (at most a minute), and notes when each
+// is due, so that the rounds right after it leave it out. The jobs are
+// committed without waiting for the disk, as a single site's is.
+func (s *Service) enqueueFirstChecks(ctx context.Context, ids []int) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	spread := min(time.Duration(len(ids))*time.Second/importRate, time.Minute)
+	now := time.Now()
+	for start := 0; start < len(ids); start += 10_000 {
+		part := ids[start:min(start+10_000, len(ids))]
+		jobs := make([]river.InsertManyParams, len(part))
+		siteIDs, due := make([]int64, len(part)), make([]time.Time, len(part))
+		for i, id := range part {
+			at := now.Add(spread * time.Duration(start+i) / time.Duration(len(ids)))
+			jobs[i] = river.InsertManyParams{Args: SiteAddedArgs{SiteID: id}, InsertOpts: &river.InsertOpts{ScheduledAt: at}}
+			siteIDs[i], due[i] = int64(id), at
+		}
+		err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+				return err
+			}
+			if err := s.q.InsertManyTx(ctx, tx, jobs); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `UPDATE monitored m SET first_check_at = v.at
+				FROM unnest($1::bigint[], $2::timestamptz[]) AS v(site_id, at) WHERE m.site_id = v.site_id`, siteIDs, due)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SiteAdded schedules a new site and checks it at once, through the

@@ -168,3 +168,36 @@ func TestPruneWhileChecking(t *testing.T) {
 		t.Errorf("logged: %s", l)
 	}
 }
+
+// Imported sites are checked at once, as a site added alone is, not left
+// unknown until their first round; a paused one is not, nor a site an
+// import only changes.
+func TestImportedSitesAreCheckedAtOnce(t *testing.T) {
+	e := setup(t, setupOpts{})
+	_, srv := newSwitchable(t, 200)
+	var rows []string
+	for i := range 5 {
+		rows = append(rows, fmt.Sprintf(`{"url": "%s/s/%d", "interval": "1h"}`, srv.URL, i))
+	}
+	rows = append(rows, fmt.Sprintf(`{"url": "%s/paused", "interval": "1h", "paused": true}`, srv.URL))
+	e.Call(t, "POST", "/site/import", `{"sites": [`+strings.Join(rows, ",")+`]}`, nil)
+	var st map[string]monitor.SiteStatus
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if st = e.status(t); len(st) >= 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 5 imported sites checked within 15s of the import", len(st))
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	if st = e.status(t); len(st) != 5 {
+		t.Errorf("/status has %d sites, want the 5 imported and not the paused one", len(st))
+	}
+	checks := e.countChecks(t, 1)
+	e.Call(t, "POST", "/site/import", `{"sites": [`+strings.Replace(strings.Join(rows, ","), `"interval": "1h"`, `"interval": "2h"`, 1)+`]}`, nil)
+	time.Sleep(time.Second)
+	if n := e.countChecks(t, 1); n != checks {
+		t.Errorf("a site the import only changed was checked again: %d checks, had %d", n, checks)
+	}
+}
