@@ -106,10 +106,14 @@ func TestDuplicateShowsTheServersMessage(t *testing.T) {
 	a.AddSite(t, srv.URL)
 	p := open(t, a)
 	p.addThroughForm(srv.URL)
-	p.waitFor(`!document.getElementById("add-error").hidden`)
-	msg := eval[string](p, `document.getElementById("add-error").textContent`)
+	// At the URL's field, where the mistake is.
+	p.waitFor(`!document.getElementById("add-url-error").hidden`)
+	msg := eval[string](p, `document.getElementById("add-url-error").textContent`)
 	if !strings.Contains(msg, "already monitored") {
-		t.Fatalf("error shown = %q, want the server's message", msg)
+		t.Fatalf("error shown at the URL = %q, want the server's message", msg)
+	}
+	if eval[bool](p, `!document.getElementById("add-error").hidden`) {
+		t.Errorf("the duplicate is also said at the bottom of the form")
 	}
 }
 

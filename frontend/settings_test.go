@@ -93,11 +93,21 @@ func TestAddASiteWithSettings(t *testing.T) {
 	p.do(
 		chromedp.SetValue(chromedp.ID("add-interval"), "45s"),
 		chromedp.SetValue(chromedp.ID("add-name"), "Landing page"),
+		chromedp.SetValue(chromedp.ID("add-locations"), "local, eu-west"),
+		chromedp.SetValue(chromedp.ID("add-quorum"), "1"),
 		chromedp.Click(chromedp.ID("add-save")),
 	)
 	p.waitFor(row(srv.URL) + `?.querySelector(".site-name").textContent === "Landing page"`)
 	if v := getSite(t, a, 1); v.Interval != "45s" || v.Name != "Landing page" {
 		t.Fatalf("added site %+v, want interval 45s and its name", v)
+	}
+	var got struct {
+		Locations []string
+		Quorum    *int
+	}
+	a.Call(t, "GET", "/site/1", "", &got)
+	if len(got.Locations) != 2 || got.Locations[1] != "eu-west" || got.Quorum == nil || *got.Quorum != 1 {
+		t.Errorf("the form's locations and quorum: %+v, want [local eu-west] and 1", got)
 	}
 }
 
@@ -137,5 +147,25 @@ func TestSlowSiteShowsDegraded(t *testing.T) {
 	p.waitFor(row(slow.URL) + `?.querySelector(".badge").textContent === "Degraded"`)
 	if got := eval[string](p, row(slow.URL)+`.querySelector(".reason").textContent`); !strings.Contains(got, "above max_latency 50ms") {
 		t.Errorf("reason shown %q, want the latency explained", got)
+	}
+}
+
+// A checkbox's label sits beside its box, not under it.
+func TestCheckboxLabelsBesideTheirBoxes(t *testing.T) {
+	a := apptest.Start(t, apptest.Setup{})
+	p := open(t, a)
+	p.do(
+		chromedp.Click(chromedp.ID("add-toggle")),
+		chromedp.WaitVisible(chromedp.ID("add-url")),
+		chromedp.Click(chromedp.CSS("#add-more summary")),
+		chromedp.WaitVisible(chromedp.ID("add-paused")),
+	)
+	for _, id := range []string{"add-paused", "add-keyword_absent"} {
+		beside := eval[bool](p, `(() => { const box = document.getElementById("`+id+`").getBoundingClientRect();
+			const label = document.querySelector('label[for="`+id+`"]').getBoundingClientRect();
+			return label.left >= box.right && label.top < box.bottom && label.bottom > box.top; })()`)
+		if !beside {
+			t.Errorf("the label of %s is not beside its box", id)
+		}
 	}
 }

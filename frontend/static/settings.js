@@ -19,6 +19,8 @@ export const fields = [
   { name: "headers", label: "Request headers", type: "textarea", placeholder: "Name: value, one per line" },
   { name: "body", label: "Request body (POST)", type: "textarea" },
   { name: "tags", label: "Tags", placeholder: "prod, team:web", hint: "separated by commas" },
+  { name: "locations", label: "Checked from", placeholder: "every location", hint: "location names, separated by commas" },
+  { name: "quorum", label: "Down when this many locations see it", type: "number", min: 1, max: 32, placeholder: "a majority" },
   { name: "paused", label: "Paused: not checked, not alerted", type: "checkbox" },
 ];
 
@@ -60,8 +62,10 @@ function read({ input, field }) {
   switch (field.name) {
     case "confirmations":
     case "recoveries":
+    case "quorum":
       return /^-?\d+$/.test(v) ? Number(v) : v; // the server explains what is wrong
     case "tags":
+    case "locations":
       return v.split(",").map((t) => t.trim()).filter(Boolean);
     case "headers": {
       const out = {};
@@ -86,7 +90,7 @@ function write({ input, field }, value) {
     return;
   }
   if (value === undefined || value === null) input.value = field.type === "select" ? field.options[0] : "";
-  else if (field.name === "tags") input.value = value.join(", ");
+  else if (field.name === "tags" || field.name === "locations") input.value = value.join(", ");
   else if (field.name === "headers") input.value = Object.entries(value).map(([k, v]) => `${k}: ${v}`).join("\n");
   else input.value = String(value);
 }
@@ -129,7 +133,7 @@ export function changed(inputs, site) {
 }
 
 function emptyOf(field) {
-  return { tags: [], headers: {}, body: "", keyword: "" }[field.name] ?? null;
+  return { tags: [], locations: [], headers: {}, body: "", keyword: "" }[field.name] ?? null;
 }
 
 export function clearErrors(inputs) {
@@ -144,7 +148,8 @@ export function clearErrors(inputs) {
  * whether there was one. */
 export function showAtField(inputs, err) {
   const m = /^([a-z_]+)\b/.exec(err.message || "");
-  const x = m && inputs[m[1]];
+  // A URL already monitored is the URL field's mistake.
+  const x = err.code === "already_exists" && inputs.url ? inputs.url : m && inputs[m[1]];
   if (!x) return false;
   x.error.textContent = err.message;
   x.error.hidden = false;
