@@ -46,6 +46,9 @@ type TransitionEvent struct {
 	Event string `json:"event,omitempty"`
 	// Site is the site that changed.
 	Site site.Site `json:"site"`
+	// Name is the site's name, when it was given one; empty when it goes
+	// by its URL's host.
+	Name string `json:"name,omitempty"`
 	// Up tells whether the site is now up.
 	Up bool `json:"up"`
 	// Reason says why the site is down; empty when it is up.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -61,11 +62,16 @@ type target struct {
 	// and quorum how many must see it down, 0 for a majority.
 	locations []string
 	quorum    int
+	// name is the site's name when it was given one, for its alerts.
+	name string
 }
 
 func newTarget(st site.Site, c site.Config) *target {
 	t := &target{Site: st, probe: NewProbe(c), confirmations: c.Confirmations, recoveries: c.Recoveries, tags: c.Tags,
 		locations: c.Locations}
+	if u, err := url.Parse(st.URL); err == nil && c.Name != u.Hostname() {
+		t.name = c.Name // not the default, the host
+	}
 	if c.Quorum != nil {
 		t.quorum = *c.Quorum
 	}

@@ -167,6 +167,10 @@ func TestMessage(t *testing.T) {
 			"*https://encore.dev is flapping.*\nit changed state 5 times"},
 		{"unstable", monitor.TransitionEvent{Event: "unstable", Site: site.Site{URL: "https://encore.dev"}, Up: true, Reason: "6 of its last 20 checks failed"},
 			"*https://encore.dev is unstable.*\n6 of its last 20 checks failed"},
+		{"named", monitor.TransitionEvent{Site: site.Site{URL: "https://ops:hunter2@shop.example/health"}, Name: "Shop <front>", Reason: "HTTP 503"},
+			"*Shop &lt;front&gt; is down!* https://ops:xxxxx@shop.example/health\nHTTP 503"},
+		{"named, back", monitor.TransitionEvent{Site: site.Site{URL: "https://shop.example/"}, Name: "Shop", Up: true},
+			"*Shop is back up.* https://shop.example/"},
 	}
 	for _, tt := range tests {
 		if got := slack.Message(tt.ev); got != tt.want {

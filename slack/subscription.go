@@ -22,8 +22,9 @@ func (s *Service) Subscribe(topic *pubsub.Topic[monitor.TransitionEvent]) {
 
 // Message is the tutorial's message for a transition, "*<url> is down!*"
 // or "*<url> is back up.*", with a second line saying why the site is down
-// or how long it was; alerts are phrased the same way. A password in the
-// URL is hidden.
+// or how long it was; alerts are phrased the same way. A site given a name
+// goes by it, its URL after: "*Shop is down!* https://shop.example/". A
+// password in the URL is hidden.
 func Message(ev monitor.TransitionEvent) string {
 	kind := ev.Kind()
 	punct := "."
@@ -31,6 +32,10 @@ func Message(ev monitor.TransitionEvent) string {
 		punct = "!"
 	}
 	title := "*" + monitor.Headline(monitor.Subject(ev, escape(api.Redact(ev.Site.URL))), kind) + punct + "*"
+	if ev.Name != "" && ev.Location == "" {
+		// Named, it goes by its name, its URL after it.
+		title = "*" + monitor.Headline(escape(ev.Name), kind) + punct + "* " + escape(api.Redact(ev.Site.URL))
+	}
 	detail := ev.Reason
 	switch lasted := monitor.Lasted(kind, ev.Since, ev.At); {
 	case kind == monitor.EventReminder && lasted != "":
