@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 
 	"gorm.io/gorm"
 
@@ -53,6 +55,59 @@ type ImportChange struct {
 	Action string `json:"action"`
 	// URL is the site's URL, its password hidden.
 	URL string `json:"url"`
+	// Fields are, for an update, the settings it changes, by name.
+	Fields []FieldChange `json:"fields,omitempty"`
+}
+
+// FieldChange is one setting an update changes: its value before and
+// after, as JSON, null for the default. A credential (the headers, the
+// body) says only that it changes.
+type FieldChange struct {
+	// Field is the setting's name.
+	Field string `json:"field"`
+	// Old and New are its values, null for the default; absent for a
+	// credential.
+	Old json.RawMessage `json:"old,omitempty"`
+	New json.RawMessage `json:"new,omitempty"`
+	// Secret tells that the values are not shown.
+	Secret bool `json:"secret,omitempty"`
+}
+
+// secretFields are the settings whose values a plan never shows.
+var secretFields = []string{"headers", "body"}
+
+// fieldChanges compares two settings objects as JSON, setting by setting.
+func fieldChanges(oldJSON, newJSON string) []FieldChange {
+	var before, after map[string]json.RawMessage
+	json.Unmarshal([]byte(oldJSON), &before)
+	json.Unmarshal([]byte(newJSON), &after)
+	names := map[string]bool{}
+	for k := range before {
+		names[k] = true
+	}
+	for k := range after {
+		names[k] = true
+	}
+	var out []FieldChange
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		o, n := before[name], after[name]
+		if sameJSON(string(o), string(n)) {
+			continue
+		}
+		c := FieldChange{Field: name, Old: orNull(o), New: orNull(n)}
+		if slices.Contains(secretFields, name) {
+			c = FieldChange{Field: name, Secret: true}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func orNull(v json.RawMessage) json.RawMessage {
+	if len(v) == 0 {
+		return json.RawMessage("null")
+	}
+	return v
 }
 
 // ImportOptions change what an import does.
@@ -70,12 +125,12 @@ type ImportOptions struct {
 const MaxChanges = 1000
 
 // change notes a change in the answer, up to MaxChanges of them.
-func (r *ImportResponse) change(action, url string) {
+func (r *ImportResponse) change(action, url string, fields ...FieldChange) {
 	if len(r.Changes) >= MaxChanges {
 		r.ChangesOmitted++
 		return
 	}
-	r.Changes = append(r.Changes, ImportChange{Action: action, URL: api.Redact(url)})
+	r.Changes = append(r.Changes, ImportChange{Action: action, URL: api.Redact(url), Fields: fields})
 }
 
 // errDryRun rolls back a dry run's transaction.
@@ -212,8 +267,12 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, opts ImportOpti
 			}
 			resp.Updated = len(updated)
 			changed = append(changed, updated...)
+			before := make(map[int]string, len(existing))
+			for _, r := range existing {
+				before[r.ID] = r.Settings
+			}
 			for _, r := range updated {
-				resp.change("update", r.URL)
+				resp.change("update", r.URL, fieldChanges(before[r.ID], r.Settings)...)
 			}
 		}
 		if opts.Prune {

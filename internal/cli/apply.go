@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	yamlv3 "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/yaml"
 
 	"uptime/site"
@@ -79,7 +80,7 @@ func apply(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("apply: --server %q must be an http or https URL", server)
 	}
 
-	body, err := readApplyFile(file)
+	body, lines, err := readApplyFile(file)
 	if err != nil {
 		return err
 	}
@@ -101,7 +102,14 @@ func apply(ctx context.Context, args []string, getenv func(string) string, stdou
 	printPlan(stdout, resp)
 	if len(resp.Errors) > 0 {
 		for _, e := range resp.Errors {
-			fmt.Fprintf(stderr, "sites[%d]: %s\n", e.Index, e.Message)
+			at := ""
+			if e.Index < len(lines) && lines[e.Index] > 0 {
+				at = fmt.Sprintf(" (line %d)", lines[e.Index])
+			}
+			fmt.Fprintf(stderr, "%s: sites[%d]%s: %s\n", file, e.Index, at, e.Message)
+		}
+		if resp.DryRun {
+			return fmt.Errorf("apply: %d sites in %s are not valid (dry run: nothing was applied)", len(resp.Errors), file)
 		}
 		return fmt.Errorf("apply: %d sites in %s are not valid; the others were applied", len(resp.Errors), file)
 	}
@@ -109,8 +117,8 @@ func apply(ctx context.Context, args []string, getenv func(string) string, stdou
 }
 
 // readApplyFile reads a YAML (or JSON) file and returns its sites as the
-// body of an import.
-func readApplyFile(name string) ([]byte, error) {
+// body of an import, with the line each site starts on.
+func readApplyFile(name string) ([]byte, []int, error) {
 	var (
 		data []byte
 		err  error
@@ -121,25 +129,46 @@ func readApplyFile(name string) ([]byte, error) {
 		data, err = os.ReadFile(name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("apply: %w", err)
+		return nil, nil, fmt.Errorf("apply: %w", err)
 	}
 	var top map[string]json.RawMessage
 	if err := yaml.Unmarshal(data, &top); err != nil {
-		return nil, fmt.Errorf("apply: %s: %w", name, err)
+		return nil, nil, fmt.Errorf("apply: %s: %w", name, err)
 	}
 	for key := range top {
 		if key != "sites" {
-			return nil, fmt.Errorf("apply: %s: unknown section %q; this version applies \"sites\"", name, key)
+			return nil, nil, fmt.Errorf("apply: %s: unknown section %q; this version applies \"sites\"", name, key)
 		}
 	}
 	var f applyFile
 	if err := yaml.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("apply: %s: %w", name, err)
+		return nil, nil, fmt.Errorf("apply: %s: %w", name, err)
 	}
 	if f.Sites == nil {
 		f.Sites = []json.RawMessage{}
 	}
-	return json.Marshal(f)
+	body, err := json.Marshal(f)
+	return body, siteLines(data), err
+}
+
+// siteLines returns the line each item of the file's sites starts on; none
+// when the file cannot be read so (the import says what is wrong then).
+func siteLines(data []byte) []int {
+	var doc yamlv3.Node
+	if err := yamlv3.Unmarshal(data, &doc); err != nil || len(doc.Content) == 0 {
+		return nil
+	}
+	top := doc.Content[0]
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		if top.Content[i].Value == "sites" && top.Content[i+1].Kind == yamlv3.SequenceNode {
+			var lines []int
+			for _, item := range top.Content[i+1].Content {
+				lines = append(lines, item.Line)
+			}
+			return lines
+		}
+	}
+	return nil
 }
 
 // post sends an import and reads its answer.
@@ -182,11 +211,20 @@ func printPlan(w io.Writer, r *site.ImportResponse) {
 	mark := map[string]string{"create": "+", "update": "~", "delete": "-"}
 	for _, c := range r.Changes {
 		fmt.Fprintf(w, "%s %s\n", mark[c.Action], c.URL)
+		for _, f := range c.Fields {
+			if f.Secret {
+				fmt.Fprintf(w, "    %s: changed (not shown)\n", f.Field)
+				continue
+			}
+			fmt.Fprintf(w, "    %s: %s → %s\n", f.Field, shownValue(f.Old), shownValue(f.New))
+		}
 	}
 	if r.ChangesOmitted > 0 {
 		fmt.Fprintf(w, "... and %d more\n", r.ChangesOmitted)
 	}
 	switch {
+	case r.Created+r.Updated+r.Deleted == 0 && len(r.Errors) > 0:
+		// The refused rows say the rest.
 	case r.Created+r.Updated+r.Deleted == 0:
 		fmt.Fprintf(w, "nothing to change: %d sites as the file says\n", r.Unchanged)
 	case r.DryRun:
@@ -195,4 +233,12 @@ func printPlan(w io.Writer, r *site.ImportResponse) {
 	default:
 		fmt.Fprintf(w, "created %d, updated %d, deleted %d; %d unchanged\n", r.Created, r.Updated, r.Deleted, r.Unchanged)
 	}
+}
+
+// shownValue is a setting's value in a plan: as JSON, or "default".
+func shownValue(v json.RawMessage) string {
+	if len(v) == 0 || string(v) == "null" {
+		return "default"
+	}
+	return string(v)
 }

@@ -88,7 +88,7 @@ sites:
 		t.Fatalf("apply --prune of a file with a bad site: err %v, stderr %s", err, errOut)
 	}
 	_, errOut, err = run(bad)
-	if err == nil || !strings.Contains(errOut, "sites[2]: interval must be from 10s to 24h") {
+	if err == nil || !strings.Contains(errOut, "sites[2] (line 9): interval must be from 10s to 24h") {
 		t.Fatalf("apply of a file with a bad site: err %v, stderr %s", err, errOut)
 	}
 	if _, _, err := run("sitez: []\n"); err == nil || !strings.Contains(err.Error(), `unknown section "sitez"`) {
@@ -97,5 +97,78 @@ sites:
 	env["UPTIME_API_KEY"] = "wrong-key-0123456789"
 	if _, _, err := run(first); err == nil || !strings.Contains(err.Error(), "API key") {
 		t.Fatalf("apply with a wrong key: %v", err)
+	}
+}
+
+// The plan shows each setting an update changes, old and new, credentials
+// as changed only; the dry run shows exactly what the real run then does.
+// A dry run with a bad row says nothing was applied, and where the row is.
+func TestApplyShowsWhatItChanges(t *testing.T) {
+	a := apptest.Start(t, apptest.Setup{})
+	env := map[string]string{"UPTIME_SERVER": a.URL}
+	getenv := func(k string) string { return env[k] }
+	file := filepath.Join(t.TempDir(), "uptime.yaml")
+	run := func(content string, args ...string) (string, string, error) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var out, errOut bytes.Buffer
+		err := apply(context.Background(), append([]string{"-f", file}, args...), getenv, &out, &errOut)
+		return out.String(), errOut.String(), err
+	}
+	if _, _, err := run(`
+sites:
+  - url: https://shop.example/health
+    paused: true
+    max_latency: 800ms
+    interval: 1m
+    headers:
+      Authorization: Bearer s3cret-token
+`); err != nil {
+		t.Fatal(err)
+	}
+	leaner := `
+sites:
+  - url: https://shop.example/health
+    interval: 2m
+`
+	dry, _, err := run(leaner, "--dry-run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"~ https://shop.example/health\n", `    interval: "1m" → "2m"`, "    paused: true → default",
+		`    max_latency: "800ms" → default`, "    headers: changed (not shown)", "dry run: nothing changed"} {
+		if !strings.Contains(dry, want) {
+			t.Errorf("the dry run's plan has no %q:\n%s", want, dry)
+		}
+	}
+	if strings.Contains(dry, "s3cret") {
+		t.Errorf("the plan shows a header's value:\n%s", dry)
+	}
+	real, _, err := run(leaner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := func(s string) string { return s[:strings.LastIndex(strings.TrimSuffix(s, "\n"), "\n")+1] }
+	if plan(dry) != plan(real) {
+		t.Errorf("the dry run's plan:\n%s\nis not what the real run did:\n%s", dry, real)
+	}
+
+	out, errOut, err := run(`
+sites:
+  - url: https://shop.example/health
+    interval: 2m
+  - url: https://other.example
+    intervall: 1m
+`, "--dry-run")
+	if err == nil || !strings.Contains(err.Error(), "dry run: nothing was applied") || strings.Contains(err.Error(), "the others were applied") {
+		t.Errorf("a dry run with a bad row: %v, want it to say nothing was applied", err)
+	}
+	if !strings.Contains(errOut, "sites[1] (line 5): ") || !strings.Contains(errOut, `intervall`) {
+		t.Errorf("a dry run with a bad row said:\n%s\nwant the row's index, its line and the field", errOut)
+	}
+	if strings.Contains(out, "nothing to change") && strings.Contains(out, "0 sites") {
+		t.Errorf("a dry run with a bad row contradicts itself:\n%s", out)
 	}
 }
