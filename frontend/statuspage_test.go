@@ -20,7 +20,7 @@ import (
 
 // A public status page, opened in Chromium: the overall line, each site's
 // state and 90 bars coloured by the day's uptime, and no script. It is the
-// README's picture of a status page.
+// picture of a status page in docs/api.md.
 func TestStatusPageInBrowser(t *testing.T) {
 	prefix := pgtest.Prefix(t)
 	a := apptest.Start(t, apptest.Setup{Prefix: prefix})

@@ -30,7 +30,7 @@ func TestProbeUnderItsRole(t *testing.T) {
 	full := apptest.Start(t, apptest.Setup{Prefix: prefix, Env: map[string]string{"SLACK_WEBHOOK_URL": slack.URL + "/hook"},
 		Configure: func(c *config.Config) { c.Location = "eu" }})
 
-	// The role, as the README says: created, then granted what the file
+	// The role, as docs/locations.md says: created, then granted what the file
 	// grants, in the monitor database, by the role that owns it.
 	role, password := strings.TrimSuffix(prefix, "_")+"_probe", "probe-secret"
 	admin, err := pgx.Connect(ctx, pgtest.ServerURL(t))
