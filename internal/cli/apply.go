@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -80,7 +81,7 @@ func apply(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("apply: --server %q must be an http or https URL", server)
 	}
 
-	body, lines, err := readApplyFile(file)
+	body, lines, err := readApplyFile(file, getenv)
 	if err != nil {
 		return err
 	}
@@ -117,8 +118,10 @@ func apply(ctx context.Context, args []string, getenv func(string) string, stdou
 }
 
 // readApplyFile reads a YAML (or JSON) file and returns its sites as the
-// body of an import, with the line each site starts on.
-func readApplyFile(name string) ([]byte, []int, error) {
+// body of an import, with the line each site starts on. ${NAME} in a
+// string is the environment variable NAME, so that secrets stay out of
+// the file.
+func readApplyFile(name string, getenv func(string) string) ([]byte, []int, error) {
 	var (
 		data []byte
 		err  error
@@ -147,8 +150,60 @@ func readApplyFile(name string) ([]byte, []int, error) {
 	if f.Sites == nil {
 		f.Sites = []json.RawMessage{}
 	}
+	for i, raw := range f.Sites {
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, nil, fmt.Errorf("apply: %s: sites[%d]: %w", name, i, err)
+		}
+		v, err := expandEnv(v, getenv)
+		if err != nil {
+			return nil, nil, fmt.Errorf("apply: %s: sites[%d]: %w", name, i, err)
+		}
+		if f.Sites[i], err = json.Marshal(v); err != nil {
+			return nil, nil, err
+		}
+	}
 	body, err := json.Marshal(f)
 	return body, siteLines(data), err
+}
+
+// envRef is ${NAME} in a file's string.
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expandEnv replaces ${NAME} in every string of v with the environment
+// variable NAME; one that is not set is an error naming it.
+func expandEnv(v any, getenv func(string) string) (any, error) {
+	switch x := v.(type) {
+	case string:
+		var missing string
+		out := envRef.ReplaceAllStringFunc(x, func(ref string) string {
+			name := envRef.FindStringSubmatch(ref)[1]
+			val := getenv(name)
+			if val == "" && missing == "" {
+				missing = name
+			}
+			return val
+		})
+		if missing != "" {
+			return nil, fmt.Errorf("the environment variable %s is not set", missing)
+		}
+		return out, nil
+	case map[string]any:
+		for k, e := range x {
+			var err error
+			if x[k], err = expandEnv(e, getenv); err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+		}
+	case []any:
+		for i, e := range x {
+			var err error
+			if x[i], err = expandEnv(e, getenv); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return v, nil
 }
 
 // siteLines returns the line each item of the file's sites starts on; none

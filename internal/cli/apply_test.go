@@ -172,3 +172,36 @@ sites:
 		t.Errorf("a dry run with a bad row contradicts itself:\n%s", out)
 	}
 }
+
+// Secrets in the file may be given as ${NAME}, read from the environment.
+func TestApplyReadsSecretsFromTheEnvironment(t *testing.T) {
+	a := apptest.Start(t, apptest.Setup{})
+	env := map[string]string{"UPTIME_SERVER": a.URL, "SHOP_TOKEN": "t0ken-from-env"}
+	getenv := func(k string) string { return env[k] }
+	file := filepath.Join(t.TempDir(), "uptime.yaml")
+	content := `
+sites:
+  - url: https://shop.example/health
+    headers:
+      Authorization: Bearer ${SHOP_TOKEN}
+`
+	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if err := apply(context.Background(), []string{"-f", file}, getenv, &out, &errOut); err != nil {
+		t.Fatalf("apply: %v %s", err, errOut.String())
+	}
+	var export struct {
+		Sites []struct{ Headers map[string]string }
+	}
+	a.Call(t, "GET", "/site/export", "", &export)
+	if len(export.Sites) != 1 || export.Sites[0].Headers["Authorization"] != "Bearer t0ken-from-env" {
+		t.Errorf("the site's header: %+v, want the token from the environment", export.Sites)
+	}
+	delete(env, "SHOP_TOKEN")
+	err := apply(context.Background(), []string{"-f", file}, getenv, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "SHOP_TOKEN is not set") {
+		t.Errorf("apply without the variable: %v, want it named as not set", err)
+	}
+}
