@@ -319,15 +319,17 @@ func (s *Service) checkWindow(ctx context.Context, w *WindowParams) error {
 			return api.Errorf(api.InvalidArgument, "a recurring window needs cron, duration and timezone; %s missing (as \"0 2 * * SUN\", \"2h\", \"Europe/Berlin\")",
 				strings.Join(missing, " and ")+map[bool]string{true: " is", false: " are"}[len(missing) == 1])
 		}
-		sched, err := parseSchedule(*w.Cron, *w.Timezone)
-		if err != nil {
+		if _, err := parseSchedule(*w.Cron, *w.Timezone); err != nil {
 			return api.Errorf(api.InvalidArgument, "%s", err.Error())
 		}
 		d, err := time.ParseDuration(*w.Duration)
 		if err != nil || d < time.Minute || d > maxWindowDuration {
 			return api.Errorf(api.InvalidArgument, "duration must be from 1m to 168h, like 2h, got %s", api.Quote(*w.Duration))
 		}
-		if a, b, ok := overlap(sched, d, time.Now()); ok {
+		// In UTC: a clock set back in the window's zone repeats a start an
+		// hour after itself once a year, which is no overlap of the pattern.
+		utc, _ := parseSchedule(*w.Cron, "UTC")
+		if a, b, ok := overlap(utc, d, time.Now()); ok {
 			return api.Errorf(api.InvalidArgument,
 				"cron %s starts a window at %s and again at %s, before the %s of the first are over: each must end before the next starts (a longer gap between starts, or a shorter duration)",
 				api.Quote(*w.Cron), a.Format(time.RFC3339), b.Format(time.RFC3339), *w.Duration)
