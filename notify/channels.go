@@ -181,9 +181,9 @@ func Services() []string {
 	return out
 }
 
-// mask shows a URL's scheme and host, and hides the rest, where tokens
-// and passwords live.
-func mask(raw string) string {
+// MaskURL shows a channel URL's scheme and host, and hides the rest, where
+// tokens and passwords live: what responses show of it.
+func MaskURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme == "" {
 		return "•••"
@@ -356,7 +356,7 @@ func (s *Service) Create(ctx context.Context, p ChannelParams) (*Channel, error)
 	}
 	c, err := scanChannel(tx.QueryRow(ctx, `INSERT INTO channel (name, kind, url_sealed, url_masked, secret_sealed, tags, sites, events)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+channelColumns,
-		*p.Name, kind, s.box.Seal([]byte(*p.URL)), mask(*p.URL), secret, api.OrEmpty(p.Tags), api.OrEmpty(p.Sites), api.OrEmpty(p.Events)))
+		*p.Name, kind, s.box.Seal([]byte(*p.URL)), MaskURL(*p.URL), secret, api.OrEmpty(p.Tags), api.OrEmpty(p.Sites), api.OrEmpty(p.Events)))
 	if err != nil {
 		return nil, dbError(err, *p.Name)
 	}
@@ -398,7 +398,7 @@ func (s *Service) Update(ctx context.Context, id int64, p ChannelParams) (*Chann
 	if p.URL != nil {
 		add("kind", kind)
 		add("url_sealed", s.box.Seal([]byte(*p.URL)))
-		add("url_masked", mask(*p.URL))
+		add("url_masked", MaskURL(*p.URL))
 		if kind != "webhook" && p.Secret == nil {
 			set = append(set, "secret_sealed = NULL") // a secret signs webhooks only
 		}

@@ -12,29 +12,49 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	yamlv3 "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/yaml"
 
+	"uptime/internal/api"
 	"uptime/site"
 )
 
 const applyUsage = `Usage: uptime apply -f FILE.yaml [--server URL] [--prune] [--dry-run]
 
-Makes the monitor hold the sites FILE.yaml lists, keyed by URL: sites it
-does not hold are added, sites whose settings differ are updated, and with
---prune sites the file does not list are deleted. A second apply of the same
-file changes nothing. The API key comes from UPTIME_API_KEY.
+Makes the monitor hold what FILE.yaml lists: sites keyed by URL, channels
+by name, maintenance windows by title and status pages by slug, naming
+sites by URL. What the monitor does not hold is made, what differs is
+changed, and with --prune what a section of the file does not list is
+deleted (a section the file leaves out is left alone). A second apply of
+the same file changes nothing. ${NAME} in a string is read from the
+environment. The API key comes from UPTIME_API_KEY.
 
   sites:
     - url: https://example.com
       name: Example
       interval: 1m
-      expect_status: "200-299"
-      keyword: Welcome
       tags: [prod]
+  channels:
+    - name: ops
+      url: https://hooks.example/uptime
+      secret: ${HOOK_SECRET}
+      events: [down, up]
+  maintenance:
+    - title: Weekly patching
+      tags: [prod]
+      cron: "0 2 * * SUN"
+      duration: 2h
+      timezone: Europe/Berlin
+  status_pages:
+    - slug: example
+      title: Example status
+      groups:
+        - name: Web
+          sites: [https://example.com]
 
 Flags:
 `
@@ -81,10 +101,15 @@ func apply(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("apply: --server %q must be an http or https URL", server)
 	}
 
-	body, lines, err := readApplyFile(file, getenv)
+	f, err := readApplyFile(file, getenv)
 	if err != nil {
 		return err
 	}
+	c := &client{ctx: ctx, server: server, key: getenv("UPTIME_API_KEY"), stdout: stdout, errw: stderr}
+	if f.sites == nil {
+		return applySections(c, f.sections, f.siteURLs, prune, dryRun)
+	}
+	body, lines := f.sites, f.lines
 	q := url.Values{}
 	if prune {
 		q.Set("prune", "true")
@@ -114,14 +139,27 @@ func apply(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		return fmt.Errorf("apply: %d sites in %s are not valid; the others were applied", len(resp.Errors), file)
 	}
-	return nil
+	return applySections(c, f.sections, f.siteURLs, prune, dryRun)
+}
+
+// applyInput is what an apply file holds, read.
+type applyInput struct {
+	// sites is the body of the import of its sites; nil when it has no
+	// sites section, which then leaves the sites alone.
+	sites []byte
+	// lines are the lines its sites start on.
+	lines []int
+	// siteURLs are the URLs its sites have, as the monitor keeps them.
+	siteURLs []string
+	// sections are its other sections, each a list of objects.
+	sections map[string][]map[string]any
 }
 
 // readApplyFile reads a YAML (or JSON) file and returns its sites as the
 // body of an import, with the line each site starts on. ${NAME} in a
 // string is the environment variable NAME, so that secrets stay out of
 // the file.
-func readApplyFile(name string, getenv func(string) string) ([]byte, []int, error) {
+func readApplyFile(name string, getenv func(string) string) (*applyInput, error) {
 	var (
 		data []byte
 		err  error
@@ -132,78 +170,80 @@ func readApplyFile(name string, getenv func(string) string) ([]byte, []int, erro
 		data, err = os.ReadFile(name)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("apply: %w", err)
+		return nil, fmt.Errorf("apply: %w", err)
 	}
 	var top map[string]json.RawMessage
 	if err := yaml.Unmarshal(data, &top); err != nil {
-		return nil, nil, fmt.Errorf("apply: %s: %w", name, err)
+		return nil, fmt.Errorf("apply: %s: %w", name, err)
+	}
+	known := []string{"sites"}
+	for _, sec := range sections {
+		known = append(known, sec.key)
 	}
 	for key := range top {
-		if key != "sites" {
-			return nil, nil, fmt.Errorf("apply: %s: unknown section %q; this version applies \"sites\"", name, key)
+		if !slices.Contains(known, key) {
+			return nil, fmt.Errorf("apply: %s: unknown section %q; a file has %s", name, key, strings.Join(known, ", "))
 		}
 	}
-	var f applyFile
-	if err := yaml.Unmarshal(data, &f); err != nil {
-		return nil, nil, fmt.Errorf("apply: %s: %w", name, err)
+	in := &applyInput{sections: map[string][]map[string]any{}}
+	for _, sec := range sections {
+		raw, ok := top[sec.key]
+		if !ok {
+			continue
+		}
+		var items []map[string]any
+		if string(raw) != "null" {
+			if err := json.Unmarshal(raw, &items); err != nil {
+				return nil, fmt.Errorf("apply: %s: %s must be a list of objects: %w", name, sec.key, err)
+			}
+		}
+		for i, item := range items {
+			v, err := expandEnv(item, getenv)
+			if err != nil {
+				return nil, fmt.Errorf("apply: %s: %s[%d]: %w", name, sec.key, i, err)
+			}
+			items[i] = v.(map[string]any)
+		}
+		in.sections[sec.key] = items
 	}
-	if f.Sites == nil {
-		f.Sites = []json.RawMessage{}
+	raw, ok := top["sites"]
+	if !ok {
+		return in, nil
 	}
-	for i, raw := range f.Sites {
+	var siteRows []json.RawMessage
+	if string(raw) != "null" {
+		if err := json.Unmarshal(raw, &siteRows); err != nil {
+			return nil, fmt.Errorf("apply: %s: sites must be a list: %w", name, err)
+		}
+	}
+	if siteRows == nil {
+		siteRows = []json.RawMessage{}
+	}
+	for i, row := range siteRows {
 		var v any
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return nil, nil, fmt.Errorf("apply: %s: sites[%d]: %w", name, i, err)
+		if err := json.Unmarshal(row, &v); err != nil {
+			return nil, fmt.Errorf("apply: %s: sites[%d]: %w", name, i, err)
 		}
 		v, err := expandEnv(v, getenv)
 		if err != nil {
-			return nil, nil, fmt.Errorf("apply: %s: sites[%d]: %w", name, i, err)
+			return nil, fmt.Errorf("apply: %s: sites[%d]: %w", name, i, err)
 		}
-		if f.Sites[i], err = json.Marshal(v); err != nil {
-			return nil, nil, err
+		if m, ok := v.(map[string]any); ok {
+			if u, ok := m["url"].(string); ok {
+				if n, err := site.NormalizeURL(u); err == nil {
+					in.siteURLs = append(in.siteURLs, api.Redact(n))
+				}
+			}
+		}
+		if siteRows[i], err = json.Marshal(v); err != nil {
+			return nil, err
 		}
 	}
-	body, err := json.Marshal(f)
-	return body, siteLines(data), err
-}
-
-// envRef is ${NAME} in a file's string.
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-
-// expandEnv replaces ${NAME} in every string of v with the environment
-// variable NAME; one that is not set is an error naming it.
-func expandEnv(v any, getenv func(string) string) (any, error) {
-	switch x := v.(type) {
-	case string:
-		var missing string
-		out := envRef.ReplaceAllStringFunc(x, func(ref string) string {
-			name := envRef.FindStringSubmatch(ref)[1]
-			val := getenv(name)
-			if val == "" && missing == "" {
-				missing = name
-			}
-			return val
-		})
-		if missing != "" {
-			return nil, fmt.Errorf("the environment variable %s is not set", missing)
-		}
-		return out, nil
-	case map[string]any:
-		for k, e := range x {
-			var err error
-			if x[k], err = expandEnv(e, getenv); err != nil {
-				return nil, fmt.Errorf("%s: %w", k, err)
-			}
-		}
-	case []any:
-		for i, e := range x {
-			var err error
-			if x[i], err = expandEnv(e, getenv); err != nil {
-				return nil, err
-			}
-		}
+	if in.sites, err = json.Marshal(applyFile{Sites: siteRows}); err != nil {
+		return nil, err
 	}
-	return v, nil
+	in.lines = siteLines(data)
+	return in, nil
 }
 
 // siteLines returns the line each item of the file's sites starts on; none
@@ -296,4 +336,43 @@ func shownValue(v json.RawMessage) string {
 		return "default"
 	}
 	return string(v)
+}
+
+// envRef is ${NAME} in a file's string.
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expandEnv replaces ${NAME} in every string of v with the environment
+// variable NAME; one that is not set is an error naming it.
+func expandEnv(v any, getenv func(string) string) (any, error) {
+	switch x := v.(type) {
+	case string:
+		var missing string
+		out := envRef.ReplaceAllStringFunc(x, func(ref string) string {
+			name := envRef.FindStringSubmatch(ref)[1]
+			val := getenv(name)
+			if val == "" && missing == "" {
+				missing = name
+			}
+			return val
+		})
+		if missing != "" {
+			return nil, fmt.Errorf("the environment variable %s is not set", missing)
+		}
+		return out, nil
+	case map[string]any:
+		for k, e := range x {
+			var err error
+			if x[k], err = expandEnv(e, getenv); err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+		}
+	case []any:
+		for i, e := range x {
+			var err error
+			if x[i], err = expandEnv(e, getenv); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return v, nil
 }

@@ -205,3 +205,97 @@ sites:
 		t.Errorf("apply without the variable: %v, want it named as not set", err)
 	}
 }
+
+// A file holds channels, maintenance windows and status pages beside the
+// sites, keyed by name, title and slug, naming sites by URL; a second
+// apply changes nothing, a change shows which fields, --prune removes what
+// the file no longer lists, and a dry run changes nothing.
+func TestApplyHoldsChannelsWindowsAndPages(t *testing.T) {
+	a := apptest.Start(t, apptest.Setup{})
+	env := map[string]string{"UPTIME_SERVER": a.URL, "HOOK_SECRET": "s3cret-hook"}
+	getenv := func(k string) string { return env[k] }
+	file := filepath.Join(t.TempDir(), "uptime.yaml")
+	run := func(content string, args ...string) string {
+		t.Helper()
+		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var out, errOut bytes.Buffer
+		if err := apply(context.Background(), append([]string{"-f", file}, args...), getenv, &out, &errOut); err != nil {
+			t.Fatalf("apply %v: %v\n%s%s", args, err, out.String(), errOut.String())
+		}
+		return out.String()
+	}
+	whole := `
+sites:
+  - url: https://shop.example/health
+    name: Shop
+    tags: [db]
+  - url: https://api.example/
+channels:
+  - name: ops
+    url: https://hooks.example/uptime
+    secret: ${HOOK_SECRET}
+    events: [down, up]
+    sites: [https://shop.example/health]
+maintenance:
+  - title: Weekly patching
+    tags: [db]
+    cron: "0 2 * * SUN"
+    duration: 2h
+    timezone: Europe/Berlin
+status_pages:
+  - slug: acme
+    title: Acme status
+    groups:
+      - name: Shop
+        sites: [https://shop.example/health, https://api.example/]
+`
+	dry := run(whole, "--dry-run")
+	for _, want := range []string{"+ channel ops", "+ maintenance window Weekly patching", "+ status page acme"} {
+		if !strings.Contains(dry, want) {
+			t.Errorf("the dry run's plan has no %q:\n%s", want, dry)
+		}
+	}
+	for _, path := range []string{"/channel", "/maintenance", "/status-page"} {
+		if _, body := a.Do(t, "GET", path, ""); strings.Contains(body, `"id"`) || strings.Contains(body, `"slug"`) {
+			t.Errorf("a dry run made something: GET %s = %s", path, body)
+		}
+	}
+	first := run(whole)
+	if !strings.Contains(first, "+ channel ops") || !strings.Contains(first, "+ status page acme") {
+		t.Fatalf("the first apply:\n%s", first)
+	}
+	var page struct {
+		Groups []struct{ Sites []int }
+	}
+	a.Call(t, "GET", "/status-page/acme", "", &page)
+	if len(page.Groups) != 1 || len(page.Groups[0].Sites) != 2 {
+		t.Errorf("the page's groups: %+v, want the two sites by id", page)
+	}
+	again := run(whole)
+	for _, want := range []string{"channels: nothing to change", "maintenance: nothing to change", "status_pages: nothing to change", "nothing to change: 2 sites"} {
+		if !strings.Contains(again, want) {
+			t.Errorf("a second apply of the same file says no %q:\n%s", want, again)
+		}
+	}
+	changed := strings.Replace(whole, "events: [down, up]", "events: [down]", 1)
+	changed = strings.Replace(changed, "title: Acme status", "title: Acme", 1)
+	out := run(changed)
+	if !strings.Contains(out, "~ channel ops: events") || !strings.Contains(out, "~ status page acme: title") {
+		t.Errorf("a changed file's plan:\n%s", out)
+	}
+	a.Call(t, "POST", "/channel", `{"name": "stray", "url": "https://stray.example/"}`, nil)
+	out = run(changed, "--prune")
+	if !strings.Contains(out, "- channel stray") {
+		t.Errorf("--prune did not remove the channel the file does not list:\n%s", out)
+	}
+	var channels struct{ Channels []struct{ Name string } }
+	a.Call(t, "GET", "/channel", "", &channels)
+	if len(channels.Channels) != 1 || channels.Channels[0].Name != "ops" {
+		t.Errorf("channels after --prune: %+v", channels)
+	}
+	if strings.Contains(out+first+again+dry, "s3cret-hook") {
+		t.Errorf("a plan shows the channel's secret")
+	}
+}
