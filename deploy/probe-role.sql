@@ -39,6 +39,8 @@ GRANT USAGE ON SEQUENCE incident_id_seq TO uptime_probe;
 GRANT SELECT, INSERT, UPDATE, DELETE ON instance TO uptime_probe;
 
 -- River: the jobs of its location's queue, and the alert jobs it publishes.
-GRANT SELECT, INSERT, UPDATE, DELETE ON river_job, river_queue TO uptime_probe;
+-- No DELETE: a probe is never River's leader, whose maintenance alone
+-- deletes jobs.
+GRANT SELECT, INSERT, UPDATE ON river_job, river_queue TO uptime_probe;
 GRANT SELECT ON river_leader, river_migration TO uptime_probe;
 GRANT USAGE ON SEQUENCE river_job_id_seq TO uptime_probe;

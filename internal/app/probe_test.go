@@ -110,6 +110,7 @@ func TestProbeUnderItsRole(t *testing.T) {
 		{"site", "SELECT url FROM sites"},
 		{"monitor", "CREATE TABLE probe_was_here (x int)"},
 		{"monitor", "DELETE FROM checks"},
+		{"monitor", "DELETE FROM river_job"},
 	} {
 		u := probeURL
 		u.Path = "/" + prefix + db.name
