@@ -238,6 +238,9 @@ func (t *Targets) CheckResolved(ctx context.Context, host string, port uint16) e
 	if _, err := netip.ParseAddr(host); err == nil {
 		return nil // an address, checked above
 	}
+	if reserved(host) {
+		return &net.DNSError{Err: "no such host (a name reserved by RFC 6761)", Name: host, IsNotFound: true}
+	}
 	addrs, err := t.lookup(ctx, "ip", host)
 	if err != nil {
 		return fmt.Errorf("look up %s: %w", host, err)
@@ -248,6 +251,18 @@ func (t *Targets) CheckResolved(ctx context.Context, host string, port uint16) e
 		}
 	}
 	return nil
+}
+
+// reserved tells whether a name is under a top-level domain that never
+// resolves (RFC 6761: .example, .invalid, .test): no resolver is asked.
+func reserved(host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	for _, tld := range []string{"example", "invalid", "test"} {
+		if host == tld || strings.HasSuffix(host, "."+tld) {
+			return true
+		}
+	}
+	return false
 }
 
 // Dialer returns a dialer that connects only where the policy allows
