@@ -134,10 +134,10 @@ func TestUpgradeKeepsEveryCheckAndItsUptime(t *testing.T) {
 				mine = append(mine, c)
 			}
 		}
-		if want := rawUptime(mine, now.Truncate(time.Hour).Add(-167*time.Hour)); !nearPtr(up.Week, want) {
+		if want := rawUptime(mine, now.Truncate(time.Hour).Add(-167*time.Hour)); !nearShown(up.Week, want) {
 			t.Errorf("site %d: 7d uptime %v after the upgrade, from raw checks %v", id, deref(up.Week), deref(want))
 		}
-		if want := rawUptime(mine, today.AddDate(0, 0, -29)); !nearPtr(up.Month, want) {
+		if want := rawUptime(mine, today.AddDate(0, 0, -29)); !nearShown(up.Month, want) {
 			t.Errorf("site %d: 30d uptime %v after the upgrade, from raw checks %v", id, deref(up.Month), deref(want))
 		}
 		// Today was partly counted before the upgrade: its bar comes from
@@ -149,7 +149,7 @@ func TestUpgradeKeepsEveryCheckAndItsUptime(t *testing.T) {
 		for i, d := range days[id] {
 			day := today.AddDate(0, 0, i-29)
 			in := within(mine, id, day, day.AddDate(0, 0, 1))
-			if d.Checks != int64(len(in)) || !nearPtr(d.Uptime, rawUptime(in, day)) {
+			if d.Checks != int64(len(in)) || !nearShown(d.Uptime, rawUptime(in, day)) {
 				t.Errorf("site %d, day %s after the upgrade: %d checks, uptime %v; raw %d, %v",
 					id, d.Date, d.Checks, deref(d.Uptime), len(in), deref(rawUptime(in, day)))
 			}
