@@ -880,19 +880,19 @@ func TestChaosPostmasterKilledWhileJobsComplete(t *testing.T) {
 	}
 }
 
-// tally counts Slack's messages, which name the farm's URL .../s/N, by
-// "site-N down" and "site-N up"; a message of neither kind counts as
-// itself.
+// tally counts Slack's messages, which name the sites site-N ("*site-N is
+// down!* URL"), by "site-N down" and "site-N up"; a message of neither
+// kind counts as itself.
 func tally(bodies []string) map[string]int {
 	out := map[string]int{}
 	for _, b := range bodies {
 		var m struct{ Text string }
 		json.Unmarshal([]byte(b), &m)
 		key := m.Text
-		for _, ev := range []struct{ phrase, event string }{{" is down!", "down"}, {" is back up.", "up"}} {
+		for _, ev := range []struct{ phrase, event string }{{" is down!*", "down"}, {" is back up.*", "up"}} {
 			if i := strings.Index(m.Text, ev.phrase); i > 0 {
-				if j := strings.LastIndex(m.Text[:i], "/s/"); j >= 0 {
-					key = "site-" + m.Text[j+3:i] + " " + ev.event
+				if j := strings.LastIndex(m.Text[:i], "*"); j >= 0 {
+					key = m.Text[j+1:i] + " " + ev.event
 				}
 			}
 		}
