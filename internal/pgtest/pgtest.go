@@ -23,11 +23,17 @@ var (
 	cluster *pglocal.Cluster
 	dir     string
 	seq     atomic.Int64
+	// inMain tells that Main runs the tests, so that the cluster is
+	// stopped when they end.
+	inMain bool
 )
 
 // Main runs the tests of a package and then stops the cluster they used.
 // Call it from TestMain.
 func Main(m *testing.M) {
+	mu.Lock()
+	inMain = true
+	mu.Unlock()
 	code := m.Run()
 	mu.Lock()
 	if cluster != nil {
@@ -57,6 +63,10 @@ func Cluster(t testing.TB) *pglocal.Cluster {
 	mu.Lock()
 	defer mu.Unlock()
 	if cluster == nil {
+		if !inMain {
+			// Its server would outlive the test binary.
+			t.Fatal("pgtest: this test package starts a PostgreSQL cluster but has no TestMain calling pgtest.Main, which stops it")
+		}
 		// Not t.TempDir: the postgres user must be able to reach it.
 		d, err := os.MkdirTemp("", "uptime-test-pg-")
 		if err != nil {
