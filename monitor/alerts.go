@@ -103,7 +103,7 @@ func (s *Service) alerts(ctx context.Context, tx pgx.Tx, t *target, prev alertSt
 	at := d.final.CheckedAt
 	var events []TransitionEvent
 	add := func(kind, reason string, since *time.Time) {
-		ev := TransitionEvent{Event: kind, Site: t.Site.Public(), Name: t.name, Up: d.up, Reason: reason, At: at, Since: since}
+		ev := TransitionEvent{Event: kind, Site: t.Site.Public(), Name: t.givenName(), Up: d.up, Reason: reason, At: at, Since: since}
 		if kind == EventDown || kind == EventReminder {
 			ev.Locations = d.downAt
 		}

@@ -108,14 +108,9 @@ func (c *Checker) SetLocation(location string) { c.userAgent = LocationAgent(loc
 // not kept: checks of one site are minutes apart, and a reused connection
 // would hide a server that no longer accepts new ones.
 func NewTransport(targets *egress.Targets) *http.Transport {
-	return &http.Transport{
-		Proxy:                 egress.Proxy(targets),
-		DialContext:           egress.Dialer(targets, 10*time.Second).DialContext,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 0,
-		DisableKeepAlives:     true,
-		ForceAttemptHTTP2:     true,
-	}
+	t := egress.Transport(targets)
+	t.DisableKeepAlives = true
+	return t
 }
 
 var errTooManyRedirects = fmt.Errorf("more than %d redirects", maxRedirects)

@@ -258,11 +258,12 @@ func (s *Service) Reconcile(ctx context.Context) (int, error) {
 	return repaired + len(gone), nil
 }
 
-// orphans returns the sites with a state, an incident or recent figures
-// but no schedule.
+// orphans returns the sites with a state or recent figures but no
+// schedule. An incident is opened with its site's state, and forgotten
+// with it, so the state finds it.
 func (s *Service) orphans(ctx context.Context) ([]int64, error) {
 	rows, err := s.db.Query(ctx, `SELECT site_id FROM (
-			SELECT site_id FROM site_state UNION SELECT site_id FROM incident UNION SELECT site_id FROM rollup_recent) o
+			SELECT site_id FROM site_state UNION SELECT site_id FROM rollup_recent) o
 		WHERE NOT EXISTS (SELECT 1 FROM monitored m WHERE m.site_id = o.site_id)`)
 	if err != nil {
 		return nil, fmt.Errorf("find what is left of deleted sites: %w", err)

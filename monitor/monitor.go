@@ -250,16 +250,6 @@ func (s *Service) Check(ctx context.Context, st site.Site) (*CheckResponse, erro
 	return s.checkTarget(ctx, t)
 }
 
-// checkEntry checks a site the site database has just given, with its
-// settings c. Its copy on the schedule is written first, where a lost
-// notice left none: a check records only for a scheduled site.
-func (s *Service) checkEntry(ctx context.Context, e *site.Entry, c site.Config) (*CheckResponse, error) {
-	if err := s.keep(ctx, *e); err != nil {
-		return nil, err
-	}
-	return s.checkTarget(ctx, newTarget(e.Site, c))
-}
-
 func (s *Service) checkTarget(ctx context.Context, t *target) (*CheckResponse, error) {
 	res := s.checker.CheckProbe(ctx, t.URL, t.probe)
 	if ctx.Err() != nil {

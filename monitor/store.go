@@ -114,6 +114,7 @@ func lockScheduled(ctx context.Context, tx pgx.Tx, ids []int64) ([]int64, error)
 	if err != nil {
 		return nil, fmt.Errorf("hold the schedule of %d sites: %w", len(ids), err)
 	}
+	slices.Sort(held) // callers search it
 	return held, nil
 }
 

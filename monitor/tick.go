@@ -62,16 +62,22 @@ type target struct {
 	// and quorum how many must see it down, 0 for a majority.
 	locations []string
 	quorum    int
-	// name is the site's name when it was given one, for its alerts.
+	// name is the site's name, its URL's host unless it was given one.
 	name string
+}
+
+// givenName is the site's name when it was given one, for its alerts;
+// empty when it goes by its URL's host.
+func (t *target) givenName() string {
+	if u, err := url.Parse(t.URL); err == nil && t.name == u.Hostname() {
+		return ""
+	}
+	return t.name
 }
 
 func newTarget(st site.Site, c site.Config) *target {
 	t := &target{Site: st, probe: NewProbe(c), confirmations: c.Confirmations, recoveries: c.Recoveries, tags: c.Tags,
-		locations: c.Locations}
-	if u, err := url.Parse(st.URL); err == nil && c.Name != u.Hostname() {
-		t.name = c.Name // not the default, the host
-	}
+		locations: c.Locations, name: c.Name}
 	if c.Quorum != nil {
 		t.quorum = *c.Quorum
 	}

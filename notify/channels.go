@@ -154,15 +154,14 @@ func (s *Service) reachable(ctx context.Context, kind, raw string) error {
 	if err != nil {
 		return err
 	}
-	host, port := u.Hostname(), u.Port()
-	if kind == "generic" && u.Query().Get("disabletls") != "yes" && port == "" {
-		port = "443"
+	port, _ := strconv.ParseUint(u.Port(), 10, 16)
+	if port == 0 {
+		port = 443 // what the policy knows of ports is this instance's own
+		if strings.EqualFold(u.Scheme, "http") {
+			port = 80
+		}
 	}
-	n, _ := strconv.ParseUint(port, 10, 16)
-	if n == 0 {
-		n = map[bool]uint64{true: 80, false: 443}[strings.EqualFold(u.Scheme, "http")]
-	}
-	err = s.opts.Targets.CheckResolved(ctx, host, uint16(n))
+	err = s.opts.Targets.CheckResolved(ctx, u.Hostname(), uint16(port))
 	if dnsErr := (*net.DNSError)(nil); errors.As(err, &dnsErr) {
 		return nil // nothing to refuse: a name that does not resolve reaches nothing
 	}

@@ -221,13 +221,12 @@ func (s *Service) record(ctx context.Context, id int64, event string, err error)
 // send delivers one event to one channel. Its error never holds the
 // channel's URL or secret.
 func (s *Service) send(ctx context.Context, ch *openChannel, ev Event) error {
-	err := s.reachable(ctx, ch.kind, ch.url)
-	switch {
-	case err != nil:
+	var err error
+	if ch.kind == "webhook" {
+		err = s.postWebhook(ctx, ch, ev) // its dialer holds it to the policy
+	} else if err = s.reachable(ctx, ch.kind, ch.url); err != nil {
 		err = fmt.Errorf("not sent: %w", err)
-	case ch.kind == "webhook":
-		err = s.postWebhook(ctx, ch, ev)
-	default:
+	} else {
 		err = sendShoutrrr(ctx, ch.url, ev)
 	}
 	if err != nil {

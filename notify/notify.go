@@ -103,12 +103,7 @@ func New(db *pgxpool.Pool, box *seal.Box, sites Sites, q *queue.Queue, opts Opti
 	}
 	transport := opts.Transport
 	if transport == nil {
-		transport = &http.Transport{
-			Proxy:               egress.Proxy(opts.Targets),
-			DialContext:         egress.Dialer(opts.Targets, 10*time.Second).DialContext,
-			TLSHandshakeTimeout: 10 * time.Second,
-			ForceAttemptHTTP2:   true,
-		}
+		transport = egress.Transport(opts.Targets)
 	}
 	s := &Service{db: db, box: box, sites: sites, q: q, log: log, opts: opts,
 		client: &http.Client{Timeout: 20 * time.Second, Transport: transport,

@@ -76,13 +76,7 @@ func (s *Service) handleAdd(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	given := e.Given
-	given.Headers = maskHeaders(given.Headers)
-	if given.Body != nil && *given.Body != "" {
-		mask := api.Mask
-		given.Body = &mask
-	}
-	return AddResponse{Site: e.Site.Public(), Settings: given}, nil
+	return AddResponse{Site: e.Site.Public(), Settings: e.Given.Public()}, nil
 }
 
 // requestFields reads a request's body as one JSON object.

@@ -72,6 +72,17 @@ func (e Entry) Public() Entry {
 	return e
 }
 
+// Public returns the settings given as responses show them: as
+// Entry.Public shows a site's, headers' values and the body hidden.
+func (st Settings) Public() Settings {
+	st.Headers = maskHeaders(st.Headers)
+	if st.Body != nil && *st.Body != "" {
+		mask := api.Mask
+		st.Body = &mask
+	}
+	return st
+}
+
 // Listener hears about changes to the list of sites, after they commit.
 type Listener interface {
 	// SiteAdded is called once a site has been added.

@@ -41,7 +41,6 @@ var alwaysDenied = []netip.Prefix{
 var internal = []netip.Prefix{
 	netip.MustParsePrefix("127.0.0.0/8"),
 	netip.MustParsePrefix("::1/128"),
-	netip.MustParsePrefix("0.0.0.0/8"),
 	netip.MustParsePrefix("::/128"),
 	netip.MustParsePrefix("10.0.0.0/8"),
 	netip.MustParsePrefix("172.16.0.0/12"),
@@ -114,11 +113,14 @@ func (t *Targets) own(ip netip.Addr, port uint16) bool {
 	return false
 }
 
+// ipv4Compatible is the deprecated range of IPv4-compatible addresses.
+var ipv4Compatible = netip.MustParsePrefix("::/96")
+
 // plain returns the IPv4 address an IPv4-mapped (::ffff:a.b.c.d) or
 // IPv4-compatible (::a.b.c.d) address stands for, and any other as it is.
 func plain(ip netip.Addr) netip.Addr {
 	ip = ip.Unmap()
-	if ip.Is6() && !ip.IsUnspecified() && !ip.IsLoopback() && netip.MustParsePrefix("::/96").Contains(ip) {
+	if ip.Is6() && !ip.IsUnspecified() && !ip.IsLoopback() && ipv4Compatible.Contains(ip) {
 		b := ip.As16()
 		return netip.AddrFrom4([4]byte(b[12:]))
 	}
@@ -273,6 +275,18 @@ func Dialer(t *Targets, timeout time.Duration) *net.Dialer {
 		d.Control = t.Control
 	}
 	return d
+}
+
+// Transport returns an HTTP transport that connects only where the policy
+// allows, directly or through the environment's proxy; its users tune
+// the rest.
+func Transport(t *Targets) *http.Transport {
+	return &http.Transport{
+		Proxy:               Proxy(t),
+		DialContext:         Dialer(t, 10*time.Second).DialContext,
+		TLSHandshakeTimeout: 10 * time.Second,
+		ForceAttemptHTTP2:   true,
+	}
 }
 
 // Proxy is http.ProxyFromEnvironment under the policy: the dialer sees only
