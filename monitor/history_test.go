@@ -164,7 +164,9 @@ func nearShown(got, exact *float64) bool {
 	if got == nil || exact == nil {
 		return got == nil && exact == nil
 	}
-	return math.Abs(*got-*exact) <= 0.0005+1e-9 && *got == math.Round(*got*1000)/1000
+	// Half the last decimal, and what the recent days' float32 figures
+	// lose before they are rounded.
+	return math.Abs(*got-*exact) <= 0.0005+1e-6*math.Abs(*exact) && *got == math.Round(*got*1000)/1000
 }
 
 func nearPtr(a, b *float64) bool {
