@@ -16,10 +16,11 @@
 
 GRANT USAGE ON SCHEMA public TO uptime_probe;
 
--- Reads: the schema's version, the sites as scheduled, the maintenance
--- windows, the locations and the rollups' progress (its checks' trigger
--- reads it).
-GRANT SELECT ON schema_migrations, monitored, maintenance, location, rollup_closed TO uptime_probe;
+-- Reads: the schema's version, the sites as scheduled (their credentials
+-- sealed: the probe holds UPTIME_SECRET_KEY to check with them), the probe
+-- of the key they are sealed with, the maintenance windows, the locations
+-- and the rollups' progress (its checks' trigger reads it).
+GRANT SELECT ON schema_migrations, monitored, sealing_key, maintenance, location, rollup_closed TO uptime_probe;
 GRANT INSERT ON location TO uptime_probe;
 -- Holding the schedule's rows of the sites it records, so that a site
 -- deleted meanwhile gets nothing recorded (the function locks them as the

@@ -2,7 +2,6 @@ package monitor
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -39,29 +38,31 @@ func (s *Service) keep(ctx context.Context, entries ...site.Entry) error {
 	var (
 		ids, versions, ivs, phases, budgets = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 		urls, settings                      = make([]string, n), make([]string, n)
+		secrets                             = make([][]byte, n)
 		paused                              = make([]bool, n)
 	)
 	for i := range entries {
 		e := &entries[i]
 		c := s.config(e)
-		given, err := json.Marshal(e.Given)
-		if err != nil {
-			return err
-		}
+		v := site.Seal(s.opts.Box, e.URL, e.Given)
 		iv := time.Duration(c.Interval)
-		ids[i], urls[i], settings[i], versions[i] = int64(e.ID), e.URL, string(given), e.Version
+		ids[i], urls[i], settings[i], secrets[i], versions[i] = int64(e.ID), v.URL, v.Settings, v.Secrets, e.Version
 		ivs[i], phases[i], budgets[i] = iv.Milliseconds(), phase(int64(e.ID), iv).Milliseconds(), s.budget(c).Milliseconds()
 		paused[i] = c.Paused
 	}
-	_, err := s.db.Exec(ctx, `INSERT INTO monitored (site_id, url, settings, version, defaults, interval_ms, phase_ms, budget_ms, paused)
-		SELECT v.site_id, v.url, v.settings, v.version, $9, v.interval_ms, v.phase_ms, v.budget_ms, v.paused
-		FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::boolean[])
-			AS v(site_id, url, settings, version, interval_ms, phase_ms, budget_ms, paused)
-		ON CONFLICT (site_id) DO UPDATE SET url = excluded.url, settings = excluded.settings, version = excluded.version,
+	if err := s.claimKey(ctx, secrets...); err != nil {
+		return err
+	}
+	_, err := s.db.Exec(ctx, `INSERT INTO monitored (site_id, url, settings, sealed, version, defaults, interval_ms, phase_ms, budget_ms, paused)
+		SELECT v.site_id, v.url, v.settings, v.sealed, v.version, $10, v.interval_ms, v.phase_ms, v.budget_ms, v.paused
+		FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::bytea[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::boolean[])
+			AS v(site_id, url, settings, sealed, version, interval_ms, phase_ms, budget_ms, paused)
+		ON CONFLICT (site_id) DO UPDATE SET url = excluded.url, settings = excluded.settings, sealed = excluded.sealed,
+			in_clear = false, version = excluded.version,
 			defaults = excluded.defaults, interval_ms = excluded.interval_ms, phase_ms = excluded.phase_ms,
 			budget_ms = excluded.budget_ms, paused = excluded.paused
 		WHERE monitored.version <= excluded.version`,
-		ids, urls, settings, versions, ivs, phases, budgets, paused, s.defaults())
+		ids, urls, settings, secrets, versions, ivs, phases, budgets, paused, s.defaults())
 	if err != nil {
 		return fmt.Errorf("keep settings of %d sites: %w", n, err)
 	}

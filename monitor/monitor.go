@@ -18,6 +18,7 @@ import (
 	"uptime/internal/egress"
 	"uptime/internal/pubsub"
 	"uptime/internal/queue"
+	"uptime/internal/seal"
 	"uptime/site"
 )
 
@@ -123,6 +124,10 @@ type Options struct {
 	// an outside dead man's switch notices when checking stops. Defaults
 	// to none.
 	HeartbeatURL string
+	// Box seals the sites' credentials in the monitor's copy of them, with
+	// the key every instance and probe shares. Defaults to a key of this
+	// process alone, as tests have it.
+	Box *seal.Box
 }
 
 func (o *Options) setDefaults() {
@@ -156,6 +161,9 @@ func (o *Options) setDefaults() {
 	if o.FlapWindow <= 0 {
 		o.FlapWindow = 30 * time.Minute
 	}
+	if o.Box == nil {
+		o.Box = seal.Ephemeral()
+	}
 }
 
 // siteDefaults are the settings of a site that was given none.
@@ -183,6 +191,8 @@ type Service struct {
 	instanceID  string       // this process, in the instance table
 	live        liveCache    // the locations checking lately
 	checked     atomic.Int64 // checks this process recorded
+	keyClaimed  atomic.Bool  // the sealing key is known to be the database's
+	unopened    *alarm.Alarm // credentials in the schedule this key does not open
 
 	// ctx is the service's own: check-all runs and the watchdog live in
 	// it, and Stop cancels it.
@@ -205,6 +215,7 @@ func New(db *pgxpool.Pool, sites Sites, q *queue.Queue, transitions *pubsub.Topi
 		heartbeat:  &http.Client{Timeout: 10 * time.Second},
 		stall:      alarm.New(log, "scheduled checking has stopped"),
 		unrecorded: alarm.New(log, "checks cannot be recorded"),
+		unopened:   alarm.New(log, "sites with credentials cannot be checked"),
 		inflight:   make(slots, opts.MaxInFlight),
 		instanceID: newInstanceID(),
 	}

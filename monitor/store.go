@@ -133,7 +133,7 @@ func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, t *target, attempts [
 	st := t.Site
 	first, final := attempts[0], attempts[len(attempts)-1]
 	if _, err := tx.Exec(ctx, `INSERT INTO site_state (site_id, url, up) VALUES ($1, $2, true)
-		ON CONFLICT (site_id) DO NOTHING`, st.ID, st.URL); err != nil {
+		ON CONFLICT (site_id) DO NOTHING`, st.ID, t.shown); err != nil {
 		return fmt.Errorf("create state of site %d: %w", st.ID, err)
 	}
 	var (
@@ -216,7 +216,7 @@ func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, t *target, attempts [
 		recent = $17, recent_n = $18, unstable_since = $19, cert_warned_for = $20, cert_warned_days = $21,
 		locations = $22
 		WHERE site_id = $1`,
-		st.ID, st.URL, up, newSince, final.CheckedAt, statusOrNil(final.Status), ms(final.Latency),
+		st.ID, t.shown, up, newSince, final.CheckedAt, statusOrNil(final.Status), ms(final.Latency),
 		reason, final.CertExpiry, final.Degraded, streak,
 		next.announcedUp, next.nextReminderAt, next.flappingSince, next.slowStreak, next.degradedSince,
 		next.recent, next.recentN, next.unstableSince, next.certWarnedFor, next.certWarnedDays,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"uptime/internal/api"
 	"uptime/site"
 )
 
@@ -47,6 +48,9 @@ func (s slots) release() {
 // many re-checks and passing checks decide a change.
 type target struct {
 	site.Site
+	// shown is the URL as open reads show it, credentials hidden: what
+	// the site's state keeps.
+	shown         string
 	probe         *Probe
 	confirmations int
 	recoveries    int
@@ -76,7 +80,7 @@ func (t *target) givenName() string {
 }
 
 func newTarget(st site.Site, c site.Config) *target {
-	t := &target{Site: st, probe: NewProbe(c), confirmations: c.Confirmations, recoveries: c.Recoveries, tags: c.Tags,
+	t := &target{Site: st, shown: api.Redact(st.URL), probe: NewProbe(c), confirmations: c.Confirmations, recoveries: c.Recoveries, tags: c.Tags,
 		locations: c.Locations, name: c.Name}
 	if c.Quorum != nil {
 		t.quorum = *c.Quorum
@@ -387,7 +391,7 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 			rows = append(rows, []any{int64(r.target.ID), a.Up, a.CheckedAt, statusOrNil(a.Status), ms(a.Latency), a.Reason, a.CertExpiry, a.Degraded, a.Maintenance, s.opts.Location})
 		}
 		final := r.attempts[len(r.attempts)-1]
-		ids[i], urls[i], ups[i], at[i] = int64(r.target.ID), r.target.URL, final.Up, final.CheckedAt
+		ids[i], urls[i], ups[i], at[i] = int64(r.target.ID), r.target.shown, final.Up, final.CheckedAt
 		statuses[i], latency[i], reasons[i], certs[i] = statusOrNil(final.Status), ms(final.Latency), final.Reason, final.CertExpiry
 		degraded[i] = final.Degraded
 		if !r.attempts[0].Up {

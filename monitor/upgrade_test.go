@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"uptime/internal/dbutil"
@@ -17,29 +16,7 @@ import (
 // migrationsBefore returns the monitor's migrations numbered below n.
 func migrationsBefore(t *testing.T, n int) fs.FS {
 	t.Helper()
-	entries, err := fs.ReadDir(monitor.Migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := fstest.MapFS{}
-	for _, e := range entries {
-		var v int
-		for _, c := range e.Name() {
-			if c < '0' || c > '9' {
-				break
-			}
-			v = v*10 + int(c-'0')
-		}
-		if v >= n {
-			continue
-		}
-		b, err := fs.ReadFile(monitor.Migrations, "migrations/"+e.Name())
-		if err != nil {
-			t.Fatal(err)
-		}
-		out["migrations/"+e.Name()] = &fstest.MapFile{Data: b}
-	}
-	return out
+	return pgtest.MigrationsBefore(t, monitor.Migrations, "migrations", n)
 }
 
 // An existing database of the version before partitioning keeps every

@@ -117,10 +117,6 @@ func New(db *pgxpool.Pool, box *seal.Box, sites Sites, q *queue.Queue, opts Opti
 	return s
 }
 
-// keyProbe is sealed with the first instance's key and opened by each
-// later one.
-const keyProbe = "uptime sealing key"
-
 // CheckKey makes sure this instance's key opens what the database holds:
 // the first channel sealed leaves a value sealed with its key, and an
 // instance holding another key is refused, saying how to give it the
@@ -134,30 +130,21 @@ func (s *Service) CheckKey(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("check the secret key: %w", err)
 	}
-	return s.checkProbe(probe)
-}
-
-func (s *Service) checkProbe(probe []byte) error {
-	if plain, err := s.box.Open(probe); err != nil || string(plain) != keyProbe {
-		return fmt.Errorf("the channels in the notify database were sealed with another secret key than %s: "+
-			"give every instance the same key in %s (the first instance's is in its state directory, %s)",
-			s.box.Source, seal.EnvName, seal.FileName)
-	}
-	return nil
+	return s.box.CheckProbe(probe, "the channels in the notify database")
 }
 
 // claimKey leaves the probe of this instance's key if there is none yet,
 // in tx, and refuses to seal under a key other than the one in use.
 func (s *Service) claimKey(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, `INSERT INTO sealing_key (id, probe) VALUES (1, $1) ON CONFLICT (id) DO NOTHING`,
-		s.box.Seal([]byte(keyProbe))); err != nil {
+		s.box.Probe()); err != nil {
 		return err
 	}
 	var probe []byte
 	if err := tx.QueryRow(ctx, `SELECT probe FROM sealing_key WHERE id = 1`).Scan(&probe); err != nil {
 		return err
 	}
-	if err := s.checkProbe(probe); err != nil {
+	if err := s.box.CheckProbe(probe, "the channels in the notify database"); err != nil {
 		s.log.Error("refusing to seal a channel", "err", err)
 		return api.Errorf(api.FailedPrecondition, "%s", err.Error())
 	}

@@ -159,8 +159,9 @@ type BulkListener interface {
 type importRow struct {
 	index    int
 	url      string
-	settings string
-	search   string
+	settings Settings
+	// unique finds the site, if it is there: see uniqueURL.
+	unique string
 }
 
 // Import adds the sites of the list that are not there yet and gives those
@@ -209,47 +210,68 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, opts ImportOpti
 		deleted []*row
 	)
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		urls := make([]string, 0, len(valid))
+		uniques := make([]string, 0, len(valid))
 		for _, r := range valid {
-			urls = append(urls, r.url)
+			uniques = append(uniques, r.unique)
 		}
 		// Lists go to the database as one JSON value each: a hundred
 		// thousand parameters would pass PostgreSQL's limit. The rows are
 		// locked, so that a concurrent import or edit of one of these sites
-		// waits rather than being overwritten unseen.
+		// waits rather than being overwritten unseen. A site is found by
+		// its unique URL, as its URL's column hides the credentials.
 		var existing []*row
-		if err := tx.Raw(`SELECT id, url, settings, version FROM sites
-			WHERE url IN (SELECT jsonb_array_elements_text(?::jsonb)) ORDER BY id FOR UPDATE`,
-			jsonText(urls)).Scan(&existing).Error; err != nil {
+		if err := tx.Raw(`SELECT `+rowColumns+`, unique_url FROM sites
+			WHERE unique_url IN (SELECT jsonb_array_elements_text(?::jsonb)) ORDER BY id FOR UPDATE`,
+			jsonText(uniques)).Scan(&existing).Error; err != nil {
 			return fmt.Errorf("import: read sites: %w", err)
 		}
-		byURL := make(map[string]*row, len(existing))
+		byUnique := make(map[string]*row, len(existing))
 		for _, r := range existing {
-			byURL[r.URL] = r
+			byUnique[*r.UniqueURL] = r
 		}
 		type change struct {
 			ID       int             `json:"id,omitempty"`
 			URL      string          `json:"url,omitempty"`
 			Settings json.RawMessage `json:"settings"`
+			Sealed   []byte          `json:"sealed"`
+			Unique   string          `json:"unique,omitempty"`
 			Search   string          `json:"search"`
 		}
 		var adds, updates []change
+		before := make(map[int]string, len(existing)) // the settings updated, as they were
+		after := make(map[int]string, len(existing))
 		for _, v := range valid {
-			old, ok := byURL[v.url]
-			switch {
-			case !ok:
-				adds = append(adds, change{URL: v.url, Settings: json.RawMessage(v.settings), Search: v.search})
-			case sameJSON(old.Settings, v.settings):
-				resp.Unchanged++
-			default:
-				updates = append(updates, change{ID: old.ID, Settings: json.RawMessage(v.settings), Search: v.search})
+			old, ok := byUnique[v.unique]
+			if ok {
+				_, oldSettings, err := s.open(old)
+				if err != nil {
+					return err
+				}
+				if sameJSON(oldSettings.json(), v.settings.json()) {
+					resp.Unchanged++
+					continue
+				}
+				before[old.ID], after[old.ID] = oldSettings.json(), v.settings.json()
+			}
+			sealed := Seal(s.box, v.url, v.settings)
+			if err := s.claimKey(ctx, sealed.Secrets); err != nil {
+				return err
+			}
+			c := change{Settings: json.RawMessage(sealed.Settings), Sealed: sealed.Secrets, Search: *searchText(v.url, v.settings)}
+			if ok {
+				c.ID = old.ID
+				updates = append(updates, c)
+			} else {
+				c.URL, c.Unique = sealed.URL, v.unique
+				adds = append(adds, c)
 			}
 		}
 		if len(adds) > 0 {
 			var created []*row
-			if err := tx.Raw(`INSERT INTO sites (url, settings, search)
-				SELECT url, settings, search FROM jsonb_to_recordset(?::jsonb) AS v(url text, settings jsonb, search text)
-				RETURNING id, url, settings, version`, jsonText(adds)).Scan(&created).Error; err != nil {
+			if err := tx.Raw(`INSERT INTO sites (url, settings, sealed, unique_url, search)
+				SELECT url, settings, decode(sealed, 'base64'), "unique", search
+				FROM jsonb_to_recordset(?::jsonb) AS v(url text, settings jsonb, sealed text, "unique" text, search text)
+				RETURNING `+rowColumns, jsonText(adds)).Scan(&created).Error; err != nil {
 				return fmt.Errorf("import: add %d sites: %w", len(adds), err)
 			}
 			resp.Created = len(created)
@@ -260,24 +282,21 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, opts ImportOpti
 		}
 		if len(updates) > 0 {
 			var updated []*row
-			if err := tx.Raw(`UPDATE sites s SET settings = v.settings, search = v.search, version = s.version + 1
-				FROM jsonb_to_recordset(?::jsonb) AS v(id bigint, settings jsonb, search text) WHERE s.id = v.id
-				RETURNING s.id, s.url, s.settings, s.version`, jsonText(updates)).Scan(&updated).Error; err != nil {
+			if err := tx.Raw(`UPDATE sites s SET settings = v.settings, sealed = decode(v.sealed, 'base64'),
+					search = v.search, version = s.version + 1
+				FROM jsonb_to_recordset(?::jsonb) AS v(id bigint, settings jsonb, sealed text, search text) WHERE s.id = v.id
+				RETURNING s.id, s.url, s.settings, s.sealed, s.version`, jsonText(updates)).Scan(&updated).Error; err != nil {
 				return fmt.Errorf("import: update %d sites: %w", len(updates), err)
 			}
 			resp.Updated = len(updated)
 			changed = append(changed, updated...)
-			before := make(map[int]string, len(existing))
-			for _, r := range existing {
-				before[r.ID] = r.Settings
-			}
 			for _, r := range updated {
-				resp.change("update", r.URL, fieldChanges(before[r.ID], r.Settings)...)
+				resp.change("update", r.URL, fieldChanges(before[r.ID], after[r.ID])...)
 			}
 		}
 		if opts.Prune {
-			if err := tx.Raw(`DELETE FROM sites WHERE url NOT IN (SELECT jsonb_array_elements_text(?::jsonb))
-				RETURNING id, url`, jsonText(urls)).Scan(&deleted).Error; err != nil {
+			if err := tx.Raw(`DELETE FROM sites WHERE unique_url NOT IN (SELECT jsonb_array_elements_text(?::jsonb))
+				RETURNING id, url`, jsonText(uniques)).Scan(&deleted).Error; err != nil {
 				return fmt.Errorf("import: prune: %w", err)
 			}
 			resp.Deleted = len(deleted)
@@ -314,7 +333,7 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, opts ImportOpti
 	if len(changed) > 0 {
 		entries := make([]Entry, len(changed))
 		for i, r := range changed {
-			e, err := r.entry(s.defaults)
+			e, err := s.entry(r)
 			if err != nil {
 				return nil, err
 			}
@@ -352,7 +371,7 @@ func (s *Service) importRow(ctx context.Context, i int, raw json.RawMessage) (im
 	if err := st.normalize(u, s.defaults); err != nil {
 		return importRow{}, err
 	}
-	return importRow{index: i, url: u, settings: st.json(), search: *searchText(u, st)}, nil
+	return importRow{index: i, url: u, settings: st, unique: s.uniqueURL(u)}, nil
 }
 
 // jsonText writes v as JSON text, for a query parameter.
@@ -393,11 +412,11 @@ func (s *Service) Export(ctx context.Context) (*ExportResponse, error) {
 	}
 	resp := &ExportResponse{Sites: make([]ExportSite, len(rows))}
 	for i, r := range rows {
-		st, err := r.settings()
+		u, st, err := s.open(r)
 		if err != nil {
 			return nil, err
 		}
-		resp.Sites[i] = ExportSite{URL: r.URL, Settings: st}
+		resp.Sites[i] = ExportSite{URL: u, Settings: st}
 	}
 	return resp, nil
 }

@@ -1,8 +1,6 @@
 package site_test
 
 import (
-	"context"
-	"fmt"
 	"net/url"
 	"testing"
 )
@@ -39,29 +37,5 @@ func TestSearchMatchesOnlyWhatReadsShow(t *testing.T) {
 	var indexed int64
 	if err := e.db.Raw("SELECT count(*) FROM pg_indexes WHERE indexname = 'sites_search_trgm'").Scan(&indexed).Error; err != nil || indexed != 1 {
 		t.Errorf("the search's trigram index: %d (%v), want 1", indexed, err)
-	}
-}
-
-// Sites stored before searches matched the public form are indexed for it
-// once, at start-up.
-func TestFillSearch(t *testing.T) {
-	e := setup(t, "")
-	e.Call(t, "POST", "/site", `{"url": "http://bob:s3cret@old.example/", "name": "Old one"}`, nil)
-	if err := e.db.Exec("UPDATE sites SET search = NULL").Error; err != nil {
-		t.Fatal(err)
-	}
-	var page struct{ Total int }
-	e.Call(t, "GET", "/site?limit=10&q=old", "", &page)
-	if page.Total != 0 {
-		t.Fatalf("a site without its search text matched %d times", page.Total)
-	}
-	if err := e.svc.FillSearch(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	for q, want := range map[string]int{"old one": 1, "old.example": 1, "s3cret": 0} {
-		e.Call(t, "GET", fmt.Sprintf("/site?limit=10&q=%s", url.QueryEscape(q)), "", &page)
-		if page.Total != want {
-			t.Errorf("after FillSearch q=%s matched %d, want %d", q, page.Total, want)
-		}
 	}
 }

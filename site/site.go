@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/driver/postgres"
@@ -16,6 +17,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"uptime/internal/api"
+	"uptime/internal/seal"
 )
 
 // Migrations is the site database's schema, applied at start-up.
@@ -105,36 +107,33 @@ type Service struct {
 	listeners []Listener
 	targets   Targets
 	defaults  Defaults
+	box       *seal.Box
+	// keyClaimed tells that box's key is known to be the database's.
+	keyClaimed atomic.Bool
 }
 
-// row is a site as its table holds it.
+// row is a site as its table holds it: its URL and settings as open
+// reads show them, and its credentials sealed (see Sealed).
 type row struct {
-	ID       int
-	URL      string
-	Settings string // the settings given, as JSON
-	Version  int64
+	ID int
+	// URL is the URL with its credentials hidden.
+	URL string
+	// Settings are the settings given, as JSON, credentials hidden.
+	Settings string
+	// Sealed are the credentials, sealed; nil for a site without any.
+	Sealed []byte
+	// UniqueURL keeps the URL whole unique: see uniqueURL. Null in the
+	// rows of versions before credentials were sealed, until SealOlder.
+	UniqueURL *string `gorm:"column:unique_url"`
+	Version   int64
 	// Search is what a search matches: see searchText.
 	Search *string
 }
 
 func (row) TableName() string { return "sites" }
 
-// entry returns the row with its defaults filled in.
-func (r *row) entry(d Defaults) (*Entry, error) {
-	st, err := r.settings()
-	if err != nil {
-		return nil, err
-	}
-	return &Entry{Site: Site{ID: r.ID, URL: r.URL}, Config: st.Config(r.URL, d), Given: st, Version: r.Version}, nil
-}
-
-func (r *row) settings() (Settings, error) {
-	var st Settings
-	if err := json.Unmarshal([]byte(r.Settings), &st); err != nil {
-		return st, fmt.Errorf("settings of site %d: %w", r.ID, err)
-	}
-	return st, nil
-}
+// rowColumns are the columns a site is read from.
+const rowColumns = "id, url, settings, sealed, version"
 
 // OpenDB opens the site database over GORM. The schema comes from the
 // migrations, never from AutoMigrate.
@@ -150,12 +149,17 @@ func OpenDB(dbURL string) (*gorm.DB, error) {
 	return db, nil
 }
 
-// New returns the service over its database.
+// New returns the service over its database. Its credentials are sealed
+// with a key of this process alone until SealWith gives the instances'.
 func New(db *gorm.DB) *Service {
-	s := &Service{db: db}
+	s := &Service{db: db, box: seal.Ephemeral()}
 	s.defaults.setDefaults()
 	return s
 }
+
+// SealWith makes the service seal sites' credentials with box's key. It
+// is meant for start-up wiring; call CheckKey after it.
+func (s *Service) SealWith(box *seal.Box) { s.box = box }
 
 // Listen adds a listener for changes. It is meant for start-up wiring,
 // before the service handles requests.
@@ -203,16 +207,18 @@ func (s *Service) add(ctx context.Context, p AddParams) (*Entry, error) {
 	if err := p.Settings.normalize(u, s.defaults); err != nil {
 		return nil, err
 	}
-	r := &row{URL: u, Settings: p.Settings.json(), Version: 1}
-	r.Search = searchText(u, p.Settings)
+	r := s.sealRow(0, u, p.Settings, 1)
+	if err := s.claimKey(ctx, r.Sealed); err != nil {
+		return nil, err
+	}
 	err = s.db.WithContext(ctx).Create(r).Error
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return nil, api.Errorf(api.AlreadyExists, "site %s is already monitored", api.Quote(api.Redact(u)))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("add site %s: %w", u, err)
+		return nil, fmt.Errorf("add site %s: %w", api.Redact(u), err)
 	}
-	e, err := r.entry(s.defaults)
+	e, err := s.entry(r)
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +270,7 @@ func (s *Service) Entry(ctx context.Context, id int) (*Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get site %d: %w", id, err)
 	}
-	return r.entry(s.defaults)
+	return s.entry(&r)
 }
 
 // ListResponse is the list of monitored sites.
@@ -289,7 +295,7 @@ func (s *Service) List(ctx context.Context) (*ListResponse, error) {
 func (s *Service) entries(rows []*row) ([]*Entry, error) {
 	out := make([]*Entry, len(rows))
 	for i, r := range rows {
-		e, err := r.entry(s.defaults)
+		e, err := s.entry(r)
 		if err != nil {
 			return nil, err
 		}
@@ -327,7 +333,7 @@ func (s *Service) Versions(ctx context.Context) (map[int]int64, error) {
 // in id order.
 func (s *Service) Entries(ctx context.Context, ids []int) ([]*Entry, error) {
 	var rows []*row
-	if err := s.db.WithContext(ctx).Raw(`SELECT id, url, settings, version FROM sites
+	if err := s.db.WithContext(ctx).Raw(`SELECT `+rowColumns+` FROM sites
 		WHERE id IN (SELECT jsonb_array_elements_text(?::jsonb)::bigint) ORDER BY id`, jsonText(ids)).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("get %d sites: %w", len(ids), err)
 	}
@@ -420,32 +426,47 @@ func searchText(url string, st Settings) *string {
 	return &text
 }
 
-// FillSearch writes what a search matches for the sites that lack it,
-// those stored by a version before searches matched it.
-func (s *Service) FillSearch(ctx context.Context) error {
+// SealOlder seals the credentials of the sites stored by versions before
+// they were sealed, and writes what a search of them matches, in place: a
+// batch of sites a statement, so that a crash leaves each site either as
+// it was or sealed. It is run at start-up, before requests are served.
+func (s *Service) SealOlder(ctx context.Context) error {
 	for {
 		var rows []*row
-		if err := s.db.WithContext(ctx).Where("search IS NULL").Order("id").Limit(10_000).Find(&rows).Error; err != nil {
-			return fmt.Errorf("read sites to index for search: %w", err)
+		if err := s.db.WithContext(ctx).Where("unique_url IS NULL").Order("id").Limit(1000).Find(&rows).Error; err != nil {
+			return fmt.Errorf("read sites to seal: %w", err)
 		}
 		if len(rows) == 0 {
 			return nil
 		}
-		type fill struct {
-			ID     int    `json:"id"`
-			Search string `json:"search"`
+		type sealed struct {
+			ID       int             `json:"id"`
+			URL      string          `json:"url"`
+			Settings json.RawMessage `json:"settings"`
+			Sealed   []byte          `json:"sealed"`
+			Unique   string          `json:"unique"`
+			Search   string          `json:"search"`
 		}
-		fills := make([]fill, len(rows))
+		out := make([]sealed, len(rows))
 		for i, r := range rows {
-			st, err := r.settings()
-			if err != nil {
+			// Written in the open: the row holds the URL whole and the
+			// settings with their credentials.
+			var st Settings
+			if err := json.Unmarshal([]byte(r.Settings), &st); err != nil {
+				return fmt.Errorf("settings of site %d: %w", r.ID, err)
+			}
+			n := s.sealRow(r.ID, r.URL, st, r.Version)
+			if err := s.claimKey(ctx, n.Sealed); err != nil {
 				return err
 			}
-			fills[i] = fill{ID: r.ID, Search: *searchText(r.URL, st)}
+			out[i] = sealed{ID: r.ID, URL: n.URL, Settings: json.RawMessage(n.Settings), Sealed: n.Sealed,
+				Unique: *n.UniqueURL, Search: *n.Search}
 		}
-		if err := s.db.WithContext(ctx).Exec(`UPDATE sites s SET search = v.search
-			FROM jsonb_to_recordset(?::jsonb) AS v(id bigint, search text) WHERE s.id = v.id`, jsonText(fills)).Error; err != nil {
-			return fmt.Errorf("index %d sites for search: %w", len(rows), err)
+		if err := s.db.WithContext(ctx).Exec(`UPDATE sites s SET url = v.url, settings = v.settings,
+				sealed = decode(v.sealed, 'base64'), unique_url = v.unique, search = v.search
+			FROM jsonb_to_recordset(?::jsonb) AS v(id bigint, url text, settings jsonb, sealed text, "unique" text, search text)
+			WHERE s.id = v.id AND s.unique_url IS NULL`, jsonText(out)).Error; err != nil {
+			return fmt.Errorf("seal %d sites: %w", len(rows), err)
 		}
 	}
 }

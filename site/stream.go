@@ -13,7 +13,7 @@ import (
 // written by item as its row arrives from the database: a hundred thousand
 // sites cost one row in memory, not the whole answer.
 func (s *Service) streamSites(ctx context.Context, item func(r *row) (any, error)) (api.Stream, error) {
-	rows, err := s.db.WithContext(ctx).Raw("SELECT id, url, settings, version FROM sites ORDER BY id").Rows()
+	rows, err := s.db.WithContext(ctx).Raw("SELECT " + rowColumns + " FROM sites ORDER BY id").Rows()
 	if err != nil {
 		return nil, fmt.Errorf("list sites: %w", err)
 	}
@@ -24,7 +24,7 @@ func (s *Service) streamSites(ctx context.Context, item func(r *row) (any, error
 		first := true
 		for rows.Next() {
 			var r row
-			if err := rows.Scan(&r.ID, &r.URL, &r.Settings, &r.Version); err != nil {
+			if err := rows.Scan(&r.ID, &r.URL, &r.Settings, &r.Sealed, &r.Version); err != nil {
 				return fmt.Errorf("list sites: %w", err)
 			}
 			v, err := item(&r)
@@ -64,7 +64,7 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 // streamList answers GET /site unpaged: every site as open reads show it.
 func (s *Service) streamList(ctx context.Context) (api.Stream, error) {
 	return s.streamSites(ctx, func(r *row) (any, error) {
-		e, err := r.entry(s.defaults)
+		e, err := s.entry(r)
 		if err != nil {
 			return nil, err
 		}
@@ -76,10 +76,10 @@ func (s *Service) streamList(ctx context.Context) (api.Stream, error) {
 // was given, credentials included.
 func (s *Service) streamExport(ctx context.Context) (api.Stream, error) {
 	return s.streamSites(ctx, func(r *row) (any, error) {
-		st, err := r.settings()
+		u, st, err := s.open(r)
 		if err != nil {
 			return nil, err
 		}
-		return ExportSite{URL: r.URL, Settings: st}, nil
+		return ExportSite{URL: u, Settings: st}, nil
 	})
 }

@@ -21,7 +21,7 @@ import (
 // credential. A refused patch changes nothing.
 func (s *Service) Update(ctx context.Context, id int, patch map[string]json.RawMessage) (*Entry, error) {
 	var (
-		updated *row
+		updated *Entry
 		changed bool
 	)
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -33,61 +33,64 @@ func (s *Service) Update(ctx context.Context, id int, patch map[string]json.RawM
 		if err != nil {
 			return fmt.Errorf("get site %d: %w", id, err)
 		}
-		next, err := s.patched(ctx, &r, fields(patch))
+		old, err := s.entry(&r)
 		if err != nil {
 			return err
 		}
-		if next.URL == r.URL && next.Settings == r.Settings {
-			updated = &r
+		u, st, err := s.patched(ctx, old, fields(patch))
+		if err != nil {
+			return err
+		}
+		if u == old.URL && sameJSON(st.json(), old.Given.json()) {
+			updated = old
 			return nil
 		}
-		next.Version = r.Version + 1
-		err = tx.Model(&row{}).Where("id = ?", id).
-			Updates(map[string]any{"url": next.URL, "settings": next.Settings, "version": next.Version, "search": next.Search}).Error
+		next := s.sealRow(id, u, st, r.Version+1)
+		if err := s.claimKey(ctx, next.Sealed); err != nil {
+			return err
+		}
+		err = tx.Model(&row{}).Where("id = ?", id).Updates(map[string]any{"url": next.URL, "settings": next.Settings,
+			"sealed": next.Sealed, "unique_url": next.UniqueURL, "version": next.Version, "search": next.Search}).Error
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
-			return api.Errorf(api.AlreadyExists, "site %s is already monitored", api.Quote(api.Redact(next.URL)))
+			return api.Errorf(api.AlreadyExists, "site %s is already monitored", api.Quote(api.Redact(u)))
 		}
 		if err != nil {
 			return fmt.Errorf("update site %d: %w", id, err)
 		}
-		updated, changed = next, true
+		if updated, err = s.entry(next); err != nil {
+			return err
+		}
+		changed = true
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	e, err := updated.entry(s.defaults)
-	if err != nil {
-		return nil, err
-	}
 	if changed {
 		for _, l := range s.listeners {
-			l.SiteChanged(ctx, *e)
+			l.SiteChanged(ctx, *updated)
 		}
 	}
-	return e, nil
+	return updated, nil
 }
 
-// patched returns the row as patch leaves it, checked.
-func (s *Service) patched(ctx context.Context, r *row, patch fields) (*row, error) {
-	old, err := r.settings()
-	if err != nil {
-		return nil, err
-	}
-	next := &row{ID: r.ID, URL: r.URL, Version: r.Version}
-	if u, ok, err := patch.str("url"); err != nil {
-		return nil, err
+// patched returns the URL and the settings given that patch leaves the
+// site old with, checked.
+func (s *Service) patched(ctx context.Context, old *Entry, patch fields) (string, Settings, error) {
+	u := old.URL
+	if given, ok, err := patch.str("url"); err != nil {
+		return "", Settings{}, err
 	} else if ok {
-		if api.Redact(r.URL) == u {
-			u = r.URL // the URL as shown, password hidden: unchanged
+		if api.Redact(old.URL) == given {
+			given = old.URL // the URL as shown, password hidden: unchanged
 		}
-		if next.URL, err = s.checkURL(ctx, u); err != nil {
-			return nil, err
+		if u, err = s.checkURL(ctx, given); err != nil {
+			return "", Settings{}, err
 		}
 	} else if raw, given := patch["url"]; given && string(raw) == "null" {
-		return nil, api.Errorf(api.InvalidArgument, "url cannot be null")
+		return "", Settings{}, api.Errorf(api.InvalidArgument, "url cannot be null")
 	}
-	merged := old.toFields()
+	merged := old.Given.toFields()
 	for name, raw := range patch {
 		if name == "url" {
 			continue
@@ -100,21 +103,16 @@ func (s *Service) patched(ctx context.Context, r *row, patch fields) (*row, erro
 	}
 	st, err := merged.settings("url")
 	if err != nil {
-		return nil, err
+		return "", Settings{}, err
 	}
-	st.Headers = unmaskHeaders(st.Headers, old.Headers)
+	st.Headers = unmaskHeaders(st.Headers, old.Given.Headers)
 	if st.Body != nil && *st.Body == api.Mask {
-		st.Body = old.Body // the body as shown, hidden: unchanged
+		st.Body = old.Given.Body // the body as shown, hidden: unchanged
 	}
-	if err := st.normalize(next.URL, s.defaults); err != nil {
-		return nil, err
+	if err := st.normalize(u, s.defaults); err != nil {
+		return "", Settings{}, err
 	}
-	next.Settings = st.json()
-	next.Search = searchText(next.URL, st)
-	if same, _ := jsonEqual(next.Settings, r.Settings); same {
-		next.Settings = r.Settings
-	}
-	return next, nil
+	return u, st, nil
 }
 
 // jsonEqual reports whether two JSON texts hold the same value.

@@ -176,10 +176,20 @@ func (a *App) Run(ctx context.Context) (err error) {
 	channels.Subscribe(transitions)
 	sites.CheckTargets(targets)
 	sites.SetDefaults(site.Defaults{Interval: a.cfg.CheckEvery, Timeout: a.cfg.CheckTimeout, Confirmations: a.cfg.ConfirmChecks})
-	if err := sites.FillSearch(ctx); err != nil {
+	sites.SealWith(box)
+	if err := sites.CheckKey(ctx); err != nil {
 		return err
 	}
-	mon := monitor.New(monitorDB, sites, q, transitions, a.monitorOptions(targets), a.log)
+	if err := sites.SealOlder(ctx); err != nil {
+		return err
+	}
+	mon := monitor.New(monitorDB, sites, q, transitions, a.monitorOptions(targets, box), a.log)
+	if err := mon.CheckKey(ctx); err != nil {
+		return err
+	}
+	if err := mon.SealOlder(ctx); err != nil {
+		return err
+	}
 	sites.Listen(mon)
 
 	srv := api.NewServer(a.log, a.cfg.APIKey)
@@ -308,8 +318,9 @@ func (a *App) startWork(ctx context.Context, q *queue.Queue, monitorDB *pgxpool.
 }
 
 // monitorOptions are the monitor's options from the configuration.
-func (a *App) monitorOptions(targets *egress.Targets) monitor.Options {
+func (a *App) monitorOptions(targets *egress.Targets, box *seal.Box) monitor.Options {
 	return monitor.Options{
+		Box:             box,
 		CheckTimeout:    a.cfg.CheckTimeout,
 		Confirmations:   a.cfg.ConfirmChecks,
 		ConfirmInterval: a.cfg.ConfirmInterval,

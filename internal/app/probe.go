@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"uptime/internal/metrics"
 	"uptime/internal/pubsub"
 	"uptime/internal/queue"
+	"uptime/internal/seal"
 	"uptime/internal/version"
 	"uptime/monitor"
 	"uptime/notify"
@@ -24,9 +26,10 @@ import (
 
 // runProbe runs a probe: an instance that checks its location's share of
 // the rounds and decides what it saw, with the monitor's database alone,
-// whose schema it leaves to the full instances, and no secret: the
-// alerts it decides are delivered by the full instances. It serves
-// /healthz, /readyz and /metrics.
+// whose schema it leaves to the full instances, and no secret but the key
+// that opens the sites' credentials it checks with: the alerts it decides
+// are delivered by the full instances. It serves /healthz, /readyz and
+// /metrics.
 func (a *App) runProbe(ctx context.Context, ln net.Listener, dbs *DatabaseServer) (err error) {
 	monitorURL, err := dbs.ServiceURL(MonitorDatabase)
 	if err != nil {
@@ -41,11 +44,25 @@ func (a *App) runProbe(ctx context.Context, ln net.Listener, dbs *DatabaseServer
 		return fmt.Errorf("the monitor database: %w", err)
 	}
 
+	// The probe checks sites with their credentials, which the monitor's
+	// database keeps sealed: it holds the full instances' key.
+	getenv := a.opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	box, err := seal.Load(a.cfg.StateDir, getenv)
+	if err != nil {
+		return err
+	}
+
 	targets := a.targets(ln, dbs)
 	q := queue.New()
 	transitions := pubsub.NewTopic[monitor.TransitionEvent](q, monitor.TransitionTopic, a.log)
 	transitions.Elsewhere(slack.Subscription, notify.Subscription)
-	mon := monitor.New(monitorDB, nil, q, transitions, a.monitorOptions(targets), a.log)
+	mon := monitor.New(monitorDB, nil, q, transitions, a.monitorOptions(targets, box), a.log)
+	if err := mon.CheckKey(ctx); err != nil {
+		return err
+	}
 
 	srv := api.NewServer(a.log, a.cfg.APIKey)
 	srv.LogRequests(a.cfg.LogRequests)

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -16,9 +18,12 @@ import (
 	"testing"
 	"time"
 
+	"uptime/internal/app"
 	"uptime/internal/apptest"
 	"uptime/internal/config"
+	"uptime/internal/dbutil"
 	"uptime/internal/fakeslack"
+	"uptime/internal/pglocal"
 	"uptime/internal/pgtest"
 )
 
@@ -144,7 +149,8 @@ func TestPasswordsNeverLeave(t *testing.T) {
 	defer site.Close()
 	hostPort := strings.TrimPrefix(site.URL, "http://")
 	var log syncBuffer
-	a := apptest.Start(t, apptest.Setup{Log: &log, Env: map[string]string{"SLACK_WEBHOOK_URL": slack.URL + "/hook"}})
+	prefix := pgtest.Prefix(t)
+	a := apptest.Start(t, apptest.Setup{Log: &log, Prefix: prefix, Env: map[string]string{"SLACK_WEBHOOK_URL": slack.URL + "/hook"}})
 
 	var hooked syncBuffer
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -218,6 +224,12 @@ func TestPasswordsNeverLeave(t *testing.T) {
 	if !strings.Contains(everything, "xxxxx") || !strings.Contains(page, hostPort) {
 		t.Fatal("no masked password anywhere, or no URL on the page: the test saw nothing")
 	}
+	// Nor does a dump of the databases: the credentials are sealed.
+	dumps := dumpDatabases(t, prefix)
+	if !strings.Contains(dumps, "X-JWT") || !strings.Contains(dumps, hostPort+"/i?access_token=xxxxx") {
+		t.Fatal("the dumps hold no site: the test saw nothing")
+	}
+	everything += dumps
 	for _, secret := range []string{"s3cret", "p@ss", "%40four", "Pa55", "w0rd", "ghp_"} {
 		if i := strings.Index(everything, secret); i >= 0 {
 			t.Fatalf("%q leaked: …%s…", secret, everything[max(0, i-200):min(len(everything), i+100)])
@@ -425,4 +437,27 @@ func TestChannelsGoWhereChecksMay(t *testing.T) {
 	if _, body := a.Do(t, "GET", "/channel", ""); strings.Contains(body, "ASIAEXAMPLE") || strings.Contains(body, "wJalr") {
 		t.Errorf("GET /channel shows the body of a webhook's refusal: %s", body)
 	}
+}
+
+// dumpDatabases returns what pg_dump writes of every database of the app
+// whose databases have the prefix.
+func dumpDatabases(t *testing.T, prefix string) string {
+	t.Helper()
+	bin, err := pglocal.FindBinaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all strings.Builder
+	for _, name := range app.Databases {
+		dbURL, err := dbutil.DatabaseURL(pgtest.ServerURL(t), prefix+name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(filepath.Join(bin, "pg_dump"), "--data-only", "--dbname", dbURL).CombinedOutput()
+		if err != nil {
+			t.Fatalf("pg_dump of %s: %v: %s", name, err, out)
+		}
+		all.Write(out)
+	}
+	return all.String()
 }

@@ -6,11 +6,13 @@ package pgtest
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -115,4 +117,33 @@ func NewDatabase(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return c.URL(name)
+}
+
+// MigrationsBefore returns the migrations of fsys's dir numbered below n,
+// so that a test can make a database as an earlier version left it.
+func MigrationsBefore(t testing.TB, fsys fs.FS, dir string, n int) fs.FS {
+	t.Helper()
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := fstest.MapFS{}
+	for _, e := range entries {
+		var v int
+		for _, c := range e.Name() {
+			if c < '0' || c > '9' {
+				break
+			}
+			v = v*10 + int(c-'0')
+		}
+		if v >= n {
+			continue
+		}
+		b, err := fs.ReadFile(fsys, dir+"/"+e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[dir+"/"+e.Name()] = &fstest.MapFile{Data: b}
+	}
+	return out
 }

@@ -1,13 +1,15 @@
 // Package seal encrypts secrets kept in a database (channel URLs and
-// webhook secrets) with AES-256-GCM, under a key that is never stored
-// beside them: UPTIME_SECRET_KEY, or a key generated into the state
-// directory, readable by its owner only.
+// webhook secrets, sites' credentials) with AES-256-GCM, under a key that
+// is never stored beside them: UPTIME_SECRET_KEY, or a key generated into
+// the state directory, readable by its owner only.
 package seal
 
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -27,6 +29,9 @@ const FileName = "secret.key"
 // Box seals and opens values under one key.
 type Box struct {
 	aead cipher.AEAD
+	// mac is the key of Digest, derived from the sealing key so that
+	// neither tells anything of the other.
+	mac []byte
 	// Source says where the key came from, for messages.
 	Source string
 }
@@ -52,6 +57,21 @@ func Load(stateDir string, getenv func(string) string) (*Box, error) {
 // New returns the box of a 32-byte key.
 func New(key []byte) (*Box, error) { return newBox(key, "a key given") }
 
+// Ephemeral returns the box of a new random key that no other process
+// holds: what it seals is lost with it. Services use it where none was
+// given, as tests do not give one.
+func Ephemeral() *Box {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		panic(err) // crypto/rand does not fail on supported systems
+	}
+	b, err := newBox(key, "a key of this process alone")
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
 func newBox(key []byte, source string) (*Box, error) {
 	block, err := aes.NewCipher(key)
 	if err != nil {
@@ -61,7 +81,9 @@ func newBox(key []byte, source string) (*Box, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Box{aead: aead, Source: source}, nil
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte("uptime digest key"))
+	return &Box{aead: aead, mac: mac.Sum(nil), Source: source}, nil
 }
 
 // decodeKey reads 32 bytes written as base64 (standard or URL, padded or
@@ -148,4 +170,35 @@ func (b *Box) Open(sealed []byte) ([]byte, error) {
 		return nil, ErrWrongKey
 	}
 	return plain, nil
+}
+
+// Digest returns a keyed hash of data (HMAC-SHA-256 under a key derived
+// from the box's), as 32 hex digits: equal for equal data under one key,
+// so that a sealed value can be found or kept unique by it, and, unlike a
+// plain hash, no help to whoever holds a copy of the database in guessing
+// what it hides.
+func (b *Box) Digest(data []byte) string {
+	mac := hmac.New(sha256.New, b.mac)
+	mac.Write(data)
+	return hex.EncodeToString(mac.Sum(nil)[:16])
+}
+
+// probeText is what a database holding sealed values keeps sealed as its
+// key probe, so that an instance can tell whether its key opens them
+// before it seals or opens anything.
+const probeText = "uptime sealing key"
+
+// Probe returns a new key probe: probeText sealed with the box's key.
+func (b *Box) Probe() []byte { return b.Seal([]byte(probeText)) }
+
+// CheckProbe returns nil if the box opens probe, a key probe that a
+// database holds; otherwise an error saying that what holds names were
+// sealed with another key, and how to give this instance the right one.
+func (b *Box) CheckProbe(probe []byte, what string) error {
+	if plain, err := b.Open(probe); err == nil && string(plain) == probeText {
+		return nil
+	}
+	return fmt.Errorf("%s were sealed with another secret key than %s: "+
+		"give every instance the same key in %s (the first instance's is in its state directory, %s)",
+		what, b.Source, EnvName, FileName)
 }
