@@ -137,6 +137,20 @@ func (s *Service) entry(r *row) (*Entry, error) {
 	return &Entry{Site: Site{ID: r.ID, URL: u}, Config: st.Config(u, s.defaults), Given: st, Version: r.Version}, nil
 }
 
+// publicEntry returns the site of the row for Entry.Public: its
+// credentials are opened only where the body's length, which Public shows,
+// is needed; the rest is shown as the row keeps it.
+func (s *Service) publicEntry(r *row) (*Entry, error) {
+	var st Settings
+	if err := json.Unmarshal([]byte(r.Settings), &st); err != nil {
+		return nil, fmt.Errorf("settings of site %d: %w", r.ID, err)
+	}
+	if st.Body != nil {
+		return s.entry(r)
+	}
+	return &Entry{Site: Site{ID: r.ID, URL: r.URL}, Config: st.Config(r.URL, s.defaults), Given: st, Version: r.Version}, nil
+}
+
 // claimKey makes sure, before sealed is written, that the site database's
 // credentials are sealed with one key: the first instance to seal any
 // leaves a probe sealed with its key, and an instance holding another key

@@ -64,7 +64,7 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 // streamList answers GET /site unpaged: every site as open reads show it.
 func (s *Service) streamList(ctx context.Context) (api.Stream, error) {
 	return s.streamSites(ctx, func(r *row) (any, error) {
-		e, err := s.entry(r)
+		e, err := s.publicEntry(r)
 		if err != nil {
 			return nil, err
 		}

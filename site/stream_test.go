@@ -15,6 +15,8 @@ func TestListsAreStreamedAsTheyWereEncoded(t *testing.T) {
 		`{"url": "https://a.example/"}`,
 		`{"url": "https://u:pw@b.example/x?token=t", "name": "B <b>", "headers": {"X-Api-Key": "k"}, "method": "POST", "body": "{\"a\":1}"}`,
 		`{"url": "https://c.example/", "tags": ["x", "y"], "interval": "30s", "paused": true, "max_latency": "2s"}`,
+		`{"url": "https://ghp_t0ken@d.example/?sig=s&page=2", "headers": {"Authorization": "Bearer t", "X-Other": "o"}}`,
+		`{"url": "https://e.example/", "method": "POST", "body": "only a body"}`,
 	} {
 		e.Call(t, "POST", "/site", body, nil)
 	}
