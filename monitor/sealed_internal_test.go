@@ -58,7 +58,7 @@ func TestSealOlderCopies(t *testing.T) {
 	if err := s.SealOlder(ctx); err != nil {
 		t.Fatal(err)
 	}
-	stored := dumpText(t, db)
+	stored := pgtest.Dump(t, dbURL)
 	if i := strings.Index(stored, "s3cret"); i >= 0 || !strings.Contains(stored, "bob:xxxxx@a.example") {
 		t.Fatalf("after sealing, the database holds: …%s…", stored[max(0, i-200):min(len(stored), i+100)])
 	}
@@ -93,14 +93,4 @@ func TestSealOlderCopies(t *testing.T) {
 	if err := s.CheckKey(ctx); err != nil {
 		t.Errorf("the service that sealed them: %v", err)
 	}
-}
-
-func dumpText(t *testing.T, db *pgxpool.Pool) string {
-	t.Helper()
-	var text string
-	if err := db.QueryRow(context.Background(), `SELECT string_agg(t::text, E'\n') FROM (
-		SELECT m::text AS t FROM monitored m UNION ALL SELECT s::text FROM site_state s) x`).Scan(&text); err != nil {
-		t.Fatal(err)
-	}
-	return text
 }

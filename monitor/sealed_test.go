@@ -1,8 +1,6 @@
 package monitor_test
 
 import (
-	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
+	"uptime/internal/pgtest"
 )
 
 // withCredentials is a site that answers 200 only to a check that brings
@@ -28,39 +26,6 @@ func (c *withCredentials) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.bad.Add(1)
 	w.WriteHeader(http.StatusUnauthorized)
-}
-
-// dump returns every row of every table of the database as text, as a
-// copy of it would hold them.
-func dump(t *testing.T, db *pgxpool.Pool) string {
-	t.Helper()
-	ctx := context.Background()
-	rows, err := db.Query(ctx, `SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	for rows.Next() {
-		var name string
-		rows.Scan(&name)
-		tables = append(tables, name)
-	}
-	var b strings.Builder
-	for _, table := range tables {
-		rows, err := db.Query(ctx, fmt.Sprintf("SELECT t::text FROM %s t", table))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var row string
-			rows.Scan(&row)
-			b.WriteString(row + "\n")
-		}
-		if rows.Err() != nil {
-			t.Fatal(rows.Err())
-		}
-	}
-	return b.String()
 }
 
 // The scheduler checks a site with every credential it was given, from
@@ -82,7 +47,7 @@ func TestTheScheduleKeepsCredentialsSealed(t *testing.T) {
 			t.Fatalf("checks with every credential: %d, without some: %d", site.good.Load(), site.bad.Load())
 		}
 	}
-	stored := dump(t, e.db)
+	stored := pgtest.Dump(t, e.db.Config().ConnString())
 	if !strings.Contains(stored, "X-JWT") || !strings.Contains(stored, "bob:xxxxx@") {
 		t.Fatalf("the monitor's database holds no copy of the site: %s", stored)
 	}

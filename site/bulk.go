@@ -229,15 +229,7 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, opts ImportOpti
 		for _, r := range existing {
 			byUnique[*r.UniqueURL] = r
 		}
-		type change struct {
-			ID       int             `json:"id,omitempty"`
-			URL      string          `json:"url,omitempty"`
-			Settings json.RawMessage `json:"settings"`
-			Sealed   []byte          `json:"sealed"`
-			Unique   string          `json:"unique,omitempty"`
-			Search   string          `json:"search"`
-		}
-		var adds, updates []change
+		var adds, updates []record
 		before := make(map[int]string, len(existing)) // the settings updated, as they were
 		after := make(map[int]string, len(existing))
 		for _, v := range valid {
@@ -253,17 +245,15 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, opts ImportOpti
 				}
 				before[old.ID], after[old.ID] = oldSettings.json(), v.settings.json()
 			}
-			sealed := Seal(s.box, v.url, v.settings)
-			if err := s.claimKey(ctx, sealed.Secrets); err != nil {
+			next := s.sealRow(0, v.url, v.settings, 1)
+			if err := s.claimKey(ctx, next.Sealed); err != nil {
 				return err
 			}
-			c := change{Settings: json.RawMessage(sealed.Settings), Sealed: sealed.Secrets, Search: *searchText(v.url, v.settings)}
 			if ok {
-				c.ID = old.ID
-				updates = append(updates, c)
+				next.ID = old.ID
+				updates = append(updates, next.record())
 			} else {
-				c.URL, c.Unique = sealed.URL, v.unique
-				adds = append(adds, c)
+				adds = append(adds, next.record())
 			}
 		}
 		if len(adds) > 0 {

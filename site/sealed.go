@@ -137,18 +137,32 @@ func (s *Service) entry(r *row) (*Entry, error) {
 	return &Entry{Site: Site{ID: r.ID, URL: u}, Config: st.Config(u, s.defaults), Given: st, Version: r.Version}, nil
 }
 
-// publicEntry returns the site of the row for Entry.Public: its
-// credentials are opened only where the body's length, which Public shows,
-// is needed; the rest is shown as the row keeps it.
+// publicEntry returns the site of the row for Entry.Public, which shows
+// what the row keeps in the open but for a body's length: the credentials
+// are opened only for that.
 func (s *Service) publicEntry(r *row) (*Entry, error) {
-	var st Settings
-	if err := json.Unmarshal([]byte(r.Settings), &st); err != nil {
-		return nil, fmt.Errorf("settings of site %d: %w", r.ID, err)
+	shown := *r
+	shown.Sealed = nil
+	e, err := s.entry(&shown)
+	if err != nil || e.Given.Body == nil {
+		return e, err
 	}
-	if st.Body != nil {
-		return s.entry(r)
-	}
-	return &Entry{Site: Site{ID: r.ID, URL: r.URL}, Config: st.Config(r.URL, s.defaults), Given: st, Version: r.Version}, nil
+	return s.entry(r)
+}
+
+// record is a site's row as a statement takes it in a JSON list.
+type record struct {
+	ID       int             `json:"id,omitempty"`
+	URL      string          `json:"url,omitempty"`
+	Settings json.RawMessage `json:"settings"`
+	Sealed   []byte          `json:"sealed"` // base64, as encoding/json writes bytes
+	Unique   string          `json:"unique,omitempty"`
+	Search   string          `json:"search"`
+}
+
+func (r *row) record() record {
+	return record{ID: r.ID, URL: r.URL, Settings: json.RawMessage(r.Settings), Sealed: r.Sealed, Unique: *r.UniqueURL,
+		Search: *r.Search}
 }
 
 // claimKey makes sure, before sealed is written, that the site database's

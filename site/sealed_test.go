@@ -20,25 +20,6 @@ import (
 	"uptime/site"
 )
 
-// everything returns every row of every table of the database as text, as
-// a copy of it would hold them.
-func everything(t *testing.T, e *env) string {
-	t.Helper()
-	var tables []string
-	if err := e.db.Raw(`SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public'`).Scan(&tables).Error; err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	for _, table := range tables {
-		var rows []string
-		if err := e.db.Raw(fmt.Sprintf("SELECT t::text FROM %s t", table)).Scan(&rows).Error; err != nil {
-			t.Fatal(err)
-		}
-		b.WriteString(strings.Join(rows, "\n"))
-	}
-	return b.String()
-}
-
 // A site's credentials are stored sealed: the database holds none of
 // them, every read that shows them to the key holder gives them whole,
 // and a site may differ from another by its password alone.
@@ -55,7 +36,7 @@ func TestCredentialsAreSealed(t *testing.T) {
 	e.Call(t, "POST", "/site/import", `{"sites": [{"url": "http://ghp_s3cret-import@b.example/", "body": "s3cret-body-2", "method": "POST"},
 		{"url": "http://bob:other-s3cret@a.example/x?token=s3cret-token&page=1", "headers": {"X-Key": "s3cret-key"}}]}`, nil)
 
-	stored := everything(t, e)
+	stored := pgtest.Dump(t, e.dbURL)
 	if !strings.Contains(stored, "a.example") || !strings.Contains(stored, "X-JWT") {
 		t.Fatalf("the database holds no site: %s", stored)
 	}
@@ -104,7 +85,7 @@ func TestCredentialsAreSealed(t *testing.T) {
 	if after.URL != list[0].URL || after.Body != "s3cret-body" || after.Headers["X-JWT"] != "s3cret-jwt" || after.Name != "A" {
 		t.Errorf("after sending back what a read shows: %+v", after)
 	}
-	if i := strings.Index(everything(t, e), "s3cret"); i >= 0 {
+	if i := strings.Index(pgtest.Dump(t, e.dbURL), "s3cret"); i >= 0 {
 		t.Fatal("a credential is stored in the open after a PATCH")
 	}
 
@@ -187,16 +168,16 @@ func TestSealOlder(t *testing.T) {
 	box := seal.Ephemeral()
 	svc := site.New(db)
 	svc.SealWith(box)
-	if err := svc.SealOlder(context.Background()); err != nil {
-		t.Fatal(err)
+	if dups, err := svc.SealOlder(context.Background()); err != nil || len(dups) != 0 {
+		t.Fatal(dups, err)
 	}
 	srv := api.NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), "")
 	svc.Register(srv)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	e := &env{Client: apptest.Client{URL: ts.URL}, svc: svc, db: db}
+	e := &env{Client: apptest.Client{URL: ts.URL}, svc: svc, db: db, dbURL: dbURL}
 
-	if i := strings.Index(everything(t, e), "s3cret"); i >= 0 {
+	if i := strings.Index(pgtest.Dump(t, e.dbURL), "s3cret"); i >= 0 {
 		t.Fatal("a credential is stored in the open after sealing")
 	}
 	var export site.ExportResponse
@@ -228,8 +209,8 @@ func TestSealOlder(t *testing.T) {
 	}
 	var version int64
 	db.Raw("SELECT sum(version) FROM sites").Scan(&version)
-	if err := svc.SealOlder(context.Background()); err != nil {
-		t.Fatal(err)
+	if dups, err := svc.SealOlder(context.Background()); err != nil || len(dups) != 0 {
+		t.Fatal(dups, err)
 	}
 	var again site.ExportResponse
 	e.Call(t, "GET", "/site/export", "", &again)
@@ -237,6 +218,31 @@ func TestSealOlder(t *testing.T) {
 	db.Raw("SELECT sum(version) FROM sites").Scan(&versionAgain)
 	if !reflect.DeepEqual(again, export) || version != 5 || versionAgain != version {
 		t.Errorf("a second start changed the sites (versions %d, then %d)", version, versionAgain)
+	}
+
+	// An instance of the earlier version, still running, adds the URL of
+	// a site sealed meanwhile, and one of its own: the first is left as
+	// it is and named, the second sealed, and the start goes on.
+	for _, u := range []string{"http://bob:s3cret-two@old.example/", "https://late.example/"} {
+		if err := db.Exec(`INSERT INTO sites (url, settings, search) VALUES (?, '{}', ?)`, u, api.Redact(u)).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var dup int
+	db.Raw("SELECT id FROM sites WHERE url = 'http://bob:s3cret-two@old.example/'").Scan(&dup)
+	for range 2 {
+		dups, err := svc.SealOlder(context.Background())
+		if err != nil || !reflect.DeepEqual(dups, []int{dup}) {
+			t.Fatalf("sealing beside a duplicate: %v, %v; want site %d left", dups, err, dup)
+		}
+	}
+	if n := strings.Count(pgtest.Dump(t, e.dbURL), "late.example"); n == 0 {
+		t.Error("the site added by the earlier version is gone")
+	}
+	var unsealed []string
+	db.Raw("SELECT url FROM sites WHERE unique_url IS NULL").Scan(&unsealed)
+	if !reflect.DeepEqual(unsealed, []string{"http://bob:s3cret-two@old.example/"}) {
+		t.Errorf("left unsealed: %q", unsealed)
 	}
 
 	// Another key opens nothing: an instance holding it refuses to start.

@@ -429,45 +429,48 @@ func searchText(url string, st Settings) *string {
 // SealOlder seals the credentials of the sites stored by versions before
 // they were sealed, and writes what a search of them matches, in place: a
 // batch of sites a statement, so that a crash leaves each site either as
-// it was or sealed. It is run at start-up, before requests are served.
-func (s *Service) SealOlder(ctx context.Context) error {
-	for {
+// it was or sealed. It is run at start-up, before requests are served. A
+// site that an instance of an earlier version added during an upgrade
+// with the URL of a site already sealed cannot be sealed beside it: it is
+// left as it is and returned, for its owner to delete.
+func (s *Service) SealOlder(ctx context.Context) (duplicates []int, err error) {
+	for after := 0; ; {
 		var rows []*row
-		if err := s.db.WithContext(ctx).Where("unique_url IS NULL").Order("id").Limit(1000).Find(&rows).Error; err != nil {
-			return fmt.Errorf("read sites to seal: %w", err)
+		if err := s.db.WithContext(ctx).Where("unique_url IS NULL AND id > ?", after).Order("id").Limit(1000).
+			Find(&rows).Error; err != nil {
+			return duplicates, fmt.Errorf("read sites to seal: %w", err)
 		}
 		if len(rows) == 0 {
-			return nil
+			return duplicates, nil
 		}
-		type sealed struct {
-			ID       int             `json:"id"`
-			URL      string          `json:"url"`
-			Settings json.RawMessage `json:"settings"`
-			Sealed   []byte          `json:"sealed"`
-			Unique   string          `json:"unique"`
-			Search   string          `json:"search"`
-		}
-		out := make([]sealed, len(rows))
+		after = rows[len(rows)-1].ID
+		out := make([]record, len(rows))
 		for i, r := range rows {
-			// Written in the open: the row holds the URL whole and the
-			// settings with their credentials.
-			var st Settings
-			if err := json.Unmarshal([]byte(r.Settings), &st); err != nil {
-				return fmt.Errorf("settings of site %d: %w", r.ID, err)
+			// Nothing of it is sealed yet: it opens as it is, whole.
+			u, st, err := s.open(r)
+			if err != nil {
+				return duplicates, err
 			}
-			n := s.sealRow(r.ID, r.URL, st, r.Version)
+			n := s.sealRow(r.ID, u, st, r.Version)
 			if err := s.claimKey(ctx, n.Sealed); err != nil {
-				return err
+				return duplicates, err
 			}
-			out[i] = sealed{ID: r.ID, URL: n.URL, Settings: json.RawMessage(n.Settings), Sealed: n.Sealed,
-				Unique: *n.UniqueURL, Search: *n.Search}
+			out[i] = n.record()
 		}
-		if err := s.db.WithContext(ctx).Exec(`UPDATE sites s SET url = v.url, settings = v.settings,
-				sealed = decode(v.sealed, 'base64'), unique_url = v.unique, search = v.search
-			FROM jsonb_to_recordset(?::jsonb) AS v(id bigint, url text, settings jsonb, sealed text, "unique" text, search text)
-			WHERE s.id = v.id AND s.unique_url IS NULL`, jsonText(out)).Error; err != nil {
-			return fmt.Errorf("seal %d sites: %w", len(rows), err)
+		var left []int
+		if err := s.db.WithContext(ctx).Raw(`WITH sealed AS (
+				UPDATE sites s SET url = v.url, settings = v.settings,
+					sealed = decode(v.sealed, 'base64'), unique_url = v."unique", search = v.search
+				FROM jsonb_to_recordset(?::jsonb) AS v(id bigint, url text, settings jsonb, sealed text, "unique" text, search text)
+				WHERE s.id = v.id AND s.unique_url IS NULL
+				  AND NOT EXISTS (SELECT FROM sites o WHERE o.unique_url = v."unique" AND o.id <> s.id)
+				RETURNING s.id)
+			SELECT id FROM sites WHERE id IN (SELECT (r->>'id')::bigint FROM jsonb_array_elements(?::jsonb) r)
+				AND unique_url IS NULL AND id NOT IN (SELECT id FROM sealed) ORDER BY id`,
+			jsonText(out), jsonText(out)).Scan(&left).Error; err != nil {
+			return duplicates, fmt.Errorf("seal %d sites: %w", len(rows), err)
 		}
+		duplicates = append(duplicates, left...)
 	}
 }
 

@@ -27,8 +27,9 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // env is a site service on a fresh database, served over real HTTP.
 type env struct {
 	apptest.Client
-	svc *site.Service
-	db  *gorm.DB
+	svc   *site.Service
+	db    *gorm.DB
+	dbURL string
 }
 
 func setup(t *testing.T, apiKey string) *env {
@@ -49,7 +50,7 @@ func setup(t *testing.T, apiKey string) *env {
 	svc.Register(srv)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	return &env{Client: apptest.Client{URL: ts.URL}, svc: svc, db: db}
+	return &env{Client: apptest.Client{URL: ts.URL}, svc: svc, db: db, dbURL: dbURL}
 }
 
 // sites returns what the database holds, for checking that a refused

@@ -180,8 +180,11 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if err := sites.CheckKey(ctx); err != nil {
 		return err
 	}
-	if err := sites.SealOlder(ctx); err != nil {
+	if dups, err := sites.SealOlder(ctx); err != nil {
 		return err
+	} else if len(dups) > 0 {
+		a.log.Warn("sites added by an earlier version during the upgrade repeat the URL of another site, and are left "+
+			"unsealed: delete them", "site_ids", dups)
 	}
 	mon := monitor.New(monitorDB, sites, q, transitions, a.monitorOptions(targets, box), a.log)
 	if err := mon.CheckKey(ctx); err != nil {

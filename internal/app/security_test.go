@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -23,7 +21,6 @@ import (
 	"uptime/internal/config"
 	"uptime/internal/dbutil"
 	"uptime/internal/fakeslack"
-	"uptime/internal/pglocal"
 	"uptime/internal/pgtest"
 )
 
@@ -443,21 +440,13 @@ func TestChannelsGoWhereChecksMay(t *testing.T) {
 // whose databases have the prefix.
 func dumpDatabases(t *testing.T, prefix string) string {
 	t.Helper()
-	bin, err := pglocal.FindBinaries()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var all strings.Builder
 	for _, name := range app.Databases {
 		dbURL, err := dbutil.DatabaseURL(pgtest.ServerURL(t), prefix+name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := exec.Command(filepath.Join(bin, "pg_dump"), "--data-only", "--dbname", dbURL).CombinedOutput()
-		if err != nil {
-			t.Fatalf("pg_dump of %s: %v: %s", name, err, out)
-		}
-		all.Write(out)
+		all.WriteString(pgtest.Dump(t, dbURL))
 	}
 	return all.String()
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -146,4 +148,19 @@ func MigrationsBefore(t testing.TB, fsys fs.FS, dir string, n int) fs.FS {
 		out[dir+"/"+e.Name()] = &fstest.MapFile{Data: b}
 	}
 	return out
+}
+
+// Dump returns what pg_dump writes of the data of the database at dbURL:
+// what a copy of the database would hold.
+func Dump(t testing.TB, dbURL string) string {
+	t.Helper()
+	bin, err := pglocal.FindBinaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(filepath.Join(bin, "pg_dump"), "--data-only", "--dbname", dbURL).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pg_dump: %v: %s", err, out)
+	}
+	return string(out)
 }
