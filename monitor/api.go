@@ -101,7 +101,7 @@ func (s *Service) handleCheck(r *http.Request) (any, error) {
 	if c.Paused {
 		return nil, api.Errorf(api.FailedPrecondition, "site %d is paused; resume it to check it", id)
 	}
-	return s.checkTarget(r.Context(), newTarget(e.Site, c))
+	return s.checkTarget(r.Context(), newTarget(e.Site, e.Site.Public().URL, c))
 }
 
 // handleCheckAll serves POST /checkall and /check-all; it returns when

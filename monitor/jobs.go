@@ -63,7 +63,7 @@ func (w *siteAddedWorker) Work(ctx context.Context, job *river.Job[SiteAddedArgs
 	if c.Paused || len(c.Locations) > 0 && !slices.Contains(c.Locations, w.s.opts.Location) {
 		return nil // not checked, or not from here: its rounds will be
 	}
-	_, err = w.s.checkTarget(ctx, newTarget(e.Site, c))
+	_, err = w.s.checkTarget(ctx, newTarget(e.Site, e.Site.Public().URL, c))
 	return err
 }
 

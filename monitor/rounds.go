@@ -170,7 +170,7 @@ func (s *Service) scheduledTargets(ctx context.Context, ids []int64) (map[int64]
 			return err
 		}
 		c := s.config(&e)
-		out[id] = scheduled{target: newTarget(e.Site, c), interval: time.Duration(c.Interval)}
+		out[id] = scheduled{target: newTarget(e.Site, shown, c), interval: time.Duration(c.Interval)}
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("read settings: %w", err)
@@ -204,7 +204,7 @@ func (s *Service) targetOf(ctx context.Context, st site.Site) (*target, error) {
 		}
 		e.Given = held.Given
 	}
-	return newTarget(st, s.config(&e)), nil
+	return newTarget(st, st.Public().URL, s.config(&e)), nil
 }
 
 type checkSitesWorker struct {

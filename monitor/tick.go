@@ -11,7 +11,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"uptime/internal/api"
 	"uptime/site"
 )
 
@@ -79,8 +78,10 @@ func (t *target) givenName() string {
 	return t.name
 }
 
-func newTarget(st site.Site, c site.Config) *target {
-	t := &target{Site: st, shown: api.Redact(st.URL), probe: NewProbe(c), confirmations: c.Confirmations, recoveries: c.Recoveries, tags: c.Tags,
+// newTarget returns the target of a site with its settings; shown is its
+// URL as open reads show it.
+func newTarget(st site.Site, shown string, c site.Config) *target {
+	t := &target{Site: st, shown: shown, probe: NewProbe(c), confirmations: c.Confirmations, recoveries: c.Recoveries, tags: c.Tags,
 		locations: c.Locations, name: c.Name}
 	if c.Quorum != nil {
 		t.quorum = *c.Quorum
@@ -163,7 +164,7 @@ func (s *Service) CheckAll(ctx context.Context) error {
 			break
 		}
 		n++
-		t := newTarget(e.Site, c)
+		t := newTarget(e.Site, e.Site.Public().URL, c)
 		wg.Go(func() {
 			up := states[int64(t.ID)]
 			s.round(ctx, t, up != nil && *up, up != nil, sl, w, &fails)

@@ -107,8 +107,14 @@ func (a *App) Run(ctx context.Context) (err error) {
 		}
 	}()
 
+	// Every instance holds the key that seals channels and sites'
+	// credentials; a probe opens the credentials it checks with.
+	box, err := seal.Load(a.cfg.StateDir, getenv)
+	if err != nil {
+		return err
+	}
 	if a.cfg.Probe {
-		return a.runProbe(ctx, ln, dbs)
+		return a.runProbe(ctx, ln, dbs, box)
 	}
 
 	siteURL, err := dbs.PrepareService(ctx, SiteDatabase)
@@ -154,10 +160,6 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return err
 	}
 	defer notifyDB.Close()
-	box, err := seal.Load(a.cfg.StateDir, getenv)
-	if err != nil {
-		return err
-	}
 
 	targets := a.targets(ln, dbs)
 

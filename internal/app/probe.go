@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -30,7 +29,7 @@ import (
 // that opens the sites' credentials it checks with: the alerts it decides
 // are delivered by the full instances. It serves /healthz, /readyz and
 // /metrics.
-func (a *App) runProbe(ctx context.Context, ln net.Listener, dbs *DatabaseServer) (err error) {
+func (a *App) runProbe(ctx context.Context, ln net.Listener, dbs *DatabaseServer, box *seal.Box) (err error) {
 	monitorURL, err := dbs.ServiceURL(MonitorDatabase)
 	if err != nil {
 		return err
@@ -42,17 +41,6 @@ func (a *App) runProbe(ctx context.Context, ln net.Listener, dbs *DatabaseServer
 	defer monitorDB.Close()
 	if err := dbutil.CheckVersion(ctx, monitorDB, monitor.Migrations, "migrations"); err != nil {
 		return fmt.Errorf("the monitor database: %w", err)
-	}
-
-	// The probe checks sites with their credentials, which the monitor's
-	// database keeps sealed: it holds the full instances' key.
-	getenv := a.opts.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	box, err := seal.Load(a.cfg.StateDir, getenv)
-	if err != nil {
-		return err
 	}
 
 	targets := a.targets(ln, dbs)
