@@ -89,11 +89,15 @@ func TestMetrics(t *testing.T) {
 		_, ok1 := value(fams, "uptime_site_up", "site_id", strconv.Itoa(named.ID))
 		d, ok2 := value(fams, "uptime_site_up", "site_id", strconv.Itoa(downID))
 		_, ok3 := value(fams, "uptime_site_up", "site_id", strconv.Itoa(tlsID))
-		if ok1 && ok2 && ok3 && d == 0 {
+		// A check is counted just after its transaction commits: its
+		// state can be read a moment before.
+		up, _ := value(fams, "uptime_checks_total", "result", "up")
+		down, _ := value(fams, "uptime_checks_total", "result", "down")
+		if ok1 && ok2 && ok3 && d == 0 && up >= 2 && down >= 3 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the sites' series did not all come within 15s: %v", fams["uptime_site_up"])
+			t.Fatalf("the sites' series and their checks did not all come within 15s: %v %v", fams["uptime_site_up"], fams["uptime_checks_total"])
 		}
 	}
 	if v, ok := value(fams, "uptime_site_up", "site_id", strconv.Itoa(named.ID), "name", `Shop "front" <b>`); !ok || v != 1 {
