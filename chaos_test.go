@@ -811,9 +811,9 @@ func TestChaosPostmasterKilledWhileJobsComplete(t *testing.T) {
 	defer cluster.Stop(context.Background())
 	wg.Wait()
 
-	// Settled: every change on record delivered, no delivery or check job
-	// waiting, running or retrying. A job whose fetch committed as the
-	// postmaster died is rescued after River's 2 minutes.
+	// Settled: every site back up on record, every change on record delivered,
+	// no delivery or check job waiting, running or retrying. A job whose fetch
+	// committed as the postmaster died is rescued after River's 2 minutes.
 	db := connect(t, cluster.URL("postgres"), "monitor")
 	ctx := context.Background()
 	downs, ups := map[string]int{}, map[string]int{}
@@ -838,7 +838,7 @@ func TestChaosPostmasterKilledWhileJobsComplete(t *testing.T) {
 			AND (kind <> 'check-sites' OR created_at < now() - interval '30 seconds')`).Scan(&pending)
 		got := tally(slack.Bodies())
 		lastSeen = fmt.Sprintf("%d jobs pending; Slack %v; webhook %v; on record %v down, %v up", pending, got, hookedCopy(&hookMu, hooked), downs, ups)
-		if pending == 0 && len(downs) > 0 && sameDeliveries(got, downs, ups) && sameDeliveries(hookedCopy(&hookMu, hooked), downs, ups) {
+		if pending == 0 && len(downs) > 0 && allBackUp(downs, ups) && sameDeliveries(got, downs, ups) && sameDeliveries(hookedCopy(&hookMu, hooked), downs, ups) {
 			settled = time.Since(killedAt)
 			break
 		}
@@ -911,6 +911,18 @@ func hookedCopy(mu *sync.Mutex, m map[string]int) map[string]int {
 		}
 	}
 	return out
+}
+
+// allBackUp tells whether every incident on record has ended: every site
+// of the farm is up once the outages are over, so until then a recovery
+// is still to be recorded and delivered.
+func allBackUp(downs, ups map[string]int) bool {
+	for name, n := range downs {
+		if ups[name] != n {
+			return false
+		}
+	}
+	return true
 }
 
 // sameDeliveries tells whether got has each site's downs and ups as many
