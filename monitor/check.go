@@ -16,6 +16,7 @@ import (
 
 	"uptime/internal/api"
 	"uptime/internal/egress"
+	"uptime/monitor/decide"
 )
 
 // UserAgent is sent with every request the program makes, so that site
@@ -44,25 +45,7 @@ const maxBodyRead = 1 << 20
 const CheckHeader = "Uptime-Check"
 
 // Result is the outcome of one check of one URL.
-type Result struct {
-	// Up is the tutorial's rule: the final response has a status below 400.
-	Up bool
-	// Status is the final response's HTTP status, or 0 without a response.
-	Status int
-	// Latency is how long the check took: the final response's headers
-	// and the part of its body a check reads.
-	Latency time.Duration
-	// Reason says, for people, why the site is down; empty when up.
-	Reason string
-	// CertExpiry is when the https certificate expires; nil for http.
-	CertExpiry *time.Time
-	// CheckedAt is when the check started.
-	CheckedAt time.Time
-	// Degraded is an up result slower than the site's max_latency.
-	Degraded bool
-	// Maintenance marks a check made in a maintenance window of the site.
-	Maintenance bool
-}
+type Result = decide.Result
 
 // Checker checks URLs with its own HTTP client: a time limit per check, at
 // most ten redirects, a clear User-Agent, only the addresses its Targets

@@ -240,7 +240,7 @@ type CheckResponse struct {
 }
 
 func checkResponse(r Result) *CheckResponse {
-	return &CheckResponse{Up: r.Up, StatusCode: r.Status, LatencyMS: ms(r.Latency), Reason: r.Reason}
+	return &CheckResponse{Up: r.Up, StatusCode: r.Status, LatencyMS: r.LatencyMS(), Reason: r.Reason}
 }
 
 // Ping checks a URL once without recording anything. A URL without http:
@@ -299,5 +299,3 @@ func (s *Service) enqueueFirstCheck(ctx context.Context, st site.Site) error {
 	}
 	return tx.Commit(ctx)
 }
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"uptime/internal/api"
+	"uptime/monitor/decide"
 )
 
 // SiteStatus is the latest known state of a site.
@@ -190,7 +191,7 @@ func appendSiteStatus(b []byte, id int64, st *SiteStatus) []byte {
 // answer, the fields in one order, no spaces), not as PostgreSQL writes
 // the JSONB it keeps them in.
 func appendLocations(b []byte, raw json.RawMessage) []byte {
-	var views map[string]locState
+	var views map[string]decide.Location
 	if err := json.Unmarshal(raw, &views); err != nil {
 		return append(b, raw...)
 	}

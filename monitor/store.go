@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"uptime/internal/api"
+	"uptime/monitor/decide"
 )
 
 // confirmedUp returns the site's confirmed state, as this location sees
@@ -35,7 +34,7 @@ func (s *Service) insertChecks(ctx context.Context, tx pgx.Tx, siteID int, attem
 	for _, r := range attempts {
 		batch.Queue(`INSERT INTO checks (site_id, up, checked_at, status_code, latency_ms, reason, cert_expires_at, degraded, maintenance, location)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			siteID, r.Up, r.CheckedAt, statusOrNil(r.Status), ms(r.Latency), r.Reason, r.CertExpiry, r.Degraded, r.Maintenance, s.opts.Location)
+			siteID, r.Up, r.CheckedAt, r.StatusOrNil(), r.LatencyMS(), r.Reason, r.CertExpiry, r.Degraded, r.Maintenance, s.opts.Location)
 	}
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("record checks of site %d: %w", siteID, err)
@@ -118,169 +117,75 @@ func lockScheduled(ctx context.Context, tx pgx.Tx, ids []int64) ([]int64, error)
 	return held, nil
 }
 
-// decideTx updates the site's state from its latest round in tx and
-// publishes what changed: a transition, or an alert (see alerts). The state
-// row is locked while it is decided, so concurrent checks of one site, from
-// one location or several, announce each change once; a result older than
-// its location's state decides nothing.
-//
-// Each location keeps its own state of the site in the row: a failure that
-// reaches here is confirmed already, and a location that saw the site down
-// needs t.recoveries passing checks in a row to see it up again. The site
-// is down while at least its quorum of its live locations see it down (see
-// combine).
+// decideTx decides the site's state from its latest round in tx (see
+// decide.Decide), records a change as the start or end of an incident, and
+// publishes what the decision announces. The state row is locked while it
+// is decided, so concurrent checks of one site, from one location or
+// several, announce each change once.
 func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, t *target, attempts []Result) error {
-	st := t.Site
-	first, final := attempts[0], attempts[len(attempts)-1]
+	id := int64(t.ID)
 	if _, err := tx.Exec(ctx, `INSERT INTO site_state (site_id, url, up) VALUES ($1, $2, true)
-		ON CONFLICT (site_id) DO NOTHING`, st.ID, t.shown); err != nil {
-		return fmt.Errorf("create state of site %d: %w", st.ID, err)
+		ON CONFLICT (site_id) DO NOTHING`, id, t.shown); err != nil {
+		return fmt.Errorf("create state of site %d: %w", id, err)
 	}
-	var (
-		wasUp     bool
-		since     *time.Time
-		checkedAt *time.Time
-		locs      map[string]locState
-		prev      alertState
-	)
-	if err := tx.QueryRow(ctx, "SELECT up, since, checked_at, locations, "+alertColumns+" FROM site_state WHERE site_id = $1 FOR UPDATE",
-		st.ID).Scan(append([]any{&wasUp, &since, &checkedAt, &locs}, prev.fields()...)...); err != nil {
-		return fmt.Errorf("lock state of site %d: %w", st.ID, err)
+	seen, err := readStates(ctx, tx, []int64{id}, true)
+	if err != nil {
+		return err
 	}
-	here := s.opts.Location
-	mine, had := locs[here]
-	if had && final.CheckedAt.Before(mine.CheckedAt) {
-		return nil
-	}
-	// This location's own state.
-	locUp, streak := final.Up, 0
-	if had && !mine.Up && final.Up {
-		if streak = mine.Streak + 1; streak < t.recoveries {
-			locUp = false // not yet: more passing checks must follow
-		} else {
-			streak = 0
-		}
-	}
-	locReason := final.Reason
-	if !locUp && final.Up {
-		locReason = fmt.Sprintf("recovering: %d of %d passing checks", streak, t.recoveries)
-	}
-	if locs == nil {
-		locs = map[string]locState{}
-	}
-	locs[here] = locState{Up: locUp, CheckedAt: final.CheckedAt, StatusCode: statusOrNil(final.Status),
-		LatencyMS: ms(final.Latency), Reason: locReason, Streak: streak}
 	live, err := s.liveLocations(ctx, tx)
 	if err != nil {
 		return err
 	}
-	up, voters, downAt := combine(t, here, locs, live)
-
-	changed := up != wasUp
-	newSince := since
-	if changed || since == nil {
-		newSince = &final.CheckedAt
+	out := decide.Decide(seen[id].state, decide.Round{Here: s.opts.Location, Attempts: attempts, Live: live}, s.policy(t))
+	if out.Stale {
+		return nil
 	}
-	reason := locReason
-	if !up && locUp {
-		// Up from here, still down from enough of the others.
-		reason = fmt.Sprintf("down from %s: %s", strings.Join(downAt, ", "), locs[downAt[0]].Reason)
-	}
-	if changed {
+	at := attempts[len(attempts)-1].CheckedAt
+	if out.Changed {
 		var err error
-		if up {
-			err = closeIncident(ctx, tx, st.ID, final.CheckedAt)
+		if out.State.Up {
+			err = closeIncident(ctx, tx, t.ID, at)
 		} else {
-			err = openIncident(ctx, tx, st.ID, final.CheckedAt, locs[downAt[0]].Reason)
+			err = openIncident(ctx, tx, t.ID, at, out.Cause)
 		}
 		if err != nil {
 			return err
 		}
 	}
-	d := decision{up: up, changed: changed, since: newSince, first: first, final: final, maintenance: final.Maintenance,
-		firstFailed: !first.Up && locUp}
-	if voters > 1 && !up {
-		d.downAt = downAt
-		d.final.Reason = locs[downAt[0]].Reason
-	}
-	if checkedAt != nil {
-		d.prevSince = since
-	}
-	next, events, err := s.alerts(ctx, tx, t, prev, d)
-	if err != nil {
+	if _, err := writeStates(ctx, tx, []stateWrite{{id: id, url: t.shown, state: out.State}}); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE site_state SET url = $2, up = $3, since = $4, checked_at = GREATEST(checked_at, $5),
-		status_code = $6, latency_ms = $7, reason = $8, cert_expires_at = $9, degraded = $10, streak = $11,
-		announced_up = $12, next_reminder_at = $13, flapping_since = $14, slow_streak = $15, degraded_since = $16,
-		recent = $17, recent_n = $18, unstable_since = $19, cert_warned_for = $20, cert_warned_days = $21,
-		locations = $22
-		WHERE site_id = $1`,
-		st.ID, t.shown, up, newSince, final.CheckedAt, statusOrNil(final.Status), ms(final.Latency),
-		reason, final.CertExpiry, final.Degraded, streak,
-		next.announcedUp, next.nextReminderAt, next.flappingSince, next.slowStreak, next.degradedSince,
-		next.recent, next.recentN, next.unstableSince, next.certWarnedFor, next.certWarnedDays,
-		locs,
-	); err != nil {
-		return fmt.Errorf("update state of site %d: %w", st.ID, err)
+	return s.announce(ctx, tx, t, out)
+}
+
+// announce logs a decided change and publishes the decision's events in
+// tx.
+func (s *Service) announce(ctx context.Context, tx pgx.Tx, t *target, out decide.Outcome) error {
+	if out.Changed {
+		reason := out.State.Reason
+		if !out.State.Up {
+			reason = out.Cause
+		}
+		s.log.Info("site changed state", "site_id", t.ID, "url", api.LogURL(t.URL), "up", out.State.Up, "reason", reason,
+			"down_at", out.DownAt)
 	}
-	if changed {
-		s.log.Info("site changed state", "site_id", st.ID, "url", api.LogURL(st.URL), "up", up, "reason", d.final.Reason,
-			"down_at", downAt)
-	}
-	for _, ev := range events {
-		if err := s.transitions.PublishTx(ctx, tx, ev); err != nil {
+	for _, ev := range out.Events {
+		if err := s.transitions.PublishTx(ctx, tx, t.event(ev)); err != nil {
 			return err
 		}
-		if ev.Event != EventDown && ev.Event != EventUp {
-			s.log.Info("site alert", "site_id", st.ID, "url", api.LogURL(st.URL), "event", ev.Event, "reason", ev.Reason)
+		if ev.Kind != EventDown && ev.Kind != EventUp {
+			s.log.Info("site alert", "site_id", t.ID, "url", api.LogURL(t.URL), "event", ev.Kind, "reason", ev.Reason)
 		}
 	}
 	return nil
 }
 
-// locState is one location's own view of a site, kept in its state row's
-// locations by the location's name, and shown by /status.
-type locState struct {
-	Up         bool      `json:"up"`
-	CheckedAt  time.Time `json:"checked_at"`
-	StatusCode *int      `json:"status_code"`
-	LatencyMS  float64   `json:"latency_ms"`
-	Reason     string    `json:"reason"`
-	// Streak counts the passing checks so far of a location that saw the
-	// site down.
-	Streak int `json:"streak"`
-}
-
-// combine decides whether a site is up from its locations' states: its
-// voters are its live locations (those of its settings, or every one), or
-// here, where the check deciding it was made, when none of them is live;
-// one that has not checked it yet counts as seeing it up. The site is down while at least its quorum
-// of them see it down: t.quorum, or a strict majority of the voters, and
-// never more than there are. It returns the decision, the number of voters
-// and the ones that see it down, by name.
-func combine(t *target, here string, locs map[string]locState, live []string) (up bool, voters int, downAt []string) {
-	var names []string
-	for _, l := range live {
-		if len(t.locations) == 0 || slices.Contains(t.locations, l) {
-			names = append(names, l)
-		}
-	}
-	if len(names) == 0 {
-		names = append(names, here) // none of its own is live: the check made decides
-	}
-	for _, l := range names {
-		if st, ok := locs[l]; ok && !st.Up {
-			downAt = append(downAt, l)
-		}
-	}
-	slices.Sort(downAt)
-	q := t.quorum
-	if q <= 0 {
-		q = len(names)/2 + 1
-	}
-	q = min(q, len(names))
-	return len(downAt) < q, len(names), downAt
+// policy is how the target's settings, and the service's, decide its
+// state.
+func (s *Service) policy(t *target) decide.Policy {
+	p := t.policy
+	p.FlapChanges, p.FlapWindow = s.opts.FlapChanges, s.opts.FlapWindow
+	return p
 }
 
 // forgetSlice is how many sites forget removes in one transaction.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"uptime/monitor/decide"
 	"uptime/site"
 )
 
@@ -52,19 +53,11 @@ type target struct {
 	shown         string
 	probe         *Probe
 	confirmations int
-	recoveries    int
-	// remindEvery is how often a site still down is alerted again; zero
-	// for never.
-	remindEvery time.Duration
-	// slowNeeded is how many degraded checks in a row make an alert; zero
-	// without a max_latency.
-	slowNeeded int
+	// policy is how its settings decide its state; the service adds its
+	// own (see Service.policy).
+	policy decide.Policy
 	// tags are the site's, for maintenance windows.
 	tags []string
-	// locations are where it is checked from, empty for every location,
-	// and quorum how many must see it down, 0 for a majority.
-	locations []string
-	quorum    int
 	// name is the site's name, its URL's host unless it was given one.
 	name string
 }
@@ -81,18 +74,24 @@ func (t *target) givenName() string {
 // newTarget returns the target of a site with its settings; shown is its
 // URL as open reads show it.
 func newTarget(st site.Site, shown string, c site.Config) *target {
-	t := &target{Site: st, shown: shown, probe: NewProbe(c), confirmations: c.Confirmations, recoveries: c.Recoveries, tags: c.Tags,
-		locations: c.Locations, name: c.Name}
+	t := &target{Site: st, shown: shown, probe: NewProbe(c), confirmations: c.Confirmations, tags: c.Tags, name: c.Name,
+		policy: decide.Policy{Recoveries: c.Recoveries, Locations: c.Locations}}
 	if c.Quorum != nil {
-		t.quorum = *c.Quorum
+		t.policy.Quorum = *c.Quorum
 	}
 	if c.RemindEvery != nil {
-		t.remindEvery = time.Duration(*c.RemindEvery)
+		t.policy.RemindEvery = time.Duration(*c.RemindEvery)
 	}
 	if c.MaxLatency != nil {
-		t.slowNeeded = c.Confirmations + 1
+		t.policy.SlowNeeded = c.Confirmations + 1
 	}
 	return t
+}
+
+// event is what a decision announces of the target, as published.
+func (t *target) event(ev decide.Event) TransitionEvent {
+	return TransitionEvent{Event: ev.Kind, Site: t.Site.Public(), Name: t.givenName(), Up: ev.Up, Reason: ev.Reason,
+		At: ev.At, Since: ev.Since, Locations: ev.Locations}
 }
 
 // config returns a site's settings with the monitor's defaults filled in:
@@ -131,12 +130,13 @@ func (s *Service) confirm(ctx context.Context, t *target, attempts []Result, sl 
 // holds up no other.
 //
 // The confirmed state of every site is read once, at the start. A check
-// that agrees with it, as nearly all do, is written with others in a batch
-// whose update applies only where the state still agrees; a check that
-// disagrees, and any the batch did not apply, goes through the per-site
-// transaction that decides transitions under the state row's lock. Every
-// check is recorded either way. Failures to record are counted, not
-// allowed to stop the others.
+// that agrees with it, as nearly all do, is decided with others in a
+// batch, whose decisions that announce nothing are written where the
+// state row has not changed since; a check that disagrees, and any the
+// batch did not apply, goes through the per-site transaction that decides
+// under the state row's lock. Both decide by decide.Decide. Every check is
+// recorded either way. Failures to record are counted, not allowed to
+// stop the others.
 func (s *Service) CheckAll(ctx context.Context) error {
 	list, err := s.sites.List(ctx)
 	if err != nil {
@@ -333,10 +333,10 @@ func (s *Service) startBatchWriter(fails *failures) *batchWriter {
 	return w
 }
 
-// writeBatch records a batch of checks and, for each site whose state still
-// agrees with its check, updates the state, in one transaction. The sites
-// whose state no longer agrees, because a concurrent check changed it, go
-// through record's locked decision one by one.
+// writeBatch records a batch of checks and the quiet decisions they make
+// (see recordAgreeing), in one transaction. The others, and those whose
+// row a concurrent check wrote meanwhile, go through record's locked
+// decision one by one.
 func (s *Service) writeBatch(batch []tickResult, fails *failures) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -354,10 +354,13 @@ func (s *Service) writeBatch(batch []tickResult, fails *failures) {
 	}
 }
 
-// recordAgreeing inserts every attempt of the batch with COPY and updates
-// the state of each site whose confirmed state is the same as its last
-// check's, in one transaction. It returns the results it did not apply to
-// a state.
+// recordAgreeing inserts every attempt of the batch with COPY and decides
+// each site's state from its attempts (see decide.Decide), in one
+// transaction. It writes the states of the decisions that announce
+// nothing, each only if its row has not been written since it was read,
+// and returns the results it did not apply: those whose decision
+// announces something or found the row changed, to be decided again
+// under the row's lock, as are the rows whose state changes.
 func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tickResult, error) {
 	tx, err := s.db.Begin(ctx)
 	if err != nil {
@@ -369,85 +372,57 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 		return nil, err
 	}
 	var rows [][]any
-	n := len(batch)
-	var (
-		ids      = make([]int64, n)
-		urls     = make([]string, n)
-		ups      = make([]bool, n)
-		at       = make([]time.Time, n)
-		statuses = make([]*int, n)
-		latency  = make([]float64, n)
-		reasons  = make([]string, n)
-		certs    = make([]*time.Time, n)
-		degraded = make([]bool, n)
-		firstBad = make([]int64, n)
-		slowNeed = make([]int32, n)
-		certLvl  = make([]int32, n)
-		reminds  = make([]bool, n)
-		maint    = make([]bool, n)
-	)
+	ids := make([]int64, len(batch))
 	for i, r := range batch {
 		s.markMaintenance(ctx, r.target, r.attempts)
 		for _, a := range r.attempts {
-			rows = append(rows, []any{int64(r.target.ID), a.Up, a.CheckedAt, statusOrNil(a.Status), ms(a.Latency), a.Reason, a.CertExpiry, a.Degraded, a.Maintenance, s.opts.Location})
+			rows = append(rows, []any{int64(r.target.ID), a.Up, a.CheckedAt, a.StatusOrNil(), a.LatencyMS(), a.Reason, a.CertExpiry, a.Degraded, a.Maintenance, s.opts.Location})
 		}
-		final := r.attempts[len(r.attempts)-1]
-		ids[i], urls[i], ups[i], at[i] = int64(r.target.ID), r.target.shown, final.Up, final.CheckedAt
-		statuses[i], latency[i], reasons[i], certs[i] = statusOrNil(final.Status), ms(final.Latency), final.Reason, final.CertExpiry
-		degraded[i] = final.Degraded
-		if !r.attempts[0].Up {
-			firstBad[i] = 1
-		}
-		slowNeed[i], certLvl[i] = int32(r.target.slowNeeded), int32(certLevel(final.CertExpiry, final.CheckedAt))
-		reminds[i] = r.target.remindEvery > 0
-		maint[i] = final.Maintenance
+		ids[i] = int64(r.target.ID)
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"checks"},
 		[]string{"site_id", "up", "checked_at", "status_code", "latency_ms", "reason", "cert_expires_at", "degraded", "maintenance", "location"},
 		pgx.CopyFromRows(rows)); err != nil {
 		return nil, fmt.Errorf("record %d checks: %w", len(rows), err)
 	}
-	// The rows whose check needs an alert decided (a reminder due, a
-	// flapping site stable again, degraded or unstable starting or ending,
-	// a certificate warning) are left to record's locked decision, as are
-	// the rows whose state changes.
-	updated, err := tx.Query(ctx, `UPDATE site_state s SET url = v.url, checked_at = GREATEST(s.checked_at, v.checked_at),
-			locations = jsonb_set(s.locations, ARRAY[$19::text], jsonb_build_object('up', v.up, 'checked_at', v.checked_at,
-				'status_code', v.status_code, 'latency_ms', v.latency_ms, 'reason', v.reason, 'streak', 0)),
-			since = COALESCE(s.since, v.checked_at), status_code = v.status_code, latency_ms = v.latency_ms,
-			reason = v.reason, cert_expires_at = v.cert_expires_at, degraded = v.degraded, streak = 0,
-			slow_streak = CASE WHEN v.degraded THEN s.slow_streak + 1 ELSE 0 END,
-			recent = CASE WHEN v.up THEN (s.recent << 1 | v.first_bad) & $14 ELSE 0 END,
-			recent_n = CASE WHEN v.up THEN LEAST(s.recent_n + 1, $15) ELSE 0 END
-		FROM unnest($1::bigint[], $2::text[], $3::boolean[], $4::timestamptz[], $5::integer[],
-			$6::double precision[], $7::text[], $8::timestamptz[], $9::boolean[], $10::bigint[], $11::integer[],
-			$12::integer[], $13::boolean[], $18::boolean[])
-			AS v(site_id, url, up, checked_at, status_code, latency_ms, reason, cert_expires_at, degraded,
-				first_bad, slow_needed, cert_level, remind, maint)
-		WHERE s.site_id = v.site_id AND s.up = v.up AND (s.locations->$19->>'up')::boolean = v.up
-		  AND (s.locations->$19->>'checked_at')::timestamptz <= v.checked_at
-		  AND NOT (NOT v.up AND NOT s.announced_up AND v.remind
-		           AND (s.next_reminder_at IS NULL OR s.next_reminder_at <= v.checked_at))
-		  AND NOT (NOT v.remind AND s.next_reminder_at IS NOT NULL)
-		  AND NOT (s.flapping_since IS NOT NULL AND COALESCE(s.since <= v.checked_at - $16::interval, true))
-		  AND NOT (s.up <> s.announced_up AND s.flapping_since IS NULL AND NOT v.maint)
-		  AND NOT (v.up AND v.degraded AND s.degraded_since IS NULL AND v.slow_needed > 0 AND s.slow_streak + 1 >= v.slow_needed)
-		  AND NOT (NOT v.degraded AND s.degraded_since IS NOT NULL)
-		  AND NOT (v.cert_level > 0 AND (s.cert_warned_for IS DISTINCT FROM v.cert_expires_at
-		           OR COALESCE(s.cert_warned_days > v.cert_level, true)))
-		  AND NOT (v.up AND s.unstable_since IS NULL AND LEAST(s.recent_n + 1, $15) >= $17
-		           AND bit_count(((s.recent << 1 | v.first_bad) & $14)::bit(64)) * 4 > LEAST(s.recent_n + 1, $15))
-		  AND NOT (s.unstable_since IS NOT NULL
-		           AND (NOT v.up OR bit_count(((s.recent << 1 | v.first_bad) & $14)::bit(64)) * 10 <= LEAST(s.recent_n + 1, $15)))
-		RETURNING s.site_id`, ids, urls, ups, at, statuses, latency, reasons, certs, degraded,
-		firstBad, slowNeed, certLvl, reminds, int64(recentMask), unstableRounds, s.opts.FlapWindow, unstableMin, maint,
-		s.opts.Location)
+	seen, err := readStates(ctx, tx, ids, false)
 	if err != nil {
-		return nil, fmt.Errorf("update %d site states: %w", n, err)
+		return nil, err
 	}
-	applied, err := pgx.CollectRows(updated, pgx.RowTo[int64])
+	live, err := s.liveLocations(ctx, tx)
 	if err != nil {
-		return nil, fmt.Errorf("update %d site states: %w", n, err)
+		return nil, err
+	}
+	var (
+		writes  []stateWrite
+		quiet   []tickResult // the results of writes, in their order
+		rest    []tickResult
+		decided = make(map[int64]bool, len(batch))
+	)
+	for _, r := range batch {
+		id := int64(r.target.ID)
+		st, ok := seen[id]
+		if !ok || decided[id] {
+			// A site without a state yet, or with a second round in the
+			// batch: decided under its lock.
+			rest = append(rest, r)
+			continue
+		}
+		decided[id] = true
+		out := decide.Decide(st.state, decide.Round{Here: s.opts.Location, Attempts: r.attempts, Live: live}, s.policy(r.target))
+		switch {
+		case out.Stale:
+			// Older than this location's latest check: nothing to write.
+		case out.Quiet():
+			writes = append(writes, stateWrite{id: id, url: r.target.shown, state: out.State, version: &st.version})
+			quiet = append(quiet, r)
+		default:
+			rest = append(rest, r)
+		}
+	}
+	written, err := writeStates(ctx, tx, writes)
+	if err != nil {
+		return nil, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("record %d checks: %w", len(rows), err)
@@ -455,17 +430,16 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 	for _, r := range batch {
 		s.countChecks(r.attempts)
 	}
-	if len(applied) == n {
-		return nil, nil
+	if len(written) == len(writes) {
+		return rest, nil
 	}
-	done := make(map[int64]bool, len(applied))
-	for _, id := range applied {
+	done := make(map[int64]bool, len(written))
+	for _, id := range written {
 		done[id] = true
 	}
-	var rest []tickResult
-	for _, r := range batch {
-		if !done[int64(r.target.ID)] {
-			rest = append(rest, r)
+	for i, w := range writes {
+		if !done[w.id] {
+			rest = append(rest, quiet[i])
 		}
 	}
 	return rest, nil
@@ -487,11 +461,4 @@ func (s *Service) scheduledOnly(ctx context.Context, tx pgx.Tx, batch []tickResu
 		_, ok := slices.BinarySearch(held, int64(r.target.ID))
 		return !ok
 	}), nil
-}
-
-func statusOrNil(status int) *int {
-	if status == 0 {
-		return nil
-	}
-	return &status
 }

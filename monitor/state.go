@@ -1,0 +1,153 @@
+package monitor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"uptime/monitor/decide"
+)
+
+// A site's state row (site_state) holds what decide.Decide decides of it;
+// this file reads and writes those columns, for the per-site path and the
+// bulk path alike.
+
+// stateColumns are the columns of a decided state, in the order of
+// stateFields (a row made before its first decision has no latency).
+const stateColumns = `up, since, checked_at, status_code, COALESCE(latency_ms, 0), reason, cert_expires_at, degraded, streak, locations,
+	announced_up, next_reminder_at, flapping_since, slow_streak, degraded_since, recent, recent_n, unstable_since,
+	cert_warned_for, cert_warned_days, changes`
+
+func stateFields(st *decide.State) []any {
+	return []any{&st.Up, &st.Since, &st.CheckedAt, &st.Status, &st.LatencyMS, &st.Reason, &st.CertExpiry, &st.Degraded,
+		&st.Streak, &st.Locations,
+		&st.AnnouncedUp, &st.NextReminderAt, &st.FlappingSince, &st.SlowStreak, &st.DegradedSince, &st.Recent,
+		&st.RecentN, &st.UnstableSince, &st.CertWarnedFor, &st.CertWarnedDays, &st.Changes}
+}
+
+// seenState is a site's state as read, with the version of its row: the
+// row's xmin, which every write of the row changes.
+type seenState struct {
+	state   decide.State
+	version int64
+}
+
+// readStates reads the states of the sites with the ids that have one;
+// with lock, it holds their rows until tx ends.
+func readStates(ctx context.Context, tx pgx.Tx, ids []int64, lock bool) (map[int64]seenState, error) {
+	q := `SELECT site_id, xmin::text::bigint, ` + stateColumns + ` FROM site_state WHERE site_id = ANY($1)`
+	if lock {
+		q += ` ORDER BY site_id FOR UPDATE`
+	}
+	rows, err := tx.Query(ctx, q, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read the state of %d sites: %w", len(ids), err)
+	}
+	out := make(map[int64]seenState, len(ids))
+	var (
+		id   int64
+		seen seenState
+	)
+	if _, err := pgx.ForEachRow(rows, append([]any{&id, &seen.version}, stateFields(&seen.state)...), func() error {
+		out[id] = seen
+		seen = seenState{}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read the state of %d sites: %w", len(ids), err)
+	}
+	return out, nil
+}
+
+// stateWrite is a decided state to write: the state, the site's URL as open
+// reads show it, and, for a write on the bulk path, the version of the row
+// it was decided from (nil on the per-site path, which holds the row).
+type stateWrite struct {
+	id      int64
+	url     string
+	state   decide.State
+	version *int64
+}
+
+// writeStates writes the states in one statement, each only where its row
+// is still at the version it was decided from, and returns the ids of
+// those written. A row written meanwhile, by another location's check or
+// a round decided on the per-site path, is left for the caller to decide
+// again.
+func writeStates(ctx context.Context, tx pgx.Tx, writes []stateWrite) ([]int64, error) {
+	n := len(writes)
+	var (
+		ids        = make([]int64, n)
+		urls       = make([]string, n)
+		versions   = make([]*int64, n)
+		ups        = make([]bool, n)
+		since      = make([]*time.Time, n)
+		checkedAt  = make([]*time.Time, n)
+		statuses   = make([]*int, n)
+		latency    = make([]float64, n)
+		reasons    = make([]string, n)
+		certs      = make([]*time.Time, n)
+		degraded   = make([]bool, n)
+		streaks    = make([]int32, n)
+		locations  = make([]string, n)
+		announced  = make([]bool, n)
+		remindAt   = make([]*time.Time, n)
+		flapping   = make([]*time.Time, n)
+		slow       = make([]int32, n)
+		degrSince  = make([]*time.Time, n)
+		recent     = make([]int64, n)
+		recentN    = make([]int32, n)
+		unstable   = make([]*time.Time, n)
+		warnedFor  = make([]*time.Time, n)
+		warnedDays = make([]*int, n)
+		changes    = make([]string, n)
+	)
+	for i, w := range writes {
+		st := w.state
+		locs, err := json.Marshal(st.Locations)
+		if err != nil {
+			return nil, fmt.Errorf("write the state of site %d: %w", w.id, err)
+		}
+		ch := st.Changes
+		if ch == nil {
+			ch = []time.Time{}
+		}
+		chs, err := json.Marshal(ch)
+		if err != nil {
+			return nil, fmt.Errorf("write the state of site %d: %w", w.id, err)
+		}
+		ids[i], urls[i], versions[i] = w.id, w.url, w.version
+		ups[i], since[i], checkedAt[i], statuses[i], latency[i] = st.Up, st.Since, st.CheckedAt, st.Status, st.LatencyMS
+		reasons[i], certs[i], degraded[i], streaks[i], locations[i] = st.Reason, st.CertExpiry, st.Degraded, int32(st.Streak), string(locs)
+		announced[i], remindAt[i], flapping[i], slow[i], degrSince[i] = st.AnnouncedUp, st.NextReminderAt, st.FlappingSince, int32(st.SlowStreak), st.DegradedSince
+		recent[i], recentN[i], unstable[i], warnedFor[i], warnedDays[i] = st.Recent, int32(st.RecentN), st.UnstableSince, st.CertWarnedFor, st.CertWarnedDays
+		changes[i] = string(chs)
+	}
+	rows, err := tx.Query(ctx, `UPDATE site_state s SET url = v.url, up = v.up, since = v.since, checked_at = v.checked_at,
+			status_code = v.status_code, latency_ms = v.latency_ms, reason = v.reason, cert_expires_at = v.cert_expires_at,
+			degraded = v.degraded, streak = v.streak, locations = v.locations, announced_up = v.announced_up,
+			next_reminder_at = v.next_reminder_at, flapping_since = v.flapping_since, slow_streak = v.slow_streak,
+			degraded_since = v.degraded_since, recent = v.recent, recent_n = v.recent_n, unstable_since = v.unstable_since,
+			cert_warned_for = v.cert_warned_for, cert_warned_days = v.cert_warned_days, changes = v.changes
+		FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::boolean[], $5::timestamptz[], $6::timestamptz[],
+			$7::integer[], $8::double precision[], $9::text[], $10::timestamptz[], $11::boolean[], $12::integer[],
+			$13::jsonb[], $14::boolean[], $15::timestamptz[], $16::timestamptz[], $17::integer[], $18::timestamptz[],
+			$19::bigint[], $20::integer[], $21::timestamptz[], $22::timestamptz[], $23::integer[], $24::jsonb[])
+			AS v(site_id, url, version, up, since, checked_at, status_code, latency_ms, reason, cert_expires_at, degraded,
+				streak, locations, announced_up, next_reminder_at, flapping_since, slow_streak, degraded_since, recent,
+				recent_n, unstable_since, cert_warned_for, cert_warned_days, changes)
+		WHERE s.site_id = v.site_id AND (v.version IS NULL OR s.xmin::text::bigint = v.version)
+		RETURNING s.site_id`,
+		ids, urls, versions, ups, since, checkedAt, statuses, latency, reasons, certs, degraded, streaks,
+		locations, announced, remindAt, flapping, slow, degrSince, recent, recentN, unstable, warnedFor, warnedDays, changes)
+	if err != nil {
+		return nil, fmt.Errorf("write the state of %d sites: %w", n, err)
+	}
+	written, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("write the state of %d sites: %w", n, err)
+	}
+	return written, nil
+}
