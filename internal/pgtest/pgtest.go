@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -84,8 +85,32 @@ func Cluster(t testing.TB) *pglocal.Cluster {
 			t.Fatalf("start the test PostgreSQL cluster: %v", err)
 		}
 		cluster, dir = c, d
+		if err := watch(os.Getpid(), c.DataDir(), d); err != nil {
+			t.Logf("pgtest: the cluster will not be stopped if this test binary dies: %v", err)
+		}
 	}
 	return cluster
+}
+
+// watch starts a process of its own that, once the process pid has ended
+// however it ended (a test's time limit panics past Main), stops the
+// cluster's server with a fast shutdown and removes dir. Main stops it
+// first when the tests end normally.
+func watch(pid int, dataDir, dir string) error {
+	script := `while kill -0 "$1" 2>/dev/null; do sleep 1; done
+pidfile="$2/postmaster.pid"
+if [ -f "$pidfile" ]; then
+	kill -INT "$(head -n 1 "$pidfile")" 2>/dev/null
+	for i in $(seq 60); do [ -f "$pidfile" ] || break; sleep 1; done
+fi
+rm -rf "$3"`
+	cmd := exec.Command("sh", "-c", script, "pgtest-watch", fmt.Sprint(pid), dataDir, dir)
+	// Not in the test binary's process group: go test signals that group.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	return cmd.Process.Release()
 }
 
 // Prefix returns a database name prefix no other test in this binary uses,
