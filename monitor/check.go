@@ -16,12 +16,13 @@ import (
 
 	"uptime/internal/api"
 	"uptime/internal/egress"
+	"uptime/internal/version"
 	"uptime/monitor/decide"
 )
 
-// UserAgent is sent with every request the program makes, so that site
-// owners can tell who calls; checks add their location (LocationAgent).
-const UserAgent = "Uptime/1.0 (uptime monitor; +https://github.com/encoredev/examples/tree/main/uptime)"
+// UserAgent is sent with every request the program makes (see
+// version.UserAgent); checks add their location (LocationAgent).
+const UserAgent = version.UserAgent
 
 // LocationAgent is the User-Agent of checks made from a location, so that
 // site owners can tell the probes apart.

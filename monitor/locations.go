@@ -16,6 +16,7 @@ import (
 
 	"uptime/internal/api"
 	"uptime/internal/queue"
+	"uptime/monitor/event"
 	"uptime/site"
 )
 
@@ -33,8 +34,8 @@ const (
 
 // The events of locations, beside the events of sites.
 const (
-	EventLocationLost = "location_lost"
-	EventLocationBack = "location_back"
+	EventLocationLost = event.LocationLost
+	EventLocationBack = event.LocationBack
 )
 
 // liveCache holds the live locations, read at most once a second.

@@ -19,6 +19,7 @@ import (
 	"uptime/internal/pubsub"
 	"uptime/internal/queue"
 	"uptime/internal/seal"
+	"uptime/monitor/event"
 	"uptime/site"
 )
 
@@ -38,48 +39,24 @@ type Sites interface {
 }
 
 // TransitionEvent is published on the uptime-transition topic when a site
-// goes down or comes back up.
-type TransitionEvent struct {
-	// Event is what happened: down, up, or an alert (reminder, degraded,
-	// degraded_end, cert_expiring, flapping, unstable), or of a location
-	// (location_lost, location_back). Empty in events
-	// published before alerts existed: then Up says down or up.
-	Event string `json:"event,omitempty"`
-	// Site is the site that changed.
-	Site site.Site `json:"site"`
-	// Name is the site's name, when it was given one; empty when it goes
-	// by its URL's host.
-	Name string `json:"name,omitempty"`
-	// Up tells whether the site is now up.
-	Up bool `json:"up"`
-	// Reason says why the site is down; empty when it is up.
-	Reason string `json:"reason,omitempty"`
-	// At is when the change was seen.
-	At time.Time `json:"at"`
-	// Since is when the previous state began, if it was ever seen.
-	Since *time.Time `json:"since,omitempty"`
-	// Locations are, in a down event, the locations whose checks saw the
-	// failure.
-	Locations []string `json:"locations,omitempty"`
-	// Location is the location a location_lost or location_back event is
-	// about; such an event has no site.
-	Location string `json:"location,omitempty"`
-}
-
-// Kind is what happened: the event's Event, or down or up for an event
-// published before alerts existed.
-func (ev TransitionEvent) Kind() string {
-	switch {
-	case ev.Event != "":
-		return ev.Event
-	case ev.Up:
-		return EventUp
-	}
-	return EventDown
-}
+// goes down or comes back up, or of an alert (see package event).
+type TransitionEvent = event.Transition
 
 // TransitionTopic is the name of the topic transitions are published on.
-const TransitionTopic = "uptime-transition"
+const TransitionTopic = event.Topic
+
+// The events a site's state publishes (see decide.Decide and package
+// event).
+const (
+	EventDown         = event.Down
+	EventUp           = event.Up
+	EventReminder     = event.Reminder
+	EventDegraded     = event.Degraded
+	EventDegradedEnd  = event.DegradedEnd
+	EventCertExpiring = event.CertExpiring
+	EventFlapping     = event.Flapping
+	EventUnstable     = event.Unstable
+)
 
 // Options tune the monitor.
 type Options struct {

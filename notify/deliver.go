@@ -26,7 +26,8 @@ import (
 	"uptime/internal/api"
 	"uptime/internal/metrics"
 	"uptime/internal/pubsub"
-	"uptime/monitor"
+	"uptime/internal/version"
+	"uptime/monitor/event"
 	"uptime/site"
 )
 
@@ -36,8 +37,8 @@ const Subscription = "notify-channels"
 // Subscribe adds the notify-channels subscription to the uptime-transition
 // topic: each transition, at least once, becomes one delivery job per
 // channel that hears it.
-func (s *Service) Subscribe(topic *pubsub.Topic[monitor.TransitionEvent]) {
-	topic.Subscribe(Subscription, func(ctx context.Context, ev monitor.TransitionEvent) error {
+func (s *Service) Subscribe(topic *pubsub.Topic[event.Transition]) {
+	topic.Subscribe(Subscription, func(ctx context.Context, ev event.Transition) error {
 		return s.Publish(ctx, Event{Event: ev.Kind(), Site: EventSite{ID: ev.Site.ID, URL: api.Redact(ev.Site.URL)},
 			Reason: ev.Reason, At: ev.At, Since: ev.Since, Locations: ev.Locations, Location: ev.Location})
 	})
@@ -258,7 +259,7 @@ func (s *Service) postWebhook(ctx context.Context, ch *openChannel, ev Event) er
 		return errors.New("the webhook URL is not valid")
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", monitor.UserAgent)
+	req.Header.Set("User-Agent", version.UserAgent)
 	req.Header.Set("X-Uptime-Event", ev.Event)
 	if ch.hasSecret {
 		req.Header.Set("X-Uptime-Signature", Signature(ch.secret, body))
@@ -324,7 +325,7 @@ func Title(ev Event) string {
 	if ev.Event == "test" {
 		return "Uptime test message"
 	}
-	return monitor.Headline(monitor.Subject(monitor.TransitionEvent{Location: ev.Location}, ev.Site.Name), ev.Event)
+	return event.Headline(event.Subject(event.Transition{Location: ev.Location}, ev.Site.Name), ev.Event)
 }
 
 // Text is an event as a message for people: its title, the site's URL,
@@ -340,10 +341,10 @@ func Text(ev Event) string {
 	if ev.Reason != "" {
 		lines = append(lines, ev.Reason)
 	}
-	if seen := monitor.SeenFrom(ev.Locations); seen != "" {
+	if seen := event.SeenFrom(ev.Locations); seen != "" {
 		lines = append(lines, seen)
 	}
-	if lasted := monitor.Lasted(ev.Event, ev.Since, ev.At); lasted != "" {
+	if lasted := event.Lasted(ev.Event, ev.Since, ev.At); lasted != "" {
 		lines = append(lines, lasted)
 	}
 	return strings.Join(lines, "\n")

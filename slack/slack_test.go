@@ -16,7 +16,7 @@ import (
 	"uptime/internal/api"
 	"uptime/internal/fakeslack"
 	"uptime/internal/metrics"
-	"uptime/monitor"
+	"uptime/monitor/event"
 	"uptime/site"
 	"uptime/slack"
 )
@@ -135,41 +135,41 @@ func TestMessage(t *testing.T) {
 	since := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name string
-		ev   monitor.TransitionEvent
+		ev   event.Transition
 		want string
 	}{
-		{"down", monitor.TransitionEvent{Site: site.Site{ID: 1, URL: "https://encore.dev"}, Up: false},
+		{"down", event.Transition{Site: site.Site{ID: 1, URL: "https://encore.dev"}, Up: false},
 			"*https://encore.dev is down!*"},
-		{"down with reason", monitor.TransitionEvent{Site: site.Site{ID: 1, URL: "https://encore.dev"}, Reason: "HTTP 503"},
+		{"down with reason", event.Transition{Site: site.Site{ID: 1, URL: "https://encore.dev"}, Reason: "HTTP 503"},
 			"*https://encore.dev is down!*\nHTTP 503"},
-		{"up", monitor.TransitionEvent{Site: site.Site{ID: 1, URL: "https://encore.dev"}, Up: true},
+		{"up", event.Transition{Site: site.Site{ID: 1, URL: "https://encore.dev"}, Up: true},
 			"*https://encore.dev is back up.*"},
-		{"up after a while", monitor.TransitionEvent{Site: site.Site{URL: "https://encore.dev"}, Up: true,
+		{"up after a while", event.Transition{Site: site.Site{URL: "https://encore.dev"}, Up: true,
 			Since: &since, At: since.Add(2*time.Hour + 5*time.Minute)},
 			"*https://encore.dev is back up.*\nIt was down for 2 hours 5 minutes."},
-		{"password hidden", monitor.TransitionEvent{Site: site.Site{URL: "https://ops:hunter2@a.example/health"}},
+		{"password hidden", event.Transition{Site: site.Site{URL: "https://ops:hunter2@a.example/health"}},
 			"*https://ops:xxxxx@a.example/health is down!*"},
-		{"markup escaped", monitor.TransitionEvent{Site: site.Site{URL: "https://a.example/?x=<b>&y=1"}},
+		{"markup escaped", event.Transition{Site: site.Site{URL: "https://a.example/?x=<b>&y=1"}},
 			"*https://a.example/?x=&lt;b&gt;&amp;y=1 is down!*"},
-		{"reminder", monitor.TransitionEvent{Event: "reminder", Site: site.Site{URL: "https://encore.dev"}, Reason: "HTTP 503",
+		{"reminder", event.Transition{Event: "reminder", Site: site.Site{URL: "https://encore.dev"}, Reason: "HTTP 503",
 			Since: &since, At: since.Add(3 * time.Hour)},
 			"*https://encore.dev is still down.*\nIt has been down for 3 hours: HTTP 503"},
-		{"degraded", monitor.TransitionEvent{Event: "degraded", Site: site.Site{URL: "https://encore.dev"}, Up: true,
+		{"degraded", event.Transition{Event: "degraded", Site: site.Site{URL: "https://encore.dev"}, Up: true,
 			Reason: "slow: 900ms, above max_latency 500ms"},
 			"*https://encore.dev is slow.*\nslow: 900ms, above max_latency 500ms"},
-		{"degraded end", monitor.TransitionEvent{Event: "degraded_end", Site: site.Site{URL: "https://encore.dev"}, Up: true,
+		{"degraded end", event.Transition{Event: "degraded_end", Site: site.Site{URL: "https://encore.dev"}, Up: true,
 			Since: &since, At: since.Add(10 * time.Minute)},
 			"*https://encore.dev is fast again.*\nIt was slow for 10 minutes."},
-		{"certificate", monitor.TransitionEvent{Event: "cert_expiring", Site: site.Site{URL: "https://encore.dev"}, Up: true,
+		{"certificate", event.Transition{Event: "cert_expiring", Site: site.Site{URL: "https://encore.dev"}, Up: true,
 			Reason: "its certificate expires in 6 days"},
 			"*https://encore.dev's certificate expires soon.*\nits certificate expires in 6 days"},
-		{"flapping", monitor.TransitionEvent{Event: "flapping", Site: site.Site{URL: "https://encore.dev"}, Reason: "it changed state 5 times"},
+		{"flapping", event.Transition{Event: "flapping", Site: site.Site{URL: "https://encore.dev"}, Reason: "it changed state 5 times"},
 			"*https://encore.dev is flapping.*\nit changed state 5 times"},
-		{"unstable", monitor.TransitionEvent{Event: "unstable", Site: site.Site{URL: "https://encore.dev"}, Up: true, Reason: "6 of its last 20 checks failed"},
+		{"unstable", event.Transition{Event: "unstable", Site: site.Site{URL: "https://encore.dev"}, Up: true, Reason: "6 of its last 20 checks failed"},
 			"*https://encore.dev is unstable.*\n6 of its last 20 checks failed"},
-		{"named", monitor.TransitionEvent{Site: site.Site{URL: "https://ops:hunter2@shop.example/health"}, Name: "Shop <front>", Reason: "HTTP 503"},
+		{"named", event.Transition{Site: site.Site{URL: "https://ops:hunter2@shop.example/health"}, Name: "Shop <front>", Reason: "HTTP 503"},
 			"*Shop &lt;front&gt; is down!* https://ops:xxxxx@shop.example/health\nHTTP 503"},
-		{"named, back", monitor.TransitionEvent{Site: site.Site{URL: "https://shop.example/"}, Name: "Shop", Up: true},
+		{"named, back", event.Transition{Site: site.Site{URL: "https://shop.example/"}, Name: "Shop", Up: true},
 			"*Shop is back up.* https://shop.example/"},
 	}
 	for _, tt := range tests {

@@ -6,7 +6,7 @@ import (
 
 	"uptime/internal/api"
 	"uptime/internal/pubsub"
-	"uptime/monitor"
+	"uptime/monitor/event"
 )
 
 // Subscription is the name of Slack's subscription to transitions.
@@ -14,8 +14,8 @@ const Subscription = "slack-notification"
 
 // Subscribe adds the slack-notification subscription to the
 // uptime-transition topic: one message per transition, at least once.
-func (s *Service) Subscribe(topic *pubsub.Topic[monitor.TransitionEvent]) {
-	topic.Subscribe(Subscription, func(ctx context.Context, ev monitor.TransitionEvent) error {
+func (s *Service) Subscribe(topic *pubsub.Topic[event.Transition]) {
+	topic.Subscribe(Subscription, func(ctx context.Context, ev event.Transition) error {
 		return s.Notify(ctx, NotifyParams{Text: Message(ev)})
 	})
 }
@@ -25,25 +25,25 @@ func (s *Service) Subscribe(topic *pubsub.Topic[monitor.TransitionEvent]) {
 // or how long it was; alerts are phrased the same way. A site given a name
 // goes by it, its URL after: "*Shop is down!* https://shop.example/". A
 // password in the URL is hidden.
-func Message(ev monitor.TransitionEvent) string {
+func Message(ev event.Transition) string {
 	kind := ev.Kind()
 	punct := "."
-	if kind == monitor.EventDown {
+	if kind == event.Down {
 		punct = "!"
 	}
-	title := "*" + monitor.Headline(monitor.Subject(ev, escape(api.Redact(ev.Site.URL))), kind) + punct + "*"
+	title := "*" + event.Headline(event.Subject(ev, escape(api.Redact(ev.Site.URL))), kind) + punct + "*"
 	if ev.Name != "" && ev.Location == "" {
 		// Named, it goes by its name, its URL after it.
-		title = "*" + monitor.Headline(escape(ev.Name), kind) + punct + "* " + escape(api.Redact(ev.Site.URL))
+		title = "*" + event.Headline(escape(ev.Name), kind) + punct + "* " + escape(api.Redact(ev.Site.URL))
 	}
 	detail := ev.Reason
-	switch lasted := monitor.Lasted(kind, ev.Since, ev.At); {
-	case kind == monitor.EventReminder && lasted != "":
+	switch lasted := event.Lasted(kind, ev.Since, ev.At); {
+	case kind == event.Reminder && lasted != "":
 		detail = strings.TrimSuffix(lasted, ".") + ": " + ev.Reason
 	case lasted != "":
 		detail = lasted
 	}
-	if seen := monitor.SeenFrom(ev.Locations); seen != "" {
+	if seen := event.SeenFrom(ev.Locations); seen != "" {
 		detail += "\n" + seen
 	}
 	if detail == "" {
