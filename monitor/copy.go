@@ -3,11 +3,13 @@ package monitor
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"uptime/internal/queue"
 	"uptime/site"
 )
 
@@ -81,10 +83,11 @@ func (s *Service) SitesImported(ctx context.Context, entries []site.Entry) {
 			return
 		}
 	}
-	var added []int
+	var added []int64
 	for i := range entries {
-		if e := &entries[i]; e.Version == 1 && !s.config(e).Paused {
-			added = append(added, e.ID)
+		e := &entries[i]
+		if c := s.config(e); e.Version == 1 && !c.Paused && (len(c.Locations) == 0 || slices.Contains(c.Locations, s.opts.Location)) {
+			added = append(added, int64(e.ID))
 		}
 	}
 	if err := s.enqueueFirstChecks(ctx, added); err != nil {
@@ -97,11 +100,14 @@ func (s *Service) SitesImported(ctx context.Context, entries []site.Entry) {
 // second; at most a minute of them, beyond which they come faster.
 const importRate = 500
 
-// enqueueFirstChecks asks for the first check of each new site, spread
-// over len(ids)/importRate seconds (at most a minute), and notes when each
-// is due, so that the rounds right after it leave it out. The jobs are
-// committed without waiting for the disk, as a single site's is.
-func (s *Service) enqueueFirstChecks(ctx context.Context, ids []int) error {
+// enqueueFirstChecks hands out the first check of each new site as the
+// scheduler hands out rounds, in check-sites jobs on this location's
+// queue, due one after another over len(ids)/importRate seconds (at most a
+// minute), each job available when its first site is due; and notes when
+// each is due, so that the rounds right after it leave it out. Their
+// checks are recorded in batches, as rounds are. The jobs are committed
+// without waiting for the disk, as a single site's is.
+func (s *Service) enqueueFirstChecks(ctx context.Context, ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -109,12 +115,15 @@ func (s *Service) enqueueFirstChecks(ctx context.Context, ids []int) error {
 	now := time.Now()
 	for start := 0; start < len(ids); start += 10_000 {
 		part := ids[start:min(start+10_000, len(ids))]
-		jobs := make([]river.InsertManyParams, len(part))
-		siteIDs, due := make([]int64, len(part)), make([]time.Time, len(part))
+		rounds := make([]claimed, len(part))
+		due := make([]time.Time, len(part))
 		for i, id := range part {
-			at := now.Add(spread * time.Duration(start+i) / time.Duration(len(ids)))
-			jobs[i] = river.InsertManyParams{Args: SiteAddedArgs{SiteID: id}, InsertOpts: &river.InsertOpts{ScheduledAt: at}}
-			siteIDs[i], due[i] = int64(id), at
+			due[i] = now.Add(spread * time.Duration(start+i) / time.Duration(len(ids)))
+			rounds[i] = claimed{site: id, due: due[i].UnixMilli()}
+		}
+		jobs := appendCheckJobs(nil, rounds, queue.ChecksOf(s.opts.Location))
+		for _, j := range jobs {
+			j.InsertOpts.ScheduledAt = time.UnixMilli(j.Args.(CheckSitesArgs).From)
 		}
 		err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
@@ -124,7 +133,7 @@ func (s *Service) enqueueFirstChecks(ctx context.Context, ids []int) error {
 				return err
 			}
 			_, err := tx.Exec(ctx, `UPDATE monitored m SET first_check_at = v.at
-				FROM unnest($1::bigint[], $2::timestamptz[]) AS v(site_id, at) WHERE m.site_id = v.site_id`, siteIDs, due)
+				FROM unnest($1::bigint[], $2::timestamptz[]) AS v(site_id, at) WHERE m.site_id = v.site_id`, part, due)
 			return err
 		})
 		if err != nil {

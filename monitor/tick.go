@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"sync"
@@ -191,8 +192,8 @@ func (s *Service) endRounds(ctx context.Context, wg *sync.WaitGroup, w *batchWri
 // round checks a site once, holding one of sl that the caller acquired,
 // re-checks it if it fails while confirmed up, and records what it saw:
 // through w when the result agrees with the confirmed state the caller
-// read (known tells whether there was one), through the locked decision
-// otherwise.
+// read (known tells whether there was one; a site never checked counts as
+// up), through the locked decision otherwise.
 func (s *Service) round(ctx context.Context, t *target, wasUp, known bool, sl slots, w *batchWriter, fails *failures) {
 	res := s.checker.CheckProbe(ctx, t.URL, t.probe)
 	sl.release()
@@ -210,7 +211,7 @@ func (s *Service) round(ctx context.Context, t *target, wasUp, known bool, sl sl
 			return
 		}
 	}
-	if known && attempts[len(attempts)-1].Up == wasUp {
+	if attempts[len(attempts)-1].Up == wasUp {
 		w.in <- tickResult{target: t, attempts: attempts}
 		return
 	}
@@ -385,7 +386,7 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 		pgx.CopyFromRows(rows)); err != nil {
 		return nil, fmt.Errorf("record %d checks: %w", len(rows), err)
 	}
-	seen, err := readStates(ctx, tx, ids, false)
+	seen, err := s.batchStates(ctx, tx, batch, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -403,8 +404,8 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 		id := int64(r.target.ID)
 		st, ok := seen[id]
 		if !ok || decided[id] {
-			// A site without a state yet, or with a second round in the
-			// batch: decided under its lock.
+			// A site whose state another check is making, or with a
+			// second round in the batch: decided under its lock.
 			rest = append(rest, r)
 			continue
 		}
@@ -443,6 +444,35 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 		}
 	}
 	return rest, nil
+}
+
+// batchStates reads the states of the batch's sites, making those of the
+// sites that have none yet, as the per-site path does.
+func (s *Service) batchStates(ctx context.Context, tx pgx.Tx, batch []tickResult, ids []int64) (map[int64]seenState, error) {
+	seen, err := readStates(ctx, tx, ids, false)
+	if err != nil || len(seen) == len(ids) {
+		return seen, err
+	}
+	var (
+		newIDs []int64
+		urls   []string
+	)
+	for _, r := range batch { // in the order of their ids
+		id := int64(r.target.ID)
+		if _, ok := seen[id]; !ok && (len(newIDs) == 0 || newIDs[len(newIDs)-1] != id) {
+			newIDs, urls = append(newIDs, id), append(urls, r.target.shown)
+		}
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO site_state (site_id, url, up) SELECT id, url, true FROM unnest($1::bigint[], $2::text[]) AS v(id, url)
+		ON CONFLICT (site_id) DO NOTHING`, newIDs, urls); err != nil {
+		return nil, fmt.Errorf("create the state of %d sites: %w", len(newIDs), err)
+	}
+	made, err := readStates(ctx, tx, newIDs, false)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(seen, made)
+	return seen, nil
 }
 
 // scheduledOnly holds the schedule of the batch's sites in tx (see
