@@ -213,19 +213,27 @@ func TestStandInKeepsEveryRound(t *testing.T) {
 	for i := range n {
 		a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": "%s/s/%d"}`, srv.URL, i), nil)
 	}
-	// The leader is the one whose passes hand out rounds.
-	var leader, other *program
-	for deadline := time.Now().Add(30 * time.Second); leader == nil; time.Sleep(200 * time.Millisecond) {
+	// The leader is the one whose passes hand out rounds, pass after
+	// pass; the other hands out some only when a pass of the leader's is
+	// late (on a loaded machine, now and then).
+	var (
+		leader, other *program
+		sa, sb        monitor.SchedulerStats
+	)
+	for deadline := time.Now().Add(30 * time.Second); leader == nil; {
 		if time.Now().After(deadline) {
-			t.Fatal("neither instance handed out rounds within 30s")
+			t.Fatalf("neither instance alone handed out rounds for 2s within 30s: claimed %d and %d", sa.Claimed, sb.Claimed)
 		}
-		var sa, sb monitor.SchedulerStats
+		var sa0, sb0 monitor.SchedulerStats
+		a.Call(t, "GET", "/scheduler", "", &sa0)
+		b.Call(t, "GET", "/scheduler", "", &sb0)
+		time.Sleep(2 * time.Second) // a pass a second: two of the leader's
 		a.Call(t, "GET", "/scheduler", "", &sa)
 		b.Call(t, "GET", "/scheduler", "", &sb)
-		switch {
-		case sa.Claimed > 0 && sb.Claimed == 0:
+		switch da, db := sa.Claimed-sa0.Claimed, sb.Claimed-sb0.Claimed; {
+		case da > 0 && db == 0:
 			leader, other = a, b
-		case sb.Claimed > 0 && sa.Claimed == 0:
+		case db > 0 && da == 0:
 			leader, other = b, a
 		}
 	}

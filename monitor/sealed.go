@@ -99,9 +99,7 @@ func (s *Service) SealOlder(ctx context.Context) error {
 				WHERE m.site_id = v.site_id`, ids, urls, settings, secrets); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, `UPDATE site_state s SET url = v.url
-				FROM unnest($1::bigint[], $2::text[]) AS v(site_id, url) WHERE s.site_id = v.site_id`, ids, urls)
-			return err
+			return writeShownURLs(ctx, tx, ids, urls)
 		})
 		if err != nil {
 			return fmt.Errorf("seal the schedule of %d sites: %w", len(ids), err)

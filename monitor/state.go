@@ -12,8 +12,8 @@ import (
 )
 
 // A site's state row (site_state) holds what decide.Decide decides of it;
-// this file reads and writes those columns, for the per-site path and the
-// bulk path alike.
+// this file is the one that writes it (forget deletes it with the rest of
+// a site), for the per-site path and the bulk path alike.
 
 // stateColumns are the columns of a decided state, in the order of
 // stateFields (a row made before its first decision has no latency).
@@ -26,6 +26,18 @@ func stateFields(st *decide.State) []any {
 		&st.Streak, &st.Locations,
 		&st.AnnouncedUp, &st.NextReminderAt, &st.FlappingSince, &st.SlowStreak, &st.DegradedSince, &st.Recent,
 		&st.RecentN, &st.UnstableSince, &st.CertWarnedFor, &st.CertWarnedDays, &st.Changes}
+}
+
+// makeStates makes the state rows of the sites with the ids that have
+// none, as a site never checked has it: up, since nothing. urls are their
+// URLs as open reads show them.
+func makeStates(ctx context.Context, tx pgx.Tx, ids []int64, urls []string) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO site_state (site_id, url, up)
+		SELECT id, url, true FROM unnest($1::bigint[], $2::text[]) AS v(id, url)
+		ON CONFLICT (site_id) DO NOTHING`, ids, urls); err != nil {
+		return fmt.Errorf("make the state of %d sites: %w", len(ids), err)
+	}
+	return nil
 }
 
 // seenState is a site's state as read, with the version of its row: the
@@ -150,4 +162,12 @@ func writeStates(ctx context.Context, tx pgx.Tx, writes []stateWrite) ([]int64, 
 		return nil, fmt.Errorf("write the state of %d sites: %w", n, err)
 	}
 	return written, nil
+}
+
+// writeShownURLs writes the URLs the sites' states show, as sealing older
+// rows masks them.
+func writeShownURLs(ctx context.Context, tx pgx.Tx, ids []int64, urls []string) error {
+	_, err := tx.Exec(ctx, `UPDATE site_state s SET url = v.url
+		FROM unnest($1::bigint[], $2::text[]) AS v(site_id, url) WHERE s.site_id = v.site_id`, ids, urls)
+	return err
 }

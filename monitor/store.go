@@ -124,9 +124,8 @@ func lockScheduled(ctx context.Context, tx pgx.Tx, ids []int64) ([]int64, error)
 // several, announce each change once.
 func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, t *target, attempts []Result) error {
 	id := int64(t.ID)
-	if _, err := tx.Exec(ctx, `INSERT INTO site_state (site_id, url, up) VALUES ($1, $2, true)
-		ON CONFLICT (site_id) DO NOTHING`, id, t.shown); err != nil {
-		return fmt.Errorf("create state of site %d: %w", id, err)
+	if err := makeStates(ctx, tx, []int64{id}, []string{t.shown}); err != nil {
+		return err
 	}
 	seen, err := readStates(ctx, tx, []int64{id}, true)
 	if err != nil {

@@ -463,9 +463,8 @@ func (s *Service) batchStates(ctx context.Context, tx pgx.Tx, batch []tickResult
 			newIDs, urls = append(newIDs, id), append(urls, r.target.shown)
 		}
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO site_state (site_id, url, up) SELECT id, url, true FROM unnest($1::bigint[], $2::text[]) AS v(id, url)
-		ON CONFLICT (site_id) DO NOTHING`, newIDs, urls); err != nil {
-		return nil, fmt.Errorf("create the state of %d sites: %w", len(newIDs), err)
+	if err := makeStates(ctx, tx, newIDs, urls); err != nil {
+		return nil, err
 	}
 	made, err := readStates(ctx, tx, newIDs, false)
 	if err != nil {
