@@ -13,13 +13,14 @@ import (
 
 	"uptime/internal/testnet"
 	"uptime/monitor"
+	"uptime/monitor/event"
 )
 
 // kinds lists the events' kinds in the order they happened: deliveries,
 // each a job of its own, may arrive in another.
-func kinds(evs []monitor.TransitionEvent) string {
+func kinds(evs []event.Transition) string {
 	evs = slices.Clone(evs)
-	slices.SortStableFunc(evs, func(a, b monitor.TransitionEvent) int { return a.At.Compare(b.At) })
+	slices.SortStableFunc(evs, func(a, b event.Transition) int { return a.At.Compare(b.At) })
 	var out []string
 	for _, ev := range evs {
 		out = append(out, ev.Kind())
@@ -86,7 +87,7 @@ func TestReminders(t *testing.T) {
 			e.checkAll(t)
 		}
 		got := e.waitTransitions(t, before+1)
-		if len(got) != before+1 || got[before].Kind() != monitor.EventReminder || got[before].Site.ID != id ||
+		if len(got) != before+1 || got[before].Kind() != event.Reminder || got[before].Site.ID != id ||
 			got[before].Since == nil || got[before].Reason != "HTTP 503" {
 			t.Fatalf("reminder %d (through a %s): events %+v", round+1, via, got[before:])
 		}
@@ -132,7 +133,7 @@ func TestFlapping(t *testing.T) {
 	if k := kinds(got); k != "down,up,down,up,flapping" {
 		t.Fatalf("events %s, want four changes and one flapping", k)
 	}
-	flapping := got[slices.IndexFunc(got, func(ev monitor.TransitionEvent) bool { return ev.Kind() == monitor.EventFlapping })]
+	flapping := got[slices.IndexFunc(got, func(ev event.Transition) bool { return ev.Kind() == event.Flapping })]
 	if !strings.Contains(flapping.Reason, "changed state 5 times") {
 		t.Errorf("flapping reason %q", flapping.Reason)
 	}
@@ -247,7 +248,7 @@ func TestCertificateWarnings(t *testing.T) {
 		e.checkAll(t)
 		e.check(t, id)
 		got := e.waitTransitions(t, i+2)
-		if len(got) != i+2 || got[i+1].Kind() != monitor.EventCertExpiring {
+		if len(got) != i+2 || got[i+1].Kind() != event.CertExpiring {
 			t.Fatalf("after moving to a certificate closer to its end: events %s", kinds(got))
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"uptime/internal/pubsub"
 	"uptime/internal/queue"
 	"uptime/monitor"
+	"uptime/monitor/event"
 )
 
 // historyService returns a monitor over a fresh database whose jobs do not
@@ -42,7 +43,7 @@ func serviceOn(t *testing.T, dbURL string, opts monitor.Options) (*monitor.Servi
 	t.Cleanup(pool.Close)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	q := queue.New()
-	topic := pubsub.NewTopic[monitor.TransitionEvent](q, monitor.TransitionTopic, log)
+	topic := pubsub.NewTopic[event.Transition](q, event.Topic, log)
 	return monitor.New(pool, nil, q, topic, opts, log), pool
 }
 

@@ -32,12 +32,6 @@ const (
 	instanceForget = time.Hour
 )
 
-// The events of locations, beside the events of sites.
-const (
-	EventLocationLost = event.LocationLost
-	EventLocationBack = event.LocationBack
-)
-
 // liveCache holds the live locations, read at most once a second.
 type liveCache struct {
 	mu    sync.Mutex
@@ -147,7 +141,7 @@ func (s *Service) trackLocations(ctx context.Context, tx pgx.Tx) ([]string, erro
 				return nil, err
 			}
 			s.log.Warn("location lost: no instance of it checks", "location", k.name, "reason", reason, "rounds_dropped", dropped)
-			if err := s.transitions.PublishTx(ctx, tx, TransitionEvent{Event: EventLocationLost, Location: k.name, Reason: reason, At: now, Since: k.lastSeen}); err != nil {
+			if err := s.transitions.PublishTx(ctx, tx, event.Transition{Event: event.LocationLost, Location: k.name, Reason: reason, At: now, Since: k.lastSeen}); err != nil {
 				return nil, err
 			}
 		case alive && k.lostSince != nil:
@@ -155,7 +149,7 @@ func (s *Service) trackLocations(ctx context.Context, tx pgx.Tx) ([]string, erro
 				return nil, fmt.Errorf("mark location %s back: %w", k.name, err)
 			}
 			s.log.Info("location back: it checks again", "location", k.name, "lost_for", now.Sub(*k.lostSince).Round(time.Second))
-			if err := s.transitions.PublishTx(ctx, tx, TransitionEvent{Event: EventLocationBack, Location: k.name, At: now, Since: k.lostSince}); err != nil {
+			if err := s.transitions.PublishTx(ctx, tx, event.Transition{Event: event.LocationBack, Location: k.name, At: now, Since: k.lostSince}); err != nil {
 				return nil, err
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"uptime/monitor"
+	"uptime/monitor/event"
 )
 
 // Bad input for /maintenance is a 400 naming the field, and changes
@@ -141,7 +142,7 @@ func TestMaintenanceHoldsAlerts(t *testing.T) {
 	e.check(t, idB)
 	e.checkAll(t) // C through a round
 	got := e.waitTransitions(t, 1)
-	if len(got) != 1 || got[0].Site.ID != idB || got[0].Kind() != monitor.EventDown {
+	if len(got) != 1 || got[0].Site.ID != idB || got[0].Kind() != event.Down {
 		t.Fatalf("events during the window: %+v, want only the site outside it down", got)
 	}
 	var marked, all int
@@ -162,7 +163,7 @@ func TestMaintenanceHoldsAlerts(t *testing.T) {
 	got = e.waitTransitions(t, 3)
 	var held []int
 	for _, ev := range got[1:] {
-		if ev.Kind() == monitor.EventDown {
+		if ev.Kind() == event.Down {
 			held = append(held, ev.Site.ID)
 		}
 	}

@@ -38,26 +38,6 @@ type Sites interface {
 	Tags(ctx context.Context) ([]string, error)
 }
 
-// TransitionEvent is published on the uptime-transition topic when a site
-// goes down or comes back up, or of an alert (see package event).
-type TransitionEvent = event.Transition
-
-// TransitionTopic is the name of the topic transitions are published on.
-const TransitionTopic = event.Topic
-
-// The events a site's state publishes (see decide.Decide and package
-// event).
-const (
-	EventDown         = event.Down
-	EventUp           = event.Up
-	EventReminder     = event.Reminder
-	EventDegraded     = event.Degraded
-	EventDegradedEnd  = event.DegradedEnd
-	EventCertExpiring = event.CertExpiring
-	EventFlapping     = event.Flapping
-	EventUnstable     = event.Unstable
-)
-
 // Options tune the monitor.
 type Options struct {
 	// CheckTimeout bounds one check. Defaults to 10 seconds.
@@ -154,7 +134,7 @@ type Service struct {
 	sites       Sites
 	checker     *Checker
 	q           *queue.Queue
-	transitions *pubsub.Topic[TransitionEvent]
+	transitions *pubsub.Topic[event.Transition]
 	opts        Options
 	log         *slog.Logger
 	heartbeat   *http.Client
@@ -184,7 +164,7 @@ type Service struct {
 
 // New returns the monitor over its database. It registers its jobs and cron
 // on q, and publishes transitions on the topic.
-func New(db *pgxpool.Pool, sites Sites, q *queue.Queue, transitions *pubsub.Topic[TransitionEvent], opts Options, log *slog.Logger) *Service {
+func New(db *pgxpool.Pool, sites Sites, q *queue.Queue, transitions *pubsub.Topic[event.Transition], opts Options, log *slog.Logger) *Service {
 	opts.setDefaults()
 	s := &Service{
 		db: db, sites: sites, q: q, transitions: transitions, opts: opts, log: log,

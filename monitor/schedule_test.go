@@ -16,6 +16,7 @@ import (
 	"uptime/internal/pgtest"
 	"uptime/internal/queue"
 	"uptime/monitor"
+	"uptime/monitor/event"
 	"uptime/site"
 )
 
@@ -244,7 +245,7 @@ func TestSlowAnswersAreDegraded(t *testing.T) {
 	if len(h.Checks) == 0 || !h.Checks[0].Degraded || !h.Checks[0].Up {
 		t.Fatalf("history = %+v, want the latest check up and degraded", h.Checks)
 	}
-	if got := e.waitTransitions(t, 1); len(got) != 1 || got[0].Event != monitor.EventDegraded || !got[0].Up {
+	if got := e.waitTransitions(t, 1); len(got) != 1 || got[0].Event != event.Degraded || !got[0].Up {
 		t.Fatalf("events = %+v, want one degraded alert and no transition: degraded is still up", got)
 	}
 }

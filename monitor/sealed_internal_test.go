@@ -14,6 +14,7 @@ import (
 	"uptime/internal/pubsub"
 	"uptime/internal/queue"
 	"uptime/internal/seal"
+	"uptime/monitor/event"
 )
 
 // The schedule's copies written before credentials were sealed are sealed
@@ -52,7 +53,7 @@ func TestSealOlderCopies(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	newService := func(box *seal.Box) *Service {
 		q := queue.New()
-		return New(db, nil, q, pubsub.NewTopic[TransitionEvent](q, TransitionTopic, log), Options{Box: box}, log)
+		return New(db, nil, q, pubsub.NewTopic[event.Transition](q, event.Topic, log), Options{Box: box}, log)
 	}
 	s := newService(box)
 	if err := s.SealOlder(ctx); err != nil {

@@ -21,6 +21,7 @@ import (
 	"uptime/internal/queue"
 	"uptime/internal/testnet"
 	"uptime/monitor"
+	"uptime/monitor/event"
 	"uptime/site"
 )
 
@@ -36,7 +37,7 @@ type env struct {
 	q     *queue.Queue
 
 	mu          sync.Mutex
-	transitions []monitor.TransitionEvent
+	transitions []event.Transition
 	warnings    []string // the warnings and errors logged
 }
 
@@ -81,8 +82,8 @@ func setup(t testing.TB, so setupOpts) *env {
 
 	q := queue.New()
 	e.db, e.q = pool, q
-	topic := pubsub.NewTopic[monitor.TransitionEvent](q, monitor.TransitionTopic, log)
-	topic.Subscribe("test-recorder", func(ctx context.Context, ev monitor.TransitionEvent) error {
+	topic := pubsub.NewTopic[event.Transition](q, event.Topic, log)
+	topic.Subscribe("test-recorder", func(ctx context.Context, ev event.Transition) error {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		e.transitions = append(e.transitions, ev)
@@ -180,15 +181,15 @@ func (e *env) status(t *testing.T) map[string]monitor.SiteStatus {
 }
 
 // recorded returns the transitions delivered so far.
-func (e *env) recorded() []monitor.TransitionEvent {
+func (e *env) recorded() []event.Transition {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]monitor.TransitionEvent(nil), e.transitions...)
+	return append([]event.Transition(nil), e.transitions...)
 }
 
 // waitTransitions waits until n transitions have been delivered, then a
 // little longer to catch any extra, and returns them all.
-func (e *env) waitTransitions(t *testing.T, n int) []monitor.TransitionEvent {
+func (e *env) waitTransitions(t *testing.T, n int) []event.Transition {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for len(e.recorded()) < n && time.Now().Before(deadline) {

@@ -16,6 +16,7 @@ import (
 	"uptime/internal/pubsub"
 	"uptime/internal/queue"
 	"uptime/monitor/decide"
+	"uptime/monitor/event"
 	"uptime/site"
 )
 
@@ -39,7 +40,7 @@ func newStateService(t *testing.T, sites int, logTo io.Writer) (*Service, *pgxpo
 	}
 	log := slog.New(slog.NewTextHandler(logTo, nil))
 	q := queue.New()
-	return New(db, nil, q, pubsub.NewTopic[TransitionEvent](q, TransitionTopic, log), Options{}, log), db
+	return New(db, nil, q, pubsub.NewTopic[event.Transition](q, event.Topic, log), Options{}, log), db
 }
 
 // A site's rounds decided on the bulk path (a batch, its quiet decisions
@@ -138,7 +139,7 @@ func TestBothPathsDecideAlike(t *testing.T) {
 	if !slices.Equal(a, b) {
 		t.Fatalf("announced of the bulk path's site %v, of the other %v", a, b)
 	}
-	for _, kind := range []string{EventUnstable, EventDegraded, EventDegradedEnd, EventReminder, EventFlapping, EventCertExpiring} {
+	for _, kind := range []string{event.Unstable, event.Degraded, event.DegradedEnd, event.Reminder, event.Flapping, event.CertExpiring} {
 		if !slices.Contains(a, "event="+kind) {
 			t.Errorf("no %s event among %v", kind, a)
 		}

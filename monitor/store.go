@@ -11,6 +11,7 @@ import (
 
 	"uptime/internal/api"
 	"uptime/monitor/decide"
+	"uptime/monitor/event"
 )
 
 // confirmedUp returns the site's confirmed state, as this location sees
@@ -172,7 +173,7 @@ func (s *Service) announce(ctx context.Context, tx pgx.Tx, t *target, out decide
 		if err := s.transitions.PublishTx(ctx, tx, t.event(ev)); err != nil {
 			return err
 		}
-		if ev.Kind != EventDown && ev.Kind != EventUp {
+		if ev.Kind != event.Down && ev.Kind != event.Up {
 			s.log.Info("site alert", "site_id", t.ID, "url", api.LogURL(t.URL), "event", ev.Kind, "reason", ev.Reason)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"uptime/monitor/decide"
+	"uptime/monitor/event"
 	"uptime/site"
 )
 
@@ -90,8 +91,8 @@ func newTarget(st site.Site, shown string, c site.Config) *target {
 }
 
 // event is what a decision announces of the target, as published.
-func (t *target) event(ev decide.Event) TransitionEvent {
-	return TransitionEvent{Event: ev.Kind, Site: t.Site.Public(), Name: t.givenName(), Up: ev.Up, Reason: ev.Reason,
+func (t *target) event(ev decide.Event) event.Transition {
+	return event.Transition{Event: ev.Kind, Site: t.Site.Public(), Name: t.givenName(), Up: ev.Up, Reason: ev.Reason,
 		At: ev.At, Since: ev.Since, Locations: ev.Locations}
 }
 

@@ -30,6 +30,7 @@ import (
 	"uptime/internal/secrets"
 	"uptime/internal/version"
 	"uptime/monitor"
+	"uptime/monitor/event"
 	"uptime/notify"
 	"uptime/site"
 	"uptime/slack"
@@ -164,7 +165,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	targets := a.targets(ln, dbs)
 
 	q := queue.New()
-	transitions := pubsub.NewTopic[monitor.TransitionEvent](q, monitor.TransitionTopic, a.log)
+	transitions := pubsub.NewTopic[event.Transition](q, event.Topic, a.log)
 	if a.opts.RetryBackoff > 0 {
 		transitions.MinBackoff = a.opts.RetryBackoff
 	}

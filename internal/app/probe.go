@@ -19,6 +19,7 @@ import (
 	"uptime/internal/seal"
 	"uptime/internal/version"
 	"uptime/monitor"
+	"uptime/monitor/event"
 	"uptime/notify"
 	"uptime/slack"
 )
@@ -45,7 +46,7 @@ func (a *App) runProbe(ctx context.Context, ln net.Listener, dbs *DatabaseServer
 
 	targets := a.targets(ln, dbs)
 	q := queue.New()
-	transitions := pubsub.NewTopic[monitor.TransitionEvent](q, monitor.TransitionTopic, a.log)
+	transitions := pubsub.NewTopic[event.Transition](q, event.Topic, a.log)
 	transitions.Elsewhere(slack.Subscription, notify.Subscription)
 	mon := monitor.New(monitorDB, nil, q, transitions, a.monitorOptions(targets, box), a.log)
 	if err := mon.CheckKey(ctx); err != nil {

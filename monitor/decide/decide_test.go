@@ -329,20 +329,31 @@ func TestUnstableAndStableAgain(t *testing.T) {
 	}
 }
 
-// One certificate, as its end comes nearer, is warned of at 14, 7 and 1
-// days, once each.
-func TestCertificateWarnedAtEachThreshold(t *testing.T) {
-	expiry := time.Date(2026, 12, 31, 12, 0, 0, 0, time.UTC)
+// certWarnings decides a round of one passing check at each of daysLeft
+// before expiry, in order, and returns the state after them and what each
+// warning said; every event must be a certificate's.
+func certWarnings(t *testing.T, expiry time.Time, daysLeft ...float64) (State, []string) {
+	t.Helper()
 	st := State{Up: true, Alerts: Alerts{AnnouncedUp: true}}
 	var warned []string
-	for _, daysLeft := range []float64{30, 20, 13.9, 13, 8, 6.9, 6, 2, 0.9, 0.5, 0.1} {
-		at := expiry.Add(-time.Duration(daysLeft * float64(24*time.Hour)))
+	for _, d := range daysLeft {
+		at := expiry.Add(-time.Duration(d * float64(24*time.Hour)))
 		out := Decide(st, Round{Here: "a", Live: []string{"a"}, Attempts: []Result{{Up: true, CheckedAt: at, CertExpiry: &expiry}}}, basic)
 		for _, ev := range out.Events {
+			if ev.Kind != CertExpiring {
+				t.Fatalf("event %s", ev.Kind)
+			}
 			warned = append(warned, ev.Reason)
 		}
 		st = out.State
 	}
+	return st, warned
+}
+
+// One certificate, as its end comes nearer, is warned of at 14, 7 and 1
+// days, once each.
+func TestCertificateWarnedAtEachThreshold(t *testing.T) {
+	_, warned := certWarnings(t, time.Date(2026, 12, 31, 12, 0, 0, 0, time.UTC), 30, 20, 13.9, 13, 8, 6.9, 6, 2, 0.9, 0.5, 0.1)
 	if len(warned) != 3 {
 		t.Fatalf("warnings %q, want 3: at 14, 7 and 1 days", warned)
 	}
@@ -357,19 +368,7 @@ func TestCertificateWarnedAtEachThreshold(t *testing.T) {
 // warned of anew.
 func TestCertificateAtExactlyEachThreshold(t *testing.T) {
 	expiry := t0.Add(60 * 24 * time.Hour)
-	st := State{Up: true, Alerts: Alerts{AnnouncedUp: true}}
-	var warned []string
-	for _, daysLeft := range []float64{30, 20, 14, 13.9, 13, 8, 7, 6.9, 6, 2, 1, 0.9, 0.5, 0.1} {
-		at := expiry.Add(-time.Duration(daysLeft * float64(24*time.Hour)))
-		out := Decide(st, Round{Here: "a", Live: []string{"a"}, Attempts: []Result{{Up: true, CheckedAt: at, CertExpiry: &expiry}}}, basic)
-		for _, ev := range out.Events {
-			if ev.Kind != CertExpiring {
-				t.Fatalf("event %s", ev.Kind)
-			}
-			warned = append(warned, ev.Reason)
-		}
-		st = out.State
-	}
+	st, warned := certWarnings(t, expiry, 30, 20, 14, 13.9, 13, 8, 7, 6.9, 6, 2, 1, 0.9, 0.5, 0.1)
 	if len(warned) != 3 {
 		t.Fatalf("warnings %q, want 3: at 14, 7 and 1 days", warned)
 	}
