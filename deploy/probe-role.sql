@@ -1,47 +1,80 @@
 -- What a probe (`uptime run --probe`) may do, and nothing more: read the
--- sites as scheduled and the maintenance windows, record its checks, decide
--- and record each site's state and incidents, keep its heartbeat, and work
--- River's jobs of its location while publishing the alerts it decides as
--- jobs that the full instances deliver. It cannot change the schema, and
--- has no rights in the site, statuspage or notify databases: it never sees
--- a channel's URL, a status page or the site list's settings beyond the
--- copy the scheduler keeps.
+-- sites as scheduled, keep its heartbeat, work River's jobs of its own
+-- location's queue, and report what it saw through probe_report, which
+-- takes the location from the role and hands the report to the full
+-- instances to record and decide. It writes no check, state, incident or
+-- alert itself, inserts no job, deletes nothing but its own location's
+-- heartbeats, cannot change the schema, and cannot connect to the site,
+-- statuspage or notify databases: taken over, it can make up the results
+-- of its own location, which the quorum outvotes, and nothing more.
 --
 -- Create the role first, as a superuser or a role with CREATEROLE:
 --     CREATE ROLE uptime_probe LOGIN PASSWORD '...';
 -- then run this file connected to the monitor database as the role that
 -- owns its tables (the one the full instances use), after a full instance
--- of the same version has migrated it:
---     psql "postgres://uptime@db.example/uptime_monitor" -f deploy/probe-role.sql
+-- of the same version has migrated it, naming the probe's location:
+--     psql "postgres://uptime@db.example/uptime_monitor" -v location=ap-south -f deploy/probe-role.sql
+-- and restart the full instances once, so that they stop trusting
+-- PostgreSQL's notifications (which any connected role can send) and poll
+-- instead. For a second probe, edit the role's name and run it again.
+
+-- The role and its location: every right below goes through it.
+INSERT INTO probe_role (role_name, location) VALUES ('uptime_probe', :'location')
+    ON CONFLICT (role_name) DO UPDATE SET location = EXCLUDED.location;
 
 GRANT USAGE ON SCHEMA public TO uptime_probe;
 
 -- Reads: the schema's version, the sites as scheduled (their credentials
 -- sealed: the probe holds UPTIME_SECRET_KEY to check with them), the probe
--- of the key they are sealed with, the maintenance windows, the locations
--- and the rollups' progress (its checks' trigger reads it).
-GRANT SELECT ON schema_migrations, monitored, sealing_key, maintenance, location, rollup_closed TO uptime_probe;
-GRANT INSERT ON location TO uptime_probe;
--- Holding the schedule's rows of the sites it records, so that a site
--- deleted meanwhile gets nothing recorded (the function locks them as the
--- owner; the role cannot change them).
-GRANT EXECUTE ON FUNCTION hold_scheduled(BIGINT[]) TO uptime_probe;
+-- of the key they are sealed with, and the states as the locations see
+-- them (their URLs masked), so that it confirms a failure of a site up.
+GRANT SELECT ON schema_migrations, monitored, sealing_key, site_state TO uptime_probe;
 
--- Its checks, with the counts their trigger keeps per site and day.
-GRANT INSERT ON checks TO uptime_probe;
-GRANT SELECT, INSERT, UPDATE ON checks_day, rollup_late TO uptime_probe;
+-- Its reports.
+GRANT EXECUTE ON FUNCTION probe_report(JSONB) TO uptime_probe;
 
--- Its decisions: each site's state, per location and combined, and its
--- incidents.
-GRANT SELECT, INSERT, UPDATE ON site_state, incident TO uptime_probe;
-GRANT USAGE ON SEQUENCE incident_id_seq TO uptime_probe;
-
--- Its heartbeat, and the clearing of instances gone for an hour.
+-- Its heartbeat and its location's name: rows of its own location only.
 GRANT SELECT, INSERT, UPDATE, DELETE ON instance TO uptime_probe;
+GRANT SELECT, INSERT ON location TO uptime_probe;
+ALTER TABLE instance ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS probe_own_location ON instance;
+CREATE POLICY probe_own_location ON instance
+    USING ((SELECT probe_location()) IS NULL OR location = (SELECT probe_location()));
+ALTER TABLE location ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS probe_own_location ON location;
+CREATE POLICY probe_own_location ON location
+    USING ((SELECT probe_location()) IS NULL OR name = (SELECT probe_location()));
 
--- River: the jobs of its location's queue, and the alert jobs it publishes.
--- No DELETE: a probe is never River's leader, whose maintenance alone
--- deletes jobs.
-GRANT SELECT, INSERT, UPDATE ON river_job, river_queue TO uptime_probe;
+-- River: the jobs of its location's queue, which it fetches and finishes,
+-- and that queue's row. No INSERT and no DELETE: a probe never leads, and
+-- its reports are enqueued by probe_report. The policies leave every other
+-- role as it was: the owner passes them, and a role that is no probe's
+-- sees every row.
+GRANT SELECT, UPDATE ON river_job TO uptime_probe;
+GRANT SELECT, INSERT, UPDATE ON river_queue TO uptime_probe;
 GRANT SELECT ON river_leader, river_migration TO uptime_probe;
-GRANT USAGE ON SEQUENCE river_job_id_seq TO uptime_probe;
+ALTER TABLE river_job ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS probe_own_queue ON river_job;
+CREATE POLICY probe_own_queue ON river_job
+    USING ((SELECT probe_queue()) IS NULL OR queue = (SELECT probe_queue()));
+ALTER TABLE river_queue ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS probe_own_queue ON river_queue;
+CREATE POLICY probe_own_queue ON river_queue
+    USING ((SELECT probe_queue()) IS NULL OR name = (SELECT probe_queue()));
+
+-- No other database: PostgreSQL lets every role connect to every database
+-- unless told otherwise. The others are named as this one is, with site,
+-- statuspage and notify in place of monitor; databases named otherwise
+-- need the same REVOKE by hand.
+DO $$
+DECLARE
+    prefix TEXT := left(current_database(), length(current_database()) - length('monitor'));
+    db TEXT;
+BEGIN
+    FOR db IN SELECT datname FROM pg_database
+            WHERE datname IN (prefix || 'site', prefix || 'statuspage', prefix || 'notify') LOOP
+        EXECUTE format('REVOKE CONNECT ON DATABASE %I FROM PUBLIC', db);
+        EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', db, current_user);
+    END LOOP;
+END
+$$;

@@ -40,6 +40,7 @@ func (s *Service) registerJobs() {
 	river.AddWorker(s.q.Workers(), &siteAddedWorker{s: s})
 	river.AddWorker(s.q.Workers(), &maintainHistoryWorker{s: s})
 	river.AddWorker(s.q.Workers(), &rollupWorker{s: s})
+	river.AddWorker(s.q.Workers(), &probeReportWorker{s: s})
 	s.q.Cron(scheduleEvery, CheckAllArgs{})
 	s.q.Cron(time.Minute, ReconcileArgs{})
 	s.q.Cron(time.Hour, MaintainHistoryArgs{})

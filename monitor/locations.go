@@ -70,6 +70,17 @@ func (s *Service) liveLocations(ctx context.Context, db querier) ([]string, erro
 	return names, nil
 }
 
+// withLocation returns the live locations with here among them: a
+// location whose checks are being decided is checking.
+func withLocation(live []string, here string) []string {
+	if _, found := slices.BinarySearch(live, here); found {
+		return live
+	}
+	out := append(slices.Clone(live), here)
+	slices.Sort(out)
+	return out
+}
+
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }

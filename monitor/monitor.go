@@ -178,6 +178,7 @@ func New(db *pgxpool.Pool, sites Sites, q *queue.Queue, transitions *pubsub.Topi
 	}
 	s.checker.SetLocation(opts.Location)
 	q.Location, q.ChecksOnly = opts.Location, opts.Probe
+	q.PollOnly = q.PollOnly || opts.Probe
 	s.stats.since = time.Now()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.registerJobs()
@@ -232,11 +233,11 @@ func (s *Service) checkTarget(ctx context.Context, t *target) (*CheckResponse, e
 		}
 		if wasUp {
 			if attempts, err = s.confirm(ctx, t, attempts, nil); err != nil {
-				return nil, errors.Join(err, s.recordAttempts(context.WithoutCancel(ctx), t, attempts))
+				return nil, errors.Join(err, s.recordAttempts(context.WithoutCancel(ctx), t, s.opts.Location, attempts))
 			}
 		}
 	}
-	if err := s.record(ctx, t, attempts); err != nil {
+	if err := s.record(ctx, t, s.opts.Location, attempts); err != nil {
 		return nil, err
 	}
 	return checkResponse(attempts[len(attempts)-1]), nil

@@ -50,7 +50,7 @@ func (s *Service) checkDue(ctx context.Context, args CheckSitesArgs, claimed tim
 	if err != nil {
 		return err
 	}
-	states, err := s.roundStates(ctx, args.Sites)
+	states, err := s.roundStates(ctx, args.Sites, s.opts.Location)
 	if err != nil {
 		return err
 	}
@@ -106,11 +106,10 @@ type roundState struct {
 }
 
 // roundStates returns the state, and when they were last checked, of the
-// sites with the ids, as this location sees them, for those it has
-// checked.
-func (s *Service) roundStates(ctx context.Context, ids []int64) (map[int64]roundState, error) {
+// sites with the ids, as the location sees them, for those it has checked.
+func (s *Service) roundStates(ctx context.Context, ids []int64, location string) (map[int64]roundState, error) {
 	rows, err := s.db.Query(ctx, `SELECT site_id, (locations->$2->>'up')::boolean, (locations->$2->>'checked_at')::timestamptz
-		FROM site_state WHERE site_id = ANY($1) AND locations ? $2`, ids, s.opts.Location)
+		FROM site_state WHERE site_id = ANY($1) AND locations ? $2`, ids, location)
 	if err != nil {
 		return nil, fmt.Errorf("read site states: %w", err)
 	}

@@ -90,8 +90,8 @@ func TestBothPathsDecideAlike(t *testing.T) {
 			}
 			return out
 		}
-		s.writeBatch([]tickResult{{target: bulk, attempts: attempts()}}, &fails)
-		if err := s.record(ctx, locked, attempts()); err != nil {
+		s.writeBatch([]tickResult{{target: bulk, attempts: attempts(), from: s.opts.Location}}, &fails)
+		if err := s.record(ctx, locked, s.opts.Location, attempts()); err != nil {
 			t.Fatal(err)
 		}
 		if n, err := fails.get(); n > 0 {
@@ -153,7 +153,7 @@ func TestABulkWriteLosesToAWriteMeanwhile(t *testing.T) {
 	s, db := newStateService(t, 1, io.Discard)
 	tg := newTarget(site.Site{ID: 1, URL: "https://a.example/"}, "https://a.example/", site.Config{})
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	if err := s.record(ctx, tg, []Result{{Up: true, Status: 200, CheckedAt: at}}); err != nil {
+	if err := s.record(ctx, tg, s.opts.Location, []Result{{Up: true, Status: 200, CheckedAt: at}}); err != nil {
 		t.Fatal(err)
 	}
 	tx, err := db.Begin(ctx)
@@ -167,7 +167,7 @@ func TestABulkWriteLosesToAWriteMeanwhile(t *testing.T) {
 	}
 	st := seen[1]
 	// Another check of the site commits meanwhile.
-	if err := s.record(ctx, tg, []Result{{Up: true, Status: 200, CheckedAt: at.Add(time.Minute)}}); err != nil {
+	if err := s.record(ctx, tg, s.opts.Location, []Result{{Up: true, Status: 200, CheckedAt: at.Add(time.Minute)}}); err != nil {
 		t.Fatal(err)
 	}
 	out := decide.Decide(st.state, decide.Round{Here: s.opts.Location, Live: []string{s.opts.Location},

@@ -30,12 +30,12 @@ func (s *Service) confirmedUp(ctx context.Context, siteID int) (bool, error) {
 }
 
 // insertChecks records check attempts in tx.
-func (s *Service) insertChecks(ctx context.Context, tx pgx.Tx, siteID int, attempts []Result) error {
+func (s *Service) insertChecks(ctx context.Context, tx pgx.Tx, siteID int, from string, attempts []Result) error {
 	batch := &pgx.Batch{}
 	for _, r := range attempts {
 		batch.Queue(`INSERT INTO checks (site_id, up, checked_at, status_code, latency_ms, reason, cert_expires_at, degraded, maintenance, location)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			siteID, r.Up, r.CheckedAt, r.StatusOrNil(), r.LatencyMS(), r.Reason, r.CertExpiry, r.Degraded, r.Maintenance, s.opts.Location)
+			siteID, r.Up, r.CheckedAt, r.StatusOrNil(), r.LatencyMS(), r.Reason, r.CertExpiry, r.Degraded, r.Maintenance, from)
 	}
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("record checks of site %d: %w", siteID, err)
@@ -43,29 +43,31 @@ func (s *Service) insertChecks(ctx context.Context, tx pgx.Tx, siteID int, attem
 	return nil
 }
 
-// recordAttempts records attempts without deciding anything from them: a
-// confirmation cut short is no confirmation.
-func (s *Service) recordAttempts(ctx context.Context, t *target, attempts []Result) error {
+// recordAttempts records the attempts made from a location without
+// deciding anything from them: a confirmation cut short is no
+// confirmation.
+func (s *Service) recordAttempts(ctx context.Context, t *target, from string, attempts []Result) error {
 	s.markMaintenance(ctx, t, attempts)
-	return s.recordTx(ctx, t, attempts, func(tx pgx.Tx) error { return s.insertChecks(ctx, tx, t.ID, attempts) })
+	return s.recordTx(ctx, t, attempts, func(tx pgx.Tx) error { return s.insertChecks(ctx, tx, t.ID, from, attempts) })
 }
 
-// record stores the attempts and decides the site's state from them, in
-// one transaction.
-func (s *Service) record(ctx context.Context, t *target, attempts []Result) error {
+// record stores the attempts made from a location and decides the site's
+// state from them, in one transaction.
+func (s *Service) record(ctx context.Context, t *target, from string, attempts []Result) error {
 	s.markMaintenance(ctx, t, attempts)
 	return s.recordTx(ctx, t, attempts, func(tx pgx.Tx) error {
-		if err := s.insertChecks(ctx, tx, t.ID, attempts); err != nil {
+		if err := s.insertChecks(ctx, tx, t.ID, from, attempts); err != nil {
 			return err
 		}
-		return s.decideTx(ctx, tx, t, attempts)
+		return s.decideTx(ctx, tx, t, from, attempts)
 	})
 }
 
-// decide updates the site's state from a round's attempts already recorded.
-func (s *Service) decide(ctx context.Context, t *target, attempts []Result) error {
+// decide updates the site's state from a round's attempts already
+// recorded.
+func (s *Service) decide(ctx context.Context, t *target, from string, attempts []Result) error {
 	return s.recordTx(ctx, t, nil, func(tx pgx.Tx) error {
-		return s.decideTx(ctx, tx, t, attempts)
+		return s.decideTx(ctx, tx, t, from, attempts)
 	})
 }
 
@@ -118,12 +120,13 @@ func lockScheduled(ctx context.Context, tx pgx.Tx, ids []int64) ([]int64, error)
 	return held, nil
 }
 
-// decideTx decides the site's state from its latest round in tx (see
+// decideTx decides the site's state from its latest round, made from the
+// location from, in tx (see
 // decide.Decide), records a change as the start or end of an incident, and
 // publishes what the decision announces. The state row is locked while it
 // is decided, so concurrent checks of one site, from one location or
 // several, announce each change once.
-func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, t *target, attempts []Result) error {
+func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, t *target, from string, attempts []Result) error {
 	id := int64(t.ID)
 	if err := makeStates(ctx, tx, []int64{id}, []string{t.shown}); err != nil {
 		return err
@@ -136,7 +139,7 @@ func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, t *target, attempts [
 	if err != nil {
 		return err
 	}
-	out := decide.Decide(seen[id].state, decide.Round{Here: s.opts.Location, Attempts: attempts, Live: live}, s.policy(t))
+	out := decide.Decide(seen[id].state, decide.Round{Here: from, Attempts: attempts, Live: withLocation(live, from)}, s.policy(t))
 	if out.Stale {
 		return nil
 	}

@@ -194,29 +194,33 @@ func (s *Service) endRounds(ctx context.Context, wg *sync.WaitGroup, w *batchWri
 // re-checks it if it fails while confirmed up, and records what it saw:
 // through w when the result agrees with the confirmed state the caller
 // read (known tells whether there was one; a site never checked counts as
-// up), through the locked decision otherwise.
+// up), through the locked decision otherwise. A probe sends every round
+// through w, whose batches it reports (see report).
 func (s *Service) round(ctx context.Context, t *target, wasUp, known bool, sl slots, w *batchWriter, fails *failures) {
 	res := s.checker.CheckProbe(ctx, t.URL, t.probe)
 	sl.release()
 	if ctx.Err() != nil {
 		return // cut short: that says nothing of the site
 	}
-	attempts := []Result{res}
+	r := tickResult{target: t, attempts: []Result{res}, from: s.opts.Location}
 	if !known {
 		wasUp = true // never checked counts as up
 	}
 	if !res.Up && wasUp {
 		var err error
-		if attempts, err = s.confirm(ctx, t, attempts, sl); err != nil {
-			fails.add(s.recordAttempts(context.WithoutCancel(ctx), t, attempts))
-			return
+		if r.attempts, err = s.confirm(ctx, t, r.attempts, sl); err != nil {
+			r.cutShort = true
 		}
 	}
-	if attempts[len(attempts)-1].Up == wasUp {
-		w.in <- tickResult{target: t, attempts: attempts}
-		return
+	switch {
+	case s.opts.Probe || r.attempts[len(r.attempts)-1].Up == wasUp && !r.cutShort:
+		// A probe reports every round, as a batch; see report.
+		w.in <- r
+	case r.cutShort:
+		fails.add(s.recordAttempts(context.WithoutCancel(ctx), t, r.from, r.attempts))
+	default:
+		fails.add(s.record(ctx, t, r.from, r.attempts))
 	}
-	fails.add(s.record(ctx, t, attempts))
 }
 
 // failures counts the errors of a tick and keeps the first.
@@ -284,10 +288,17 @@ func (s *Service) forgetDeleted(ctx context.Context, listed []*site.Entry, state
 	return s.forget(ctx, gone)
 }
 
-// tickResult is a check that agrees with its site's confirmed state.
+// tickResult is a round of a site's checks made from a location.
 type tickResult struct {
 	target   *target
 	attempts []Result
+	from     string
+	// cutShort marks a confirmation cut short: its attempts are recorded,
+	// and decide nothing.
+	cutShort bool
+	// reported marks a round a probe reported: this process records it,
+	// but did not make it.
+	reported bool
 }
 
 // batchWriter writes a tick's agreeing checks a batch at a time.
@@ -306,10 +317,14 @@ func (s *Service) startBatchWriter(fails *failures) *batchWriter {
 		defer close(w.done)
 		batch := make([]tickResult, 0, batchSize)
 		flush := func() {
-			if len(batch) > 0 {
+			switch {
+			case len(batch) == 0:
+			case s.opts.Probe:
+				fails.add(s.report(batch))
+			default:
 				s.writeBatch(batch, fails)
-				batch = batch[:0]
 			}
+			batch = batch[:0]
 		}
 		timer := time.NewTimer(time.Hour)
 		defer timer.Stop()
@@ -352,7 +367,7 @@ func (s *Service) writeBatch(batch []tickResult, fails *failures) {
 		return
 	}
 	for _, r := range disagree {
-		fails.add(s.decide(ctx, r.target, r.attempts))
+		fails.add(s.decide(ctx, r.target, r.from, r.attempts))
 	}
 }
 
@@ -378,7 +393,7 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 	for i, r := range batch {
 		s.markMaintenance(ctx, r.target, r.attempts)
 		for _, a := range r.attempts {
-			rows = append(rows, []any{int64(r.target.ID), a.Up, a.CheckedAt, a.StatusOrNil(), a.LatencyMS(), a.Reason, a.CertExpiry, a.Degraded, a.Maintenance, s.opts.Location})
+			rows = append(rows, []any{int64(r.target.ID), a.Up, a.CheckedAt, a.StatusOrNil(), a.LatencyMS(), a.Reason, a.CertExpiry, a.Degraded, a.Maintenance, r.from})
 		}
 		ids[i] = int64(r.target.ID)
 	}
@@ -403,6 +418,9 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 	)
 	for _, r := range batch {
 		id := int64(r.target.ID)
+		if r.cutShort {
+			continue // recorded, deciding nothing
+		}
 		st, ok := seen[id]
 		if !ok || decided[id] {
 			// A site whose state another check is making, or with a
@@ -411,7 +429,7 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 			continue
 		}
 		decided[id] = true
-		out := decide.Decide(st.state, decide.Round{Here: s.opts.Location, Attempts: r.attempts, Live: live}, s.policy(r.target))
+		out := decide.Decide(st.state, decide.Round{Here: r.from, Attempts: r.attempts, Live: withLocation(live, r.from)}, s.policy(r.target))
 		switch {
 		case out.Stale:
 			// Older than this location's latest check: nothing to write.
@@ -430,7 +448,9 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 		return nil, fmt.Errorf("record %d checks: %w", len(rows), err)
 	}
 	for _, r := range batch {
-		s.countChecks(r.attempts)
+		if !r.reported {
+			s.countChecks(r.attempts)
+		}
 	}
 	if len(written) == len(writes) {
 		return rest, nil

@@ -196,6 +196,12 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if err := mon.SealOlder(ctx); err != nil {
 		return err
 	}
+	if q.PollOnly, err = mon.HasProbes(ctx); err != nil {
+		return err
+	} else if q.PollOnly {
+		a.log.Info("probes check from some locations: River's jobs are polled for, not announced by notifications",
+			"poll_every", queue.PollEvery)
+	}
 	sites.Listen(mon)
 
 	srv := api.NewServer(a.log, a.cfg.APIKey)

@@ -66,7 +66,18 @@ type Queue struct {
 	// ChecksOnly makes the process work its location's checks and nothing
 	// else: no other queue, no cron, and it never leads. A probe runs so.
 	ChecksOnly bool
+	// PollOnly makes River look for jobs, pauses and cancellations in its
+	// tables, every PollEvery, instead of listening for PostgreSQL's
+	// notifications, which any role connected to the database can send:
+	// a forged one pauses every queue of every process, or cancels the
+	// jobs running. Where roles other than the owner's connect (probes),
+	// every process runs so.
+	PollOnly bool
 }
+
+// PollEvery is how often a process in poll-only mode looks for jobs on each
+// of its queues.
+const PollEvery = 200 * time.Millisecond
 
 // New returns an empty queue.
 func New() *Queue {
@@ -142,9 +153,8 @@ func (q *Queue) Start(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger)
 		// A process that only checks never leads: the leader enqueues cron
 		// and runs River's upkeep, which need more than checking does.
 		LeaderElectionDisabled: q.ChecksOnly,
-		// It also inserts jobs that only the others work: the deliveries
-		// of what it decides.
-		SkipUnknownJobCheck: q.ChecksOnly,
+		PollOnly:               q.PollOnly,
+		FetchPollInterval:      pollInterval(q.PollOnly),
 		// A job left running by a process that died is retried after this,
 		// or after its own timeout if that is longer: longer than any
 		// delivery's deadline, short enough that a notification interrupted
@@ -163,6 +173,15 @@ func (q *Queue) Start(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger)
 	}
 	q.client = client
 	return nil
+}
+
+// pollInterval is River's FetchPollInterval: its default of a second while
+// notifications say when jobs arrive, PollEvery otherwise.
+func pollInterval(pollOnly bool) time.Duration {
+	if pollOnly {
+		return PollEvery
+	}
+	return time.Second
 }
 
 // Stop lets running jobs finish until ctx is done, then cancels them.
