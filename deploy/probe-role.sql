@@ -22,6 +22,12 @@
 INSERT INTO probe_role (role_name, location) VALUES ('uptime_probe', :'location')
     ON CONFLICT (role_name) DO UPDATE SET location = EXCLUDED.location;
 
+-- What an earlier version of this file granted goes first: the rights
+-- below are all it keeps.
+REVOKE ALL ON ALL TABLES IN SCHEMA public FROM uptime_probe;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM uptime_probe;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM uptime_probe;
+
 GRANT USAGE ON SCHEMA public TO uptime_probe;
 
 -- Reads: the schema's version, the sites as scheduled (their credentials
