@@ -12,7 +12,7 @@ import (
 	"uptime/internal/apptest"
 	"uptime/internal/config"
 	"uptime/internal/pgtest"
-	"uptime/monitor"
+	"uptime/monitor/check"
 )
 
 // A site checked from two locations shows a dot for each, the one failing
@@ -25,7 +25,7 @@ func TestLocationsInTheDashboard(t *testing.T) {
 	}
 	eu, us := at("eu"), at("us")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.UserAgent() == monitor.LocationAgent("eu") {
+		if r.UserAgent() == check.LocationAgent("eu") {
 			w.WriteHeader(http.StatusBadGateway)
 		}
 	}))

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"uptime/internal/api"
+	"uptime/monitor/check"
 )
 
 // Register adds the service's endpoints to the server.
@@ -66,7 +67,7 @@ func (s *Service) handleScheduler(r *http.Request) (any, error) { return s.Sched
 // otherwise start a loop that multiplies with every turn.
 func notFromCheck(e api.Endpoint) api.Endpoint {
 	return func(r *http.Request) (any, error) {
-		if r.Header.Get(CheckHeader) != "" {
+		if r.Header.Get(check.CheckHeader) != "" {
 			return nil, api.Errorf(api.PermissionDenied, "this request comes from an uptime check, and checks do not "+
 				"make the server fetch URLs (a redirect to /ping or /check would loop)")
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"uptime/monitor"
+	"uptime/monitor/check"
 )
 
 // Checks name their location in the User-Agent and in the history, and
@@ -28,7 +29,7 @@ func TestChecksNameTheirLocation(t *testing.T) {
 	e.checkAll(t)
 	mu.Lock()
 	for _, ua := range agents {
-		if ua != monitor.LocationAgent("eu-west") || ua != "Uptime/1.0 (uptime monitor; +https://github.com/encoredev/examples/tree/main/uptime; location eu-west)" {
+		if ua != check.LocationAgent("eu-west") || ua != "Uptime/1.0 (uptime monitor; +https://github.com/encoredev/examples/tree/main/uptime; location eu-west)" {
 			t.Errorf("User-Agent %q, want the location named", ua)
 		}
 	}

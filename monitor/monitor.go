@@ -19,9 +19,14 @@ import (
 	"uptime/internal/pubsub"
 	"uptime/internal/queue"
 	"uptime/internal/seal"
+	"uptime/monitor/check"
+	"uptime/monitor/decide"
 	"uptime/monitor/event"
 	"uptime/site"
 )
+
+// Result is the outcome of one check of one site.
+type Result = decide.Result
 
 // Migrations is the monitor database's schema, applied at start-up.
 //
@@ -132,7 +137,7 @@ func (o *Options) siteDefaults() site.Defaults {
 type Service struct {
 	db          *pgxpool.Pool
 	sites       Sites
-	checker     *Checker
+	checker     *check.Checker
 	q           *queue.Queue
 	transitions *pubsub.Topic[event.Transition]
 	opts        Options
@@ -168,7 +173,7 @@ func New(db *pgxpool.Pool, sites Sites, q *queue.Queue, transitions *pubsub.Topi
 	opts.setDefaults()
 	s := &Service{
 		db: db, sites: sites, q: q, transitions: transitions, opts: opts, log: log,
-		checker:    NewChecker(opts.CheckTimeout, opts.Transport, opts.Targets),
+		checker:    check.NewChecker(opts.CheckTimeout, opts.Transport, opts.Targets),
 		heartbeat:  &http.Client{Timeout: 10 * time.Second},
 		stall:      alarm.New(log, "scheduled checking has stopped"),
 		unrecorded: alarm.New(log, "checks cannot be recorded"),
@@ -205,7 +210,7 @@ func checkResponse(r Result) *CheckResponse {
 // or https: gets https://. An unreachable or invalid URL is down, not an
 // error.
 func (s *Service) Ping(ctx context.Context, url string) *CheckResponse {
-	return checkResponse(s.checker.Check(ctx, withScheme(url)))
+	return checkResponse(s.checker.Check(ctx, check.WithScheme(url)))
 }
 
 // Check checks one site with its settings, records every attempt, and
@@ -220,7 +225,7 @@ func (s *Service) Check(ctx context.Context, st site.Site) (*CheckResponse, erro
 }
 
 func (s *Service) checkTarget(ctx context.Context, t *target) (*CheckResponse, error) {
-	res := s.checker.CheckProbe(ctx, t.URL, t.probe)
+	res := s.checker.Run(ctx, t.check)
 	if ctx.Err() != nil {
 		// Cut short by shutdown or the caller: that says nothing of the site.
 		return nil, ctx.Err()

@@ -14,6 +14,7 @@ import (
 	"uptime/internal/pubsub"
 	"uptime/internal/queue"
 	"uptime/internal/seal"
+	"uptime/monitor/check"
 	"uptime/monitor/event"
 )
 
@@ -68,9 +69,10 @@ func TestSealOlderCopies(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, b := targets[1], targets[2]
-	if a.target == nil || a.URL != full || a.probe.Body != "s3cret-body" || a.probe.Header.Get("X-JWT") != "s3cret-jwt" ||
-		a.probe.Method != "POST" || a.shown != "http://bob:xxxxx@a.example/x?token=xxxxx" {
-		t.Errorf("the sealed site as the scheduler reads it: %+v %+v", a.target, a.probe)
+	h, _ := a.check.Check.(*check.HTTP)
+	if a.target == nil || a.URL != full || h == nil || h.URL != full || h.Body != "s3cret-body" || h.Header.Get("X-JWT") != "s3cret-jwt" ||
+		h.Method != "POST" || a.shown != "http://bob:xxxxx@a.example/x?token=xxxxx" {
+		t.Errorf("the sealed site as the scheduler reads it: %+v %+v", a.target, h)
 	}
 	if b.target == nil || b.URL != "https://plain.example/" {
 		t.Errorf("the site without credentials as the scheduler reads it: %+v", b.target)

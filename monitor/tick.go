@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"uptime/monitor/check"
 	"uptime/monitor/decide"
 	"uptime/monitor/event"
 	"uptime/site"
@@ -53,7 +54,7 @@ type target struct {
 	// shown is the URL as open reads show it, credentials hidden: what
 	// the site's state keeps.
 	shown         string
-	probe         *Probe
+	check         *check.Site
 	confirmations int
 	// policy is how its settings decide its state; the service adds its
 	// own (see Service.policy).
@@ -76,7 +77,7 @@ func (t *target) givenName() string {
 // newTarget returns the target of a site with its settings; shown is its
 // URL as open reads show it.
 func newTarget(st site.Site, shown string, c site.Config) *target {
-	t := &target{Site: st, shown: shown, probe: NewProbe(c), confirmations: c.Confirmations, tags: c.Tags, name: c.Name,
+	t := &target{Site: st, shown: shown, check: check.New(st.URL, c), confirmations: c.Confirmations, tags: c.Tags, name: c.Name,
 		policy: decide.Policy{Recoveries: c.Recoveries, Locations: c.Locations}}
 	if c.Quorum != nil {
 		t.policy.Quorum = *c.Quorum
@@ -117,7 +118,7 @@ func (s *Service) confirm(ctx context.Context, t *target, attempts []Result, sl 
 		if err := sl.acquire(ctx); err != nil {
 			return attempts, err
 		}
-		res := s.checker.CheckProbe(ctx, t.URL, t.probe)
+		res := s.checker.Run(ctx, t.check)
 		sl.release()
 		if ctx.Err() != nil {
 			return attempts, ctx.Err()
@@ -197,7 +198,7 @@ func (s *Service) endRounds(ctx context.Context, wg *sync.WaitGroup, w *batchWri
 // up), through the locked decision otherwise. A probe sends every round
 // through w, whose batches it reports (see report).
 func (s *Service) round(ctx context.Context, t *target, wasUp, known bool, sl slots, w *batchWriter, fails *failures) {
-	res := s.checker.CheckProbe(ctx, t.URL, t.probe)
+	res := s.checker.Run(ctx, t.check)
 	sl.release()
 	if ctx.Err() != nil {
 		return // cut short: that says nothing of the site

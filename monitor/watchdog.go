@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"uptime/internal/api"
+	"uptime/internal/version"
 )
 
 // Start starts the monitor's own background work: the watchdog that
@@ -151,7 +152,7 @@ func (s *Service) beat(ctx context.Context) {
 		s.log.Warn("heartbeat URL is not valid", "err", api.LogError(err))
 		return
 	}
-	req.Header.Set("User-Agent", UserAgent)
+	req.Header.Set("User-Agent", version.UserAgent)
 	resp, err := s.heartbeat.Do(req)
 	if err != nil {
 		s.log.Warn("heartbeat ping failed", "url", api.LogURL(s.opts.HeartbeatURL), "err", api.LogError(err))

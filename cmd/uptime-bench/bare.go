@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"uptime/monitor"
+	"uptime/monitor/check"
 )
 
 // bareResult is what one run of the bare loop measured.
@@ -58,7 +58,7 @@ func bareMain(args []string) error {
 // a rate, the checks start evenly spaced at that rate, as a steady
 // schedule starts them, instead of as fast as they can.
 func checkAll(urls []string, concurrency int, timeout time.Duration, rate float64) bareResult {
-	checker := monitor.NewChecker(timeout, nil, nil)
+	checker := check.NewChecker(timeout, nil, nil)
 	ctx := context.Background()
 	cpu0 := selfCPU()
 	start := time.Now()

@@ -20,6 +20,7 @@ import (
 	"uptime/internal/fakeslack"
 	"uptime/internal/pgtest"
 	"uptime/monitor"
+	"uptime/monitor/check"
 )
 
 // fleet is several instances on one set of databases, each checking from
@@ -78,7 +79,7 @@ func newFailingFrom(t *testing.T) *failingFrom {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		for loc, failing := range s.from {
-			if failing && r.UserAgent() == monitor.LocationAgent(loc) {
+			if failing && r.UserAgent() == check.LocationAgent(loc) {
 				w.WriteHeader(http.StatusServiceUnavailable)
 				return
 			}

@@ -1,4 +1,4 @@
-package monitor_test
+package check_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"uptime/monitor"
+	"uptime/monitor/check"
 	"uptime/site"
 )
 
@@ -48,7 +48,7 @@ func TestChecksFollowTheSettings(t *testing.T) {
 	es := &echoSite{last: make(chan *seen, 1)}
 	srv := httptest.NewServer(es)
 	t.Cleanup(srv.Close)
-	checker := monitor.NewChecker(5*time.Second, nil, nil)
+	checker := check.NewChecker(5*time.Second, nil, nil)
 	d := site.Defaults{Interval: time.Minute, Timeout: 5 * time.Second}
 
 	tests := []struct {
@@ -77,8 +77,7 @@ func TestChecksFollowTheSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := probe(t, tt.settings, srv.URL, d)
-			res := checker.CheckProbe(context.Background(), srv.URL+"/"+tt.query, p)
+			res := checker.Run(context.Background(), siteCheck(t, tt.settings, srv.URL+"/"+tt.query, d))
 			if res.Up != tt.up || res.Degraded != tt.degraded || !strings.Contains(res.Reason, tt.reason) || (tt.reason == "" && res.Reason != "") {
 				t.Fatalf("check = up %v, degraded %v, reason %q; want up %v, degraded %v, reason with %q",
 					res.Up, res.Degraded, res.Reason, tt.up, tt.degraded, tt.reason)
@@ -92,7 +91,7 @@ func TestChecksFollowTheSettings(t *testing.T) {
 			w.Write([]byte("needle"))
 		}))
 		defer big.Close()
-		res := checker.CheckProbe(context.Background(), big.URL, probe(t, `{"keyword": "needle"}`, big.URL, d))
+		res := checker.Run(context.Background(), siteCheck(t, `{"keyword": "needle"}`, big.URL, d))
 		if res.Up || !strings.Contains(res.Reason, "not found") {
 			t.Fatalf("keyword after 1 MiB: up %v, reason %q; want down, not found", res.Up, res.Reason)
 		}
@@ -100,18 +99,17 @@ func TestChecksFollowTheSettings(t *testing.T) {
 
 	t.Run("method, headers, body and host are sent", func(t *testing.T) {
 		drain(es.last)
-		p := probe(t, `{"method": "POST", "body": "{\"a\": 1}", "headers": {"X-Token": "t1", "User-Agent": "mine", "Host": "virtual.example"}}`, srv.URL, d)
-		checker.CheckProbe(context.Background(), srv.URL, p)
+		checker.Run(context.Background(), siteCheck(t, `{"method": "POST", "body": "{\"a\": 1}", "headers": {"X-Token": "t1", "User-Agent": "mine", "Host": "virtual.example"}}`, srv.URL, d))
 		got := <-es.last
 		if got.method != "POST" || got.body != `{"a": 1}` || got.header.Get("X-Token") != "t1" ||
 			got.header.Get("User-Agent") != "mine" || got.host != "virtual.example" ||
-			got.header.Get("Content-Type") != "application/json" || got.header.Get(monitor.CheckHeader) != "1" {
+			got.header.Get("Content-Type") != "application/json" || got.header.Get(check.CheckHeader) != "1" {
 			t.Fatalf("the site got %s %q host %q headers %v", got.method, got.body, got.host, got.header)
 		}
 	})
 	t.Run("HEAD", func(t *testing.T) {
 		drain(es.last)
-		checker.CheckProbe(context.Background(), srv.URL, probe(t, `{"method": "HEAD"}`, srv.URL, d))
+		checker.Run(context.Background(), siteCheck(t, `{"method": "HEAD"}`, srv.URL, d))
 		if got := <-es.last; got.method != "HEAD" {
 			t.Fatalf("the site got %s, want HEAD", got.method)
 		}
@@ -124,12 +122,13 @@ func drain(c chan *seen) {
 	}
 }
 
-// probe returns the probe of the settings, given as JSON.
-func probe(t *testing.T, settings, url string, d site.Defaults) *monitor.Probe {
+// siteCheck returns the check of the site at url with the settings, given
+// as JSON.
+func siteCheck(t *testing.T, settings, url string, d site.Defaults) *check.Site {
 	t.Helper()
 	c, err := site.ConfigOf(settings, url, d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return monitor.NewProbe(c)
+	return check.New(url, c)
 }

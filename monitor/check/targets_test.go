@@ -1,4 +1,4 @@
-package monitor_test
+package check_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 
 	"uptime/internal/config"
 	"uptime/internal/egress"
-	"uptime/monitor"
+	"uptime/monitor/check"
 )
 
 func prefixes(t *testing.T, list string) []netip.Prefix {
@@ -39,7 +39,7 @@ func TestChecksHonourTargets(t *testing.T) {
 	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
 	ctx := context.Background()
 
-	public := monitor.NewChecker(time.Second, nil, egress.NewTargets(nil, nil, true))
+	public := check.NewChecker(time.Second, nil, egress.NewTargets(nil, nil, true))
 	for _, u := range []string{srv.URL + "/", "http://localhost:" + port + "/", "http://[::ffff:127.0.0.1]:" + port + "/"} {
 		if res := public.Check(ctx, u); res.Up || !strings.Contains(res.Reason, "not allowed") {
 			t.Errorf("check of %s with loopback denied: %+v, want down as not allowed", u, res)
@@ -51,7 +51,7 @@ func TestChecksHonourTargets(t *testing.T) {
 	// The transport itself refuses a name by the address it resolves to,
 	// whoever asks it to dial: a name that rebinds gets no further.
 	denyLoopback := egress.NewTargets(nil, nil, true)
-	conn, err := monitor.NewTransport(denyLoopback).DialContext(ctx, "tcp", "localhost:"+port)
+	conn, err := check.NewTransport(denyLoopback).DialContext(ctx, "tcp", "localhost:"+port)
 	if err == nil {
 		conn.Close()
 		t.Fatal("the transport dialled localhost with loopback denied")
@@ -62,7 +62,7 @@ func TestChecksHonourTargets(t *testing.T) {
 	}
 
 	// Loopback allowed; a redirect to a denied address is refused at that hop.
-	allowed := monitor.NewChecker(time.Second, nil, egress.NewTargets(prefixes(t, "127.0.0.2"), prefixes(t, "127.0.0.1"), true))
+	allowed := check.NewChecker(time.Second, nil, egress.NewTargets(prefixes(t, "127.0.0.2"), prefixes(t, "127.0.0.1"), true))
 	if res := allowed.Check(ctx, srv.URL+"/"); !res.Up {
 		t.Fatalf("check of an allowed loopback server: %+v", res)
 	}
