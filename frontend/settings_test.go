@@ -2,6 +2,7 @@ package frontend_test
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -167,5 +168,60 @@ func TestCheckboxLabelsBesideTheirBoxes(t *testing.T) {
 		if !beside {
 			t.Errorf("the label of %s is not beside its box", id)
 		}
+	}
+}
+
+// The add form offers the fields of the kind of check its URL names: a
+// tcp:// URL hides the request's fields and shows what to send and
+// expect, and the site is added with them and checked.
+func TestAddATCPSiteThroughTheForm(t *testing.T) {
+	a := apptest.Start(t, apptest.Setup{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("220 ready\r\n"))
+			c.Close()
+		}
+	}()
+	target := "tcp://" + ln.Addr().String()
+	p := open(t, a)
+	p.do(
+		chromedp.Click(chromedp.ID("add-toggle")),
+		chromedp.WaitVisible(chromedp.ID("add-url")),
+		chromedp.Click(chromedp.CSS("#add-more summary")),
+	)
+	shown := func(id string) bool {
+		return eval[bool](p, fmt.Sprintf(`!document.getElementById(%q).closest(".field").hidden`, id))
+	}
+	if !shown("add-method") || shown("add-send") {
+		t.Fatal("with no URL yet, the form does not offer an https site's fields")
+	}
+	p.do(chromedp.SendKeys(chromedp.ID("add-url"), target))
+	p.waitFor(`!document.getElementById("add-save").disabled`)
+	for _, id := range []string{"add-method", "add-expect_status", "add-keyword", "add-headers", "add-body"} {
+		if shown(id) {
+			t.Errorf("a tcp:// URL, and the form shows %s", id)
+		}
+	}
+	if !shown("add-send") || !shown("add-expect") {
+		t.Fatal("a tcp:// URL, and the form does not offer send and expect")
+	}
+	p.do(
+		chromedp.SetValue(chromedp.ID("add-expect"), "220"),
+		chromedp.Click(chromedp.ID("add-save")),
+	)
+	p.waitFor(row(target) + `?.querySelector(".badge").textContent === "Up"`)
+	var got struct{ Kind, Expect, Method string }
+	a.Call(t, "GET", "/site/1", "", &got)
+	if got.Kind != "tcp" || got.Expect != "220" || got.Method != "" {
+		t.Fatalf("the site added: %+v, want a tcp site expecting 220", got)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"uptime/internal/metrics"
+	"uptime/site"
 )
 
 // siteCollector gives Prometheus each site's latest state at every scrape,
@@ -21,9 +22,10 @@ type siteCollector struct {
 }
 
 // SiteCollector returns the collector of the per-site series: each checked
-// site's up, latency and certificate expiry, labelled with its id and name.
+// site's up, latency and certificate expiry, labelled with its id, name
+// and kind of check.
 func (s *Service) SiteCollector() prometheus.Collector {
-	labels := []string{"site_id", "name"}
+	labels := []string{"site_id", "name", "kind"}
 	return &siteCollector{
 		s:       s,
 		up:      prometheus.NewDesc("uptime_site_up", "Whether the site is up (1) or down (0), as confirmed.", labels, nil),
@@ -60,7 +62,7 @@ func (c *siteCollector) Collect(ch chan<- prometheus.Metric) {
 		cert      *time.Time
 	)
 	_, err = pgx.ForEachRow(rows, []any{&id, &rawURL, &name, &up, &answr, &latencyMS, &cert}, func() error {
-		labels := []string{strconv.FormatInt(id, 10), siteName(name, rawURL)}
+		labels := []string{strconv.FormatInt(id, 10), siteName(name, rawURL), site.KindOf(rawURL)}
 		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, boolValue(up), labels...)
 		if answr {
 			// In seconds to the microsecond: 0.00238, not 0.0023799999999999997.
@@ -95,8 +97,10 @@ func boolValue(b bool) float64 {
 	return 0
 }
 
-// countChecks adds recorded checks to the process's metrics.
-func (s *Service) countChecks(attempts []Result) {
+// countChecks adds recorded checks of the site at rawURL to the process's
+// metrics.
+func (s *Service) countChecks(rawURL string, attempts []Result) {
+	kind := site.KindOf(rawURL)
 	s.checked.Add(int64(len(attempts)))
 	for _, a := range attempts {
 		result := "down"
@@ -106,7 +110,7 @@ func (s *Service) countChecks(attempts []Result) {
 		case a.Up:
 			result = "up"
 		}
-		metrics.Checks.WithLabelValues(result).Inc()
+		metrics.Checks.WithLabelValues(result, kind).Inc()
 		metrics.CheckDuration.Observe(a.Latency.Seconds())
 	}
 }

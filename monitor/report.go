@@ -95,7 +95,7 @@ func (s *Service) report(batch []tickResult) error {
 		return fmt.Errorf("report %d rounds: %w", len(rounds), err)
 	}
 	for _, r := range batch {
-		s.countChecks(r.attempts)
+		s.countChecks(r.target.URL, r.attempts)
 	}
 	return nil
 }

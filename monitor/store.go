@@ -94,7 +94,7 @@ func (s *Service) recordTx(ctx context.Context, t *target, attempts []Result, f 
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("record check of site %d: %w", t.ID, err)
 	}
-	s.countChecks(attempts)
+	s.countChecks(t.URL, attempts)
 	return nil
 }
 

@@ -450,7 +450,7 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 	}
 	for _, r := range batch {
 		if !r.reported {
-			s.countChecks(r.attempts)
+			s.countChecks(r.target.URL, r.attempts)
 		}
 	}
 	if len(written) == len(writes) {

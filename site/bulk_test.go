@@ -33,7 +33,7 @@ func TestImportAddsUpdatesAndRefusesRowByRow(t *testing.T) {
 		index   int
 		message string
 	}{
-		{3, "http or https"},
+		{3, "must use one of http, https, tcp, tls"},
 		{4, "interval must be from 10s"},
 		{5, "listed already, at index 0"},
 		{6, "url is required"},

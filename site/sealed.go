@@ -12,7 +12,8 @@ import (
 )
 
 // A site's credentials (its URL's user information and secret-looking
-// query values, its headers' values, its body) are kept sealed with the
+// query values, its headers' values, its body, what a tcp or tls check
+// sends) are kept sealed with the
 // instances' secret key wherever a database holds them, as channels'
 // URLs are: the site database and the monitor's copy keep each site's URL
 // and settings as open reads show them, and the rest in one sealed value,
@@ -27,6 +28,8 @@ type credentials struct {
 	Headers map[string]string `json:"headers,omitempty"`
 	// Body is the body of a POST check.
 	Body *string `json:"body,omitempty"`
+	// Send is what a tcp or tls check sends.
+	Send *string `json:"send,omitempty"`
 }
 
 // Sealed is a site as a database keeps it.
@@ -54,7 +57,10 @@ func Seal(box *seal.Box, rawURL string, st Settings) Sealed {
 	if st.Body != nil && *st.Body != "" {
 		c.Body = st.Body
 	}
-	if c.URL != "" || c.Headers != nil || c.Body != nil {
+	if st.Send != nil && *st.Send != "" {
+		c.Send = st.Send
+	}
+	if c.URL != "" || c.Headers != nil || c.Body != nil || c.Send != nil {
 		b, err := json.Marshal(c)
 		if err != nil {
 			panic(err) // strings always marshal
@@ -86,7 +92,7 @@ func (v Sealed) Open(box *seal.Box) (string, Settings, error) {
 	if c.URL != "" {
 		rawURL = c.URL
 	}
-	st.Headers, st.Body = c.Headers, c.Body
+	st.Headers, st.Body, st.Send = c.Headers, c.Body, c.Send
 	return rawURL, st, nil
 }
 

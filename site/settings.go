@@ -43,6 +43,15 @@ type Settings struct {
 	Keyword *string `json:"keyword,omitempty"`
 	// KeywordAbsent turns Keyword around: it must not appear.
 	KeywordAbsent *bool `json:"keyword_absent,omitempty"`
+	// Send is text a tcp or tls check sends once connected, at most 4 KiB;
+	// responses show it hidden. Defaults to nothing.
+	Send *string `json:"send,omitempty"`
+	// Expect is text the first 4 KiB of a tcp or tls check's reply must
+	// contain. Defaults to none: connecting is enough.
+	Expect *string `json:"expect,omitempty"`
+	// StartTLSProtocol is the protocol a starttls check speaks: smtp, imap
+	// or pop3. Defaults to the port's (see StartTLSProtocolOf).
+	StartTLSProtocol *string `json:"starttls_protocol,omitempty"`
 	// MaxLatency is the latency above which an answering site is degraded:
 	// up, but alerted. Defaults to none.
 	MaxLatency *Duration `json:"max_latency,omitempty"`
@@ -99,6 +108,8 @@ const (
 	maxHeaderValue   = 4 << 10
 	maxName          = 200
 	maxKeyword       = 1 << 10
+	MaxSend          = 4 << 10
+	maxExpect        = 1 << 10
 	MaxConfirmations = 10
 	MaxRecoveries    = 10
 	maxTags          = 20
@@ -111,27 +122,37 @@ const (
 // Config is a site's settings with every default filled in: what a check
 // of it follows, and what GET /site/:siteID shows.
 type Config struct {
+	// Kind is the kind of check, its URL's scheme (see Kinds).
+	Kind string `json:"kind"`
 	// Name is a label for people.
 	Name string `json:"name"`
 	// Interval is how often the site is checked.
 	Interval Duration `json:"interval"`
 	// Timeout bounds one check.
 	Timeout Duration `json:"timeout"`
-	// Method is the HTTP method of a check.
-	Method string `json:"method"`
-	// Headers are sent with every check.
-	Headers map[string]string `json:"headers"`
+	// Method is the HTTP method of a check; empty for other kinds.
+	Method string `json:"method,omitempty"`
+	// Headers are sent with every check; null for other kinds than http's.
+	Headers map[string]string `json:"headers,omitzero"`
 	// Body is sent with POST checks; responses show it hidden.
 	Body string `json:"body"`
 	// BodyBytes is the body's length, where a response hides the body.
 	BodyBytes int `json:"body_bytes,omitempty"`
-	// ExpectStatus lists the statuses that count as up.
-	ExpectStatus string `json:"expect_status"`
+	// ExpectStatus lists the statuses that count as up; empty for other
+	// kinds than http's.
+	ExpectStatus string `json:"expect_status,omitempty"`
 	// Keyword is text the body must contain, or must not with
 	// KeywordAbsent; empty for none.
 	Keyword string `json:"keyword"`
 	// KeywordAbsent turns Keyword around.
 	KeywordAbsent bool `json:"keyword_absent"`
+	// Send is sent by a tcp or tls check once connected; responses show
+	// it hidden.
+	Send string `json:"send,omitempty"`
+	// Expect must be in the first 4 KiB of a tcp or tls check's reply.
+	Expect string `json:"expect,omitempty"`
+	// StartTLSProtocol is the protocol a starttls check speaks.
+	StartTLSProtocol string `json:"starttls_protocol,omitempty"`
 	// MaxLatency is the latency above which the site is degraded; null for
 	// none.
 	MaxLatency *Duration `json:"max_latency"`
@@ -162,11 +183,9 @@ const DefaultExpectStatus = "100-399"
 func (st Settings) Config(rawURL string, d Defaults) Config {
 	d.setDefaults()
 	c := Config{
+		Kind:          KindOf(rawURL),
 		Name:          host(rawURL),
 		Interval:      Duration(d.Interval),
-		Method:        "GET",
-		Headers:       map[string]string{},
-		ExpectStatus:  DefaultExpectStatus,
 		Confirmations: d.Confirmations,
 		Recoveries:    1,
 		Tags:          []string{},
@@ -176,14 +195,23 @@ func (st Settings) Config(rawURL string, d Defaults) Config {
 	set(&c.Interval, st.Interval)
 	c.Timeout = Duration(min(d.Timeout, time.Duration(c.Interval)))
 	set(&c.Timeout, st.Timeout)
-	set(&c.Method, st.Method)
-	if st.Headers != nil {
-		c.Headers = st.Headers
+	if IsHTTP(c.Kind) {
+		c.Method, c.Headers, c.ExpectStatus = "GET", map[string]string{}, DefaultExpectStatus
+		set(&c.Method, st.Method)
+		if st.Headers != nil {
+			c.Headers = st.Headers
+		}
+		set(&c.ExpectStatus, st.ExpectStatus)
 	}
 	set(&c.Body, st.Body)
-	set(&c.ExpectStatus, st.ExpectStatus)
 	set(&c.Keyword, st.Keyword)
 	set(&c.KeywordAbsent, st.KeywordAbsent)
+	set(&c.Send, st.Send)
+	set(&c.Expect, st.Expect)
+	if c.Kind == KindStartTLS {
+		c.StartTLSProtocol = StartTLSProtocolOf(port(rawURL))
+		set(&c.StartTLSProtocol, st.StartTLSProtocol)
+	}
 	c.MaxLatency = st.MaxLatency
 	c.RemindEvery = st.RemindEvery
 	set(&c.Confirmations, st.Confirmations)
@@ -203,6 +231,14 @@ func set[T any](dst *T, v *T) {
 	if v != nil {
 		*dst = *v
 	}
+}
+
+func port(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return ""
+	}
+	return u.Port()
 }
 
 func host(rawURL string) string {
@@ -301,6 +337,25 @@ func (st *Settings) normalize(rawURL string, d Defaults) error {
 			return api.Errorf(api.InvalidArgument, "quorum %d is more than the site's %d locations", q, len(st.Locations))
 		}
 	}
+	if st.Send != nil {
+		if err := checkLines("send", *st.Send, MaxSend); err != nil {
+			return err
+		}
+		if *st.Send == "" {
+			st.Send = nil
+		}
+	}
+	if st.Expect != nil {
+		if err := checkLines("expect", *st.Expect, maxExpect); err != nil {
+			return err
+		}
+		if *st.Expect == "" {
+			st.Expect = nil
+		}
+	}
+	if err := st.checkKind(rawURL); err != nil {
+		return err
+	}
 
 	// What depends on more than one field is checked on the whole.
 	c := st.Config(rawURL, d)
@@ -323,6 +378,65 @@ func (st *Settings) normalize(rawURL string, d Defaults) error {
 		if v := time.Duration(*st.MaxLatency); v <= 0 || v >= time.Duration(c.Timeout) {
 			return api.Errorf(api.InvalidArgument, "max_latency must be above 0 and below the timeout (%s), got %s", c.Timeout, *st.MaxLatency)
 		}
+	}
+	return nil
+}
+
+// kindSettings are the settings that belong to some kinds of check alone.
+var kindSettings = []struct {
+	name  string
+	kinds []string
+	given func(*Settings) bool
+}{
+	{"method", []string{KindHTTP, KindHTTPS}, func(st *Settings) bool { return st.Method != nil }},
+	{"headers", []string{KindHTTP, KindHTTPS}, func(st *Settings) bool { return len(st.Headers) > 0 }},
+	{"body", []string{KindHTTP, KindHTTPS}, func(st *Settings) bool { return st.Body != nil }},
+	{"expect_status", []string{KindHTTP, KindHTTPS}, func(st *Settings) bool { return st.ExpectStatus != nil }},
+	{"keyword", []string{KindHTTP, KindHTTPS}, func(st *Settings) bool { return st.Keyword != nil }},
+	{"keyword_absent", []string{KindHTTP, KindHTTPS}, func(st *Settings) bool { return st.KeywordAbsent != nil }},
+	{"send", []string{KindTCP, KindTLS}, func(st *Settings) bool { return st.Send != nil }},
+	{"expect", []string{KindTCP, KindTLS}, func(st *Settings) bool { return st.Expect != nil }},
+	{"starttls_protocol", []string{KindStartTLS}, func(st *Settings) bool { return st.StartTLSProtocol != nil }},
+}
+
+// checkKind refuses the settings given that are not the kind's: a setting
+// is never silently ignored. A starttls site on a port of no protocol
+// needs its protocol named.
+func (st *Settings) checkKind(rawURL string) error {
+	kind := KindOf(rawURL)
+	for _, s := range kindSettings {
+		if s.given(st) && !slices.Contains(s.kinds, kind) {
+			schemes := make([]string, len(s.kinds))
+			for i, k := range s.kinds {
+				schemes[i] = k + "://"
+			}
+			return api.Errorf(api.InvalidArgument, "%s is a setting of %s sites, not of %s:// ones", s.name, strings.Join(schemes, " and "), kind)
+		}
+	}
+	if st.StartTLSProtocol != nil {
+		p := strings.ToLower(strings.TrimSpace(*st.StartTLSProtocol))
+		if !slices.Contains(StartTLSProtocols, p) {
+			return api.Errorf(api.InvalidArgument, "starttls_protocol must be one of %s, got %s", strings.Join(StartTLSProtocols, ", "), api.Quote(*st.StartTLSProtocol))
+		}
+		st.StartTLSProtocol = &p
+	}
+	if kind == KindStartTLS && st.StartTLSProtocol == nil && StartTLSProtocolOf(port(rawURL)) == "" {
+		return api.Errorf(api.InvalidArgument, "starttls_protocol is needed on port %s: one of %s (smtp is the default on 25, 587 and 2525, imap on 143, pop3 on 110)",
+			port(rawURL), strings.Join(StartTLSProtocols, ", "))
+	}
+	return nil
+}
+
+// checkLines refuses text that is not valid UTF-8, holds control
+// characters other than line ends and tabs, or is longer than max bytes.
+func checkLines(field, s string, max int) error {
+	switch {
+	case len(s) > max:
+		return api.Errorf(api.InvalidArgument, "%s must be at most %d bytes, got %d", field, max, len(s))
+	case !utf8.ValidString(s):
+		return api.Errorf(api.InvalidArgument, "%s is not valid UTF-8", field)
+	case strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\r' && r != '\n' && r != '\t' }) >= 0:
+		return api.Errorf(api.InvalidArgument, "%s must not contain control characters other than \\r, \\n and \\t", field)
 	}
 	return nil
 }

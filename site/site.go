@@ -62,14 +62,18 @@ func (e *Entry) SetGiven(settings []byte) error {
 }
 
 // Public returns the entry as responses show it: its URL's credentials
-// (user information, secret-looking query values), its headers' values
-// and its body hidden, the body's length given in BodyBytes. The key
-// holder reads them back through GET /site/export.
+// (user information, secret-looking query values), its headers' values,
+// its body and what a tcp or tls check sends hidden, the body's length
+// given in BodyBytes. The key holder reads them back through GET
+// /site/export.
 func (e Entry) Public() Entry {
 	e.Site = e.Site.Public()
 	e.Headers = maskHeaders(e.Headers)
 	if e.Body != "" {
 		e.BodyBytes, e.Body = len(e.Body), api.Mask
+	}
+	if e.Send != "" {
+		e.Send = api.Mask
 	}
 	return e
 }
@@ -78,9 +82,12 @@ func (e Entry) Public() Entry {
 // Entry.Public shows a site's, headers' values and the body hidden.
 func (st Settings) Public() Settings {
 	st.Headers = maskHeaders(st.Headers)
+	mask := api.Mask
 	if st.Body != nil && *st.Body != "" {
-		mask := api.Mask
 		st.Body = &mask
+	}
+	if st.Send != nil && *st.Send != "" {
+		st.Send = &mask
 	}
 	return st
 }

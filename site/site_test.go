@@ -245,9 +245,24 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		{"url missing", "POST", "/site", `{}`, 400, "invalid_argument", "url is required"},
 		{"url blank", "POST", "/site", `{"url": "   "}`, 400, "invalid_argument", "url is required"},
 		{"trailing data", "POST", "/site", `{"url": "a.com"} {}`, 400, "invalid_argument", "after the JSON"},
-		{"ftp scheme", "POST", "/site", `{"url": "ftp://files.example"}`, 400, "invalid_argument", "http or https"},
-		{"invalid scheme", "POST", "/site", `{"url": "invalid://scheme"}`, 400, "invalid_argument", "http or https"},
+		{"ftp scheme", "POST", "/site", `{"url": "ftp://files.example"}`, 400, "invalid_argument", "must use one of http, https, tcp, tls"},
+		{"invalid scheme", "POST", "/site", `{"url": "invalid://scheme"}`, 400, "invalid_argument", "must use one of http, https, tcp, tls"},
 		{"javascript", "POST", "/site", `{"url": "javascript:alert(1)"}`, 400, "invalid_argument", "not a valid URL"},
+		{"tcp without a port", "POST", "/site", `{"url": "tcp://db.example"}`, 400, "invalid_argument", "needs a port"},
+		{"tcp with a path", "POST", "/site", `{"url": "tcp://db.example:5432/x"}`, 400, "invalid_argument", "no path or query"},
+		{"tls with a query", "POST", "/site", `{"url": "tls://db.example:443?x=1"}`, 400, "invalid_argument", "no path or query"},
+		{"tcp with a password", "POST", "/site", `{"url": "tcp://u:s3cret@db.example:5432"}`, 400, "invalid_argument", "no user information"},
+		{"send on http", "POST", "/site", `{"url": "https://a.example", "send": "PING"}`, 400, "invalid_argument", "send is a setting of tcp:// and tls:// sites, not of https:// ones"},
+		{"expect on http", "POST", "/site", `{"url": "http://a.example", "expect": "ok"}`, 400, "invalid_argument", "expect is a setting of tcp"},
+		{"method on tcp", "POST", "/site", `{"url": "tcp://db.example:5432", "method": "POST"}`, 400, "invalid_argument", "method is a setting of http:// and https:// sites, not of tcp:// ones"},
+		{"keyword on tls", "POST", "/site", `{"url": "tls://db.example:443", "keyword": "ok"}`, 400, "invalid_argument", "keyword is a setting of http"},
+		{"headers on tcp", "POST", "/site", `{"url": "tcp://db.example:5432", "headers": {"X-A": "b"}}`, 400, "invalid_argument", "headers is a setting of http"},
+		{"starttls on a port of no protocol", "POST", "/site", `{"url": "starttls://mail.example:8025"}`, 400, "invalid_argument", "starttls_protocol is needed on port 8025"},
+		{"starttls with an unknown protocol", "POST", "/site", `{"url": "starttls://mail.example:8025", "starttls_protocol": "ftp"}`, 400, "invalid_argument", "starttls_protocol must be one of smtp, imap, pop3"},
+		{"starttls_protocol on tls", "POST", "/site", `{"url": "tls://mail.example:465", "starttls_protocol": "smtp"}`, 400, "invalid_argument", "starttls_protocol is a setting of starttls:// sites, not of tls:// ones"},
+		{"send on starttls", "POST", "/site", `{"url": "starttls://mail.example:587", "send": "x"}`, 400, "invalid_argument", "send is a setting of tcp:// and tls:// sites, not of starttls:// ones"},
+		{"send with a NUL", "POST", "/site", `{"url": "tcp://db.example:5432", "send": "a\u0000b"}`, 400, "invalid_argument", "control characters"},
+		{"send too long", "POST", "/site", `{"url": "tcp://db.example:5432", "send": "` + strings.Repeat("x", 5000) + `"}`, 400, "invalid_argument", "at most 4096 bytes"},
 		{"no host", "POST", "/site", `{"url": "https://"}`, 400, "invalid_argument", "no host"},
 		{"no host, http:", "POST", "/site", `{"url": "http:example.com"}`, 400, "invalid_argument", "no host"},
 		{"port only", "POST", "/site", `{"url": "https://:443"}`, 400, "invalid_argument", "no host"},
@@ -394,5 +409,57 @@ func TestCORS(t *testing.T) {
 	status, _ := e.Do(t, "GET", "/site", "", "Origin", "https://dashboard.example")
 	if status != 200 {
 		t.Fatalf("cross-origin GET = %d", status)
+	}
+}
+
+// A site of another kind than http's is a host and a port under its
+// kind's scheme, with its kind's settings alone: GET shows its kind and
+// hides what it sends, as a body is hidden; the export gives it back, and
+// a PATCH that sends the hidden value back keeps it.
+func TestSitesOfOtherKinds(t *testing.T) {
+	e := setup(t, "")
+	add := func(body string) map[string]any {
+		t.Helper()
+		var added struct{ ID int }
+		e.Call(t, "POST", "/site", body, &added)
+		var got map[string]any
+		e.Call(t, "GET", fmt.Sprintf("/site/%d", added.ID), "", &got)
+		return got
+	}
+	tcp := add(`{"url": "TCP://DB.Example:5432/", "send": "AUTH s3cret\r\n", "expect": "+OK"}`)
+	tls := add(`{"url": "tls://mail.example:465"}`)
+	if tcp["url"] != "tcp://db.example:5432" || tcp["kind"] != "tcp" || tcp["send"] != "xxxxx" || tcp["expect"] != "+OK" {
+		t.Errorf("the tcp site as added: %v", tcp)
+	}
+	for _, httpOnly := range []string{"method", "headers", "expect_status"} {
+		if _, ok := tcp[httpOnly]; ok {
+			t.Errorf("the tcp site shows %s: %v", httpOnly, tcp)
+		}
+	}
+	if tls["kind"] != "tls" || tls["name"] != "mail.example" {
+		t.Errorf("the tls site as added: %v", tls)
+	}
+	for url, protocol := range map[string]string{"starttls://mail.example:587": "smtp", "starttls://mail.example:143": "imap",
+		"starttls://mail.example:8025\", \"starttls_protocol\": \"POP3": "pop3"} {
+		if got := add(fmt.Sprintf(`{"url": "%s"}`, url)); got["kind"] != "starttls" || got["starttls_protocol"] != protocol {
+			t.Errorf("the starttls site %s as added: %v, want its protocol %s", url, got, protocol)
+		}
+	}
+	web := add(`{"url": "a.example"}`)
+	if web["kind"] != "https" || web["method"] != "GET" || web["expect_status"] != "100-399" {
+		t.Errorf("an https site: %v", web)
+	}
+	if status, _ := e.Do(t, "POST", "/site", `{"url": "tcp://db.example:5432"}`); status != 409 {
+		t.Errorf("the same tcp target again: %d, want 409", status)
+	}
+
+	id := int(tcp["id"].(float64))
+	e.Call(t, "PATCH", fmt.Sprintf("/site/%d", id), `{"send": "xxxxx", "expect": "+PONG"}`, nil)
+	_, export := e.Do(t, "GET", "/site/export", "")
+	if !strings.Contains(export, `"send":"AUTH s3cret\r\n","expect":"+PONG"`) {
+		t.Errorf("the export after a PATCH sending the hidden value back: %s", export)
+	}
+	if _, list := e.Do(t, "GET", "/site", ""); strings.Contains(list, "s3cret") {
+		t.Errorf("GET /site shows what a tcp check sends: %s", list)
 	}
 }

@@ -109,6 +109,9 @@ func (s *Service) patched(ctx context.Context, old *Entry, patch fields) (string
 	if st.Body != nil && *st.Body == api.Mask {
 		st.Body = old.Given.Body // the body as shown, hidden: unchanged
 	}
+	if st.Send != nil && *st.Send == api.Mask {
+		st.Send = old.Given.Send // as shown, hidden: unchanged
+	}
 	if err := st.normalize(u, s.defaults); err != nil {
 		return "", Settings{}, err
 	}

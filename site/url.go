@@ -2,6 +2,7 @@ package site
 
 import (
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -13,12 +14,58 @@ import (
 // MaxURLLength is the longest URL a site may have.
 const MaxURLLength = 2048
 
+// The kinds of check, each named by the scheme of the URLs it checks.
+const (
+	KindHTTP  = "http"
+	KindHTTPS = "https"
+	// KindTCP is up when a TCP connection opens (tcp://host:port).
+	KindTCP = "tcp"
+	// KindTLS is up when a TLS handshake succeeds with a trusted
+	// certificate valid for the host (tls://host:port).
+	KindTLS = "tls"
+	// KindStartTLS is up when an SMTP, IMAP or POP3 server upgrades the
+	// connection with STARTTLS, and the handshake succeeds as for KindTLS
+	// (starttls://host:port).
+	KindStartTLS = "starttls"
+)
+
+// Kinds are the kinds of check, as the URLs' schemes name them.
+var Kinds = []string{KindHTTP, KindHTTPS, KindTCP, KindTLS, KindStartTLS}
+
+// StartTLSProtocols are the protocols a starttls check speaks.
+var StartTLSProtocols = []string{"smtp", "imap", "pop3"}
+
+// StartTLSProtocolOf returns the protocol a starttls check speaks on a
+// port by default: smtp on 25, 587 and 2525, imap on 143, pop3 on 110;
+// empty on any other.
+func StartTLSProtocolOf(port string) string {
+	switch port {
+	case "25", "587", "2525":
+		return "smtp"
+	case "143":
+		return "imap"
+	case "110":
+		return "pop3"
+	}
+	return ""
+}
+
+// KindOf returns the kind of check of a site's URL, as stored: its scheme.
+func KindOf(rawURL string) string {
+	scheme, _, _ := strings.Cut(rawURL, "://")
+	return strings.ToLower(scheme)
+}
+
+// IsHTTP tells whether a kind of check is http's or https's.
+func IsHTTP(kind string) bool { return kind == KindHTTP || kind == KindHTTPS }
+
 // NormalizeURL checks a site URL and returns it as it will be stored: with
-// https:// in front when it names no scheme, as the tutorial does. It must
-// then be an http or https URL with a host. The scheme and host are put in
-// one form (lower case, an international name in punycode, no default
-// port), so that one site cannot be added twice under two spellings; the
-// rest of the URL is kept as it was given.
+// https:// in front when it names no scheme, as the tutorial does. Its
+// scheme names its kind (see Kinds); an http or https URL needs a host, a
+// tcp or tls one a host and a port and nothing else. The scheme and host
+// are put in one form (lower case, an international name in punycode, no
+// default port), so that one site cannot be added twice under two
+// spellings; the rest of the URL is kept as it was given.
 func NormalizeURL(raw string) (string, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
@@ -36,13 +83,24 @@ func NormalizeURL(raw string) (string, error) {
 		return "", api.Errorf(api.InvalidArgument, "url %s is not a valid URL: %s", api.Quote(raw), api.Clip(unwrapURLError(err).Error()))
 	}
 	scheme := strings.ToLower(u.Scheme)
-	if scheme != "http" && scheme != "https" {
-		return "", api.Errorf(api.InvalidArgument, "url %s must use http or https, not %s", api.Quote(raw), api.Quote(u.Scheme))
+	if !slices.Contains(Kinds, scheme) {
+		return "", api.Errorf(api.InvalidArgument, "url %s must use one of %s, not %s", api.Quote(raw),
+			strings.Join(Kinds, ", "), api.Quote(u.Scheme))
 	}
 	if u.Hostname() == "" {
 		return "", api.Errorf(api.InvalidArgument, "url %s has no host", api.Quote(raw))
 	}
 	port := u.Port()
+	if !IsHTTP(scheme) {
+		switch {
+		case port == "":
+			return "", api.Errorf(api.InvalidArgument, "url %s needs a port, as in %s://%s:5432", api.Quote(raw), scheme, u.Hostname())
+		case u.User != nil:
+			return "", api.Errorf(api.InvalidArgument, "url %s: a %s:// URL has no user information", api.Quote(api.Redact(raw)), scheme)
+		case u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+			return "", api.Errorf(api.InvalidArgument, "url %s: a %s:// URL is a host and a port, with no path or query", api.Quote(raw), scheme)
+		}
+	}
 	if port != "" {
 		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 			return "", api.Errorf(api.InvalidArgument, "url %s has an invalid port %s", api.Quote(raw), api.Quote(port))
@@ -56,6 +114,9 @@ func NormalizeURL(raw string) (string, error) {
 	}
 	if port != "" && !(scheme == "http" && port == "80" || scheme == "https" && port == "443") {
 		host += ":" + port
+	}
+	if !IsHTTP(scheme) {
+		return scheme + "://" + host, nil
 	}
 	// Rebuild scheme://[userinfo@]host and keep the rest byte for byte.
 	rest := raw[strings.Index(raw, ":")+1:]

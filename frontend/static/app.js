@@ -5,7 +5,7 @@
 import { APIError, call, ConnectionError, onKeyNeeded } from "./api.js";
 import { describe, drawChart } from "./chart.js";
 import { $, h, showError } from "./dom.js";
-import { daysUntil, latency, normalizeURL, percent, relative, when } from "./format.js";
+import { daysUntil, kindOf, latency, normalizeURL, percent, relative, when } from "./format.js";
 import { inMaintenance, setupAlerts } from "./alerts.js";
 import * as settings from "./settings.js";
 
@@ -377,6 +377,7 @@ async function remove(site, p) {
 function setupAddForm() {
   const form = $("add-form"), input = $("add-url"), save = $("add-save"), toggle = $("add-toggle");
   const inputs = settings.buildFields($("add-fields"), "add", h);
+  settings.showKind(inputs, "https");
   const withURL = { ...inputs, url: { input, error: $("add-url-error"), field: { name: "url" } } };
   const open = (on) => {
     form.hidden = !on;
@@ -387,6 +388,7 @@ function setupAddForm() {
       save.disabled = true;
       showError($("add-error"), null);
       settings.clear(withURL);
+      settings.showKind(inputs, "https");
       $("add-more").open = false;
       toggle.focus();
     }
@@ -398,6 +400,7 @@ function setupAddForm() {
   });
   input.addEventListener("input", () => {
     save.disabled = normalizeURL(input.value) === null;
+    settings.showKind(inputs, kindOf(input.value));
     showError($("add-error"), null);
   });
   form.addEventListener("input", (e) => {
@@ -440,6 +443,7 @@ function setupEditDialog() {
   editInputs = settings.buildFields($("edit-fields"), "edit", h);
   const withURL = { ...editInputs, url: { input: $("edit-url"), error: $("edit-url-error"), field: { name: "url" } } };
   $("edit-cancel").addEventListener("click", () => dialog.close());
+  $("edit-url").addEventListener("input", () => settings.showKind(editInputs, kindOf($("edit-url").value)));
   form.addEventListener("input", () => {
     settings.clearErrors(withURL);
     showError($("edit-error"), null);
@@ -481,6 +485,7 @@ async function openEdit(site) {
     editing = await call("GET", `/site/${site.id}`);
     $("edit-url").value = editing.url;
     settings.fill(editInputs, editing);
+    settings.showKind(editInputs, editing.kind);
     $("edit-url").focus();
   } catch (err) {
     showError($("edit-error"), err);
@@ -516,6 +521,16 @@ function setupKeyDialog() {
 
 // --- the detail view ---
 
+/** How a site is checked, in words. */
+function checkedHow(site) {
+  if (site.kind === "starttls") return `every ${site.interval}, a TLS handshake after ${site.starttls_protocol.toUpperCase()}'s STARTTLS`;
+  if (site.kind === "tcp" || site.kind === "tls") {
+    const what = site.kind === "tls" ? "a TLS handshake" : "a TCP connection";
+    return `every ${site.interval}, ${what}${site.expect ? `, the reply holding “${site.expect}”` : ""}`;
+  }
+  return `every ${site.interval}, ${site.method}, up when ${site.expect_status}${site.keyword ? `, keyword “${site.keyword}”${site.keyword_absent ? " absent" : ""}` : ""}`;
+}
+
 async function openDetail(site) {
   const dialog = $("detail-dialog");
   $("detail-title").textContent = shownName(site) ? `${site.name} · ${site.url}` : site.url;
@@ -537,7 +552,7 @@ async function openDetail(site) {
     const s = status.sites[site.id];
     const facts = [
       ["Status", site.paused ? "Paused" : !s ? "Unknown" : !s.up ? `Down: ${s.reason}` : s.degraded ? `Degraded: ${s.reason}` : "Up"],
-      ["Checked", `every ${site.interval}, ${site.method}, up when ${site.expect_status}${site.keyword ? `, keyword “${site.keyword}”${site.keyword_absent ? " absent" : ""}` : ""}`],
+      ["Checked", checkedHow(site)],
       ["Since", s ? `${when(new Date(s.since))} (${relative(new Date(s.since))})` : "—"],
       ["Last check", s ? `${relative(new Date(s.checked_at))}, ${latency(s.latency_ms)}${s.status_code ? `, HTTP ${s.status_code}` : ""}` : "—"],
       ["Uptime", ["24h", "7d", "30d", "90d", "365d"].map((w) => `${percent(history.uptime[w])} (${w})`).join(" · ")],

@@ -47,12 +47,22 @@ export function daysUntil(date, now = new Date()) {
   return Math.floor((date - now) / 86400000);
 }
 
+/** The kind of check of a URL as typed: its scheme, https without one. */
+export function kindOf(input) {
+  const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(input.trim());
+  return m ? m[1].toLowerCase() : "https";
+}
+
 /** The URL the server will store for input, or null if it would refuse it:
- * http or https with a host; without a scheme, https. */
+ * http or https with a host (without a scheme, https), or tcp or tls with a
+ * host and a port alone; or starttls likewise. */
 export function normalizeURL(input) {
   let s = input.trim();
   if (!s || s.length > 2048) return null;
   const lower = s.toLowerCase();
+  if (/^(tcp|tls|starttls):\/\//.test(lower)) {
+    return /^(tcp|tls|starttls):\/\/(\[[0-9a-f:.]+\]|[^\s/:?#@[\]]+):\d{1,5}\/?$/i.test(s) ? s : null;
+  }
   if (!lower.includes("://") && !lower.startsWith("http:") && !lower.startsWith("https:")) {
     s = "https://" + s;
   }

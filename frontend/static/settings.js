@@ -3,21 +3,30 @@
 // (headers an object, tags a list, numbers numbers), and an error the
 // server names a field in is shown at that field.
 
-/** The settings a form shows, in the order it shows them. */
+const web = ["http", "https"], stream = ["tcp", "tls"];
+
+/** The settings a form shows, in the order it shows them; those with kinds
+ * are settings of those kinds of check alone. */
 export const fields = [
   { name: "name", label: "Name", placeholder: "the URL's host" },
   { name: "interval", label: "Check every", placeholder: "default", hint: "10s to 24h, like 30s or 5m" },
   { name: "timeout", label: "Timeout", placeholder: "default", hint: "at most the interval and 60s" },
-  { name: "method", label: "Method", type: "select", options: ["GET", "HEAD", "POST"] },
-  { name: "expect_status", label: "Expected statuses", placeholder: "100-399", hint: "like 200-299,301" },
-  { name: "keyword", label: "Keyword", placeholder: "none", hint: "text the page must contain" },
-  { name: "keyword_absent", label: "The keyword must not appear", type: "checkbox" },
+  { name: "method", label: "Method", type: "select", options: ["GET", "HEAD", "POST"], kinds: web },
+  { name: "expect_status", label: "Expected statuses", placeholder: "100-399", hint: "like 200-299,301", kinds: web },
+  { name: "keyword", label: "Keyword", placeholder: "none", hint: "text the page must contain", kinds: web },
+  { name: "keyword_absent", label: "The keyword must not appear", type: "checkbox", kinds: web },
+  { name: "send", label: "Send once connected", type: "textarea", placeholder: "nothing", kinds: stream },
+  { name: "expect", label: "The reply must contain", placeholder: "nothing: connecting is enough", kinds: stream },
+  {
+    name: "starttls_protocol", label: "Protocol upgraded with STARTTLS", type: "select", kinds: ["starttls"],
+    options: [{ value: "", text: "the port's (25, 587: SMTP; 143: IMAP; 110: POP3)" }, "smtp", "imap", "pop3"],
+  },
   { name: "max_latency", label: "Degraded when slower than", placeholder: "none", hint: "like 800ms" },
   { name: "remind_every", label: "Remind while down every", placeholder: "never", hint: "1m to 7d, like 1h" },
   { name: "confirmations", label: "Re-checks before down", type: "number", min: 0, max: 10, placeholder: "default" },
   { name: "recoveries", label: "Passing checks before up", type: "number", min: 1, max: 10, placeholder: "1" },
-  { name: "headers", label: "Request headers", type: "textarea", placeholder: "Name: value, one per line" },
-  { name: "body", label: "Request body (POST)", type: "textarea" },
+  { name: "headers", label: "Request headers", type: "textarea", placeholder: "Name: value, one per line", kinds: web },
+  { name: "body", label: "Request body (POST)", type: "textarea", kinds: web },
   { name: "tags", label: "Tags", placeholder: "prod, team:web", hint: "separated by commas" },
   { name: "locations", label: "Checked from", placeholder: "every location", hint: "location names, separated by commas" },
   { name: "quorum", label: "Down when this many locations see it", type: "number", min: 1, max: 32, placeholder: "a majority" },
@@ -32,7 +41,8 @@ export function buildFields(container, prefix, h) {
     const id = `${prefix}-${f.name}`;
     let input;
     if (f.type === "select") {
-      input = h("select", { id, name: f.name }, ...f.options.map((o) => h("option", { value: o, text: o })));
+      input = h("select", { id, name: f.name },
+        ...f.options.map((o) => h("option", typeof o === "string" ? { value: o, text: o } : o)));
     } else if (f.type === "textarea") {
       input = h("textarea", { id, name: f.name, rows: "2", spellcheck: "false" });
     } else {
@@ -49,9 +59,18 @@ export function buildFields(container, prefix, h) {
       ? h("div", { class: "field check-field" }, input, label, error)
       : h("div", { class: "field" }, label, input, f.hint ? h("span", { class: "hint", text: f.hint }) : null, error);
     container.append(field);
-    inputs[f.name] = { input, error, field: f };
+    inputs[f.name] = { input, error, field: f, box: field };
   }
   return inputs;
+}
+
+/** Shows the fields of a kind of check alone: the others are hidden, and
+ * neither sent nor compared. */
+export function showKind(inputs, kind) {
+  for (const x of Object.values(inputs)) {
+    x.hidden = Boolean(x.field.kinds) && !x.field.kinds.includes(kind);
+    if (x.box) x.box.hidden = x.hidden;
+  }
 }
 
 /** The value of a field in the API's shape; undefined when it is empty. */
@@ -78,6 +97,7 @@ function read({ input, field }) {
       return out;
     }
     case "body":
+    case "send":
       return input.value;
   }
   return v;
@@ -89,8 +109,10 @@ function write({ input, field }, value) {
     input.checked = Boolean(value);
     return;
   }
-  if (value === undefined || value === null) input.value = field.type === "select" ? field.options[0] : "";
-  else if (field.name === "tags" || field.name === "locations") input.value = value.join(", ");
+  if (value === undefined || value === null) {
+    const first = field.type === "select" ? field.options[0] : "";
+    input.value = typeof first === "string" ? first : first.value;
+  } else if (field.name === "tags" || field.name === "locations") input.value = value.join(", ");
   else if (field.name === "headers") input.value = Object.entries(value).map(([k, v]) => `${k}: ${v}`).join("\n");
   else input.value = String(value);
 }
@@ -111,6 +133,7 @@ export function clear(inputs) {
 export function given(inputs) {
   const out = {};
   for (const x of Object.values(inputs)) {
+    if (x.hidden) continue;
     const v = read(x);
     if (v === undefined || v === false) continue;
     if (x.field.name === "method" && v === "GET") continue;
@@ -124,6 +147,7 @@ export function given(inputs) {
 export function changed(inputs, site) {
   const out = {};
   for (const x of Object.values(inputs)) {
+    if (x.hidden) continue;
     const v = read(x);
     const before = site[x.field.name];
     if (JSON.stringify(v === undefined ? emptyOf(x.field) : v) === JSON.stringify(before ?? emptyOf(x.field))) continue;
@@ -133,7 +157,7 @@ export function changed(inputs, site) {
 }
 
 function emptyOf(field) {
-  return { tags: [], locations: [], headers: {}, body: "", keyword: "" }[field.name] ?? null;
+  return { tags: [], locations: [], headers: {}, body: "", keyword: "", send: "", expect: "" }[field.name] ?? null;
 }
 
 export function clearErrors(inputs) {

@@ -17,11 +17,12 @@ import (
 // The program's counters and histograms. They count for the whole
 // process; every registry serves the same ones.
 var (
-	// Checks counts the checks recorded, by result: up, degraded or down.
+	// Checks counts the checks recorded, by result (up, degraded or down)
+	// and kind of check (http, https, tcp...).
 	Checks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "uptime_checks_total",
-		Help: "Checks recorded, by result (up, degraded, down).",
-	}, []string{"result"})
+		Help: "Checks recorded, by result (up, degraded, down) and kind of check (http, https, tcp...).",
+	}, []string{"result", "kind"})
 	// CheckDuration is the time a recorded check took to its answer, or
 	// to its failure.
 	CheckDuration = prometheus.NewHistogram(prometheus.HistogramOpts{

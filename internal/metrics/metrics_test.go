@@ -36,13 +36,17 @@ func scrape(t *testing.T, a *apptest.App) map[string]*dto.MetricFamily {
 	return fams
 }
 
-// value returns the value of the family's series with the labels, and
-// whether there is one.
+// value returns the sum of the values of the family's series with the
+// labels (other labels any), and whether there is one.
 func value(fams map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
 	f := fams[name]
 	if f == nil {
 		return 0, false
 	}
+	var (
+		sum   float64
+		found bool
+	)
 next:
 	for _, m := range f.Metric {
 		for i := 0; i+1 < len(labels); i += 2 {
@@ -56,16 +60,17 @@ next:
 				continue next
 			}
 		}
+		found = true
 		switch {
 		case m.Gauge != nil:
-			return m.Gauge.GetValue(), true
+			sum += m.Gauge.GetValue()
 		case m.Counter != nil:
-			return m.Counter.GetValue(), true
+			sum += m.Counter.GetValue()
 		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount()), true
+			sum += float64(m.Histogram.GetSampleCount())
 		}
 	}
-	return 0, false
+	return sum, found
 }
 
 func TestMetrics(t *testing.T) {
@@ -114,6 +119,9 @@ func TestMetrics(t *testing.T) {
 	if v, ok := value(fams, "uptime_site_cert_expiry_timestamp_seconds", "site_id", strconv.Itoa(tlsID)); !ok || v != want {
 		t.Errorf("the https site's certificate expiry: %v (%v), want %v", v, ok, want)
 	}
+	if _, ok := value(fams, "uptime_site_up", "site_id", strconv.Itoa(tlsID), "kind", "https"); !ok {
+		t.Errorf("the https site's series have no kind https: %v", fams["uptime_site_up"])
+	}
 	if _, ok := value(fams, "uptime_site_cert_expiry_timestamp_seconds", "site_id", strconv.Itoa(named.ID)); ok {
 		t.Errorf("a plain http site has a certificate expiry")
 	}
@@ -124,6 +132,7 @@ func TestMetrics(t *testing.T) {
 	}{
 		{"uptime_checks_total", []string{"result", "up"}, 2},
 		{"uptime_checks_total", []string{"result", "down"}, 3}, // the check and its 2 re-checks
+		{"uptime_checks_total", []string{"result", "up", "kind", "http"}, 1},
 		{"uptime_check_duration_seconds", nil, 5},
 		{"uptime_http_requests_total", []string{"route", "POST /site", "code", "200"}, 3},
 		{"uptime_http_request_duration_seconds", []string{"route", "GET /metrics"}, 1},

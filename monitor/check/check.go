@@ -9,6 +9,7 @@ package check
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -69,9 +70,17 @@ type Site struct {
 	MaxLatency time.Duration
 }
 
-// New returns the check of a site at rawURL with its settings.
+// New returns the check of a site at rawURL with its settings, of the kind
+// its URL's scheme names.
 func New(rawURL string, c site.Config) *Site {
-	s := &Site{Check: NewHTTP(rawURL, c), Timeout: time.Duration(c.Timeout)}
+	s := &Site{Timeout: time.Duration(c.Timeout)}
+	switch kind := site.KindOf(rawURL); kind {
+	case site.KindTCP, site.KindTLS, site.KindStartTLS:
+		_, addr, _ := strings.Cut(rawURL, "://")
+		s.Check = &Stream{Addr: addr, TLS: kind == site.KindTLS, StartTLS: c.StartTLSProtocol, Send: c.Send, Expect: c.Expect}
+	default:
+		s.Check = NewHTTP(rawURL, c)
+	}
 	if c.MaxLatency != nil {
 		s.MaxLatency = time.Duration(*c.MaxLatency)
 	}
@@ -84,7 +93,8 @@ func New(rawURL string, c site.Config) *Site {
 // and a clear User-Agent.
 type Checker struct {
 	client    *http.Client
-	dialer    *net.Dialer
+	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
+	tls       *tls.Config // the trust of checks that handshake themselves: the transport's
 	timeout   time.Duration
 	targets   *egress.Targets
 	userAgent string
@@ -99,11 +109,22 @@ func NewChecker(timeout time.Duration, transport http.RoundTripper, targets *egr
 	if transport == nil {
 		transport = NewTransport(targets)
 	}
+	// Checks that connect themselves dial as the transport does, and trust
+	// what it trusts.
+	dial := egress.Dialer(targets, 0).DialContext // each check bounds itself with its context
+	var trust *tls.Config
+	if t, ok := transport.(*http.Transport); ok {
+		trust = t.TLSClientConfig
+		if t.DialContext != nil {
+			dial = t.DialContext
+		}
+	}
 	return &Checker{
+		tls:       trust,
+		dial:      dial,
 		timeout:   timeout,
 		targets:   targets,
 		userAgent: UserAgent,
-		dialer:    egress.Dialer(targets, 0), // each check bounds itself with its context
 		client: &http.Client{
 			Transport: transport,
 			CheckRedirect: func(req *http.Request, via []*http.Request) error {
