@@ -225,3 +225,48 @@ func TestAddATCPSiteThroughTheForm(t *testing.T) {
 		t.Fatalf("the site added: %+v, want a tcp site expecting 220", got)
 	}
 }
+
+// A dns:// URL offers the question's fields, and the site is added with
+// them.
+func TestAddADNSSiteThroughTheForm(t *testing.T) {
+	a := apptest.Start(t, apptest.Setup{})
+	p := open(t, a)
+	p.do(
+		chromedp.Click(chromedp.ID("add-toggle")),
+		chromedp.WaitVisible(chromedp.ID("add-url")),
+		chromedp.Click(chromedp.CSS("#add-more summary")),
+		chromedp.SendKeys(chromedp.ID("add-url"), "dns://example.test"),
+	)
+	p.waitFor(`!document.getElementById("add-save").disabled`)
+	shown := func(id string) bool {
+		return eval[bool](p, fmt.Sprintf(`!document.getElementById(%q).closest(".field").hidden`, id))
+	}
+	for id, want := range map[string]bool{"add-dns_type": true, "add-dns_server": true, "add-dns_expect": true, "add-dns_rcode": true,
+		"add-method": false, "add-send": false, "add-expect": false} {
+		if shown(id) != want {
+			t.Errorf("a dns:// URL: %s shown %v, want %v", id, !want, want)
+		}
+	}
+	p.do(
+		chromedp.SetValue(chromedp.ID("add-dns_type"), "MX"),
+		chromedp.SetValue(chromedp.ID("add-dns_server"), "127.0.0.1:5353"),
+		chromedp.SetValue(chromedp.ID("add-dns_expect"), "mx1.example.test, mx2.example.test"),
+		chromedp.Click(chromedp.ID("add-save")),
+	)
+	p.waitFor(row("dns://example.test") + ` !== null`)
+	var got struct {
+		Kind, DNSType, DNSServer, DNSRCode string
+		Expect                             []string
+	}
+	a.Call(t, "GET", "/site/1", "", &struct {
+		Kind      *string   `json:"kind"`
+		DNSType   *string   `json:"dns_type"`
+		DNSServer *string   `json:"dns_server"`
+		DNSRCode  *string   `json:"dns_rcode"`
+		Expect    *[]string `json:"expect"`
+	}{&got.Kind, &got.DNSType, &got.DNSServer, &got.DNSRCode, &got.Expect})
+	if got.Kind != "dns" || got.DNSType != "MX" || got.DNSServer != "127.0.0.1:5353" || got.DNSRCode != "NOERROR" ||
+		len(got.Expect) != 2 || got.Expect[1] != "mx2.example.test" {
+		t.Fatalf("the site added: %+v", got)
+	}
+}

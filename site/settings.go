@@ -3,10 +3,12 @@ package site
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -47,8 +49,19 @@ type Settings struct {
 	// responses show it hidden. Defaults to nothing.
 	Send *string `json:"send,omitempty"`
 	// Expect is text the first 4 KiB of a tcp or tls check's reply must
-	// contain. Defaults to none: connecting is enough.
-	Expect *string `json:"expect,omitempty"`
+	// contain, or values one of which a dns check's answers must hold: a
+	// string, or a list for dns. Defaults to none: connecting, or the
+	// rcode, is enough.
+	Expect Texts `json:"expect,omitempty"`
+	// DNSType is the record type a dns check asks for: A, AAAA, CNAME, MX,
+	// NS, TXT, SRV, CAA, SOA or PTR. Defaults to A.
+	DNSType *string `json:"dns_type,omitempty"`
+	// DNSServer is the server a dns check asks, host[:port]. Defaults to
+	// the system's resolver.
+	DNSServer *string `json:"dns_server,omitempty"`
+	// DNSRCode is the code a dns check's answer must have. Defaults to
+	// NOERROR.
+	DNSRCode *string `json:"dns_rcode,omitempty"`
 	// StartTLSProtocol is the protocol a starttls check speaks: smtp, imap
 	// or pop3. Defaults to the port's (see StartTLSProtocolOf).
 	StartTLSProtocol *string `json:"starttls_protocol,omitempty"`
@@ -110,6 +123,7 @@ const (
 	maxKeyword       = 1 << 10
 	MaxSend          = 4 << 10
 	maxExpect        = 1 << 10
+	maxDNSExpect     = 10
 	MaxConfirmations = 10
 	MaxRecoveries    = 10
 	maxTags          = 20
@@ -149,8 +163,14 @@ type Config struct {
 	// Send is sent by a tcp or tls check once connected; responses show
 	// it hidden.
 	Send string `json:"send,omitempty"`
-	// Expect must be in the first 4 KiB of a tcp or tls check's reply.
-	Expect string `json:"expect,omitempty"`
+	// Expect must be in the first 4 KiB of a tcp or tls check's reply, or
+	// one of them in a dns check's answers.
+	Expect Texts `json:"expect,omitempty"`
+	// DNSType, DNSServer and DNSRCode are a dns check's question, server
+	// and expected code.
+	DNSType   string `json:"dns_type,omitempty"`
+	DNSServer string `json:"dns_server,omitempty"`
+	DNSRCode  string `json:"dns_rcode,omitempty"`
 	// StartTLSProtocol is the protocol a starttls check speaks.
 	StartTLSProtocol string `json:"starttls_protocol,omitempty"`
 	// MaxLatency is the latency above which the site is degraded; null for
@@ -207,7 +227,15 @@ func (st Settings) Config(rawURL string, d Defaults) Config {
 	set(&c.Keyword, st.Keyword)
 	set(&c.KeywordAbsent, st.KeywordAbsent)
 	set(&c.Send, st.Send)
-	set(&c.Expect, st.Expect)
+	if len(st.Expect) > 0 {
+		c.Expect = st.Expect
+	}
+	if c.Kind == KindDNS {
+		c.DNSType, c.DNSRCode = "A", "NOERROR"
+		set(&c.DNSType, st.DNSType)
+		set(&c.DNSServer, st.DNSServer)
+		set(&c.DNSRCode, st.DNSRCode)
+	}
 	if c.Kind == KindStartTLS {
 		c.StartTLSProtocol = StartTLSProtocolOf(port(rawURL))
 		set(&c.StartTLSProtocol, st.StartTLSProtocol)
@@ -346,12 +374,23 @@ func (st *Settings) normalize(rawURL string, d Defaults) error {
 		}
 	}
 	if st.Expect != nil {
-		if err := checkLines("expect", *st.Expect, maxExpect); err != nil {
-			return err
+		var kept Texts
+		for _, e := range st.Expect {
+			if err := checkLines("expect", e, maxExpect); err != nil {
+				return err
+			}
+			if e != "" && !slices.Contains(kept, e) {
+				kept = append(kept, e)
+			}
 		}
-		if *st.Expect == "" {
-			st.Expect = nil
+		switch max := map[bool]int{true: maxDNSExpect, false: 1}[KindOf(rawURL) == KindDNS]; {
+		case len(kept) > max:
+			return api.Errorf(api.InvalidArgument, "expect must be at most %d texts for a %s:// site, got %d", max, KindOf(rawURL), len(kept))
 		}
+		st.Expect = kept
+	}
+	if err := st.normalizeDNS(); err != nil {
+		return err
 	}
 	if err := st.checkKind(rawURL); err != nil {
 		return err
@@ -395,7 +434,10 @@ var kindSettings = []struct {
 	{"keyword", []string{KindHTTP, KindHTTPS}, func(st *Settings) bool { return st.Keyword != nil }},
 	{"keyword_absent", []string{KindHTTP, KindHTTPS}, func(st *Settings) bool { return st.KeywordAbsent != nil }},
 	{"send", []string{KindTCP, KindTLS}, func(st *Settings) bool { return st.Send != nil }},
-	{"expect", []string{KindTCP, KindTLS}, func(st *Settings) bool { return st.Expect != nil }},
+	{"expect", []string{KindTCP, KindTLS, KindDNS}, func(st *Settings) bool { return st.Expect != nil }},
+	{"dns_type", []string{KindDNS}, func(st *Settings) bool { return st.DNSType != nil }},
+	{"dns_server", []string{KindDNS}, func(st *Settings) bool { return st.DNSServer != nil }},
+	{"dns_rcode", []string{KindDNS}, func(st *Settings) bool { return st.DNSRCode != nil }},
 	{"starttls_protocol", []string{KindStartTLS}, func(st *Settings) bool { return st.StartTLSProtocol != nil }},
 }
 
@@ -425,6 +467,86 @@ func (st *Settings) checkKind(rawURL string) error {
 			port(rawURL), strings.Join(StartTLSProtocols, ", "))
 	}
 	return nil
+}
+
+// DNSTypes are the record types a dns check may ask for, and DNSRCodes
+// the codes its answer may be expected to have.
+var (
+	DNSTypes  = []string{"A", "AAAA", "CNAME", "MX", "NS", "TXT", "SRV", "CAA", "SOA", "PTR"}
+	DNSRCodes = []string{"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"}
+)
+
+// normalizeDNS checks a dns check's settings and puts them in their one
+// form: type and code in capitals, the server as host:port.
+func (st *Settings) normalizeDNS() error {
+	upper := func(field string, v **string, allowed []string) error {
+		if *v == nil {
+			return nil
+		}
+		u := strings.ToUpper(strings.TrimSpace(**v))
+		if !slices.Contains(allowed, u) {
+			return api.Errorf(api.InvalidArgument, "%s must be one of %s, got %s", field, strings.Join(allowed, ", "), api.Quote(**v))
+		}
+		*v = &u
+		return nil
+	}
+	if err := upper("dns_type", &st.DNSType, DNSTypes); err != nil {
+		return err
+	}
+	if err := upper("dns_rcode", &st.DNSRCode, DNSRCodes); err != nil {
+		return err
+	}
+	if st.DNSServer != nil {
+		server, err := NormalizeServer(*st.DNSServer)
+		if err != nil {
+			return err
+		}
+		st.DNSServer = &server
+	}
+	return nil
+}
+
+// NormalizeServer checks a dns_server, host[:port], and returns it as
+// host:port, port 53 by default.
+func NormalizeServer(raw string) (string, error) {
+	s := strings.TrimSpace(raw)
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		host, port = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"), "53"
+	}
+	n, perr := strconv.Atoi(port)
+	if host == "" || strings.ContainsAny(host, "/?#@ ") || perr != nil || n < 1 || n > 65535 {
+		return "", api.Errorf(api.InvalidArgument, "dns_server must be a host and an optional port, like 9.9.9.9 or ns1.example.com:53, got %s", api.Quote(raw))
+	}
+	return net.JoinHostPort(strings.ToLower(host), port), nil
+}
+
+// Texts is one text or a list of them: a JSON string or an array of
+// strings, written back as a string when there is one.
+type Texts []string
+
+func (t *Texts) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*t = Texts{s}
+		return nil
+	}
+	var l []string
+	if err := json.Unmarshal(b, &l); err != nil {
+		return err
+	}
+	*t = l
+	return nil
+}
+
+func (t Texts) MarshalJSON() ([]byte, error) {
+	if len(t) == 1 {
+		return json.Marshal(t[0])
+	}
+	return json.Marshal([]string(t))
 }
 
 // checkLines refuses text that is not valid UTF-8, holds control

@@ -214,6 +214,9 @@ func (s *Service) add(ctx context.Context, p AddParams) (*Entry, error) {
 	if err := p.Settings.normalize(u, s.defaults); err != nil {
 		return nil, err
 	}
+	if err := s.checkServer(ctx, p.Settings); err != nil {
+		return nil, err
+	}
 	r := s.sealRow(0, u, p.Settings, 1)
 	if err := s.claimKey(ctx, r.Sealed); err != nil {
 		return nil, err
@@ -248,6 +251,18 @@ func (s *Service) checkURL(ctx context.Context, rawURL string) (string, error) {
 		}
 	}
 	return u, nil
+}
+
+// checkServer refuses a dns_server that may not be asked, as checkURL
+// refuses a URL.
+func (s *Service) checkServer(ctx context.Context, st Settings) error {
+	if s.targets == nil || st.DNSServer == nil {
+		return nil
+	}
+	if err := s.targets.CheckURL(ctx, "dns://"+*st.DNSServer); err != nil {
+		return api.Errorf(api.InvalidArgument, "dns_server %s cannot be asked: %v", api.Quote(*st.DNSServer), err)
+	}
+	return nil
 }
 
 func (st Settings) json() string {

@@ -27,10 +27,13 @@ const (
 	// connection with STARTTLS, and the handshake succeeds as for KindTLS
 	// (starttls://host:port).
 	KindStartTLS = "starttls"
+	// KindDNS is up when a DNS server answers a question about the name
+	// as expected (dns://name).
+	KindDNS = "dns"
 )
 
 // Kinds are the kinds of check, as the URLs' schemes name them.
-var Kinds = []string{KindHTTP, KindHTTPS, KindTCP, KindTLS, KindStartTLS}
+var Kinds = []string{KindHTTP, KindHTTPS, KindTCP, KindTLS, KindStartTLS, KindDNS}
 
 // StartTLSProtocols are the protocols a starttls check speaks.
 var StartTLSProtocols = []string{"smtp", "imap", "pop3"}
@@ -62,7 +65,8 @@ func IsHTTP(kind string) bool { return kind == KindHTTP || kind == KindHTTPS }
 // NormalizeURL checks a site URL and returns it as it will be stored: with
 // https:// in front when it names no scheme, as the tutorial does. Its
 // scheme names its kind (see Kinds); an http or https URL needs a host, a
-// tcp or tls one a host and a port and nothing else. The scheme and host
+// tcp, tls or starttls one a host and a port and nothing else, a dns one a
+// name alone. The scheme and host
 // are put in one form (lower case, an international name in punycode, no
 // default port), so that one site cannot be added twice under two
 // spellings; the rest of the URL is kept as it was given.
@@ -91,7 +95,16 @@ func NormalizeURL(raw string) (string, error) {
 		return "", api.Errorf(api.InvalidArgument, "url %s has no host", api.Quote(raw))
 	}
 	port := u.Port()
-	if !IsHTTP(scheme) {
+	if scheme == KindDNS {
+		switch {
+		case port != "":
+			return "", api.Errorf(api.InvalidArgument, "url %s: a dns:// URL is the name asked about, with no port; dns_server names the server", api.Quote(raw))
+		case u.User != nil:
+			return "", api.Errorf(api.InvalidArgument, "url %s: a dns:// URL has no user information", api.Quote(api.Redact(raw)))
+		case u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+			return "", api.Errorf(api.InvalidArgument, "url %s: a dns:// URL is a name, with no path or query", api.Quote(raw))
+		}
+	} else if !IsHTTP(scheme) {
 		switch {
 		case port == "":
 			return "", api.Errorf(api.InvalidArgument, "url %s needs a port, as in %s://%s:5432", api.Quote(raw), scheme, u.Hostname())

@@ -55,11 +55,14 @@ export function kindOf(input) {
 
 /** The URL the server will store for input, or null if it would refuse it:
  * http or https with a host (without a scheme, https), or tcp or tls with a
- * host and a port alone; or starttls likewise. */
+ * host and a port alone; or starttls likewise; or dns with a name alone. */
 export function normalizeURL(input) {
   let s = input.trim();
   if (!s || s.length > 2048) return null;
   const lower = s.toLowerCase();
+  if (lower.startsWith("dns://")) {
+    return /^dns:\/\/[^\s/:?#@[\]]+\/?$/i.test(s) ? s : null;
+  }
   if (/^(tcp|tls|starttls):\/\//.test(lower)) {
     return /^(tcp|tls|starttls):\/\/(\[[0-9a-f:.]+\]|[^\s/:?#@[\]]+):\d{1,5}\/?$/i.test(s) ? s : null;
   }

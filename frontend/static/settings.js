@@ -17,6 +17,10 @@ export const fields = [
   { name: "keyword_absent", label: "The keyword must not appear", type: "checkbox", kinds: web },
   { name: "send", label: "Send once connected", type: "textarea", placeholder: "nothing", kinds: stream },
   { name: "expect", label: "The reply must contain", placeholder: "nothing: connecting is enough", kinds: stream },
+  { name: "dns_type", label: "Record type", type: "select", options: ["A", "AAAA", "CNAME", "MX", "NS", "TXT", "SRV", "CAA", "SOA", "PTR"], kinds: ["dns"] },
+  { name: "dns_server", label: "DNS server", placeholder: "the system's resolver", hint: "host or host:port", kinds: ["dns"] },
+  { name: "dns_expect", api: "expect", label: "An answer must hold one of", placeholder: "any answer", hint: "values separated by commas", kinds: ["dns"] },
+  { name: "dns_rcode", label: "Answer code", type: "select", options: ["NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED", "FORMERR", "NOTIMP"], kinds: ["dns"] },
   {
     name: "starttls_protocol", label: "Protocol upgraded with STARTTLS", type: "select", kinds: ["starttls"],
     options: [{ value: "", text: "the port's (25, 587: SMTP; 143: IMAP; 110: POP3)" }, "smtp", "imap", "pop3"],
@@ -99,9 +103,14 @@ function read({ input, field }) {
     case "body":
     case "send":
       return input.value;
+    case "dns_expect":
+      return v.split(",").map((t) => t.trim()).filter(Boolean);
   }
   return v;
 }
+
+/** The name of a field's setting in the API. */
+const key = (field) => field.api || field.name;
 
 /** Shows a setting's value from the API in its field. */
 function write({ input, field }, value) {
@@ -113,13 +122,14 @@ function write({ input, field }, value) {
     const first = field.type === "select" ? field.options[0] : "";
     input.value = typeof first === "string" ? first : first.value;
   } else if (field.name === "tags" || field.name === "locations") input.value = value.join(", ");
+  else if (field.name === "dns_expect") input.value = [].concat(value).join(", ");
   else if (field.name === "headers") input.value = Object.entries(value).map(([k, v]) => `${k}: ${v}`).join("\n");
   else input.value = String(value);
 }
 
 /** Fills the fields from a site as GET /site/:id shows it. */
 export function fill(inputs, site) {
-  for (const x of Object.values(inputs)) write(x, site[x.field.name]);
+  for (const x of Object.values(inputs)) write(x, site[key(x.field)]);
 }
 
 /** Empties the fields. */
@@ -136,8 +146,9 @@ export function given(inputs) {
     if (x.hidden) continue;
     const v = read(x);
     if (v === undefined || v === false) continue;
-    if (x.field.name === "method" && v === "GET") continue;
-    out[x.field.name] = v;
+    // A select's first option is the default, left to the server.
+    if (x.field.type === "select" && v === x.input.options[0]?.value) continue;
+    out[key(x.field)] = v;
   }
   return out;
 }
@@ -149,15 +160,15 @@ export function changed(inputs, site) {
   for (const x of Object.values(inputs)) {
     if (x.hidden) continue;
     const v = read(x);
-    const before = site[x.field.name];
+    const before = x.field.name === "dns_expect" && site.expect !== undefined ? [].concat(site.expect) : site[key(x.field)];
     if (JSON.stringify(v === undefined ? emptyOf(x.field) : v) === JSON.stringify(before ?? emptyOf(x.field))) continue;
-    out[x.field.name] = v === undefined ? null : v;
+    out[key(x.field)] = v === undefined ? null : v;
   }
   return out;
 }
 
 function emptyOf(field) {
-  return { tags: [], locations: [], headers: {}, body: "", keyword: "", send: "", expect: "" }[field.name] ?? null;
+  return { tags: [], locations: [], headers: {}, body: "", keyword: "", send: "", expect: "", dns_expect: [] }[field.name] ?? null;
 }
 
 export function clearErrors(inputs) {
@@ -173,7 +184,9 @@ export function clearErrors(inputs) {
 export function showAtField(inputs, err) {
   const m = /^([a-z_]+)\b/.exec(err.message || "");
   // A URL already monitored is the URL field's mistake.
-  const x = err.code === "already_exists" && inputs.url ? inputs.url : m && inputs[m[1]];
+  // A setting is shown at the field of it the form shows.
+  const shown = m && Object.values(inputs).find((y) => !y.hidden && y.field && key(y.field) === m[1]);
+  const x = err.code === "already_exists" && inputs.url ? inputs.url : shown;
   if (!x) return false;
   x.error.textContent = err.message;
   x.error.hidden = false;

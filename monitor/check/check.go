@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"uptime/internal/api"
 	"uptime/internal/egress"
 	"uptime/internal/version"
@@ -77,7 +79,14 @@ func New(rawURL string, c site.Config) *Site {
 	switch kind := site.KindOf(rawURL); kind {
 	case site.KindTCP, site.KindTLS, site.KindStartTLS:
 		_, addr, _ := strings.Cut(rawURL, "://")
-		s.Check = &Stream{Addr: addr, TLS: kind == site.KindTLS, StartTLS: c.StartTLSProtocol, Send: c.Send, Expect: c.Expect}
+		s.Check = &Stream{Addr: addr, TLS: kind == site.KindTLS, StartTLS: c.StartTLSProtocol, Send: c.Send}
+		if len(c.Expect) > 0 {
+			s.Check.(*Stream).Expect = c.Expect[0]
+		}
+	case site.KindDNS:
+		_, name, _ := strings.Cut(rawURL, "://")
+		s.Check = &DNS{Name: strings.TrimSuffix(name, "/"), Type: dns.StringToType[c.DNSType], Server: c.DNSServer,
+			RCode: dns.StringToRcode[c.DNSRCode], Expect: c.Expect}
 	default:
 		s.Check = NewHTTP(rawURL, c)
 	}
