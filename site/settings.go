@@ -433,8 +433,8 @@ var kindSettings = []struct {
 	{"expect_status", []string{KindHTTP, KindHTTPS}, func(st *Settings) bool { return st.ExpectStatus != nil }},
 	{"keyword", []string{KindHTTP, KindHTTPS}, func(st *Settings) bool { return st.Keyword != nil }},
 	{"keyword_absent", []string{KindHTTP, KindHTTPS}, func(st *Settings) bool { return st.KeywordAbsent != nil }},
-	{"send", []string{KindTCP, KindTLS}, func(st *Settings) bool { return st.Send != nil }},
-	{"expect", []string{KindTCP, KindTLS, KindDNS}, func(st *Settings) bool { return st.Expect != nil }},
+	{"send", []string{KindTCP, KindTLS, KindWS, KindWSS}, func(st *Settings) bool { return st.Send != nil }},
+	{"expect", []string{KindTCP, KindTLS, KindDNS, KindWS, KindWSS}, func(st *Settings) bool { return st.Expect != nil }},
 	{"dns_type", []string{KindDNS}, func(st *Settings) bool { return st.DNSType != nil }},
 	{"dns_server", []string{KindDNS}, func(st *Settings) bool { return st.DNSServer != nil }},
 	{"dns_rcode", []string{KindDNS}, func(st *Settings) bool { return st.DNSRCode != nil }},
@@ -452,7 +452,11 @@ func (st *Settings) checkKind(rawURL string) error {
 			for i, k := range s.kinds {
 				schemes[i] = k + "://"
 			}
-			return api.Errorf(api.InvalidArgument, "%s is a setting of %s sites, not of %s:// ones", s.name, strings.Join(schemes, " and "), kind)
+			list := schemes[0]
+			if n := len(schemes); n > 1 {
+				list = strings.Join(schemes[:n-1], ", ") + " and " + schemes[n-1]
+			}
+			return api.Errorf(api.InvalidArgument, "%s is a setting of %s sites, not of %s:// ones", s.name, list, kind)
 		}
 	}
 	if st.StartTLSProtocol != nil {

@@ -30,10 +30,14 @@ const (
 	// KindDNS is up when a DNS server answers a question about the name
 	// as expected (dns://name).
 	KindDNS = "dns"
+	// KindWS and KindWSS are up when a WebSocket upgrade succeeds
+	// (ws://host/path, wss://host/path).
+	KindWS  = "ws"
+	KindWSS = "wss"
 )
 
 // Kinds are the kinds of check, as the URLs' schemes name them.
-var Kinds = []string{KindHTTP, KindHTTPS, KindTCP, KindTLS, KindStartTLS, KindDNS}
+var Kinds = []string{KindHTTP, KindHTTPS, KindTCP, KindTLS, KindStartTLS, KindDNS, KindWS, KindWSS}
 
 // StartTLSProtocols are the protocols a starttls check speaks.
 var StartTLSProtocols = []string{"smtp", "imap", "pop3"}
@@ -61,6 +65,10 @@ func KindOf(rawURL string) string {
 
 // IsHTTP tells whether a kind of check is http's or https's.
 func IsHTTP(kind string) bool { return kind == KindHTTP || kind == KindHTTPS }
+
+// hasPath tells whether a kind's URLs are whole URLs, with a path and a
+// query: http's and the WebSocket's.
+func hasPath(kind string) bool { return IsHTTP(kind) || kind == KindWS || kind == KindWSS }
 
 // NormalizeURL checks a site URL and returns it as it will be stored: with
 // https:// in front when it names no scheme, as the tutorial does. Its
@@ -104,7 +112,7 @@ func NormalizeURL(raw string) (string, error) {
 		case u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
 			return "", api.Errorf(api.InvalidArgument, "url %s: a dns:// URL is a name, with no path or query", api.Quote(raw))
 		}
-	} else if !IsHTTP(scheme) {
+	} else if !hasPath(scheme) {
 		switch {
 		case port == "":
 			return "", api.Errorf(api.InvalidArgument, "url %s needs a port, as in %s://%s:5432", api.Quote(raw), scheme, u.Hostname())
@@ -125,10 +133,10 @@ func NormalizeURL(raw string) (string, error) {
 	} else if host, err = idna.Lookup.ToASCII(host); err != nil {
 		return "", api.Errorf(api.InvalidArgument, "url %s has an invalid host name: %s", api.Quote(raw), api.Clip(err.Error()))
 	}
-	if port != "" && !(scheme == "http" && port == "80" || scheme == "https" && port == "443") {
+	if port != "" && !((scheme == "http" || scheme == "ws") && port == "80" || (scheme == "https" || scheme == "wss") && port == "443") {
 		host += ":" + port
 	}
-	if !IsHTTP(scheme) {
+	if !hasPath(scheme) {
 		return scheme + "://" + host, nil
 	}
 	// Rebuild scheme://[userinfo@]host and keep the rest byte for byte.

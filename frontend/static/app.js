@@ -527,6 +527,9 @@ function checkedHow(site) {
     const expect = site.expect ? `, an answer holding ${[].concat(site.expect).map((e) => `“${e}”`).join(" or ")}` : "";
     return `every ${site.interval}, ${site.dns_type} asked of ${site.dns_server || "the system's resolver"}, ${site.dns_rcode}${expect}`;
   }
+  if (site.kind === "ws" || site.kind === "wss") {
+    return `every ${site.interval}, a WebSocket upgrade${site.expect ? `, the first message holding “${site.expect}”` : ""}`;
+  }
   if (site.kind === "starttls") return `every ${site.interval}, a TLS handshake after ${site.starttls_protocol.toUpperCase()}'s STARTTLS`;
   if (site.kind === "tcp" || site.kind === "tls") {
     const what = site.kind === "tls" ? "a TLS handshake" : "a TCP connection";

@@ -55,7 +55,8 @@ export function kindOf(input) {
 
 /** The URL the server will store for input, or null if it would refuse it:
  * http or https with a host (without a scheme, https), or tcp or tls with a
- * host and a port alone; or starttls likewise; or dns with a name alone. */
+ * host and a port alone; or starttls likewise; or dns with a name alone;
+ * or ws or wss with a host. */
 export function normalizeURL(input) {
   let s = input.trim();
   if (!s || s.length > 2048) return null;
@@ -69,7 +70,7 @@ export function normalizeURL(input) {
   if (!lower.includes("://") && !lower.startsWith("http:") && !lower.startsWith("https:")) {
     s = "https://" + s;
   }
-  if (!/^https?:\/\//i.test(s)) return null;
+  if (!/^(https?|wss?):\/\//i.test(s)) return null;
   let u;
   try {
     u = new URL(s);

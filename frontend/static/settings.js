@@ -3,7 +3,7 @@
 // (headers an object, tags a list, numbers numbers), and an error the
 // server names a field in is shown at that field.
 
-const web = ["http", "https"], stream = ["tcp", "tls"];
+const web = ["http", "https"], stream = ["tcp", "tls", "ws", "wss"];
 
 /** The settings a form shows, in the order it shows them; those with kinds
  * are settings of those kinds of check alone. */

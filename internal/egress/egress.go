@@ -311,7 +311,7 @@ func urlPort(u *url.URL) uint16 {
 	if p, err := strconv.ParseUint(u.Port(), 10, 16); err == nil {
 		return uint16(p)
 	}
-	if strings.EqualFold(u.Scheme, "http") {
+	if strings.EqualFold(u.Scheme, "http") || strings.EqualFold(u.Scheme, "ws") {
 		return 80
 	}
 	return 443

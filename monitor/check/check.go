@@ -83,6 +83,12 @@ func New(rawURL string, c site.Config) *Site {
 		if len(c.Expect) > 0 {
 			s.Check.(*Stream).Expect = c.Expect[0]
 		}
+	case site.KindWS, site.KindWSS:
+		ws := &WebSocket{URL: rawURL, Send: c.Send}
+		if len(c.Expect) > 0 {
+			ws.Expect = c.Expect[0]
+		}
+		s.Check = ws
 	case site.KindDNS:
 		_, name, _ := strings.Cut(rawURL, "://")
 		s.Check = &DNS{Name: strings.TrimSuffix(name, "/"), Type: dns.StringToType[c.DNSType], Server: c.DNSServer,
