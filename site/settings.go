@@ -65,6 +65,9 @@ type Settings struct {
 	// StartTLSProtocol is the protocol a starttls check speaks: smtp, imap
 	// or pop3. Defaults to the port's (see StartTLSProtocolOf).
 	StartTLSProtocol *string `json:"starttls_protocol,omitempty"`
+	// GRPCService is the service a grpc check asks the health of. Defaults
+	// to none: the server as a whole.
+	GRPCService *string `json:"grpc_service,omitempty"`
 	// MaxLatency is the latency above which an answering site is degraded:
 	// up, but alerted. Defaults to none.
 	MaxLatency *Duration `json:"max_latency,omitempty"`
@@ -173,6 +176,9 @@ type Config struct {
 	DNSRCode  string `json:"dns_rcode,omitempty"`
 	// StartTLSProtocol is the protocol a starttls check speaks.
 	StartTLSProtocol string `json:"starttls_protocol,omitempty"`
+	// GRPCService is the service a grpc check asks the health of; empty
+	// for the server as a whole.
+	GRPCService string `json:"grpc_service,omitempty"`
 	// MaxLatency is the latency above which the site is degraded; null for
 	// none.
 	MaxLatency *Duration `json:"max_latency"`
@@ -230,6 +236,7 @@ func (st Settings) Config(rawURL string, d Defaults) Config {
 	if len(st.Expect) > 0 {
 		c.Expect = st.Expect
 	}
+	set(&c.GRPCService, st.GRPCService)
 	if c.Kind == KindDNS {
 		c.DNSType, c.DNSRCode = "A", "NOERROR"
 		set(&c.DNSType, st.DNSType)
@@ -365,6 +372,14 @@ func (st *Settings) normalize(rawURL string, d Defaults) error {
 			return api.Errorf(api.InvalidArgument, "quorum %d is more than the site's %d locations", q, len(st.Locations))
 		}
 	}
+	if st.GRPCService != nil {
+		if err := checkText("grpc_service", *st.GRPCService, maxName); err != nil {
+			return err
+		}
+		if *st.GRPCService == "" {
+			st.GRPCService = nil
+		}
+	}
 	if st.Send != nil {
 		if err := checkLines("send", *st.Send, MaxSend); err != nil {
 			return err
@@ -439,6 +454,7 @@ var kindSettings = []struct {
 	{"dns_server", []string{KindDNS}, func(st *Settings) bool { return st.DNSServer != nil }},
 	{"dns_rcode", []string{KindDNS}, func(st *Settings) bool { return st.DNSRCode != nil }},
 	{"starttls_protocol", []string{KindStartTLS}, func(st *Settings) bool { return st.StartTLSProtocol != nil }},
+	{"grpc_service", []string{KindGRPC, KindGRPCS}, func(st *Settings) bool { return st.GRPCService != nil }},
 }
 
 // checkKind refuses the settings given that are not the kind's: a setting

@@ -261,6 +261,9 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		{"starttls with an unknown protocol", "POST", "/site", `{"url": "starttls://mail.example:8025", "starttls_protocol": "ftp"}`, 400, "invalid_argument", "starttls_protocol must be one of smtp, imap, pop3"},
 		{"starttls_protocol on tls", "POST", "/site", `{"url": "tls://mail.example:465", "starttls_protocol": "smtp"}`, 400, "invalid_argument", "starttls_protocol is a setting of starttls:// sites, not of tls:// ones"},
 		{"send on starttls", "POST", "/site", `{"url": "starttls://mail.example:587", "send": "x"}`, 400, "invalid_argument", "send is a setting of tcp://, tls://, ws:// and wss:// sites, not of starttls:// ones"},
+		{"grpc without a port", "POST", "/site", `{"url": "grpc://api.example"}`, 400, "invalid_argument", "needs a port"},
+		{"grpc_service on tcp", "POST", "/site", `{"url": "tcp://db.example:5432", "grpc_service": "x"}`, 400, "invalid_argument", "grpc_service is a setting of grpc:// and grpcs:// sites"},
+		{"method on ws", "POST", "/site", `{"url": "ws://live.example/feed", "method": "POST"}`, 400, "invalid_argument", "method is a setting of http:// and https:// sites, not of ws:// ones"},
 		{"send with a NUL", "POST", "/site", `{"url": "tcp://db.example:5432", "send": "a\u0000b"}`, 400, "invalid_argument", "control characters"},
 		{"send too long", "POST", "/site", `{"url": "tcp://db.example:5432", "send": "` + strings.Repeat("x", 5000) + `"}`, 400, "invalid_argument", "at most 4096 bytes"},
 		{"no host", "POST", "/site", `{"url": "https://"}`, 400, "invalid_argument", "no host"},
@@ -461,5 +464,23 @@ func TestSitesOfOtherKinds(t *testing.T) {
 	}
 	if _, list := e.Do(t, "GET", "/site", ""); strings.Contains(list, "s3cret") {
 		t.Errorf("GET /site shows what a tcp check sends: %s", list)
+	}
+}
+
+// WebSocket and gRPC sites keep their URLs as their kinds have them.
+func TestWebSocketAndGRPCSites(t *testing.T) {
+	e := setup(t, "")
+	for given, want := range map[string]string{
+		`{"url": "WS://Live.Example:80/feed?x=1", "send": "hi", "expect": "hello"}`: "ws://live.example/feed?x=1",
+		`{"url": "wss://live.example:443/"}`:                                        "wss://live.example/",
+		`{"url": "grpcs://API.example:443", "grpc_service": "orders"}`:              "grpcs://api.example:443",
+	} {
+		var added struct{ ID int }
+		e.Call(t, "POST", "/site", given, &added)
+		var got map[string]any
+		e.Call(t, "GET", fmt.Sprintf("/site/%d", added.ID), "", &got)
+		if got["url"] != want || got["kind"] != strings.SplitN(want, ":", 2)[0] {
+			t.Errorf("%s: stored as %v, want %s", given, got, want)
+		}
 	}
 }

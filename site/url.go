@@ -34,10 +34,14 @@ const (
 	// (ws://host/path, wss://host/path).
 	KindWS  = "ws"
 	KindWSS = "wss"
+	// KindGRPC and KindGRPCS are up when the server's gRPC health service
+	// answers SERVING (grpc://host:port, grpcs://host:port over TLS).
+	KindGRPC  = "grpc"
+	KindGRPCS = "grpcs"
 )
 
 // Kinds are the kinds of check, as the URLs' schemes name them.
-var Kinds = []string{KindHTTP, KindHTTPS, KindTCP, KindTLS, KindStartTLS, KindDNS, KindWS, KindWSS}
+var Kinds = []string{KindHTTP, KindHTTPS, KindTCP, KindTLS, KindStartTLS, KindDNS, KindWS, KindWSS, KindGRPC, KindGRPCS}
 
 // StartTLSProtocols are the protocols a starttls check speaks.
 var StartTLSProtocols = []string{"smtp", "imap", "pop3"}

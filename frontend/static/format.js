@@ -55,7 +55,7 @@ export function kindOf(input) {
 
 /** The URL the server will store for input, or null if it would refuse it:
  * http or https with a host (without a scheme, https), or tcp or tls with a
- * host and a port alone; or starttls likewise; or dns with a name alone;
+ * host and a port alone; or starttls, grpc or grpcs likewise; or dns with a name alone;
  * or ws or wss with a host. */
 export function normalizeURL(input) {
   let s = input.trim();
@@ -64,8 +64,8 @@ export function normalizeURL(input) {
   if (lower.startsWith("dns://")) {
     return /^dns:\/\/[^\s/:?#@[\]]+\/?$/i.test(s) ? s : null;
   }
-  if (/^(tcp|tls|starttls):\/\//.test(lower)) {
-    return /^(tcp|tls|starttls):\/\/(\[[0-9a-f:.]+\]|[^\s/:?#@[\]]+):\d{1,5}\/?$/i.test(s) ? s : null;
+  if (/^(tcp|tls|starttls|grpcs?):\/\//.test(lower)) {
+    return /^(tcp|tls|starttls|grpcs?):\/\/(\[[0-9a-f:.]+\]|[^\s/:?#@[\]]+):\d{1,5}\/?$/i.test(s) ? s : null;
   }
   if (!lower.includes("://") && !lower.startsWith("http:") && !lower.startsWith("https:")) {
     s = "https://" + s;

@@ -17,6 +17,7 @@ export const fields = [
   { name: "keyword_absent", label: "The keyword must not appear", type: "checkbox", kinds: web },
   { name: "send", label: "Send once connected", type: "textarea", placeholder: "nothing", kinds: stream },
   { name: "expect", label: "The reply must contain", placeholder: "nothing: connecting is enough", kinds: stream },
+  { name: "grpc_service", label: "gRPC service", placeholder: "the server as a whole", kinds: ["grpc", "grpcs"] },
   { name: "dns_type", label: "Record type", type: "select", options: ["A", "AAAA", "CNAME", "MX", "NS", "TXT", "SRV", "CAA", "SOA", "PTR"], kinds: ["dns"] },
   { name: "dns_server", label: "DNS server", placeholder: "the system's resolver", hint: "host or host:port", kinds: ["dns"] },
   { name: "dns_expect", api: "expect", label: "An answer must hold one of", placeholder: "any answer", hint: "values separated by commas", kinds: ["dns"] },

@@ -89,6 +89,9 @@ func New(rawURL string, c site.Config) *Site {
 			ws.Expect = c.Expect[0]
 		}
 		s.Check = ws
+	case site.KindGRPC, site.KindGRPCS:
+		_, addr, _ := strings.Cut(rawURL, "://")
+		s.Check = &GRPC{Addr: addr, TLS: kind == site.KindGRPCS, Service: c.GRPCService}
 	case site.KindDNS:
 		_, name, _ := strings.Cut(rawURL, "://")
 		s.Check = &DNS{Name: strings.TrimSuffix(name, "/"), Type: dns.StringToType[c.DNSType], Server: c.DNSServer,
