@@ -361,7 +361,7 @@ func (s *Service) importRow(ctx context.Context, i int, raw json.RawMessage) (im
 	if err := st.normalize(u, s.defaults); err != nil {
 		return importRow{}, err
 	}
-	if err := s.checkServer(ctx, st); err != nil {
+	if err := s.checkReach(ctx, u, st); err != nil {
 		return importRow{}, err
 	}
 	return importRow{index: i, url: u, settings: st, unique: s.uniqueURL(u)}, nil

@@ -68,6 +68,12 @@ type Settings struct {
 	// GRPCService is the service a grpc check asks the health of. Defaults
 	// to none: the server as a whole.
 	GRPCService *string `json:"grpc_service,omitempty"`
+	// Count is how many echo requests an icmp check sends, 1 to 10.
+	// Defaults to 3.
+	Count *int `json:"count,omitempty"`
+	// MaxLoss is the share of them, in percent, that may go unanswered,
+	// 0 to 100. Defaults to 0: every one must be answered.
+	MaxLoss *int `json:"max_loss,omitempty"`
 	// MaxLatency is the latency above which an answering site is degraded:
 	// up, but alerted. Defaults to none.
 	MaxLatency *Duration `json:"max_latency,omitempty"`
@@ -127,6 +133,7 @@ const (
 	MaxSend          = 4 << 10
 	maxExpect        = 1 << 10
 	maxDNSExpect     = 10
+	maxCount         = 10
 	MaxConfirmations = 10
 	MaxRecoveries    = 10
 	maxTags          = 20
@@ -179,6 +186,10 @@ type Config struct {
 	// GRPCService is the service a grpc check asks the health of; empty
 	// for the server as a whole.
 	GRPCService string `json:"grpc_service,omitempty"`
+	// Count and MaxLoss are an icmp check's echo requests and the percent
+	// of them that may be lost; null for other kinds.
+	Count   *int `json:"count,omitempty"`
+	MaxLoss *int `json:"max_loss,omitempty"`
 	// MaxLatency is the latency above which the site is degraded; null for
 	// none.
 	MaxLatency *Duration `json:"max_latency"`
@@ -237,6 +248,12 @@ func (st Settings) Config(rawURL string, d Defaults) Config {
 		c.Expect = st.Expect
 	}
 	set(&c.GRPCService, st.GRPCService)
+	if c.Kind == KindICMP {
+		count, maxLoss := 3, 0
+		set(&count, st.Count)
+		set(&maxLoss, st.MaxLoss)
+		c.Count, c.MaxLoss = &count, &maxLoss
+	}
 	if c.Kind == KindDNS {
 		c.DNSType, c.DNSRCode = "A", "NOERROR"
 		set(&c.DNSType, st.DNSType)
@@ -372,6 +389,12 @@ func (st *Settings) normalize(rawURL string, d Defaults) error {
 			return api.Errorf(api.InvalidArgument, "quorum %d is more than the site's %d locations", q, len(st.Locations))
 		}
 	}
+	if st.Count != nil && (*st.Count < 1 || *st.Count > maxCount) {
+		return api.Errorf(api.InvalidArgument, "count must be from 1 to %d, got %d", maxCount, *st.Count)
+	}
+	if st.MaxLoss != nil && (*st.MaxLoss < 0 || *st.MaxLoss > 100) {
+		return api.Errorf(api.InvalidArgument, "max_loss must be a percent from 0 to 100, got %d", *st.MaxLoss)
+	}
 	if st.GRPCService != nil {
 		if err := checkText("grpc_service", *st.GRPCService, maxName); err != nil {
 			return err
@@ -455,6 +478,8 @@ var kindSettings = []struct {
 	{"dns_rcode", []string{KindDNS}, func(st *Settings) bool { return st.DNSRCode != nil }},
 	{"starttls_protocol", []string{KindStartTLS}, func(st *Settings) bool { return st.StartTLSProtocol != nil }},
 	{"grpc_service", []string{KindGRPC, KindGRPCS}, func(st *Settings) bool { return st.GRPCService != nil }},
+	{"count", []string{KindICMP}, func(st *Settings) bool { return st.Count != nil }},
+	{"max_loss", []string{KindICMP}, func(st *Settings) bool { return st.MaxLoss != nil }},
 }
 
 // checkKind refuses the settings given that are not the kind's: a setting

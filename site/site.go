@@ -17,6 +17,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"uptime/internal/api"
+	"uptime/internal/ping"
 	"uptime/internal/seal"
 )
 
@@ -214,7 +215,7 @@ func (s *Service) add(ctx context.Context, p AddParams) (*Entry, error) {
 	if err := p.Settings.normalize(u, s.defaults); err != nil {
 		return nil, err
 	}
-	if err := s.checkServer(ctx, p.Settings); err != nil {
+	if err := s.checkReach(ctx, u, p.Settings); err != nil {
 		return nil, err
 	}
 	r := s.sealRow(0, u, p.Settings, 1)
@@ -253,9 +254,15 @@ func (s *Service) checkURL(ctx context.Context, rawURL string) (string, error) {
 	return u, nil
 }
 
-// checkServer refuses a dns_server that may not be asked, as checkURL
-// refuses a URL.
-func (s *Service) checkServer(ctx context.Context, st Settings) error {
+// checkReach refuses what a site's checks could not reach: a dns_server
+// that may not be asked, as checkURL refuses a URL, and an icmp:// site
+// where this process can send no echo request.
+func (s *Service) checkReach(ctx context.Context, rawURL string, st Settings) error {
+	if KindOf(rawURL) == KindICMP {
+		if err := ping.Available(); err != nil {
+			return api.Errorf(api.InvalidArgument, "url %s cannot be checked here: %v", api.Quote(rawURL), err)
+		}
+	}
 	if s.targets == nil || st.DNSServer == nil {
 		return nil
 	}

@@ -264,6 +264,10 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		{"grpc without a port", "POST", "/site", `{"url": "grpc://api.example"}`, 400, "invalid_argument", "needs a port"},
 		{"grpc_service on tcp", "POST", "/site", `{"url": "tcp://db.example:5432", "grpc_service": "x"}`, 400, "invalid_argument", "grpc_service is a setting of grpc:// and grpcs:// sites"},
 		{"method on ws", "POST", "/site", `{"url": "ws://live.example/feed", "method": "POST"}`, 400, "invalid_argument", "method is a setting of http:// and https:// sites, not of ws:// ones"},
+		{"icmp with a port", "POST", "/site", `{"url": "icmp://gw.example:7"}`, 400, "invalid_argument", "no port"},
+		{"icmp count", "POST", "/site", `{"url": "icmp://gw.example", "count": 11}`, 400, "invalid_argument", "count must be from 1 to 10"},
+		{"icmp max_loss", "POST", "/site", `{"url": "icmp://gw.example", "max_loss": 101}`, 400, "invalid_argument", "max_loss must be a percent"},
+		{"count on tcp", "POST", "/site", `{"url": "tcp://db.example:5432", "count": 3}`, 400, "invalid_argument", "count is a setting of icmp:// sites"},
 		{"send with a NUL", "POST", "/site", `{"url": "tcp://db.example:5432", "send": "a\u0000b"}`, 400, "invalid_argument", "control characters"},
 		{"send too long", "POST", "/site", `{"url": "tcp://db.example:5432", "send": "` + strings.Repeat("x", 5000) + `"}`, 400, "invalid_argument", "at most 4096 bytes"},
 		{"no host", "POST", "/site", `{"url": "https://"}`, 400, "invalid_argument", "no host"},
@@ -482,5 +486,17 @@ func TestWebSocketAndGRPCSites(t *testing.T) {
 		if got["url"] != want || got["kind"] != strings.SplitN(want, ":", 2)[0] {
 			t.Errorf("%s: stored as %v, want %s", given, got, want)
 		}
+	}
+}
+
+// An icmp:// site shows its echo requests and the loss it allows.
+func TestICMPSites(t *testing.T) {
+	e := setup(t, "")
+	var added struct{ ID int }
+	e.Call(t, "POST", "/site", `{"url": "icmp://GW.example/", "max_loss": 34}`, &added)
+	var got map[string]any
+	e.Call(t, "GET", fmt.Sprintf("/site/%d", added.ID), "", &got)
+	if got["url"] != "icmp://gw.example" || got["kind"] != "icmp" || got["count"] != 3.0 || got["max_loss"] != 34.0 {
+		t.Fatalf("the icmp site: %v", got)
 	}
 }

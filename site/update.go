@@ -115,7 +115,7 @@ func (s *Service) patched(ctx context.Context, old *Entry, patch fields) (string
 	if err := st.normalize(u, s.defaults); err != nil {
 		return "", Settings{}, err
 	}
-	if err := s.checkServer(ctx, st); err != nil {
+	if err := s.checkReach(ctx, u, st); err != nil {
 		return "", Settings{}, err
 	}
 	return u, st, nil

@@ -38,10 +38,12 @@ const (
 	// answers SERVING (grpc://host:port, grpcs://host:port over TLS).
 	KindGRPC  = "grpc"
 	KindGRPCS = "grpcs"
+	// KindICMP is up when the host answers ICMP echo requests (icmp://host).
+	KindICMP = "icmp"
 )
 
 // Kinds are the kinds of check, as the URLs' schemes name them.
-var Kinds = []string{KindHTTP, KindHTTPS, KindTCP, KindTLS, KindStartTLS, KindDNS, KindWS, KindWSS, KindGRPC, KindGRPCS}
+var Kinds = []string{KindHTTP, KindHTTPS, KindTCP, KindTLS, KindStartTLS, KindDNS, KindWS, KindWSS, KindGRPC, KindGRPCS, KindICMP}
 
 // StartTLSProtocols are the protocols a starttls check speaks.
 var StartTLSProtocols = []string{"smtp", "imap", "pop3"}
@@ -107,14 +109,16 @@ func NormalizeURL(raw string) (string, error) {
 		return "", api.Errorf(api.InvalidArgument, "url %s has no host", api.Quote(raw))
 	}
 	port := u.Port()
-	if scheme == KindDNS {
+	if scheme == KindDNS || scheme == KindICMP {
 		switch {
-		case port != "":
+		case port != "" && scheme == KindDNS:
 			return "", api.Errorf(api.InvalidArgument, "url %s: a dns:// URL is the name asked about, with no port; dns_server names the server", api.Quote(raw))
+		case port != "":
+			return "", api.Errorf(api.InvalidArgument, "url %s: an icmp:// URL is a host, with no port", api.Quote(raw))
 		case u.User != nil:
-			return "", api.Errorf(api.InvalidArgument, "url %s: a dns:// URL has no user information", api.Quote(api.Redact(raw)))
+			return "", api.Errorf(api.InvalidArgument, "url %s: a %s:// URL has no user information", api.Quote(api.Redact(raw)), scheme)
 		case u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
-			return "", api.Errorf(api.InvalidArgument, "url %s: a dns:// URL is a name, with no path or query", api.Quote(raw))
+			return "", api.Errorf(api.InvalidArgument, "url %s: a %s:// URL is a name, with no path or query", api.Quote(raw), scheme)
 		}
 	} else if !hasPath(scheme) {
 		switch {

@@ -533,6 +533,7 @@ function checkedHow(site) {
   if (site.kind === "grpc" || site.kind === "grpcs") {
     return `every ${site.interval}, gRPC health of ${site.grpc_service ? `“${site.grpc_service}”` : "the server"}${site.kind === "grpcs" ? " over TLS" : ""}`;
   }
+  if (site.kind === "icmp") return `every ${site.interval}, ${site.count} echo requests, at most ${site.max_loss}% lost`;
   if (site.kind === "starttls") return `every ${site.interval}, a TLS handshake after ${site.starttls_protocol.toUpperCase()}'s STARTTLS`;
   if (site.kind === "tcp" || site.kind === "tls") {
     const what = site.kind === "tls" ? "a TLS handshake" : "a TCP connection";

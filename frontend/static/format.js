@@ -55,14 +55,14 @@ export function kindOf(input) {
 
 /** The URL the server will store for input, or null if it would refuse it:
  * http or https with a host (without a scheme, https), or tcp or tls with a
- * host and a port alone; or starttls, grpc or grpcs likewise; or dns with a name alone;
+ * host and a port alone; or starttls, grpc or grpcs likewise; or dns or icmp with a name alone;
  * or ws or wss with a host. */
 export function normalizeURL(input) {
   let s = input.trim();
   if (!s || s.length > 2048) return null;
   const lower = s.toLowerCase();
-  if (lower.startsWith("dns://")) {
-    return /^dns:\/\/[^\s/:?#@[\]]+\/?$/i.test(s) ? s : null;
+  if (lower.startsWith("dns://") || lower.startsWith("icmp://")) {
+    return /^(dns|icmp):\/\/(\[[0-9a-f:.]+\]|[^\s/:?#@[\]]+)\/?$/i.test(s) ? s : null;
   }
   if (/^(tcp|tls|starttls|grpcs?):\/\//.test(lower)) {
     return /^(tcp|tls|starttls|grpcs?):\/\/(\[[0-9a-f:.]+\]|[^\s/:?#@[\]]+):\d{1,5}\/?$/i.test(s) ? s : null;

@@ -17,6 +17,8 @@ export const fields = [
   { name: "keyword_absent", label: "The keyword must not appear", type: "checkbox", kinds: web },
   { name: "send", label: "Send once connected", type: "textarea", placeholder: "nothing", kinds: stream },
   { name: "expect", label: "The reply must contain", placeholder: "nothing: connecting is enough", kinds: stream },
+  { name: "count", label: "Echo requests", type: "number", min: 1, max: 10, placeholder: "3", kinds: ["icmp"] },
+  { name: "max_loss", label: "Lost at most (%)", type: "number", min: 0, max: 100, placeholder: "0", kinds: ["icmp"] },
   { name: "grpc_service", label: "gRPC service", placeholder: "the server as a whole", kinds: ["grpc", "grpcs"] },
   { name: "dns_type", label: "Record type", type: "select", options: ["A", "AAAA", "CNAME", "MX", "NS", "TXT", "SRV", "CAA", "SOA", "PTR"], kinds: ["dns"] },
   { name: "dns_server", label: "DNS server", placeholder: "the system's resolver", hint: "host or host:port", kinds: ["dns"] },
@@ -87,6 +89,8 @@ function read({ input, field }) {
     case "confirmations":
     case "recoveries":
     case "quorum":
+    case "count":
+    case "max_loss":
       return /^-?\d+$/.test(v) ? Number(v) : v; // the server explains what is wrong
     case "tags":
     case "locations":

@@ -92,6 +92,16 @@ func New(rawURL string, c site.Config) *Site {
 	case site.KindGRPC, site.KindGRPCS:
 		_, addr, _ := strings.Cut(rawURL, "://")
 		s.Check = &GRPC{Addr: addr, TLS: kind == site.KindGRPCS, Service: c.GRPCService}
+	case site.KindICMP:
+		_, host, _ := strings.Cut(rawURL, "://")
+		p := &ICMP{Host: strings.Trim(strings.TrimSuffix(host, "/"), "[]"), Count: 3}
+		if c.Count != nil {
+			p.Count = *c.Count
+		}
+		if c.MaxLoss != nil {
+			p.MaxLoss = *c.MaxLoss
+		}
+		s.Check = p
 	case site.KindDNS:
 		_, name, _ := strings.Cut(rawURL, "://")
 		s.Check = &DNS{Name: strings.TrimSuffix(name, "/"), Type: dns.StringToType[c.DNSType], Server: c.DNSServer,
@@ -187,7 +197,9 @@ func (c *Checker) Run(ctx context.Context, s *Site) Result {
 	defer cancel()
 	s.Do(ctx, a)
 	res := a.Result
-	res.Latency = time.Since(res.CheckedAt)
+	if res.Latency == 0 { // the kind's own measure, or the whole check
+		res.Latency = time.Since(res.CheckedAt)
+	}
 	// A reason may quote the URL; it is stored and shown, so without its
 	// password.
 	res.Reason = api.Redact(res.Reason)
