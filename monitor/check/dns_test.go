@@ -15,7 +15,7 @@ import (
 
 // dnsServer answers on loopback: A, MX and TXT records of a zone, SERVFAIL
 // for one name, NXDOMAIN for the rest.
-func dnsServer(t *testing.T) string {
+func dnsServer(t testing.TB) string {
 	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {

@@ -26,7 +26,7 @@ import (
 )
 
 // serve accepts connections on loopback and hands each to handle.
-func serve(t *testing.T, ln net.Listener, handle func(net.Conn)) string {
+func serve(t testing.TB, ln net.Listener, handle func(net.Conn)) string {
 	t.Helper()
 	t.Cleanup(func() { ln.Close() })
 	go func() {
@@ -44,7 +44,7 @@ func serve(t *testing.T, ln net.Listener, handle func(net.Conn)) string {
 	return ln.Addr().String()
 }
 
-func listen(t *testing.T) net.Listener {
+func listen(t testing.TB) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -55,7 +55,7 @@ func listen(t *testing.T) net.Listener {
 
 // certificate makes a certificate for the names and 127.0.0.1, valid from
 // an hour ago for validFor.
-func certificate(t *testing.T, validFor time.Duration, names ...string) (tls.Certificate, *x509.Certificate) {
+func certificate(t testing.TB, validFor time.Duration, names ...string) (tls.Certificate, *x509.Certificate) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -82,7 +82,7 @@ func certificate(t *testing.T, validFor time.Duration, names ...string) (tls.Cer
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, leaf
 }
 
-func stream(t *testing.T, rawURL, settings string) *check.Site {
+func stream(t testing.TB, rawURL, settings string) *check.Site {
 	t.Helper()
 	c, err := site.ConfigOf(settings, rawURL, site.Defaults{Interval: time.Minute, Timeout: time.Second})
 	if err != nil {
