@@ -78,6 +78,9 @@ func fieldError(name string, t reflect.Type, err error) error {
 	if typeErr.Value != "" {
 		kind = ", not " + typeErr.Value
 	}
+	if t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct {
+		return api.Errorf(api.InvalidArgument, "%s must be a list of objects%s", name, kind)
+	}
 	want := map[reflect.Kind]string{
 		reflect.String: "a string",
 		reflect.Bool:   "true or false",

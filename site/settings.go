@@ -45,6 +45,9 @@ type Settings struct {
 	Keyword *string `json:"keyword,omitempty"`
 	// KeywordAbsent turns Keyword around: it must not appear.
 	KeywordAbsent *bool `json:"keyword_absent,omitempty"`
+	// Assertions are conditions the answer must meet, every one (see
+	// Assertion). Defaults to none.
+	Assertions []Assertion `json:"assertions,omitempty"`
 	// Send is text a tcp or tls check sends once connected, at most 4 KiB;
 	// responses show it hidden. Defaults to nothing.
 	Send *string `json:"send,omitempty"`
@@ -170,6 +173,8 @@ type Config struct {
 	Keyword string `json:"keyword"`
 	// KeywordAbsent turns Keyword around.
 	KeywordAbsent bool `json:"keyword_absent"`
+	// Assertions must all hold of an http or https check's answer.
+	Assertions []Assertion `json:"assertions,omitempty"`
 	// Send is sent by a tcp or tls check once connected; responses show
 	// it hidden.
 	Send string `json:"send,omitempty"`
@@ -243,6 +248,7 @@ func (st Settings) Config(rawURL string, d Defaults) Config {
 	set(&c.Body, st.Body)
 	set(&c.Keyword, st.Keyword)
 	set(&c.KeywordAbsent, st.KeywordAbsent)
+	c.Assertions = st.Assertions
 	set(&c.Send, st.Send)
 	if len(st.Expect) > 0 {
 		c.Expect = st.Expect
@@ -389,6 +395,12 @@ func (st *Settings) normalize(rawURL string, d Defaults) error {
 			return api.Errorf(api.InvalidArgument, "quorum %d is more than the site's %d locations", q, len(st.Locations))
 		}
 	}
+	if err := checkAssertions(st.Assertions); err != nil {
+		return err
+	}
+	if len(st.Assertions) == 0 {
+		st.Assertions = nil
+	}
 	if st.Count != nil && (*st.Count < 1 || *st.Count > maxCount) {
 		return api.Errorf(api.InvalidArgument, "count must be from 1 to %d, got %d", maxCount, *st.Count)
 	}
@@ -471,6 +483,7 @@ var kindSettings = []struct {
 	{"expect_status", []string{KindHTTP, KindHTTPS}, func(st *Settings) bool { return st.ExpectStatus != nil }},
 	{"keyword", []string{KindHTTP, KindHTTPS}, func(st *Settings) bool { return st.Keyword != nil }},
 	{"keyword_absent", []string{KindHTTP, KindHTTPS}, func(st *Settings) bool { return st.KeywordAbsent != nil }},
+	{"assertions", []string{KindHTTP, KindHTTPS}, func(st *Settings) bool { return len(st.Assertions) > 0 }},
 	{"send", []string{KindTCP, KindTLS, KindWS, KindWSS}, func(st *Settings) bool { return st.Send != nil }},
 	{"expect", []string{KindTCP, KindTLS, KindDNS, KindWS, KindWSS}, func(st *Settings) bool { return st.Expect != nil }},
 	{"dns_type", []string{KindDNS}, func(st *Settings) bool { return st.DNSType != nil }},

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"uptime/site"
 )
@@ -45,6 +46,8 @@ type HTTP struct {
 	// KeywordAbsent, must not.
 	Keyword       string
 	KeywordAbsent bool
+	// Assertions must all hold of the answer.
+	Assertions []assertion
 }
 
 // NewHTTP returns the check of the site at rawURL with its settings.
@@ -55,6 +58,7 @@ func NewHTTP(rawURL string, c site.Config) *HTTP {
 		Body:          c.Body,
 		Keyword:       c.Keyword,
 		KeywordAbsent: c.KeywordAbsent,
+		Assertions:    compile(c.Assertions),
 	}
 	if c.ExpectStatus != "" && c.ExpectStatus != site.DefaultExpectStatus {
 		// Settings are checked when they are stored; a list that no longer
@@ -94,7 +98,7 @@ func (h *HTTP) Do(ctx context.Context, a *Attempt) {
 		return
 	}
 	a.Status = resp.StatusCode
-	found, err := h.readBody(resp.Body)
+	body, found, err := h.readBody(resp.Body)
 	resp.Body.Close()
 	if err != nil && err != io.EOF {
 		a.Reason = "reading the response: " + a.bodyReason(ctx, err)
@@ -105,6 +109,12 @@ func (h *HTTP) Do(ctx context.Context, a *Attempt) {
 		a.CertExpiry = &exp
 	}
 	a.Up, a.Reason = h.judge(resp.StatusCode, found)
+	if a.Up && len(h.Assertions) > 0 {
+		ans := &answer{status: resp.StatusCode, header: resp.Header, body: body, latency: time.Since(a.CheckedAt)}
+		if why := failed(h.Assertions, ans); why != "" {
+			a.Up, a.Reason = false, why
+		}
+	}
 }
 
 // request makes the check's request.
@@ -136,16 +146,17 @@ func (h *HTTP) request(ctx context.Context, userAgent string) (*http.Request, er
 	return req, nil
 }
 
-// readBody reads up to maxBodyRead of the body and reports whether the
-// keyword, if there is one, is in it.
-func (h *HTTP) readBody(body io.Reader) (found bool, err error) {
-	if h.Keyword == "" {
+// readBody reads up to maxBodyRead of the body, and keeps it when the
+// keyword or an assertion needs it; found tells whether the keyword, if
+// there is one, is in it.
+func (h *HTTP) readBody(body io.Reader) (kept []byte, found bool, err error) {
+	if h.Keyword == "" && len(h.Assertions) == 0 {
 		_, err = io.CopyN(io.Discard, body, maxBodyRead)
-		return false, err
+		return nil, false, err
 	}
 	var buf bytes.Buffer
 	_, err = io.CopyN(&buf, body, maxBodyRead)
-	return bytes.Contains(buf.Bytes(), []byte(h.Keyword)), err
+	return buf.Bytes(), h.Keyword != "" && bytes.Contains(buf.Bytes(), []byte(h.Keyword)), err
 }
 
 // judge decides from the final status and the keyword whether the site is

@@ -132,3 +132,53 @@ func siteCheck(t *testing.T, settings, url string, d site.Defaults) *check.Site 
 	}
 	return check.New(url, c)
 }
+
+// Assertions on the answer: each source and op, the first that fails
+// named with what came.
+func TestAssertions(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Version", "2")
+		switch r.URL.Path {
+		case "/degraded":
+			io.WriteString(w, `{"status": "degraded", "count": 1}`)
+		case "/html":
+			io.WriteString(w, `<html>ok</html>`)
+		default:
+			io.WriteString(w, `{"status": "ok", "count": 3, "items": [{"id": 7}]}`)
+		}
+	}))
+	defer srv.Close()
+	checker := check.NewChecker(5*time.Second, nil, nil)
+	d := site.Defaults{Interval: time.Minute, Timeout: 5 * time.Second}
+	tests := []struct {
+		path, assertions string
+		reason           string // empty: up
+	}{
+		{"/", `{"source": "json", "path": "$.status", "op": "==", "value": "ok"}`, ""},
+		{"/degraded", `{"source": "json", "path": "$.status", "op": "==", "value": "ok"}`, `json $.status == "ok": got "degraded"`},
+		{"/", `{"source": "json", "path": "$.count", "op": ">=", "value": 3}`, ""},
+		{"/", `{"source": "json", "path": "$.count", "op": ">", "value": 3}`, `json $.count > 3: got 3`},
+		{"/", `{"source": "json", "path": "$.items[0].id", "op": "exists"}`, ""},
+		{"/", `{"source": "json", "path": "$.missing", "op": "exists"}`, `json $.missing exists: nothing there`},
+		{"/", `{"source": "json", "path": "$.missing", "op": "!exists"}`, ""},
+		{"/", `{"source": "json", "path": "$.items[*].id", "op": "==", "value": 7}`, ""},
+		{"/html", `{"source": "json", "path": "$.status", "op": "==", "value": "ok"}`, "the body is not JSON"},
+		{"/", `{"source": "header", "path": "x-version", "op": "==", "value": 2}`, ""},
+		{"/", `{"source": "header", "path": "X-Missing", "op": "exists"}`, "header X-Missing exists: nothing there"},
+		{"/", `{"source": "status", "op": "<", "value": 300}`, ""},
+		{"/", `{"source": "status", "op": "==", "value": 201}`, "status == 201: got 200"},
+		{"/", `{"source": "latency", "op": "<", "value": "5s"}`, ""},
+		{"/", `{"source": "latency", "op": "<", "value": "1ns"}`, `latency < "1ns": took`},
+		{"/html", `{"source": "body", "op": "contains", "value": "ok"}`, ""},
+		{"/html", `{"source": "body", "op": "matches", "value": "^<html>"}`, ""},
+		{"/html", `{"source": "body", "op": "!contains", "value": "ok"}`, `body !contains "ok": got "<html>ok</html>"`},
+		{"/", `{"source": "status", "op": "==", "value": 200}, {"source": "json", "path": "$.count", "op": "<", "value": 2}, {"source": "body", "op": "contains", "value": "nope"}`, "json $.count < 2: got 3"},
+	}
+	for _, tt := range tests {
+		s := siteCheck(t, `{"assertions": [`+tt.assertions+`]}`, srv.URL+tt.path, d)
+		res := checker.Run(context.Background(), s)
+		if res.Up != (tt.reason == "") || !strings.Contains(res.Reason, tt.reason) || tt.reason == "" && res.Reason != "" {
+			t.Errorf("%s with %s: up %v, reason %q; want reason %q", tt.path, tt.assertions, res.Up, res.Reason, tt.reason)
+		}
+	}
+}
