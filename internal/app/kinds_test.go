@@ -2,14 +2,9 @@ package app_test
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -108,30 +103,11 @@ func TestEveryKindDownAndUpThroughSlack(t *testing.T) {
 		}
 		return bad
 	}
-	cert, pool := loopbackCertificate(t)
-	serveConns := func(ln net.Listener, handle func(net.Conn)) string {
-		t.Cleanup(func() { ln.Close() })
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				go func() {
-					defer c.Close()
-					handle(c)
-				}()
-			}
-		}()
-		return ln.Addr().String()
-	}
-	listen := func() net.Listener {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ln
-	}
+	cert, leaf := testnet.Certificate(t, 30*24*time.Hour, "localhost")
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	serveConns := func(ln net.Listener, handle func(net.Conn)) string { return testnet.Serve(t, ln, handle) }
+	listen := func() net.Listener { return testnet.Listen(t) }
 	greet := func(c net.Conn) { fmt.Fprintf(c, "%s\r\n", answer("+OK ready", "-ERR busy")) }
 	tcp := serveConns(listen(), greet)
 	tlsAddr := serveConns(tls.NewListener(listen(), &tls.Config{Certificates: []tls.Certificate{cert}}), greet)
@@ -233,25 +209,4 @@ func TestEveryKindDownAndUpThroughSlack(t *testing.T) {
 			t.Errorf("%s: Slack heard it down %d times and up %d times, want once each; all: %q", s.url, down, up, msgs)
 		}
 	}
-}
-
-// loopbackCertificate is a certificate for localhost and 127.0.0.1, and a
-// pool that trusts it.
-func loopbackCertificate(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(30 * 24 * time.Hour),
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
 }

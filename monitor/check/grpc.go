@@ -27,14 +27,8 @@ type GRPC struct {
 
 // Do asks the health service, over a connection of the checker's dialer.
 func (g *GRPC) Do(ctx context.Context, a *Attempt) {
-	host, portText, err := net.SplitHostPort(g.Addr)
-	port, perr := strconv.ParseUint(portText, 10, 16)
-	if err != nil || perr != nil {
-		a.Reason = "invalid address " + strconv.Quote(g.Addr) + ": a host and a port"
-		return
-	}
-	if err := a.targets.CheckHost(host, uint16(port)); err != nil {
-		a.Reason = err.Error()
+	host, ok := a.allowed(g.Addr)
+	if !ok {
 		return
 	}
 	creds := insecure.NewCredentials()

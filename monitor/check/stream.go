@@ -37,14 +37,8 @@ type Stream struct {
 
 // Do connects, and talks as the check says.
 func (s *Stream) Do(ctx context.Context, a *Attempt) {
-	host, portText, err := net.SplitHostPort(s.Addr)
-	port, perr := strconv.ParseUint(portText, 10, 16)
-	if err != nil || perr != nil || host == "" {
-		a.Reason = fmt.Sprintf("invalid address %q: a host and a port", s.Addr)
-		return
-	}
-	if err := a.targets.CheckHost(host, uint16(port)); err != nil {
-		a.Reason = err.Error()
+	host, ok := a.allowed(s.Addr)
+	if !ok {
 		return
 	}
 	conn, err := a.dial(ctx, "tcp", s.Addr)
@@ -127,6 +121,23 @@ func (s *Stream) expect(ctx context.Context, a *Attempt, conn net.Conn) string {
 		}
 	}
 	return fmt.Sprintf("%s not in the first %d bytes of the reply; got %s", strconv.Quote(truncate(s.Expect, 100)), maxReplyRead, quoteReply(reply))
+}
+
+// allowed splits a target's host:port and holds it to the target policy
+// before anything is looked up or sent; where it may not be reached, or
+// is no address, the attempt says why and ok is false.
+func (a *Attempt) allowed(addr string) (host string, ok bool) {
+	host, portText, err := net.SplitHostPort(addr)
+	port, perr := strconv.ParseUint(portText, 10, 16)
+	if err != nil || perr != nil || host == "" {
+		a.Reason = fmt.Sprintf("invalid address %q: a host and a port", addr)
+		return "", false
+	}
+	if err := a.targets.CheckHost(host, uint16(port)); err != nil {
+		a.Reason = err.Error()
+		return "", false
+	}
+	return host, true
 }
 
 // streamReason is reason for an error on an open connection, whose

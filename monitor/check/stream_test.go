@@ -3,15 +3,10 @@ package check_test
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"strings"
@@ -21,66 +16,16 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"uptime/internal/egress"
+	"uptime/internal/testnet"
 	"uptime/monitor/check"
 	"uptime/site"
 )
 
-// serve accepts connections on loopback and hands each to handle.
-func serve(t testing.TB, ln net.Listener, handle func(net.Conn)) string {
-	t.Helper()
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				handle(conn)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
-func listen(t testing.TB) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ln
-}
-
-// certificate makes a certificate for the names and 127.0.0.1, valid from
-// an hour ago for validFor.
-func certificate(t testing.TB, validFor time.Duration, names ...string) (tls.Certificate, *x509.Certificate) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: names[0]},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(validFor),
-		DNSNames:     names,
-	}
-	if names[0] == "localhost" {
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, leaf
-}
+var (
+	serve       = testnet.Serve
+	listen      = testnet.Listen
+	certificate = testnet.Certificate
+)
 
 func stream(t testing.TB, rawURL, settings string) *check.Site {
 	t.Helper()
