@@ -7,12 +7,18 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/miekg/dns"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"uptime/internal/ping"
 	"uptime/monitor/check"
@@ -133,6 +139,53 @@ func BenchmarkKindICMP(b *testing.B) {
 				}
 			}
 			conn.Close()
+		}
+	})
+}
+
+func BenchmarkKindGRPC(b *testing.B) {
+	hs := health.NewServer()
+	srv := grpc.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	ln := listen(b)
+	go srv.Serve(ln)
+	defer srv.Stop()
+	addr := ln.Addr().String()
+	b.Run("check", func(b *testing.B) {
+		benchChecks(b, stream(b, "grpc://"+addr, `{}`), check.NewChecker(time.Second, nil, nil))
+	})
+	b.Run("bare", func(b *testing.B) {
+		for b.Loop() {
+			conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			resp, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{})
+			if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+				b.Fatal(err, resp)
+			}
+			conn.Close()
+		}
+	})
+}
+
+func BenchmarkKindWebSocket(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, err := websocket.Accept(w, r, nil); err == nil {
+			c.Close(websocket.StatusNormalClosure, "")
+		}
+	}))
+	defer srv.Close()
+	ws := "ws" + strings.TrimPrefix(srv.URL, "http")
+	b.Run("check", func(b *testing.B) { benchChecks(b, stream(b, ws, `{}`), check.NewChecker(time.Second, nil, nil)) })
+	b.Run("bare", func(b *testing.B) {
+		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		for b.Loop() {
+			c, _, err := websocket.Dial(context.Background(), ws, &websocket.DialOptions{HTTPClient: client})
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.Close(websocket.StatusNormalClosure, "")
 		}
 	})
 }
