@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"uptime/internal/api"
+	"uptime/internal/text"
 	"uptime/monitor/check"
 )
 
@@ -129,7 +130,7 @@ func (s *Service) handleStatus(r *http.Request) (any, error) {
 		for f := range strings.SplitSeq(v, ",") {
 			id, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
 			if err != nil || id < 1 {
-				return nil, api.Errorf(api.InvalidArgument, "ids must be site ids separated by commas, got %s", api.Quote(v))
+				return nil, api.Errorf(api.InvalidArgument, "ids must be site ids separated by commas, got %s", text.Quote(v))
 			}
 			ids = append(ids, id)
 		}

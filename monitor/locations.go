@@ -16,6 +16,7 @@ import (
 
 	"uptime/internal/api"
 	"uptime/internal/queue"
+	"uptime/internal/text"
 	"uptime/monitor/event"
 	"uptime/site"
 )
@@ -318,7 +319,7 @@ func (s *Service) Forget(ctx context.Context, name string) error {
 	}
 	switch {
 	case !known:
-		return api.Errorf(api.NotFound, "no location is named %s", api.Quote(name))
+		return api.Errorf(api.NotFound, "no location is named %s", text.Quote(name))
 	case alive || name == s.opts.Location:
 		return api.Errorf(api.FailedPrecondition, "location %s is checking: stop its instances first", name)
 	}
@@ -374,8 +375,8 @@ func (s *Service) registerLocations(srv *api.Server) {
 		Response: LocationsResponse{}})
 	srv.Handle("DELETE /location/{name}", func(r *http.Request) (any, error) {
 		name := r.PathValue("name")
-		if !site.ValidLocation(name) {
-			return nil, api.Errorf(api.InvalidArgument, "%s is not a location's name: it must be %s", api.Quote(name), site.LocationRule)
+		if !queue.ValidLocation(name) {
+			return nil, api.Errorf(api.InvalidArgument, "%s is not a location's name: it must be %s", text.Quote(name), queue.LocationRule)
 		}
 		return nil, s.Forget(r.Context(), name)
 	}, api.Doc{Summary: "Forgets a location that checks no more"})

@@ -15,6 +15,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"uptime/internal/api"
+	"uptime/internal/text"
 	"uptime/site"
 )
 
@@ -239,14 +240,14 @@ func scanWindow(row pgx.Row) (*Window, error) {
 
 func parseSchedule(expr, tz string) (cron.Schedule, error) {
 	if _, err := time.LoadLocation(tz); err != nil {
-		return nil, fmt.Errorf("timezone %s is not a time zone, like Europe/Berlin or UTC", api.Quote(tz))
+		return nil, fmt.Errorf("timezone %s is not a time zone, like Europe/Berlin or UTC", text.Quote(tz))
 	}
 	if strings.Contains(expr, "TZ=") {
-		return nil, fmt.Errorf("cron %s: give the time zone in timezone, not in the expression", api.Quote(expr))
+		return nil, fmt.Errorf("cron %s: give the time zone in timezone, not in the expression", text.Quote(expr))
 	}
 	sched, err := cronParser.Parse("CRON_TZ=" + tz + " " + expr)
 	if err != nil {
-		return nil, fmt.Errorf("cron %s is not a cron expression like \"0 2 * * SUN\": %v", api.Quote(expr), err)
+		return nil, fmt.Errorf("cron %s is not a cron expression like \"0 2 * * SUN\": %v", text.Quote(expr), err)
 	}
 	return sched, nil
 }
@@ -324,7 +325,7 @@ func (s *Service) checkWindow(ctx context.Context, w *WindowParams) error {
 		}
 		d, err := time.ParseDuration(*w.Duration)
 		if err != nil || d < time.Minute || d > maxWindowDuration {
-			return api.Errorf(api.InvalidArgument, "duration must be from 1m to 168h, like 2h, got %s", api.Quote(*w.Duration))
+			return api.Errorf(api.InvalidArgument, "duration must be from 1m to 168h, like 2h, got %s", text.Quote(*w.Duration))
 		}
 		// In UTC: a clock set back in the window's zone repeats a start an
 		// hour after itself once a year, which is no overlap of the pattern.
@@ -332,7 +333,7 @@ func (s *Service) checkWindow(ctx context.Context, w *WindowParams) error {
 		if a, b, ok := overlap(utc, d, time.Now()); ok {
 			return api.Errorf(api.InvalidArgument,
 				"cron %s starts a window at %s and again at %s, before the %s of the first are over: each must end before the next starts (a longer gap between starts, or a shorter duration)",
-				api.Quote(*w.Cron), a.Format(time.RFC3339), b.Format(time.RFC3339), *w.Duration)
+				text.Quote(*w.Cron), a.Format(time.RFC3339), b.Format(time.RFC3339), *w.Duration)
 		}
 	default:
 		return api.Errorf(api.InvalidArgument, "give start and end for a one-off window, or cron, duration and timezone for a recurring one")
@@ -356,7 +357,7 @@ func (s *Service) checkWindow(ctx context.Context, w *WindowParams) error {
 		}
 		for i, tag := range *w.Tags {
 			if !slices.Contains(known, tag) {
-				return api.Errorf(api.InvalidArgument, "tags[%d]: no site has the tag %s", i, api.Quote(tag))
+				return api.Errorf(api.InvalidArgument, "tags[%d]: no site has the tag %s", i, text.Quote(tag))
 			}
 		}
 	}
@@ -366,7 +367,7 @@ func (s *Service) checkWindow(ctx context.Context, w *WindowParams) error {
 func parseTime(field, v string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
-		return time.Time{}, api.Errorf(api.InvalidArgument, "%s must be an RFC 3339 time, like 2026-11-22T02:00:00Z, got %s", field, api.Quote(v))
+		return time.Time{}, api.Errorf(api.InvalidArgument, "%s must be an RFC 3339 time, like 2026-11-22T02:00:00Z, got %s", field, text.Quote(v))
 	}
 	return t, nil
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"uptime/internal/api"
+	"uptime/internal/text"
 	"uptime/monitor/decide"
 	"uptime/monitor/event"
 )
@@ -169,7 +169,7 @@ func (s *Service) announce(ctx context.Context, tx pgx.Tx, t *target, out decide
 		if !out.State.Up {
 			reason = out.Cause
 		}
-		s.log.Info("site changed state", "site_id", t.ID, "url", api.LogURL(t.URL), "up", out.State.Up, "reason", reason,
+		s.log.Info("site changed state", "site_id", t.ID, "url", text.LogURL(t.URL), "up", out.State.Up, "reason", reason,
 			"down_at", out.DownAt)
 	}
 	for _, ev := range out.Events {
@@ -177,7 +177,7 @@ func (s *Service) announce(ctx context.Context, tx pgx.Tx, t *target, out decide
 			return err
 		}
 		if ev.Kind != event.Down && ev.Kind != event.Up {
-			s.log.Info("site alert", "site_id", t.ID, "url", api.LogURL(t.URL), "event", ev.Kind, "reason", ev.Reason)
+			s.log.Info("site alert", "site_id", t.ID, "url", text.LogURL(t.URL), "event", ev.Kind, "reason", ev.Reason)
 		}
 	}
 	return nil

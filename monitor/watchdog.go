@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	"uptime/internal/api"
+	"uptime/internal/text"
 	"uptime/internal/version"
 )
 
@@ -149,17 +149,17 @@ func (s *Service) beat(ctx context.Context) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.opts.HeartbeatURL, nil)
 	if err != nil {
-		s.log.Warn("heartbeat URL is not valid", "err", api.LogError(err))
+		s.log.Warn("heartbeat URL is not valid", "err", text.LogError(err))
 		return
 	}
 	req.Header.Set("User-Agent", version.UserAgent)
 	resp, err := s.heartbeat.Do(req)
 	if err != nil {
-		s.log.Warn("heartbeat ping failed", "url", api.LogURL(s.opts.HeartbeatURL), "err", api.LogError(err))
+		s.log.Warn("heartbeat ping failed", "url", text.LogURL(s.opts.HeartbeatURL), "err", text.LogError(err))
 		return
 	}
 	resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		s.log.Warn("heartbeat ping refused", "url", api.LogURL(s.opts.HeartbeatURL), "status", resp.StatusCode)
+		s.log.Warn("heartbeat ping refused", "url", text.LogURL(s.opts.HeartbeatURL), "status", resp.StatusCode)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/nicholas-fedor/shoutrrr/pkg/router"
 
 	"uptime/internal/api"
+	"uptime/internal/text"
 )
 
 // Channel is where alerts go, as responses show it: the URL masked, the
@@ -119,7 +120,7 @@ func kindOf(raw string) (string, error) {
 	name, _, _ := strings.Cut(scheme, "+")
 	if !slices.Contains(Services(), name) {
 		return "", api.Errorf(api.InvalidArgument, "url: unknown service %s; give http(s):// for a webhook, or one of %s",
-			api.Quote(name+"://"), strings.Join(Services(), ", "))
+			text.Quote(name+"://"), strings.Join(Services(), ", "))
 	}
 	// Matrix logs in as it reads its URL: that is a delivery, not a check
 	// of the URL, so its URL is only parsed here.
@@ -257,7 +258,7 @@ func (s *Service) check(ctx context.Context, p ChannelParams) (kind string, err 
 		for i, e := range *p.Events {
 			if !slices.Contains(Events, e) {
 				return "", api.Errorf(api.InvalidArgument, "events[%d]: unknown event %s; events are %s",
-					i, api.Quote(e), strings.Join(Events, ", "))
+					i, text.Quote(e), strings.Join(Events, ", "))
 			}
 		}
 	}
@@ -272,7 +273,7 @@ func (s *Service) check(ctx context.Context, p ChannelParams) (kind string, err 
 		}
 		for i, t := range tags {
 			if !slices.Contains(known, t) {
-				return "", api.Errorf(api.InvalidArgument, "tags[%d]: no site has the tag %s", i, api.Quote(t))
+				return "", api.Errorf(api.InvalidArgument, "tags[%d]: no site has the tag %s", i, text.Quote(t))
 			}
 		}
 	}
@@ -475,7 +476,7 @@ func (s *Service) Delete(ctx context.Context, id int64) error {
 func dbError(err error, name string) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		return api.Errorf(api.AlreadyExists, "a channel named %s exists already", api.Quote(name))
+		return api.Errorf(api.AlreadyExists, "a channel named %s exists already", text.Quote(name))
 	}
 	return err
 }

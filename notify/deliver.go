@@ -26,6 +26,7 @@ import (
 	"uptime/internal/api"
 	"uptime/internal/metrics"
 	"uptime/internal/pubsub"
+	"uptime/internal/text"
 	"uptime/internal/version"
 	"uptime/monitor/event"
 	"uptime/site"
@@ -39,7 +40,7 @@ const Subscription = "notify-channels"
 // channel that hears it.
 func (s *Service) Subscribe(topic *pubsub.Topic[event.Transition]) {
 	topic.Subscribe(Subscription, func(ctx context.Context, ev event.Transition) error {
-		return s.Publish(ctx, Event{Event: ev.Kind(), Site: EventSite{ID: ev.Site.ID, URL: api.Redact(ev.Site.URL)},
+		return s.Publish(ctx, Event{Event: ev.Kind(), Site: EventSite{ID: ev.Site.ID, URL: text.Redact(ev.Site.URL)},
 			Reason: ev.Reason, At: ev.At, Since: ev.Since, Locations: ev.Locations, Location: ev.Location})
 	})
 }
@@ -210,7 +211,7 @@ func (s *Service) open(ctx context.Context, id int64) (*openChannel, error) {
 func (s *Service) record(ctx context.Context, id int64, event string, err error) {
 	result, msg := "ok", ""
 	if err != nil {
-		result, msg = "error", api.Clip(err.Error())
+		result, msg = "error", text.Clip(err.Error())
 	}
 	metrics.Deliveries.WithLabelValues("channel", result).Inc()
 	if _, dbErr := s.db.Exec(context.WithoutCancel(ctx), `UPDATE channel SET last_delivery_at = now(), last_delivery_event = $2,
@@ -236,7 +237,7 @@ func (s *Service) send(ctx context.Context, ch *openChannel, ev Event) error {
 			msg = strings.ReplaceAll(msg, string(ch.secret), "•••")
 		}
 		// Short and redacted: what a service answered is not ours to show.
-		return errors.New(clipReason(api.Redact(msg)))
+		return errors.New(clipReason(text.Redact(msg)))
 	}
 	return nil
 }
@@ -366,7 +367,7 @@ func (s *Service) Test(ctx context.Context, id int64) error {
 	err = s.send(ctx, ch, ev)
 	s.record(ctx, id, ev.Event, err)
 	if err != nil {
-		return api.Errorf(api.Unavailable, "the channel's service refused the test message: %s", api.Clip(err.Error()))
+		return api.Errorf(api.Unavailable, "the channel's service refused the test message: %s", text.Clip(err.Error()))
 	}
 	return nil
 }

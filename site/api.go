@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"uptime/internal/api"
+	"uptime/internal/text"
 )
 
 // Register adds the service's endpoints to the server.
@@ -134,7 +135,7 @@ func (s *Service) handleList(r *http.Request) (any, error) {
 	if v := q.Get("after"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			return nil, api.Errorf(api.InvalidArgument, "after must be a site id, got %s", api.Quote(v))
+			return nil, api.Errorf(api.InvalidArgument, "after must be a site id, got %s", text.Quote(v))
 		}
 		p.After = n
 	}

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"uptime/internal/api"
+	"uptime/internal/text"
 )
 
 // Assertion is a condition an http or https check's answer must meet:
@@ -59,19 +60,19 @@ func checkAssertions(list []Assertion) error {
 			return api.Errorf(api.InvalidArgument, "assertions[%d].%s: %s", i, name, fmt.Sprintf(format, args...))
 		}
 		if !slices.Contains(AssertSources, a.Source) {
-			return field("source", "must be one of %v, got %s", AssertSources, api.Quote(a.Source))
+			return field("source", "must be one of %v, got %s", AssertSources, text.Quote(a.Source))
 		}
 		if !slices.Contains(opsOf[a.Source], a.Op) {
-			return field("op", "a %s assertion's op is one of %v, got %s", a.Source, opsOf[a.Source], api.Quote(a.Op))
+			return field("op", "a %s assertion's op is one of %v, got %s", a.Source, opsOf[a.Source], text.Quote(a.Op))
 		}
 		switch a.Source {
 		case "json":
 			if _, err := jsonpath.Parse(a.Path); err != nil {
-				return field("path", "%s is not a JSONPath (RFC 9535): %s", api.Quote(a.Path), api.Clip(err.Error()))
+				return field("path", "%s is not a JSONPath (RFC 9535): %s", text.Quote(a.Path), text.Clip(err.Error()))
 			}
 		case "header":
 			if !httpguts.ValidHeaderFieldName(a.Path) {
-				return field("path", "%s is not a header's name", api.Quote(a.Path))
+				return field("path", "%s is not a header's name", text.Quote(a.Path))
 			}
 		default:
 			if a.Path != "" {
@@ -102,7 +103,7 @@ func checkAssertions(list []Assertion) error {
 				return field("value", "matches takes a regular expression, as a string")
 			}
 			if _, err := regexp.Compile(s); err != nil {
-				return field("value", "%s is not a regular expression (RE2): %s", api.Quote(s), api.Clip(err.Error()))
+				return field("value", "%s is not a regular expression (RE2): %s", text.Quote(s), text.Clip(err.Error()))
 			}
 		case a.Source == "latency":
 			s, _ := a.Value.(string)

@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"uptime/internal/api"
+	"uptime/internal/text"
 )
 
 // MaxImport is the most sites one import may hold.
@@ -130,7 +131,7 @@ func (r *ImportResponse) change(action, url string, fields ...FieldChange) {
 		r.ChangesOmitted++
 		return
 	}
-	r.Changes = append(r.Changes, ImportChange{Action: action, URL: api.Redact(url), Fields: fields})
+	r.Changes = append(r.Changes, ImportChange{Action: action, URL: text.Redact(url), Fields: fields})
 }
 
 // errDryRun rolls back a dry run's transaction.
@@ -190,7 +191,7 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, opts ImportOpti
 			continue
 		}
 		if first, dup := seen[r.url]; dup {
-			refuse(i, api.Errorf(api.InvalidArgument, "url %s is listed already, at index %d", api.Quote(api.Redact(r.url)), first))
+			refuse(i, api.Errorf(api.InvalidArgument, "url %s is listed already, at index %d", text.Quote(text.Redact(r.url)), first))
 			continue
 		}
 		seen[r.url] = i

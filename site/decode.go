@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"uptime/internal/api"
+	"uptime/internal/text"
 )
 
 // fields is a JSON object, each field kept as it was written until it is
@@ -60,7 +61,7 @@ func (f fields) settings(also ...string) (Settings, error) {
 	}
 	if len(unknown) > 0 {
 		slices.Sort(unknown)
-		return st, api.Errorf(api.InvalidArgument, "unknown field %s", api.Quote(unknown[0]))
+		return st, api.Errorf(api.InvalidArgument, "unknown field %s", text.Quote(unknown[0]))
 	}
 	return st, nil
 }
@@ -69,7 +70,7 @@ func (f fields) settings(also ...string) (Settings, error) {
 func fieldError(name string, t reflect.Type, err error) error {
 	var typeErr *json.UnmarshalTypeError
 	if !errors.As(err, &typeErr) {
-		return api.Errorf(api.InvalidArgument, "%s %s", name, api.Clip(err.Error()))
+		return api.Errorf(api.InvalidArgument, "%s %s", name, text.Clip(err.Error()))
 	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()

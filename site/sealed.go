@@ -9,6 +9,7 @@ import (
 
 	"uptime/internal/api"
 	"uptime/internal/seal"
+	"uptime/internal/text"
 )
 
 // A site's credentials (its URL's user information and secret-looking
@@ -46,7 +47,7 @@ type Sealed struct {
 // Seal splits a site's URL and the settings it was given into what a
 // database may keep in the open and the sealed rest.
 func Seal(box *seal.Box, rawURL string, st Settings) Sealed {
-	v := Sealed{URL: api.Redact(rawURL), Settings: st.Public().json()}
+	v := Sealed{URL: text.Redact(rawURL), Settings: st.Public().json()}
 	var c credentials
 	if v.URL != rawURL {
 		c.URL = rawURL
@@ -108,7 +109,7 @@ func SealedWhat(database string) string {
 // seal.Box.Digest), so that two sites may differ by their passwords alone
 // and a copy of the database is no help in guessing them.
 func (s *Service) uniqueURL(rawURL string) string {
-	if api.Redact(rawURL) == rawURL {
+	if text.Redact(rawURL) == rawURL {
 		return rawURL
 	}
 	return s.box.Digest([]byte(rawURL))

@@ -17,6 +17,7 @@ import (
 	"uptime/internal/dbutil"
 	"uptime/internal/pgtest"
 	"uptime/internal/seal"
+	"uptime/internal/text"
 	"uptime/site"
 )
 
@@ -77,7 +78,7 @@ func TestCredentialsAreSealed(t *testing.T) {
 		Body    string            `json:"body"`
 	}
 	e.Call(t, "GET", "/site/1", "", &shown)
-	if shown.URL != "http://bob:xxxxx@a.example/x?token=xxxxx&page=1" || shown.Headers["X-JWT"] != api.Mask || shown.Body != api.Mask {
+	if shown.URL != "http://bob:xxxxx@a.example/x?token=xxxxx&page=1" || shown.Headers["X-JWT"] != text.Mask || shown.Body != text.Mask {
 		t.Fatalf("GET /site/1 shows %+v", shown)
 	}
 	e.Call(t, "PATCH", "/site/1", fmt.Sprintf(`{"url": %q, "headers": {"X-JWT": "xxxxx"}, "body": "xxxxx", "name": "A"}`, shown.URL), nil)
@@ -141,7 +142,7 @@ func TestSealOlder(t *testing.T) {
 		{"https://old.example/q?api_key=s3cret-three", `{"method": "POST", "body": "s3cret-body", "headers": {"X-JWT": "s3cret-jwt"}}`},
 		{"https://plain.example/", `{"tags": ["web"]}`},
 	} {
-		search := api.Redact(s.url)
+		search := text.Redact(s.url)
 		if i == 0 {
 			search += "\nOld one"
 		}
@@ -224,7 +225,7 @@ func TestSealOlder(t *testing.T) {
 	// a site sealed meanwhile, and one of its own: the first is left as
 	// it is and named, the second sealed, and the start goes on.
 	for _, u := range []string{"http://bob:s3cret-two@old.example/", "https://late.example/"} {
-		if err := db.Exec(`INSERT INTO sites (url, settings, search) VALUES (?, '{}', ?)`, u, api.Redact(u)).Error; err != nil {
+		if err := db.Exec(`INSERT INTO sites (url, settings, search) VALUES (?, '{}', ?)`, u, text.Redact(u)).Error; err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -17,6 +17,8 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"uptime/internal/api"
+	"uptime/internal/queue"
+	"uptime/internal/text"
 )
 
 // Settings are the settings a site was given. A field left out (nil) takes
@@ -330,7 +332,7 @@ func (st *Settings) normalize(rawURL string, d Defaults) error {
 	if st.Method != nil {
 		m := strings.ToUpper(strings.TrimSpace(*st.Method))
 		if m != "GET" && m != "HEAD" && m != "POST" {
-			return api.Errorf(api.InvalidArgument, "method must be GET, HEAD or POST, got %s", api.Quote(*st.Method))
+			return api.Errorf(api.InvalidArgument, "method must be GET, HEAD or POST, got %s", text.Quote(*st.Method))
 		}
 		st.Method = &m
 	}
@@ -343,7 +345,7 @@ func (st *Settings) normalize(rawURL string, d Defaults) error {
 	if st.ExpectStatus != nil {
 		ranges, err := ParseStatuses(*st.ExpectStatus)
 		if err != nil {
-			return api.Errorf(api.InvalidArgument, "expect_status %s: %v", api.Quote(*st.ExpectStatus), err)
+			return api.Errorf(api.InvalidArgument, "expect_status %s: %v", text.Quote(*st.ExpectStatus), err)
 		}
 		s := ranges.String()
 		st.ExpectStatus = &s
@@ -379,12 +381,12 @@ func (st *Settings) normalize(rawURL string, d Defaults) error {
 	if st.Tags, err = checkLabels("tags", st.Tags, maxTags, tagPattern.MatchString, "must match "+tagPattern.String()); err != nil {
 		return err
 	}
-	if st.Locations, err = checkLabels("locations", st.Locations, maxLocations, locationPattern.MatchString, "must be "+LocationRule); err != nil {
+	if st.Locations, err = checkLabels("locations", st.Locations, maxLocations, queue.LocationPattern.MatchString, "must be "+queue.LocationRule); err != nil {
 		return err
 	}
 	for _, l := range st.Locations {
-		if len(l) > MaxLocationName {
-			return api.Errorf(api.InvalidArgument, "locations: %s is longer than %d", api.Quote(l), MaxLocationName)
+		if len(l) > queue.MaxLocationName {
+			return api.Errorf(api.InvalidArgument, "locations: %s is longer than %d", text.Quote(l), queue.MaxLocationName)
 		}
 	}
 	if st.Quorum != nil {
@@ -516,7 +518,7 @@ func (st *Settings) checkKind(rawURL string) error {
 	if st.StartTLSProtocol != nil {
 		p := strings.ToLower(strings.TrimSpace(*st.StartTLSProtocol))
 		if !slices.Contains(StartTLSProtocols, p) {
-			return api.Errorf(api.InvalidArgument, "starttls_protocol must be one of %s, got %s", strings.Join(StartTLSProtocols, ", "), api.Quote(*st.StartTLSProtocol))
+			return api.Errorf(api.InvalidArgument, "starttls_protocol must be one of %s, got %s", strings.Join(StartTLSProtocols, ", "), text.Quote(*st.StartTLSProtocol))
 		}
 		st.StartTLSProtocol = &p
 	}
@@ -543,7 +545,7 @@ func (st *Settings) normalizeDNS() error {
 		}
 		u := strings.ToUpper(strings.TrimSpace(**v))
 		if !slices.Contains(allowed, u) {
-			return api.Errorf(api.InvalidArgument, "%s must be one of %s, got %s", field, strings.Join(allowed, ", "), api.Quote(**v))
+			return api.Errorf(api.InvalidArgument, "%s must be one of %s, got %s", field, strings.Join(allowed, ", "), text.Quote(**v))
 		}
 		*v = &u
 		return nil
@@ -574,7 +576,7 @@ func NormalizeServer(raw string) (string, error) {
 	}
 	n, perr := strconv.Atoi(port)
 	if host == "" || strings.ContainsAny(host, "/?#@ ") || perr != nil || n < 1 || n > 65535 {
-		return "", api.Errorf(api.InvalidArgument, "dns_server must be a host and an optional port, like 9.9.9.9 or ns1.example.com:53, got %s", api.Quote(raw))
+		return "", api.Errorf(api.InvalidArgument, "dns_server must be a host and an optional port, like 9.9.9.9 or ns1.example.com:53, got %s", text.Quote(raw))
 	}
 	return net.JoinHostPort(strings.ToLower(host), port), nil
 }
@@ -644,13 +646,13 @@ func checkHeaders(h map[string]string) error {
 	}
 	for name, value := range h {
 		if !httpguts.ValidHeaderFieldName(name) {
-			return api.Errorf(api.InvalidArgument, "headers: %s is not a valid header name", api.Quote(name))
+			return api.Errorf(api.InvalidArgument, "headers: %s is not a valid header name", text.Quote(name))
 		}
 		if slices.Contains(forbiddenHeaders, http.CanonicalHeaderKey(name)) {
-			return api.Errorf(api.InvalidArgument, "headers: %s is set by the check itself and cannot be given", api.Quote(name))
+			return api.Errorf(api.InvalidArgument, "headers: %s is set by the check itself and cannot be given", text.Quote(name))
 		}
 		if len(value) > maxHeaderValue || !httpguts.ValidHeaderFieldValue(value) {
-			return api.Errorf(api.InvalidArgument, "headers: the value of %s must be at most %d bytes without control characters", api.Quote(name), maxHeaderValue)
+			return api.Errorf(api.InvalidArgument, "headers: the value of %s must be at most %d bytes without control characters", text.Quote(name), maxHeaderValue)
 		}
 	}
 	return nil
@@ -658,22 +660,7 @@ func checkHeaders(h map[string]string) error {
 
 var (
 	tagPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$`)
-	// locationPattern is a location's name: a-z and 0-9 in words joined by
-	// single dashes, as River names queues (one is named after each
-	// location).
-	locationPattern = regexp.MustCompile(`^(?:[a-z0-9]+-)*[a-z0-9]+$`)
 )
-
-// MaxLocationName is the longest a location's name may be.
-const MaxLocationName = 32
-
-// ValidLocation tells whether name may name a location.
-func ValidLocation(name string) bool {
-	return len(name) <= MaxLocationName && locationPattern.MatchString(name)
-}
-
-// LocationRule says what ValidLocation accepts.
-const LocationRule = "1 to 32 of a-z and 0-9, with single dashes between them"
 
 // checkLabels checks a list of tags or locations with valid, which rule
 // says in words, and drops repeats.
@@ -687,7 +674,7 @@ func checkLabels(field string, labels []string, max int, valid func(string) bool
 	out := make([]string, 0, len(labels))
 	for _, l := range labels {
 		if !valid(l) {
-			return nil, api.Errorf(api.InvalidArgument, "%s: %s %s", field, api.Quote(l), rule)
+			return nil, api.Errorf(api.InvalidArgument, "%s: %s %s", field, text.Quote(l), rule)
 		}
 		if !slices.Contains(out, l) {
 			out = append(out, l)
@@ -724,7 +711,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf(`must be a duration such as "30s" or "5m", got %s`, api.Quote(s))
+		return fmt.Errorf(`must be a duration such as "30s" or "5m", got %s`, text.Quote(s))
 	}
 	*d = Duration(v)
 	return nil

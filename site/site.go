@@ -19,6 +19,7 @@ import (
 	"uptime/internal/api"
 	"uptime/internal/ping"
 	"uptime/internal/seal"
+	"uptime/internal/text"
 )
 
 // Migrations is the site database's schema, applied at start-up.
@@ -37,7 +38,7 @@ type Site struct {
 // Public returns the site as responses, events and messages show it: with
 // the password of its URL hidden. The stored URL keeps it, for checking.
 func (s Site) Public() Site {
-	s.URL = api.Redact(s.URL)
+	s.URL = text.Redact(s.URL)
 	return s
 }
 
@@ -71,10 +72,10 @@ func (e Entry) Public() Entry {
 	e.Site = e.Site.Public()
 	e.Headers = maskHeaders(e.Headers)
 	if e.Body != "" {
-		e.BodyBytes, e.Body = len(e.Body), api.Mask
+		e.BodyBytes, e.Body = len(e.Body), text.Mask
 	}
 	if e.Send != "" {
-		e.Send = api.Mask
+		e.Send = text.Mask
 	}
 	return e
 }
@@ -83,7 +84,7 @@ func (e Entry) Public() Entry {
 // Entry.Public shows a site's, headers' values and the body hidden.
 func (st Settings) Public() Settings {
 	st.Headers = maskHeaders(st.Headers)
-	mask := api.Mask
+	mask := text.Mask
 	if st.Body != nil && *st.Body != "" {
 		st.Body = &mask
 	}
@@ -224,10 +225,10 @@ func (s *Service) add(ctx context.Context, p AddParams) (*Entry, error) {
 	}
 	err = s.db.WithContext(ctx).Create(r).Error
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return nil, api.Errorf(api.AlreadyExists, "site %s is already monitored", api.Quote(api.Redact(u)))
+		return nil, api.Errorf(api.AlreadyExists, "site %s is already monitored", text.Quote(text.Redact(u)))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("add site %s: %w", api.Redact(u), err)
+		return nil, fmt.Errorf("add site %s: %w", text.Redact(u), err)
 	}
 	e, err := s.entry(r)
 	if err != nil {
@@ -248,7 +249,7 @@ func (s *Service) checkURL(ctx context.Context, rawURL string) (string, error) {
 	}
 	if s.targets != nil {
 		if err := s.targets.CheckURL(ctx, u); err != nil {
-			return "", api.Errorf(api.InvalidArgument, "url %s cannot be monitored: %v", api.Quote(api.Redact(u)), err)
+			return "", api.Errorf(api.InvalidArgument, "url %s cannot be monitored: %v", text.Quote(text.Redact(u)), err)
 		}
 	}
 	return u, nil
@@ -260,14 +261,14 @@ func (s *Service) checkURL(ctx context.Context, rawURL string) (string, error) {
 func (s *Service) checkReach(ctx context.Context, rawURL string, st Settings) error {
 	if KindOf(rawURL) == KindICMP {
 		if err := ping.Available(); err != nil {
-			return api.Errorf(api.InvalidArgument, "url %s cannot be checked here: %v", api.Quote(rawURL), err)
+			return api.Errorf(api.InvalidArgument, "url %s cannot be checked here: %v", text.Quote(rawURL), err)
 		}
 	}
 	if s.targets == nil || st.DNSServer == nil {
 		return nil
 	}
 	if err := s.targets.CheckURL(ctx, "dns://"+*st.DNSServer); err != nil {
-		return api.Errorf(api.InvalidArgument, "dns_server %s cannot be asked: %v", api.Quote(*st.DNSServer), err)
+		return api.Errorf(api.InvalidArgument, "dns_server %s cannot be asked: %v", text.Quote(*st.DNSServer), err)
 	}
 	return nil
 }
@@ -448,11 +449,11 @@ func (s *Service) ListPage(ctx context.Context, p PageParams) (*PageResponse, er
 // show it, credentials hidden, and the name it was given, so that a search
 // can never tell more than a read.
 func searchText(url string, st Settings) *string {
-	text := api.Redact(url)
+	shown := text.Redact(url)
 	if st.Name != nil {
-		text += "\n" + *st.Name
+		shown += "\n" + *st.Name
 	}
-	return &text
+	return &shown
 }
 
 // SealOlder seals the credentials of the sites stored by versions before

@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"uptime/internal/api"
+	"uptime/internal/text"
 )
 
 // Update changes the site's URL and settings named in patch, and nothing
@@ -52,7 +53,7 @@ func (s *Service) Update(ctx context.Context, id int, patch map[string]json.RawM
 		err = tx.Model(&row{}).Where("id = ?", id).Updates(map[string]any{"url": next.URL, "settings": next.Settings,
 			"sealed": next.Sealed, "unique_url": next.UniqueURL, "version": next.Version, "search": next.Search}).Error
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
-			return api.Errorf(api.AlreadyExists, "site %s is already monitored", api.Quote(api.Redact(u)))
+			return api.Errorf(api.AlreadyExists, "site %s is already monitored", text.Quote(text.Redact(u)))
 		}
 		if err != nil {
 			return fmt.Errorf("update site %d: %w", id, err)
@@ -81,7 +82,7 @@ func (s *Service) patched(ctx context.Context, old *Entry, patch fields) (string
 	if given, ok, err := patch.str("url"); err != nil {
 		return "", Settings{}, err
 	} else if ok {
-		if api.Redact(old.URL) == given {
+		if text.Redact(old.URL) == given {
 			given = old.URL // the URL as shown, password hidden: unchanged
 		}
 		if u, err = s.checkURL(ctx, given); err != nil {
@@ -106,10 +107,10 @@ func (s *Service) patched(ctx context.Context, old *Entry, patch fields) (string
 		return "", Settings{}, err
 	}
 	st.Headers = unmaskHeaders(st.Headers, old.Given.Headers)
-	if st.Body != nil && *st.Body == api.Mask {
+	if st.Body != nil && *st.Body == text.Mask {
 		st.Body = old.Given.Body // the body as shown, hidden: unchanged
 	}
-	if st.Send != nil && *st.Send == api.Mask {
+	if st.Send != nil && *st.Send == text.Mask {
 		st.Send = old.Given.Send // as shown, hidden: unchanged
 	}
 	if err := st.normalize(u, s.defaults); err != nil {
@@ -141,7 +142,7 @@ func jsonEqual(a, b string) (bool, error) {
 func maskHeaders(h map[string]string) map[string]string {
 	out := maps.Clone(h)
 	for name := range out {
-		out[name] = api.Mask
+		out[name] = text.Mask
 	}
 	return out
 }
@@ -149,7 +150,7 @@ func maskHeaders(h map[string]string) map[string]string {
 // unmaskHeaders puts back the values that h shows masked from old.
 func unmaskHeaders(h, old map[string]string) map[string]string {
 	for name, v := range h {
-		if v != api.Mask {
+		if v != text.Mask {
 			continue
 		}
 		for oldName, oldV := range old {

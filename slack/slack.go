@@ -20,6 +20,7 @@ import (
 
 	"uptime/internal/api"
 	"uptime/internal/metrics"
+	"uptime/internal/text"
 )
 
 // SecretName is the secret that holds the webhook URL.
@@ -150,7 +151,7 @@ func (s *Service) Register(srv *api.Server) {
 			if api.IsCode(err, api.InvalidArgument) {
 				return nil, err
 			}
-			return nil, api.Errorf(api.Unavailable, "%s", api.Clip(api.Redact(err.Error())))
+			return nil, api.Errorf(api.Unavailable, "%s", text.Clip(text.Redact(err.Error())))
 		}
 		return nil, nil
 	}

@@ -4,8 +4,8 @@ import (
 	"context"
 	"strings"
 
-	"uptime/internal/api"
 	"uptime/internal/pubsub"
+	"uptime/internal/text"
 	"uptime/monitor/event"
 )
 
@@ -31,10 +31,10 @@ func Message(ev event.Transition) string {
 	if kind == event.Down {
 		punct = "!"
 	}
-	title := "*" + event.Headline(event.Subject(ev, escape(api.Redact(ev.Site.URL))), kind) + punct + "*"
+	title := "*" + event.Headline(event.Subject(ev, escape(text.Redact(ev.Site.URL))), kind) + punct + "*"
 	if ev.Name != "" && ev.Location == "" {
 		// Named, it goes by its name, its URL after it.
-		title = "*" + event.Headline(escape(ev.Name), kind) + punct + "* " + escape(api.Redact(ev.Site.URL))
+		title = "*" + event.Headline(escape(ev.Name), kind) + punct + "* " + escape(text.Redact(ev.Site.URL))
 	}
 	detail := ev.Reason
 	switch lasted := event.Lasted(kind, ev.Since, ev.At); {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"uptime/internal/api"
+	"uptime/internal/text"
 	"uptime/monitor"
 )
 
@@ -86,7 +87,7 @@ func (s *Service) handleUptimeBadge(r *http.Request) (any, error) {
 		"365d": func(u monitor.Uptime) *float64 { return u.Year },
 	}[window]
 	if !ok {
-		return nil, api.Errorf(api.InvalidArgument, "window must be one of 24h, 7d, 30d, 90d and 365d, got %s", api.Quote(window))
+		return nil, api.Errorf(api.InvalidArgument, "window must be one of 24h, 7d, 30d, 90d and 365d, got %s", text.Quote(window))
 	}
 	l := label(r, "uptime "+window)
 	id, _, gone, err := s.badgeSite(r, l)

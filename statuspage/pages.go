@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"uptime/internal/api"
+	"uptime/internal/text"
 )
 
 // Page is a status page: groups of sites shown to the public at /p/<slug>.
@@ -87,7 +88,7 @@ func decodePage(r *http.Request) (PageParams, error) {
 // check validates the fields given, and that every site exists.
 func (s *Service) check(ctx context.Context, p PageParams) error {
 	if p.Slug != nil && !slugPattern.MatchString(*p.Slug) {
-		return api.Errorf(api.InvalidArgument, "slug must be 1 to 64 of a-z, 0-9 and -, got %s", api.Quote(*p.Slug))
+		return api.Errorf(api.InvalidArgument, "slug must be 1 to 64 of a-z, 0-9 and -, got %s", text.Quote(*p.Slug))
 	}
 	if p.Title != nil {
 		if err := api.CheckText("title", *p.Title, 1, maxTitle, false); err != nil {
@@ -194,7 +195,7 @@ func (s *Service) Create(ctx context.Context, p PageParams) (*Page, error) {
 	created, err := scanPage(s.db.QueryRow(ctx, `INSERT INTO status_page (slug, title, description, show_urls, groups)
 		VALUES ($1, $2, $3, $4, $5) RETURNING `+pageColumns, page.Slug, page.Title, page.Description, page.ShowURLs, groups))
 	if isDuplicate(err) {
-		return nil, api.Errorf(api.AlreadyExists, "a status page has the slug %s already", api.Quote(page.Slug))
+		return nil, api.Errorf(api.AlreadyExists, "a status page has the slug %s already", text.Quote(page.Slug))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create status page: %w", err)
@@ -218,7 +219,7 @@ func normalized(groups []Group) []Group {
 func (s *Service) Get(ctx context.Context, slug string) (*Page, error) {
 	p, err := scanPage(s.db.QueryRow(ctx, "SELECT "+pageColumns+" FROM status_page WHERE slug = $1", slug))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, api.Errorf(api.NotFound, "no status page has the slug %s", api.Quote(slug))
+		return nil, api.Errorf(api.NotFound, "no status page has the slug %s", text.Quote(slug))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read status page: %w", err)
@@ -262,9 +263,9 @@ func (s *Service) Update(ctx context.Context, slug string, p PageParams) (*Page,
 		WHERE slug = $1 RETURNING `+pageColumns, slug, p.Slug, p.Title, p.Description, p.ShowURLs, groups))
 	switch {
 	case isDuplicate(err):
-		return nil, api.Errorf(api.AlreadyExists, "a status page has the slug %s already", api.Quote(*p.Slug))
+		return nil, api.Errorf(api.AlreadyExists, "a status page has the slug %s already", text.Quote(*p.Slug))
 	case errors.Is(err, pgx.ErrNoRows):
-		return nil, api.Errorf(api.NotFound, "no status page has the slug %s", api.Quote(slug))
+		return nil, api.Errorf(api.NotFound, "no status page has the slug %s", text.Quote(slug))
 	case err != nil:
 		return nil, fmt.Errorf("update status page: %w", err)
 	}
@@ -280,7 +281,7 @@ func (s *Service) Delete(ctx context.Context, slug string) error {
 		return fmt.Errorf("delete status page: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return api.Errorf(api.NotFound, "no status page has the slug %s", api.Quote(slug))
+		return api.Errorf(api.NotFound, "no status page has the slug %s", text.Quote(slug))
 	}
 	s.cache.forget(slug)
 	return nil

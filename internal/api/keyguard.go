@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"uptime/internal/text"
 )
 
 // Wrong API keys: a client that sends more than keyFailures wrong keys in
@@ -74,7 +76,7 @@ func (g *keyGuard) failed(r *http.Request, client string) {
 	if now.Sub(rec.loggedAt) >= time.Minute {
 		g.log.WarnContext(r.Context(), "refused requests with a wrong API key", "client", client,
 			"wrong_keys", rec.unlogged, "blocked", rec.failures >= keyFailures,
-			"path", Redact(r.URL.Path))
+			"path", text.Redact(r.URL.Path))
 		rec.loggedAt, rec.unlogged = now, 0
 	}
 }

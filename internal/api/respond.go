@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"uptime/internal/text"
 )
 
 // MaxBodyBytes is the largest request body any endpoint accepts. Every
@@ -81,7 +83,7 @@ func RespondError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err 
 	e, expected := toError(err)
 	if !expected {
 		log.ErrorContext(r.Context(), "request failed",
-			"method", r.Method, "path", Redact(r.URL.Path), "code", e.Code, "err", Redact(err.Error()))
+			"method", r.Method, "path", text.Redact(r.URL.Path), "code", e.Code, "err", text.Redact(err.Error()))
 	}
 	writeError(w, e)
 }
@@ -153,7 +155,7 @@ func DecodeFields[T any](r *http.Request, what string, known []string, nullable 
 	nulls := map[string]bool{}
 	for k, raw := range fields {
 		if !slices.Contains(known, k) {
-			return v, nil, Errorf(InvalidArgument, "unknown field %s; %s has %s", Quote(k), what, strings.Join(known, ", "))
+			return v, nil, Errorf(InvalidArgument, "unknown field %s; %s has %s", text.Quote(k), what, strings.Join(known, ", "))
 		}
 		if string(raw) == "null" {
 			if !slices.Contains(nullable, k) {
@@ -175,7 +177,7 @@ func ReadBody(r *http.Request) ([]byte, error) {
 		if errors.As(err, &tooBig) {
 			return nil, Errorf(InvalidArgument, "request body is larger than %d bytes", tooBig.Limit)
 		}
-		return nil, Errorf(InvalidArgument, "read request body: %s", Clip(err.Error()))
+		return nil, Errorf(InvalidArgument, "read request body: %s", text.Clip(err.Error()))
 	}
 	return body, nil
 }
@@ -186,15 +188,15 @@ func decodeError(err error) error {
 	var syntaxErr *json.SyntaxError
 	switch {
 	case errors.As(err, &typeErr) && typeErr.Field != "":
-		return Errorf(InvalidArgument, "field %s must be %s, not %s", Quote(typeErr.Field), jsonKind(typeErr.Type.Kind().String()), Clip(typeErr.Value))
+		return Errorf(InvalidArgument, "field %s must be %s, not %s", text.Quote(typeErr.Field), jsonKind(typeErr.Type.Kind().String()), text.Clip(typeErr.Value))
 	case errors.As(err, &typeErr):
-		return Errorf(InvalidArgument, "request body must be a JSON object, not %s", Clip(typeErr.Value))
+		return Errorf(InvalidArgument, "request body must be a JSON object, not %s", text.Clip(typeErr.Value))
 	case errors.As(err, &syntaxErr):
-		return Errorf(InvalidArgument, "malformed JSON at byte %d: %s", syntaxErr.Offset, Clip(syntaxErr.Error()))
+		return Errorf(InvalidArgument, "malformed JSON at byte %d: %s", syntaxErr.Offset, text.Clip(syntaxErr.Error()))
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return Errorf(InvalidArgument, "malformed JSON: the body ends too soon")
 	}
-	return Errorf(InvalidArgument, "malformed JSON: %s", Clip(err.Error()))
+	return Errorf(InvalidArgument, "malformed JSON: %s", text.Clip(err.Error()))
 }
 
 // jsonKind names a Go kind the way a JSON client thinks of it.
@@ -221,7 +223,7 @@ func PathID(r *http.Request, name string) (int, error) {
 	id, err := strconv.ParseInt(raw, 10, 64)
 	// One spelling per id: "+1" and "01" are not site 1.
 	if err != nil || id < 1 || strconv.FormatInt(id, 10) != raw {
-		return 0, Errorf(InvalidArgument, "%s must be a positive integer, got %s", name, Quote(raw))
+		return 0, Errorf(InvalidArgument, "%s must be a positive integer, got %s", name, text.Quote(raw))
 	}
 	return int(id), nil
 }
@@ -277,32 +279,9 @@ func QueryCount(r *http.Request, name string, max int) (int, bool, error) {
 func parseCount(name, raw string, max int) (int, error) {
 	n, err := strconv.Atoi(raw)
 	if err != nil || n < 1 || n > max {
-		return 0, Errorf(InvalidArgument, "%s must be a number from 1 to %d, got %s", name, max, Quote(raw))
+		return 0, Errorf(InvalidArgument, "%s must be a number from 1 to %d, got %s", name, max, text.Quote(raw))
 	}
 	return n, nil
-}
-
-// MaxEcho is the most of a request's own text an error message repeats.
-const MaxEcho = 200
-
-// Clip shortens text from a request to MaxEcho characters for an error
-// message, marking the cut, and makes it valid UTF-8.
-func Clip(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) <= MaxEcho {
-		return s
-	}
-	cut := MaxEcho
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
-
-// Quote quotes text from a request for an error message, clipped to
-// MaxEcho characters and with any password in a URL hidden.
-func Quote(s string) string {
-	return strconv.Quote(Clip(Redact(s)))
 }
 
 // QueryBool reads an optional true/false query parameter; absent is false.
@@ -313,7 +292,7 @@ func QueryBool(r *http.Request, name string) (bool, error) {
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, Errorf(InvalidArgument, "%s must be true or false, got %s", name, Quote(v))
+		return false, Errorf(InvalidArgument, "%s must be true or false, got %s", name, text.Quote(v))
 	}
 	return b, nil
 }

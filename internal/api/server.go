@@ -15,6 +15,7 @@ import (
 
 	"uptime/internal/alarm"
 	"uptime/internal/metrics"
+	"uptime/internal/text"
 )
 
 // Endpoint handles one API call: it decodes and validates the request, calls
@@ -87,11 +88,11 @@ func NewServer(log *slog.Logger, apiKey string) *Server {
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := s.allowed(r); len(allow) > 0 {
 			RespondError(w, r, s.log, &Error{Code: Unimplemented, status: http.StatusMethodNotAllowed,
-				Message: fmt.Sprintf("%s is not allowed on %s; use %s", Clip(r.Method), Clip(r.URL.Path), strings.Join(allow, " or ")),
+				Message: fmt.Sprintf("%s is not allowed on %s; use %s", text.Clip(r.Method), text.Clip(r.URL.Path), strings.Join(allow, " or ")),
 				header:  http.Header{"Allow": {strings.Join(allow, ", ")}}})
 			return
 		}
-		RespondError(w, r, s.log, Errorf(NotFound, "no endpoint for %s %s", Clip(r.Method), Quote(r.URL.Path)))
+		RespondError(w, r, s.log, Errorf(NotFound, "no endpoint for %s %s", text.Clip(r.Method), text.Quote(r.URL.Path)))
 	})
 	return s
 }
@@ -150,7 +151,7 @@ func (s *Server) endpoint(e Endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		resp, err := e(r)
 		if err != nil && databaseUnreachable(err) {
-			s.DatabaseDown.Raise(Redact(err.Error()), "method", r.Method, "path", Redact(r.URL.Path))
+			s.DatabaseDown.Raise(text.Redact(err.Error()), "method", r.Method, "path", text.Redact(r.URL.Path))
 			writeError(w, Errorf(Unavailable, "the database is unavailable; try again shortly"))
 			return
 		}
@@ -171,7 +172,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			s.log.ErrorContext(r.Context(), "panic serving request", "method", r.Method, "path", Redact(r.URL.Path),
+			s.log.ErrorContext(r.Context(), "panic serving request", "method", r.Method, "path", text.Redact(r.URL.Path),
 				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			if !rec.wrote {
 				RespondError(rec, r, s.log, Errorf(Internal, "internal error"))
@@ -182,7 +183,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if s.logAll || rec.status >= 400 || took >= slowRequest {
 			level = slog.LevelInfo
 		}
-		s.log.Log(r.Context(), level, "request", "method", r.Method, "path", Redact(r.URL.Path),
+		s.log.Log(r.Context(), level, "request", "method", r.Method, "path", text.Redact(r.URL.Path),
 			"status", rec.status, "bytes", rec.bytes, "duration", took.Round(time.Microsecond))
 		route := s.route(r)
 		metrics.Requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
@@ -191,7 +192,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	if !s.knownHost(r) {
 		RespondError(rec, r, s.log, Errorf(PermissionDenied, "this server does not answer to the host name %s; "+
-			"name it with --public-url or --allowed-hosts", Quote(r.Host)))
+			"name it with --public-url or --allowed-hosts", text.Quote(r.Host)))
 		return
 	}
 	if cors(rec, r) {
@@ -216,7 +217,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if needsKey(r) && !s.originAllowed(r) {
 		RespondError(rec, r, s.log, Errorf(PermissionDenied, "requests that change something or fetch URLs are not "+
-			"accepted from the origin %s; add it with --cors-origins, or set an API key and send it", Quote(r.Header.Get("Origin"))))
+			"accepted from the origin %s; add it with --cors-origins, or set an API key and send it", text.Quote(r.Header.Get("Origin"))))
 		return
 	}
 	if !utf8.ValidString(r.URL.Path) || !utf8.ValidString(r.URL.RawQuery) || !validQuery(r) {

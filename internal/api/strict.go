@@ -7,6 +7,8 @@ import (
 	"io"
 	"strconv"
 	"unicode/utf8"
+
+	"uptime/internal/text"
 )
 
 // checkText refuses a request body that encoding/json would silently
@@ -110,7 +112,7 @@ func duplicateField(b []byte) error {
 		if top != nil && top.expectKey {
 			key, _ := tok.(string)
 			if top.keys[key] {
-				return Errorf(InvalidArgument, "request body names the field %s twice (at offset %d); give each field once", Quote(key), keyOffset(b, at))
+				return Errorf(InvalidArgument, "request body names the field %s twice (at offset %d); give each field once", text.Quote(key), keyOffset(b, at))
 			}
 			top.keys[key] = true
 			top.expectKey = false

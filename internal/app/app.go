@@ -28,6 +28,7 @@ import (
 	"uptime/internal/queue"
 	"uptime/internal/seal"
 	"uptime/internal/secrets"
+	"uptime/internal/text"
 	"uptime/internal/version"
 	"uptime/monitor"
 	"uptime/monitor/event"
@@ -65,7 +66,7 @@ func New(cfg config.Config, log *slog.Logger) *App {
 // NewWithOptions returns an app with options beyond the configuration.
 // Every log line it writes has URL passwords hidden.
 func NewWithOptions(cfg config.Config, opts Options, log *slog.Logger) *App {
-	log = slog.New(api.RedactHandler(log.Handler()))
+	log = slog.New(text.RedactHandler(log.Handler()))
 	return &App{cfg: cfg, opts: opts, log: log, ready: make(chan struct{})}
 }
 

@@ -13,6 +13,7 @@ import (
 	"uptime/internal/alarm"
 	"uptime/internal/api"
 	"uptime/internal/queue"
+	"uptime/internal/text"
 	"uptime/monitor"
 )
 
@@ -84,7 +85,7 @@ func registerHealth(srv *api.Server, h health) {
 			return nil, api.Errorf(api.Unavailable, "not ready: shutting down")
 		}
 		if err := h.ping(r.Context()); err != nil {
-			return nil, api.Errorf(api.Unavailable, "not ready: %s", api.Clip(err.Error()))
+			return nil, api.Errorf(api.Unavailable, "not ready: %s", text.Clip(err.Error()))
 		}
 		if !h.queue.Running() {
 			return nil, api.Errorf(api.Unavailable, "not ready: the job queue is not running")

@@ -19,7 +19,7 @@ import (
 	yamlv3 "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/yaml"
 
-	"uptime/internal/api"
+	"uptime/internal/text"
 	"uptime/site"
 )
 
@@ -231,7 +231,7 @@ func readApplyFile(name string, getenv func(string) string) (*applyInput, error)
 		if m, ok := v.(map[string]any); ok {
 			if u, ok := m["url"].(string); ok {
 				if n, err := site.NormalizeURL(u); err == nil {
-					in.siteURLs = append(in.siteURLs, api.Redact(n))
+					in.siteURLs = append(in.siteURLs, text.Redact(n))
 				}
 			}
 		}

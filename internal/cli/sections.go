@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"uptime/internal/api"
+	"uptime/internal/text"
 	"uptime/notify"
 	"uptime/site"
 )
@@ -123,14 +123,14 @@ func siteRef(ids map[string]int, adding []string, ref any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	id, ok := ids[api.Redact(u)]
+	id, ok := ids[text.Redact(u)]
 	switch {
 	case ok:
 		return float64(id), nil
-	case slices.Contains(adding, api.Redact(u)):
-		return "(new) " + api.Redact(u), nil
+	case slices.Contains(adding, text.Redact(u)):
+		return "(new) " + text.Redact(u), nil
 	}
-	return nil, fmt.Errorf("no site has the URL %s; list it under sites", api.Quote(api.Redact(u)))
+	return nil, fmt.Errorf("no site has the URL %s; list it under sites", text.Quote(text.Redact(u)))
 }
 
 // withIDs returns an item of the file with its sites named by id.

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"uptime/site"
+	"uptime/internal/queue"
 )
 
 // Config is every setting of the program.
@@ -289,8 +289,8 @@ func (c Config) Validate() error {
 	if c.Probe && c.DatabaseURL == "" && c.InfraConfig == "" {
 		errs = append(errs, errors.New("--probe needs --database-url or --infra-config: a probe checks for instances that share a database"))
 	}
-	if !site.ValidLocation(c.Location) {
-		errs = append(errs, fmt.Errorf("--location %q must be %s", c.Location, site.LocationRule))
+	if !queue.ValidLocation(c.Location) {
+		errs = append(errs, fmt.Errorf("--location %q must be %s", c.Location, queue.LocationRule))
 	}
 	if c.FlapChanges < 1 || c.FlapChanges > 100 {
 		errs = append(errs, fmt.Errorf("--flap-changes %d must be from 1 to 100", c.FlapChanges))

@@ -15,8 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
-	"uptime/internal/api"
 	"uptime/internal/queue"
+	"uptime/internal/text"
 )
 
 // Encore's delivery defaults.
@@ -120,7 +120,7 @@ func (s *subscriber[T]) warnFailed(job *river.Job[delivery], err error) {
 		return
 	}
 	s.log.Warn("delivery failed; it will be tried again", "topic", s.topic, "subscription", s.name,
-		"attempt", job.Attempt, "next_try_in", Backoff(s.minBackoff, job.Attempt), "err", api.Redact(err.Error()),
+		"attempt", job.Attempt, "next_try_in", Backoff(s.minBackoff, job.Attempt), "err", text.Redact(err.Error()),
 		"failures_not_logged", s.unreported)
 	s.lastWarn, s.unreported = time.Now(), 0
 }
@@ -129,7 +129,7 @@ func (s *subscriber[T]) Work(ctx context.Context, job *river.Job[delivery]) erro
 	var event T
 	if err := json.Unmarshal(job.Args.Event, &event); err != nil {
 		s.log.Error("event cannot be decoded; dropping it", "topic", s.topic, "subscription", s.name,
-			"event", api.Redact(string(job.Args.Event)), "err", err)
+			"event", text.Redact(string(job.Args.Event)), "err", err)
 		return river.JobCancel(err)
 	}
 	err := s.handle(ctx, event)
@@ -138,8 +138,8 @@ func (s *subscriber[T]) Work(ctx context.Context, job *river.Job[delivery]) erro
 	}
 	if err != nil && job.Attempt >= job.MaxAttempts {
 		s.log.Error("event discarded after its last delivery attempt failed", "topic", s.topic,
-			"subscription", s.name, "attempts", job.Attempt, "event", api.Redact(string(job.Args.Event)),
-			"err", api.Redact(err.Error()))
+			"subscription", s.name, "attempts", job.Attempt, "event", text.Redact(string(job.Args.Event)),
+			"err", text.Redact(err.Error()))
 	}
 	return err
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,6 +31,22 @@ const (
 
 // DefaultLocation is the location of an instance not told its own.
 const DefaultLocation = "local"
+
+// MaxLocationName is the longest a location's name may be.
+const MaxLocationName = 32
+
+// LocationPattern is a location's name, of any length: a-z and 0-9 in
+// words joined by single dashes, as River names queues (one is named
+// after each location).
+var LocationPattern = regexp.MustCompile(`^(?:[a-z0-9]+-)*[a-z0-9]+$`)
+
+// ValidLocation tells whether name may name a location.
+func ValidLocation(name string) bool {
+	return len(name) <= MaxLocationName && LocationPattern.MatchString(name)
+}
+
+// LocationRule says what ValidLocation accepts.
+const LocationRule = "1 to 32 of a-z and 0-9, with single dashes between them"
 
 // ChecksOf names the queue of the scheduled checks made from a location:
 // each location's instances work their own. The default location's keeps

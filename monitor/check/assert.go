@@ -132,9 +132,9 @@ func (a assertion) judge(ans *answer) string {
 	ok := false
 	switch a.Op {
 	case "contains", "!contains":
-		ok = strings.Contains(text(got), text(a.Value)) == (a.Op == "contains")
+		ok = strings.Contains(asText(got), asText(a.Value)) == (a.Op == "contains")
 	case "matches":
-		ok = a.re.MatchString(text(got))
+		ok = a.re.MatchString(asText(got))
 	case "==", "!=":
 		ok = equal(got, a.Value) == (a.Op == "==")
 	default:
@@ -146,7 +146,7 @@ func (a assertion) judge(ans *answer) string {
 		return ""
 	}
 	if a.Source == "body" {
-		return "got " + strconv.Quote(truncate(text(got), 100))
+		return "got " + strconv.Quote(truncate(asText(got), 100))
 	}
 	return "got " + show(got)
 }
@@ -159,7 +159,7 @@ func equal(got, want any) bool {
 			return g == w
 		}
 	}
-	return text(got) == text(want)
+	return asText(got) == asText(want)
 }
 
 func compare(a, b float64) int {
@@ -186,8 +186,8 @@ func holds(op string, c int) bool {
 	return false
 }
 
-// text is a value as text: a string as it is, anything else as JSON.
-func text(v any) string {
+// asText is a value as text: a string as it is, anything else as JSON.
+func asText(v any) string {
 	if s, ok := v.(string); ok {
 		return s
 	}

@@ -18,8 +18,8 @@ import (
 
 	"github.com/miekg/dns"
 
-	"uptime/internal/api"
 	"uptime/internal/egress"
+	"uptime/internal/text"
 	"uptime/internal/version"
 	"uptime/monitor/decide"
 	"uptime/site"
@@ -202,7 +202,7 @@ func (c *Checker) Run(ctx context.Context, s *Site) Result {
 	}
 	// A reason may quote the URL; it is stored and shown, so without its
 	// password.
-	res.Reason = api.Redact(res.Reason)
+	res.Reason = text.Redact(res.Reason)
 	if res.Up && s.MaxLatency > 0 && res.Latency > s.MaxLatency {
 		res.Degraded = true
 		res.Reason = fmt.Sprintf("slow: %s, above max_latency %s", res.Latency.Round(time.Millisecond), s.MaxLatency)

@@ -1,4 +1,8 @@
-package api
+// Package text holds the helpers that make text safe to show: passwords and
+// tokens hidden in URLs and logs (Redact, LogURL, LogError, RedactHandler),
+// and text from a request quoted and clipped for a message (Quote, Clip).
+// It imports no HTTP package, so every package may use it.
+package text
 
 import (
 	"context"

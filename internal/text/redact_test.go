@@ -1,4 +1,4 @@
-package api
+package text
 
 import (
 	"log/slog"
