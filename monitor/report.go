@@ -11,6 +11,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"uptime/monitor/check"
 	"uptime/site"
 )
 
@@ -56,12 +57,11 @@ type ReportedCheck struct {
 // check's time within an hour before it is recorded (a report waiting
 // longer is no news) and a minute after (the clocks of probe and instance
 // differ a little), a status of three digits, a latency under ten
-// minutes, a reason of one line.
+// minutes, a reason as a check gives it (see check.Reason).
 const (
-	reportPast      = time.Hour
-	reportFuture    = time.Minute
-	reportMaxReason = 500
-	reportMaxWait   = 10 * time.Minute
+	reportPast    = time.Hour
+	reportFuture  = time.Minute
+	reportMaxWait = 10 * time.Minute
 )
 
 // HasProbes tells whether a probe's role is registered (deploy/probe-role.sql):
@@ -162,7 +162,7 @@ func reportedAttempts(r ReportedRound, now time.Time) ([]Result, bool) {
 			i > 0 && !c.CheckedAt.After(r.Checks[i-1].CheckedAt),
 			c.Status < 0 || c.Status > 999,
 			latency < 0 || latency > reportMaxWait,
-			len(c.Reason) > reportMaxReason || strings.ContainsFunc(c.Reason, unicode.IsControl):
+			len(c.Reason) > check.MaxReason+len("…") || strings.ContainsFunc(c.Reason, unicode.IsControl):
 			return nil, false
 		}
 		out[i] = Result{Up: c.Up, Status: c.Status, Latency: latency, Reason: c.Reason, CertExpiry: c.CertExpiry,

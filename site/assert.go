@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/theory/jsonpath"
@@ -60,13 +61,16 @@ func checkAssertions(list []Assertion) error {
 			return api.Errorf(api.InvalidArgument, "assertions[%d].%s: %s", i, name, fmt.Sprintf(format, args...))
 		}
 		if !slices.Contains(AssertSources, a.Source) {
-			return field("source", "must be one of %v, got %s", AssertSources, text.Quote(a.Source))
+			return field("source", "must be one of %s, got %s", strings.Join(AssertSources, ", "), text.Quote(a.Source))
 		}
 		if !slices.Contains(opsOf[a.Source], a.Op) {
-			return field("op", "a %s assertion's op is one of %v, got %s", a.Source, opsOf[a.Source], text.Quote(a.Op))
+			return field("op", "a %s assertion's op is one of %s, got %s", a.Source, strings.Join(opsOf[a.Source], ", "), text.Quote(a.Op))
 		}
 		switch a.Source {
 		case "json":
+			if len(a.Path) > maxKeyword {
+				return field("path", "must be at most %d bytes, got %d", maxKeyword, len(a.Path))
+			}
 			if _, err := jsonpath.Parse(a.Path); err != nil {
 				return field("path", "%s is not a JSONPath (RFC 9535): %s", text.Quote(a.Path), text.Clip(err.Error()))
 			}

@@ -269,6 +269,7 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		{"icmp max_loss", "POST", "/site", `{"url": "icmp://gw.example", "max_loss": 101}`, 400, "invalid_argument", "max_loss must be a percent"},
 		{"count on tcp", "POST", "/site", `{"url": "tcp://db.example:5432", "count": 3}`, 400, "invalid_argument", "count is a setting of icmp:// sites"},
 		{"assertion of a bad JSONPath", "POST", "/site", `{"url": "https://a.example", "assertions": [{"source": "status", "op": "==", "value": 200}, {"source": "json", "path": "$[", "op": "exists"}]}`, 400, "invalid_argument", "is not a JSONPath (RFC 9535)"},
+		{"assertion of a long JSONPath", "POST", "/site", `{"url": "https://a.example", "assertions": [{"source": "json", "path": "$` + strings.Repeat(".a", 600) + `", "op": "exists"}]}`, 400, "invalid_argument", "assertions[0].path: must be at most 1024 bytes"},
 		{"assertion of an unknown op", "POST", "/site", `{"url": "https://a.example", "assertions": [{"source": "json", "path": "$.a", "op": "~="}]}`, 400, "invalid_argument", "assertions[0].op: a json assertion's op is one of"},
 		{"assertion of a bad regexp", "POST", "/site", `{"url": "https://a.example", "assertions": [{"source": "body", "op": "matches", "value": "(a"}]}`, 400, "invalid_argument", "is not a regular expression (RE2)"},
 		{"assertion of a latency not a duration", "POST", "/site", `{"url": "https://a.example", "assertions": [{"source": "latency", "op": "<", "value": 800}]}`, 400, "invalid_argument", "assertions[0].value: a latency is a duration"},

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/miekg/dns"
 
@@ -200,14 +201,29 @@ func (c *Checker) Run(ctx context.Context, s *Site) Result {
 	if res.Latency == 0 { // the kind's own measure, or the whole check
 		res.Latency = time.Since(res.CheckedAt)
 	}
-	// A reason may quote the URL; it is stored and shown, so without its
-	// password.
-	res.Reason = text.Redact(res.Reason)
+	res.Reason = Reason(res.Reason)
 	if res.Up && s.MaxLatency > 0 && res.Latency > s.MaxLatency {
 		res.Degraded = true
 		res.Reason = fmt.Sprintf("slow: %s, above max_latency %s", res.Latency.Round(time.Millisecond), s.MaxLatency)
 	}
 	return res
+}
+
+// MaxReason is the longest reason a check gives.
+const MaxReason = 300
+
+// Reason is a check's reason as it is stored, shown and sent: whatever a
+// server or a library put in it, one line (control characters as spaces),
+// at most MaxReason bytes, and without a password the URL it may quote
+// holds.
+func Reason(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	return truncate(text.Redact(s), MaxReason)
 }
 
 // WithScheme puts https:// in front of a URL that does not start with

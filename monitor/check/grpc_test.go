@@ -8,11 +8,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 
 	"uptime/monitor/check"
 )
@@ -77,5 +80,34 @@ func TestGRPCChecks(t *testing.T) {
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	if res := checker.Run(ctx, stream(t, "grpc://"+plain, `{}`)); res.Up || res.Reason != "gRPC health: NOT_SERVING" {
 		t.Fatalf("after the switch: %+v", res)
+	}
+}
+
+// whatever answers with its own error message.
+type whatever struct {
+	healthpb.UnimplementedHealthServer
+	message string
+}
+
+func (w whatever) Check(context.Context, *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
+	return nil, status.Error(codes.Internal, w.message)
+}
+
+// A reason is one line of at most check.MaxReason bytes, whatever the
+// server said: it is stored, shown, sent to Slack, and reported by probes
+// (which must not lose a round to a server's long or broken message).
+func TestReasonsAreOneShortLine(t *testing.T) {
+	srv := grpc.NewServer()
+	healthpb.RegisterHealthServer(srv, whatever{message: "the database\nis down\r\n\x00" + strings.Repeat("and more ", 200)})
+	ln := listen(t)
+	go srv.Serve(ln)
+	defer srv.Stop()
+	res := check.NewChecker(time.Second, nil, nil).Run(context.Background(), stream(t, "grpc://"+ln.Addr().String(), `{}`))
+	if res.Up || !strings.HasPrefix(res.Reason, "gRPC: the database is down") || strings.ContainsFunc(res.Reason, unicode.IsControl) ||
+		len(res.Reason) > check.MaxReason+len("…") {
+		t.Fatalf("reason %q (%d bytes), want one line of at most %d", res.Reason, len(res.Reason), check.MaxReason)
+	}
+	if got := check.Reason("http://bob:s3cret@a.example/ said\tno"); got != "http://bob:xxxxx@a.example/ said no" {
+		t.Fatalf("check.Reason = %q", got)
 	}
 }
