@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/nicholas-fedor/shoutrrr/pkg/router"
@@ -237,7 +236,7 @@ func (s *Service) send(ctx context.Context, ch *openChannel, ev Event) error {
 			msg = strings.ReplaceAll(msg, string(ch.secret), "•••")
 		}
 		// Short and redacted: what a service answered is not ours to show.
-		return errors.New(clipReason(text.Redact(msg)))
+		return errors.New(text.Cut(text.Redact(msg), maxReason))
 	}
 	return nil
 }
@@ -285,19 +284,6 @@ func (s *Service) postWebhook(ctx context.Context, ch *openChannel, ev Event) er
 
 // maxReason is the longest delivery error kept on a channel.
 const maxReason = 160
-
-// clipReason shortens a delivery's error to maxReason bytes, on a rune's
-// boundary.
-func clipReason(msg string) string {
-	if len(msg) <= maxReason {
-		return msg
-	}
-	cut := maxReason
-	for cut > 0 && !utf8.RuneStart(msg[cut]) {
-		cut--
-	}
-	return msg[:cut] + "…"
-}
 
 // sendShoutrrr sends the event's text through the service the URL names.
 // shoutrrr takes no context: a send that outlasts ctx is left to its own

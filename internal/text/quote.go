@@ -12,11 +12,16 @@ const MaxEcho = 200
 // Clip shortens text from a request to MaxEcho characters for an error
 // message, marking the cut, and makes it valid UTF-8.
 func Clip(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) <= MaxEcho {
+	return Cut(strings.ToValidUTF8(s, "\uFFFD"), MaxEcho)
+}
+
+// Cut shortens s to at most n bytes, on a character's boundary, marking
+// the cut with "…".
+func Cut(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	cut := MaxEcho
+	cut := n
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

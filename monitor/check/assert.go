@@ -11,6 +11,7 @@ import (
 
 	"github.com/theory/jsonpath"
 
+	"uptime/internal/text"
 	"uptime/site"
 )
 
@@ -146,7 +147,7 @@ func (a assertion) judge(ans *answer) string {
 		return ""
 	}
 	if a.Source == "body" {
-		return "got " + strconv.Quote(truncate(asText(got), 100))
+		return "got " + strconv.Quote(text.Cut(asText(got), 100))
 	}
 	return "got " + show(got)
 }
@@ -201,5 +202,5 @@ func show(v any) string {
 	if err != nil {
 		return fmt.Sprint(v)
 	}
-	return truncate(string(b), 100)
+	return text.Cut(string(b), 100)
 }

@@ -223,7 +223,7 @@ func Reason(s string) string {
 		}
 		return r
 	}, s)
-	return truncate(text.Redact(s), MaxReason)
+	return text.Cut(text.Redact(strings.ToValidUTF8(s, "")), MaxReason)
 }
 
 // WithScheme puts https:// in front of a URL that does not start with

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"uptime/internal/text"
 )
 
 // DNS is the check of a dns:// name: the server answers the question with
@@ -149,7 +151,7 @@ func rcodeName(code int) string {
 func quoteList(values []string) string {
 	out := make([]string, 0, min(len(values), 5))
 	for _, v := range values[:min(len(values), 5)] {
-		out = append(out, strconv.Quote(truncate(v, 100)))
+		out = append(out, strconv.Quote(text.Cut(v, 100)))
 	}
 	s := strings.Join(out, ", ")
 	if len(values) > 5 {

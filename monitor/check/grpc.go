@@ -13,6 +13,8 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+
+	"uptime/internal/text"
 )
 
 // GRPC is the check of a grpc:// or grpcs:// target: its health service
@@ -72,6 +74,6 @@ func (g *GRPC) Do(ctx context.Context, a *Attempt) {
 	case status.Code(err) == codes.Unimplemented:
 		a.Reason = "gRPC health: the server has no health service"
 	default:
-		a.Reason = "gRPC: " + truncate(status.Convert(err).Message(), 200)
+		a.Reason = "gRPC: " + text.Cut(status.Convert(err).Message(), 200)
 	}
 }

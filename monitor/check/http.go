@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"uptime/internal/text"
 	"uptime/site"
 )
 
@@ -175,4 +176,4 @@ func (h *HTTP) judge(status int, found bool) (up bool, reason string) {
 	return true, ""
 }
 
-func quoteKeyword(k string) string { return strconv.Quote(truncate(k, 100)) }
+func quoteKeyword(k string) string { return strconv.Quote(text.Cut(k, 100)) }

@@ -9,10 +9,10 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"strings"
 	"syscall"
 
 	"uptime/internal/egress"
+	"uptime/internal/text"
 )
 
 // bodyReason explains why reading a response's body failed.
@@ -73,7 +73,7 @@ func (a *Attempt) reason(ctx context.Context, err error) string {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "connection closed without a response"
 	}
-	return truncate(shortURLError(err), 200)
+	return text.Cut(shortURLError(err), 200)
 }
 
 // shortURLError drops the "Get \"url\": " that net/http puts in front.
@@ -83,11 +83,4 @@ func shortURLError(err error) string {
 		return uerr.Err.Error()
 	}
 	return err.Error()
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
 }

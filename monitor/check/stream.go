@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"uptime/internal/text"
 )
 
 // maxReplyRead is how much of a reply a tcp or tls check reads for its
@@ -114,13 +116,13 @@ func (s *Stream) expect(ctx context.Context, a *Attempt, conn net.Conn) string {
 			}
 			switch {
 			case errors.Is(err, io.EOF):
-				return fmt.Sprintf("the connection closed before %s came%s", strconv.Quote(truncate(s.Expect, 100)), got)
+				return fmt.Sprintf("the connection closed before %s came%s", strconv.Quote(text.Cut(s.Expect, 100)), got)
 			default:
-				return fmt.Sprintf("%s, waiting for %s%s", a.streamReason(ctx, err), strconv.Quote(truncate(s.Expect, 100)), got)
+				return fmt.Sprintf("%s, waiting for %s%s", a.streamReason(ctx, err), strconv.Quote(text.Cut(s.Expect, 100)), got)
 			}
 		}
 	}
-	return fmt.Sprintf("%s not in the first %d bytes of the reply; got %s", strconv.Quote(truncate(s.Expect, 100)), maxReplyRead, quoteReply(reply))
+	return fmt.Sprintf("%s not in the first %d bytes of the reply; got %s", strconv.Quote(text.Cut(s.Expect, 100)), maxReplyRead, quoteReply(reply))
 }
 
 // allowed splits a target's host:port and holds it to the target policy
@@ -150,7 +152,7 @@ func (a *Attempt) streamReason(ctx context.Context, err error) string {
 }
 
 // quoteReply quotes the start of a reply for a reason.
-func quoteReply(b []byte) string { return strconv.Quote(truncate(string(b), 100)) }
+func quoteReply(b []byte) string { return strconv.Quote(text.Cut(string(b), 100)) }
 
 // tlsFor is the TLS configuration of a connection to host: the checker's
 // trust, the host's name.

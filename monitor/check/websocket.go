@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"github.com/coder/websocket"
+
+	"uptime/internal/text"
 )
 
 // WebSocket is the check of a ws:// or wss:// URL: the upgrade succeeds;
@@ -52,10 +54,10 @@ func (w *WebSocket) Do(ctx context.Context, a *Attempt) {
 		_, msg, err := conn.Read(ctx)
 		switch {
 		case err != nil:
-			a.Reason = fmt.Sprintf("%s, waiting for %s", a.reason(ctx, err), strconv.Quote(truncate(w.Expect, 100)))
+			a.Reason = fmt.Sprintf("%s, waiting for %s", a.reason(ctx, err), strconv.Quote(text.Cut(w.Expect, 100)))
 			return
 		case !bytes.Contains(msg, []byte(w.Expect)):
-			a.Reason = fmt.Sprintf("%s not in the first message; got %s", strconv.Quote(truncate(w.Expect, 100)), quoteReply(msg))
+			a.Reason = fmt.Sprintf("%s not in the first message; got %s", strconv.Quote(text.Cut(w.Expect, 100)), quoteReply(msg))
 			return
 		}
 	}
