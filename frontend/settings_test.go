@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"uptime/internal/apptest"
+	"uptime/internal/testnet"
 )
 
 // siteView is a site as GET /site/:siteID shows it.
@@ -176,22 +177,8 @@ func TestCheckboxLabelsBesideTheirBoxes(t *testing.T) {
 // expect, and the site is added with them and checked.
 func TestAddATCPSiteThroughTheForm(t *testing.T) {
 	a := apptest.Start(t, apptest.Setup{})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("220 ready\r\n"))
-			c.Close()
-		}
-	}()
-	target := "tcp://" + ln.Addr().String()
+	addr := testnet.Serve(t, testnet.Listen(t), func(c net.Conn) { c.Write([]byte("220 ready\r\n")) })
+	target := "tcp://" + addr
 	p := open(t, a)
 	p.do(
 		chromedp.Click(chromedp.ID("add-toggle")),

@@ -33,26 +33,12 @@ func TestATCPSiteEndToEnd(t *testing.T) {
 	slack := fakeslack.New(t)
 	var answer atomic.Value
 	answer.Store("+PONG")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				bufio.NewReader(c).ReadString('\n')
-				fmt.Fprintf(c, "%s\r\n", answer.Load())
-			}()
-		}
-	}()
+	addr := testnet.Serve(t, testnet.Listen(t), func(c net.Conn) {
+		bufio.NewReader(c).ReadString('\n')
+		fmt.Fprintf(c, "%s\r\n", answer.Load())
+	})
 	a := apptest.Start(t, apptest.Setup{Env: map[string]string{"SLACK_WEBHOOK_URL": slack.URL + "/hook"}})
-	target := "tcp://" + ln.Addr().String()
+	target := "tcp://" + addr
 	var added struct{ ID int }
 	a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, "send": "PING\r\n", "expect": "+PONG"}`, target), &added)
 	var up struct{ Up bool }
@@ -106,12 +92,10 @@ func TestEveryKindDownAndUpThroughSlack(t *testing.T) {
 	cert, leaf := testnet.Certificate(t, 30*24*time.Hour, "localhost")
 	pool := x509.NewCertPool()
 	pool.AddCert(leaf)
-	serveConns := func(ln net.Listener, handle func(net.Conn)) string { return testnet.Serve(t, ln, handle) }
-	listen := func() net.Listener { return testnet.Listen(t) }
 	greet := func(c net.Conn) { fmt.Fprintf(c, "%s\r\n", answer("+OK ready", "-ERR busy")) }
-	tcp := serveConns(listen(), greet)
-	tlsAddr := serveConns(tls.NewListener(listen(), &tls.Config{Certificates: []tls.Certificate{cert}}), greet)
-	imap := serveConns(listen(), func(c net.Conn) {
+	tcp := testnet.Serve(t, testnet.Listen(t), greet)
+	tlsAddr := testnet.Serve(t, tls.NewListener(testnet.Listen(t), &tls.Config{Certificates: []tls.Certificate{cert}}), greet)
+	imap := testnet.Serve(t, testnet.Listen(t), func(c net.Conn) {
 		r := bufio.NewReader(c)
 		fmt.Fprint(c, "* OK IMAP ready\r\n")
 		r.ReadString('\n')
@@ -140,7 +124,7 @@ func TestEveryKindDownAndUpThroughSlack(t *testing.T) {
 	hs := health.NewServer()
 	grpcSrv := grpc.NewServer()
 	healthpb.RegisterHealthServer(grpcSrv, hs)
-	grpcLn := listen()
+	grpcLn := testnet.Listen(t)
 	go grpcSrv.Serve(grpcLn)
 	defer grpcSrv.Stop()
 	ws := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
