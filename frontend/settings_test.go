@@ -257,3 +257,32 @@ func TestAddADNSSiteThroughTheForm(t *testing.T) {
 		t.Fatalf("the site added: %+v", got)
 	}
 }
+
+// Editing a site's URL to another kind of check shows that kind's fields
+// and saves: the old kind's settings go back to their defaults rather
+// than being refused as not the new kind's.
+func TestChangeASiteToAnotherKind(t *testing.T) {
+	a := apptest.Start(t, apptest.Setup{})
+	addr := testnet.Serve(t, testnet.Listen(t), func(c net.Conn) { c.Write([]byte("+OK\r\n")) })
+	srv := healthy(t)
+	a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, "method": "HEAD", "keyword": "ok"}`, srv.URL), nil)
+	p := open(t, a)
+	p.waitFor(row(srv.URL) + `?.querySelector(".edit") != null`)
+	p.do(chromedp.Click(chromedp.CSS("#sites tr .edit")))
+	p.waitFor(`document.getElementById("edit-dialog").open && document.getElementById("edit-method").value === "HEAD"`)
+	p.do(
+		chromedp.SetValue(chromedp.ID("edit-url"), "tcp://"+addr),
+		chromedp.SendKeys(chromedp.ID("edit-url"), " "), // the input event
+	)
+	p.waitFor(`document.getElementById("edit-method").closest(".field").hidden && !document.getElementById("edit-expect").closest(".field").hidden`)
+	p.do(
+		chromedp.SetValue(chromedp.ID("edit-expect"), "+OK"),
+		chromedp.Click(chromedp.ID("edit-save")),
+	)
+	p.waitFor(`!document.getElementById("edit-dialog").open`)
+	var got struct{ URL, Kind, Method, Keyword, Expect string }
+	a.Call(t, "GET", "/site/1", "", &got)
+	if got.URL != "tcp://"+addr || got.Kind != "tcp" || got.Method != "" || got.Keyword != "" || got.Expect != "+OK" {
+		t.Fatalf("after the edit the site is %+v, want a tcp site expecting +OK", got)
+	}
+}

@@ -159,17 +159,30 @@ export function given(inputs) {
 }
 
 /** The settings that differ from the site as it was loaded, for a PATCH:
- * a field emptied goes back to its default (null). */
+ * a field emptied goes back to its default (null), and so does a setting
+ * of a kind of check the URL no longer names. */
 export function changed(inputs, site) {
   const out = {};
+  const cleared = [];
   for (const x of Object.values(inputs)) {
-    if (x.hidden) continue;
+    if (x.hidden) {
+      // A setting of the kind the URL no longer names goes back to its
+      // default, which a kind without it accepts.
+      if (!isEmpty(site[key(x.field)])) cleared.push(key(x.field));
+      continue;
+    }
     const v = read(x);
     const before = x.field.name === "dns_expect" && site.expect !== undefined ? [].concat(site.expect) : site[key(x.field)];
     if (JSON.stringify(v === undefined ? emptyOf(x.field) : v) === JSON.stringify(before ?? emptyOf(x.field))) continue;
     out[key(x.field)] = v === undefined ? null : v;
   }
+  for (const k of cleared) if (!(k in out)) out[k] = null;
   return out;
+}
+
+function isEmpty(v) {
+  return v === undefined || v === null || v === "" || v === false ||
+    (typeof v === "object" && Object.keys(v).length === 0);
 }
 
 function emptyOf(field) {
