@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"uptime/monitor/check"
@@ -103,10 +104,12 @@ func (s *Service) report(batch []tickResult) error {
 // recordReport records and decides the rounds of a probe's report, each
 // as a round of the report's location: those of sites still scheduled,
 // and checked from there, whose checks are within the bounds above and
-// newer than the location's latest of the site (a report worked twice
-// records nothing the second time). It returns how many checks it
-// refused.
-func (s *Service) recordReport(ctx context.Context, args ProbeReportArgs, now time.Time) (refused int, err error) {
+// newer than the location's latest of the site. A report worked again
+// (retry: its job was cut short, by an error or a process killed while it
+// recorded) also leaves out the rounds whose checks are recorded already,
+// those that decided nothing among them, so nothing is recorded twice. It
+// returns how many checks it refused.
+func (s *Service) recordReport(ctx context.Context, args ProbeReportArgs, now time.Time, retry bool) (refused int, err error) {
 	ids := make([]int64, 0, len(args.Rounds))
 	for _, r := range args.Rounds {
 		ids = append(ids, r.Site)
@@ -138,6 +141,11 @@ func (s *Service) recordReport(ctx context.Context, args ProbeReportArgs, now ti
 		}
 		batch = append(batch, tickResult{target: t.target, attempts: attempts, from: args.Location, cutShort: r.CutShort, reported: true})
 	}
+	if retry {
+		if batch, err = s.notRecorded(ctx, args.Location, batch); err != nil {
+			return refused, err
+		}
+	}
 	for start := 0; start < len(batch); start += batchSize {
 		s.writeBatch(batch[start:min(start+batchSize, len(batch))], &fails)
 	}
@@ -146,6 +154,38 @@ func (s *Service) recordReport(ctx context.Context, args ProbeReportArgs, now ti
 			args.Location, n, len(batch), first)
 	}
 	return refused, nil
+}
+
+// notRecorded returns the rounds of the batch whose last check from the
+// location is not recorded yet.
+func (s *Service) notRecorded(ctx context.Context, location string, batch []tickResult) ([]tickResult, error) {
+	ids, ats := make([]int64, len(batch)), make([]time.Time, len(batch))
+	for i, r := range batch {
+		ids[i], ats[i] = int64(r.target.ID), r.attempts[len(r.attempts)-1].CheckedAt
+	}
+	rows, err := s.db.Query(ctx, `SELECT c.site_id, c.checked_at FROM unnest($2::bigint[], $3::timestamptz[]) AS r(site_id, at)
+		JOIN checks c ON c.site_id = r.site_id AND c.checked_at = r.at AND c.location = $1`, location, ids, ats)
+	if err != nil {
+		return nil, fmt.Errorf("read the checks of a report recorded already: %w", err)
+	}
+	type key struct {
+		id int64
+		at int64
+	}
+	recorded := map[key]bool{}
+	var (
+		id int64
+		at time.Time
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&id, &at}, func() error {
+		recorded[key{id, at.UnixMicro()}] = true
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read the checks of a report recorded already: %w", err)
+	}
+	return slices.DeleteFunc(batch, func(r tickResult) bool {
+		return recorded[key{int64(r.target.ID), r.attempts[len(r.attempts)-1].CheckedAt.UnixMicro()}]
+	}), nil
 }
 
 // reportedAttempts returns a reported round's checks as results, and
@@ -177,7 +217,7 @@ type probeReportWorker struct {
 }
 
 func (w *probeReportWorker) Work(ctx context.Context, job *river.Job[ProbeReportArgs]) error {
-	refused, err := w.s.recordReport(ctx, job.Args, time.Now())
+	refused, err := w.s.recordReport(ctx, job.Args, time.Now(), job.Attempt > 1)
 	if refused > 0 {
 		w.s.log.Warn("probe report: checks refused, out of the bounds of a check or of the sites checked from its location",
 			"location", job.Args.Location, "refused", refused)

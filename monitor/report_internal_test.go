@@ -37,7 +37,7 @@ func TestAReportIsItsLocationsOnce(t *testing.T) {
 		return us, other
 	}
 	for run := 1; run <= 2; run++ {
-		refused, err := s.recordReport(ctx, down, now)
+		refused, err := s.recordReport(ctx, down, now, false)
 		if err != nil {
 			t.Fatalf("run %d: %v", run, err)
 		}
@@ -67,12 +67,42 @@ func TestAReportIsItsLocationsOnce(t *testing.T) {
 		{Up: true, Status: 200, LatencyUS: -1, CheckedAt: now},
 		{Up: true, Status: 200, LatencyUS: int64(time.Hour / time.Microsecond), CheckedAt: now},
 	} {
-		refused, err := s.recordReport(ctx, ProbeReportArgs{Location: "us", Rounds: []ReportedRound{{Site: 1, Checks: []ReportedCheck{bad}}}}, now)
+		refused, err := s.recordReport(ctx, ProbeReportArgs{Location: "us", Rounds: []ReportedRound{{Site: 1, Checks: []ReportedCheck{bad}}}}, now, false)
 		if err != nil || refused != 1 {
 			t.Errorf("a check of %+v: %d refused, %v; want it refused", bad, refused, err)
 		}
 	}
 	if us, _ := checks(); us != 2 {
 		t.Errorf("%d checks from us after the refused ones, want 2", us)
+	}
+}
+
+// A report's job worked again, after the process that worked it was
+// killed or failed part of the way through, records no check twice: not
+// even a confirmation cut short, which decides nothing and so leaves the
+// state as it was.
+func TestAReportWorkedAgainRecordsNothingTwice(t *testing.T) {
+	ctx := context.Background()
+	s, db := newStateService(t, 2, io.Discard)
+	now := time.Now()
+	at := now.Add(-time.Minute).Truncate(time.Microsecond)
+	report := ProbeReportArgs{Location: "us", Rounds: []ReportedRound{
+		{Site: 1, Checks: []ReportedCheck{{Up: true, Status: 200, CheckedAt: at}}},
+		{Site: 2, CutShort: true, Checks: []ReportedCheck{
+			{Up: false, Status: 503, Reason: "HTTP 503", CheckedAt: at},
+			{Up: false, Status: 503, Reason: "HTTP 503", CheckedAt: at.Add(time.Second)},
+		}},
+	}}
+	for run, retry := range []bool{false, true, true} {
+		if _, err := s.recordReport(ctx, report, now, retry); err != nil {
+			t.Fatalf("run %d: %v", run+1, err)
+		}
+		var one, two int
+		if err := db.QueryRow(ctx, `SELECT count(*) FILTER (WHERE site_id = 1), count(*) FILTER (WHERE site_id = 2) FROM checks`).Scan(&one, &two); err != nil {
+			t.Fatal(err)
+		}
+		if one != 1 || two != 2 {
+			t.Fatalf("after run %d: %d checks of site 1 and %d of site 2, want 1 and 2", run+1, one, two)
+		}
 	}
 }
