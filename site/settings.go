@@ -602,6 +602,15 @@ func (t *Texts) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// First is the first text; empty for none. Kinds that expect one text
+// have at most one.
+func (t Texts) First() string {
+	if len(t) == 0 {
+		return ""
+	}
+	return t[0]
+}
+
 func (t Texts) MarshalJSON() ([]byte, error) {
 	if len(t) == 1 {
 		return json.Marshal(t[0])

@@ -6,6 +6,7 @@ package ping
 import (
 	"fmt"
 	"os"
+	"sync/atomic"
 
 	"golang.org/x/net/icmp"
 )
@@ -30,12 +31,20 @@ func Listen(v4 bool) (conn *icmp.PacketConn, raw bool, err error) {
 	return conn, true, nil
 }
 
+// available remembers that a socket could be had: an import of many
+// icmp:// sites asks once, not once a site.
+var available atomic.Bool
+
 // Available tells, with an error saying what to change, whether this
 // process can send echo requests.
 func Available() error {
+	if available.Load() {
+		return nil
+	}
 	conn, _, err := Listen(true)
 	if err != nil {
 		return err
 	}
+	available.Store(true)
 	return conn.Close()
 }

@@ -80,16 +80,9 @@ func New(rawURL string, c site.Config) *Site {
 	switch kind := site.KindOf(rawURL); kind {
 	case site.KindTCP, site.KindTLS, site.KindStartTLS:
 		_, addr, _ := strings.Cut(rawURL, "://")
-		s.Check = &Stream{Addr: addr, TLS: kind == site.KindTLS, StartTLS: c.StartTLSProtocol, Send: c.Send}
-		if len(c.Expect) > 0 {
-			s.Check.(*Stream).Expect = c.Expect[0]
-		}
+		s.Check = &Stream{Addr: addr, TLS: kind == site.KindTLS, StartTLS: c.StartTLSProtocol, Send: c.Send, Expect: c.Expect.First()}
 	case site.KindWS, site.KindWSS:
-		ws := &WebSocket{URL: rawURL, Send: c.Send}
-		if len(c.Expect) > 0 {
-			ws.Expect = c.Expect[0]
-		}
-		s.Check = ws
+		s.Check = &WebSocket{URL: rawURL, Send: c.Send, Expect: c.Expect.First()}
 	case site.KindGRPC, site.KindGRPCS:
 		_, addr, _ := strings.Cut(rawURL, "://")
 		s.Check = &GRPC{Addr: addr, TLS: kind == site.KindGRPCS, Service: c.GRPCService}
