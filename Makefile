@@ -58,18 +58,21 @@ bench: build
 # warm-up of one interval (with BENCH_LOCATIONS=1, each instance a location
 # of its own), takes some sites down and times the alerts; with two
 # instances in one location it then kills one and times how long until
-# every site is checked again. It writes
+# every site is checked again. BENCH_KINDS (for example
+# http,tcp,tls,dns,icmp) measures BENCH_SIZES sites of each kind, each kind
+# alone and then all together, on a farm that serves them all. It writes
 # bench-steady-results.md.
 BENCH_INTERVAL ?= 1m
 BENCH_DURATION ?= 10m
 BENCH_INSTANCES ?= 1
 BENCH_LOCATIONS ?=
+BENCH_KINDS ?= http
 bench-steady: build
 	@./scripts/ensure-deps postgres
 	$(GO) build -o bin/uptime-bench ./cmd/uptime-bench
 	./bin/uptime-bench -uptime bin/uptime -steady -n $(BENCH_SIZES) -interval $(BENCH_INTERVAL) \
 		-duration $(BENCH_DURATION) -instances $(BENCH_INSTANCES) $(if $(BENCH_LOCATIONS),-locations) \
-		-farm $(BENCH_FARM) -o bench-steady-results.md
+		-kinds $(BENCH_KINDS) -farm $(BENCH_FARM) -o bench-steady-results.md
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt would change these files"; exit 1; }

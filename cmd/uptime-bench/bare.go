@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"uptime/monitor/check"
+	"uptime/site"
 )
 
 // bareResult is what one run of the bare loop measured.
@@ -23,12 +24,12 @@ type bareResult struct {
 	Up         int64   `json:"up"`
 }
 
-// bareMain is the bare limit: the URLs in a file, one per line, checked
-// once each by the checker Uptime uses, as many at once as Uptime checks,
-// with no database. It prints a bareResult as JSON.
+// bareMain is the bare limit: the sites in a file, one spec in JSON per
+// line, checked once each by the checker Uptime uses, as many at once as
+// Uptime checks, with no database. It prints a bareResult as JSON.
 func bareMain(args []string) error {
 	fs := flag.NewFlagSet("bare", flag.ContinueOnError)
-	file := fs.String("urls", "", "file of URLs, one per line")
+	file := fs.String("sites", "", "file of sites, one spec in JSON per line")
 	concurrency := fs.Int("concurrency", 100, "checks at once")
 	timeout := fs.Duration("timeout", 10*time.Second, "time limit of one check")
 	rate := fs.Float64("rate", 0, "checks started per second, evenly spaced; 0: as fast as the concurrency allows")
@@ -39,25 +40,30 @@ func bareMain(args []string) error {
 	if err != nil {
 		return err
 	}
-	var urls []string
+	var sites []spec
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		urls = append(urls, sc.Text())
+		var s spec
+		if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
+			f.Close()
+			return fmt.Errorf("%s: %w", *file, err)
+		}
+		sites = append(sites, s)
 	}
 	f.Close()
 	if err := sc.Err(); err != nil {
 		return err
 	}
 
-	res := checkAll(urls, *concurrency, *timeout, *rate)
+	res := checkAll(sites, *concurrency, *timeout, *rate)
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
 
-// checkAll checks each URL once with the checker Uptime uses, concurrency
-// at once, and measures the time and this process's CPU time it took. With
+// checkAll checks each site once with the checker Uptime uses, with the
+// settings of its kind, concurrency at once, and measures the time and this process's CPU time it took. With
 // a rate, the checks start evenly spaced at that rate, as a steady
 // schedule starts them, instead of as fast as they can.
-func checkAll(urls []string, concurrency int, timeout time.Duration, rate float64) bareResult {
+func checkAll(sites []spec, concurrency int, timeout time.Duration, rate float64) bareResult {
 	checker := check.NewChecker(timeout, nil, nil)
 	ctx := context.Background()
 	cpu0 := selfCPU()
@@ -67,14 +73,15 @@ func checkAll(urls []string, concurrency int, timeout time.Duration, rate float6
 		wg    sync.WaitGroup
 		slots = make(chan struct{}, concurrency)
 	)
-	for i, u := range urls {
+	for i, s := range sites {
+		c := check.New(s.URL, site.Config{DNSServer: s.DNSServer})
 		if rate > 0 {
 			time.Sleep(time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second)))))
 		}
 		slots <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			if checker.Check(ctx, u).Up {
+			if checker.Run(ctx, c).Up {
 				up.Add(1)
 			}
 		})
@@ -83,7 +90,7 @@ func checkAll(urls []string, concurrency int, timeout time.Duration, rate float6
 	return bareResult{
 		Seconds:    time.Since(start).Seconds(),
 		CPUSeconds: selfCPU() - cpu0,
-		Checks:     len(urls),
+		Checks:     len(sites),
 		Up:         up.Load(),
 	}
 }

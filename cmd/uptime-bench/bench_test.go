@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -9,7 +10,7 @@ import (
 
 func TestFarmServesItsMixAndTheBareLoopCountsIt(t *testing.T) {
 	const n = 400
-	f, err := startFarm(n, false, "")
+	f, err := startFarm(n, false, nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -18,7 +19,7 @@ func TestFarmServesItsMixAndTheBareLoopCountsIt(t *testing.T) {
 	if m[hang] != 1 || m[refuse] != 2 || m[fail] != 4 || m[slow] != 8 || m[fast] != n-15 {
 		t.Fatalf("mix of %d sites = %v", n, m)
 	}
-	res := checkAll(f.urls(n), 50, time.Second, 0)
+	res := checkAll(f.sites([]string{"http"}, n), 50, time.Second, 0)
 	if res.Checks != n || res.Up != int64(m[fast]+m[slow]) {
 		t.Fatalf("bare loop: %+v, want %d checks and %d up", res, n, m[fast]+m[slow])
 	}
@@ -29,21 +30,23 @@ func TestFarmServesItsMixAndTheBareLoopCountsIt(t *testing.T) {
 	// A site set down fails; set up again, it answers as its kind does.
 	sites := []int{0, 1, 2}
 	f.setDown(true, sites...)
-	if res := checkAll([]string{f.url(0), f.url(1), f.url(2)}, 3, time.Second, 0); res.Up != 0 {
+	if res := checkAll(f.sites([]string{"http"}, 3), 3, time.Second, 0); res.Up != 0 {
 		t.Fatalf("%d of the sites set down answered", res.Up)
 	}
 	f.setDown(false, sites...)
-	if res := checkAll([]string{f.url(0), f.url(1), f.url(2)}, 3, time.Second, 0); res.Up != 3 {
+	if res := checkAll(f.sites([]string{"http"}, 3), 3, time.Second, 0); res.Up != 3 {
 		t.Fatalf("%d of 3 sites set up again answered", res.Up)
 	}
 }
 
 // TestInternetFarm checks a farm like the internet with the checker Uptime
 // uses, trusting the farm's CA through SSL_CERT_FILE as the measured
-// processes do: a quarter of the sites over HTTPS, each 20 to 300 ms away.
+// processes do: a quarter of the sites over HTTPS, each 20 to 300 ms away;
+// and the sites of the other kinds, every one of which is up, on an
+// address of its own. (One test: the process reads SSL_CERT_FILE once.)
 func TestInternetFarm(t *testing.T) {
 	const n = 200
-	f, err := startFarm(n, true, t.TempDir())
+	f, err := startFarm(n, true, benchKinds, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,13 +65,31 @@ func TestInternetFarm(t *testing.T) {
 		t.Fatalf("%d of %d sites over HTTPS, want about a quarter", tlsSites, n)
 	}
 	m := mix(n)
-	res := checkAll(f.urls(n), 50, 2*time.Second, 0)
+	res := checkAll(f.sites([]string{"http"}, n), 50, 2*time.Second, 0)
 	if res.Up != int64(m[fast]+m[slow]) {
 		t.Fatalf("bare loop over a farm like the internet: %d up, want %d (the HTTPS sites must be trusted)", res.Up, m[fast]+m[slow])
 	}
 	// 200 sites 20 to 300 ms away, 50 at a time: at least 4 rounds of 20 ms.
 	if res.Seconds < 0.08 {
 		t.Fatalf("the farm answered %d checks in %.3fs: its sites are not away", n, res.Seconds)
+	}
+
+	others := f.sites([]string{"tcp", "tls", "dns", "icmp"}, 20)
+	urls := map[string]bool{}
+	for _, s := range others {
+		urls[s.URL] = true
+	}
+	if len(urls) != len(others) {
+		t.Fatalf("%d sites of the other kinds have %d URLs: each needs its own", len(others), len(urls))
+	}
+	if res := checkAll(others, 10, 2*time.Second, 0); res.Up != int64(len(others)) {
+		t.Fatalf("%d of %d sites of the other kinds up", res.Up, len(others))
+	}
+	if res := checkAll([]spec{{URL: "dns://s1.farm.test", DNSServer: f.kinds.dnsAddr}}, 1, time.Second, 0); res.Up != 1 {
+		t.Fatalf("the farm's DNS server does not answer")
+	}
+	if res := checkAll([]spec{{URL: fmt.Sprintf("tls://127.0.0.1:%d", f.kinds.tcpPort)}}, 1, time.Second, 0); res.Up != 0 {
+		t.Fatalf("a TLS check of the plain TCP port is up")
 	}
 }
 
@@ -93,12 +114,12 @@ func TestProcessFigures(t *testing.T) {
 
 // A paced bare loop starts its checks at the rate asked for.
 func TestBareLoopPaced(t *testing.T) {
-	f, err := startFarm(40, false, t.TempDir())
+	f, err := startFarm(40, false, nil, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.close()
-	urls := f.urls(40)[10:30] // fast and slow sites only
+	urls := f.sites([]string{"http"}, 40)[10:30] // fast and slow sites only
 	res := checkAll(urls, 50, time.Second, 20)
 	if res.Checks != 20 || res.Seconds < 0.9 || res.Seconds > 3 {
 		t.Fatalf("20 checks at 20 a second: %+v, want about a second", res)

@@ -15,8 +15,10 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -68,11 +70,13 @@ type farm struct {
 	caFile   string // the CA's certificate, PEM, on a farm like the internet
 	down     []atomic.Bool
 	srvs     []*http.Server
+	kinds    *kindFarm // the kinds other than HTTP, when asked for
 }
 
-// startFarm starts a farm of n sites; internet makes it like the internet,
-// with its CA's certificate written to dir.
-func startFarm(n int, internet bool, dir string) (*farm, error) {
+// startFarm starts a farm of n sites of each kind; internet makes it like
+// the internet. Its CA's certificate, where HTTPS or TLS needs one, is
+// written to dir.
+func startFarm(n int, internet bool, kinds []string, dir string) (*farm, error) {
 	f := &farm{n: n, internet: internet, down: make([]atomic.Bool, n)}
 	serve := func(tlsConf *tls.Config) (string, error) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -94,13 +98,23 @@ func startFarm(n int, internet bool, dir string) (*farm, error) {
 	if f.addr, err = serve(nil); err != nil {
 		return nil, err
 	}
+	var ca *farmCA
+	if internet || slices.Contains(kinds, "tls") {
+		if ca, f.caFile, err = newFarmCA(dir); err != nil {
+			return nil, err
+		}
+	}
 	if internet {
-		cert, caFile, err := newFarmCA(dir)
+		cert, err := ca.sign(netip.AddrFrom4([4]byte{127, 0, 0, 1}))
 		if err != nil {
 			return nil, err
 		}
-		f.caFile = caFile
-		if f.tlsAddr, err = serve(&tls.Config{Certificates: []tls.Certificate{cert}}); err != nil {
+		if f.tlsAddr, err = serve(&tls.Config{Certificates: []tls.Certificate{*cert}}); err != nil {
+			return nil, err
+		}
+	}
+	if slices.ContainsFunc(kinds, func(k string) bool { return k != "http" }) {
+		if err := f.startKinds(ca); err != nil {
 			return nil, err
 		}
 	}
@@ -113,6 +127,11 @@ func (f *farm) close() {
 	for _, srv := range f.srvs {
 		srv.Shutdown(ctx)
 		srv.Close()
+	}
+	if f.kinds != nil {
+		for _, c := range f.kinds.closers {
+			c()
+		}
 	}
 }
 
@@ -143,14 +162,6 @@ func (f *farm) url(i int) string {
 // answers: 20 to 300 ms, spread evenly over the sites.
 func distance(i int) time.Duration {
 	return time.Duration(20+(i*53)%281) * time.Millisecond
-}
-
-func (f *farm) urls(n int) []string {
-	urls := make([]string, n)
-	for i := range urls {
-		urls[i] = f.url(i)
-	}
-	return urls
 }
 
 // setDown makes the sites fail, or answer again as their kind does.
@@ -195,12 +206,12 @@ func mix(n int) map[string]int {
 	return m
 }
 
-// newFarmCA makes a CA and a certificate it signs for 127.0.0.1, and writes
-// the CA's certificate to dir/farm-ca.pem for the checkers to trust.
-func newFarmCA(dir string) (tls.Certificate, string, error) {
+// newFarmCA makes a CA and writes its certificate to dir/farm-ca.pem for
+// the checkers to trust.
+func newFarmCA(dir string) (*farmCA, string, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return tls.Certificate{}, "", err
+		return nil, "", err
 	}
 	now := time.Now()
 	ca := &x509.Certificate{
@@ -214,28 +225,14 @@ func newFarmCA(dir string) (tls.Certificate, string, error) {
 	}
 	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
 	if err != nil {
-		return tls.Certificate{}, "", err
+		return nil, "", err
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, "", err
-	}
-	leaf := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(30 * 24 * time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
-	if err != nil {
-		return tls.Certificate{}, "", err
+	if ca, err = x509.ParseCertificate(caDER); err != nil {
+		return nil, "", err
 	}
 	caFile := filepath.Join(dir, "farm-ca.pem")
 	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644); err != nil {
-		return tls.Certificate{}, "", err
+		return nil, "", err
 	}
-	return tls.Certificate{Certificate: [][]byte{leafDER, caDER}, PrivateKey: key}, caFile, nil
+	return &farmCA{cert: ca, key: caKey, der: caDER, certs: map[netip.Addr]*tls.Certificate{}}, caFile, nil
 }

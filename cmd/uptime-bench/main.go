@@ -74,6 +74,8 @@ func run() error {
 	flag.IntVar(&so.instances, "instances", 1, "with -steady, instances of Uptime on one database")
 	flag.BoolVar(&so.locations, "locations", false, "with -steady, each instance checks from a location of its own (loc-1, loc-2...), "+
 		"so every site is checked once a round from each")
+	kinds := flag.String("kinds", "http", "with -steady, the kinds of check, separated by commas ("+strings.Join(benchKinds, ", ")+
+		"); with more than one, n sites of each are measured kind by kind, then all together")
 	farmKind := flag.String("farm", "loopback", "loopback (every site answers at once, over HTTP) or internet "+
 		"(one site in four over HTTPS, every site 20 to 300 ms away)")
 	flag.Parse()
@@ -101,7 +103,14 @@ func run() error {
 		if so.warmup == 0 {
 			so.warmup = so.interval
 		}
+		k, err := parseKinds(*kinds)
+		if err != nil {
+			return err
+		}
+		so.kinds = k
 		o.steady = &so
+	} else if *kinds != "http" {
+		return fmt.Errorf("-kinds needs -steady")
 	}
 	bin, err := filepath.Abs(o.uptime)
 	if err != nil {
@@ -138,7 +147,11 @@ func run() error {
 		return err
 	}
 
-	f, err := startFarm(slices.Max(o.sizes), o.internet, o.workDir)
+	var farmKinds []string
+	if o.steady != nil {
+		farmKinds = o.steady.kinds
+	}
+	f, err := startFarm(slices.Max(o.sizes), o.internet, farmKinds, o.workDir)
 	if err != nil {
 		return err
 	}
@@ -151,12 +164,31 @@ func run() error {
 
 	if o.steady != nil {
 		var report strings.Builder
-		for _, n := range o.sizes {
-			r, err := steady(ctx, o, *o.steady, self, cluster, f, hook, n)
-			if err != nil {
-				return fmt.Errorf("%d sites: %w", n, err)
+		// Each kind alone, for its CPU per check and lateness, then, with
+		// more than one, all of them together.
+		runs := [][]string{o.steady.kinds}
+		if len(o.steady.kinds) > 1 {
+			runs = nil
+			for _, k := range o.steady.kinds {
+				runs = append(runs, []string{k})
 			}
-			report.WriteString(formatSteady(o, pgVersion, r))
+			runs = append(runs, o.steady.kinds)
+		}
+		for _, n := range o.sizes {
+			var results []*steadyResult
+			for _, kinds := range runs {
+				so := *o.steady
+				so.kinds = kinds
+				r, err := steady(ctx, o, so, self, cluster, f, hook, n)
+				if err != nil {
+					return fmt.Errorf("%d sites of %s: %w", n, strings.Join(kinds, ", "), err)
+				}
+				results = append(results, r)
+				report.WriteString(formatSteady(o, pgVersion, r))
+			}
+			if len(runs) > 1 {
+				report.WriteString(formatKinds(results))
+			}
 		}
 		fmt.Print(report.String())
 		if o.out != "" {
@@ -199,7 +231,7 @@ func freeAddr() (string, error) {
 // own, so that its CPU time is its alone.
 func runBare(self string, o options, f *farm, urlFile string, rate float64) (bareResult, error) {
 	var r bareResult
-	cmd := exec.Command(self, "bare", "-urls", urlFile, "-concurrency", strconv.Itoa(o.concurrency),
+	cmd := exec.Command(self, "bare", "-sites", urlFile, "-concurrency", strconv.Itoa(o.concurrency),
 		"-timeout", o.timeout.String(), "-rate", strconv.FormatFloat(rate, 'f', -1, 64))
 	cmd.Env = append(os.Environ(), f.env()...)
 	cmd.Stderr = os.Stderr
@@ -210,8 +242,13 @@ func runBare(self string, o options, f *farm, urlFile string, rate float64) (bar
 	return r, json.Unmarshal(out, &r)
 }
 
-func writeLines(path string, lines []string) error {
-	return os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+// writeSites writes sites for the bare loop, one spec in JSON per line.
+func writeSites(path string, sites []spec) error {
+	var b strings.Builder
+	for _, s := range sites {
+		b.WriteString(s.json() + "\n")
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
 func median(xs []float64) float64 {

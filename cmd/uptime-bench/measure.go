@@ -102,7 +102,7 @@ func measure(ctx context.Context, o options, self string, cluster *pglocal.Clust
 	r.firstChecksSeconds = time.Since(start).Seconds()
 
 	urlFile := filepath.Join(o.workDir, fmt.Sprintf("urls-%d.txt", n))
-	if err := writeLines(urlFile, f.urls(n)); err != nil {
+	if err := writeSites(urlFile, f.sites([]string{"http"}, n)); err != nil {
 		return nil, err
 	}
 	for i := range o.ticks {

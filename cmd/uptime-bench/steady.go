@@ -30,11 +30,15 @@ type steadyOptions struct {
 	instances int
 	// locations gives each instance a location of its own.
 	locations bool
+	// kinds are the kinds of check, n sites of each.
+	kinds []string
 }
 
 // steadyResult is what a steady-state run measured.
 type steadyResult struct {
 	n, instances     int
+	kinds            []string
+	perKind          map[string]float64 // checks per second of each kind, in the window
 	interval, window time.Duration
 	importSeconds    float64
 	importCreated    int
@@ -61,22 +65,27 @@ type steadyResult struct {
 	outageErr        string
 }
 
-// steady imports n sites with the interval into instances of Uptime on one
-// database, lets the scheduler run for warmup, and measures duration of
-// steady checking; with two instances, it then kills the first and
-// measures how long until every site has been checked again.
+// steady imports n sites of each of the kinds with the interval into
+// instances of Uptime on one database, lets the scheduler run for warmup,
+// and measures duration of steady checking; with two instances, it then
+// kills the first and measures how long until every site has been checked
+// again.
 func steady(ctx context.Context, o options, so steadyOptions, self string, cluster *pglocal.Cluster, f *farm, hook *slackHook, n int) (*steadyResult, error) {
-	r := &steadyResult{n: n, instances: so.instances, interval: so.interval, window: so.duration, locations: so.locations}
-	prefix := fmt.Sprintf("steady%d_%d_", n, so.instances)
+	r := &steadyResult{n: n, kinds: so.kinds, instances: so.instances, interval: so.interval, window: so.duration, locations: so.locations}
+	name := strings.Join(so.kinds, "_")
+	prefix := fmt.Sprintf("steady%d_%s_%d_", n, name, so.instances)
 	if so.locations {
-		prefix = fmt.Sprintf("steady%d_%dloc_", n, so.instances)
+		prefix = fmt.Sprintf("steady%d_%s_%dloc_", n, name, so.instances)
 	}
+	specs := f.sites(so.kinds, n)
+	total := len(specs)
+	label := fmt.Sprintf("steady %d %s sites", total, strings.Join(so.kinds, "+"))
 
-	urlFile := filepath.Join(o.workDir, fmt.Sprintf("urls-%d.txt", n))
-	if err := writeLines(urlFile, f.urls(n)); err != nil {
+	urlFile := filepath.Join(o.workDir, fmt.Sprintf("sites-%s-%d.txt", name, n))
+	if err := writeSites(urlFile, specs); err != nil {
 		return nil, err
 	}
-	progress("steady %d sites: the bare loop, for CPU per check", n)
+	progress("%s: the bare loop, for CPU per check", label)
 	b, err := runBare(self, o, f, urlFile, 0)
 	if err != nil {
 		return nil, err
@@ -84,13 +93,13 @@ func steady(ctx context.Context, o options, so steadyOptions, self string, clust
 	r.bare = b
 	// The same checks at the steady state's rate, for a minute at most:
 	// what spreading the checks over time costs by itself.
-	rate := float64(n) / so.interval.Seconds()
-	paced := f.urls(min(n, int(rate*60)))
-	pacedFile := filepath.Join(o.workDir, fmt.Sprintf("urls-paced-%d.txt", n))
-	if err := writeLines(pacedFile, paced); err != nil {
+	rate := float64(total) / so.interval.Seconds()
+	paced := specs[:min(total, int(rate*60))]
+	pacedFile := filepath.Join(o.workDir, fmt.Sprintf("sites-paced-%s-%d.txt", name, n))
+	if err := writeSites(pacedFile, paced); err != nil {
 		return nil, err
 	}
-	progress("steady %d sites: the bare loop at %.0f checks a second", n, rate)
+	progress("%s: the bare loop at %.0f checks a second", label, rate)
 	if r.barePaced, err = runBare(self, o, f, pacedFile, rate); err != nil {
 		return nil, err
 	}
@@ -120,7 +129,7 @@ func steady(ctx context.Context, o options, so steadyOptions, self string, clust
 			return nil, err
 		}
 		logFile := filepath.Join(o.workDir, fmt.Sprintf("uptime-%s%d.log", prefix, i))
-		progress("steady %d sites: starting instance %d (log in %s)", n, i+1, logFile)
+		progress("%s: starting instance %d (log in %s)", label, i+1, logFile)
 		p, err := startUptime(o.uptime, addr, logFile, env)
 		if err != nil {
 			return nil, err
@@ -137,17 +146,24 @@ func steady(ctx context.Context, o options, so steadyOptions, self string, clust
 	}
 	defer db.Close()
 
-	progress("steady %d sites: importing them, every %s", n, so.interval)
+	progress("%s: importing them, every %s", label, so.interval)
 	start := time.Now()
-	if r.importCreated, err = importSites(procs[0].url, f, n, so.interval); err != nil {
+	if r.importCreated, err = importSites(procs[0].url, specs, so.interval); err != nil {
 		return nil, err
 	}
 	r.importSeconds = time.Since(start).Seconds()
-	if r.importCreated != n {
-		return nil, fmt.Errorf("the import created %d of %d sites", r.importCreated, n)
+	if r.importCreated != total {
+		return nil, fmt.Errorf("the import created %d of %d sites", r.importCreated, total)
+	}
+	// The figures by kind count on the ids the import gave: n of each
+	// kind, one kind after another.
+	for k, kind := range so.kinds {
+		if err := siteIs(procs[0].url, k*n+1, kind); err != nil {
+			return nil, err
+		}
 	}
 
-	progress("steady %d sites: warming up for %s", n, so.warmup)
+	progress("%s: warming up for %s", label, so.warmup)
 	time.Sleep(so.warmup)
 
 	type snapshot struct {
@@ -181,7 +197,7 @@ func steady(ctx context.Context, o options, so steadyOptions, self string, clust
 		return nil, err
 	}
 	for left := so.duration; left > 0; left -= time.Minute {
-		progress("steady %d sites: measuring, %s left", n, left)
+		progress("%s: measuring, %s left", label, left)
 		time.Sleep(min(left, time.Minute))
 	}
 	s1, err := take()
@@ -189,7 +205,7 @@ func steady(ctx context.Context, o options, so steadyOptions, self string, clust
 		return nil, err
 	}
 	r.checks = s1.checks - s0.checks
-	r.expected = float64(n) * s1.at.Sub(s0.at).Seconds() / so.interval.Seconds()
+	r.expected = float64(total) * s1.at.Sub(s0.at).Seconds() / so.interval.Seconds()
 	if so.locations {
 		r.expected *= float64(so.instances) // each round from each location
 	}
@@ -202,7 +218,7 @@ func steady(ctx context.Context, o options, so steadyOptions, self string, clust
 		r.rss = append(r.rss, peakRSS(p.pid()))
 	}
 
-	progress("steady %d sites: reading the rate and the rounds", n)
+	progress("%s: reading the rate and the rounds", label)
 	// Whole seconds inside the window: checks started in each.
 	rows, err := db.Query(ctx, `SELECT count(*) FROM checks WHERE checked_at >= $1 AND checked_at < $2
 		GROUP BY date_trunc('second', checked_at)`, s0.at.Truncate(time.Second).Add(time.Second), s1.at.Truncate(time.Second))
@@ -255,10 +271,33 @@ func steady(ctx context.Context, o options, so steadyOptions, self string, clust
 		return nil, err
 	}
 
+	r.perKind = map[string]float64{}
+	rows, err = db.Query(ctx, `SELECT (site_id - 1) / $3, count(*) FROM checks WHERE checked_at >= $1 AND checked_at < $2
+		GROUP BY 1`, s0.at, s1.at, n)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var k int
+		var c int64
+		if err := rows.Scan(&k, &c); err != nil {
+			return nil, err
+		}
+		if k >= 0 && k < len(so.kinds) {
+			r.perKind[so.kinds[k]] = float64(c) / s1.at.Sub(s0.at).Seconds()
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	if so.kinds[0] != "http" {
+		return r, nil // the outage and the kill are measured with HTTP sites
+	}
 	// An outage of some sites, from everywhere: how long until Slack
 	// hears of each, through the scheduled rounds (a site fails at a
 	// random moment of its interval, so the mean wait is half of it).
-	progress("steady %d sites: an outage of some sites, until Slack hears of it", n)
+	progress("%s: an outage of some sites, until Slack hears of it", label)
 	// Sites next to each other: their phases, multiples of the golden
 	// ratio apart, spread over the interval (sites a thousand apart would
 	// be due within seconds of each other).
@@ -299,7 +338,7 @@ func steady(ctx context.Context, o options, so steadyOptions, self string, clust
 	f.setDown(false, sites...)
 
 	if so.instances > 1 && !so.locations {
-		progress("steady %d sites: killing instance 1", n)
+		progress("%s: killing instance 1", label)
 		procs[0].cmd.Process.Signal(syscall.SIGKILL)
 		<-procs[0].exited
 		procs[0] = nil
@@ -310,7 +349,7 @@ func steady(ctx context.Context, o options, so steadyOptions, self string, clust
 			if err := db.QueryRow(ctx, "SELECT count(DISTINCT site_id) FROM checks WHERE checked_at > $1", killed).Scan(&checked); err != nil {
 				return nil, err
 			}
-			if checked >= n {
+			if checked >= total {
 				r.killRecorded = time.Since(killed).Seconds()
 				// When each site's first check after the kill started: a hanging
 				// site's is recorded only after its time limit.
@@ -323,7 +362,7 @@ func steady(ctx context.Context, o options, so steadyOptions, self string, clust
 				break
 			}
 			if time.Now().After(deadline) {
-				r.killRecoveryErr = fmt.Sprintf("%d of %d sites checked in the %s after the kill", checked, n, time.Since(killed).Round(time.Second))
+				r.killRecoveryErr = fmt.Sprintf("%d of %d sites checked in the %s after the kill", checked, total, time.Since(killed).Round(time.Second))
 				break
 			}
 			time.Sleep(250 * time.Millisecond)
@@ -332,15 +371,16 @@ func steady(ctx context.Context, o options, so steadyOptions, self string, clust
 	return r, nil
 }
 
-// importSites imports sites 0 to n-1 of the farm in one request.
-func importSites(base string, f *farm, n int, interval time.Duration) (int, error) {
+// importSites imports the sites in one request.
+func importSites(base string, sites []spec, interval time.Duration) (int, error) {
 	var b bytes.Buffer
 	b.WriteString(`{"sites": [`)
-	for i := range n {
+	for i, s := range sites {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, `{"url": %q, "interval": %q}`, f.url(i), interval.String())
+		site := s.json()
+		fmt.Fprintf(&b, `%s, "interval": %q}`, site[:len(site)-1], interval.String())
 	}
 	b.WriteString("]}")
 	resp, err := http.Post(base+"/site/import", "application/json", &b)
@@ -368,6 +408,23 @@ func importSites(base string, f *farm, n int, interval time.Duration) (int, erro
 	return out.Created, nil
 }
 
+// siteIs checks that the site of the id is of the kind.
+func siteIs(base string, id int, kind string) error {
+	resp, err := http.Get(fmt.Sprintf("%s/site/%d", base, id))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var s struct{ Kind string }
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		return err
+	}
+	if s.Kind != kind {
+		return fmt.Errorf("site %d is of kind %q, want %q: the import did not number the sites in order", id, s.Kind, kind)
+	}
+	return nil
+}
+
 func scheduler(base string) (monitor.SchedulerStats, error) {
 	var s monitor.SchedulerStats
 	resp, err := http.Get(base + "/scheduler")
@@ -389,10 +446,17 @@ func formatSteady(o options, pgVersion string, r *steadyResult) string {
 	if r.locations {
 		where = fmt.Sprintf(", each its own location (every site checked from %d)", r.instances)
 	}
-	fmt.Fprintf(&b, "### %s sites every %s, %d instance%s%s, %s farm, %s measured\n\n",
-		thousands(r.n), r.interval, r.instances, map[bool]string{true: "s", false: ""}[r.instances > 1], where, farmName, r.window)
+	what := "sites"
+	if len(r.kinds) > 1 || r.kinds[0] != "http" {
+		what = strings.Join(r.kinds, ", ") + " sites"
+		if len(r.kinds) > 1 {
+			what += " (" + thousands(r.n) + " of each)"
+		}
+	}
+	fmt.Fprintf(&b, "### %s %s every %s, %d instance%s%s, %s farm, %s measured\n\n",
+		thousands(r.n*len(r.kinds)), what, r.interval, r.instances, map[bool]string{true: "s", false: ""}[r.instances > 1], where, farmName, r.window)
 	fmt.Fprintf(&b, "%s; PostgreSQL %s. Import of the %s sites in one `POST /site/import`: %s.\n\n",
-		machine(), pgVersion, thousands(r.n), secs(r.importSeconds))
+		machine(), pgVersion, thousands(r.n*len(r.kinds)), secs(r.importSeconds))
 	totalCPU := 0.0
 	for _, c := range r.uptimeCPU {
 		totalCPU += c
@@ -429,10 +493,18 @@ func formatSteady(o options, pgVersion string, r *steadyResult) string {
 		perLoc = append(perLoc, fmt.Sprintf("%s %.1f", l, r.perLocation[l]))
 	}
 	row("checks recorded per second, by location", strings.Join(perLoc, ", "))
+	if len(r.kinds) > 1 {
+		var perKind []string
+		for _, k := range r.kinds {
+			perKind = append(perKind, fmt.Sprintf("%s %.1f", k, r.perKind[k]))
+		}
+		row("checks recorded per second, by kind", strings.Join(perKind, ", "))
+	}
 	row("checks of an up site, from one location, less than half an interval apart (a doubled round)", strconv.FormatInt(r.doubled, 10))
-	if r.outageErr != "" {
+	switch {
+	case r.outageErr != "":
 		row("sites failing everywhere: until Slack heard", r.outageErr)
-	} else {
+	case len(r.outageToSlack) > 0:
 		spread := func(v []float64) string {
 			slices.Sort(v)
 			return fmt.Sprintf("%s / %s / %s", secs(v[0]), secs(v[len(v)/2]), secs(v[len(v)-1]))
@@ -459,6 +531,37 @@ func formatSteady(o options, pgVersion string, r *steadyResult) string {
 			row("instance 1 killed: every site's next check started within, recorded within",
 				fmt.Sprintf("%s, %s", secs(r.killRecovery), secs(r.killRecorded)))
 		}
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// formatKinds sums up runs of one kind each, and one of them all, as one
+// table: a row per kind, and the mix.
+func formatKinds(results []*steadyResult) string {
+	var b strings.Builder
+	r0 := results[0]
+	fmt.Fprintf(&b, "### Kinds of check, %s of each every %s: each alone, and all together\n\n", thousands(r0.n), r0.interval)
+	b.WriteString("| kind | checks per second (expected) | lateness p99 | CPU per check: Uptime, PostgreSQL | bare loop paced at the same rate | Uptime against it (with PostgreSQL) |\n")
+	b.WriteString("| --- | --- | --- | --- | --- | --- |\n")
+	for _, r := range results {
+		name := strings.Join(r.kinds, " + ")
+		if len(r.kinds) > 1 {
+			name = "all together"
+		}
+		var cpu float64
+		for _, c := range r.uptimeCPU {
+			cpu += c
+		}
+		checks := float64(max(r.checks, 1))
+		paced := r.barePaced.CPUSeconds / float64(max(r.barePaced.Checks, 1))
+		p99 := 0.0
+		for _, l := range r.lateness {
+			p99 = max(p99, l.LatenessMS.P99)
+		}
+		fmt.Fprintf(&b, "| %s | %.1f (%.1f) | %.1f ms | %s, %s | %s | %.2f× (%.2f×) |\n", name,
+			float64(r.checks)/r.window.Seconds(), float64(r.n*len(r.kinds))/r.interval.Seconds(), p99,
+			micros(cpu/checks), micros(r.postgresCPU/checks), micros(paced), cpu/checks/paced, (cpu+r.postgresCPU)/checks/paced)
 	}
 	b.WriteString("\n")
 	return b.String()
