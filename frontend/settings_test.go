@@ -286,3 +286,112 @@ func TestChangeASiteToAnotherKind(t *testing.T) {
 		t.Fatalf("after the edit the site is %+v, want a tcp site expecting +OK", got)
 	}
 }
+
+// An http site's assertions are added, shown, changed and removed through
+// the forms, a row each; one the server refuses is shown at its row's
+// part, and nothing is changed.
+func TestAssertionsThroughTheForms(t *testing.T) {
+	a := apptest.Start(t, apptest.Setup{})
+	p := open(t, a)
+	// setRow sets the parts of the nth row (from 0) of the assertions in
+	// the form of prefix, each with the event a person's change makes.
+	setRow := func(prefix string, n int, source, path, op, value string) {
+		t.Helper()
+		eval[bool](p, fmt.Sprintf(`(() => {
+			const r = document.querySelectorAll("#%s-assertions .assertion")[%d];
+			const set = (part, v, ev) => { const e = r.querySelector('[data-part="' + part + '"]'); e.value = v; e.dispatchEvent(new Event(ev, {bubbles: true})); };
+			set("source", %q, "change");
+			set("op", %q, "change");
+			set("path", %q, "input");
+			set("value", %q, "input");
+			return true;
+		})()`, prefix, n, source, op, path, value))
+	}
+	type assertion struct {
+		Source, Path, Op string
+		Value            any
+	}
+	assertions := func() []assertion {
+		var s struct{ Assertions []assertion }
+		a.Call(t, "GET", "/site/1", "", &s)
+		return s.Assertions
+	}
+	add := func(prefix string) {
+		p.do(chromedp.Click(chromedp.CSS("#" + prefix + "-assertions > button")))
+	}
+
+	p.do(
+		chromedp.Click(chromedp.ID("add-toggle")),
+		chromedp.WaitVisible(chromedp.ID("add-url")),
+		chromedp.Click(chromedp.CSS("#add-more summary")),
+		chromedp.SendKeys(chromedp.ID("add-url"), "api.example.test/health"),
+	)
+	p.waitFor(`!document.getElementById("add-save").disabled`)
+	add("add")
+	add("add")
+	setRow("add", 0, "json", "$.status", "==", "ok")
+	setRow("add", 1, "latency", "", "<", "800ms")
+	// A latency has no path, and its ops are those that compare.
+	if eval[bool](p, `!document.querySelectorAll("#add-assertions .assertion")[1].querySelector('[data-part="path"]').hidden`) {
+		t.Errorf("a latency assertion shows a path")
+	}
+	if ops := eval[string](p, `[...document.querySelectorAll("#add-assertions .assertion")[1].querySelectorAll('[data-part="op"] option')].map(o => o.value).join(" ")`); ops != "< <= > >=" {
+		t.Errorf("a latency assertion offers the ops %q", ops)
+	}
+	p.do(chromedp.Click(chromedp.ID("add-save")))
+	p.waitFor(row("https://api.example.test/health") + ` !== null`)
+	got := assertions()
+	if len(got) != 2 || got[0] != (assertion{"json", "$.status", "==", "ok"}) || got[1] != (assertion{"latency", "", "<", "800ms"}) {
+		t.Fatalf("the site added has the assertions %+v", got)
+	}
+
+	// The edit dialog shows them; a bad regular expression is refused at
+	// its row's value.
+	p.do(chromedp.Click(chromedp.CSS("#sites tr .edit")))
+	p.waitFor(`document.getElementById("edit-dialog").open && document.querySelectorAll("#edit-assertions .assertion").length === 2`)
+	if v := eval[string](p, `document.querySelector('#edit-assertions .assertion [data-part="path"]').value`); v != "$.status" {
+		t.Fatalf("the edit dialog shows the first assertion's path as %q", v)
+	}
+	setRow("edit", 0, "json", "$.status", "matches", "(")
+	p.do(chromedp.Click(chromedp.ID("edit-save")))
+	p.waitFor(`!document.getElementById("edit-assertions-error").hidden`)
+	if msg := eval[string](p, `document.getElementById("edit-assertions-error").textContent`); !strings.HasPrefix(msg, "assertions[0].value:") {
+		t.Errorf("the error shown: %q", msg)
+	}
+	if focused := eval[string](p, `document.activeElement.dataset.part || ""`); focused != "value" {
+		t.Errorf("the focus is on %q after the error, want the row's value", focused)
+	}
+	if got := assertions(); got[0].Op != "==" {
+		t.Fatalf("a refused edit changed the assertions: %+v", got)
+	}
+
+	// Corrected, and the second removed: saved as shown. Numbers are
+	// numbers, text in quotes text.
+	setRow("edit", 0, "json", "$.depth", "<", "1000")
+	p.do(chromedp.Click(chromedp.CSS(`#edit-assertions .assertion:nth-child(2) button`)))
+	add("edit")
+	setRow("edit", 1, "json", "$.version", "==", `"2"`)
+	p.do(chromedp.Click(chromedp.ID("edit-save")))
+	p.waitFor(`!document.getElementById("edit-dialog").open`)
+	got = assertions()
+	if len(got) != 2 || got[0] != (assertion{"json", "$.depth", "<", 1000.0}) || got[1] != (assertion{"json", "$.version", "==", "2"}) {
+		t.Fatalf("after the edit the assertions are %+v", got)
+	}
+
+	// Opened again and saved unchanged, nothing is sent; every row
+	// removed, the site has none.
+	p.do(chromedp.Click(chromedp.CSS("#sites tr .edit")))
+	p.waitFor(`document.getElementById("edit-dialog").open && document.querySelectorAll("#edit-assertions .assertion").length === 2`)
+	if v := eval[string](p, `document.querySelectorAll('#edit-assertions [data-part="value"]')[1].value`); v != `"2"` {
+		t.Errorf("the text \"2\" is shown as %q, want it in quotes", v)
+	}
+	p.do(
+		chromedp.Click(chromedp.CSS(`#edit-assertions .assertion:nth-child(2) button`)),
+		chromedp.Click(chromedp.CSS(`#edit-assertions .assertion:nth-child(1) button`)),
+		chromedp.Click(chromedp.ID("edit-save")),
+	)
+	p.waitFor(`!document.getElementById("edit-dialog").open`)
+	if got := assertions(); len(got) != 0 {
+		t.Fatalf("every row removed, the site has the assertions %+v", got)
+	}
+}

@@ -539,7 +539,9 @@ function checkedHow(site) {
     const what = site.kind === "tls" ? "a TLS handshake" : "a TCP connection";
     return `every ${site.interval}, ${what}${site.expect ? `, the reply holding “${site.expect}”` : ""}`;
   }
-  return `every ${site.interval}, ${site.method}, up when ${site.expect_status}${site.keyword ? `, keyword “${site.keyword}”${site.keyword_absent ? " absent" : ""}` : ""}`;
+  const n = site.assertions?.length || 0;
+  const asserted = n ? `, ${n} assertion${n === 1 ? "" : "s"}` : "";
+  return `every ${site.interval}, ${site.method}, up when ${site.expect_status}${site.keyword ? `, keyword “${site.keyword}”${site.keyword_absent ? " absent" : ""}` : ""}${asserted}`;
 }
 
 async function openDetail(site) {

@@ -15,6 +15,7 @@ export const fields = [
   { name: "expect_status", label: "Expected statuses", placeholder: "100-399", hint: "like 200-299,301", kinds: web },
   { name: "keyword", label: "Keyword", placeholder: "none", hint: "text the page must contain", kinds: web },
   { name: "keyword_absent", label: "The keyword must not appear", type: "checkbox", kinds: web },
+  { name: "assertions", label: "Assertions: every one must hold", type: "assertions", kinds: web },
   { name: "send", label: "Send once connected", type: "textarea", placeholder: "nothing", kinds: stream },
   { name: "expect", label: "The reply must contain", placeholder: "nothing: connecting is enough", kinds: stream },
   { name: "count", label: "Echo requests", type: "number", min: 1, max: 10, placeholder: "3", kinds: ["icmp"] },
@@ -40,6 +41,102 @@ export const fields = [
   { name: "paused", label: "Paused: not checked, not alerted", type: "checkbox" },
 ];
 
+/** The ops each source of an assertion takes, as the server checks them. */
+const assertOps = {
+  json: ["==", "!=", "<", "<=", ">", ">=", "contains", "!contains", "matches", "exists", "!exists"],
+  header: ["==", "!=", "<", "<=", ">", ">=", "contains", "!contains", "matches", "exists", "!exists"],
+  status: ["==", "!=", "<", "<=", ">", ">="],
+  latency: ["<", "<=", ">", ">="],
+  body: ["==", "!=", "contains", "!contains", "matches"],
+};
+const pathHint = { json: "$.status", header: "Content-Type" };
+const valueHint = { latency: "800ms", status: "200", body: "text", json: "ok, 42, true or \"42\"", header: "text" };
+
+/** Builds the editor of a site's assertions: a row per assertion (source,
+ * path, op, value), rows added and removed with buttons. Its element has
+ * get() and set(list), in the API's shapes. */
+function assertionEditor(id, h) {
+  const rows = h("div", { class: "assertions" });
+  const box = h("div", { id, tabindex: "-1" }, rows);
+  const row = (a = { source: "json", op: "==" }) => {
+    const n = rows.children.length + 1;
+    const source = h("select", { "aria-label": `Assertion ${n}: what of the answer`, "data-part": "source" },
+      ...Object.keys(assertOps).map((s) => h("option", { value: s, text: s })));
+    const path = h("input", { type: "text", autocomplete: "off", spellcheck: "false", "data-part": "path",
+      "aria-label": `Assertion ${n}: path` });
+    const op = h("select", { "aria-label": `Assertion ${n}: comparison`, "data-part": "op" });
+    const value = h("input", { type: "text", autocomplete: "off", spellcheck: "false", "data-part": "value",
+      "aria-label": `Assertion ${n}: value` });
+    const shape = () => {
+      const ops = assertOps[source.value];
+      const was = op.value;
+      op.replaceChildren(...ops.map((o) => h("option", { value: o, text: o })));
+      op.value = ops.includes(was) ? was : ops[0];
+      path.hidden = !(source.value in pathHint);
+      path.placeholder = pathHint[source.value] || "";
+      value.placeholder = valueHint[source.value];
+      value.hidden = op.value === "exists" || op.value === "!exists";
+    };
+    source.addEventListener("change", shape);
+    op.addEventListener("change", shape);
+    const remove = h("button", { type: "button", class: "secondary", text: "Remove", "aria-label": `Remove assertion ${n}` });
+    const r = h("div", { class: "assertion" }, source, path, op, value, remove);
+    remove.addEventListener("click", () => {
+      r.remove();
+      box.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+    source.value = a.source;
+    shape();
+    op.value = a.op;
+    shape();
+    path.value = a.path || "";
+    value.value = a.value === undefined || a.value === null ? "" : showValue(a.value);
+    rows.append(r);
+    return r;
+  };
+  const add = h("button", { type: "button", class: "secondary", text: "Add an assertion" });
+  add.addEventListener("click", () => row().querySelector("select").focus());
+  box.append(add);
+  box.get = () => [...rows.children].map((r) => {
+    const part = (name) => r.querySelector(`[data-part="${name}"]`);
+    const a = { source: part("source").value };
+    if (!part("path").hidden && part("path").value.trim() !== "") a.path = part("path").value.trim();
+    a.op = part("op").value;
+    if (!part("value").hidden) a.value = readValue(a.source, a.op, part("value").value);
+    return a;
+  });
+  box.set = (list) => {
+    rows.replaceChildren();
+    for (const a of list || []) row(a);
+  };
+  return box;
+}
+
+/** An assertion's value as typed, in the API's shape: a number, true or
+ * false where it reads as one and is compared as one, text in quotes as
+ * that text, anything else as text. */
+function readValue(source, op, typed) {
+  const v = typed.trim();
+  if (source === "latency" || source === "body" || ["contains", "!contains", "matches"].includes(op)) return v;
+  if (/^-?\d+(\.\d+)?$/.test(v)) return Number(v);
+  if (v === "true" || v === "false") return v === "true";
+  if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) {
+    try {
+      return JSON.parse(v);
+    } catch {
+      return v;
+    }
+  }
+  return v;
+}
+
+/** A value from the API as it is typed: text that would read as a number
+ * or true or false is shown in quotes. */
+function showValue(v) {
+  if (typeof v !== "string") return String(v);
+  return /^-?\d+(\.\d+)?$/.test(v.trim()) || v === "true" || v === "false" ? JSON.stringify(v) : v;
+}
+
 /** Builds the fields into container, with ids that start with prefix, and
  * returns them by name. */
 export function buildFields(container, prefix, h) {
@@ -47,6 +144,17 @@ export function buildFields(container, prefix, h) {
   for (const f of fields) {
     const id = `${prefix}-${f.name}`;
     let input;
+    if (f.type === "assertions") {
+      input = assertionEditor(id, h);
+      const error = h("p", { id: `${id}-error`, class: "error field-error", role: "alert" });
+      error.hidden = true;
+      input.setAttribute("aria-describedby", error.id);
+      const box = h("fieldset", { class: "field assertions-field" }, h("legend", { text: f.label }), input,
+        h("span", { class: "hint", text: "of the answer: a JSON value by JSONPath, a header, the status, the latency or the body" }), error);
+      container.append(box);
+      inputs[f.name] = { input, error, field: f, box };
+      continue;
+    }
     if (f.type === "select") {
       input = h("select", { id, name: f.name },
         ...f.options.map((o) => h("option", typeof o === "string" ? { value: o, text: o } : o)));
@@ -83,6 +191,10 @@ export function showKind(inputs, kind) {
 /** The value of a field in the API's shape; undefined when it is empty. */
 function read({ input, field }) {
   if (field.type === "checkbox") return input.checked;
+  if (field.type === "assertions") {
+    const list = input.get();
+    return list.length ? list : undefined;
+  }
   const v = input.value.trim();
   if (v === "") return undefined;
   switch (field.name) {
@@ -121,6 +233,10 @@ const key = (field) => field.api || field.name;
 function write({ input, field }, value) {
   if (field.type === "checkbox") {
     input.checked = Boolean(value);
+    return;
+  }
+  if (field.type === "assertions") {
+    input.set(value);
     return;
   }
   if (value === undefined || value === null) {
@@ -186,7 +302,7 @@ function isEmpty(v) {
 }
 
 function emptyOf(field) {
-  return { tags: [], locations: [], headers: {}, body: "", keyword: "", send: "", expect: "", dns_expect: [] }[field.name] ?? null;
+  return { tags: [], locations: [], headers: {}, body: "", keyword: "", send: "", expect: "", dns_expect: [], assertions: [] }[field.name] ?? null;
 }
 
 export function clearErrors(inputs) {
@@ -209,6 +325,9 @@ export function showAtField(inputs, err) {
   x.error.textContent = err.message;
   x.error.hidden = false;
   x.input.setAttribute("aria-invalid", "true");
-  x.input.focus();
+  // An assertion's mistake is shown at its row's part: assertions[1].path.
+  const at = /^assertions\[(\d+)\]\.([a-z]+)/.exec(err.message);
+  const part = at && x.input.querySelectorAll(".assertion")[Number(at[1])]?.querySelector(`[data-part="${at[2]}"]`);
+  (part || x.input).focus();
   return true;
 }
