@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"uptime/monitor"
+	"uptime/monitor/schedule"
 )
 
 // hitCounter is a site that counts the requests it gets and the ones it is
@@ -219,13 +219,13 @@ func TestStandInKeepsEveryRound(t *testing.T) {
 	// for a moment): the leader is the one alone in two windows in a row.
 	var (
 		leader, other, alone *program
-		sa, sb               monitor.SchedulerStats
+		sa, sb               schedule.SchedulerStats
 	)
 	for deadline := time.Now().Add(40 * time.Second); leader == nil; {
 		if time.Now().After(deadline) {
 			t.Fatalf("neither instance alone handed out rounds for 2s twice in a row within 40s: claimed %d and %d", sa.Claimed, sb.Claimed)
 		}
-		var sa0, sb0 monitor.SchedulerStats
+		var sa0, sb0 schedule.SchedulerStats
 		a.Call(t, "GET", "/scheduler", "", &sa0)
 		b.Call(t, "GET", "/scheduler", "", &sb0)
 		time.Sleep(2 * time.Second) // a pass a second: two of the leader's
@@ -251,7 +251,7 @@ func TestStandInKeepsEveryRound(t *testing.T) {
 	// The other fills in after 3s without a pass; its first pass claims
 	// the rounds since the last one, and misses those already past.
 	time.Sleep(6 * time.Second)
-	var before, after monitor.SchedulerStats
+	var before, after schedule.SchedulerStats
 	other.Call(t, "GET", "/scheduler", "", &before)
 	time.Sleep(10 * time.Second)
 	other.Call(t, "GET", "/scheduler", "", &after)

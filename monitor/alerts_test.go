@@ -14,6 +14,7 @@ import (
 	"uptime/internal/testnet"
 	"uptime/monitor"
 	"uptime/monitor/event"
+	"uptime/monitor/history"
 )
 
 // kinds lists the events' kinds in the order they happened: deliveries,
@@ -137,7 +138,7 @@ func TestFlapping(t *testing.T) {
 	if !strings.Contains(flapping.Reason, "changed state 5 times") {
 		t.Errorf("flapping reason %q", flapping.Reason)
 	}
-	var incidents monitor.IncidentsResponse
+	var incidents history.IncidentsResponse
 	e.Call(t, "GET", fmt.Sprintf("/incident?site=%d", id), "", &incidents)
 	if len(incidents.Incidents) != 5 {
 		t.Errorf("%d incidents, want every down period recorded (5) though not announced", len(incidents.Incidents))

@@ -9,6 +9,8 @@ import (
 	"uptime/internal/api"
 	"uptime/internal/text"
 	"uptime/monitor/check"
+	"uptime/monitor/history"
+	"uptime/monitor/schedule"
 )
 
 // Register adds the service's endpoints to the server.
@@ -41,27 +43,30 @@ func (s *Service) Register(srv *api.Server) {
 		Query: []api.Param{{Name: "ids", Type: "string", Description: "site ids separated by commas, at most 1000"}}})
 	srv.Handle("GET /history/{siteID}", s.handleHistory, api.Doc{
 		Summary:  "A site's latest checks and uptime, or with days its daily series",
-		Response: api.AnyOf{HistoryResponse{}, DaysResponse{}},
+		Response: api.AnyOf{history.HistoryResponse{}, history.DaysResponse{}},
 		Query: []api.Param{
 			{Name: "limit", Type: "integer", Description: "how many checks, 1 to 1000 (100)"},
 			{Name: "days", Type: "integer", Description: "the last days instead, 1 to 400"},
 		}})
-	s.registerMaintenance(srv)
+	s.windows.Register(srv)
 	s.registerLocations(srv)
-	srv.Handle("GET /incident", s.handleIncidents, api.Doc{
-		Summary: "Confirmed down periods, newest first", Response: IncidentsResponse{},
+	srv.Handle("GET /incident", s.history.HandleIncidents, api.Doc{
+		Summary: "Confirmed down periods, newest first", Response: history.IncidentsResponse{},
 		Query: []api.Param{
 			{Name: "site", Type: "integer", Description: "of this site only"},
 			{Name: "limit", Type: "integer", Description: "how many, 1 to 1000 (50)"},
 			{Name: "before", Type: "string", Description: "older than this incident id, or started before this time (RFC 3339)"},
 		}})
 	srv.Handle("GET /scheduler", s.handleScheduler, api.Doc{
-		Summary: "This instance's share of the scheduled checks and their lateness", Response: SchedulerStats{}})
+		Summary: "This instance's share of the scheduled checks and their lateness", Response: schedule.SchedulerStats{}})
 }
 
 // handleScheduler serves GET /scheduler → this instance's share of the
 // scheduled checks and how late they started.
 func (s *Service) handleScheduler(r *http.Request) (any, error) { return s.Scheduler(), nil }
+
+// Scheduler returns this instance's scheduling figures.
+func (s *Service) Scheduler() *schedule.SchedulerStats { return s.stats.Snapshot() }
 
 // notFromCheck refuses a request sent by a check, of this instance or
 // another: a site that redirects its check to /ping/<itself> would
@@ -149,11 +154,11 @@ func (s *Service) handleHistory(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	limit, err := api.QueryLimit(r, "limit", 100, MaxHistory)
+	limit, err := api.QueryLimit(r, "limit", 100, history.MaxHistory)
 	if err != nil {
 		return nil, err
 	}
-	days, series, err := api.QueryCount(r, "days", MaxDays)
+	days, series, err := api.QueryCount(r, "days", history.MaxDays)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +166,7 @@ func (s *Service) handleHistory(r *http.Request) (any, error) {
 		return nil, err
 	}
 	if series {
-		return s.Days(r.Context(), id, days, time.Now())
+		return s.history.Days(r.Context(), id, days, time.Now())
 	}
-	return s.History(r.Context(), id, limit)
+	return s.history.Recent(r.Context(), id, limit)
 }

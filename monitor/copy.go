@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"uptime/internal/queue"
+	"uptime/monitor/schedule"
 	"uptime/site"
 )
 
@@ -49,7 +50,7 @@ func (s *Service) keep(ctx context.Context, entries ...site.Entry) error {
 		v := site.Seal(s.opts.Box, e.URL, e.Given)
 		iv := time.Duration(c.Interval)
 		ids[i], urls[i], settings[i], secrets[i], versions[i] = int64(e.ID), v.URL, v.Settings, v.Secrets, e.Version
-		ivs[i], phases[i], budgets[i] = iv.Milliseconds(), phase(int64(e.ID), iv).Milliseconds(), s.budget(c).Milliseconds()
+		ivs[i], phases[i], budgets[i] = iv.Milliseconds(), schedule.Phase(int64(e.ID), iv).Milliseconds(), s.budget(c).Milliseconds()
 		paused[i] = c.Paused
 	}
 	if err := s.claimKey(ctx, secrets...); err != nil {
@@ -115,11 +116,11 @@ func (s *Service) enqueueFirstChecks(ctx context.Context, ids []int64) error {
 	now := time.Now()
 	for start := 0; start < len(ids); start += 10_000 {
 		part := ids[start:min(start+10_000, len(ids))]
-		rounds := make([]claimed, len(part))
+		rounds := make([]schedule.Round, len(part))
 		due := make([]time.Time, len(part))
 		for i, id := range part {
 			due[i] = now.Add(spread * time.Duration(start+i) / time.Duration(len(ids)))
-			rounds[i] = claimed{site: id, due: due[i].UnixMilli()}
+			rounds[i] = schedule.Round{Site: id, Due: due[i].UnixMilli()}
 		}
 		jobs := appendCheckJobs(nil, rounds, queue.ChecksOf(s.opts.Location))
 		for _, j := range jobs {

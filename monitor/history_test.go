@@ -21,6 +21,7 @@ import (
 	"uptime/internal/queue"
 	"uptime/monitor"
 	"uptime/monitor/event"
+	"uptime/monitor/history"
 )
 
 // historyService returns a monitor over a fresh database whose jobs do not
@@ -219,7 +220,7 @@ func TestChecksLandInTheirDaysPartition(t *testing.T) {
 	mon, db := historyService(t, monitor.Options{})
 	ctx := context.Background()
 	now := time.Now().UTC()
-	if _, err := mon.PreparePartitions(ctx, now); err != nil {
+	if _, err := mon.History().PreparePartitions(ctx, now); err != nil {
 		t.Fatal(err)
 	}
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
@@ -246,7 +247,7 @@ func TestChecksLandInTheirDaysPartition(t *testing.T) {
 		}
 	}
 	// When its day's partition is made, the stray check moves into it.
-	if _, err := mon.PreparePartitions(ctx, far); err != nil {
+	if _, err := mon.History().PreparePartitions(ctx, far); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := partitionOf(t, db, int64(len(cases)), far.Add(time.Hour)), "checks_p"+far.Format("20060102"); got != want {
@@ -273,7 +274,7 @@ func TestRetentionDropsWholeDaysAndNothingNewer(t *testing.T) {
 	now := time.Now().UTC()
 	// Eight days of partitions, a check every hour.
 	for d := 8; d >= 0; d-- {
-		if _, err := mon.PreparePartitions(ctx, now.AddDate(0, 0, -d)); err != nil {
+		if _, err := mon.History().PreparePartitions(ctx, now.AddDate(0, 0, -d)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -285,17 +286,17 @@ func TestRetentionDropsWholeDaysAndNothingNewer(t *testing.T) {
 	insertRaw(t, db, checks)
 
 	// Nothing is rolled up yet: nothing is dropped.
-	m, err := mon.MaintainHistory(ctx, now)
+	m, err := mon.History().MaintainHistory(ctx, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(m.Dropped) != 0 || m.Deleted != 0 {
 		t.Fatalf("before any roll-up, maintenance dropped %v and deleted %d rows", m.Dropped, m.Deleted)
 	}
-	if _, err := mon.Rollup(ctx, now); err != nil {
+	if _, err := mon.History().Rollup(ctx, now); err != nil {
 		t.Fatal(err)
 	}
-	m, err = mon.MaintainHistory(ctx, now)
+	m, err = mon.History().MaintainHistory(ctx, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,10 +339,10 @@ func TestRollupsAreExact(t *testing.T) {
 	mon, db := historyService(t, monitor.Options{})
 	ctx := context.Background()
 	now := time.Now().UTC()
-	if _, err := mon.PreparePartitions(ctx, now.AddDate(0, 0, -2)); err != nil {
+	if _, err := mon.History().PreparePartitions(ctx, now.AddDate(0, 0, -2)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := mon.PreparePartitions(ctx, now); err != nil {
+	if _, err := mon.History().PreparePartitions(ctx, now); err != nil {
 		t.Fatal(err)
 	}
 	// From 30 hours ago, across midnight UTC, three sites every 47 s.
@@ -351,7 +352,7 @@ func TestRollupsAreExact(t *testing.T) {
 	checks := variedChecks(r, sites, from, now.Add(-5*time.Minute), 47*time.Second)
 	insertRaw(t, db, checks)
 
-	res, err := mon.Rollup(ctx, now)
+	res, err := mon.History().Rollup(ctx, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +379,7 @@ func TestRollupsAreExact(t *testing.T) {
 		}
 	}
 	// A second run finds nothing more to do.
-	if res, err := mon.Rollup(ctx, now); err != nil || res.Hours+res.Days+res.Late != 0 {
+	if res, err := mon.History().Rollup(ctx, now); err != nil || res.Hours+res.Days+res.Late != 0 {
 		t.Fatalf("a second roll-up did %+v, err %v; want nothing", res, err)
 	}
 }
@@ -388,7 +389,7 @@ func TestLateChecksAreRolledUpAgain(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now().UTC()
 	for _, at := range []time.Time{now.AddDate(0, 0, -2), now} {
-		if _, err := mon.PreparePartitions(ctx, at); err != nil {
+		if _, err := mon.History().PreparePartitions(ctx, at); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -396,7 +397,7 @@ func TestLateChecksAreRolledUpAgain(t *testing.T) {
 	from := now.Add(-26 * time.Hour).Truncate(time.Hour)
 	checks := variedChecks(r, []int64{7}, from, now.Add(-3*time.Hour), time.Minute)
 	insertRaw(t, db, checks)
-	if _, err := mon.Rollup(ctx, now); err != nil {
+	if _, err := mon.History().Rollup(ctx, now); err != nil {
 		t.Fatal(err)
 	}
 	// Checks of a closed hour and of a rolled-up day arrive after them.
@@ -406,7 +407,7 @@ func TestLateChecksAreRolledUpAgain(t *testing.T) {
 	}
 	insertRaw(t, db, late)
 	checks = append(checks, late...)
-	res, err := mon.Rollup(ctx, now)
+	res, err := mon.History().Rollup(ctx, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +454,7 @@ func TestTwoInstancesRollingUpAtOnceCountEachHourOnce(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now().UTC()
 	for _, at := range []time.Time{now.AddDate(0, 0, -3), now} {
-		if _, err := monA.PreparePartitions(ctx, at); err != nil {
+		if _, err := monA.History().PreparePartitions(ctx, at); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -465,7 +466,7 @@ func TestTwoInstancesRollingUpAtOnceCountEachHourOnce(t *testing.T) {
 	// Everything up to the last hour to close is rolled up first, so that
 	// this hour is rolled up right after it closes.
 	closed := now.Add(-2 * time.Minute).Truncate(time.Hour)
-	if _, err := monA.Rollup(ctx, closed.Add(-time.Hour+3*time.Minute)); err != nil {
+	if _, err := monA.History().Rollup(ctx, closed.Add(-time.Hour+3*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	// Writers add checks to that hour while it closes, each in a
@@ -510,7 +511,7 @@ func TestTwoInstancesRollingUpAtOnceCountEachHourOnce(t *testing.T) {
 		rollers.Add(1)
 		go func() {
 			defer rollers.Done()
-			if _, err := m.Rollup(ctx, now); err != nil {
+			if _, err := m.History().Rollup(ctx, now); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -520,7 +521,7 @@ func TestTwoInstancesRollingUpAtOnceCountEachHourOnce(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	// The checks that came after the close are late: one more run takes them.
-	if _, err := monB.Rollup(ctx, now); err != nil {
+	if _, err := monB.History().Rollup(ctx, now); err != nil {
 		t.Fatal(err)
 	}
 	all := append(checks, written...)
@@ -582,7 +583,7 @@ func TestUptimeWindowsAndDaysAgreeWithRawChecks(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now().UTC()
 	for d := 40; d >= 0; d-- {
-		if _, err := mon.PreparePartitions(ctx, now.AddDate(0, 0, -d)); err != nil {
+		if _, err := mon.History().PreparePartitions(ctx, now.AddDate(0, 0, -d)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -593,7 +594,7 @@ func TestUptimeWindowsAndDaysAgreeWithRawChecks(t *testing.T) {
 	gap := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, -12)
 	checks = slices.DeleteFunc(checks, func(c rawCheck) bool { return !c.at.Before(gap) && c.at.Before(gap.AddDate(0, 0, 1)) })
 	insertRaw(t, db, checks)
-	if _, err := mon.Rollup(ctx, now); err != nil {
+	if _, err := mon.History().Rollup(ctx, now); err != nil {
 		t.Fatal(err)
 	}
 	// Checks of the present hour are not rolled up: they count from raw.
@@ -619,7 +620,7 @@ func TestUptimeWindowsAndDaysAgreeWithRawChecks(t *testing.T) {
 		}
 	}
 
-	days, err := mon.Days(ctx, 1, 90, now)
+	days, err := mon.History().Days(ctx, 1, 90, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -663,7 +664,7 @@ func TestUptimeWindowsAndDaysAgreeWithRawChecks(t *testing.T) {
 	}
 	// Longer than the recent days' rows, the series comes from the daily
 	// rollups: the same days.
-	long, err := mon.Days(ctx, 1, 120, now)
+	long, err := mon.History().Days(ctx, 1, 120, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -672,7 +673,7 @@ func TestUptimeWindowsAndDaysAgreeWithRawChecks(t *testing.T) {
 	}
 }
 
-func sameDay(a, b monitor.DayRecord) bool {
+func sameDay(a, b history.DayRecord) bool {
 	return a.Date == b.Date && a.Checks == b.Checks && nearPtr(a.Uptime, b.Uptime) && nearPtr(a.LatencyMS, b.LatencyMS)
 }
 

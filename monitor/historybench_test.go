@@ -18,6 +18,7 @@ import (
 	"uptime/internal/dbutil"
 	"uptime/internal/pgtest"
 	"uptime/monitor"
+	"uptime/monitor/history"
 )
 
 // TestHistoryBenchmark measures history at size (make bench-history):
@@ -124,7 +125,7 @@ func benchUpgrade(t *testing.T, rows int, report func(string, ...any)) {
 	start = time.Now()
 	var hours, daysRolled int
 	for {
-		res, err := mon.Rollup(ctx, time.Now())
+		res, err := mon.History().Rollup(ctx, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,7 +149,7 @@ func benchQueries(t *testing.T, sites, days int, report func(string, ...any)) {
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	first := today.AddDate(0, 0, -days)
 	for d := first; !d.After(today); d = d.AddDate(0, 0, 1) {
-		if _, err := mon.PreparePartitions(ctx, d); err != nil {
+		if _, err := mon.History().PreparePartitions(ctx, d); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -173,9 +174,9 @@ func benchQueries(t *testing.T, sites, days int, report func(string, ...any)) {
 	report("- %d raw checks loaded in %s", rawRows, time.Since(start).Round(time.Second))
 
 	start = time.Now()
-	var res monitor.RollupResult
+	var res history.RollupResult
 	for {
-		r, err := mon.Rollup(ctx, now)
+		r, err := mon.History().Rollup(ctx, now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -202,7 +203,7 @@ func benchQueries(t *testing.T, sites, days int, report func(string, ...any)) {
 		t.Fatal(err)
 	}
 	start = time.Now()
-	if r, err := mon.Rollup(ctx, now); err != nil || r.Recent != 1 {
+	if r, err := mon.History().Rollup(ctx, now); err != nil || r.Recent != 1 {
 		t.Fatalf("rebuilding the recent days: %+v, %v", r, err)
 	}
 	report("- the recent days' rows of %d sites (%d days each) rebuilt in %s, as once a day", sites, 100, time.Since(start).Round(time.Millisecond))
@@ -275,7 +276,7 @@ func benchQueries(t *testing.T, sites, days int, report func(string, ...any)) {
 	rawDays := `SELECT site_id, date_trunc('day', checked_at, 'UTC'), count(*), avg(up::int), avg(latency_ms)
 		FROM checks WHERE site_id = ANY($1) AND checked_at >= $2 GROUP BY 1, 2`
 	row("`/history/:id?days=90`",
-		timeIt(200, func() error { _, err := mon.Days(ctx, pick(), 90, now); return err }),
+		timeIt(200, func() error { _, err := mon.History().Days(ctx, pick(), 90, now); return err }),
 		timeIt(200, func() error { return rawQuery(rawDays, []int64{int64(pick())}, today.AddDate(0, 0, -89))() }))
 	row(fmt.Sprintf("a status page's 90 daily bars of %d sites", len(page)),
 		timeIt(200, func() error { _, err := mon.DaysOf(ctx, page, 90, now); return err }),

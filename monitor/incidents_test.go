@@ -10,6 +10,7 @@ import (
 	"uptime/internal/dbutil"
 	"uptime/internal/pgtest"
 	"uptime/monitor"
+	"uptime/monitor/history"
 )
 
 // Each confirmed down period is an incident: opened by the check that
@@ -20,7 +21,7 @@ func TestIncidents(t *testing.T) {
 	sw, srv := newSwitchable(t, 200)
 	s := e.addSite(t, srv.URL)
 	other := e.addSite(t, srv.URL+"/other")
-	var got monitor.IncidentsResponse
+	var got history.IncidentsResponse
 	e.Call(t, "GET", "/incident", "", &got)
 	if len(got.Incidents) != 0 {
 		t.Fatalf("incidents of sites up: %+v", got.Incidents)
@@ -62,7 +63,7 @@ func TestIncidents(t *testing.T) {
 		t.Fatalf("every site's incidents: %+v", got.Incidents)
 	}
 	// Pages: limit, then before the last one shown; or before a time.
-	var page monitor.IncidentsResponse
+	var page history.IncidentsResponse
 	e.Call(t, "GET", "/incident?limit=1", "", &page)
 	e.Call(t, "GET", fmt.Sprintf("/incident?limit=5&before=%d", page.Incidents[0].ID), "", &got)
 	if len(page.Incidents) != 1 || len(got.Incidents) != 2 || got.Incidents[0].ID >= page.Incidents[0].ID {
@@ -107,7 +108,7 @@ func TestUpgradeOpensTheIncidentsOfSitesDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	mon, _ := serviceOn(t, dbURL, monitor.Options{})
-	got, err := mon.Incidents(ctx, monitor.IncidentQuery{Limit: 10})
+	got, err := mon.Incidents(ctx, history.IncidentQuery{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"uptime/internal/api"
+	"uptime/monitor/history"
 	"uptime/site"
 )
 
@@ -79,7 +80,7 @@ type maintainHistoryWorker struct {
 }
 
 func (w *maintainHistoryWorker) Work(ctx context.Context, job *river.Job[MaintainHistoryArgs]) error {
-	m, err := w.s.MaintainHistory(ctx, time.Now())
+	m, err := w.s.history.MaintainHistory(ctx, time.Now())
 	if m.Created > 0 || len(m.Dropped) > 0 || m.Deleted > 0 {
 		w.s.log.Info("history maintained", "partitions_created", m.Created, "dropped", m.Dropped,
 			"rows_deleted", m.Deleted, "retention", w.s.opts.Retention, "rollup_retention", w.s.opts.RollupRetention)
@@ -103,7 +104,7 @@ func (w *rollupWorker) Work(ctx context.Context, job *river.Job[RollupArgs]) err
 		return nil // this process is rolling up already
 	}
 	defer w.s.rolling.Unlock()
-	res, err := w.s.Rollup(ctx, time.Now())
+	res, err := w.s.history.Rollup(ctx, time.Now())
 	if res.Hours > 1 || res.Days > 0 || res.Late > 0 {
 		w.s.log.Info("rolled up", "hours", res.Hours, "days", res.Days, "late_site_hours", res.Late, "recent_rebuilt", res.Recent)
 	}
@@ -112,5 +113,5 @@ func (w *rollupWorker) Work(ctx context.Context, job *river.Job[RollupArgs]) err
 
 // Timeout leaves room for a run's budget and its last transaction.
 func (w *rollupWorker) Timeout(*river.Job[RollupArgs]) time.Duration {
-	return rollupBudget + 5*time.Minute
+	return history.RollupBudget + 5*time.Minute
 }

@@ -10,6 +10,7 @@ import (
 
 	"uptime/monitor"
 	"uptime/monitor/check"
+	"uptime/monitor/history"
 )
 
 // Checks name their location in the User-Agent and in the history, and
@@ -34,7 +35,7 @@ func TestChecksNameTheirLocation(t *testing.T) {
 		}
 	}
 	mu.Unlock()
-	var h monitor.HistoryResponse
+	var h history.HistoryResponse
 	e.Call(t, "GET", fmt.Sprintf("/history/%d", id), "", &h)
 	if len(h.Checks) < 3 {
 		t.Fatalf("history %+v, want the checks", h.Checks)

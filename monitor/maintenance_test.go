@@ -9,6 +9,8 @@ import (
 
 	"uptime/monitor"
 	"uptime/monitor/event"
+	"uptime/monitor/history"
+	"uptime/monitor/maintenance"
 )
 
 // Bad input for /maintenance is a 400 naming the field, and changes
@@ -50,18 +52,18 @@ func TestMaintenanceValidation(t *testing.T) {
 			}
 		})
 	}
-	var list monitor.WindowList
+	var list maintenance.WindowList
 	e.Call(t, "GET", "/maintenance", "", &list)
 	if len(list.Windows) != 0 {
 		t.Fatalf("bad requests stored %+v", list.Windows)
 	}
 	// A good one, then a bad change to it, which changes nothing.
-	var w monitor.Window
+	var w maintenance.Window
 	e.Call(t, "POST", "/maintenance", fmt.Sprintf(`{"title": "db upgrade", "tags": ["db"], "start": %q, "end": %q}`, at(time.Hour), at(2*time.Hour)), &w)
 	if status, _ := e.Do(t, "PATCH", fmt.Sprintf("/maintenance/%d", w.ID), fmt.Sprintf(`{"end": %q}`, at(0))); status != 400 {
 		t.Errorf("PATCH with the end before the start: %d, want 400", status)
 	}
-	var got monitor.Window
+	var got maintenance.Window
 	e.Call(t, "GET", fmt.Sprintf("/maintenance/%d", w.ID), "", &got)
 	if !got.End.Equal(*w.End) || got.Active {
 		t.Errorf("after a bad change the window is %+v", got)
@@ -82,7 +84,7 @@ func TestRecurringWindow(t *testing.T) {
 	// Weekly at 02:00 Berlin time for 2 hours: once a year the clock goes
 	// back and 02:00 comes twice, which is no overlap.
 	e.Call(t, "POST", "/maintenance", `{"title": "weekly", "cron": "0 2 * * SUN", "duration": "2h", "timezone": "Europe/Berlin"}`, nil)
-	var now, nightly monitor.Window
+	var now, nightly maintenance.Window
 	// One that started this minute, every day.
 	started := time.Now().UTC().Truncate(time.Minute)
 	e.Call(t, "POST", "/maintenance", fmt.Sprintf(`{"title": "now", "cron": "%d %d * * *", "duration": "30m", "timezone": "UTC"}`,
@@ -94,7 +96,7 @@ func TestRecurringWindow(t *testing.T) {
 	if now.Next == nil || !now.Next.Start.Equal(started.AddDate(0, 0, 1)) {
 		t.Errorf("a daily window on now: next %+v, want tomorrow's", now.Next)
 	}
-	for _, w := range []monitor.Window{now, nightly} {
+	for _, w := range []maintenance.Window{now, nightly} {
 		if w.Next == nil || !w.Next.Start.After(time.Now()) {
 			t.Errorf("window %q: next %+v, want a period that starts after now", w.Title, w.Next)
 		}
@@ -108,7 +110,7 @@ func TestRecurringWindow(t *testing.T) {
 		t.Errorf("nightly active = %v at %s", nightly.Active, time.Now().In(ny))
 	}
 	// Turned into a one-off window by a PATCH.
-	var changed monitor.Window
+	var changed maintenance.Window
 	e.Call(t, "PATCH", fmt.Sprintf("/maintenance/%d", nightly.ID), fmt.Sprintf(`{"start": %q, "end": %q}`,
 		time.Now().Add(-time.Minute).Format(time.RFC3339), time.Now().Add(time.Hour).Format(time.RFC3339)), &changed)
 	if changed.Cron != "" || !changed.Active || changed.Current == nil || changed.Next != nil {
@@ -129,7 +131,7 @@ func TestMaintenanceHoldsAlerts(t *testing.T) {
 	idB := e.addWithSettings(t, srvB.URL, `"interval": "1h"`)
 	idC := e.addWithSettings(t, srvC.URL, `"tags": ["db"], "interval": "1h"`)
 	end := time.Now().Add(4 * time.Second)
-	var w monitor.Window
+	var w maintenance.Window
 	e.Call(t, "POST", "/maintenance", fmt.Sprintf(`{"title": "db move", "tags": ["db"], "start": %q, "end": %q}`,
 		time.Now().Add(-time.Minute).Format(time.RFC3339Nano), end.Format(time.RFC3339Nano)), &w)
 	if !w.Active {
@@ -151,7 +153,7 @@ func TestMaintenanceHoldsAlerts(t *testing.T) {
 	if marked == 0 || marked != all-2 { // each site's first check, when added, came before the window
 		t.Errorf("%d of %d checks of the sites in the window are marked", marked, all)
 	}
-	var incidents monitor.IncidentsResponse
+	var incidents history.IncidentsResponse
 	e.Call(t, "GET", fmt.Sprintf("/incident?site=%d", idA), "", &incidents)
 	if len(incidents.Incidents) != 1 {
 		t.Errorf("the outage in the window is no incident: %+v", incidents)

@@ -22,6 +22,9 @@ import (
 	"uptime/monitor/check"
 	"uptime/monitor/decide"
 	"uptime/monitor/event"
+	"uptime/monitor/history"
+	"uptime/monitor/maintenance"
+	"uptime/monitor/schedule"
 	"uptime/site"
 )
 
@@ -147,9 +150,10 @@ type Service struct {
 	unrecorded  *alarm.Alarm // PostgreSQL refuses to record scheduled checks
 	inflight    slots        // scheduled checks going on in this process
 	stallAfter  atomic.Int64 // the watchdog's limit when it last saw a stall
-	stats       schedStats
-	rolling     sync.Mutex   // held while this process rolls up
-	windows     windows      // the maintenance windows
+	stats       *schedule.Stats
+	rolling     sync.Mutex // held while this process rolls up
+	history     *history.History
+	windows     *maintenance.Windows
 	instanceID  string       // this process, in the instance table
 	live        liveCache    // the locations checking lately
 	checked     atomic.Int64 // checks this process recorded
@@ -180,11 +184,13 @@ func New(db *pgxpool.Pool, sites Sites, q *queue.Queue, transitions *pubsub.Topi
 		unopened:   alarm.New(log, "sites with credentials cannot be checked"),
 		inflight:   make(slots, opts.MaxInFlight),
 		instanceID: newInstanceID(),
+		windows:    maintenance.New(db, sites),
+		stats:      schedule.NewStats(),
+		history:    history.New(db, history.Options{Retention: opts.Retention, RollupRetention: opts.RollupRetention}, log),
 	}
 	s.checker.SetLocation(opts.Location)
 	q.Location, q.ChecksOnly = opts.Location, opts.Probe
 	q.PollOnly = q.PollOnly || opts.Probe
-	s.stats.since = time.Now()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.registerJobs()
 	return s

@@ -13,6 +13,7 @@ import (
 
 	"uptime/internal/testnet"
 	"uptime/monitor"
+	"uptime/monitor/history"
 )
 
 // farm serves the behaviours the ping cases need.
@@ -316,7 +317,7 @@ func TestHistoryAndUptime(t *testing.T) {
 		sw.set(code)
 		e.check(t, s.ID)
 	}
-	var h monitor.HistoryResponse
+	var h history.HistoryResponse
 	e.Call(t, "GET", fmt.Sprintf("/history/%d?limit=3", s.ID), "", &h)
 	if len(h.Checks) != 3 || h.Checks[0].Up || h.Checks[0].Reason != "HTTP 500" || h.Checks[0].StatusCode != 500 {
 		t.Fatalf("history = %+v, want the last 3 checks, newest (the 500) first", h.Checks)
@@ -334,7 +335,7 @@ func TestHistoryAndUptime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.mon.Rollup(context.Background(), time.Now()); err != nil {
+	if _, err := e.mon.History().Rollup(context.Background(), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	e.Call(t, "GET", fmt.Sprintf("/history/%d", s.ID), "", &h)
@@ -342,7 +343,7 @@ func TestHistoryAndUptime(t *testing.T) {
 		t.Fatalf("uptime = 24h %v, 7d %v, 30d %v, 90d %v, 365d %v; want 75, then 37.5",
 			*h.Uptime.Day, *h.Uptime.Week, *h.Uptime.Month, *h.Uptime.Quarter, *h.Uptime.Year)
 	}
-	var d monitor.DaysResponse
+	var d history.DaysResponse
 	e.Call(t, "GET", fmt.Sprintf("/history/%d?days=7", s.ID), "", &d)
 	if len(d.Days) != 7 || d.Days[6].Checks != 4 || *d.Days[6].Uptime != 75 || d.Days[3].Checks+d.Days[2].Checks != 4 {
 		t.Fatalf("days = %+v, want 7 days: today 4 checks at 75%%, 4 failed checks 3 days ago", d.Days)

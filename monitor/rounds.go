@@ -78,7 +78,7 @@ func (s *Service) checkDue(ctx context.Context, args CheckSitesArgs, claimed tim
 			break
 		}
 		if time.Since(later(due, claimed)) > t.interval/2 {
-			s.stats.missedRound()
+			s.stats.MissedRound()
 			s.log.Warn("check-all: round missed, because it started later than half the site's interval",
 				"site_id", id, "late", time.Since(due).Round(time.Millisecond), "interval", t.interval)
 			continue
@@ -91,7 +91,7 @@ func (s *Service) checkDue(ctx context.Context, args CheckSitesArgs, claimed tim
 		if s.inflight.acquire(ctx) != nil {
 			break
 		}
-		s.stats.started(time.Since(due))
+		s.stats.Started(time.Since(due))
 		wg.Go(func() {
 			s.round(ctx, t.target, st.up, known, s.inflight, w, &fails)
 		})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"uptime/internal/queue"
+	"uptime/monitor/schedule"
 )
 
 // How the scheduler hands out work. A site is due at the times that are
@@ -34,76 +34,6 @@ const (
 	// rounds before them are counted as missed and checked once.
 	maxWindow = 24 * time.Hour
 )
-
-// phase returns the site's fixed offset inside its interval. Multiples of
-// the golden ratio, taken modulo one, spread the ids 1, 2, 3... evenly
-// over the interval however many there are, so checks arrive at an even
-// rate rather than in bursts.
-func phase(id int64, interval time.Duration) time.Duration {
-	const phi = 0.6180339887498949
-	f := math.Mod(float64(id)*phi, 1)
-	return time.Duration(f*float64(interval.Milliseconds())) * time.Millisecond
-}
-
-// nextDue returns the site's first due time at or after t.
-func nextDue(id int64, interval time.Duration, t time.Time) time.Time {
-	iv := interval.Milliseconds()
-	if iv <= 0 {
-		return t
-	}
-	return time.UnixMilli(slotAtOrAfter(t.UnixMilli(), iv, phase(id, interval).Milliseconds()))
-}
-
-// slotAtOrAfter returns the first time at or after t, in Unix
-// milliseconds, that is ph past a multiple of iv.
-func slotAtOrAfter(t, iv, ph int64) int64 {
-	return t + mod(ph-t, iv)
-}
-
-func mod(a, b int64) int64 { return ((a % b) + b) % b }
-
-// phaseRange is the sites of one interval whose phase is in [lo, hi),
-// each due at most once in the window being claimed.
-type phaseRange struct{ iv, lo, hi int64 }
-
-// ranges returns, for each interval, the phases due in the window [a, b):
-// one range, two when the window wraps around a multiple of the interval,
-// or every phase when the window is as long as the interval.
-func ranges(intervals []int64, a, b int64) []phaseRange {
-	var out []phaseRange
-	for _, iv := range intervals {
-		if b-a >= iv {
-			out = append(out, phaseRange{iv, 0, iv})
-			continue
-		}
-		lo, hi := mod(a, iv), mod(b, iv)
-		if lo < hi {
-			out = append(out, phaseRange{iv, lo, hi})
-		} else {
-			out = append(out, phaseRange{iv, lo, iv}, phaseRange{iv, 0, hi})
-		}
-	}
-	return out
-}
-
-// due returns when a site of the interval and phase is due in the window
-// [a, b): its one slot there, or its last when the window holds more, with
-// how many of them it skips.
-func due(iv, ph, a, b int64) (at int64, skipped int64) {
-	first := slotAtOrAfter(a, iv, ph)
-	if first >= b {
-		return first, 0 // not in the window: cannot happen for a claimed phase
-	}
-	n := (b - 1 - first) / iv
-	return first + n*iv, n
-}
-
-// claimed is a round a pass claimed.
-type claimed struct {
-	site, due int64
-	// locations are the site's own; empty for every location.
-	locations []string
-}
 
 // schedule claims the window from where the last pass stopped to horizon
 // from now, and every round due in it, and enqueues the rounds as
@@ -132,10 +62,10 @@ func (s *Service) schedule(ctx context.Context) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	var rounds []claimed
+	var rounds []schedule.Round
 	var missed int64
 	if a < b {
-		if rounds, missed, err = s.claim(ctx, tx, a, b); err != nil {
+		if rounds, missed, err = schedule.Claim(ctx, tx, a, b); err != nil {
 			return time.Time{}, err
 		}
 		if err := s.enqueue(ctx, tx, rounds, live); err != nil {
@@ -150,7 +80,7 @@ func (s *Service) schedule(ctx context.Context) (time.Time, error) {
 	if err := tx.Commit(ctx); err != nil {
 		return time.Time{}, fmt.Errorf("schedule: %w", err)
 	}
-	s.stats.scheduled(len(rounds), int(missed))
+	s.stats.Scheduled(len(rounds), int(missed))
 	if missed > 0 {
 		s.log.Warn("check-all: rounds missed while no instance scheduled; each site is checked once now",
 			"missed", missed, "claimed", len(rounds), "since", time.UnixMilli(a).UTC().Format(time.RFC3339))
@@ -158,70 +88,15 @@ func (s *Service) schedule(ctx context.Context) (time.Time, error) {
 	return at, nil
 }
 
-// claim reads the rounds due in the window [a, b), in the order they are
-// due, and counts the rounds it skips because the window holds more than
-// one of a site's.
-func (s *Service) claim(ctx context.Context, tx pgx.Tx, a, b int64) ([]claimed, int64, error) {
-	// The intervals in use, each found by one probe of the index.
-	rows, err := tx.Query(ctx, `WITH RECURSIVE iv AS (
-			SELECT min(interval_ms) AS ms FROM monitored WHERE NOT paused
-			UNION ALL
-			SELECT (SELECT min(interval_ms) FROM monitored WHERE NOT paused AND interval_ms > iv.ms) FROM iv WHERE iv.ms IS NOT NULL)
-		SELECT ms FROM iv WHERE ms IS NOT NULL`)
-	if err != nil {
-		return nil, 0, fmt.Errorf("schedule: %w", err)
-	}
-	intervals, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, 0, fmt.Errorf("schedule: %w", err)
-	}
-	if len(intervals) == 0 {
-		return nil, 0, nil
-	}
-	rs := ranges(intervals, a, b)
-	ivs, los, his := make([]int64, len(rs)), make([]int64, len(rs)), make([]int64, len(rs))
-	for i, r := range rs {
-		ivs[i], los[i], his[i] = r.iv, r.lo, r.hi
-	}
-	rows, err = tx.Query(ctx, `SELECT m.site_id, m.interval_ms, m.phase_ms, m.first_check_at,
-			ARRAY(SELECT jsonb_array_elements_text(m.settings->'locations'))
-		FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS r(iv, lo, hi)
-		JOIN monitored m ON m.interval_ms = r.iv AND m.phase_ms >= r.lo AND m.phase_ms < r.hi AND NOT m.paused`,
-		ivs, los, his)
-	if err != nil {
-		return nil, 0, fmt.Errorf("schedule: %w", err)
-	}
-	var (
-		out        []claimed
-		missed     int64
-		id, iv, ph int64
-		first      *time.Time
-		locations  []string
-	)
-	if _, err := pgx.ForEachRow(rows, []any{&id, &iv, &ph, &first, &locations}, func() error {
-		at, skipped := due(iv, ph, a, b)
-		if first != nil && at < first.UnixMilli()+iv/2 {
-			return nil // the check asked for when it was added is this round's
-		}
-		out = append(out, claimed{site: id, due: at, locations: locations})
-		missed += skipped
-		return nil
-	}); err != nil {
-		return nil, 0, fmt.Errorf("schedule: %w", err)
-	}
-	slices.SortFunc(out, func(x, y claimed) int { return int(x.due - y.due) })
-	return out, missed, nil
-}
-
 // enqueue hands the rounds out as check-sites jobs, in tx: each round to
 // each of its site's locations that is live, on that location's queue. A
 // site none of whose locations is live is not checked until one is.
-func (s *Service) enqueue(ctx context.Context, tx pgx.Tx, rounds []claimed, live []string) error {
+func (s *Service) enqueue(ctx context.Context, tx pgx.Tx, rounds []schedule.Round, live []string) error {
 	var jobs []river.InsertManyParams
 	for _, loc := range live {
-		var mine []claimed
+		var mine []schedule.Round
 		for _, r := range rounds {
-			if len(r.locations) == 0 || slices.Contains(r.locations, loc) {
+			if len(r.Locations) == 0 || slices.Contains(r.Locations, loc) {
 				mine = append(mine, r)
 			}
 		}
@@ -238,16 +113,16 @@ func (s *Service) enqueue(ctx context.Context, tx pgx.Tx, rounds []claimed, live
 
 // appendCheckJobs appends the rounds, in shares, as check-sites jobs on
 // the queue.
-func appendCheckJobs(jobs []river.InsertManyParams, rounds []claimed, queue string) []river.InsertManyParams {
+func appendCheckJobs(jobs []river.InsertManyParams, rounds []schedule.Round, queue string) []river.InsertManyParams {
 	if len(rounds) == 0 {
 		return jobs
 	}
 	size := min(jobSites, max(1, (len(rounds)+minJobs-1)/minJobs))
 	for start := 0; start < len(rounds); start += size {
 		part := rounds[start:min(start+size, len(rounds))]
-		args := CheckSitesArgs{From: part[0].due, Sites: make([]int64, len(part)), Due: make([]int64, len(part))}
+		args := CheckSitesArgs{From: part[0].Due, Sites: make([]int64, len(part)), Due: make([]int64, len(part))}
 		for i, r := range part {
-			args.Sites[i], args.Due[i] = r.site, r.due-args.From
+			args.Sites[i], args.Due[i] = r.Site, r.Due-args.From
 		}
 		jobs = append(jobs, river.InsertManyParams{Args: args, InsertOpts: &river.InsertOpts{Queue: queue, MaxAttempts: 1}})
 	}

@@ -17,6 +17,7 @@ import (
 	"uptime/internal/queue"
 	"uptime/monitor"
 	"uptime/monitor/event"
+	"uptime/monitor/history"
 	"uptime/site"
 )
 
@@ -240,7 +241,7 @@ func TestSlowAnswersAreDegraded(t *testing.T) {
 	if st := e.status(t)[fmt.Sprint(s.ID)]; !st.Up || !st.Degraded {
 		t.Fatalf("status = %+v, want up and degraded", st)
 	}
-	var h monitor.HistoryResponse
+	var h history.HistoryResponse
 	e.Call(t, "GET", fmt.Sprintf("/history/%d", s.ID), "", &h)
 	if len(h.Checks) == 0 || !h.Checks[0].Degraded || !h.Checks[0].Up {
 		t.Fatalf("history = %+v, want the latest check up and degraded", h.Checks)

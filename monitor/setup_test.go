@@ -103,7 +103,7 @@ func setup(t testing.TB, so setupOpts) *env {
 	// As the program does, the days' partitions are made before checking
 	// starts: made meanwhile, a check routed to the default partition
 	// fails its partition constraint.
-	if _, err := e.mon.PreparePartitions(ctx, time.Now()); err != nil {
+	if _, err := e.mon.History().PreparePartitions(ctx, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	e.mon.Start()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -12,6 +13,8 @@ import (
 	"uptime/internal/text"
 	"uptime/monitor/decide"
 	"uptime/monitor/event"
+	"uptime/monitor/history"
+	"uptime/site"
 )
 
 // confirmedUp returns the site's confirmed state, as this location sees
@@ -147,9 +150,9 @@ func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, t *target, from strin
 	if out.Changed {
 		var err error
 		if out.State.Up {
-			err = closeIncident(ctx, tx, t.ID, at)
+			err = history.CloseIncident(ctx, tx, t.ID, at)
 		} else {
-			err = openIncident(ctx, tx, t.ID, at, out.Cause)
+			err = history.OpenIncident(ctx, tx, t.ID, at, out.Cause)
 		}
 		if err != nil {
 			return err
@@ -251,4 +254,18 @@ func (s *Service) forgetTx(ctx context.Context, ids []int64) error {
 func isDeadlock(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "40P01"
+}
+
+// markMaintenance marks the attempts made during a maintenance window of
+// the site.
+func (s *Service) markMaintenance(ctx context.Context, t *target, attempts []Result) {
+	for i := range attempts {
+		attempts[i].Maintenance = s.windows.Covers(ctx, t.ID, t.tags, attempts[i].CheckedAt)
+	}
+}
+
+// InMaintenance returns which of the sites a maintenance window covers at
+// at, by id, as their checks are marked.
+func (s *Service) InMaintenance(ctx context.Context, sites []*site.Entry, at time.Time) map[int]bool {
+	return s.windows.Of(ctx, sites, at)
 }

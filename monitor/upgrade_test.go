@@ -54,7 +54,7 @@ func TestUpgradeKeepsEveryCheckAndItsUptime(t *testing.T) {
 	if n != len(checks) || parts != "checks_legacy" {
 		t.Fatalf("after the upgrade: %d checks in %q, want %d in checks_legacy", n, parts, len(checks))
 	}
-	if _, err := mon.PreparePartitions(ctx, now); err != nil {
+	if _, err := mon.History().PreparePartitions(ctx, now); err != nil {
 		t.Fatal(err)
 	}
 	// New checks go to the days after the old table's range, which ends
@@ -67,7 +67,7 @@ func TestUpgradeKeepsEveryCheckAndItsUptime(t *testing.T) {
 	if !until.Equal(today.AddDate(0, 0, 2)) {
 		t.Errorf("the old checks' partition ends at %s, want %s", until, today.AddDate(0, 0, 2))
 	}
-	if _, err := mon.PreparePartitions(ctx, until); err != nil {
+	if _, err := mon.History().PreparePartitions(ctx, until); err != nil {
 		t.Fatal(err)
 	}
 	later := until.Add(time.Hour)
@@ -80,7 +80,7 @@ func TestUpgradeKeepsEveryCheckAndItsUptime(t *testing.T) {
 	}
 
 	for {
-		res, err := mon.Rollup(ctx, now)
+		res, err := mon.History().Rollup(ctx, now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,17 +134,17 @@ func TestUpgradeKeepsEveryCheckAndItsUptime(t *testing.T) {
 	}
 
 	// Past retention, the old rows go one by one, then the old table whole.
-	m, err := mon.MaintainHistory(ctx, now.AddDate(0, 0, 15))
+	m, err := mon.History().MaintainHistory(ctx, now.AddDate(0, 0, 15))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if m.Deleted == 0 {
 		t.Errorf("maintenance 15 days on deleted no old row past 30 days' retention")
 	}
-	if _, err := mon.Rollup(ctx, now.AddDate(0, 0, 40)); err != nil {
+	if _, err := mon.History().Rollup(ctx, now.AddDate(0, 0, 40)); err != nil {
 		t.Fatal(err)
 	}
-	m, err = mon.MaintainHistory(ctx, now.AddDate(0, 0, 40))
+	m, err = mon.History().MaintainHistory(ctx, now.AddDate(0, 0, 40))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"uptime/internal/api"
 	"uptime/internal/text"
 	"uptime/monitor"
+	"uptime/monitor/history"
 )
 
 // badgeMaxAge is how long a badge may be cached.
@@ -79,12 +80,12 @@ func statusBadge(label string, st *monitor.SiteStatus) Badge {
 // share of checks up over 24h, 7d, 30d (the default), 90d or 365d.
 func (s *Service) handleUptimeBadge(r *http.Request) (any, error) {
 	window := cmp.Or(r.URL.Query().Get("window"), "30d")
-	pick, ok := map[string]func(monitor.Uptime) *float64{
-		"24h":  func(u monitor.Uptime) *float64 { return u.Day },
-		"7d":   func(u monitor.Uptime) *float64 { return u.Week },
-		"30d":  func(u monitor.Uptime) *float64 { return u.Month },
-		"90d":  func(u monitor.Uptime) *float64 { return u.Quarter },
-		"365d": func(u monitor.Uptime) *float64 { return u.Year },
+	pick, ok := map[string]func(history.Uptime) *float64{
+		"24h":  func(u history.Uptime) *float64 { return u.Day },
+		"7d":   func(u history.Uptime) *float64 { return u.Week },
+		"30d":  func(u history.Uptime) *float64 { return u.Month },
+		"90d":  func(u history.Uptime) *float64 { return u.Quarter },
+		"365d": func(u history.Uptime) *float64 { return u.Year },
 	}[window]
 	if !ok {
 		return nil, api.Errorf(api.InvalidArgument, "window must be one of 24h, 7d, 30d, 90d and 365d, got %s", text.Quote(window))

@@ -21,6 +21,7 @@ import (
 
 	"uptime/internal/api"
 	"uptime/monitor"
+	"uptime/monitor/history"
 	"uptime/site"
 )
 
@@ -254,8 +255,8 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 	sites := map[int64]*site.Entry{}
 	var (
 		states      map[int64]monitor.SiteStatus
-		days        map[int64][]monitor.DayRecord
-		incidents   = &monitor.IncidentsResponse{}
+		days        map[int64][]history.DayRecord
+		incidents   = &history.IncidentsResponse{}
 		maintenance map[int]bool
 	)
 	if len(ids) > 0 {
@@ -277,7 +278,7 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 		if days, err = s.mon.DaysOf(ctx, ids, publicDays, now); err != nil {
 			return nil, err
 		}
-		incidents, err = s.mon.Incidents(ctx, monitor.IncidentQuery{Sites: ids, Since: now.AddDate(0, 0, -incidentDays), Limit: maxIncidents})
+		incidents, err = s.mon.Incidents(ctx, history.IncidentQuery{Sites: ids, Since: now.AddDate(0, 0, -incidentDays), Limit: maxIncidents})
 		if err != nil {
 			return nil, err
 		}
@@ -398,7 +399,7 @@ func count(n int, what string) string {
 // bars writes a bar per day, coloured by its uptime (up, partial, down,
 // or none without checks) with its figures on hover, and sums the uptime
 // over them all, weighted by each day's checks.
-func bars(days []monitor.DayRecord) (template.HTML, string) {
+func bars(days []history.DayRecord) (template.HTML, string) {
 	var b strings.Builder
 	var checks, up float64
 	for _, d := range days {

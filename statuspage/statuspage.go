@@ -12,6 +12,7 @@ import (
 
 	"uptime/internal/api"
 	"uptime/monitor"
+	"uptime/monitor/history"
 	"uptime/site"
 )
 
@@ -23,9 +24,9 @@ var Migrations embed.FS
 // Monitor is what the public face reads of the monitor.
 type Monitor interface {
 	States(ctx context.Context, ids []int64) (map[int64]monitor.SiteStatus, error)
-	Uptime(ctx context.Context, siteID int, now time.Time) (monitor.Uptime, error)
-	DaysOf(ctx context.Context, ids []int64, n int, now time.Time) (map[int64][]monitor.DayRecord, error)
-	Incidents(ctx context.Context, q monitor.IncidentQuery) (*monitor.IncidentsResponse, error)
+	Uptime(ctx context.Context, siteID int, now time.Time) (history.Uptime, error)
+	DaysOf(ctx context.Context, ids []int64, n int, now time.Time) (map[int64][]history.DayRecord, error)
+	Incidents(ctx context.Context, q history.IncidentQuery) (*history.IncidentsResponse, error)
 	InMaintenance(ctx context.Context, sites []*site.Entry, at time.Time) map[int]bool
 }
 

@@ -18,7 +18,7 @@ import (
 
 	"uptime/internal/dbutil"
 	"uptime/internal/pglocal"
-	"uptime/monitor"
+	"uptime/monitor/schedule"
 )
 
 // steadyOptions describe a steady-state run: sites of one interval,
@@ -46,9 +46,9 @@ type steadyResult struct {
 	expected         float64 // checks the window should hold: n × window / interval
 	rateMean         float64 // checks started per second
 	rateMax          int64
-	lateness         []monitor.SchedulerStats // per instance, at the end
-	shares           []int64                  // scheduled checks per instance in the window
-	uptimeCPU        []float64                // CPU seconds per instance in the window
+	lateness         []schedule.SchedulerStats // per instance, at the end
+	shares           []int64                   // scheduled checks per instance in the window
+	uptimeCPU        []float64                 // CPU seconds per instance in the window
 	postgresCPU      float64
 	bare             bareResult // as fast as it can
 	barePaced        bareResult // at the steady state's rate
@@ -172,7 +172,7 @@ func steady(ctx context.Context, o options, so steadyOptions, self string, clust
 		size     int64
 		uptime   []float64
 		postgres float64
-		sched    []monitor.SchedulerStats
+		sched    []schedule.SchedulerStats
 	}
 	take := func() (snapshot, error) {
 		var s snapshot
@@ -425,8 +425,8 @@ func siteIs(base string, id int, kind string) error {
 	return nil
 }
 
-func scheduler(base string) (monitor.SchedulerStats, error) {
-	var s monitor.SchedulerStats
+func scheduler(base string) (schedule.SchedulerStats, error) {
+	var s schedule.SchedulerStats
 	resp, err := http.Get(base + "/scheduler")
 	if err != nil {
 		return s, err

@@ -234,7 +234,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 
 	// The days' partitions are made before checking starts; a check that
 	// finds none would wait in the default partition until the next try.
-	if _, err := mon.PreparePartitions(ctx, time.Now()); err != nil {
+	if _, err := mon.History().PreparePartitions(ctx, time.Now()); err != nil {
 		a.log.Warn("could not make the partitions of the checks; trying again within the hour", "err", err)
 	}
 	stopWork, err := a.startWork(ctx, q, monitorDB, mon, h, srv.DatabaseDown)

@@ -23,7 +23,7 @@ import (
 	"uptime/internal/apptest"
 	"uptime/internal/fakeslack"
 	"uptime/internal/testnet"
-	"uptime/monitor"
+	"uptime/monitor/history"
 )
 
 // A tcp:// site goes through everything an http one does: checked, its
@@ -59,7 +59,7 @@ func TestATCPSiteEndToEnd(t *testing.T) {
 	if len(msgs) != 2 || !strings.Contains(msgs[1], target+" is back up") {
 		t.Fatalf("Slack heard %q, want %s back up", msgs, target)
 	}
-	var h monitor.HistoryResponse
+	var h history.HistoryResponse
 	a.Call(t, "GET", fmt.Sprintf("/history/%d", added.ID), "", &h)
 	downs := 0
 	for _, c := range h.Checks {

@@ -16,7 +16,7 @@ import (
 	"uptime/internal/config"
 	"uptime/internal/fakeslack"
 	"uptime/internal/pgtest"
-	"uptime/monitor"
+	"uptime/monitor/history"
 )
 
 // A probe runs under the role deploy/probe-role.sql sets up, with the
@@ -110,7 +110,7 @@ func TestProbeUnderItsRole(t *testing.T) {
 	if !strings.Contains(msgs[0], "is down!") || !strings.Contains(msgs[0], "Seen from us.") {
 		t.Fatalf("the first message is %q, want the site down as seen from us", msgs[0])
 	}
-	var h monitor.HistoryResponse
+	var h history.HistoryResponse
 	full.Call(t, "GET", fmt.Sprintf("/history/%d", added.ID), "", &h)
 	fromProbe := 0
 	for _, c := range h.Checks {

@@ -1,4 +1,4 @@
-package monitor
+package history
 
 import (
 	"context"
@@ -89,7 +89,7 @@ func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
 // (which sums of whole hours need), and its raw checks of the hours not
 // rolled up yet, grouped by hour. Its cost does not grow with the number
 // of raw checks, as long as the roll-ups keep up.
-func (s *Service) tallies(ctx context.Context, siteID int, from, hoursFrom time.Time) ([]tally, error) {
+func (s *History) tallies(ctx context.Context, siteID int, from, hoursFrom time.Time) ([]tally, error) {
 	hoursUntil, daysUntil, err := s.rolledUntil(ctx, from)
 	if err != nil {
 		return nil, err
@@ -128,7 +128,7 @@ func (s *Service) tallies(ctx context.Context, siteID int, from, hoursFrom time.
 // rolledUntil returns where the hour and day rollups end; from for both
 // when nothing is rolled up yet. Passed as parameters, these times let the
 // planner skip the partitions out of range, and keep its estimates small.
-func (s *Service) rolledUntil(ctx context.Context, from time.Time) (hours, days time.Time, err error) {
+func (s *History) rolledUntil(ctx context.Context, from time.Time) (hours, days time.Time, err error) {
 	hoursUntil, daysUntil, err := s.rollupProgress(ctx)
 	if err != nil || hoursUntil == nil || daysUntil == nil {
 		return from, from, err
@@ -164,7 +164,7 @@ func windowStarts(now time.Time) (day, week, month, quarter, year time.Time) {
 }
 
 // Uptime returns a site's uptime over 24 hours, 7, 30, 90 and 365 days.
-func (s *Service) Uptime(ctx context.Context, siteID int, now time.Time) (Uptime, error) {
+func (s *History) Uptime(ctx context.Context, siteID int, now time.Time) (Uptime, error) {
 	day, week, month, quarter, year := windowStarts(now)
 	ts, err := s.tallies(ctx, siteID, year, week)
 	if err != nil {
@@ -175,7 +175,7 @@ func (s *Service) Uptime(ctx context.Context, siteID int, now time.Time) (Uptime
 }
 
 // Days returns a site's last n UTC days, oldest first, today included.
-func (s *Service) Days(ctx context.Context, siteID, n int, now time.Time) (*DaysResponse, error) {
+func (s *History) Days(ctx context.Context, siteID, n int, now time.Time) (*DaysResponse, error) {
 	all, err := s.DaysOf(ctx, []int64{int64(siteID)}, n, now)
 	if err != nil {
 		return nil, err
@@ -189,7 +189,7 @@ func (s *Service) Days(ctx context.Context, siteID, n int, now time.Time) (*Days
 // the daily rollups when those rows do not cover them; the others, today
 // at least, from the hour rollups and the raw checks of the hours not
 // rolled up yet.
-func (s *Service) DaysOf(ctx context.Context, ids []int64, n int, now time.Time) (map[int64][]DayRecord, error) {
+func (s *History) DaysOf(ctx context.Context, ids []int64, n int, now time.Time) (map[int64][]DayRecord, error) {
 	today := checksTable.period(now)
 	first := today.AddDate(0, 0, 1-n)
 	p, err := s.readProgress(ctx)

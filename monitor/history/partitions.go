@@ -1,4 +1,4 @@
-package monitor
+package history
 
 import (
 	"context"
@@ -77,7 +77,7 @@ func (p partitioned) parse(name string) (time.Time, bool) {
 }
 
 // partitions returns the starts of p's periodic partitions.
-func (s *Service) partitions(ctx context.Context, p partitioned) ([]time.Time, error) {
+func (s *History) partitions(ctx context.Context, p partitioned) ([]time.Time, error) {
 	rows, err := s.db.Query(ctx, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 		WHERE i.inhparent = $1::regclass ORDER BY c.relname`, p.table)
 	if err != nil {
@@ -100,7 +100,7 @@ func (s *Service) partitions(ctx context.Context, p partitioned) ([]time.Time, e
 // holding from to the one holding to, where missing; none before notBefore.
 // Rows of a new partition's period that wait in the default partition move
 // into it.
-func (s *Service) ensurePartitions(ctx context.Context, p partitioned, from, to, notBefore time.Time) (created int, err error) {
+func (s *History) ensurePartitions(ctx context.Context, p partitioned, from, to, notBefore time.Time) (created int, err error) {
 	have, err := s.partitions(ctx, p)
 	if err != nil {
 		return 0, err
@@ -126,7 +126,7 @@ func (s *Service) ensurePartitions(ctx context.Context, p partitioned, from, to,
 
 // createPartition creates and attaches the partition of the period starting
 // at start, in one transaction; false if another instance made it first.
-func (s *Service) createPartition(ctx context.Context, p partitioned, start time.Time) (bool, error) {
+func (s *History) createPartition(ctx context.Context, p partitioned, start time.Time) (bool, error) {
 	name, end := p.name(start), p.next(start)
 	var made bool
 	err := s.ddlTx(ctx, func(tx pgx.Tx) error {
@@ -171,7 +171,7 @@ func (s *Service) createPartition(ctx context.Context, p partitioned, start time
 // ddlTx runs f in a transaction that holds the partition lock, so that the
 // partition maintenance of every instance goes one at a time, and waits at
 // most ddlLockTimeout for any other lock.
-func (s *Service) ddlTx(ctx context.Context, f func(pgx.Tx) error) error {
+func (s *History) ddlTx(ctx context.Context, f func(pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", partitionLock); err != nil {
 			return err
@@ -185,7 +185,7 @@ func (s *Service) ddlTx(ctx context.Context, f func(pgx.Tx) error) error {
 
 // dropPartitions drops p's partitions whose period ends at or before
 // cutoff, oldest first, and returns their names.
-func (s *Service) dropPartitions(ctx context.Context, p partitioned, cutoff time.Time) ([]string, error) {
+func (s *History) dropPartitions(ctx context.Context, p partitioned, cutoff time.Time) ([]string, error) {
 	have, err := s.partitions(ctx, p)
 	if err != nil {
 		return nil, err
@@ -204,7 +204,7 @@ func (s *Service) dropPartitions(ctx context.Context, p partitioned, cutoff time
 }
 
 // dropTable drops a partition under the partition lock.
-func (s *Service) dropTable(ctx context.Context, name string) error {
+func (s *History) dropTable(ctx context.Context, name string) error {
 	err := s.ddlTx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{name}.Sanitize())
 		return err
@@ -220,7 +220,7 @@ func (s *Service) dropTable(ctx context.Context, name string) error {
 // It serves the plain tables and partitions that are not dropped whole (a
 // row's ctid names it only within one): the daily rollups, the default
 // partitions and the checks from before partitioning.
-func (s *Service) deleteBefore(ctx context.Context, table, column string, cutoff time.Time) (int64, error) {
+func (s *History) deleteBefore(ctx context.Context, table, column string, cutoff time.Time) (int64, error) {
 	t, c := pgx.Identifier{table}.Sanitize(), pgx.Identifier{column}.Sanitize()
 	var total int64
 	for {
@@ -238,7 +238,7 @@ func (s *Service) deleteBefore(ctx context.Context, table, column string, cutoff
 
 // legacyUntil returns the end of checks_legacy's range; false once it is
 // gone, or if the database never had one.
-func (s *Service) legacyUntil(ctx context.Context) (time.Time, bool, error) {
+func (s *History) legacyUntil(ctx context.Context) (time.Time, bool, error) {
 	var until time.Time
 	err := s.db.QueryRow(ctx, "SELECT until FROM checks_legacy_until").Scan(&until)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -264,7 +264,7 @@ const partitionsAhead = 3
 // yesterday, for late checks), and removes what is past retention: raw
 // checks after --retention, but never any not rolled up yet, and rollups
 // after --rollup-retention.
-func (s *Service) MaintainHistory(ctx context.Context, now time.Time) (Maintenance, error) {
+func (s *History) MaintainHistory(ctx context.Context, now time.Time) (Maintenance, error) {
 	var m Maintenance
 	n, err := s.PreparePartitions(ctx, now)
 	m.Created = n
@@ -334,7 +334,7 @@ func (s *Service) MaintainHistory(ctx context.Context, now time.Time) (Maintenan
 // PreparePartitions makes the partitions of yesterday, today and the days
 // ahead, and of this month's and next month's rollups, where missing, and
 // returns how many it made.
-func (s *Service) PreparePartitions(ctx context.Context, now time.Time) (int, error) {
+func (s *History) PreparePartitions(ctx context.Context, now time.Time) (int, error) {
 	legacy, _, err := s.legacyUntil(ctx)
 	if err != nil {
 		return 0, err
@@ -349,7 +349,7 @@ func (s *Service) PreparePartitions(ctx context.Context, now time.Time) (int, er
 
 // dropLegacy drops the checks from before partitioning, once all are past
 // retention.
-func (s *Service) dropLegacy(ctx context.Context) error {
+func (s *History) dropLegacy(ctx context.Context) error {
 	err := s.ddlTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS checks_legacy"); err != nil {
 			return err

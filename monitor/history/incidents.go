@@ -1,4 +1,4 @@
-package monitor
+package history
 
 import (
 	"context"
@@ -49,9 +49,9 @@ type IncidentQuery struct {
 // MaxIncidents is the most incidents one request returns.
 const MaxIncidents = 1000
 
-// openIncident records that the site went down at, for cause; a site
+// OpenIncident records that the site went down at, for cause; a site
 // already in an incident stays in it.
-func openIncident(ctx context.Context, tx pgx.Tx, siteID int, at time.Time, cause string) error {
+func OpenIncident(ctx context.Context, tx pgx.Tx, siteID int, at time.Time, cause string) error {
 	if _, err := tx.Exec(ctx, `INSERT INTO incident (site_id, started_at, cause) VALUES ($1, $2, $3)
 		ON CONFLICT (site_id) WHERE ended_at IS NULL DO NOTHING`, siteID, at, cause); err != nil {
 		return fmt.Errorf("open an incident of site %d: %w", siteID, err)
@@ -59,8 +59,8 @@ func openIncident(ctx context.Context, tx pgx.Tx, siteID int, at time.Time, caus
 	return nil
 }
 
-// closeIncident ends the site's open incident at, with its checks counted.
-func closeIncident(ctx context.Context, tx pgx.Tx, siteID int, at time.Time) error {
+// CloseIncident ends the site's open incident at, with its checks counted.
+func CloseIncident(ctx context.Context, tx pgx.Tx, siteID int, at time.Time) error {
 	if _, err := tx.Exec(ctx, `UPDATE incident i SET ended_at = $2, checks = (
 			SELECT count(*) FROM checks c WHERE c.site_id = $1 AND c.checked_at >= i.started_at AND c.checked_at < $2)
 		WHERE site_id = $1 AND ended_at IS NULL`, siteID, at); err != nil {
@@ -71,7 +71,7 @@ func closeIncident(ctx context.Context, tx pgx.Tx, siteID int, at time.Time) err
 
 // Incidents returns the incidents the query picks. An open incident's
 // checks are counted as it is read.
-func (s *Service) Incidents(ctx context.Context, q IncidentQuery) (*IncidentsResponse, error) {
+func (s *History) Incidents(ctx context.Context, q IncidentQuery) (*IncidentsResponse, error) {
 	where, args := []string{"true"}, []any{}
 	arg := func(v any) string {
 		args = append(args, v)
@@ -111,10 +111,10 @@ func (s *Service) Incidents(ctx context.Context, q IncidentQuery) (*IncidentsRes
 	return out, nil
 }
 
-// handleIncidents serves GET /incident?site=&limit=&before= → the
+// HandleIncidents serves GET /incident?site=&limit=&before= → the
 // incidents, newest first; before is an incident's id (the next page after
 // the last one shown) or a time.
-func (s *Service) handleIncidents(r *http.Request) (any, error) {
+func (s *History) HandleIncidents(r *http.Request) (any, error) {
 	q := IncidentQuery{}
 	var err error
 	if q.Limit, err = api.QueryLimit(r, "limit", 50, MaxIncidents); err != nil {

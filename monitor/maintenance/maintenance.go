@@ -1,4 +1,7 @@
-package monitor
+// Package maintenance keeps the maintenance windows: their API, their
+// table, and a copy in memory that answers, for every check, whether a
+// site is in a window at a time.
+package maintenance
 
 import (
 	"context"
@@ -12,6 +15,7 @@ import (
 	_ "time/tzdata" // time zones for recurring windows, also in an image without them
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/robfig/cron/v3"
 
 	"uptime/internal/api"
@@ -142,61 +146,68 @@ func (w *Window) covers(id int, tags []string) bool {
 	return false
 }
 
-// windows holds the windows in memory, for every check to consult. They
-// are read again after a change through this instance and every few
-// seconds, for changes made through another.
-type windows struct {
+// Sites are what windows ask of the sites they name.
+type Sites interface {
+	Entries(ctx context.Context, ids []int) ([]*site.Entry, error)
+	Tags(ctx context.Context) ([]string, error)
+}
+
+// Windows are the maintenance windows, in the database and in memory for
+// every check to consult. They are read again after a change through this
+// instance and every few seconds, for changes made through another.
+type Windows struct {
+	db    *pgxpool.Pool
+	sites Sites
+
 	mu      sync.RWMutex
 	all     []*Window
 	loaded  time.Time
 	reading atomic.Bool
 }
 
+// New returns the windows kept in db, about the sites.
+func New(db *pgxpool.Pool, sites Sites) *Windows {
+	return &Windows{db: db, sites: sites}
+}
+
 const windowsRefresh = 5 * time.Second
 
-// inMaintenance tells whether a site is in a maintenance window at at.
-func (s *Service) inMaintenance(ctx context.Context, t *target, at time.Time) bool {
-	s.windows.mu.RLock()
-	stale := time.Since(s.windows.loaded) > windowsRefresh
-	all := s.windows.all
-	s.windows.mu.RUnlock()
+// Covers tells whether a site, by its id and tags, is in a maintenance
+// window at at.
+func (s *Windows) Covers(ctx context.Context, id int, tags []string, at time.Time) bool {
+	s.mu.RLock()
+	stale := time.Since(s.loaded) > windowsRefresh
+	all := s.all
+	s.mu.RUnlock()
 	// One check reads them again; the others go on with what there is.
-	if stale && s.windows.reading.CompareAndSwap(false, true) {
-		if fresh, err := s.loadWindows(ctx); err == nil {
+	if stale && s.reading.CompareAndSwap(false, true) {
+		if fresh, err := s.load(ctx); err == nil {
 			all = fresh
 		}
-		s.windows.reading.Store(false)
+		s.reading.Store(false)
 	}
 	for _, w := range all {
-		if w.covers(t.ID, t.tags) && w.activeAt(at) {
+		if w.covers(id, tags) && w.activeAt(at) {
 			return true
 		}
 	}
 	return false
 }
 
-// InMaintenance returns which of the sites a maintenance window covers at
-// at, by id, as their checks are marked.
-func (s *Service) InMaintenance(ctx context.Context, sites []*site.Entry, at time.Time) map[int]bool {
+// Of returns which of the sites a maintenance window covers at at, by id,
+// as their checks are marked.
+func (s *Windows) Of(ctx context.Context, sites []*site.Entry, at time.Time) map[int]bool {
 	out := map[int]bool{}
 	for _, e := range sites {
-		if s.inMaintenance(ctx, &target{Site: e.Site, tags: e.Tags}, at) {
+		if s.Covers(ctx, e.ID, e.Tags, at) {
 			out[e.ID] = true
 		}
 	}
 	return out
 }
 
-// markMaintenance marks the attempts made during a maintenance window of
-// the site.
-func (s *Service) markMaintenance(ctx context.Context, t *target, attempts []Result) {
-	for i := range attempts {
-		attempts[i].Maintenance = s.inMaintenance(ctx, t, attempts[i].CheckedAt)
-	}
-}
-
-// loadWindows reads every window and keeps them for the checks.
-func (s *Service) loadWindows(ctx context.Context) ([]*Window, error) {
+// load reads every window and keeps them for the checks.
+func (s *Windows) load(ctx context.Context) ([]*Window, error) {
 	rows, err := s.db.Query(ctx, `SELECT `+windowColumns+` FROM maintenance ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("read the maintenance windows: %w", err)
@@ -205,9 +216,9 @@ func (s *Service) loadWindows(ctx context.Context) ([]*Window, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the maintenance windows: %w", err)
 	}
-	s.windows.mu.Lock()
-	s.windows.all, s.windows.loaded = all, time.Now()
-	s.windows.mu.Unlock()
+	s.mu.Lock()
+	s.all, s.loaded = all, time.Now()
+	s.mu.Unlock()
 	return all, nil
 }
 
@@ -270,7 +281,7 @@ func (w *Window) withNow(now time.Time) Window {
 
 // checkWindow validates a window whole: its fields, the sites and tags it
 // names, and that it is one-off or recurring.
-func (s *Service) checkWindow(ctx context.Context, w *WindowParams) error {
+func (s *Windows) checkWindow(ctx context.Context, w *WindowParams) error {
 	if w.Title == nil {
 		return api.Errorf(api.InvalidArgument, "title is required")
 	}
@@ -389,7 +400,7 @@ func stringOrNil(t *time.Time) *string {
 }
 
 // saveWindow inserts a window, or replaces window id's fields.
-func (s *Service) saveWindow(ctx context.Context, id int64, w WindowParams) (*Window, error) {
+func (s *Windows) saveWindow(ctx context.Context, id int64, w WindowParams) (*Window, error) {
 	if err := s.checkWindow(ctx, &w); err != nil {
 		return nil, err
 	}
@@ -415,12 +426,12 @@ func (s *Service) saveWindow(ctx context.Context, id int64, w WindowParams) (*Wi
 	if err != nil {
 		return nil, fmt.Errorf("save the maintenance window: %w", err)
 	}
-	s.loadWindows(ctx)
+	s.load(ctx)
 	out := saved.withNow(time.Now())
 	return &out, nil
 }
 
-func (s *Service) getWindow(ctx context.Context, id int64) (*Window, error) {
+func (s *Windows) getWindow(ctx context.Context, id int64) (*Window, error) {
 	w, err := scanWindow(s.db.QueryRow(ctx, `SELECT `+windowColumns+` FROM maintenance WHERE id = $1`, id))
 	if err == pgx.ErrNoRows {
 		return nil, api.Errorf(api.NotFound, "no maintenance window has the id %d", id)
@@ -432,8 +443,8 @@ func (s *Service) getWindow(ctx context.Context, id int64) (*Window, error) {
 	return &out, nil
 }
 
-// registerMaintenance adds /maintenance.
-func (s *Service) registerMaintenance(srv *api.Server) {
+// Register adds /maintenance.
+func (s *Windows) Register(srv *api.Server) {
 	srv.Handle("POST /maintenance", func(r *http.Request) (any, error) {
 		p, _, err := api.DecodeFields[WindowParams](r, "a maintenance window", windowFields)
 		if err != nil {
@@ -443,7 +454,7 @@ func (s *Service) registerMaintenance(srv *api.Server) {
 	}, api.Doc{Summary: "Add a maintenance window: one-off (start, end) or recurring (cron, duration, timezone)",
 		Request: WindowParams{}, Response: Window{}})
 	srv.Handle("GET /maintenance", func(r *http.Request) (any, error) {
-		all, err := s.loadWindows(r.Context())
+		all, err := s.load(r.Context())
 		if err != nil {
 			return nil, err
 		}
@@ -528,7 +539,7 @@ func (s *Service) registerMaintenance(srv *api.Server) {
 		if tag.RowsAffected() == 0 {
 			return nil, api.Errorf(api.NotFound, "no maintenance window has the id %d", id)
 		}
-		s.loadWindows(r.Context())
+		s.load(r.Context())
 		return nil, nil
 	}, api.Doc{Summary: "Delete a maintenance window; alerts it held go out at the sites' next checks"})
 }

@@ -1,4 +1,4 @@
-package monitor
+package schedule
 
 import (
 	"slices"
@@ -8,9 +8,9 @@ import (
 	"uptime/internal/metrics"
 )
 
-// schedStats counts this instance's scheduled checks and how late they
+// Stats count this instance's scheduled checks and how late they
 // started.
-type schedStats struct {
+type Stats struct {
 	mu         sync.Mutex
 	since      time.Time
 	claimed    int64
@@ -25,7 +25,8 @@ type schedStats struct {
 // lateSamples is how many of the latest checks lateness is reported over.
 const lateSamples = 100_000
 
-func (st *schedStats) scheduled(claimed, missed int) {
+// Scheduled counts the rounds a pass claimed, and those it passed over.
+func (st *Stats) Scheduled(claimed, missed int) {
 	metrics.MissedRounds.Add(float64(missed))
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -36,9 +37,11 @@ func (st *schedStats) scheduled(claimed, missed int) {
 	}
 }
 
-func (st *schedStats) missedRound() { st.scheduled(0, 1) }
+// MissedRound counts a round that was not run.
+func (st *Stats) MissedRound() { st.Scheduled(0, 1) }
 
-func (st *schedStats) started(late time.Duration) {
+// Started counts a round that started, late after its due time.
+func (st *Stats) Started(late time.Duration) {
 	metrics.Lateness.Observe(max(late, 0).Seconds())
 	v := float64(max(late, 0).Microseconds()) / 1000
 	st.mu.Lock()
@@ -52,6 +55,9 @@ func (st *schedStats) started(late time.Duration) {
 	st.late[st.next] = v
 	st.next = (st.next + 1) % lateSamples
 }
+
+// NewStats returns the figures of an instance that starts counting now.
+func NewStats() *Stats { return &Stats{since: time.Now()} }
 
 // SchedulerStats is what GET /scheduler answers: this instance's share of
 // the scheduled checks and how late they started.
@@ -74,9 +80,8 @@ type SchedulerStats struct {
 	} `json:"lateness_ms"`
 }
 
-// Scheduler returns this instance's scheduling figures.
-func (s *Service) Scheduler() *SchedulerStats {
-	st := &s.stats
+// Snapshot returns the figures so far.
+func (st *Stats) Snapshot() *SchedulerStats {
 	st.mu.Lock()
 	out := &SchedulerStats{Since: st.since, Claimed: st.claimed, Checks: st.checks, Missed: st.missed}
 	late := slices.Clone(st.late)

@@ -1,4 +1,4 @@
-package monitor
+package history
 
 import (
 	"context"
@@ -77,22 +77,22 @@ type RollupResult struct {
 	Recent      int // times the recent days' rows were rebuilt
 }
 
-// rollupBudget bounds one roll-up run; the next run goes on where it
+// RollupBudget bounds one roll-up run; the next run goes on where it
 // stopped (a database upgraded with months of checks takes several).
-const rollupBudget = 4 * time.Minute
+const RollupBudget = 4 * time.Minute
 
 // Rollup closes the hours that ended rollupGrace before now, rolls up each
 // closed hour and day not rolled up yet, and rolls up again the hours (and
 // their days) that checks came late to. Every step is its own transaction
 // under a lock, so a run killed anywhere loses nothing, and runs on several
 // instances at once roll up each span once.
-func (s *Service) Rollup(ctx context.Context, now time.Time) (RollupResult, error) {
+func (s *History) Rollup(ctx context.Context, now time.Time) (RollupResult, error) {
 	var res RollupResult
 	closed := now.Add(-rollupGrace).UTC().Truncate(time.Hour)
 	if err := s.closeHours(ctx, closed); err != nil {
 		return res, err
 	}
-	deadline := time.Now().Add(rollupBudget)
+	deadline := time.Now().Add(RollupBudget)
 	var ensured time.Time // the month whose hourly partition is known to exist
 	for time.Now().Before(deadline) {
 		more, err := s.rollNext(ctx, closed, &ensured, &res)
@@ -117,7 +117,7 @@ func (s *Service) Rollup(ctx context.Context, now time.Time) (RollupResult, erro
 
 // closeHours moves closed_until to closed, under the lock exclusively, so
 // that every check committed later to an hour before it marks it late.
-func (s *Service) closeHours(ctx context.Context, closed time.Time) error {
+func (s *History) closeHours(ctx context.Context, closed time.Time) error {
 	var until *time.Time
 	if err := s.db.QueryRow(ctx, "SELECT closed_until FROM rollup_closed").Scan(&until); err != nil {
 		return fmt.Errorf("read closed hours: %w", err)
@@ -141,7 +141,7 @@ func (s *Service) closeHours(ctx context.Context, closed time.Time) error {
 
 // rollupProgress returns where the hour and day rollups end; nil before
 // the first roll-up.
-func (s *Service) rollupProgress(ctx context.Context) (hours, days *time.Time, err error) {
+func (s *History) rollupProgress(ctx context.Context) (hours, days *time.Time, err error) {
 	p, err := s.readProgress(ctx)
 	return p.hours, p.days, err
 }
@@ -151,7 +151,7 @@ func (s *Service) rollupProgress(ctx context.Context) (hours, days *time.Time, e
 // first day that checks_day counts whole.
 type progress struct{ hours, days, recent, live *time.Time }
 
-func (s *Service) readProgress(ctx context.Context) (progress, error) {
+func (s *History) readProgress(ctx context.Context) (progress, error) {
 	var p progress
 	if err := s.db.QueryRow(ctx, "SELECT hours_until, days_until, recent_until, live_from FROM rollup_done").Scan(&p.hours, &p.days, &p.recent, &p.live); err != nil {
 		return p, fmt.Errorf("read roll-up progress: %w", err)
@@ -203,7 +203,7 @@ func buildRecent(ctx context.Context, tx pgx.Tx, until time.Time, sites []int64)
 // before closed, or else rebuilds the recent days' rows when they end
 // before the days rolled up; false when there is nothing to do. The hour's monthly partition is
 // made first, in a transaction of its own, when its month is not ensured.
-func (s *Service) rollNext(ctx context.Context, closed time.Time, ensured *time.Time, res *RollupResult) (bool, error) {
+func (s *History) rollNext(ctx context.Context, closed time.Time, ensured *time.Time, res *RollupResult) (bool, error) {
 	hoursUntil, daysUntil, err := s.rollupProgress(ctx)
 	if err != nil {
 		return false, err
@@ -289,7 +289,7 @@ const lateBatch = 1000
 
 // rollLate rolls up again a batch of the site-hours that checks came late
 // to, with their days, and returns how many it took.
-func (s *Service) rollLate(ctx context.Context) (int, error) {
+func (s *History) rollLate(ctx context.Context) (int, error) {
 	var n int
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		var hoursUntil, daysUntil, recentUntil *time.Time

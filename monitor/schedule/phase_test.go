@@ -1,4 +1,4 @@
-package monitor
+package schedule
 
 import (
 	"fmt"
@@ -26,11 +26,11 @@ func TestPhasesSpreadChecksEvenly(t *testing.T) {
 			start := time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
 			perSecond := map[int64]int{}
 			for id := tt.first; id < tt.first+tt.n; id++ {
-				due := nextDue(id, tt.interval, start)
+				due := NextDue(id, tt.interval, start)
 				if due.Before(start) || !due.Before(start.Add(tt.interval)) {
 					t.Fatalf("site %d is due at %s, outside the interval from %s", id, due, start)
 				}
-				if again := nextDue(id, tt.interval, due); !again.Equal(due) {
+				if again := NextDue(id, tt.interval, due); !again.Equal(due) {
 					t.Fatalf("site %d: due at %s, but the due time at or after it is %s", id, due, again)
 				}
 				perSecond[due.Unix()]++

@@ -1,0 +1,32 @@
+// Package history keeps what the checks leave: the partitions of the raw
+// checks and their retention, the hourly and daily roll-ups, uptime over
+// windows of time, daily series and incidents. The monitor's record path
+// writes the checks; this package owns every other statement about them.
+package history
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Options are how long history is kept.
+type Options struct {
+	// Retention is how long raw checks are kept.
+	Retention time.Duration
+	// RollupRetention is how long the roll-ups are kept.
+	RollupRetention time.Duration
+}
+
+// History is the history kept in the monitor's database.
+type History struct {
+	db   *pgxpool.Pool
+	opts Options
+	log  *slog.Logger
+}
+
+// New returns the history kept in db.
+func New(db *pgxpool.Pool, opts Options, log *slog.Logger) *History {
+	return &History{db: db, opts: opts, log: log}
+}

@@ -1,0 +1,26 @@
+package monitor
+
+import (
+	"context"
+	"time"
+
+	"uptime/monitor/history"
+)
+
+// History is the history of the checks the monitor records.
+func (s *Service) History() *history.History { return s.history }
+
+// Uptime is a site's uptime over the windows of history.Uptime.
+func (s *Service) Uptime(ctx context.Context, siteID int, now time.Time) (history.Uptime, error) {
+	return s.history.Uptime(ctx, siteID, now)
+}
+
+// DaysOf is the last n days of each site, as history.DaysOf gives them.
+func (s *Service) DaysOf(ctx context.Context, ids []int64, n int, now time.Time) (map[int64][]history.DayRecord, error) {
+	return s.history.DaysOf(ctx, ids, n, now)
+}
+
+// Incidents are the confirmed down periods the query asks for.
+func (s *Service) Incidents(ctx context.Context, q history.IncidentQuery) (*history.IncidentsResponse, error) {
+	return s.history.Incidents(ctx, q)
+}
