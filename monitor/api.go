@@ -49,7 +49,7 @@ func (s *Service) Register(srv *api.Server) {
 			{Name: "days", Type: "integer", Description: "the last days instead, 1 to 400"},
 		}})
 	s.windows.Register(srv)
-	s.registerLocations(srv)
+	s.locations.Register(srv)
 	srv.Handle("GET /incident", s.history.HandleIncidents, api.Doc{
 		Summary: "Confirmed down periods, newest first", Response: history.IncidentsResponse{},
 		Query: []api.Param{

@@ -11,6 +11,7 @@ import (
 	"uptime/monitor"
 	"uptime/monitor/check"
 	"uptime/monitor/history"
+	"uptime/monitor/locations"
 )
 
 // Checks name their location in the User-Agent and in the history, and
@@ -45,7 +46,7 @@ func TestChecksNameTheirLocation(t *testing.T) {
 			t.Errorf("a check from %q, want eu-west", c.Location)
 		}
 	}
-	var locs monitor.LocationsResponse
+	var locs locations.LocationsResponse
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		e.Call(t, "GET", "/location", "", &locs)
 		if len(locs.Locations) == 1 {

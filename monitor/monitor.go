@@ -23,6 +23,7 @@ import (
 	"uptime/monitor/decide"
 	"uptime/monitor/event"
 	"uptime/monitor/history"
+	"uptime/monitor/locations"
 	"uptime/monitor/maintenance"
 	"uptime/monitor/schedule"
 	"uptime/site"
@@ -154,8 +155,7 @@ type Service struct {
 	rolling     sync.Mutex // held while this process rolls up
 	history     *history.History
 	windows     *maintenance.Windows
-	instanceID  string       // this process, in the instance table
-	live        liveCache    // the locations checking lately
+	locations   *locations.Locations
 	checked     atomic.Int64 // checks this process recorded
 	keyClaimed  atomic.Bool  // the sealing key is known to be the database's
 	unopened    *alarm.Alarm // credentials in the schedule this key does not open
@@ -183,11 +183,11 @@ func New(db *pgxpool.Pool, sites Sites, q *queue.Queue, transitions *pubsub.Topi
 		unrecorded: alarm.New(log, "checks cannot be recorded"),
 		unopened:   alarm.New(log, "sites with credentials cannot be checked"),
 		inflight:   make(slots, opts.MaxInFlight),
-		instanceID: newInstanceID(),
 		windows:    maintenance.New(db, sites),
 		stats:      schedule.NewStats(),
 		history:    history.New(db, history.Options{Retention: opts.Retention, RollupRetention: opts.RollupRetention}, log),
 	}
+	s.locations = locations.New(db, q, transitions, locations.Options{Here: opts.Location, Version: opts.Version, Checked: s.checked.Load}, log)
 	s.checker.SetLocation(opts.Location)
 	q.Location, q.ChecksOnly = opts.Location, opts.Probe
 	q.PollOnly = q.PollOnly || opts.Probe

@@ -5,6 +5,9 @@ import (
 	"time"
 
 	"uptime/monitor/history"
+	"uptime/monitor/locations"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // History is the history of the checks the monitor records.
@@ -24,3 +27,16 @@ func (s *Service) DaysOf(ctx context.Context, ids []int64, n int, now time.Time)
 func (s *Service) Incidents(ctx context.Context, q history.IncidentQuery) (*history.IncidentsResponse, error) {
 	return s.history.Incidents(ctx, q)
 }
+
+// Locations are where checks are made from, with their instances.
+func (s *Service) Locations(ctx context.Context) (*locations.LocationsResponse, error) {
+	return s.locations.Locations(ctx)
+}
+
+// Forget removes a location that checks no more.
+func (s *Service) Forget(ctx context.Context, name string) error {
+	return s.locations.Forget(ctx, name)
+}
+
+// LocationCollector returns the collector of uptime_location_up.
+func (s *Service) LocationCollector() prometheus.Collector { return s.locations.Collector() }

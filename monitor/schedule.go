@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"uptime/internal/queue"
+	"uptime/monitor/locations"
 	"uptime/monitor/schedule"
 )
 
@@ -58,7 +59,7 @@ func (s *Service) schedule(ctx context.Context) (time.Time, error) {
 		a = from.UnixMilli()
 	}
 	a = max(a, b-maxWindow.Milliseconds())
-	live, err := s.trackLocations(ctx, tx)
+	live, err := s.locations.Track(ctx, tx)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -159,7 +160,7 @@ func (w *checkAllWorker) Timeout(*river.Job[CheckAllArgs]) time.Duration { retur
 func (s *Service) othersAlive(ctx context.Context) bool {
 	var others bool
 	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM instance WHERE id <> $1 AND last_seen > now() - $2::interval)`,
-		s.instanceID, instanceAlive).Scan(&others)
+		s.locations.InstanceID, locations.InstanceAlive).Scan(&others)
 	return err != nil || others // unknown: say it
 }
 

@@ -62,7 +62,7 @@ func (s *Service) Status(ctx context.Context, ids []int64) (api.Stream, error) {
 		rows pgx.Rows
 		err  error
 	)
-	live, err := s.liveLocations(ctx, s.db)
+	live, err := s.locations.Live(ctx, s.db)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +123,7 @@ func statusFields(id *int64, st *SiteStatus) []any {
 // States returns the latest state of each of the sites that has been
 // checked; a site missing from the map never was.
 func (s *Service) States(ctx context.Context, ids []int64) (map[int64]SiteStatus, error) {
-	live, err := s.liveLocations(ctx, s.db)
+	live, err := s.locations.Live(ctx, s.db)
 	if err != nil {
 		return nil, err
 	}

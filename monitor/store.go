@@ -14,6 +14,7 @@ import (
 	"uptime/monitor/decide"
 	"uptime/monitor/event"
 	"uptime/monitor/history"
+	"uptime/monitor/locations"
 	"uptime/site"
 )
 
@@ -138,11 +139,11 @@ func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, t *target, from strin
 	if err != nil {
 		return err
 	}
-	live, err := s.liveLocations(ctx, tx)
+	live, err := s.locations.Live(ctx, tx)
 	if err != nil {
 		return err
 	}
-	out := decide.Decide(seen[id].state, decide.Round{Here: from, Attempts: attempts, Live: withLocation(live, from)}, s.policy(t))
+	out := decide.Decide(seen[id].state, decide.Round{Here: from, Attempts: attempts, Live: locations.With(live, from)}, s.policy(t))
 	if out.Stale {
 		return nil
 	}

@@ -15,6 +15,7 @@ import (
 	"uptime/monitor/check"
 	"uptime/monitor/decide"
 	"uptime/monitor/event"
+	"uptime/monitor/locations"
 	"uptime/site"
 )
 
@@ -407,7 +408,7 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 	if err != nil {
 		return nil, err
 	}
-	live, err := s.liveLocations(ctx, tx)
+	live, err := s.locations.Live(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
@@ -430,7 +431,7 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 			continue
 		}
 		decided[id] = true
-		out := decide.Decide(st.state, decide.Round{Here: r.from, Attempts: r.attempts, Live: withLocation(live, r.from)}, s.policy(r.target))
+		out := decide.Decide(st.state, decide.Round{Here: r.from, Attempts: r.attempts, Live: locations.With(live, r.from)}, s.policy(r.target))
 		switch {
 		case out.Stale:
 			// Older than this location's latest check: nothing to write.

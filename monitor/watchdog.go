@@ -17,7 +17,7 @@ func (s *Service) Start() {
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
-		s.announceInstance(s.ctx)
+		s.locations.Announce(s.ctx)
 	}()
 	go func() {
 		defer s.wg.Done()

@@ -19,8 +19,8 @@ import (
 	"uptime/internal/config"
 	"uptime/internal/fakeslack"
 	"uptime/internal/pgtest"
-	"uptime/monitor"
 	"uptime/monitor/check"
+	"uptime/monitor/locations"
 )
 
 // fleet is several instances on one set of databases, each checking from
@@ -31,10 +31,10 @@ type fleet struct {
 	prefix string
 }
 
-func startFleet(t *testing.T, locations ...string) *fleet {
+func startFleet(t *testing.T, names ...string) *fleet {
 	t.Helper()
 	f := &fleet{at: map[string]*apptest.App{}, slack: fakeslack.New(t), prefix: pgtest.Prefix(t)}
-	for _, loc := range locations {
+	for _, loc := range names {
 		f.at[loc] = apptest.Start(t, apptest.Setup{Prefix: f.prefix,
 			Env: map[string]string{"SLACK_WEBHOOK_URL": f.slack.URL + "/hook"},
 			Configure: func(c *config.Config) {
@@ -46,7 +46,7 @@ func startFleet(t *testing.T, locations ...string) *fleet {
 	// Every instance sees every location alive.
 	for _, a := range f.at {
 		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			var locs monitor.LocationsResponse
+			var locs locations.LocationsResponse
 			a.Call(t, "GET", "/location", "", &locs)
 			alive := 0
 			for _, l := range locs.Locations {
@@ -54,11 +54,11 @@ func startFleet(t *testing.T, locations ...string) *fleet {
 					alive++
 				}
 			}
-			if alive == len(locations) {
+			if alive == len(names) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("locations %+v, want %d alive", locs, len(locations))
+				t.Fatalf("locations %+v, want %d alive", locs, len(names))
 			}
 		}
 	}
@@ -89,11 +89,11 @@ func newFailingFrom(t *testing.T) *failingFrom {
 	return s
 }
 
-func (s *failingFrom) fail(locations ...string) {
+func (s *failingFrom) fail(names ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	clear(s.from)
-	for _, l := range locations {
+	for _, l := range names {
 		s.from[l] = true
 	}
 }
@@ -118,10 +118,10 @@ func (f *fleet) status(t *testing.T, loc string, id int) (siteState, bool) {
 
 // check checks the site from each of the locations at once, and waits for
 // every answer.
-func (f *fleet) check(t *testing.T, id int, locations ...string) {
+func (f *fleet) check(t *testing.T, id int, names ...string) {
 	t.Helper()
 	var wg sync.WaitGroup
-	for _, loc := range locations {
+	for _, loc := range names {
 		wg.Go(func() {
 			code, body := f.at[loc].Do(t, "POST", fmt.Sprintf("/check/%d", id), "")
 			if code != 200 {
@@ -273,9 +273,9 @@ func TestLostLocation(t *testing.T) {
 	if !strings.Contains(msgs[0], "Location eu is lost.") {
 		t.Fatalf("the first message is %q, want eu lost", msgs[0])
 	}
-	var locs monitor.LocationsResponse
+	var locs locations.LocationsResponse
 	f.at["us"].Call(t, "GET", "/location", "", &locs)
-	i := slices.IndexFunc(locs.Locations, func(l monitor.Location) bool { return l.Name == "eu" })
+	i := slices.IndexFunc(locs.Locations, func(l locations.Location) bool { return l.Name == "eu" })
 	if i < 0 || locs.Locations[i].Alive || locs.Locations[i].LostSince == nil {
 		t.Fatalf("locations %+v, want eu lost", locs.Locations)
 	}
@@ -343,7 +343,7 @@ func TestLostLocation(t *testing.T) {
 		t.Errorf("forgetting lost eu: %d %s", code, body)
 	}
 	f.at["us"].Call(t, "GET", "/location", "", &locs)
-	if slices.ContainsFunc(locs.Locations, func(l monitor.Location) bool { return l.Name == "eu" }) {
+	if slices.ContainsFunc(locs.Locations, func(l locations.Location) bool { return l.Name == "eu" }) {
 		t.Errorf("forgotten eu is still listed: %+v", locs.Locations)
 	}
 }
@@ -384,9 +384,9 @@ func TestSilentLocationIsLost(t *testing.T) {
 	if waited := time.Since(start); waited < 15*time.Second {
 		t.Errorf("ap was reported lost %s after its last beat was 12 s old, before 30 s had passed", waited)
 	}
-	var locs monitor.LocationsResponse
+	var locs locations.LocationsResponse
 	f.at["eu"].Call(t, "GET", "/location", "", &locs)
-	i := slices.IndexFunc(locs.Locations, func(l monitor.Location) bool { return l.Name == "ap" })
+	i := slices.IndexFunc(locs.Locations, func(l locations.Location) bool { return l.Name == "ap" })
 	if i < 0 || locs.Locations[i].Alive || locs.Locations[i].LostSince == nil || len(locs.Locations[i].Instances) != 1 {
 		t.Fatalf("locations %+v, want ap lost with its silent instance", locs.Locations)
 	}

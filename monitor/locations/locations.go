@@ -1,10 +1,14 @@
-package monitor
+// Package locations keeps where checks are made from: each instance's
+// beat in the instance table, the locations known and lost, the live ones
+// the decisions count, and their API and metric.
+package locations
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -12,9 +16,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"uptime/internal/api"
+	"uptime/internal/pubsub"
 	"uptime/internal/queue"
 	"uptime/internal/text"
 	"uptime/monitor/event"
@@ -22,31 +28,61 @@ import (
 )
 
 // Each instance says every instanceBeat that it is checking, and from
-// where; one not heard from for instanceAlive, three of the shortest
+// where; one not heard from for InstanceAlive, three of the shortest
 // intervals a site may have, is taken for gone, and its row is dropped
 // after instanceForget. A location none of whose instances is alive is
 // lost: it is reported, no rounds are given to it, and it is left out of
 // the quorums until it checks again.
 const (
 	instanceBeat   = 10 * time.Second
-	instanceAlive  = 3 * site.MinInterval
+	InstanceAlive  = 3 * site.MinInterval
 	instanceForget = time.Hour
+	// scrapeTimeout bounds the reads of one scrape.
+	scrapeTimeout = 10 * time.Second
 )
 
-// liveCache holds the live locations, read at most once a second.
-type liveCache struct {
-	mu    sync.Mutex
-	at    time.Time
-	names []string
+// Options describe this instance.
+type Options struct {
+	// Here is this instance's location.
+	Here string
+	// Version is this instance's version, as its beat shows it.
+	Version string
+	// Checked counts the checks this instance has recorded, for its rate.
+	Checked func() int64
 }
 
-// liveLocations returns the locations that are not lost, as the
+// Locations are the locations in the monitor's database, seen from this
+// instance.
+type Locations struct {
+	db          *pgxpool.Pool
+	q           *queue.Queue
+	transitions *pubsub.Topic[event.Transition]
+	opts        Options
+	log         *slog.Logger
+	// InstanceID is this process, in the instance table.
+	InstanceID string
+
+	// live holds the live locations, read at most once a second.
+	live struct {
+		mu    sync.Mutex
+		at    time.Time
+		names []string
+	}
+}
+
+// New returns the locations kept in db; lost locations' waiting rounds
+// are dropped from q, and their changes published on transitions.
+func New(db *pgxpool.Pool, q *queue.Queue, transitions *pubsub.Topic[event.Transition], opts Options, log *slog.Logger) *Locations {
+	return &Locations{db: db, q: q, transitions: transitions, opts: opts, log: log, InstanceID: newInstanceID()}
+}
+
+// Live returns the locations that are not lost, as the
 // scheduler last found them (so a location is left out of quorums exactly
 // when it is reported lost), by name, this instance's own among them. They
 // are read through db, at most once a second; no lock is held while they
 // are read, and a caller in a transaction passes it, so that reading
 // never waits for a second connection of the pool.
-func (s *Service) liveLocations(ctx context.Context, db querier) ([]string, error) {
+func (s *Locations) Live(ctx context.Context, db Querier) ([]string, error) {
 	s.live.mu.Lock()
 	names, at := s.live.names, s.live.at
 	s.live.mu.Unlock()
@@ -61,8 +97,8 @@ func (s *Service) liveLocations(ctx context.Context, db querier) ([]string, erro
 	if err != nil {
 		return nil, fmt.Errorf("read the live locations: %w", err)
 	}
-	if !slices.Contains(names, s.opts.Location) {
-		names = append(names, s.opts.Location)
+	if !slices.Contains(names, s.opts.Here) {
+		names = append(names, s.opts.Here)
 	}
 	slices.Sort(names)
 	s.live.mu.Lock()
@@ -71,9 +107,9 @@ func (s *Service) liveLocations(ctx context.Context, db querier) ([]string, erro
 	return names, nil
 }
 
-// withLocation returns the live locations with here among them: a
+// With returns the live locations with here among them: a
 // location whose checks are being decided is checking.
-func withLocation(live []string, here string) []string {
+func With(live []string, here string) []string {
 	if _, found := slices.BinarySearch(live, here); found {
 		return live
 	}
@@ -82,7 +118,8 @@ func withLocation(live []string, here string) []string {
 	return out
 }
 
-type querier interface {
+// Querier is a pool or a transaction.
+type Querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
@@ -90,8 +127,8 @@ type querier interface {
 // instance's own is among them: it is checking, though its first beat
 // may not be written yet. The scheduler's passes compare it with the
 // locations known.
-func (s *Service) readLive(ctx context.Context, db querier) ([]string, error) {
-	rows, err := db.Query(ctx, `SELECT DISTINCT location FROM instance WHERE last_seen > now() - $1::interval`, instanceAlive)
+func (s *Locations) readLive(ctx context.Context, db Querier) ([]string, error) {
+	rows, err := db.Query(ctx, `SELECT DISTINCT location FROM instance WHERE last_seen > now() - $1::interval`, InstanceAlive)
 	if err != nil {
 		return nil, fmt.Errorf("read the live locations: %w", err)
 	}
@@ -99,18 +136,18 @@ func (s *Service) readLive(ctx context.Context, db querier) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the live locations: %w", err)
 	}
-	if !slices.Contains(names, s.opts.Location) {
-		names = append(names, s.opts.Location)
+	if !slices.Contains(names, s.opts.Here) {
+		names = append(names, s.opts.Here)
 	}
 	slices.Sort(names)
 	return names, nil
 }
 
-// trackLocations compares the live locations with the ones known, in the
+// Track compares the live locations with the ones known, in the
 // scheduler's transaction (so passes on several instances take turns),
 // publishes a location_lost event for each location that stopped and a
 // location_back for each that returned, and returns the live ones.
-func (s *Service) trackLocations(ctx context.Context, tx pgx.Tx) ([]string, error) {
+func (s *Locations) Track(ctx context.Context, tx pgx.Tx) ([]string, error) {
 	live, err := s.readLive(ctx, tx)
 	if err != nil {
 		return nil, err
@@ -213,30 +250,30 @@ func newInstanceID() string {
 	return hex.EncodeToString(b)
 }
 
-// announceInstance says, every instanceBeat until ctx ends, that this instance checks
+// Announce says, every instanceBeat until ctx ends, that this instance checks
 // from its location, with its rate of checks since the last beat; at the
 // end it takes its row away, so that a stopped instance is not listed.
-func (s *Service) announceInstance(ctx context.Context) {
-	started, last, lastChecks := time.Now(), time.Now(), s.checked.Load()
+func (s *Locations) Announce(ctx context.Context) {
+	started, last, lastChecks := time.Now(), time.Now(), s.opts.Checked()
 	t := time.NewTicker(instanceBeat)
 	defer t.Stop()
 	for {
-		now, checks := time.Now(), s.checked.Load()
+		now, checks := time.Now(), s.opts.Checked()
 		rate := float64(checks-lastChecks) / max(now.Sub(last).Seconds(), 1)
 		if _, err := s.db.Exec(ctx, `INSERT INTO instance (id, location, version, started_at, last_seen, checks_per_second)
 			VALUES ($1, $2, $3, $4, now(), $5)
 			ON CONFLICT (id) DO UPDATE SET last_seen = now(), checks_per_second = $5`,
-			s.instanceID, s.opts.Location, s.opts.Version, started, rate); err == nil {
+			s.InstanceID, s.opts.Here, s.opts.Version, started, rate); err == nil {
 			last, lastChecks = now, checks
 			// Known from its first beat, so that it is reported lost if it
 			// stops before a scheduling pass has seen it.
-			s.db.Exec(ctx, `INSERT INTO location (name) VALUES ($1) ON CONFLICT DO NOTHING`, s.opts.Location)
+			s.db.Exec(ctx, `INSERT INTO location (name) VALUES ($1) ON CONFLICT DO NOTHING`, s.opts.Here)
 			s.db.Exec(ctx, `DELETE FROM instance WHERE last_seen < now() - $1::interval`, instanceForget)
 		}
 		select {
 		case <-ctx.Done():
 			stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-			s.db.Exec(stop, `DELETE FROM instance WHERE id = $1`, s.instanceID)
+			s.db.Exec(stop, `DELETE FROM instance WHERE id = $1`, s.InstanceID)
 			cancel()
 			return
 		case <-t.C:
@@ -246,10 +283,10 @@ func (s *Service) announceInstance(ctx context.Context) {
 
 // Locations lists the locations whose instances were seen in the last
 // hour, by name, with their instances.
-func (s *Service) Locations(ctx context.Context) (*LocationsResponse, error) {
+func (s *Locations) Locations(ctx context.Context) (*LocationsResponse, error) {
 	rows, err := s.db.Query(ctx, `SELECT location, id, version, started_at, last_seen, checks_per_second,
 			last_seen > now() - $1::interval
-		FROM instance ORDER BY location, started_at`, instanceAlive)
+		FROM instance ORDER BY location, started_at`, InstanceAlive)
 	if err != nil {
 		return nil, fmt.Errorf("list locations: %w", err)
 	}
@@ -301,7 +338,7 @@ func (s *Service) Locations(ctx context.Context) (*LocationsResponse, error) {
 
 // Forget removes a location that checks no more, so that it is neither
 // listed nor reported; one still checking cannot be forgotten.
-func (s *Service) Forget(ctx context.Context, name string) error {
+func (s *Locations) Forget(ctx context.Context, name string) error {
 	tx, err := s.db.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("forget location %s: %w", name, err)
@@ -314,13 +351,13 @@ func (s *Service) Forget(ctx context.Context, name string) error {
 	var known, alive bool
 	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM location WHERE name = $1) OR EXISTS (SELECT 1 FROM instance WHERE location = $1),
 			EXISTS (SELECT 1 FROM instance WHERE location = $1 AND last_seen > now() - $2::interval)`,
-		name, instanceAlive).Scan(&known, &alive); err != nil {
+		name, InstanceAlive).Scan(&known, &alive); err != nil {
 		return fmt.Errorf("forget location %s: %w", name, err)
 	}
 	switch {
 	case !known:
 		return api.Errorf(api.NotFound, "no location is named %s", text.Quote(name))
-	case alive || name == s.opts.Location:
+	case alive || name == s.opts.Here:
 		return api.Errorf(api.FailedPrecondition, "location %s is checking: stop its instances first", name)
 	}
 	if _, err := tx.Exec(ctx, "DELETE FROM location WHERE name = $1", name); err != nil {
@@ -339,12 +376,12 @@ func (s *Service) Forget(ctx context.Context, name string) error {
 // locationCollector gives Prometheus each location's liveness at every
 // scrape.
 type locationCollector struct {
-	s  *Service
+	s  *Locations
 	up *prometheus.Desc
 }
 
-// LocationCollector returns the collector of uptime_location_up.
-func (s *Service) LocationCollector() prometheus.Collector {
+// Collector returns the collector of uptime_location_up.
+func (s *Locations) Collector() prometheus.Collector {
 	return &locationCollector{s: s, up: prometheus.NewDesc("uptime_location_up",
 		"Whether an instance of the location has checked lately (1) or the location is lost (0).", []string{"location"}, nil)}
 }
@@ -360,16 +397,16 @@ func (c *locationCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	for _, l := range locs.Locations {
-		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, boolValue(l.Alive), l.Name)
+		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, alive(l.Alive), l.Name)
 	}
 }
 
-func (s *Service) handleLocations(r *http.Request) (any, error) {
+func (s *Locations) handleLocations(r *http.Request) (any, error) {
 	return s.Locations(r.Context())
 }
 
-// registerLocations adds GET /location and DELETE /location/:name.
-func (s *Service) registerLocations(srv *api.Server) {
+// Register adds GET /location and DELETE /location/:name.
+func (s *Locations) Register(srv *api.Server) {
 	srv.Handle("GET /location", s.handleLocations, api.Doc{
 		Summary:  "Where checks are made from: each location's instances, when last seen, their rate of checks, and since when a lost one is lost",
 		Response: LocationsResponse{}})
@@ -380,4 +417,11 @@ func (s *Service) registerLocations(srv *api.Server) {
 		}
 		return nil, s.Forget(r.Context(), name)
 	}, api.Doc{Summary: "Forgets a location that checks no more"})
+}
+
+func alive(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
