@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"uptime/internal/api"
+	"uptime/internal/errs"
 	"uptime/internal/text"
 	"uptime/monitor/check"
 	"uptime/monitor/history"
@@ -74,7 +75,7 @@ func (s *Service) Scheduler() *schedule.SchedulerStats { return s.stats.Snapshot
 func notFromCheck(e api.Endpoint) api.Endpoint {
 	return func(r *http.Request) (any, error) {
 		if r.Header.Get(check.CheckHeader) != "" {
-			return nil, api.Errorf(api.PermissionDenied, "this request comes from an uptime check, and checks do not "+
+			return nil, errs.Errorf(errs.PermissionDenied, "this request comes from an uptime check, and checks do not "+
 				"make the server fetch URLs (a redirect to /ping or /check would loop)")
 		}
 		return e(r)
@@ -89,7 +90,7 @@ func (s *Service) handlePing(r *http.Request) (any, error) {
 		target += "?" + r.URL.RawQuery
 	}
 	if target == "" {
-		return nil, api.Errorf(api.InvalidArgument, "put the URL to ping after /ping/, as in /ping/example.com")
+		return nil, errs.Errorf(errs.InvalidArgument, "put the URL to ping after /ping/, as in /ping/example.com")
 	}
 	return s.Ping(r.Context(), target), nil
 }
@@ -106,7 +107,7 @@ func (s *Service) handleCheck(r *http.Request) (any, error) {
 	}
 	c := s.config(e)
 	if c.Paused {
-		return nil, api.Errorf(api.FailedPrecondition, "site %d is paused; resume it to check it", id)
+		return nil, errs.Errorf(errs.FailedPrecondition, "site %d is paused; resume it to check it", id)
 	}
 	return s.checkTarget(r.Context(), newTarget(e.Site, e.Site.Public().URL, c))
 }
@@ -135,12 +136,12 @@ func (s *Service) handleStatus(r *http.Request) (any, error) {
 		for f := range strings.SplitSeq(v, ",") {
 			id, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
 			if err != nil || id < 1 {
-				return nil, api.Errorf(api.InvalidArgument, "ids must be site ids separated by commas, got %s", text.Quote(v))
+				return nil, errs.Errorf(errs.InvalidArgument, "ids must be site ids separated by commas, got %s", text.Quote(v))
 			}
 			ids = append(ids, id)
 		}
 		if len(ids) > MaxStatusIDs {
-			return nil, api.Errorf(api.InvalidArgument, "ids may name at most %d sites, got %d", MaxStatusIDs, len(ids))
+			return nil, errs.Errorf(errs.InvalidArgument, "ids may name at most %d sites, got %d", MaxStatusIDs, len(ids))
 		}
 	}
 	return s.Status(r.Context(), ids)

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"uptime/internal/api"
+	"uptime/internal/errs"
 )
 
 // checkAllLock is the advisory lock a check-all run holds, so that no two
@@ -18,7 +18,7 @@ const checkAllLock = 0x75707469 // "upti"
 const lockPoll = 250 * time.Millisecond
 
 // errStopped answers a check-all asked for while the service shuts down.
-var errStopped = api.Errorf(api.Unavailable, "the monitor is shutting down")
+var errStopped = errs.Errorf(errs.Unavailable, "the monitor is shutting down")
 
 // run is a check-all run in this process. Callers join it rather than
 // start another: thirty concurrent requests make one run, not thirty.

@@ -7,7 +7,7 @@ import (
 
 	"github.com/riverqueue/river"
 
-	"uptime/internal/api"
+	"uptime/internal/errs"
 	"uptime/monitor/history"
 	"uptime/site"
 )
@@ -55,7 +55,7 @@ type siteAddedWorker struct {
 
 func (w *siteAddedWorker) Work(ctx context.Context, job *river.Job[SiteAddedArgs]) error {
 	e, err := w.s.sites.Entry(ctx, job.Args.SiteID)
-	if api.IsCode(err, api.NotFound) {
+	if errs.Is(err, errs.NotFound) {
 		return nil // deleted since
 	}
 	if err != nil {

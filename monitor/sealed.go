@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"uptime/internal/api"
+	"uptime/internal/errs"
 	"uptime/site"
 )
 
@@ -54,7 +54,7 @@ func (s *Service) claimKey(ctx context.Context, sealed ...[]byte) error {
 	}
 	if err := s.CheckKey(ctx); err != nil {
 		s.log.Error("refusing to seal the sites' credentials", "err", err)
-		return api.Errorf(api.FailedPrecondition, "%s", err.Error())
+		return errs.Errorf(errs.FailedPrecondition, "%s", err.Error())
 	}
 	s.keyClaimed.Store(true)
 	return nil

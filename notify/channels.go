@@ -18,6 +18,7 @@ import (
 	"github.com/nicholas-fedor/shoutrrr/pkg/router"
 
 	"uptime/internal/api"
+	"uptime/internal/errs"
 	"uptime/internal/text"
 )
 
@@ -101,37 +102,37 @@ func decodeChannel(r *http.Request) (ChannelParams, error) {
 // Its errors never quote the URL.
 func kindOf(raw string) (string, error) {
 	if strings.TrimSpace(raw) == "" {
-		return "", api.Errorf(api.InvalidArgument, "url is required")
+		return "", errs.Errorf(errs.InvalidArgument, "url is required")
 	}
 	if len(raw) > maxURL {
-		return "", api.Errorf(api.InvalidArgument, "url is at most %d characters", maxURL)
+		return "", errs.Errorf(errs.InvalidArgument, "url is at most %d characters", maxURL)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme == "" {
-		return "", api.Errorf(api.InvalidArgument, "url is not a URL: give http(s):// for a webhook, or a service's URL as discord://, smtp://, ntfy://")
+		return "", errs.Errorf(errs.InvalidArgument, "url is not a URL: give http(s):// for a webhook, or a service's URL as discord://, smtp://, ntfy://")
 	}
 	scheme := strings.ToLower(u.Scheme)
 	if scheme == "http" || scheme == "https" {
 		if u.Host == "" {
-			return "", api.Errorf(api.InvalidArgument, "url: a webhook URL needs a host")
+			return "", errs.Errorf(errs.InvalidArgument, "url: a webhook URL needs a host")
 		}
 		return "webhook", nil
 	}
 	name, _, _ := strings.Cut(scheme, "+")
 	if !slices.Contains(Services(), name) {
-		return "", api.Errorf(api.InvalidArgument, "url: unknown service %s; give http(s):// for a webhook, or one of %s",
+		return "", errs.Errorf(errs.InvalidArgument, "url: unknown service %s; give http(s):// for a webhook, or one of %s",
 			text.Quote(name+"://"), strings.Join(Services(), ", "))
 	}
 	// Matrix logs in as it reads its URL: that is a delivery, not a check
 	// of the URL, so its URL is only parsed here.
 	if name == "matrix" {
 		if u.Host == "" {
-			return "", api.Errorf(api.InvalidArgument, "url: a matrix URL needs a host, as matrix://user:password@host")
+			return "", errs.Errorf(errs.InvalidArgument, "url: a matrix URL needs a host, as matrix://user:password@host")
 		}
 		return name, nil
 	}
 	if _, err := (&router.ServiceRouter{}).Locate(raw); err != nil {
-		return "", api.Errorf(api.InvalidArgument, "url: %s cannot read it: %s", name, scrub(err.Error(), raw))
+		return "", errs.Errorf(errs.InvalidArgument, "url: %s cannot read it: %s", name, scrub(err.Error(), raw))
 	}
 	return name, nil
 }
@@ -247,17 +248,17 @@ func (s *Service) check(ctx context.Context, p ChannelParams) (kind string, err 
 			return "", err
 		}
 		if err := s.reachable(ctx, kind, *p.URL); err != nil {
-			return "", api.Errorf(api.InvalidArgument, "url: %s (a channel connects where checks may; see --allow-targets)",
+			return "", errs.Errorf(errs.InvalidArgument, "url: %s (a channel connects where checks may; see --allow-targets)",
 				scrub(err.Error(), *p.URL))
 		}
 	}
 	if p.Secret != nil && utf8.RuneCountInString(*p.Secret) > maxSecret {
-		return "", api.Errorf(api.InvalidArgument, "secret is at most %d characters", maxSecret)
+		return "", errs.Errorf(errs.InvalidArgument, "secret is at most %d characters", maxSecret)
 	}
 	if p.Events != nil {
 		for i, e := range *p.Events {
 			if !slices.Contains(Events, e) {
-				return "", api.Errorf(api.InvalidArgument, "events[%d]: unknown event %s; events are %s",
+				return "", errs.Errorf(errs.InvalidArgument, "events[%d]: unknown event %s; events are %s",
 					i, text.Quote(e), strings.Join(Events, ", "))
 			}
 		}
@@ -265,7 +266,7 @@ func (s *Service) check(ctx context.Context, p ChannelParams) (kind string, err 
 	if p.Tags != nil {
 		tags := *p.Tags
 		if len(tags) > maxTags {
-			return "", api.Errorf(api.InvalidArgument, "tags: at most %d, got %d", maxTags, len(tags))
+			return "", errs.Errorf(errs.InvalidArgument, "tags: at most %d, got %d", maxTags, len(tags))
 		}
 		known, err := s.sites.Tags(ctx)
 		if err != nil {
@@ -273,18 +274,18 @@ func (s *Service) check(ctx context.Context, p ChannelParams) (kind string, err 
 		}
 		for i, t := range tags {
 			if !slices.Contains(known, t) {
-				return "", api.Errorf(api.InvalidArgument, "tags[%d]: no site has the tag %s", i, text.Quote(t))
+				return "", errs.Errorf(errs.InvalidArgument, "tags[%d]: no site has the tag %s", i, text.Quote(t))
 			}
 		}
 	}
 	if p.Sites != nil {
 		ids := *p.Sites
 		if len(ids) > maxSites {
-			return "", api.Errorf(api.InvalidArgument, "sites: at most %d, got %d", maxSites, len(ids))
+			return "", errs.Errorf(errs.InvalidArgument, "sites: at most %d, got %d", maxSites, len(ids))
 		}
 		for i, id := range ids {
 			if id < 1 {
-				return "", api.Errorf(api.InvalidArgument, "sites[%d]: %d is not a site id", i, id)
+				return "", errs.Errorf(errs.InvalidArgument, "sites[%d]: %d is not a site id", i, id)
 			}
 		}
 		found, err := s.sites.Entries(ctx, ids)
@@ -297,7 +298,7 @@ func (s *Service) check(ctx context.Context, p ChannelParams) (kind string, err 
 		}
 		for i, id := range ids {
 			if !known[id] {
-				return "", api.Errorf(api.InvalidArgument, "sites[%d]: no site has the id %d", i, id)
+				return "", errs.Errorf(errs.InvalidArgument, "sites[%d]: no site has the id %d", i, id)
 			}
 		}
 	}
@@ -330,17 +331,17 @@ func scanChannel(row pgx.Row) (*Channel, error) {
 // Create adds a channel.
 func (s *Service) Create(ctx context.Context, p ChannelParams) (*Channel, error) {
 	if p.Name == nil {
-		return nil, api.Errorf(api.InvalidArgument, "name is required")
+		return nil, errs.Errorf(errs.InvalidArgument, "name is required")
 	}
 	if p.URL == nil {
-		return nil, api.Errorf(api.InvalidArgument, "url is required")
+		return nil, errs.Errorf(errs.InvalidArgument, "url is required")
 	}
 	kind, err := s.check(ctx, p)
 	if err != nil {
 		return nil, err
 	}
 	if p.Secret != nil && *p.Secret != "" && kind != "webhook" {
-		return nil, api.Errorf(api.InvalidArgument, "secret signs webhook requests; a %s channel has none", kind)
+		return nil, errs.Errorf(errs.InvalidArgument, "secret signs webhook requests; a %s channel has none", kind)
 	}
 	var secret []byte
 	if p.Secret != nil && *p.Secret != "" {
@@ -379,7 +380,7 @@ func (s *Service) Update(ctx context.Context, id int64, p ChannelParams) (*Chann
 	}
 	var curKind string
 	if err := tx.QueryRow(ctx, `SELECT kind FROM channel WHERE id = $1 FOR UPDATE`, id).Scan(&curKind); noRows(err) {
-		return nil, api.Errorf(api.NotFound, "no channel has the id %d", id)
+		return nil, errs.Errorf(errs.NotFound, "no channel has the id %d", id)
 	} else if err != nil {
 		return nil, err
 	}
@@ -407,7 +408,7 @@ func (s *Service) Update(ctx context.Context, id int64, p ChannelParams) (*Chann
 		if *p.Secret == "" {
 			set = append(set, "secret_sealed = NULL")
 		} else if kind != "webhook" {
-			return nil, api.Errorf(api.InvalidArgument, "secret signs webhook requests; a %s channel has none", kind)
+			return nil, errs.Errorf(errs.InvalidArgument, "secret signs webhook requests; a %s channel has none", kind)
 		} else {
 			add("secret_sealed", s.box.Seal([]byte(*p.Secret)))
 		}
@@ -436,7 +437,7 @@ func (s *Service) Update(ctx context.Context, id int64, p ChannelParams) (*Chann
 func (s *Service) Get(ctx context.Context, id int64) (*Channel, error) {
 	c, err := scanChannel(s.db.QueryRow(ctx, `SELECT `+channelColumns+` FROM channel WHERE id = $1`, id))
 	if noRows(err) {
-		return nil, api.Errorf(api.NotFound, "no channel has the id %d", id)
+		return nil, errs.Errorf(errs.NotFound, "no channel has the id %d", id)
 	}
 	return c, err
 }
@@ -467,7 +468,7 @@ func (s *Service) Delete(ctx context.Context, id int64) error {
 		return err
 	}
 	if tag.RowsAffected() == 0 {
-		return api.Errorf(api.NotFound, "no channel has the id %d", id)
+		return errs.Errorf(errs.NotFound, "no channel has the id %d", id)
 	}
 	return nil
 }
@@ -476,7 +477,7 @@ func (s *Service) Delete(ctx context.Context, id int64) error {
 func dbError(err error, name string) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		return api.Errorf(api.AlreadyExists, "a channel named %s exists already", text.Quote(name))
+		return errs.Errorf(errs.AlreadyExists, "a channel named %s exists already", text.Quote(name))
 	}
 	return err
 }

@@ -22,7 +22,7 @@ import (
 	"github.com/nicholas-fedor/shoutrrr/pkg/types"
 	"github.com/riverqueue/river"
 
-	"uptime/internal/api"
+	"uptime/internal/errs"
 	"uptime/internal/metrics"
 	"uptime/internal/pubsub"
 	"uptime/internal/text"
@@ -80,7 +80,7 @@ func (s *Service) Publish(ctx context.Context, ev Event) error {
 	case err == nil:
 		tags = e.Tags
 		ev.Site.Name = e.Name
-	case api.IsCode(err, api.NotFound):
+	case errs.Is(err, errs.NotFound):
 		// Deleted since: channels of every site still hear it.
 	default:
 		return err
@@ -342,7 +342,7 @@ func Text(ev Event) string {
 func (s *Service) Test(ctx context.Context, id int64) error {
 	ch, err := s.open(ctx, id)
 	if errors.Is(err, errNoChannel) {
-		return api.Errorf(api.NotFound, "no channel has the id %d", id)
+		return errs.Errorf(errs.NotFound, "no channel has the id %d", id)
 	}
 	if err != nil {
 		return err
@@ -353,7 +353,7 @@ func (s *Service) Test(ctx context.Context, id int64) error {
 	err = s.send(ctx, ch, ev)
 	s.record(ctx, id, ev.Event, err)
 	if err != nil {
-		return api.Errorf(api.Unavailable, "the channel's service refused the test message: %s", text.Clip(err.Error()))
+		return errs.Errorf(errs.Unavailable, "the channel's service refused the test message: %s", text.Clip(err.Error()))
 	}
 	return nil
 }

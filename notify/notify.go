@@ -19,8 +19,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"uptime/internal/api"
 	"uptime/internal/egress"
+	"uptime/internal/errs"
 	"uptime/internal/queue"
 	"uptime/internal/seal"
 	"uptime/site"
@@ -146,7 +146,7 @@ func (s *Service) claimKey(ctx context.Context, tx pgx.Tx) error {
 	}
 	if err := s.box.CheckProbe(probe, "the channels in the notify database"); err != nil {
 		s.log.Error("refusing to seal a channel", "err", err)
-		return api.Errorf(api.FailedPrecondition, "%s", err.Error())
+		return errs.Errorf(errs.FailedPrecondition, "%s", err.Error())
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"uptime/internal/api"
+	"uptime/internal/errs"
 	"uptime/internal/text"
 )
 
@@ -70,7 +71,7 @@ func (s *Service) handleAdd(r *http.Request) (any, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, api.Errorf(api.InvalidArgument, "url is required")
+		return nil, errs.Errorf(errs.InvalidArgument, "url is required")
 	}
 	p.URL = u
 	e, err := s.add(r.Context(), p)
@@ -135,12 +136,12 @@ func (s *Service) handleList(r *http.Request) (any, error) {
 	if v := q.Get("after"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			return nil, api.Errorf(api.InvalidArgument, "after must be a site id, got %s", text.Quote(v))
+			return nil, errs.Errorf(errs.InvalidArgument, "after must be a site id, got %s", text.Quote(v))
 		}
 		p.After = n
 	}
 	if len(p.Search) > maxSearch {
-		return nil, api.Errorf(api.InvalidArgument, "q must be at most %d characters, got %d", maxSearch, len(p.Search))
+		return nil, errs.Errorf(errs.InvalidArgument, "q must be at most %d characters, got %d", maxSearch, len(p.Search))
 	}
 	page, err := s.ListPage(r.Context(), p)
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 	"github.com/theory/jsonpath"
 	"golang.org/x/net/http/httpguts"
 
-	"uptime/internal/api"
+	"uptime/internal/errs"
 	"uptime/internal/text"
 )
 
@@ -53,12 +53,12 @@ func IsOrder(op string) bool { return op == "<" || op == "<=" || op == ">" || op
 // field: assertions[1].path.
 func checkAssertions(list []Assertion) error {
 	if len(list) > maxAssertions {
-		return api.Errorf(api.InvalidArgument, "assertions must be at most %d, got %d", maxAssertions, len(list))
+		return errs.Errorf(errs.InvalidArgument, "assertions must be at most %d, got %d", maxAssertions, len(list))
 	}
 	for i := range list {
 		a := &list[i]
 		field := func(name, format string, args ...any) error {
-			return api.Errorf(api.InvalidArgument, "assertions[%d].%s: %s", i, name, fmt.Sprintf(format, args...))
+			return errs.Errorf(errs.InvalidArgument, "assertions[%d].%s: %s", i, name, fmt.Sprintf(format, args...))
 		}
 		if !slices.Contains(AssertSources, a.Source) {
 			return field("source", "must be one of %s, got %s", strings.Join(AssertSources, ", "), text.Quote(a.Source))

@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"uptime/internal/api"
+	"uptime/internal/errs"
 	"uptime/internal/text"
 )
 
@@ -143,7 +144,7 @@ type ImportError struct {
 	Index int `json:"index"`
 	// Code is the Encore error code, as a request for the row alone would
 	// have answered.
-	Code api.ErrCode `json:"code"`
+	Code errs.Code `json:"code"`
 	// Message says what is wrong with the row.
 	Message string `json:"message"`
 }
@@ -172,12 +173,12 @@ type importRow struct {
 // URL listed twice, are reported with their index and change nothing.
 func (s *Service) Import(ctx context.Context, req ImportRequest, opts ImportOptions) (*ImportResponse, error) {
 	if len(req.Sites) > MaxImport {
-		return nil, api.Errorf(api.InvalidArgument, "an import holds at most %d sites, got %d", MaxImport, len(req.Sites))
+		return nil, errs.Errorf(errs.InvalidArgument, "an import holds at most %d sites, got %d", MaxImport, len(req.Sites))
 	}
 	resp := &ImportResponse{Errors: []ImportError{}, Changes: []ImportChange{}, DryRun: opts.DryRun}
 	refuse := func(i int, err error) {
-		code, msg := api.Internal, err.Error()
-		if e, ok := err.(*api.Error); ok {
+		code, msg := errs.Internal, err.Error()
+		if e, ok := err.(*errs.Error); ok {
 			code, msg = e.Code, e.Message
 		}
 		resp.Errors = append(resp.Errors, ImportError{Index: i, Code: code, Message: msg})
@@ -191,7 +192,7 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, opts ImportOpti
 			continue
 		}
 		if first, dup := seen[r.url]; dup {
-			refuse(i, api.Errorf(api.InvalidArgument, "url %s is listed already, at index %d", text.Quote(text.Redact(r.url)), first))
+			refuse(i, errs.Errorf(errs.InvalidArgument, "url %s is listed already, at index %d", text.Quote(text.Redact(r.url)), first))
 			continue
 		}
 		seen[r.url] = i
@@ -199,7 +200,7 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, opts ImportOpti
 	}
 	if opts.Prune && len(resp.Errors) > 0 {
 		first := resp.Errors[0]
-		return nil, api.Errorf(api.InvalidArgument, "%d sites are not valid, the first at index %d: %s; "+
+		return nil, errs.Errorf(errs.InvalidArgument, "%d sites are not valid, the first at index %d: %s; "+
 			"with prune nothing is applied until every site is valid", len(resp.Errors), first.Index, first.Message)
 	}
 	if len(valid) == 0 && !opts.Prune {
@@ -343,7 +344,7 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, opts ImportOpti
 func (s *Service) importRow(ctx context.Context, i int, raw json.RawMessage) (importRow, error) {
 	var f fields
 	if err := json.Unmarshal(raw, &f); err != nil || f == nil {
-		return importRow{}, api.Errorf(api.InvalidArgument, "each site must be a JSON object, not %s", jsonKind(raw))
+		return importRow{}, errs.Errorf(errs.InvalidArgument, "each site must be a JSON object, not %s", jsonKind(raw))
 	}
 	st, err := f.settings("url", "id")
 	if err != nil {
@@ -354,7 +355,7 @@ func (s *Service) importRow(ctx context.Context, i int, raw json.RawMessage) (im
 		return importRow{}, err
 	}
 	if !ok {
-		return importRow{}, api.Errorf(api.InvalidArgument, "url is required")
+		return importRow{}, errs.Errorf(errs.InvalidArgument, "url is required")
 	}
 	if u, err = s.checkURL(ctx, u); err != nil {
 		return importRow{}, err
@@ -423,7 +424,7 @@ func (s *Service) handleImport(r *http.Request) (any, error) {
 		return nil, err
 	}
 	if req.Sites == nil {
-		return nil, api.Errorf(api.InvalidArgument, `sites is required: {"sites": [{"url": ...}, ...]}`)
+		return nil, errs.Errorf(errs.InvalidArgument, `sites is required: {"sites": [{"url": ...}, ...]}`)
 	}
 	var opts ImportOptions
 	if opts.DryRun, err = api.QueryBool(r, "dry_run"); err != nil {

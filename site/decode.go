@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"uptime/internal/api"
+	"uptime/internal/errs"
 	"uptime/internal/text"
 )
 
@@ -23,7 +24,7 @@ func readFields(body []byte) (fields, error) {
 		return nil, err
 	}
 	if f == nil {
-		return nil, api.Errorf(api.InvalidArgument, "request body must be a JSON object, not null")
+		return nil, errs.Errorf(errs.InvalidArgument, "request body must be a JSON object, not null")
 	}
 	return f, nil
 }
@@ -61,7 +62,7 @@ func (f fields) settings(also ...string) (Settings, error) {
 	}
 	if len(unknown) > 0 {
 		slices.Sort(unknown)
-		return st, api.Errorf(api.InvalidArgument, "unknown field %s", text.Quote(unknown[0]))
+		return st, errs.Errorf(errs.InvalidArgument, "unknown field %s", text.Quote(unknown[0]))
 	}
 	return st, nil
 }
@@ -70,7 +71,7 @@ func (f fields) settings(also ...string) (Settings, error) {
 func fieldError(name string, t reflect.Type, err error) error {
 	var typeErr *json.UnmarshalTypeError
 	if !errors.As(err, &typeErr) {
-		return api.Errorf(api.InvalidArgument, "%s %s", name, text.Clip(err.Error()))
+		return errs.Errorf(errs.InvalidArgument, "%s %s", name, text.Clip(err.Error()))
 	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -80,7 +81,7 @@ func fieldError(name string, t reflect.Type, err error) error {
 		kind = ", not " + typeErr.Value
 	}
 	if t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct {
-		return api.Errorf(api.InvalidArgument, "%s must be a list of objects%s", name, kind)
+		return errs.Errorf(errs.InvalidArgument, "%s must be a list of objects%s", name, kind)
 	}
 	want := map[reflect.Kind]string{
 		reflect.String: "a string",
@@ -89,7 +90,7 @@ func fieldError(name string, t reflect.Type, err error) error {
 		reflect.Slice:  "a list of strings",
 		reflect.Map:    `an object of strings, {"name": "value"}`,
 	}[t.Kind()]
-	return api.Errorf(api.InvalidArgument, "%s must be %s%s", name, want, kind)
+	return errs.Errorf(errs.InvalidArgument, "%s must be %s%s", name, want, kind)
 }
 
 // jsonKind names the kind of a JSON value by its first byte.
@@ -119,7 +120,7 @@ func (f fields) str(name string) (s string, ok bool, err error) {
 		return "", false, nil
 	}
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", false, api.Errorf(api.InvalidArgument, "%s must be a string, not %s", name, jsonKind(raw))
+		return "", false, errs.Errorf(errs.InvalidArgument, "%s must be a string, not %s", name, jsonKind(raw))
 	}
 	return s, true, nil
 }

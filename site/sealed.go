@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 
-	"uptime/internal/api"
+	"uptime/internal/errs"
 	"uptime/internal/seal"
 	"uptime/internal/text"
 )
@@ -187,7 +187,7 @@ func (s *Service) claimKey(ctx context.Context, sealed []byte) error {
 		return fmt.Errorf("claim the secret key: %w", err)
 	}
 	if err := s.CheckKey(ctx); err != nil {
-		return api.Errorf(api.FailedPrecondition, "%s", err.Error())
+		return errs.Errorf(errs.FailedPrecondition, "%s", err.Error())
 	}
 	s.keyClaimed.Store(true)
 	return nil

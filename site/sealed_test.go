@@ -15,6 +15,7 @@ import (
 	"uptime/internal/api"
 	"uptime/internal/apptest"
 	"uptime/internal/dbutil"
+	"uptime/internal/errs"
 	"uptime/internal/pgtest"
 	"uptime/internal/seal"
 	"uptime/internal/text"
@@ -99,7 +100,7 @@ func TestCredentialsAreSealed(t *testing.T) {
 		t.Errorf("another key, a site without credentials: %v", err)
 	}
 	_, err = other.Add(ctx, site.AddParams{URL: "https://bob:pw@another.example/"})
-	if !api.IsCode(err, api.FailedPrecondition) || !strings.Contains(err.Error(), seal.EnvName) {
+	if !errs.Is(err, errs.FailedPrecondition) || !strings.Contains(err.Error(), seal.EnvName) {
 		t.Errorf("another key, a site with credentials: %v, want a refusal naming %s", err, seal.EnvName)
 	}
 	if n := len(e.sites(t)); n != 5 {

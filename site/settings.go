@@ -16,7 +16,7 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 
-	"uptime/internal/api"
+	"uptime/internal/errs"
 	"uptime/internal/queue"
 	"uptime/internal/text"
 )
@@ -326,13 +326,13 @@ func (st *Settings) normalize(rawURL string, d Defaults) error {
 	}
 	if st.Interval != nil {
 		if v := time.Duration(*st.Interval); v < MinInterval || v > MaxInterval {
-			return api.Errorf(api.InvalidArgument, "interval must be from %s to %s, got %s", Duration(MinInterval), Duration(MaxInterval), *st.Interval)
+			return errs.Errorf(errs.InvalidArgument, "interval must be from %s to %s, got %s", Duration(MinInterval), Duration(MaxInterval), *st.Interval)
 		}
 	}
 	if st.Method != nil {
 		m := strings.ToUpper(strings.TrimSpace(*st.Method))
 		if m != "GET" && m != "HEAD" && m != "POST" {
-			return api.Errorf(api.InvalidArgument, "method must be GET, HEAD or POST, got %s", text.Quote(*st.Method))
+			return errs.Errorf(errs.InvalidArgument, "method must be GET, HEAD or POST, got %s", text.Quote(*st.Method))
 		}
 		st.Method = &m
 	}
@@ -340,12 +340,12 @@ func (st *Settings) normalize(rawURL string, d Defaults) error {
 		return err
 	}
 	if st.Body != nil && len(*st.Body) > MaxBody {
-		return api.Errorf(api.InvalidArgument, "body must be at most %d bytes, got %d", MaxBody, len(*st.Body))
+		return errs.Errorf(errs.InvalidArgument, "body must be at most %d bytes, got %d", MaxBody, len(*st.Body))
 	}
 	if st.ExpectStatus != nil {
 		ranges, err := ParseStatuses(*st.ExpectStatus)
 		if err != nil {
-			return api.Errorf(api.InvalidArgument, "expect_status %s: %v", text.Quote(*st.ExpectStatus), err)
+			return errs.Errorf(errs.InvalidArgument, "expect_status %s: %v", text.Quote(*st.ExpectStatus), err)
 		}
 		s := ranges.String()
 		st.ExpectStatus = &s
@@ -367,15 +367,15 @@ func (st *Settings) normalize(rawURL string, d Defaults) error {
 	}
 	if st.RemindEvery != nil {
 		if v := time.Duration(*st.RemindEvery); v < MinRemindEvery || v > MaxRemindEvery {
-			return api.Errorf(api.InvalidArgument, "remind_every must be from %s to %s, got %s",
+			return errs.Errorf(errs.InvalidArgument, "remind_every must be from %s to %s, got %s",
 				Duration(MinRemindEvery), Duration(MaxRemindEvery), *st.RemindEvery)
 		}
 	}
 	if st.Confirmations != nil && (*st.Confirmations < 0 || *st.Confirmations > MaxConfirmations) {
-		return api.Errorf(api.InvalidArgument, "confirmations must be from 0 to %d, got %d", MaxConfirmations, *st.Confirmations)
+		return errs.Errorf(errs.InvalidArgument, "confirmations must be from 0 to %d, got %d", MaxConfirmations, *st.Confirmations)
 	}
 	if st.Recoveries != nil && (*st.Recoveries < 1 || *st.Recoveries > MaxRecoveries) {
-		return api.Errorf(api.InvalidArgument, "recoveries must be from 1 to %d, got %d", MaxRecoveries, *st.Recoveries)
+		return errs.Errorf(errs.InvalidArgument, "recoveries must be from 1 to %d, got %d", MaxRecoveries, *st.Recoveries)
 	}
 	var err error
 	if st.Tags, err = checkLabels("tags", st.Tags, maxTags, tagPattern.MatchString, "must match "+tagPattern.String()); err != nil {
@@ -386,15 +386,15 @@ func (st *Settings) normalize(rawURL string, d Defaults) error {
 	}
 	for _, l := range st.Locations {
 		if len(l) > queue.MaxLocationName {
-			return api.Errorf(api.InvalidArgument, "locations: %s is longer than %d", text.Quote(l), queue.MaxLocationName)
+			return errs.Errorf(errs.InvalidArgument, "locations: %s is longer than %d", text.Quote(l), queue.MaxLocationName)
 		}
 	}
 	if st.Quorum != nil {
 		switch q := *st.Quorum; {
 		case q < 1 || q > maxLocations:
-			return api.Errorf(api.InvalidArgument, "quorum must be from 1 to %d, got %d", maxLocations, q)
+			return errs.Errorf(errs.InvalidArgument, "quorum must be from 1 to %d, got %d", maxLocations, q)
 		case len(st.Locations) > 0 && q > len(st.Locations):
-			return api.Errorf(api.InvalidArgument, "quorum %d is more than the site's %d locations", q, len(st.Locations))
+			return errs.Errorf(errs.InvalidArgument, "quorum %d is more than the site's %d locations", q, len(st.Locations))
 		}
 	}
 	if err := checkAssertions(st.Assertions); err != nil {
@@ -404,10 +404,10 @@ func (st *Settings) normalize(rawURL string, d Defaults) error {
 		st.Assertions = nil
 	}
 	if st.Count != nil && (*st.Count < 1 || *st.Count > maxCount) {
-		return api.Errorf(api.InvalidArgument, "count must be from 1 to %d, got %d", maxCount, *st.Count)
+		return errs.Errorf(errs.InvalidArgument, "count must be from 1 to %d, got %d", maxCount, *st.Count)
 	}
 	if st.MaxLoss != nil && (*st.MaxLoss < 0 || *st.MaxLoss > 100) {
-		return api.Errorf(api.InvalidArgument, "max_loss must be a percent from 0 to 100, got %d", *st.MaxLoss)
+		return errs.Errorf(errs.InvalidArgument, "max_loss must be a percent from 0 to 100, got %d", *st.MaxLoss)
 	}
 	if st.GRPCService != nil {
 		if err := checkText("grpc_service", *st.GRPCService, maxName); err != nil {
@@ -437,7 +437,7 @@ func (st *Settings) normalize(rawURL string, d Defaults) error {
 		}
 		switch max := map[bool]int{true: maxDNSExpect, false: 1}[KindOf(rawURL) == KindDNS]; {
 		case len(kept) > max:
-			return api.Errorf(api.InvalidArgument, "expect must be at most %d texts for a %s:// site, got %d", max, KindOf(rawURL), len(kept))
+			return errs.Errorf(errs.InvalidArgument, "expect must be at most %d texts for a %s:// site, got %d", max, KindOf(rawURL), len(kept))
 		}
 		st.Expect = kept
 	}
@@ -456,18 +456,18 @@ func (st *Settings) normalize(rawURL string, d Defaults) error {
 			if time.Duration(c.Interval) < MaxTimeout {
 				limit, why = c.Interval, "the site's interval"
 			}
-			return api.Errorf(api.InvalidArgument, "timeout must be above 0 and at most %s (%s), got %s", limit, why, *st.Timeout)
+			return errs.Errorf(errs.InvalidArgument, "timeout must be above 0 and at most %s (%s), got %s", limit, why, *st.Timeout)
 		}
 	}
 	if c.Body != "" && c.Method != "POST" {
-		return api.Errorf(api.InvalidArgument, "body is sent only with method POST, and the method is %s", c.Method)
+		return errs.Errorf(errs.InvalidArgument, "body is sent only with method POST, and the method is %s", c.Method)
 	}
 	if c.KeywordAbsent && c.Keyword == "" {
-		return api.Errorf(api.InvalidArgument, "keyword_absent needs a keyword")
+		return errs.Errorf(errs.InvalidArgument, "keyword_absent needs a keyword")
 	}
 	if st.MaxLatency != nil {
 		if v := time.Duration(*st.MaxLatency); v <= 0 || v >= time.Duration(c.Timeout) {
-			return api.Errorf(api.InvalidArgument, "max_latency must be above 0 and below the timeout (%s), got %s", c.Timeout, *st.MaxLatency)
+			return errs.Errorf(errs.InvalidArgument, "max_latency must be above 0 and below the timeout (%s), got %s", c.Timeout, *st.MaxLatency)
 		}
 	}
 	return nil
@@ -512,18 +512,18 @@ func (st *Settings) checkKind(rawURL string) error {
 			if n := len(schemes); n > 1 {
 				list = strings.Join(schemes[:n-1], ", ") + " and " + schemes[n-1]
 			}
-			return api.Errorf(api.InvalidArgument, "%s is a setting of %s sites, not of %s:// ones", s.name, list, kind)
+			return errs.Errorf(errs.InvalidArgument, "%s is a setting of %s sites, not of %s:// ones", s.name, list, kind)
 		}
 	}
 	if st.StartTLSProtocol != nil {
 		p := strings.ToLower(strings.TrimSpace(*st.StartTLSProtocol))
 		if !slices.Contains(StartTLSProtocols, p) {
-			return api.Errorf(api.InvalidArgument, "starttls_protocol must be one of %s, got %s", strings.Join(StartTLSProtocols, ", "), text.Quote(*st.StartTLSProtocol))
+			return errs.Errorf(errs.InvalidArgument, "starttls_protocol must be one of %s, got %s", strings.Join(StartTLSProtocols, ", "), text.Quote(*st.StartTLSProtocol))
 		}
 		st.StartTLSProtocol = &p
 	}
 	if kind == KindStartTLS && st.StartTLSProtocol == nil && StartTLSProtocolOf(port(rawURL)) == "" {
-		return api.Errorf(api.InvalidArgument, "starttls_protocol is needed on port %s: one of %s (smtp is the default on 25, 587 and 2525, imap on 143, pop3 on 110)",
+		return errs.Errorf(errs.InvalidArgument, "starttls_protocol is needed on port %s: one of %s (smtp is the default on 25, 587 and 2525, imap on 143, pop3 on 110)",
 			port(rawURL), strings.Join(StartTLSProtocols, ", "))
 	}
 	return nil
@@ -545,7 +545,7 @@ func (st *Settings) normalizeDNS() error {
 		}
 		u := strings.ToUpper(strings.TrimSpace(**v))
 		if !slices.Contains(allowed, u) {
-			return api.Errorf(api.InvalidArgument, "%s must be one of %s, got %s", field, strings.Join(allowed, ", "), text.Quote(**v))
+			return errs.Errorf(errs.InvalidArgument, "%s must be one of %s, got %s", field, strings.Join(allowed, ", "), text.Quote(**v))
 		}
 		*v = &u
 		return nil
@@ -576,7 +576,7 @@ func NormalizeServer(raw string) (string, error) {
 	}
 	n, perr := strconv.Atoi(port)
 	if host == "" || strings.ContainsAny(host, "/?#@ ") || perr != nil || n < 1 || n > 65535 {
-		return "", api.Errorf(api.InvalidArgument, "dns_server must be a host and an optional port, like 9.9.9.9 or ns1.example.com:53, got %s", text.Quote(raw))
+		return "", errs.Errorf(errs.InvalidArgument, "dns_server must be a host and an optional port, like 9.9.9.9 or ns1.example.com:53, got %s", text.Quote(raw))
 	}
 	return net.JoinHostPort(strings.ToLower(host), port), nil
 }
@@ -623,11 +623,11 @@ func (t Texts) MarshalJSON() ([]byte, error) {
 func checkLines(field, s string, max int) error {
 	switch {
 	case len(s) > max:
-		return api.Errorf(api.InvalidArgument, "%s must be at most %d bytes, got %d", field, max, len(s))
+		return errs.Errorf(errs.InvalidArgument, "%s must be at most %d bytes, got %d", field, max, len(s))
 	case !utf8.ValidString(s):
-		return api.Errorf(api.InvalidArgument, "%s is not valid UTF-8", field)
+		return errs.Errorf(errs.InvalidArgument, "%s is not valid UTF-8", field)
 	case strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\r' && r != '\n' && r != '\t' }) >= 0:
-		return api.Errorf(api.InvalidArgument, "%s must not contain control characters other than \\r, \\n and \\t", field)
+		return errs.Errorf(errs.InvalidArgument, "%s must not contain control characters other than \\r, \\n and \\t", field)
 	}
 	return nil
 }
@@ -637,11 +637,11 @@ func checkLines(field, s string, max int) error {
 func checkText(field, s string, max int) error {
 	switch {
 	case len(s) > max:
-		return api.Errorf(api.InvalidArgument, "%s must be at most %d bytes, got %d", field, max, len(s))
+		return errs.Errorf(errs.InvalidArgument, "%s must be at most %d bytes, got %d", field, max, len(s))
 	case !utf8.ValidString(s):
-		return api.Errorf(api.InvalidArgument, "%s is not valid UTF-8", field)
+		return errs.Errorf(errs.InvalidArgument, "%s is not valid UTF-8", field)
 	case strings.IndexFunc(s, unicode.IsControl) >= 0:
-		return api.Errorf(api.InvalidArgument, "%s must not contain control characters", field)
+		return errs.Errorf(errs.InvalidArgument, "%s must not contain control characters", field)
 	}
 	return nil
 }
@@ -651,17 +651,17 @@ var forbiddenHeaders = []string{"Content-Length", "Transfer-Encoding", "Connecti
 
 func checkHeaders(h map[string]string) error {
 	if len(h) > MaxHeaders {
-		return api.Errorf(api.InvalidArgument, "headers must be at most %d, got %d", MaxHeaders, len(h))
+		return errs.Errorf(errs.InvalidArgument, "headers must be at most %d, got %d", MaxHeaders, len(h))
 	}
 	for name, value := range h {
 		if !httpguts.ValidHeaderFieldName(name) {
-			return api.Errorf(api.InvalidArgument, "headers: %s is not a valid header name", text.Quote(name))
+			return errs.Errorf(errs.InvalidArgument, "headers: %s is not a valid header name", text.Quote(name))
 		}
 		if slices.Contains(forbiddenHeaders, http.CanonicalHeaderKey(name)) {
-			return api.Errorf(api.InvalidArgument, "headers: %s is set by the check itself and cannot be given", text.Quote(name))
+			return errs.Errorf(errs.InvalidArgument, "headers: %s is set by the check itself and cannot be given", text.Quote(name))
 		}
 		if len(value) > maxHeaderValue || !httpguts.ValidHeaderFieldValue(value) {
-			return api.Errorf(api.InvalidArgument, "headers: the value of %s must be at most %d bytes without control characters", text.Quote(name), maxHeaderValue)
+			return errs.Errorf(errs.InvalidArgument, "headers: the value of %s must be at most %d bytes without control characters", text.Quote(name), maxHeaderValue)
 		}
 	}
 	return nil
@@ -678,12 +678,12 @@ func checkLabels(field string, labels []string, max int, valid func(string) bool
 		return nil, nil
 	}
 	if len(labels) > max {
-		return nil, api.Errorf(api.InvalidArgument, "%s must be at most %d, got %d", field, max, len(labels))
+		return nil, errs.Errorf(errs.InvalidArgument, "%s must be at most %d, got %d", field, max, len(labels))
 	}
 	out := make([]string, 0, len(labels))
 	for _, l := range labels {
 		if !valid(l) {
-			return nil, api.Errorf(api.InvalidArgument, "%s: %s %s", field, text.Quote(l), rule)
+			return nil, errs.Errorf(errs.InvalidArgument, "%s: %s %s", field, text.Quote(l), rule)
 		}
 		if !slices.Contains(out, l) {
 			out = append(out, l)

@@ -16,7 +16,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
-	"uptime/internal/api"
+	"uptime/internal/errs"
 	"uptime/internal/ping"
 	"uptime/internal/seal"
 	"uptime/internal/text"
@@ -225,7 +225,7 @@ func (s *Service) add(ctx context.Context, p AddParams) (*Entry, error) {
 	}
 	err = s.db.WithContext(ctx).Create(r).Error
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return nil, api.Errorf(api.AlreadyExists, "site %s is already monitored", text.Quote(text.Redact(u)))
+		return nil, errs.Errorf(errs.AlreadyExists, "site %s is already monitored", text.Quote(text.Redact(u)))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("add site %s: %w", text.Redact(u), err)
@@ -249,7 +249,7 @@ func (s *Service) checkURL(ctx context.Context, rawURL string) (string, error) {
 	}
 	if s.targets != nil {
 		if err := s.targets.CheckURL(ctx, u); err != nil {
-			return "", api.Errorf(api.InvalidArgument, "url %s cannot be monitored: %v", text.Quote(text.Redact(u)), err)
+			return "", errs.Errorf(errs.InvalidArgument, "url %s cannot be monitored: %v", text.Quote(text.Redact(u)), err)
 		}
 	}
 	return u, nil
@@ -261,14 +261,14 @@ func (s *Service) checkURL(ctx context.Context, rawURL string) (string, error) {
 func (s *Service) checkReach(ctx context.Context, rawURL string, st Settings) error {
 	if KindOf(rawURL) == KindICMP {
 		if err := ping.Available(); err != nil {
-			return api.Errorf(api.InvalidArgument, "url %s cannot be checked here: %v", text.Quote(rawURL), err)
+			return errs.Errorf(errs.InvalidArgument, "url %s cannot be checked here: %v", text.Quote(rawURL), err)
 		}
 	}
 	if s.targets == nil || st.DNSServer == nil {
 		return nil
 	}
 	if err := s.targets.CheckURL(ctx, "dns://"+*st.DNSServer); err != nil {
-		return api.Errorf(api.InvalidArgument, "dns_server %s cannot be asked: %v", text.Quote(*st.DNSServer), err)
+		return errs.Errorf(errs.InvalidArgument, "dns_server %s cannot be asked: %v", text.Quote(*st.DNSServer), err)
 	}
 	return nil
 }
@@ -295,7 +295,7 @@ func (s *Service) Entry(ctx context.Context, id int) (*Entry, error) {
 	var r row
 	err := s.db.WithContext(ctx).Take(&r, "id = ?", id).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, api.Errorf(api.NotFound, "site %d not found", id)
+		return nil, errs.Errorf(errs.NotFound, "site %d not found", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get site %d: %w", id, err)
@@ -417,7 +417,7 @@ type PageResponse struct {
 // p.Search, oldest first, with how many match in all.
 func (s *Service) ListPage(ctx context.Context, p PageParams) (*PageResponse, error) {
 	if p.Limit < 1 || p.Limit > MaxPage {
-		return nil, api.Errorf(api.InvalidArgument, "limit must be from 1 to %d, got %d", MaxPage, p.Limit)
+		return nil, errs.Errorf(errs.InvalidArgument, "limit must be from 1 to %d, got %d", MaxPage, p.Limit)
 	}
 	match := s.db.WithContext(ctx).Model(&row{})
 	if p.Search != "" {

@@ -11,7 +11,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
-	"uptime/internal/api"
+	"uptime/internal/errs"
 	"uptime/internal/text"
 )
 
@@ -29,7 +29,7 @@ func (s *Service) Update(ctx context.Context, id int, patch map[string]json.RawM
 		var r row
 		err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&r, "id = ?", id).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return api.Errorf(api.NotFound, "site %d not found", id)
+			return errs.Errorf(errs.NotFound, "site %d not found", id)
 		}
 		if err != nil {
 			return fmt.Errorf("get site %d: %w", id, err)
@@ -53,7 +53,7 @@ func (s *Service) Update(ctx context.Context, id int, patch map[string]json.RawM
 		err = tx.Model(&row{}).Where("id = ?", id).Updates(map[string]any{"url": next.URL, "settings": next.Settings,
 			"sealed": next.Sealed, "unique_url": next.UniqueURL, "version": next.Version, "search": next.Search}).Error
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
-			return api.Errorf(api.AlreadyExists, "site %s is already monitored", text.Quote(text.Redact(u)))
+			return errs.Errorf(errs.AlreadyExists, "site %s is already monitored", text.Quote(text.Redact(u)))
 		}
 		if err != nil {
 			return fmt.Errorf("update site %d: %w", id, err)
@@ -89,7 +89,7 @@ func (s *Service) patched(ctx context.Context, old *Entry, patch fields) (string
 			return "", Settings{}, err
 		}
 	} else if raw, given := patch["url"]; given && string(raw) == "null" {
-		return "", Settings{}, api.Errorf(api.InvalidArgument, "url cannot be null")
+		return "", Settings{}, errs.Errorf(errs.InvalidArgument, "url cannot be null")
 	}
 	merged := old.Given.toFields()
 	for name, raw := range patch {

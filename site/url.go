@@ -8,7 +8,7 @@ import (
 
 	"golang.org/x/net/idna"
 
-	"uptime/internal/api"
+	"uptime/internal/errs"
 	"uptime/internal/text"
 )
 
@@ -88,10 +88,10 @@ func hasPath(kind string) bool { return IsHTTP(kind) || kind == KindWS || kind =
 func NormalizeURL(raw string) (string, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
-		return "", api.Errorf(api.InvalidArgument, `url is required, for example {"url": "https://example.com"}`)
+		return "", errs.Errorf(errs.InvalidArgument, `url is required, for example {"url": "https://example.com"}`)
 	}
 	if len(raw) > MaxURLLength {
-		return "", api.Errorf(api.InvalidArgument, "url is %d characters long; the limit is %d", len(raw), MaxURLLength)
+		return "", errs.Errorf(errs.InvalidArgument, "url is %d characters long; the limit is %d", len(raw), MaxURLLength)
 	}
 	lower := strings.ToLower(raw)
 	if !strings.Contains(lower, "://") && !strings.HasPrefix(lower, "http:") && !strings.HasPrefix(lower, "https:") {
@@ -99,48 +99,48 @@ func NormalizeURL(raw string) (string, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", api.Errorf(api.InvalidArgument, "url %s is not a valid URL: %s", text.Quote(raw), text.Clip(unwrapURLError(err).Error()))
+		return "", errs.Errorf(errs.InvalidArgument, "url %s is not a valid URL: %s", text.Quote(raw), text.Clip(unwrapURLError(err).Error()))
 	}
 	scheme := strings.ToLower(u.Scheme)
 	if !slices.Contains(Kinds, scheme) {
-		return "", api.Errorf(api.InvalidArgument, "url %s must use one of %s, not %s", text.Quote(raw),
+		return "", errs.Errorf(errs.InvalidArgument, "url %s must use one of %s, not %s", text.Quote(raw),
 			strings.Join(Kinds, ", "), text.Quote(u.Scheme))
 	}
 	if u.Hostname() == "" {
-		return "", api.Errorf(api.InvalidArgument, "url %s has no host", text.Quote(raw))
+		return "", errs.Errorf(errs.InvalidArgument, "url %s has no host", text.Quote(raw))
 	}
 	port := u.Port()
 	if scheme == KindDNS || scheme == KindICMP {
 		switch {
 		case port != "" && scheme == KindDNS:
-			return "", api.Errorf(api.InvalidArgument, "url %s: a dns:// URL is the name asked about, with no port; dns_server names the server", text.Quote(raw))
+			return "", errs.Errorf(errs.InvalidArgument, "url %s: a dns:// URL is the name asked about, with no port; dns_server names the server", text.Quote(raw))
 		case port != "":
-			return "", api.Errorf(api.InvalidArgument, "url %s: an icmp:// URL is a host, with no port", text.Quote(raw))
+			return "", errs.Errorf(errs.InvalidArgument, "url %s: an icmp:// URL is a host, with no port", text.Quote(raw))
 		case u.User != nil:
-			return "", api.Errorf(api.InvalidArgument, "url %s: a %s:// URL has no user information", text.Quote(text.Redact(raw)), scheme)
+			return "", errs.Errorf(errs.InvalidArgument, "url %s: a %s:// URL has no user information", text.Quote(text.Redact(raw)), scheme)
 		case u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
-			return "", api.Errorf(api.InvalidArgument, "url %s: a %s:// URL is a name, with no path or query", text.Quote(raw), scheme)
+			return "", errs.Errorf(errs.InvalidArgument, "url %s: a %s:// URL is a name, with no path or query", text.Quote(raw), scheme)
 		}
 	} else if !hasPath(scheme) {
 		switch {
 		case port == "":
-			return "", api.Errorf(api.InvalidArgument, "url %s needs a port, as in %s://%s:5432", text.Quote(raw), scheme, u.Hostname())
+			return "", errs.Errorf(errs.InvalidArgument, "url %s needs a port, as in %s://%s:5432", text.Quote(raw), scheme, u.Hostname())
 		case u.User != nil:
-			return "", api.Errorf(api.InvalidArgument, "url %s: a %s:// URL has no user information", text.Quote(text.Redact(raw)), scheme)
+			return "", errs.Errorf(errs.InvalidArgument, "url %s: a %s:// URL has no user information", text.Quote(text.Redact(raw)), scheme)
 		case u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
-			return "", api.Errorf(api.InvalidArgument, "url %s: a %s:// URL is a host and a port, with no path or query", text.Quote(raw), scheme)
+			return "", errs.Errorf(errs.InvalidArgument, "url %s: a %s:// URL is a host and a port, with no path or query", text.Quote(raw), scheme)
 		}
 	}
 	if port != "" {
 		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			return "", api.Errorf(api.InvalidArgument, "url %s has an invalid port %s", text.Quote(raw), text.Quote(port))
+			return "", errs.Errorf(errs.InvalidArgument, "url %s has an invalid port %s", text.Quote(raw), text.Quote(port))
 		}
 	}
 	host := u.Hostname()
 	if strings.Contains(host, ":") {
 		host = "[" + strings.ToLower(host) + "]"
 	} else if host, err = idna.Lookup.ToASCII(host); err != nil {
-		return "", api.Errorf(api.InvalidArgument, "url %s has an invalid host name: %s", text.Quote(raw), text.Clip(err.Error()))
+		return "", errs.Errorf(errs.InvalidArgument, "url %s has an invalid host name: %s", text.Quote(raw), text.Clip(err.Error()))
 	}
 	if port != "" && !((scheme == "http" || scheme == "ws") && port == "80" || (scheme == "https" || scheme == "wss") && port == "443") {
 		host += ":" + port

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"uptime/internal/api"
+	"uptime/internal/errs"
 	"uptime/internal/metrics"
 	"uptime/internal/text"
 )
@@ -63,7 +64,7 @@ const maxRetryAfter = 20 * time.Second
 // Slack's status and body; a 429 is waited out as Retry-After says.
 func (s *Service) Notify(ctx context.Context, p NotifyParams) error {
 	if strings.TrimSpace(p.Text) == "" {
-		return api.Errorf(api.InvalidArgument, `text is required, as in {"text": "Hello"}`)
+		return errs.Errorf(errs.InvalidArgument, `text is required, as in {"text": "Hello"}`)
 	}
 	webhook, err := s.secrets.Get(SecretName)
 	if err != nil {
@@ -148,10 +149,10 @@ func (s *Service) Register(srv *api.Server) {
 			return nil, err
 		}
 		if err := s.Notify(r.Context(), p); err != nil {
-			if api.IsCode(err, api.InvalidArgument) {
+			if errs.Is(err, errs.InvalidArgument) {
 				return nil, err
 			}
-			return nil, api.Errorf(api.Unavailable, "%s", text.Clip(text.Redact(err.Error())))
+			return nil, errs.Errorf(errs.Unavailable, "%s", text.Clip(text.Redact(err.Error())))
 		}
 		return nil, nil
 	}

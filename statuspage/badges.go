@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"uptime/internal/api"
+	"uptime/internal/errs"
 	"uptime/internal/text"
 	"uptime/monitor"
 	"uptime/monitor/history"
@@ -31,7 +32,7 @@ func (s *Service) badgeSite(r *http.Request, label string) (int, *monitor.SiteSt
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	if _, err := s.sites.Entry(r.Context(), id); api.IsCode(err, api.NotFound) {
+	if _, err := s.sites.Entry(r.Context(), id); errs.Is(err, errs.NotFound) {
 		return 0, nil, svg(Badge{Label: label, Message: "site not found", Color: grey}, http.StatusNotFound), nil
 	} else if err != nil {
 		return 0, nil, nil, err
@@ -88,7 +89,7 @@ func (s *Service) handleUptimeBadge(r *http.Request) (any, error) {
 		"365d": func(u history.Uptime) *float64 { return u.Year },
 	}[window]
 	if !ok {
-		return nil, api.Errorf(api.InvalidArgument, "window must be one of 24h, 7d, 30d, 90d and 365d, got %s", text.Quote(window))
+		return nil, errs.Errorf(errs.InvalidArgument, "window must be one of 24h, 7d, 30d, 90d and 365d, got %s", text.Quote(window))
 	}
 	l := label(r, "uptime "+window)
 	id, _, gone, err := s.badgeSite(r, l)

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"uptime/internal/api"
+	"uptime/internal/errs"
 	"uptime/internal/text"
 )
 
@@ -88,7 +89,7 @@ func decodePage(r *http.Request) (PageParams, error) {
 // check validates the fields given, and that every site exists.
 func (s *Service) check(ctx context.Context, p PageParams) error {
 	if p.Slug != nil && !slugPattern.MatchString(*p.Slug) {
-		return api.Errorf(api.InvalidArgument, "slug must be 1 to 64 of a-z, 0-9 and -, got %s", text.Quote(*p.Slug))
+		return errs.Errorf(errs.InvalidArgument, "slug must be 1 to 64 of a-z, 0-9 and -, got %s", text.Quote(*p.Slug))
 	}
 	if p.Title != nil {
 		if err := api.CheckText("title", *p.Title, 1, maxTitle, false); err != nil {
@@ -105,7 +106,7 @@ func (s *Service) check(ctx context.Context, p PageParams) error {
 	}
 	groups := *p.Groups
 	if len(groups) > maxGroups {
-		return api.Errorf(api.InvalidArgument, "a page has at most %d groups, got %d", maxGroups, len(groups))
+		return errs.Errorf(errs.InvalidArgument, "a page has at most %d groups, got %d", maxGroups, len(groups))
 	}
 	seen := map[int]bool{}
 	var ids []int
@@ -115,17 +116,17 @@ func (s *Service) check(ctx context.Context, p PageParams) error {
 		}
 		for _, id := range g.Sites {
 			if id < 1 {
-				return api.Errorf(api.InvalidArgument, "groups[%d].sites: %d is not a site id", i, id)
+				return errs.Errorf(errs.InvalidArgument, "groups[%d].sites: %d is not a site id", i, id)
 			}
 			if seen[id] {
-				return api.Errorf(api.InvalidArgument, "groups[%d].sites: site %d is on the page twice", i, id)
+				return errs.Errorf(errs.InvalidArgument, "groups[%d].sites: site %d is on the page twice", i, id)
 			}
 			seen[id] = true
 			ids = append(ids, id)
 		}
 	}
 	if len(ids) > MaxPageSites {
-		return api.Errorf(api.InvalidArgument, "a page shows at most %d sites, got %d", MaxPageSites, len(ids))
+		return errs.Errorf(errs.InvalidArgument, "a page shows at most %d sites, got %d", MaxPageSites, len(ids))
 	}
 	if len(ids) == 0 {
 		return nil
@@ -145,7 +146,7 @@ func (s *Service) check(ctx context.Context, p PageParams) error {
 		}
 	}
 	if len(missing) > 0 {
-		return api.Errorf(api.InvalidArgument, "no site has the id %s", strings.Join(missing, ", "))
+		return errs.Errorf(errs.InvalidArgument, "no site has the id %s", strings.Join(missing, ", "))
 	}
 	return nil
 }
@@ -173,10 +174,10 @@ func isDuplicate(err error) bool {
 // Create makes a page.
 func (s *Service) Create(ctx context.Context, p PageParams) (*Page, error) {
 	if p.Slug == nil {
-		return nil, api.Errorf(api.InvalidArgument, "slug is required")
+		return nil, errs.Errorf(errs.InvalidArgument, "slug is required")
 	}
 	if p.Title == nil {
-		return nil, api.Errorf(api.InvalidArgument, "title is required")
+		return nil, errs.Errorf(errs.InvalidArgument, "title is required")
 	}
 	if err := s.check(ctx, p); err != nil {
 		return nil, err
@@ -195,7 +196,7 @@ func (s *Service) Create(ctx context.Context, p PageParams) (*Page, error) {
 	created, err := scanPage(s.db.QueryRow(ctx, `INSERT INTO status_page (slug, title, description, show_urls, groups)
 		VALUES ($1, $2, $3, $4, $5) RETURNING `+pageColumns, page.Slug, page.Title, page.Description, page.ShowURLs, groups))
 	if isDuplicate(err) {
-		return nil, api.Errorf(api.AlreadyExists, "a status page has the slug %s already", text.Quote(page.Slug))
+		return nil, errs.Errorf(errs.AlreadyExists, "a status page has the slug %s already", text.Quote(page.Slug))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create status page: %w", err)
@@ -219,7 +220,7 @@ func normalized(groups []Group) []Group {
 func (s *Service) Get(ctx context.Context, slug string) (*Page, error) {
 	p, err := scanPage(s.db.QueryRow(ctx, "SELECT "+pageColumns+" FROM status_page WHERE slug = $1", slug))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, api.Errorf(api.NotFound, "no status page has the slug %s", text.Quote(slug))
+		return nil, errs.Errorf(errs.NotFound, "no status page has the slug %s", text.Quote(slug))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read status page: %w", err)
@@ -263,9 +264,9 @@ func (s *Service) Update(ctx context.Context, slug string, p PageParams) (*Page,
 		WHERE slug = $1 RETURNING `+pageColumns, slug, p.Slug, p.Title, p.Description, p.ShowURLs, groups))
 	switch {
 	case isDuplicate(err):
-		return nil, api.Errorf(api.AlreadyExists, "a status page has the slug %s already", text.Quote(*p.Slug))
+		return nil, errs.Errorf(errs.AlreadyExists, "a status page has the slug %s already", text.Quote(*p.Slug))
 	case errors.Is(err, pgx.ErrNoRows):
-		return nil, api.Errorf(api.NotFound, "no status page has the slug %s", text.Quote(slug))
+		return nil, errs.Errorf(errs.NotFound, "no status page has the slug %s", text.Quote(slug))
 	case err != nil:
 		return nil, fmt.Errorf("update status page: %w", err)
 	}
@@ -281,7 +282,7 @@ func (s *Service) Delete(ctx context.Context, slug string) error {
 		return fmt.Errorf("delete status page: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return api.Errorf(api.NotFound, "no status page has the slug %s", text.Quote(slug))
+		return errs.Errorf(errs.NotFound, "no status page has the slug %s", text.Quote(slug))
 	}
 	s.cache.forget(slug)
 	return nil

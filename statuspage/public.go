@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"uptime/internal/api"
+	"uptime/internal/errs"
 	"uptime/monitor"
 	"uptime/monitor/history"
 	"uptime/site"
@@ -245,7 +246,7 @@ type (
 // gets the 404 page.
 func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rendered, error) {
 	p, err := s.Get(ctx, slug)
-	if api.IsCode(err, api.NotFound) {
+	if errs.Is(err, errs.NotFound) {
 		return s.finish(http.StatusNotFound, pageView{Title: "No such status page", NotFound: true}, now)
 	}
 	if err != nil {

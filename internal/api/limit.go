@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+
+	"uptime/internal/errs"
 )
 
 // Limiter bounds how many expensive requests (ones that make the server
@@ -42,7 +44,7 @@ func (l *Limiter) Wrap(e Endpoint) Endpoint {
 	return func(r *http.Request) (any, error) {
 		client := clientAddr(r)
 		if !l.acquire(client) {
-			return nil, &Error{Code: ResourceExhausted, Message: "too many requests of this kind at once; retry in a second",
+			return nil, &httpError{err: errs.Errorf(errs.ResourceExhausted, "too many requests of this kind at once; retry in a second"),
 				header: http.Header{"Retry-After": {strconv.Itoa(RetryAfter)}}}
 		}
 		resp, err := e(r)

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"uptime/internal/errs"
 )
 
 // Doc describes an endpoint for the OpenAPI document: it is given where
@@ -78,7 +80,7 @@ func methodsOf(method string) []string {
 // marked x-undocumented.
 func (s *Server) OpenAPI(title, version string) map[string]any {
 	g := &schemaGen{defs: map[string]any{}}
-	g.schemaOf(reflect.TypeOf(Error{})) // components/schemas/Error
+	g.schemaOf(reflect.TypeOf(errs.Error{})) // components/schemas/Error
 	paths, used := map[string]any{}, map[string]bool{}
 	for _, r := range s.routes {
 		item, _ := paths[r.path].(map[string]any)

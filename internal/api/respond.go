@@ -15,6 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"uptime/internal/errs"
 	"uptime/internal/text"
 )
 
@@ -80,27 +81,32 @@ func Respond(w http.ResponseWriter, v any) {
 // caller caused are answered as they are; anything else is logged with its
 // cause and answered with a generic message, so internals never leak.
 func RespondError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	var h *httpError
+	if errors.As(err, &h) {
+		writeError(w, h.err, h.header, h.status)
+		return
+	}
 	e, expected := toError(err)
 	if !expected {
 		log.ErrorContext(r.Context(), "request failed",
 			"method", r.Method, "path", text.Redact(r.URL.Path), "code", e.Code, "err", text.Redact(err.Error()))
 	}
-	writeError(w, e)
+	writeError(w, e, nil, 0)
 }
 
-// writeError writes e as the response.
-func writeError(w http.ResponseWriter, e *Error) {
+// writeError writes e as the response, with the headers, and with the
+// status unless it is 0, the code's.
+func writeError(w http.ResponseWriter, e *errs.Error, header http.Header, code int) {
 	body, _ := json.Marshal(e)
-	for k, v := range e.header {
+	for k, v := range header {
 		w.Header()[k] = v
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	status := e.Code.Status()
-	if e.status != 0 {
-		status = e.status
+	if code == 0 {
+		code = status(e.Code)
 	}
-	w.WriteHeader(status)
+	w.WriteHeader(code)
 	w.Write(append(body, '\n'))
 }
 
@@ -122,7 +128,7 @@ func Decode[T any](r *http.Request) (T, error) {
 func DecodeBytes[T any](body []byte) (T, error) {
 	var v T
 	if len(strings.TrimSpace(string(body))) == 0 {
-		return v, Errorf(InvalidArgument, "request body is empty; expected a JSON object")
+		return v, errs.Errorf(errs.InvalidArgument, "request body is empty; expected a JSON object")
 	}
 	if err := checkText(body); err != nil {
 		return v, err
@@ -132,7 +138,7 @@ func DecodeBytes[T any](body []byte) (T, error) {
 		return v, decodeError(err)
 	}
 	if dec.More() {
-		return v, Errorf(InvalidArgument, "malformed JSON: unexpected data after the JSON object")
+		return v, errs.Errorf(errs.InvalidArgument, "malformed JSON: unexpected data after the JSON object")
 	}
 	return v, nil
 }
@@ -155,11 +161,11 @@ func DecodeFields[T any](r *http.Request, what string, known []string, nullable 
 	nulls := map[string]bool{}
 	for k, raw := range fields {
 		if !slices.Contains(known, k) {
-			return v, nil, Errorf(InvalidArgument, "unknown field %s; %s has %s", text.Quote(k), what, strings.Join(known, ", "))
+			return v, nil, errs.Errorf(errs.InvalidArgument, "unknown field %s; %s has %s", text.Quote(k), what, strings.Join(known, ", "))
 		}
 		if string(raw) == "null" {
 			if !slices.Contains(nullable, k) {
-				return v, nil, Errorf(InvalidArgument, "%s cannot be null", k)
+				return v, nil, errs.Errorf(errs.InvalidArgument, "%s cannot be null", k)
 			}
 			nulls[k] = true
 		}
@@ -175,9 +181,9 @@ func ReadBody(r *http.Request) ([]byte, error) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, Errorf(InvalidArgument, "request body is larger than %d bytes", tooBig.Limit)
+			return nil, errs.Errorf(errs.InvalidArgument, "request body is larger than %d bytes", tooBig.Limit)
 		}
-		return nil, Errorf(InvalidArgument, "read request body: %s", text.Clip(err.Error()))
+		return nil, errs.Errorf(errs.InvalidArgument, "read request body: %s", text.Clip(err.Error()))
 	}
 	return body, nil
 }
@@ -188,15 +194,15 @@ func decodeError(err error) error {
 	var syntaxErr *json.SyntaxError
 	switch {
 	case errors.As(err, &typeErr) && typeErr.Field != "":
-		return Errorf(InvalidArgument, "field %s must be %s, not %s", text.Quote(typeErr.Field), jsonKind(typeErr.Type.Kind().String()), text.Clip(typeErr.Value))
+		return errs.Errorf(errs.InvalidArgument, "field %s must be %s, not %s", text.Quote(typeErr.Field), jsonKind(typeErr.Type.Kind().String()), text.Clip(typeErr.Value))
 	case errors.As(err, &typeErr):
-		return Errorf(InvalidArgument, "request body must be a JSON object, not %s", text.Clip(typeErr.Value))
+		return errs.Errorf(errs.InvalidArgument, "request body must be a JSON object, not %s", text.Clip(typeErr.Value))
 	case errors.As(err, &syntaxErr):
-		return Errorf(InvalidArgument, "malformed JSON at byte %d: %s", syntaxErr.Offset, text.Clip(syntaxErr.Error()))
+		return errs.Errorf(errs.InvalidArgument, "malformed JSON at byte %d: %s", syntaxErr.Offset, text.Clip(syntaxErr.Error()))
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return Errorf(InvalidArgument, "malformed JSON: the body ends too soon")
+		return errs.Errorf(errs.InvalidArgument, "malformed JSON: the body ends too soon")
 	}
-	return Errorf(InvalidArgument, "malformed JSON: %s", text.Clip(err.Error()))
+	return errs.Errorf(errs.InvalidArgument, "malformed JSON: %s", text.Clip(err.Error()))
 }
 
 // jsonKind names a Go kind the way a JSON client thinks of it.
@@ -223,7 +229,7 @@ func PathID(r *http.Request, name string) (int, error) {
 	id, err := strconv.ParseInt(raw, 10, 64)
 	// One spelling per id: "+1" and "01" are not site 1.
 	if err != nil || id < 1 || strconv.FormatInt(id, 10) != raw {
-		return 0, Errorf(InvalidArgument, "%s must be a positive integer, got %s", name, text.Quote(raw))
+		return 0, errs.Errorf(errs.InvalidArgument, "%s must be a positive integer, got %s", name, text.Quote(raw))
 	}
 	return int(id), nil
 }
@@ -233,14 +239,14 @@ func PathID(r *http.Request, name string) (int, error) {
 // characters (line breaks and tabs allowed where multiline).
 func CheckText(name, v string, minLen, maxLen int, multiline bool) error {
 	if utf8.RuneCountInString(strings.TrimSpace(v)) < minLen {
-		return Errorf(InvalidArgument, "%s is required", name)
+		return errs.Errorf(errs.InvalidArgument, "%s is required", name)
 	}
 	if n := utf8.RuneCountInString(v); n > maxLen {
-		return Errorf(InvalidArgument, "%s is at most %d characters, got %d", name, maxLen, n)
+		return errs.Errorf(errs.InvalidArgument, "%s is at most %d characters, got %d", name, maxLen, n)
 	}
 	for _, r := range v {
 		if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\r' || r == '\t')) {
-			return Errorf(InvalidArgument, "%s contains a control character", name)
+			return errs.Errorf(errs.InvalidArgument, "%s contains a control character", name)
 		}
 	}
 	return nil
@@ -279,7 +285,7 @@ func QueryCount(r *http.Request, name string, max int) (int, bool, error) {
 func parseCount(name, raw string, max int) (int, error) {
 	n, err := strconv.Atoi(raw)
 	if err != nil || n < 1 || n > max {
-		return 0, Errorf(InvalidArgument, "%s must be a number from 1 to %d, got %s", name, max, text.Quote(raw))
+		return 0, errs.Errorf(errs.InvalidArgument, "%s must be a number from 1 to %d, got %s", name, max, text.Quote(raw))
 	}
 	return n, nil
 }
@@ -292,7 +298,7 @@ func QueryBool(r *http.Request, name string) (bool, error) {
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, Errorf(InvalidArgument, "%s must be true or false, got %s", name, text.Quote(v))
+		return false, errs.Errorf(errs.InvalidArgument, "%s must be true or false, got %s", name, text.Quote(v))
 	}
 	return b, nil
 }

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"uptime/internal/alarm"
+	"uptime/internal/errs"
 	"uptime/internal/metrics"
 	"uptime/internal/text"
 )
@@ -87,12 +88,12 @@ func NewServer(log *slog.Logger, apiKey string) *Server {
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := s.allowed(r); len(allow) > 0 {
-			RespondError(w, r, s.log, &Error{Code: Unimplemented, status: http.StatusMethodNotAllowed,
-				Message: fmt.Sprintf("%s is not allowed on %s; use %s", text.Clip(r.Method), text.Clip(r.URL.Path), strings.Join(allow, " or ")),
-				header:  http.Header{"Allow": {strings.Join(allow, ", ")}}})
+			RespondError(w, r, s.log, &httpError{status: http.StatusMethodNotAllowed,
+				err:    errs.Errorf(errs.Unimplemented, "%s is not allowed on %s; use %s", text.Clip(r.Method), text.Clip(r.URL.Path), strings.Join(allow, " or ")),
+				header: http.Header{"Allow": {strings.Join(allow, ", ")}}})
 			return
 		}
-		RespondError(w, r, s.log, Errorf(NotFound, "no endpoint for %s %s", text.Clip(r.Method), text.Quote(r.URL.Path)))
+		RespondError(w, r, s.log, errs.Errorf(errs.NotFound, "no endpoint for %s %s", text.Clip(r.Method), text.Quote(r.URL.Path)))
 	})
 	return s
 }
@@ -152,7 +153,7 @@ func (s *Server) endpoint(e Endpoint) http.Handler {
 		resp, err := e(r)
 		if err != nil && databaseUnreachable(err) {
 			s.DatabaseDown.Raise(text.Redact(err.Error()), "method", r.Method, "path", text.Redact(r.URL.Path))
-			writeError(w, Errorf(Unavailable, "the database is unavailable; try again shortly"))
+			writeError(w, errs.Errorf(errs.Unavailable, "the database is unavailable; try again shortly"), nil, 0)
 			return
 		}
 		if err != nil {
@@ -175,7 +176,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.log.ErrorContext(r.Context(), "panic serving request", "method", r.Method, "path", text.Redact(r.URL.Path),
 				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			if !rec.wrote {
-				RespondError(rec, r, s.log, Errorf(Internal, "internal error"))
+				RespondError(rec, r, s.log, errs.Errorf(errs.Internal, "internal error"))
 			}
 		}
 		took := time.Since(start)
@@ -191,7 +192,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	if !s.knownHost(r) {
-		RespondError(rec, r, s.log, Errorf(PermissionDenied, "this server does not answer to the host name %s; "+
+		RespondError(rec, r, s.log, errs.Errorf(errs.PermissionDenied, "this server does not answer to the host name %s; "+
 			"name it with --public-url or --allowed-hosts", text.Quote(r.Host)))
 		return
 	}
@@ -201,9 +202,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.keyHash != nil && needsKey(r) {
 		client := clientAddr(r)
 		if left, blocked := s.keys.blocked(client); blocked {
-			RespondError(rec, r, s.log, &Error{Code: ResourceExhausted,
-				Message: fmt.Sprintf("too many wrong API keys from %s; retry in %s", client, left.Round(time.Second)),
-				header:  http.Header{"Retry-After": {strconv.Itoa(int(left.Seconds()) + 1)}}})
+			RespondError(rec, r, s.log, &httpError{
+				err:    errs.Errorf(errs.ResourceExhausted, "too many wrong API keys from %s; retry in %s", client, left.Round(time.Second)),
+				header: http.Header{"Retry-After": {strconv.Itoa(int(left.Seconds()) + 1)}}})
 			return
 		}
 		if !s.validKey(r) {
@@ -211,17 +212,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				s.keys.failed(r, client)
 			}
 			rec.Header().Set("WWW-Authenticate", `Bearer realm="uptime"`)
-			RespondError(rec, r, s.log, Errorf(Unauthenticated, "this request needs the API key: send the header \"Authorization: Bearer <key>\""))
+			RespondError(rec, r, s.log, errs.Errorf(errs.Unauthenticated, "this request needs the API key: send the header \"Authorization: Bearer <key>\""))
 			return
 		}
 	}
 	if needsKey(r) && !s.originAllowed(r) {
-		RespondError(rec, r, s.log, Errorf(PermissionDenied, "requests that change something or fetch URLs are not "+
+		RespondError(rec, r, s.log, errs.Errorf(errs.PermissionDenied, "requests that change something or fetch URLs are not "+
 			"accepted from the origin %s; add it with --cors-origins, or set an API key and send it", text.Quote(r.Header.Get("Origin"))))
 		return
 	}
 	if !utf8.ValidString(r.URL.Path) || !utf8.ValidString(r.URL.RawQuery) || !validQuery(r) {
-		RespondError(rec, r, s.log, Errorf(InvalidArgument, "the path and query must be valid UTF-8, percent-encoded bytes included"))
+		RespondError(rec, r, s.log, errs.Errorf(errs.InvalidArgument, "the path and query must be valid UTF-8, percent-encoded bytes included"))
 		return
 	}
 	limit := int64(MaxBodyBytes)

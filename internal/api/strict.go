@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"uptime/internal/errs"
 	"uptime/internal/text"
 )
 
@@ -19,10 +20,10 @@ import (
 func checkText(body []byte) error {
 	if !utf8.Valid(body) {
 		at := invalidUTF8(body)
-		return Errorf(InvalidArgument, "request body is not valid UTF-8: byte 0x%02x at offset %d", body[at], at)
+		return errs.Errorf(errs.InvalidArgument, "request body is not valid UTF-8: byte 0x%02x at offset %d", body[at], at)
 	}
 	if at, esc := loneSurrogate(body); at >= 0 {
-		return Errorf(InvalidArgument, "request body holds an unpaired surrogate %s at offset %d; text must be valid Unicode", esc, at)
+		return errs.Errorf(errs.InvalidArgument, "request body holds an unpaired surrogate %s at offset %d; text must be valid Unicode", esc, at)
 	}
 	return duplicateField(body)
 }
@@ -112,7 +113,7 @@ func duplicateField(b []byte) error {
 		if top != nil && top.expectKey {
 			key, _ := tok.(string)
 			if top.keys[key] {
-				return Errorf(InvalidArgument, "request body names the field %s twice (at offset %d); give each field once", text.Quote(key), keyOffset(b, at))
+				return errs.Errorf(errs.InvalidArgument, "request body names the field %s twice (at offset %d); give each field once", text.Quote(key), keyOffset(b, at))
 			}
 			top.keys[key] = true
 			top.expectKey = false

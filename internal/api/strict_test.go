@@ -3,6 +3,8 @@ package api
 import (
 	"strings"
 	"testing"
+
+	"uptime/internal/errs"
 )
 
 func TestDecodeRefusesWhatJSONWouldRewrite(t *testing.T) {
@@ -41,7 +43,7 @@ func TestDecodeRefusesWhatJSONWouldRewrite(t *testing.T) {
 				t.Fatalf("accepted, want an error with %q", tc.want)
 			case tc.want != "" && !strings.Contains(err.Error(), tc.want):
 				t.Fatalf("error %q, want one with %q", err, tc.want)
-			case tc.want != "" && !IsCode(err, InvalidArgument):
+			case tc.want != "" && !errs.Is(err, errs.InvalidArgument):
 				t.Fatalf("error %v is not invalid_argument", err)
 			}
 		})

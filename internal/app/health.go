@@ -12,6 +12,7 @@ import (
 
 	"uptime/internal/alarm"
 	"uptime/internal/api"
+	"uptime/internal/errs"
 	"uptime/internal/queue"
 	"uptime/internal/text"
 	"uptime/monitor"
@@ -82,16 +83,16 @@ func registerHealth(srv *api.Server, h health) {
 	}, api.Doc{Summary: "Whether the process answers", Response: map[string]string{}})
 	srv.Handle("GET /readyz", func(r *http.Request) (any, error) {
 		if h.draining.Load() {
-			return nil, api.Errorf(api.Unavailable, "not ready: shutting down")
+			return nil, errs.Errorf(errs.Unavailable, "not ready: shutting down")
 		}
 		if err := h.ping(r.Context()); err != nil {
-			return nil, api.Errorf(api.Unavailable, "not ready: %s", text.Clip(err.Error()))
+			return nil, errs.Errorf(errs.Unavailable, "not ready: %s", text.Clip(err.Error()))
 		}
 		if !h.queue.Running() {
-			return nil, api.Errorf(api.Unavailable, "not ready: the job queue is not running")
+			return nil, errs.Errorf(errs.Unavailable, "not ready: the job queue is not running")
 		}
 		if stalled, why := h.mon.Stalled(); stalled {
-			return nil, api.Errorf(api.Unavailable, "not ready: %s", why)
+			return nil, errs.Errorf(errs.Unavailable, "not ready: %s", why)
 		}
 		return map[string]string{"status": "ready"}, nil
 	}, api.Doc{Summary: "Whether the instance can do its work: 503 unavailable, saying why, when not",

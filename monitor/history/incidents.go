@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"uptime/internal/api"
+	"uptime/internal/errs"
 	"uptime/internal/text"
 )
 
@@ -123,7 +124,7 @@ func (s *History) HandleIncidents(r *http.Request) (any, error) {
 	if v := r.URL.Query().Get("site"); v != "" {
 		id, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || id < 1 {
-			return nil, api.Errorf(api.InvalidArgument, "site must be a site id, got %s", text.Quote(v))
+			return nil, errs.Errorf(errs.InvalidArgument, "site must be a site id, got %s", text.Quote(v))
 		}
 		q.Sites = []int64{id}
 	}
@@ -133,7 +134,7 @@ func (s *History) HandleIncidents(r *http.Request) (any, error) {
 		} else if t, err := time.Parse(time.RFC3339, v); err == nil {
 			q.Before = t
 		} else {
-			return nil, api.Errorf(api.InvalidArgument, "before must be an incident id or a time like 2026-11-01T00:00:00Z, got %s", text.Quote(v))
+			return nil, errs.Errorf(errs.InvalidArgument, "before must be an incident id or a time like 2026-11-01T00:00:00Z, got %s", text.Quote(v))
 		}
 	}
 	return s.Incidents(r.Context(), q)

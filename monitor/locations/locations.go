@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"uptime/internal/api"
+	"uptime/internal/errs"
 	"uptime/internal/pubsub"
 	"uptime/internal/queue"
 	"uptime/internal/text"
@@ -356,9 +357,9 @@ func (s *Locations) Forget(ctx context.Context, name string) error {
 	}
 	switch {
 	case !known:
-		return api.Errorf(api.NotFound, "no location is named %s", text.Quote(name))
+		return errs.Errorf(errs.NotFound, "no location is named %s", text.Quote(name))
 	case alive || name == s.opts.Here:
-		return api.Errorf(api.FailedPrecondition, "location %s is checking: stop its instances first", name)
+		return errs.Errorf(errs.FailedPrecondition, "location %s is checking: stop its instances first", name)
 	}
 	if _, err := tx.Exec(ctx, "DELETE FROM location WHERE name = $1", name); err != nil {
 		return fmt.Errorf("forget location %s: %w", name, err)
@@ -413,7 +414,7 @@ func (s *Locations) Register(srv *api.Server) {
 	srv.Handle("DELETE /location/{name}", func(r *http.Request) (any, error) {
 		name := r.PathValue("name")
 		if !queue.ValidLocation(name) {
-			return nil, api.Errorf(api.InvalidArgument, "%s is not a location's name: it must be %s", text.Quote(name), queue.LocationRule)
+			return nil, errs.Errorf(errs.InvalidArgument, "%s is not a location's name: it must be %s", text.Quote(name), queue.LocationRule)
 		}
 		return nil, s.Forget(r.Context(), name)
 	}, api.Doc{Summary: "Forgets a location that checks no more"})

@@ -19,6 +19,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"uptime/internal/api"
+	"uptime/internal/errs"
 	"uptime/internal/text"
 	"uptime/site"
 )
@@ -283,7 +284,7 @@ func (w *Window) withNow(now time.Time) Window {
 // names, and that it is one-off or recurring.
 func (s *Windows) checkWindow(ctx context.Context, w *WindowParams) error {
 	if w.Title == nil {
-		return api.Errorf(api.InvalidArgument, "title is required")
+		return errs.Errorf(errs.InvalidArgument, "title is required")
 	}
 	if err := api.CheckText("title", *w.Title, 1, maxWindowTitle, false); err != nil {
 		return err
@@ -292,10 +293,10 @@ func (s *Windows) checkWindow(ctx context.Context, w *WindowParams) error {
 	recurring := w.Cron != nil || w.Duration != nil || w.Timezone != nil
 	switch {
 	case oneOff && recurring:
-		return api.Errorf(api.InvalidArgument, "a window is one-off (start, end) or recurring (cron, duration, timezone), not both")
+		return errs.Errorf(errs.InvalidArgument, "a window is one-off (start, end) or recurring (cron, duration, timezone), not both")
 	case oneOff:
 		if w.Start == nil || w.End == nil {
-			return api.Errorf(api.InvalidArgument, "a one-off window needs start and end, as RFC 3339 times")
+			return errs.Errorf(errs.InvalidArgument, "a one-off window needs start and end, as RFC 3339 times")
 		}
 		start, err := parseTime("start", *w.Start)
 		if err != nil {
@@ -306,16 +307,16 @@ func (s *Windows) checkWindow(ctx context.Context, w *WindowParams) error {
 			return err
 		}
 		if !end.After(start) {
-			return api.Errorf(api.InvalidArgument, "end must be after start")
+			return errs.Errorf(errs.InvalidArgument, "end must be after start")
 		}
 		if end.Sub(start) > maxWindowLength {
-			return api.Errorf(api.InvalidArgument, "a window lasts at most a year")
+			return errs.Errorf(errs.InvalidArgument, "a window lasts at most a year")
 		}
 	case recurring:
 		if w.Cron != nil && w.Timezone == nil {
 			// A bad expression is said first, whatever else is missing.
 			if _, err := parseSchedule(*w.Cron, "UTC"); err != nil {
-				return api.Errorf(api.InvalidArgument, "%s", err.Error())
+				return errs.Errorf(errs.InvalidArgument, "%s", err.Error())
 			}
 		}
 		var missing []string
@@ -328,26 +329,26 @@ func (s *Windows) checkWindow(ctx context.Context, w *WindowParams) error {
 			}
 		}
 		if len(missing) > 0 {
-			return api.Errorf(api.InvalidArgument, "a recurring window needs cron, duration and timezone; %s missing (as \"0 2 * * SUN\", \"2h\", \"Europe/Berlin\")",
+			return errs.Errorf(errs.InvalidArgument, "a recurring window needs cron, duration and timezone; %s missing (as \"0 2 * * SUN\", \"2h\", \"Europe/Berlin\")",
 				strings.Join(missing, " and ")+map[bool]string{true: " is", false: " are"}[len(missing) == 1])
 		}
 		if _, err := parseSchedule(*w.Cron, *w.Timezone); err != nil {
-			return api.Errorf(api.InvalidArgument, "%s", err.Error())
+			return errs.Errorf(errs.InvalidArgument, "%s", err.Error())
 		}
 		d, err := time.ParseDuration(*w.Duration)
 		if err != nil || d < time.Minute || d > maxWindowDuration {
-			return api.Errorf(api.InvalidArgument, "duration must be from 1m to 168h, like 2h, got %s", text.Quote(*w.Duration))
+			return errs.Errorf(errs.InvalidArgument, "duration must be from 1m to 168h, like 2h, got %s", text.Quote(*w.Duration))
 		}
 		// In UTC: a clock set back in the window's zone repeats a start an
 		// hour after itself once a year, which is no overlap of the pattern.
 		utc, _ := parseSchedule(*w.Cron, "UTC")
 		if a, b, ok := overlap(utc, d, time.Now()); ok {
-			return api.Errorf(api.InvalidArgument,
+			return errs.Errorf(errs.InvalidArgument,
 				"cron %s starts a window at %s and again at %s, before the %s of the first are over: each must end before the next starts (a longer gap between starts, or a shorter duration)",
 				text.Quote(*w.Cron), a.Format(time.RFC3339), b.Format(time.RFC3339), *w.Duration)
 		}
 	default:
-		return api.Errorf(api.InvalidArgument, "give start and end for a one-off window, or cron, duration and timezone for a recurring one")
+		return errs.Errorf(errs.InvalidArgument, "give start and end for a one-off window, or cron, duration and timezone for a recurring one")
 	}
 	if w.Sites != nil && len(*w.Sites) > 0 {
 		ids := *w.Sites
@@ -357,7 +358,7 @@ func (s *Windows) checkWindow(ctx context.Context, w *WindowParams) error {
 		}
 		for i, id := range ids {
 			if !slices.ContainsFunc(found, func(e *site.Entry) bool { return e.ID == id }) {
-				return api.Errorf(api.InvalidArgument, "sites[%d]: no site has the id %d", i, id)
+				return errs.Errorf(errs.InvalidArgument, "sites[%d]: no site has the id %d", i, id)
 			}
 		}
 	}
@@ -368,7 +369,7 @@ func (s *Windows) checkWindow(ctx context.Context, w *WindowParams) error {
 		}
 		for i, tag := range *w.Tags {
 			if !slices.Contains(known, tag) {
-				return api.Errorf(api.InvalidArgument, "tags[%d]: no site has the tag %s", i, text.Quote(tag))
+				return errs.Errorf(errs.InvalidArgument, "tags[%d]: no site has the tag %s", i, text.Quote(tag))
 			}
 		}
 	}
@@ -378,7 +379,7 @@ func (s *Windows) checkWindow(ctx context.Context, w *WindowParams) error {
 func parseTime(field, v string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
-		return time.Time{}, api.Errorf(api.InvalidArgument, "%s must be an RFC 3339 time, like 2026-11-22T02:00:00Z, got %s", field, text.Quote(v))
+		return time.Time{}, errs.Errorf(errs.InvalidArgument, "%s must be an RFC 3339 time, like 2026-11-22T02:00:00Z, got %s", field, text.Quote(v))
 	}
 	return t, nil
 }
@@ -421,7 +422,7 @@ func (s *Windows) saveWindow(ctx context.Context, id int64, w WindowParams) (*Wi
 	}
 	saved, err := scanWindow(row)
 	if err == pgx.ErrNoRows {
-		return nil, api.Errorf(api.NotFound, "no maintenance window has the id %d", id)
+		return nil, errs.Errorf(errs.NotFound, "no maintenance window has the id %d", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("save the maintenance window: %w", err)
@@ -434,7 +435,7 @@ func (s *Windows) saveWindow(ctx context.Context, id int64, w WindowParams) (*Wi
 func (s *Windows) getWindow(ctx context.Context, id int64) (*Window, error) {
 	w, err := scanWindow(s.db.QueryRow(ctx, `SELECT `+windowColumns+` FROM maintenance WHERE id = $1`, id))
 	if err == pgx.ErrNoRows {
-		return nil, api.Errorf(api.NotFound, "no maintenance window has the id %d", id)
+		return nil, errs.Errorf(errs.NotFound, "no maintenance window has the id %d", id)
 	}
 	if err != nil {
 		return nil, err
@@ -537,7 +538,7 @@ func (s *Windows) Register(srv *api.Server) {
 			return nil, err
 		}
 		if tag.RowsAffected() == 0 {
-			return nil, api.Errorf(api.NotFound, "no maintenance window has the id %d", id)
+			return nil, errs.Errorf(errs.NotFound, "no maintenance window has the id %d", id)
 		}
 		s.load(r.Context())
 		return nil, nil
