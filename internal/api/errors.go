@@ -1,6 +1,7 @@
-// Package api is the HTTP layer every service shares: the status of each of
-// Encore's error codes (package errs), JSON decoding with clear messages, and the middleware that wraps the
-// whole server (logging, CORS, access control, body limits).
+// Package api is the HTTP layer every service shares: the status of each
+// of Encore's error codes (package errs), JSON decoding with clear
+// messages, and the middleware that wraps the whole server (logging, CORS,
+// access control, body limits).
 package api
 
 import (
