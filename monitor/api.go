@@ -12,6 +12,7 @@ import (
 	"uptime/monitor/check"
 	"uptime/monitor/history"
 	"uptime/monitor/schedule"
+	"uptime/monitor/status"
 )
 
 // Register adds the service's endpoints to the server.
@@ -40,7 +41,7 @@ func (s *Service) Register(srv *api.Server) {
 		}
 		return statusSome(r)
 	}, api.Doc{
-		Summary: "The latest state of every site checked, or of some", Response: StatusResponse{},
+		Summary: "The latest state of every site checked, or of some", Response: status.StatusResponse{},
 		Query: []api.Param{{Name: "ids", Type: "string", Description: "site ids separated by commas, at most 1000"}}})
 	srv.Handle("GET /history/{siteID}", s.handleHistory, api.Doc{
 		Summary:  "A site's latest checks and uptime, or with days its daily series",
@@ -140,8 +141,8 @@ func (s *Service) handleStatus(r *http.Request) (any, error) {
 			}
 			ids = append(ids, id)
 		}
-		if len(ids) > MaxStatusIDs {
-			return nil, errs.Errorf(errs.InvalidArgument, "ids may name at most %d sites, got %d", MaxStatusIDs, len(ids))
+		if len(ids) > status.MaxStatusIDs {
+			return nil, errs.Errorf(errs.InvalidArgument, "ids may name at most %d sites, got %d", status.MaxStatusIDs, len(ids))
 		}
 	}
 	return s.Status(r.Context(), ids)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"uptime/monitor"
+	"uptime/monitor/status"
 )
 
 // leftOf counts what the monitor database still holds of a site.
@@ -181,7 +182,7 @@ func TestImportedSitesAreCheckedAtOnce(t *testing.T) {
 	}
 	rows = append(rows, fmt.Sprintf(`{"url": "%s/paused", "interval": "1h", "paused": true}`, srv.URL))
 	e.Call(t, "POST", "/site/import", `{"sites": [`+strings.Join(rows, ",")+`]}`, nil)
-	var st map[string]monitor.SiteStatus
+	var st map[string]status.SiteStatus
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		if st = e.status(t); len(st) >= 5 {
 			break

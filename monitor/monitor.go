@@ -26,6 +26,7 @@ import (
 	"uptime/monitor/locations"
 	"uptime/monitor/maintenance"
 	"uptime/monitor/schedule"
+	"uptime/monitor/status"
 	"uptime/site"
 )
 
@@ -156,6 +157,7 @@ type Service struct {
 	history     *history.History
 	windows     *maintenance.Windows
 	locations   *locations.Locations
+	status      *status.Reader
 	checked     atomic.Int64 // checks this process recorded
 	keyClaimed  atomic.Bool  // the sealing key is known to be the database's
 	unopened    *alarm.Alarm // credentials in the schedule this key does not open
@@ -188,6 +190,7 @@ func New(db *pgxpool.Pool, sites Sites, q *queue.Queue, transitions *pubsub.Topi
 		history:    history.New(db, history.Options{Retention: opts.Retention, RollupRetention: opts.RollupRetention}, log),
 	}
 	s.locations = locations.New(db, q, transitions, locations.Options{Here: opts.Location, Version: opts.Version, Checked: s.checked.Load}, log)
+	s.status = status.New(db, s.locations, log)
 	s.checker.SetLocation(opts.Location)
 	q.Location, q.ChecksOnly = opts.Location, opts.Probe
 	q.PollOnly = q.PollOnly || opts.Probe

@@ -14,6 +14,7 @@ import (
 	"uptime/internal/testnet"
 	"uptime/monitor"
 	"uptime/monitor/history"
+	"uptime/monitor/status"
 )
 
 // farm serves the behaviours the ping cases need.
@@ -248,7 +249,7 @@ func TestDeletedSiteLeavesStatus(t *testing.T) {
 	if st := e.status(t); len(st) != 2 {
 		t.Fatalf("status = %v, want both sites", st)
 	}
-	var only struct{ Sites map[string]monitor.SiteStatus }
+	var only struct{ Sites map[string]status.SiteStatus }
 	e.Call(t, "GET", fmt.Sprintf("/status?ids=%d,424242", b.ID), "", &only)
 	if _, ok := only.Sites[fmt.Sprint(b.ID)]; !ok || len(only.Sites) != 1 {
 		t.Fatalf("status of site %d alone = %v", b.ID, only.Sites)
@@ -372,7 +373,7 @@ func TestCheckErrors(t *testing.T) {
 		{"GET", "/status?ids=", 400},
 		{"GET", "/status?ids=1,x", 400},
 		{"GET", "/status?ids=0", 400},
-		{"GET", "/status?ids=" + strings.Repeat("1,", monitor.MaxStatusIDs) + "1", 400},
+		{"GET", "/status?ids=" + strings.Repeat("1,", status.MaxStatusIDs) + "1", 400},
 	}
 	for _, tt := range tests {
 		req, _ := http.NewRequest(tt.method, e.URL+tt.path, nil)

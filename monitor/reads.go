@@ -4,8 +4,10 @@ import (
 	"context"
 	"time"
 
+	"uptime/internal/api"
 	"uptime/monitor/history"
 	"uptime/monitor/locations"
+	"uptime/monitor/status"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -40,3 +42,14 @@ func (s *Service) Forget(ctx context.Context, name string) error {
 
 // LocationCollector returns the collector of uptime_location_up.
 func (s *Service) LocationCollector() prometheus.Collector { return s.locations.Collector() }
+
+// Status is the latest state of the sites with the ids, or of every site
+// checked when ids is nil, as a stream of a status.StatusResponse.
+func (s *Service) Status(ctx context.Context, ids []int64) (api.Stream, error) {
+	return s.status.Status(ctx, ids)
+}
+
+// States is the latest state of each of the sites that has been checked.
+func (s *Service) States(ctx context.Context, ids []int64) (map[int64]status.SiteStatus, error) {
+	return s.status.States(ctx, ids)
+}

@@ -22,6 +22,7 @@ import (
 	"uptime/internal/testnet"
 	"uptime/monitor"
 	"uptime/monitor/event"
+	"uptime/monitor/status"
 	"uptime/site"
 )
 
@@ -173,9 +174,9 @@ func (e *env) check(t *testing.T, id int) monitor.CheckResponse {
 	return r
 }
 
-func (e *env) status(t *testing.T) map[string]monitor.SiteStatus {
+func (e *env) status(t *testing.T) map[string]status.SiteStatus {
 	t.Helper()
-	var s struct{ Sites map[string]monitor.SiteStatus }
+	var s struct{ Sites map[string]status.SiteStatus }
 	e.Call(t, "GET", "/status", "", &s)
 	return s.Sites
 }

@@ -9,8 +9,8 @@ import (
 	"uptime/internal/api"
 	"uptime/internal/errs"
 	"uptime/internal/text"
-	"uptime/monitor"
 	"uptime/monitor/history"
+	"uptime/monitor/status"
 )
 
 // badgeMaxAge is how long a badge may be cached.
@@ -27,7 +27,7 @@ func svg(b Badge, status int) *api.Raw {
 
 // badgeSite reads the site of the request and its state; a nil state for a
 // site never checked, and a badge to answer with when the site is not found.
-func (s *Service) badgeSite(r *http.Request, label string) (int, *monitor.SiteStatus, *api.Raw, error) {
+func (s *Service) badgeSite(r *http.Request, label string) (int, *status.SiteStatus, *api.Raw, error) {
 	id, err := api.PathID(r, "siteID")
 	if err != nil {
 		return 0, nil, nil, err
@@ -63,7 +63,7 @@ func (s *Service) handleStatusBadge(r *http.Request) (any, error) {
 	return svg(statusBadge(l, st), http.StatusOK), nil
 }
 
-func statusBadge(label string, st *monitor.SiteStatus) Badge {
+func statusBadge(label string, st *status.SiteStatus) Badge {
 	switch {
 	case st == nil:
 		return Badge{label, "pending", grey}
@@ -138,7 +138,7 @@ func (s *Service) handleLatencyBadge(r *http.Request) (any, error) {
 	return svg(latencyBadge(l, st), http.StatusOK), nil
 }
 
-func latencyBadge(label string, st *monitor.SiteStatus) Badge {
+func latencyBadge(label string, st *status.SiteStatus) Badge {
 	switch {
 	case st == nil:
 		return Badge{label, "pending", grey}

@@ -21,8 +21,8 @@ import (
 
 	"uptime/internal/api"
 	"uptime/internal/errs"
-	"uptime/monitor"
 	"uptime/monitor/history"
+	"uptime/monitor/status"
 	"uptime/site"
 )
 
@@ -255,7 +255,7 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 	ids := p.siteIDs()
 	sites := map[int64]*site.Entry{}
 	var (
-		states      map[int64]monitor.SiteStatus
+		states      map[int64]status.SiteStatus
 		days        map[int64][]history.DayRecord
 		incidents   = &history.IncidentsResponse{}
 		maintenance map[int]bool

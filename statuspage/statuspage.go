@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"uptime/internal/api"
-	"uptime/monitor"
 	"uptime/monitor/history"
+	"uptime/monitor/status"
 	"uptime/site"
 )
 
@@ -23,7 +23,7 @@ var Migrations embed.FS
 
 // Monitor is what the public face reads of the monitor.
 type Monitor interface {
-	States(ctx context.Context, ids []int64) (map[int64]monitor.SiteStatus, error)
+	States(ctx context.Context, ids []int64) (map[int64]status.SiteStatus, error)
 	Uptime(ctx context.Context, siteID int, now time.Time) (history.Uptime, error)
 	DaysOf(ctx context.Context, ids []int64, n int, now time.Time) (map[int64][]history.DayRecord, error)
 	Incidents(ctx context.Context, q history.IncidentQuery) (*history.IncidentsResponse, error)

@@ -1,4 +1,4 @@
-package monitor
+package status
 
 import (
 	"encoding/json"

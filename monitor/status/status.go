@@ -1,10 +1,14 @@
-package monitor
+// Package status reads what the monitor knows of each site now: its state
+// row, as confirmed, with each live location's view, for GET /status and
+// the status pages.
+package status
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"math"
 	"slices"
@@ -12,9 +16,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"uptime/internal/api"
 	"uptime/monitor/decide"
+	"uptime/monitor/locations"
 )
 
 // SiteStatus is the latest known state of a site.
@@ -50,6 +56,19 @@ type StatusResponse struct {
 	Sites map[int]SiteStatus `json:"sites"`
 }
 
+// Reader reads the state rows of the monitor's database.
+type Reader struct {
+	db        *pgxpool.Pool
+	locations *locations.Locations
+	log       *slog.Logger
+}
+
+// New returns a reader of the state rows in db, which counts the views of
+// the live locations alone.
+func New(db *pgxpool.Pool, locations *locations.Locations, log *slog.Logger) *Reader {
+	return &Reader{db: db, locations: locations, log: log}
+}
+
 // MaxStatusIDs is the most sites one status request may name.
 const MaxStatusIDs = 1000
 
@@ -57,7 +76,7 @@ const MaxStatusIDs = 1000
 // site when ids is nil, that exist and have been checked: a StatusResponse,
 // encoded as the state rows arrive, so that a hundred thousand sites cost
 // neither a map, nor reflection, nor the whole response in memory.
-func (s *Service) Status(ctx context.Context, ids []int64) (api.Stream, error) {
+func (s *Reader) Status(ctx context.Context, ids []int64) (api.Stream, error) {
 	var (
 		rows pgx.Rows
 		err  error
@@ -122,7 +141,7 @@ func statusFields(id *int64, st *SiteStatus) []any {
 
 // States returns the latest state of each of the sites that has been
 // checked; a site missing from the map never was.
-func (s *Service) States(ctx context.Context, ids []int64) (map[int64]SiteStatus, error) {
+func (s *Reader) States(ctx context.Context, ids []int64) (map[int64]SiteStatus, error) {
 	live, err := s.locations.Live(ctx, s.db)
 	if err != nil {
 		return nil, err
