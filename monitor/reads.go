@@ -53,3 +53,6 @@ func (s *Service) Status(ctx context.Context, ids []int64) (api.Stream, error) {
 func (s *Service) States(ctx context.Context, ids []int64) (map[int64]status.SiteStatus, error) {
 	return s.status.States(ctx, ids)
 }
+
+// SiteCollector returns the collector of the per-site series.
+func (s *Service) SiteCollector() prometheus.Collector { return s.status.SiteCollector() }
