@@ -95,4 +95,3 @@ func boolValue(b bool) float64 {
 	}
 	return 0
 }
-
