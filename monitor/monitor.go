@@ -174,7 +174,8 @@ type Service struct {
 }
 
 // New returns the monitor over its database. It registers its jobs and cron
-// on q, and publishes transitions on the topic.
+// on q, and publishes transitions on the topic; q is to work the checks of
+// opts.Location (and only them, for a probe).
 func New(db *pgxpool.Pool, sites Sites, q *queue.Queue, transitions *pubsub.Topic[event.Transition], opts Options, log *slog.Logger) *Service {
 	opts.setDefaults()
 	s := &Service{
@@ -192,8 +193,6 @@ func New(db *pgxpool.Pool, sites Sites, q *queue.Queue, transitions *pubsub.Topi
 	s.locations = locations.New(db, q, transitions, locations.Options{Here: opts.Location, Version: opts.Version, Checked: s.checked.Load}, log)
 	s.status = status.New(db, s.locations, log)
 	s.checker.SetLocation(opts.Location)
-	q.Location, q.ChecksOnly = opts.Location, opts.Probe
-	q.PollOnly = q.PollOnly || opts.Probe
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.registerJobs()
 	return s

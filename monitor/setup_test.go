@@ -82,6 +82,7 @@ func setup(t testing.TB, so setupOpts) *env {
 	}
 
 	q := queue.New()
+	q.Location, q.ChecksOnly, q.PollOnly = so.opts.Location, so.opts.Probe, so.opts.Probe
 	e.db, e.q = pool, q
 	topic := pubsub.NewTopic[event.Transition](q, event.Topic, log)
 	topic.Subscribe("test-recorder", func(ctx context.Context, ev event.Transition) error {

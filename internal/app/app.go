@@ -166,6 +166,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	targets := a.targets(ln, dbs)
 
 	q := queue.New()
+	q.Location = a.cfg.Location // its checks' queue
 	transitions := pubsub.NewTopic[event.Transition](q, event.Topic, a.log)
 	if a.opts.RetryBackoff > 0 {
 		transitions.MinBackoff = a.opts.RetryBackoff

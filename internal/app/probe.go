@@ -46,6 +46,9 @@ func (a *App) runProbe(ctx context.Context, ln net.Listener, dbs *DatabaseServer
 
 	targets := a.targets(ln, dbs)
 	q := queue.New()
+	// Its location's checks alone, found by polling: a probe's role may
+	// not listen for River's notifications.
+	q.Location, q.ChecksOnly, q.PollOnly = a.cfg.Location, true, true
 	transitions := pubsub.NewTopic[event.Transition](q, event.Topic, a.log)
 	transitions.Elsewhere(slack.Subscription, notify.Subscription)
 	mon := monitor.New(monitorDB, nil, q, transitions, a.monitorOptions(targets, box), a.log)
