@@ -227,7 +227,7 @@ func connect(t *testing.T, serverURL, database string) *pgx.Conn {
 func addSites(t *testing.T, p *program, farm *chaosFarm, n int) {
 	t.Helper()
 	for i := 1; i <= n; i++ {
-		if id := p.AddSite(t, farm.url(i)); id != i {
+		if id := p.AddSite(t, farm.url(i)); id != int64(i) {
 			t.Fatalf("site %d got id %d", i, id)
 		}
 	}

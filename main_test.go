@@ -227,7 +227,7 @@ func TestTutorial(t *testing.T) {
 		t.Fatal("ping of a healthy local site: down")
 	}
 	var added struct {
-		ID  int
+		ID  int64
 		URL string
 	}
 	p.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q}`, site.URL), &added)

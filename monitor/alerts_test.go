@@ -29,9 +29,9 @@ func kinds(evs []event.Transition) string {
 	return strings.Join(out, ",")
 }
 
-func (e *env) addWithSettings(t *testing.T, url, settings string) int {
+func (e *env) addWithSettings(t *testing.T, url, settings string) int64 {
 	t.Helper()
-	var s struct{ ID int }
+	var s struct{ ID int64 }
 	e.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, %s}`, url, settings), &s)
 	if !strings.Contains(settings, `"paused": true`) {
 		e.waitFirstCheck(t, s.ID)

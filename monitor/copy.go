@@ -49,8 +49,8 @@ func (s *Service) keep(ctx context.Context, entries ...site.Entry) error {
 		c := s.config(e)
 		v := site.Seal(s.opts.Box, e.URL, e.Given)
 		iv := time.Duration(c.Interval)
-		ids[i], urls[i], settings[i], secrets[i], versions[i] = int64(e.ID), v.URL, v.Settings, v.Secrets, e.Version
-		ivs[i], phases[i], budgets[i] = iv.Milliseconds(), schedule.Phase(int64(e.ID), iv).Milliseconds(), s.budget(c).Milliseconds()
+		ids[i], urls[i], settings[i], secrets[i], versions[i] = e.ID, v.URL, v.Settings, v.Secrets, e.Version
+		ivs[i], phases[i], budgets[i] = iv.Milliseconds(), schedule.Phase(e.ID, iv).Milliseconds(), s.budget(c).Milliseconds()
 		paused[i] = c.Paused
 	}
 	if err := s.claimKey(ctx, secrets...); err != nil {
@@ -88,7 +88,7 @@ func (s *Service) SitesImported(ctx context.Context, entries []site.Entry) {
 	for i := range entries {
 		e := &entries[i]
 		if c := s.config(e); e.Version == 1 && !c.Paused && (len(c.Locations) == 0 || slices.Contains(c.Locations, s.opts.Location)) {
-			added = append(added, int64(e.ID))
+			added = append(added, e.ID)
 		}
 	}
 	if err := s.enqueueFirstChecks(ctx, added); err != nil {
@@ -177,13 +177,13 @@ func (s *Service) SiteChanged(ctx context.Context, e site.Entry) {
 }
 
 // SiteDeleted forgets a deleted site's schedule, state and history.
-func (s *Service) SiteDeleted(ctx context.Context, id int) {
-	s.SitesDeleted(ctx, []int{id})
+func (s *Service) SiteDeleted(ctx context.Context, id int64) {
+	s.SitesDeleted(ctx, []int64{id})
 }
 
 // SitesDeleted forgets the schedule, state and history of deleted sites,
 // a slice of them at a time.
-func (s *Service) SitesDeleted(ctx context.Context, ids []int) {
+func (s *Service) SitesDeleted(ctx context.Context, ids []int64) {
 	list := make([]int64, len(ids))
 	for i, id := range ids {
 		list[i] = int64(id)
@@ -209,21 +209,21 @@ func (s *Service) Reconcile(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("read schedule: %w", err)
 	}
 	var (
-		stale       []int
+		stale       []int64
 		gone        []int64
 		id, version int64
 		defaults    string
 		current     = s.defaults()
-		seen        = make(map[int]bool, len(versions))
+		seen        = make(map[int64]bool, len(versions))
 	)
 	if _, err := pgx.ForEachRow(rows, []any{&id, &version, &defaults}, func() error {
-		want, ok := versions[int(id)]
-		seen[int(id)] = true
+		want, ok := versions[id]
+		seen[id] = true
 		switch {
 		case !ok:
 			gone = append(gone, id)
 		case want != version || defaults != current:
-			stale = append(stale, int(id))
+			stale = append(stale, id)
 		}
 		return nil
 	}); err != nil {
@@ -259,7 +259,7 @@ func (s *Service) Reconcile(ctx context.Context) (int, error) {
 		return repaired, err
 	}
 	for _, id := range orphans {
-		if _, listed := versions[int(id)]; !listed {
+		if _, listed := versions[id]; !listed {
 			gone = append(gone, id)
 		}
 	}

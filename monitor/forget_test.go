@@ -15,7 +15,7 @@ import (
 )
 
 // leftOf counts what the monitor database still holds of a site.
-func (e *env) leftOf(t *testing.T, siteID int) map[string]int {
+func (e *env) leftOf(t *testing.T, siteID int64) map[string]int {
 	t.Helper()
 	left := map[string]int{}
 	for _, table := range []string{"monitored", "site_state", "checks", "checks_day", "incident", "rollup_recent"} {

@@ -231,7 +231,7 @@ func benchQueries(t *testing.T, sites, days int, report func(string, ...any)) {
 	// Queries: through the monitor's own functions (the HTTP layer adds a
 	// JSON encoding), against the same figures from raw rows.
 	r := rand.New(rand.NewPCG(1, 1))
-	pick := func() int { return 1 + r.IntN(sites) }
+	pick := func() int64 { return int64(1 + r.IntN(sites)) }
 	page := make([]int64, min(500, sites))
 	for i := range page {
 		page[i] = int64(i*sites/len(page) + 1)

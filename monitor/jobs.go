@@ -15,7 +15,7 @@ import (
 // SiteAddedArgs asks for the first check of a site just added.
 type SiteAddedArgs struct {
 	// SiteID is the new site's id.
-	SiteID int `json:"site_id"`
+	SiteID int64 `json:"site_id"`
 }
 
 // Kind names the event.

@@ -149,7 +149,7 @@ func TestMaintenanceHoldsAlerts(t *testing.T) {
 	}
 	var marked, all int
 	e.db.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE maintenance), count(*) FROM checks WHERE site_id = ANY($1)`,
-		[]int{idA, idC}).Scan(&marked, &all)
+		[]int64{idA, idC}).Scan(&marked, &all)
 	if marked == 0 || marked != all-2 { // each site's first check, when added, came before the window
 		t.Errorf("%d of %d checks of the sites in the window are marked", marked, all)
 	}
@@ -163,7 +163,7 @@ func TestMaintenanceHoldsAlerts(t *testing.T) {
 	e.check(t, idA)
 	e.checkAll(t)
 	got = e.waitTransitions(t, 3)
-	var held []int
+	var held []int64
 	for _, ev := range got[1:] {
 		if ev.Kind() == event.Down {
 			held = append(held, ev.Site.ID)

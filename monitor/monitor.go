@@ -40,10 +40,10 @@ var Migrations embed.FS
 
 // Sites is what the monitor needs of the site service.
 type Sites interface {
-	Entry(ctx context.Context, id int) (*site.Entry, error)
-	Entries(ctx context.Context, ids []int) ([]*site.Entry, error)
+	Entry(ctx context.Context, id int64) (*site.Entry, error)
+	Entries(ctx context.Context, ids []int64) ([]*site.Entry, error)
 	List(ctx context.Context) (*site.ListResponse, error)
-	Versions(ctx context.Context) (map[int]int64, error)
+	Versions(ctx context.Context) (map[int64]int64, error)
 	Count(ctx context.Context) (int64, error)
 	Tags(ctx context.Context) ([]string, error)
 }

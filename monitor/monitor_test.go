@@ -269,7 +269,7 @@ func TestCheckAllIsNotHeldUpByAHangingSite(t *testing.T) {
 	plain, _ := farm(t)
 	// Not e.addSite, which would wait out the hanging site's first check.
 	e.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q}`, plain.URL+"/hang"), nil)
-	var fast []int
+	var fast []int64
 	for i := range 10 {
 		fast = append(fast, e.addSite(t, fmt.Sprintf("%s/ok?n=%d", plain.URL, i)).ID)
 	}

@@ -20,7 +20,7 @@ func TestConcurrentCheckAllsJoinOneRun(t *testing.T) {
 		time.Sleep(time.Second)
 	}))
 	defer slow.Close()
-	var ids []int
+	var ids []int64
 	for i := range 20 {
 		_, fast := newSwitchable(t, 200)
 		url := fast.URL + fmt.Sprintf("/%d", i)
@@ -29,7 +29,7 @@ func TestConcurrentCheckAllsJoinOneRun(t *testing.T) {
 		}
 		ids = append(ids, e.addSite(t, url).ID)
 	}
-	before := map[int]int{}
+	before := map[int64]int{}
 	for _, id := range ids {
 		before[id] = e.countChecks(t, id)
 	}

@@ -16,7 +16,7 @@ import (
 func (s *Service) History() *history.History { return s.history }
 
 // Uptime is a site's uptime over the windows of history.Uptime.
-func (s *Service) Uptime(ctx context.Context, siteID int, now time.Time) (history.Uptime, error) {
+func (s *Service) Uptime(ctx context.Context, siteID int64, now time.Time) (history.Uptime, error) {
 	return s.history.Uptime(ctx, siteID, now)
 }
 

@@ -80,7 +80,7 @@ func (s *Service) HasProbes(ctx context.Context) (bool, error) {
 func (s *Service) report(batch []tickResult) error {
 	rounds := make([]ReportedRound, len(batch))
 	for i, r := range batch {
-		rounds[i] = ReportedRound{Site: int64(r.target.ID), CutShort: r.cutShort, Checks: make([]ReportedCheck, len(r.attempts))}
+		rounds[i] = ReportedRound{Site: r.target.ID, CutShort: r.cutShort, Checks: make([]ReportedCheck, len(r.attempts))}
 		for j, a := range r.attempts {
 			rounds[i].Checks[j] = ReportedCheck{Up: a.Up, Status: a.Status, LatencyUS: a.Latency.Microseconds(), Reason: a.Reason,
 				CertExpiry: a.CertExpiry, CheckedAt: a.CheckedAt, Degraded: a.Degraded}
@@ -161,7 +161,7 @@ func (s *Service) recordReport(ctx context.Context, args ProbeReportArgs, now ti
 func (s *Service) notRecorded(ctx context.Context, location string, batch []tickResult) ([]tickResult, error) {
 	ids, ats := make([]int64, len(batch)), make([]time.Time, len(batch))
 	for i, r := range batch {
-		ids[i], ats[i] = int64(r.target.ID), r.attempts[len(r.attempts)-1].CheckedAt
+		ids[i], ats[i] = r.target.ID, r.attempts[len(r.attempts)-1].CheckedAt
 	}
 	rows, err := s.db.Query(ctx, `SELECT c.site_id, c.checked_at FROM unnest($2::bigint[], $3::timestamptz[]) AS r(site_id, at)
 		JOIN checks c ON c.site_id = r.site_id AND c.checked_at = r.at AND c.location = $1`, location, ids, ats)
@@ -184,7 +184,7 @@ func (s *Service) notRecorded(ctx context.Context, location string, batch []tick
 		return nil, fmt.Errorf("read the checks of a report recorded already: %w", err)
 	}
 	return slices.DeleteFunc(batch, func(r tickResult) bool {
-		return recorded[key{int64(r.target.ID), r.attempts[len(r.attempts)-1].CheckedAt.UnixMicro()}]
+		return recorded[key{r.target.ID, r.attempts[len(r.attempts)-1].CheckedAt.UnixMicro()}]
 	}), nil
 }
 

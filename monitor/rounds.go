@@ -197,7 +197,7 @@ func (s *Service) targetOf(ctx context.Context, st site.Site) (*target, error) {
 	case err != nil:
 		return nil, fmt.Errorf("read settings of site %d: %w", st.ID, err)
 	default:
-		held, err := s.open(int64(st.ID), shown, settings, sealed, 0)
+		held, err := s.open(st.ID, shown, settings, sealed, 0)
 		if err != nil {
 			return nil, err
 		}

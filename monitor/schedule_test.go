@@ -301,18 +301,18 @@ func TestReconciliationRepairsLostNotices(t *testing.T) {
 	if n != 3 {
 		t.Errorf("reconciliation repaired %d sites, want 3", n)
 	}
-	var ids []int
+	var ids []int64
 	var interval string
 	rows, _ := e.db.Query(ctx, "SELECT site_id FROM monitored ORDER BY site_id")
 	for rows.Next() {
-		var id int
+		var id int64
 		rows.Scan(&id)
 		ids = append(ids, id)
 	}
 	e.db.QueryRow(ctx, "SELECT settings->>'interval' FROM monitored WHERE site_id = $1", kept.ID).Scan(&interval)
-	if fmt.Sprint(ids) != fmt.Sprint([]int{kept.ID, lostAdd.ID, 4}) || interval != "1m" {
+	if fmt.Sprint(ids) != fmt.Sprint([]int64{kept.ID, lostAdd.ID, 4}) || interval != "1m" {
 		t.Fatalf("after reconciliation the schedule holds %v with the kept site every %s; want %v and 1m",
-			ids, interval, []int{kept.ID, lostAdd.ID, 4})
+			ids, interval, []int64{kept.ID, lostAdd.ID, 4})
 	}
 	if n, _ := e.mon.Reconcile(ctx); n != 0 {
 		t.Fatalf("a second reconciliation repaired %d sites, want none", n)

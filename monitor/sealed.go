@@ -23,7 +23,7 @@ func (s *Service) open(id int64, shownURL, settings string, sealed []byte, versi
 	if err != nil {
 		return site.Entry{}, fmt.Errorf("site %d: %w", id, err)
 	}
-	return site.Entry{Site: site.Site{ID: int(id), URL: u}, Given: st, Version: version}, nil
+	return site.Entry{Site: site.Site{ID: id, URL: u}, Given: st, Version: version}, nil
 }
 
 // CheckKey makes sure this instance's key opens the credentials the

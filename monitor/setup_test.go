@@ -148,7 +148,7 @@ func (e *env) addSite(t *testing.T, url string) site.Site {
 }
 
 // waitFirstCheck waits for the site-added job of a site to end.
-func (e *env) waitFirstCheck(t testing.TB, id int) {
+func (e *env) waitFirstCheck(t testing.TB, id int64) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -168,7 +168,7 @@ func (e *env) waitFirstCheck(t testing.TB, id int) {
 	}
 }
 
-func (e *env) check(t *testing.T, id int) monitor.CheckResponse {
+func (e *env) check(t *testing.T, id int64) monitor.CheckResponse {
 	t.Helper()
 	var r monitor.CheckResponse
 	e.Call(t, "POST", fmt.Sprintf("/check/%d", id), "", &r)
@@ -201,7 +201,7 @@ func (e *env) waitTransitions(t *testing.T, n int) []event.Transition {
 	return e.recorded()
 }
 
-func (e *env) countChecks(t *testing.T, siteID int) int {
+func (e *env) countChecks(t *testing.T, siteID int64) int {
 	t.Helper()
 	var n int
 	if err := e.db.QueryRow(context.Background(), "SELECT count(*) FROM checks WHERE site_id = $1", siteID).Scan(&n); err != nil {

@@ -20,7 +20,7 @@ import (
 
 // confirmedUp returns the site's confirmed state, as this location sees
 // it. A site never checked counts as up, as in the tutorial.
-func (s *Service) confirmedUp(ctx context.Context, siteID int) (bool, error) {
+func (s *Service) confirmedUp(ctx context.Context, siteID int64) (bool, error) {
 	var up bool
 	err := s.db.QueryRow(ctx, "SELECT COALESCE((locations->$2->>'up')::boolean, true) FROM site_state WHERE site_id = $1",
 		siteID, s.opts.Location).Scan(&up)
@@ -34,7 +34,7 @@ func (s *Service) confirmedUp(ctx context.Context, siteID int) (bool, error) {
 }
 
 // insertChecks records check attempts in tx.
-func (s *Service) insertChecks(ctx context.Context, tx pgx.Tx, siteID int, from string, attempts []Result) error {
+func (s *Service) insertChecks(ctx context.Context, tx pgx.Tx, siteID int64, from string, attempts []Result) error {
 	batch := &pgx.Batch{}
 	for _, r := range attempts {
 		batch.Queue(`INSERT INTO checks (site_id, up, checked_at, status_code, latency_ms, reason, cert_expires_at, degraded, maintenance, location)
@@ -85,7 +85,7 @@ func (s *Service) recordTx(ctx context.Context, t *target, attempts []Result, f 
 		return fmt.Errorf("record check of site %d: %w", t.ID, err)
 	}
 	defer tx.Rollback(ctx)
-	held, err := lockScheduled(ctx, tx, []int64{int64(t.ID)})
+	held, err := lockScheduled(ctx, tx, []int64{t.ID})
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func lockScheduled(ctx context.Context, tx pgx.Tx, ids []int64) ([]int64, error)
 // is decided, so concurrent checks of one site, from one location or
 // several, announce each change once.
 func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, t *target, from string, attempts []Result) error {
-	id := int64(t.ID)
+	id := t.ID
 	if err := makeStates(ctx, tx, []int64{id}, []string{t.shown}); err != nil {
 		return err
 	}
@@ -267,6 +267,6 @@ func (s *Service) markMaintenance(ctx context.Context, t *target, attempts []Res
 
 // InMaintenance returns which of the sites a maintenance window covers at
 // at, by id, as their checks are marked.
-func (s *Service) InMaintenance(ctx context.Context, sites []*site.Entry, at time.Time) map[int]bool {
+func (s *Service) InMaintenance(ctx context.Context, sites []*site.Entry, at time.Time) map[int64]bool {
 	return s.windows.Of(ctx, sites, at)
 }

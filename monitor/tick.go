@@ -170,7 +170,7 @@ func (s *Service) CheckAll(ctx context.Context) error {
 		n++
 		t := newTarget(e.Site, e.Site.Public().URL, c)
 		wg.Go(func() {
-			up := states[int64(t.ID)]
+			up := states[t.ID]
 			s.round(ctx, t, up != nil && *up, up != nil, sl, w, &fails)
 		})
 	}
@@ -278,7 +278,7 @@ func (s *Service) confirmedStates(ctx context.Context) (map[int64]*bool, error) 
 func (s *Service) forgetDeleted(ctx context.Context, listed []*site.Entry, states map[int64]*bool) error {
 	on := make(map[int64]bool, len(listed))
 	for _, st := range listed {
-		on[int64(st.ID)] = true
+		on[st.ID] = true
 	}
 	var gone []int64
 	for id := range states {
@@ -395,9 +395,9 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 	for i, r := range batch {
 		s.markMaintenance(ctx, r.target, r.attempts)
 		for _, a := range r.attempts {
-			rows = append(rows, []any{int64(r.target.ID), a.Up, a.CheckedAt, a.StatusOrNil(), a.LatencyMS(), a.Reason, a.CertExpiry, a.Degraded, a.Maintenance, r.from})
+			rows = append(rows, []any{r.target.ID, a.Up, a.CheckedAt, a.StatusOrNil(), a.LatencyMS(), a.Reason, a.CertExpiry, a.Degraded, a.Maintenance, r.from})
 		}
-		ids[i] = int64(r.target.ID)
+		ids[i] = r.target.ID
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"checks"},
 		[]string{"site_id", "up", "checked_at", "status_code", "latency_ms", "reason", "cert_expires_at", "degraded", "maintenance", "location"},
@@ -419,7 +419,7 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 		decided = make(map[int64]bool, len(batch))
 	)
 	for _, r := range batch {
-		id := int64(r.target.ID)
+		id := r.target.ID
 		if r.cutShort {
 			continue // recorded, deciding nothing
 		}
@@ -481,7 +481,7 @@ func (s *Service) batchStates(ctx context.Context, tx pgx.Tx, batch []tickResult
 		urls   []string
 	)
 	for _, r := range batch { // in the order of their ids
-		id := int64(r.target.ID)
+		id := r.target.ID
 		if _, ok := seen[id]; !ok && (len(newIDs) == 0 || newIDs[len(newIDs)-1] != id) {
 			newIDs, urls = append(newIDs, id), append(urls, r.target.shown)
 		}
@@ -503,14 +503,14 @@ func (s *Service) batchStates(ctx context.Context, tx pgx.Tx, batch []tickResult
 func (s *Service) scheduledOnly(ctx context.Context, tx pgx.Tx, batch []tickResult) ([]tickResult, error) {
 	ids := make([]int64, len(batch))
 	for i, r := range batch {
-		ids[i] = int64(r.target.ID)
+		ids[i] = r.target.ID
 	}
 	held, err := lockScheduled(ctx, tx, ids)
 	if err != nil || len(held) == len(ids) {
 		return batch, err
 	}
 	return slices.DeleteFunc(batch, func(r tickResult) bool {
-		_, ok := slices.BinarySearch(held, int64(r.target.ID))
+		_, ok := slices.BinarySearch(held, r.target.ID)
 		return !ok
 	}), nil
 }

@@ -74,8 +74,8 @@ func TestCheckAllRecordsEveryCheckAndAnnouncesEachChangeOnce(t *testing.T) {
 	if got := len(e.status(t)); got != n {
 		t.Fatalf("%d of %d new sites checked", got, n)
 	}
-	checksOf := func() map[int]int {
-		m := map[int]int{}
+	checksOf := func() map[int64]int {
+		m := map[int64]int{}
 		for _, st := range sites {
 			m[st.ID] = e.countChecks(t, st.ID)
 		}
@@ -83,7 +83,7 @@ func TestCheckAllRecordsEveryCheckAndAnnouncesEachChangeOnce(t *testing.T) {
 	}
 
 	// Ten sites go down while two runs overlap: each is announced once.
-	flipped := map[int]bool{}
+	flipped := map[int64]bool{}
 	var paths []string
 	for i := 0; i < n; i += n / 10 {
 		flipped[sites[i].ID] = true

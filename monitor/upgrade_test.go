@@ -101,7 +101,7 @@ func TestUpgradeKeepsEveryCheckAndItsUptime(t *testing.T) {
 		t.Errorf("%d checks in hourly rollups, want the %d old checks of closed hours", rolled, before)
 	}
 	for _, id := range []int64{1, 2} {
-		up, err := mon.Uptime(ctx, int(id), now)
+		up, err := mon.Uptime(ctx, id, now)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -39,7 +39,7 @@ type Channel struct {
 	// Tags, Sites: the sites it hears, by tag or by id; none of either,
 	// every site.
 	Tags  []string `json:"tags"`
-	Sites []int    `json:"sites"`
+	Sites []int64  `json:"sites"`
 	// Events are the events it hears; empty, all of them.
 	Events []string `json:"events"`
 	// CreatedAt and UpdatedAt are when it was made and last changed.
@@ -65,7 +65,7 @@ type ChannelParams struct {
 	URL    *string   `json:"url,omitempty"`
 	Secret *string   `json:"secret,omitempty"`
 	Tags   *[]string `json:"tags,omitempty"`
-	Sites  *[]int    `json:"sites,omitempty"`
+	Sites  *[]int64  `json:"sites,omitempty"`
 	Events *[]string `json:"events,omitempty"`
 }
 
@@ -292,7 +292,7 @@ func (s *Service) check(ctx context.Context, p ChannelParams) (kind string, err 
 		if err != nil {
 			return "", err
 		}
-		known := map[int]bool{}
+		known := map[int64]bool{}
 		for _, e := range found {
 			known[e.ID] = true
 		}
@@ -317,10 +317,7 @@ func scanChannel(row pgx.Row) (*Channel, error) {
 		&at, &d.Event, &d.OK, &d.Error); err != nil {
 		return nil, err
 	}
-	c.Sites = make([]int, len(sites))
-	for i, id := range sites {
-		c.Sites[i] = int(id)
-	}
+	c.Sites = sites
 	if at != nil {
 		d.At = *at
 		c.LastDelivery = &d
@@ -499,7 +496,7 @@ func (s *Service) Register(srv *api.Server) {
 		if err != nil {
 			return nil, err
 		}
-		return s.Get(r.Context(), int64(id))
+		return s.Get(r.Context(), id)
 	}, api.Doc{Summary: "A channel, its URL masked, with its last delivery", Response: Channel{}})
 	srv.Handle("PATCH /channel/{id}", func(r *http.Request) (any, error) {
 		id, err := api.PathID(r, "id")
@@ -510,21 +507,21 @@ func (s *Service) Register(srv *api.Server) {
 		if err != nil {
 			return nil, err
 		}
-		return s.Update(r.Context(), int64(id), p)
+		return s.Update(r.Context(), id, p)
 	}, api.Doc{Summary: "Change the fields given of a channel", Request: ChannelParams{}, Response: Channel{}})
 	srv.Handle("DELETE /channel/{id}", func(r *http.Request) (any, error) {
 		id, err := api.PathID(r, "id")
 		if err != nil {
 			return nil, err
 		}
-		return nil, s.Delete(r.Context(), int64(id))
+		return nil, s.Delete(r.Context(), id)
 	}, api.Doc{Summary: "Delete a channel; deliveries pending to it are dropped"})
 	srv.Handle("POST /channel/{id}/test", func(r *http.Request) (any, error) {
 		id, err := api.PathID(r, "id")
 		if err != nil {
 			return nil, err
 		}
-		return nil, s.Test(r.Context(), int64(id))
+		return nil, s.Test(r.Context(), id)
 	}, api.Doc{Summary: "Send a test message to a channel now: 200 once its service accepted it, else the service's error"})
 }
 

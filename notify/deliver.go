@@ -89,7 +89,7 @@ func (s *Service) Publish(ctx context.Context, ev Event) error {
 		ev.Site.Name = hostOf(ev.Site.URL)
 	}
 	for _, c := range candidates {
-		hears := len(c.tags) == 0 && len(c.sites) == 0 || slices.Contains(c.sites, int64(ev.Site.ID)) ||
+		hears := len(c.tags) == 0 && len(c.sites) == 0 || slices.Contains(c.sites, ev.Site.ID) ||
 			slices.ContainsFunc(c.tags, func(t string) bool { return slices.Contains(tags, t) })
 		if !hears {
 			continue

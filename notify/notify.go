@@ -59,15 +59,15 @@ type Event struct {
 
 // EventSite names a site in an event.
 type EventSite struct {
-	ID   int    `json:"id"`
+	ID   int64  `json:"id"`
 	URL  string `json:"url"`
 	Name string `json:"name"`
 }
 
 // Sites is what the service needs of the site service.
 type Sites interface {
-	Entry(ctx context.Context, id int) (*site.Entry, error)
-	Entries(ctx context.Context, ids []int) ([]*site.Entry, error)
+	Entry(ctx context.Context, id int64) (*site.Entry, error)
+	Entries(ctx context.Context, ids []int64) ([]*site.Entry, error)
 	Tags(ctx context.Context) ([]string, error)
 }
 

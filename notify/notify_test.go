@@ -65,7 +65,7 @@ func setup(t *testing.T) *env {
 type site struct {
 	*httptest.Server
 	status atomic.Int32
-	id     int
+	id     int64
 }
 
 func (e *env) addSite(t *testing.T, body string) *site {
@@ -76,7 +76,7 @@ func (e *env) addSite(t *testing.T, body string) *site {
 		w.WriteHeader(int(s.status.Load()))
 	}))
 	t.Cleanup(s.Close)
-	var got struct{ ID int }
+	var got struct{ ID int64 }
 	if body == "" {
 		body = "{}"
 	}

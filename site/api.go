@@ -134,7 +134,7 @@ func (s *Service) handleList(r *http.Request) (any, error) {
 	}
 	p := PageParams{Limit: limit, Search: strings.TrimSpace(q.Get("q"))}
 	if v := q.Get("after"); v != "" {
-		n, err := strconv.Atoi(v)
+		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
 			return nil, errs.Errorf(errs.InvalidArgument, "after must be a site id, got %s", text.Quote(v))
 		}

@@ -154,7 +154,7 @@ type BulkListener interface {
 	// SitesImported is called with every site an import added or changed.
 	SitesImported(ctx context.Context, entries []Entry)
 	// SitesDeleted is called with every site an import's prune removed.
-	SitesDeleted(ctx context.Context, ids []int)
+	SitesDeleted(ctx context.Context, ids []int64)
 }
 
 // importRow is a valid row, ready to apply.
@@ -232,8 +232,8 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, opts ImportOpti
 			byUnique[*r.UniqueURL] = r
 		}
 		var adds, updates []record
-		before := make(map[int]string, len(existing)) // the settings updated, as they were
-		after := make(map[int]string, len(existing))
+		before := make(map[int64]string, len(existing)) // the settings updated, as they were
+		after := make(map[int64]string, len(existing))
 		for _, v := range valid {
 			old, ok := byUnique[v.unique]
 			if ok {
@@ -308,7 +308,7 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, opts ImportOpti
 		return nil, err
 	}
 	if len(deleted) > 0 {
-		ids := make([]int, len(deleted))
+		ids := make([]int64, len(deleted))
 		for i, r := range deleted {
 			ids[i] = r.ID
 		}

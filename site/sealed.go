@@ -117,7 +117,7 @@ func (s *Service) uniqueURL(rawURL string) string {
 
 // sealRow returns the row of a site with the URL and the settings given,
 // its credentials sealed.
-func (s *Service) sealRow(id int, rawURL string, st Settings, version int64) *row {
+func (s *Service) sealRow(id int64, rawURL string, st Settings, version int64) *row {
 	v := Seal(s.box, rawURL, st)
 	unique := s.uniqueURL(rawURL)
 	return &row{ID: id, URL: v.URL, Settings: v.Settings, Sealed: v.Secrets, UniqueURL: &unique, Version: version,
@@ -159,7 +159,7 @@ func (s *Service) publicEntry(r *row) (*Entry, error) {
 
 // record is a site's row as a statement takes it in a JSON list.
 type record struct {
-	ID       int             `json:"id,omitempty"`
+	ID       int64           `json:"id,omitempty"`
 	URL      string          `json:"url,omitempty"`
 	Settings json.RawMessage `json:"settings"`
 	Sealed   []byte          `json:"sealed"` // base64, as encoding/json writes bytes

@@ -64,7 +64,7 @@ func TestCredentialsAreSealed(t *testing.T) {
 		}
 	}
 	// What checks follow has every credential.
-	list, err := e.svc.Entries(context.Background(), []int{1, 2, 3, 4})
+	list, err := e.svc.Entries(context.Background(), []int64{1, 2, 3, 4})
 	if err != nil {
 		t.Fatal(err)
 	}

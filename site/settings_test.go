@@ -10,7 +10,7 @@ import (
 
 // view is a site as GET /site/:siteID shows it.
 type view struct {
-	ID            int               `json:"id"`
+	ID            int64             `json:"id"`
 	URL           string            `json:"url"`
 	Name          string            `json:"name"`
 	Interval      string            `json:"interval"`
@@ -30,7 +30,7 @@ type view struct {
 	Locations     []string          `json:"locations"`
 }
 
-func (e *env) view(t *testing.T, id int) view {
+func (e *env) view(t *testing.T, id int64) view {
 	t.Helper()
 	var v view
 	e.Call(t, "GET", fmt.Sprintf("/site/%d", id), "", &v)
@@ -39,7 +39,7 @@ func (e *env) view(t *testing.T, id int) view {
 
 // defaults is what a site added with its URL alone shows, with the
 // service's own defaults.
-func defaults(id int, url, name string) view {
+func defaults(id int64, url, name string) view {
 	return view{
 		ID: id, URL: url, Name: name, Interval: "5m", Timeout: "10s", Method: "GET",
 		Headers: map[string]string{}, ExpectStatus: "100-399", Recoveries: 1,

@@ -30,7 +30,7 @@ var Migrations embed.FS
 // Site describes a monitored site.
 type Site struct {
 	// ID is a unique ID for the site.
-	ID int `json:"id"`
+	ID int64 `json:"id"`
 	// URL is the site's URL.
 	URL string `json:"url"`
 }
@@ -101,7 +101,7 @@ type Listener interface {
 	// SiteChanged is called once a site's settings have changed.
 	SiteChanged(ctx context.Context, e Entry)
 	// SiteDeleted is called once a site has been deleted.
-	SiteDeleted(ctx context.Context, id int)
+	SiteDeleted(ctx context.Context, id int64)
 }
 
 // Targets decides which URLs may be monitored at all.
@@ -124,7 +124,7 @@ type Service struct {
 // row is a site as its table holds it: its URL and settings as open
 // reads show them, and its credentials sealed (see Sealed).
 type row struct {
-	ID int
+	ID int64
 	// URL is the URL with its credentials hidden.
 	URL string
 	// Settings are the settings given, as JSON, credentials hidden.
@@ -282,7 +282,7 @@ func (st Settings) json() string {
 }
 
 // Get returns the site with the id.
-func (s *Service) Get(ctx context.Context, id int) (*Site, error) {
+func (s *Service) Get(ctx context.Context, id int64) (*Site, error) {
 	e, err := s.Entry(ctx, id)
 	if err != nil {
 		return nil, err
@@ -291,7 +291,7 @@ func (s *Service) Get(ctx context.Context, id int) (*Site, error) {
 }
 
 // Entry returns the site with the id and its settings.
-func (s *Service) Entry(ctx context.Context, id int) (*Entry, error) {
+func (s *Service) Entry(ctx context.Context, id int64) (*Entry, error) {
 	var r row
 	err := s.db.WithContext(ctx).Take(&r, "id = ?", id).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -336,16 +336,16 @@ func (s *Service) entries(rows []*row) ([]*Entry, error) {
 
 // Versions returns the version of every site, by id: what a copy of the
 // list compares itself with, without reading every site's settings.
-func (s *Service) Versions(ctx context.Context) (map[int]int64, error) {
+func (s *Service) Versions(ctx context.Context) (map[int64]int64, error) {
 	rows, err := s.db.WithContext(ctx).Model(&row{}).Select("id, version").Rows()
 	if err != nil {
 		return nil, fmt.Errorf("list site versions: %w", err)
 	}
 	defer rows.Close()
-	out := map[int]int64{}
+	out := map[int64]int64{}
 	for rows.Next() {
 		var (
-			id      int
+			id      int64
 			version int64
 		)
 		if err := rows.Scan(&id, &version); err != nil {
@@ -361,7 +361,7 @@ func (s *Service) Versions(ctx context.Context) (map[int]int64, error) {
 
 // Entries returns the sites with the ids that exist, with their settings,
 // in id order.
-func (s *Service) Entries(ctx context.Context, ids []int) ([]*Entry, error) {
+func (s *Service) Entries(ctx context.Context, ids []int64) ([]*Entry, error) {
 	var rows []*row
 	if err := s.db.WithContext(ctx).Raw(`SELECT `+rowColumns+` FROM sites
 		WHERE id IN (SELECT jsonb_array_elements_text(?::jsonb)::bigint) ORDER BY id`, jsonText(ids)).Scan(&rows).Error; err != nil {
@@ -394,7 +394,7 @@ type PageParams struct {
 	// Limit is the most sites on the page.
 	Limit int
 	// After is the id the page starts after; zero starts at the beginning.
-	After int
+	After int64
 	// Search keeps only the sites whose URL or name contains it, ignoring
 	// case.
 	Search string
@@ -410,7 +410,7 @@ type PageResponse struct {
 	// Total is how many sites match, on every page.
 	Total int64 `json:"total"`
 	// Next is the After of the next page; null on the last page.
-	Next *int `json:"next"`
+	Next *int64 `json:"next"`
 }
 
 // ListPage returns a page of the sites whose URL or name contains
@@ -463,8 +463,8 @@ func searchText(url string, st Settings) *string {
 // site that an instance of an earlier version added during an upgrade
 // with the URL of a site already sealed cannot be sealed beside it: it is
 // left as it is and returned, for its owner to delete.
-func (s *Service) SealOlder(ctx context.Context) (duplicates []int, err error) {
-	for after := 0; ; {
+func (s *Service) SealOlder(ctx context.Context) (duplicates []int64, err error) {
+	for after := int64(0); ; {
 		var rows []*row
 		if err := s.db.WithContext(ctx).Where("unique_url IS NULL AND id > ?", after).Order("id").Limit(1000).
 			Find(&rows).Error; err != nil {
@@ -487,7 +487,7 @@ func (s *Service) SealOlder(ctx context.Context) (duplicates []int, err error) {
 			}
 			out[i] = n.record()
 		}
-		var left []int
+		var left []int64
 		if err := s.db.WithContext(ctx).Raw(`WITH sealed AS (
 				UPDATE sites s SET url = v.url, settings = v.settings,
 					sealed = decode(v.sealed, 'base64'), unique_url = v."unique", search = v.search
@@ -510,7 +510,7 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
 // Delete removes a site from the list. Its recorded checks go with it. A
 // site that is not there is already deleted: as in the tutorial, that is
 // no error, so a retried delete is harmless.
-func (s *Service) Delete(ctx context.Context, id int) error {
+func (s *Service) Delete(ctx context.Context, id int64) error {
 	res := s.db.WithContext(ctx).Delete(&row{}, "id = ?", id)
 	if res.Error != nil {
 		return fmt.Errorf("delete site %d: %w", id, res.Error)

@@ -437,7 +437,7 @@ func TestSitesOfOtherKinds(t *testing.T) {
 	e := setup(t, "")
 	add := func(body string) map[string]any {
 		t.Helper()
-		var added struct{ ID int }
+		var added struct{ ID int64 }
 		e.Call(t, "POST", "/site", body, &added)
 		var got map[string]any
 		e.Call(t, "GET", fmt.Sprintf("/site/%d", added.ID), "", &got)
@@ -489,7 +489,7 @@ func TestWebSocketAndGRPCSites(t *testing.T) {
 		`{"url": "wss://live.example:443/"}`:                                        "wss://live.example/",
 		`{"url": "grpcs://API.example:443", "grpc_service": "orders"}`:              "grpcs://api.example:443",
 	} {
-		var added struct{ ID int }
+		var added struct{ ID int64 }
 		e.Call(t, "POST", "/site", given, &added)
 		var got map[string]any
 		e.Call(t, "GET", fmt.Sprintf("/site/%d", added.ID), "", &got)
@@ -502,7 +502,7 @@ func TestWebSocketAndGRPCSites(t *testing.T) {
 // An icmp:// site shows its echo requests and the loss it allows.
 func TestICMPSites(t *testing.T) {
 	e := setup(t, "")
-	var added struct{ ID int }
+	var added struct{ ID int64 }
 	e.Call(t, "POST", "/site", `{"url": "icmp://GW.example/", "max_loss": 34}`, &added)
 	var got map[string]any
 	e.Call(t, "GET", fmt.Sprintf("/site/%d", added.ID), "", &got)

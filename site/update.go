@@ -20,7 +20,7 @@ import (
 // to its default. A header value shown masked ("xxxxx") keeps the value
 // it hides, so a form that shows the site and sends it back loses no
 // credential. A refused patch changes nothing.
-func (s *Service) Update(ctx context.Context, id int, patch map[string]json.RawMessage) (*Entry, error) {
+func (s *Service) Update(ctx context.Context, id int64, patch map[string]json.RawMessage) (*Entry, error) {
 	var (
 		updated *Entry
 		changed bool

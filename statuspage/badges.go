@@ -27,7 +27,7 @@ func svg(b Badge, status int) *api.Raw {
 
 // badgeSite reads the site of the request and its state; a nil state for a
 // site never checked, and a badge to answer with when the site is not found.
-func (s *Service) badgeSite(r *http.Request, label string) (int, *status.SiteStatus, *api.Raw, error) {
+func (s *Service) badgeSite(r *http.Request, label string) (int64, *status.SiteStatus, *api.Raw, error) {
 	id, err := api.PathID(r, "siteID")
 	if err != nil {
 		return 0, nil, nil, err
@@ -37,11 +37,11 @@ func (s *Service) badgeSite(r *http.Request, label string) (int, *status.SiteSta
 	} else if err != nil {
 		return 0, nil, nil, err
 	}
-	states, err := s.mon.States(r.Context(), []int64{int64(id)})
+	states, err := s.mon.States(r.Context(), []int64{id})
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	if st, ok := states[int64(id)]; ok {
+	if st, ok := states[id]; ok {
 		return id, &st, nil, nil
 	}
 	return id, nil, nil, nil

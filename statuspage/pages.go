@@ -42,7 +42,7 @@ type Group struct {
 	// Name heads the section.
 	Name string `json:"name"`
 	// Sites are the ids of its sites, in order.
-	Sites []int `json:"sites"`
+	Sites []int64 `json:"sites"`
 }
 
 // PageParams are the fields of a page to create or change. A field left
@@ -108,8 +108,8 @@ func (s *Service) check(ctx context.Context, p PageParams) error {
 	if len(groups) > maxGroups {
 		return errs.Errorf(errs.InvalidArgument, "a page has at most %d groups, got %d", maxGroups, len(groups))
 	}
-	seen := map[int]bool{}
-	var ids []int
+	seen := map[int64]bool{}
+	var ids []int64
 	for i, g := range groups {
 		if err := api.CheckText(fmt.Sprintf("groups[%d].name", i), g.Name, 1, maxGroupName, false); err != nil {
 			return err
@@ -135,7 +135,7 @@ func (s *Service) check(ctx context.Context, p PageParams) error {
 	if err != nil {
 		return err
 	}
-	known := map[int]bool{}
+	known := map[int64]bool{}
 	for _, e := range found {
 		known[e.ID] = true
 	}
@@ -210,7 +210,7 @@ func normalized(groups []Group) []Group {
 	out := slices.Clone(groups)
 	for i := range out {
 		if out[i].Sites == nil {
-			out[i].Sites = []int{}
+			out[i].Sites = []int64{}
 		}
 	}
 	return out
@@ -293,7 +293,7 @@ func (p *Page) siteIDs() []int64 {
 	var ids []int64
 	for _, g := range p.Groups {
 		for _, id := range g.Sites {
-			ids = append(ids, int64(id))
+			ids = append(ids, id)
 		}
 	}
 	return ids

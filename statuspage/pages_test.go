@@ -144,7 +144,7 @@ func TestPublicStatusPage(t *testing.T) {
 	defer up.Close()
 	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }))
 	defer down.Close()
-	var shop, api, hidden struct{ ID int }
+	var shop, api, hidden struct{ ID int64 }
 	a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, "name": "<b>Shop</b> & co"}`, up.URL+"/internal-health"), &shop)
 	a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, "name": "Orders API"}`, down.URL+"/secret-endpoint"), &api)
 	a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, "name": "Paused one", "paused": true}`, up.URL+"/paused"), &hidden)
@@ -258,7 +258,7 @@ func TestPublicPageIsNeverStaleWhileTheDatabaseAnswers(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	var shop struct{ ID int }
+	var shop struct{ ID int64 }
 	a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, "name": "Shop", "confirmations": 0}`, srv.URL), &shop)
 	a.Call(t, "POST", fmt.Sprintf("/check/%d", shop.ID), "", nil)
 	a.Call(t, "POST", "/status-page", fmt.Sprintf(`{"slug": "shop", "title": "Shop", "groups": [{"name": "All", "sites": [%d]}]}`, shop.ID), nil)
@@ -279,7 +279,7 @@ func TestPublicPageShowsMaintenance(t *testing.T) {
 	a := apptest.Start(t, apptest.Setup{})
 	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }))
 	defer down.Close()
-	var db, web struct{ ID int }
+	var db, web struct{ ID int64 }
 	a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, "name": "Database", "tags": ["db"], "confirmations": 0}`, down.URL+"/db"), &db)
 	a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, "name": "Web", "confirmations": 0}`, down.URL+"/web"), &web)
 	a.Call(t, "POST", "/maintenance", fmt.Sprintf(`{"title": "move", "tags": ["db"], "start": %q, "end": %q}`,

@@ -258,19 +258,15 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 		states      map[int64]status.SiteStatus
 		days        map[int64][]history.DayRecord
 		incidents   = &history.IncidentsResponse{}
-		maintenance map[int]bool
+		maintenance map[int64]bool
 	)
 	if len(ids) > 0 {
-		ints := make([]int, len(ids))
-		for i, id := range ids {
-			ints[i] = int(id)
-		}
-		entries, err := s.sites.Entries(ctx, ints)
+		entries, err := s.sites.Entries(ctx, ids)
 		if err != nil {
 			return nil, err
 		}
 		for _, e := range entries {
-			sites[int64(e.ID)] = e
+			sites[e.ID] = e
 		}
 		maintenance = s.mon.InMaintenance(ctx, entries, now)
 		if states, err = s.mon.States(ctx, ids); err != nil {
@@ -290,11 +286,11 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 	for _, g := range p.Groups {
 		gv := groupView{Name: g.Name}
 		for _, id := range g.Sites {
-			e := sites[int64(id)]
+			e := sites[id]
 			if e == nil {
 				continue // deleted since it was put on the page
 			}
-			st, checked := states[int64(id)]
+			st, checked := states[id]
 			sv := siteView{Name: e.Name}
 			if p.ShowURLs {
 				sv.URL = e.Public().URL
@@ -315,13 +311,13 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 			default:
 				sv.State, sv.StateText = "up", "Operational"
 			}
-			sv.Bars, sv.Uptime = bars(days[int64(id)])
+			sv.Bars, sv.Uptime = bars(days[id])
 			gv.Sites = append(gv.Sites, sv)
 		}
 		v.Groups = append(v.Groups, gv)
 	}
 	for _, in := range incidents.Incidents {
-		e := sites[int64(in.SiteID)]
+		e := sites[in.SiteID]
 		if e == nil {
 			continue
 		}

@@ -24,16 +24,16 @@ var Migrations embed.FS
 // Monitor is what the public face reads of the monitor.
 type Monitor interface {
 	States(ctx context.Context, ids []int64) (map[int64]status.SiteStatus, error)
-	Uptime(ctx context.Context, siteID int, now time.Time) (history.Uptime, error)
+	Uptime(ctx context.Context, siteID int64, now time.Time) (history.Uptime, error)
 	DaysOf(ctx context.Context, ids []int64, n int, now time.Time) (map[int64][]history.DayRecord, error)
 	Incidents(ctx context.Context, q history.IncidentQuery) (*history.IncidentsResponse, error)
-	InMaintenance(ctx context.Context, sites []*site.Entry, at time.Time) map[int]bool
+	InMaintenance(ctx context.Context, sites []*site.Entry, at time.Time) map[int64]bool
 }
 
 // Sites is what the public face reads of the site service.
 type Sites interface {
-	Entry(ctx context.Context, id int) (*site.Entry, error)
-	Entries(ctx context.Context, ids []int) ([]*site.Entry, error)
+	Entry(ctx context.Context, id int64) (*site.Entry, error)
+	Entries(ctx context.Context, ids []int64) ([]*site.Entry, error)
 }
 
 // Service serves status pages and badges.

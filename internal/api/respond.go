@@ -224,14 +224,14 @@ func jsonKind(kind string) string {
 }
 
 // PathID parses the named path parameter as a positive integer id.
-func PathID(r *http.Request, name string) (int, error) {
+func PathID(r *http.Request, name string) (int64, error) {
 	raw := r.PathValue(name)
 	id, err := strconv.ParseInt(raw, 10, 64)
 	// One spelling per id: "+1" and "01" are not site 1.
 	if err != nil || id < 1 || strconv.FormatInt(id, 10) != raw {
 		return 0, errs.Errorf(errs.InvalidArgument, "%s must be a positive integer, got %s", name, text.Quote(raw))
 	}
-	return int(id), nil
+	return id, nil
 }
 
 // CheckText checks a text field of a request: its length in characters,

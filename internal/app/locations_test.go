@@ -108,7 +108,7 @@ type siteState struct {
 	}
 }
 
-func (f *fleet) status(t *testing.T, loc string, id int) (siteState, bool) {
+func (f *fleet) status(t *testing.T, loc string, id int64) (siteState, bool) {
 	t.Helper()
 	var st struct{ Sites map[string]siteState }
 	f.at[loc].Call(t, "GET", fmt.Sprintf("/status?ids=%d", id), "", &st)
@@ -118,7 +118,7 @@ func (f *fleet) status(t *testing.T, loc string, id int) (siteState, bool) {
 
 // check checks the site from each of the locations at once, and waits for
 // every answer.
-func (f *fleet) check(t *testing.T, id int, names ...string) {
+func (f *fleet) check(t *testing.T, id int64, names ...string) {
 	t.Helper()
 	var wg sync.WaitGroup
 	for _, loc := range names {
@@ -187,7 +187,7 @@ func TestQuorumOfLocations(t *testing.T) {
 func TestQuorumOfOne(t *testing.T) {
 	f := startFleet(t, "eu", "us")
 	srv := newFailingFrom(t)
-	var added struct{ ID int }
+	var added struct{ ID int64 }
 	f.at["eu"].Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, "quorum": 1}`, srv.URL), &added)
 	f.check(t, added.ID, "eu", "us")
 	srv.fail("us")

@@ -178,9 +178,9 @@ func (a Client) Refusal(t testing.TB, method, path, body string) (int, string) {
 }
 
 // AddSite adds a site and returns its id.
-func (a Client) AddSite(t testing.TB, url string) int {
+func (a Client) AddSite(t testing.TB, url string) int64 {
 	t.Helper()
-	var s struct{ ID int }
+	var s struct{ ID int64 }
 	a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q}`, url), &s)
 	return s.ID
 }

@@ -92,8 +92,8 @@ func TestMetrics(t *testing.T) {
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		fams = scrape(t, a)
 		_, ok1 := value(fams, "uptime_site_up", "site_id", strconv.Itoa(named.ID))
-		d, ok2 := value(fams, "uptime_site_up", "site_id", strconv.Itoa(downID))
-		_, ok3 := value(fams, "uptime_site_up", "site_id", strconv.Itoa(tlsID))
+		d, ok2 := value(fams, "uptime_site_up", "site_id", strconv.FormatInt(downID, 10))
+		_, ok3 := value(fams, "uptime_site_up", "site_id", strconv.FormatInt(tlsID, 10))
 		// A check is counted just after its transaction commits: its
 		// state can be read a moment before.
 		up, _ := value(fams, "uptime_checks_total", "result", "up")
@@ -109,17 +109,17 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("the up site, by its name: up %v (%v), want 1", v, ok)
 	}
 	host := strings.TrimPrefix(strings.Split(down.URL, ":")[1], "//")
-	if v, ok := value(fams, "uptime_site_up", "site_id", strconv.Itoa(downID), "name", host); !ok || v != 0 {
+	if v, ok := value(fams, "uptime_site_up", "site_id", strconv.FormatInt(downID, 10), "name", host); !ok || v != 0 {
 		t.Errorf("the down site, named by its host %s: up %v (%v), want 0", host, v, ok)
 	}
 	if v, ok := value(fams, "uptime_site_latency_seconds", "site_id", strconv.Itoa(named.ID)); !ok || v <= 0 || v > 2 {
 		t.Errorf("the up site's latency: %v s (%v)", v, ok)
 	}
 	want := float64(tlsSite.Certificate().NotAfter.Unix())
-	if v, ok := value(fams, "uptime_site_cert_expiry_timestamp_seconds", "site_id", strconv.Itoa(tlsID)); !ok || v != want {
+	if v, ok := value(fams, "uptime_site_cert_expiry_timestamp_seconds", "site_id", strconv.FormatInt(tlsID, 10)); !ok || v != want {
 		t.Errorf("the https site's certificate expiry: %v (%v), want %v", v, ok, want)
 	}
-	if _, ok := value(fams, "uptime_site_up", "site_id", strconv.Itoa(tlsID), "kind", "https"); !ok {
+	if _, ok := value(fams, "uptime_site_up", "site_id", strconv.FormatInt(tlsID, 10), "kind", "https"); !ok {
 		t.Errorf("the https site's series have no kind https: %v", fams["uptime_site_up"])
 	}
 	if _, ok := value(fams, "uptime_site_cert_expiry_timestamp_seconds", "site_id", strconv.Itoa(named.ID)); ok {

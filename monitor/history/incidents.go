@@ -20,7 +20,7 @@ type Incident struct {
 	// ID is the incident's id; newer incidents have higher ones.
 	ID int64 `json:"id"`
 	// SiteID is the site's id.
-	SiteID int `json:"site_id"`
+	SiteID int64 `json:"site_id"`
 	// StartedAt is when the site was confirmed down.
 	StartedAt time.Time `json:"started_at"`
 	// EndedAt is when it was confirmed up again; null while it lasts.
@@ -52,7 +52,7 @@ const MaxIncidents = 1000
 
 // OpenIncident records that the site went down at, for cause; a site
 // already in an incident stays in it.
-func OpenIncident(ctx context.Context, tx pgx.Tx, siteID int, at time.Time, cause string) error {
+func OpenIncident(ctx context.Context, tx pgx.Tx, siteID int64, at time.Time, cause string) error {
 	if _, err := tx.Exec(ctx, `INSERT INTO incident (site_id, started_at, cause) VALUES ($1, $2, $3)
 		ON CONFLICT (site_id) WHERE ended_at IS NULL DO NOTHING`, siteID, at, cause); err != nil {
 		return fmt.Errorf("open an incident of site %d: %w", siteID, err)
@@ -61,7 +61,7 @@ func OpenIncident(ctx context.Context, tx pgx.Tx, siteID int, at time.Time, caus
 }
 
 // CloseIncident ends the site's open incident at, with its checks counted.
-func CloseIncident(ctx context.Context, tx pgx.Tx, siteID int, at time.Time) error {
+func CloseIncident(ctx context.Context, tx pgx.Tx, siteID int64, at time.Time) error {
 	if _, err := tx.Exec(ctx, `UPDATE incident i SET ended_at = $2, checks = (
 			SELECT count(*) FROM checks c WHERE c.site_id = $1 AND c.checked_at >= i.started_at AND c.checked_at < $2)
 		WHERE site_id = $1 AND ended_at IS NULL`, siteID, at); err != nil {

@@ -31,7 +31,7 @@ type CheckRecord struct {
 // HistoryResponse is a site's recent checks and uptime.
 type HistoryResponse struct {
 	// SiteID is the site's id.
-	SiteID int `json:"site_id"`
+	SiteID int64 `json:"site_id"`
 	// Checks are the most recent checks, newest first.
 	Checks []CheckRecord `json:"checks"`
 	// Uptime is the share of successful checks over 24 hours, 7, 30, 90
@@ -44,7 +44,7 @@ const MaxHistory = 1000
 
 // Recent returns a site's latest checks, newest first, and its uptime
 // percentages, computed from the rollups.
-func (s *History) Recent(ctx context.Context, siteID, limit int) (*HistoryResponse, error) {
+func (s *History) Recent(ctx context.Context, siteID int64, limit int) (*HistoryResponse, error) {
 	rows, err := s.db.Query(ctx, `SELECT up, checked_at, COALESCE(status_code, 0), COALESCE(latency_ms, 0), reason, degraded,
 			COALESCE(location, '')
 		FROM checks WHERE site_id = $1 ORDER BY checked_at DESC LIMIT $2`, siteID, limit)

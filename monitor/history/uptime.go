@@ -41,7 +41,7 @@ type DayRecord struct {
 // DaysResponse is a site's daily series.
 type DaysResponse struct {
 	// SiteID is the site's id.
-	SiteID int `json:"site_id"`
+	SiteID int64 `json:"site_id"`
 	// Days are the last days, oldest first, today last.
 	Days []DayRecord `json:"days"`
 }
@@ -89,7 +89,7 @@ func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
 // (which sums of whole hours need), and its raw checks of the hours not
 // rolled up yet, grouped by hour. Its cost does not grow with the number
 // of raw checks, as long as the roll-ups keep up.
-func (s *History) tallies(ctx context.Context, siteID int, from, hoursFrom time.Time) ([]tally, error) {
+func (s *History) tallies(ctx context.Context, siteID int64, from, hoursFrom time.Time) ([]tally, error) {
 	hoursUntil, daysUntil, err := s.rolledUntil(ctx, from)
 	if err != nil {
 		return nil, err
@@ -164,7 +164,7 @@ func windowStarts(now time.Time) (day, week, month, quarter, year time.Time) {
 }
 
 // Uptime returns a site's uptime over 24 hours, 7, 30, 90 and 365 days.
-func (s *History) Uptime(ctx context.Context, siteID int, now time.Time) (Uptime, error) {
+func (s *History) Uptime(ctx context.Context, siteID int64, now time.Time) (Uptime, error) {
 	day, week, month, quarter, year := windowStarts(now)
 	ts, err := s.tallies(ctx, siteID, year, week)
 	if err != nil {
@@ -175,12 +175,12 @@ func (s *History) Uptime(ctx context.Context, siteID int, now time.Time) (Uptime
 }
 
 // Days returns a site's last n UTC days, oldest first, today included.
-func (s *History) Days(ctx context.Context, siteID, n int, now time.Time) (*DaysResponse, error) {
-	all, err := s.DaysOf(ctx, []int64{int64(siteID)}, n, now)
+func (s *History) Days(ctx context.Context, siteID int64, n int, now time.Time) (*DaysResponse, error) {
+	all, err := s.DaysOf(ctx, []int64{siteID}, n, now)
 	if err != nil {
 		return nil, err
 	}
-	return &DaysResponse{SiteID: siteID, Days: all[int64(siteID)]}, nil
+	return &DaysResponse{SiteID: siteID, Days: all[siteID]}, nil
 }
 
 // DaysOf returns the last n UTC days of each of the sites, oldest first,

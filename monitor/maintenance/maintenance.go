@@ -33,7 +33,7 @@ type Window struct {
 	ID    int64  `json:"id"`
 	Title string `json:"title"`
 	// Sites and Tags: the sites it covers, by id or by tag; neither, all.
-	Sites []int    `json:"sites"`
+	Sites []int64  `json:"sites"`
 	Tags  []string `json:"tags"`
 	// Start and End bound a one-off window.
 	Start *time.Time `json:"start"`
@@ -64,7 +64,7 @@ type Period struct {
 // WindowParams are the fields of a window to create or change.
 type WindowParams struct {
 	Title *string   `json:"title,omitempty"`
-	Sites *[]int    `json:"sites,omitempty"`
+	Sites *[]int64  `json:"sites,omitempty"`
 	Tags  *[]string `json:"tags,omitempty"`
 	// Start and End are RFC 3339 times.
 	Start    *string `json:"start,omitempty"`
@@ -132,7 +132,7 @@ func (w *Window) activeAt(at time.Time) bool {
 }
 
 // covers tells whether the window is about a site with the id and tags.
-func (w *Window) covers(id int, tags []string) bool {
+func (w *Window) covers(id int64, tags []string) bool {
 	if len(w.Sites) == 0 && len(w.Tags) == 0 {
 		return true
 	}
@@ -149,7 +149,7 @@ func (w *Window) covers(id int, tags []string) bool {
 
 // Sites are what windows ask of the sites they name.
 type Sites interface {
-	Entries(ctx context.Context, ids []int) ([]*site.Entry, error)
+	Entries(ctx context.Context, ids []int64) ([]*site.Entry, error)
 	Tags(ctx context.Context) ([]string, error)
 }
 
@@ -175,7 +175,7 @@ const windowsRefresh = 5 * time.Second
 
 // Covers tells whether a site, by its id and tags, is in a maintenance
 // window at at.
-func (s *Windows) Covers(ctx context.Context, id int, tags []string, at time.Time) bool {
+func (s *Windows) Covers(ctx context.Context, id int64, tags []string, at time.Time) bool {
 	s.mu.RLock()
 	stale := time.Since(s.loaded) > windowsRefresh
 	all := s.all
@@ -197,8 +197,8 @@ func (s *Windows) Covers(ctx context.Context, id int, tags []string, at time.Tim
 
 // Of returns which of the sites a maintenance window covers at at, by id,
 // as their checks are marked.
-func (s *Windows) Of(ctx context.Context, sites []*site.Entry, at time.Time) map[int]bool {
-	out := map[int]bool{}
+func (s *Windows) Of(ctx context.Context, sites []*site.Entry, at time.Time) map[int64]bool {
+	out := map[int64]bool{}
 	for _, e := range sites {
 		if s.Covers(ctx, e.ID, e.Tags, at) {
 			out[e.ID] = true
@@ -228,15 +228,10 @@ const windowColumns = `id, title, sites, tags, starts_at, ends_at, COALESCE(cron
 
 func scanWindow(row pgx.Row) (*Window, error) {
 	var w Window
-	var sites []int64
 	var seconds int
-	if err := row.Scan(&w.ID, &w.Title, &sites, &w.Tags, &w.Start, &w.End, &w.Cron, &seconds, &w.Timezone,
+	if err := row.Scan(&w.ID, &w.Title, &w.Sites, &w.Tags, &w.Start, &w.End, &w.Cron, &seconds, &w.Timezone,
 		&w.CreatedAt, &w.UpdatedAt); err != nil {
 		return nil, err
-	}
-	w.Sites = make([]int, len(sites))
-	for i, id := range sites {
-		w.Sites[i] = int(id)
 	}
 	if w.Cron != "" {
 		w.duration = time.Duration(seconds) * time.Second

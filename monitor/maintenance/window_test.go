@@ -48,16 +48,16 @@ func TestWindowCovers(t *testing.T) {
 	for _, c := range []struct {
 		name  string
 		w     Window
-		id    int
+		id    int64
 		tags  []string
 		wants bool
 	}{
 		{"every site", Window{}, 7, nil, true},
-		{"by id", Window{Sites: []int{3, 7}}, 7, nil, true},
-		{"another id", Window{Sites: []int{3}}, 7, []string{"db"}, false},
+		{"by id", Window{Sites: []int64{3, 7}}, 7, nil, true},
+		{"another id", Window{Sites: []int64{3}}, 7, []string{"db"}, false},
 		{"by tag", Window{Tags: []string{"db"}}, 7, []string{"web", "db"}, true},
 		{"another tag", Window{Tags: []string{"db"}}, 7, []string{"web"}, false},
-		{"by id or tag", Window{Sites: []int{3}, Tags: []string{"db"}}, 3, nil, true},
+		{"by id or tag", Window{Sites: []int64{3}, Tags: []string{"db"}}, 3, nil, true},
 	} {
 		if got := c.w.covers(c.id, c.tags); got != c.wants {
 			t.Errorf("%s: covers %v, want %v", c.name, got, c.wants)
