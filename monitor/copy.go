@@ -184,11 +184,7 @@ func (s *Service) SiteDeleted(ctx context.Context, id int64) {
 // SitesDeleted forgets the schedule, state and history of deleted sites,
 // a slice of them at a time.
 func (s *Service) SitesDeleted(ctx context.Context, ids []int64) {
-	list := make([]int64, len(ids))
-	for i, id := range ids {
-		list[i] = int64(id)
-	}
-	if err := s.forget(context.WithoutCancel(ctx), list); err != nil {
+	if err := s.forget(context.WithoutCancel(ctx), ids); err != nil {
 		s.log.Warn("could not forget deleted sites; reconciliation will", "sites", len(ids), "err", err)
 	}
 }

@@ -467,7 +467,7 @@ func (s *Windows) Register(srv *api.Server) {
 		if err != nil {
 			return nil, err
 		}
-		return s.getWindow(r.Context(), int64(id))
+		return s.getWindow(r.Context(), id)
 	}, api.Doc{Summary: "A maintenance window", Response: Window{}})
 	srv.Handle("PATCH /maintenance/{id}", func(r *http.Request) (any, error) {
 		id, err := api.PathID(r, "id")
@@ -479,7 +479,7 @@ func (s *Windows) Register(srv *api.Server) {
 		if err != nil {
 			return nil, err
 		}
-		cur, err := s.getWindow(r.Context(), int64(id))
+		cur, err := s.getWindow(r.Context(), id)
 		if err != nil {
 			return nil, err
 		}
@@ -521,7 +521,7 @@ func (s *Windows) Register(srv *api.Server) {
 		if p.Tags != nil {
 			merged.Tags = p.Tags
 		}
-		return s.saveWindow(r.Context(), int64(id), merged)
+		return s.saveWindow(r.Context(), id, merged)
 	}, api.Doc{Summary: "Change the fields given of a maintenance window", Request: WindowParams{}, Response: Window{}})
 	srv.Handle("DELETE /maintenance/{id}", func(r *http.Request) (any, error) {
 		id, err := api.PathID(r, "id")
