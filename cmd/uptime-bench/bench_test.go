@@ -2,8 +2,12 @@ package main
 
 import (
 	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -123,5 +127,43 @@ func TestBareLoopPaced(t *testing.T) {
 	res := checkAll(urls, 50, time.Second, 20)
 	if res.Checks != 20 || res.Seconds < 0.9 || res.Seconds > 3 {
 		t.Fatalf("20 checks at 20 a second: %+v, want about a second", res)
+	}
+}
+
+// The lateness of a window is read from the histogram on /metrics: the
+// rounds started since the first scrape, and the bucket their p99 is in.
+func TestLatenessOfAWindow(t *testing.T) {
+	page := func(counts ...int) string {
+		var b strings.Builder
+		b.WriteString("# TYPE uptime_scheduler_lateness_seconds histogram\n")
+		for i, le := range []string{"0.001", "0.005", "1", "+Inf"} {
+			fmt.Fprintf(&b, "uptime_scheduler_lateness_seconds_bucket{le=%q} %d\n", le, counts[i])
+		}
+		return b.String()
+	}
+	var body atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(body.Load().(string))) }))
+	defer srv.Close()
+	// At first 500 rounds, 400 of them later than a second (an import).
+	body.Store(page(50, 60, 100, 500))
+	before, err := readLateness(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := before.quantile(0.99); !math.IsInf(got, 1) {
+		t.Fatalf("p99 of the first rounds: %g, want beyond the last bound", got)
+	}
+	// Then 1,000 more: 990 within 1 ms, 5 within 5 ms, 5 within a second.
+	body.Store(page(1040, 1055, 1100, 1500))
+	after, err := readLateness(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := after.since(before)
+	if p50, p99 := w.quantile(0.5), w.quantile(0.99); p50 != 0.001 || p99 != 0.001 {
+		t.Fatalf("the window's p50, p99: %g, %g; want 0.001, 0.001", p50, p99)
+	}
+	if p := w.quantile(0.999); p != 1 {
+		t.Fatalf("the window's p99.9: %g, want 1", p)
 	}
 }
