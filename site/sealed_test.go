@@ -230,11 +230,11 @@ func TestSealOlder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var dup int
+	var dup int64
 	db.Raw("SELECT id FROM sites WHERE url = 'http://bob:s3cret-two@old.example/'").Scan(&dup)
 	for range 2 {
 		dups, err := svc.SealOlder(context.Background())
-		if err != nil || !reflect.DeepEqual(dups, []int{dup}) {
+		if err != nil || !reflect.DeepEqual(dups, []int64{dup}) {
 			t.Fatalf("sealing beside a duplicate: %v, %v; want site %d left", dups, err, dup)
 		}
 	}
