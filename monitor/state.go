@@ -171,3 +171,11 @@ func writeShownURLs(ctx context.Context, tx pgx.Tx, ids []int64, urls []string) 
 		FROM unnest($1::bigint[], $2::text[]) AS v(site_id, url) WHERE s.site_id = v.site_id`, ids, urls)
 	return err
 }
+
+// forgetStates deletes the state rows of the sites, in tx.
+func forgetStates(ctx context.Context, tx pgx.Tx, ids []int64) error {
+	if _, err := tx.Exec(ctx, "DELETE FROM site_state WHERE site_id = ANY($1)", ids); err != nil {
+		return fmt.Errorf("forget the state of %d sites: %w", len(ids), err)
+	}
+	return nil
+}

@@ -198,9 +198,6 @@ func (s *Service) policy(t *target) decide.Policy {
 // forgetSlice is how many sites forget removes in one transaction.
 const forgetSlice = 1000
 
-// historyTables are the tables that hold a site's history, by site_id.
-var historyTables = []string{"checks", "checks_day", "rollup_hour", "rollup_day", "rollup_recent", "rollup_late", "incident"}
-
 // forget removes the sites' schedule, state and history, forgetSlice sites
 // a transaction, in the order of their ids. Each transaction first takes
 // the schedule's rows of its sites (see lockScheduled): a check of one of
@@ -237,13 +234,11 @@ func (s *Service) forgetTx(ctx context.Context, ids []int64) error {
 		SELECT site_id FROM monitored WHERE site_id = ANY($1) ORDER BY site_id FOR UPDATE)`, ids); err != nil {
 		return fmt.Errorf("forget %d sites: %w", len(ids), err)
 	}
-	if _, err := tx.Exec(ctx, "DELETE FROM site_state WHERE site_id = ANY($1)", ids); err != nil {
-		return fmt.Errorf("forget the state of %d sites: %w", len(ids), err)
+	if err := forgetStates(ctx, tx, ids); err != nil {
+		return err
 	}
-	for _, table := range historyTables {
-		if _, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE site_id = ANY($1)", ids); err != nil {
-			return fmt.Errorf("forget the history of %d sites: %w", len(ids), err)
-		}
+	if err := history.Forget(ctx, tx, ids); err != nil {
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("forget %d sites: %w", len(ids), err)

@@ -5,9 +5,12 @@
 package history
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -29,4 +32,17 @@ type History struct {
 // New returns the history kept in db.
 func New(db *pgxpool.Pool, opts Options, log *slog.Logger) *History {
 	return &History{db: db, opts: opts, log: log}
+}
+
+// tables are the tables that hold a site's history, by site_id.
+var tables = []string{"checks", "checks_day", "rollup_hour", "rollup_day", "rollup_recent", "rollup_late", "incident"}
+
+// Forget deletes the history of the sites, in tx.
+func Forget(ctx context.Context, tx pgx.Tx, ids []int64) error {
+	for _, table := range tables {
+		if _, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE site_id = ANY($1)", ids); err != nil {
+			return fmt.Errorf("forget the history of %d sites: %w", len(ids), err)
+		}
+	}
+	return nil
 }
