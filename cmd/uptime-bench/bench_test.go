@@ -139,6 +139,7 @@ func TestLatenessOfAWindow(t *testing.T) {
 		for i, le := range []string{"0.001", "0.005", "1", "+Inf"} {
 			fmt.Fprintf(&b, "uptime_scheduler_lateness_seconds_bucket{le=%q} %d\n", le, counts[i])
 		}
+		fmt.Fprintf(&b, "uptime_scheduler_lateness_seconds_sum 1\nuptime_scheduler_lateness_seconds_count %d\n", counts[3])
 		return b.String()
 	}
 	var body atomic.Value

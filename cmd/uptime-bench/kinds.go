@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -145,17 +146,11 @@ func parseKinds(list string) ([]string, error) {
 	var kinds []string
 	for k := range strings.SplitSeq(list, ",") {
 		k = strings.TrimSpace(k)
-		known := false
-		for _, b := range benchKinds {
-			known = known || b == k
-		}
-		if !known {
+		if !slices.Contains(benchKinds, k) {
 			return nil, fmt.Errorf("-kinds: %q is not one of %s", k, strings.Join(benchKinds, ", "))
 		}
-		for _, seen := range kinds {
-			if seen == k {
-				return nil, fmt.Errorf("-kinds: %q is named twice", k)
-			}
+		if slices.Contains(kinds, k) {
+			return nil, fmt.Errorf("-kinds: %q is named twice", k)
 		}
 		kinds = append(kinds, k)
 	}

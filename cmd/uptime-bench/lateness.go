@@ -1,13 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"math"
 	"net/http"
 	"slices"
-	"strconv"
-	"strings"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // latenessBuckets is the cumulative histogram of the scheduler's lateness
@@ -26,34 +26,23 @@ func readLateness(base string) (latenessBuckets, error) {
 		return h, err
 	}
 	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	const prefix = `uptime_scheduler_lateness_seconds_bucket{le="`
-	for sc.Scan() {
-		line, ok := strings.CutPrefix(sc.Text(), prefix)
-		if !ok {
-			continue
-		}
-		le, rest, ok := strings.Cut(line, `"} `)
-		if !ok {
-			continue
-		}
-		bound := math.Inf(1)
-		if le != "+Inf" {
-			if bound, err = strconv.ParseFloat(le, 64); err != nil {
-				return h, fmt.Errorf("/metrics: %q", sc.Text())
-			}
-		}
-		n, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-		if err != nil {
-			return h, fmt.Errorf("/metrics: %q", sc.Text())
-		}
-		h.bounds, h.counts = append(h.bounds, bound), append(h.counts, n)
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return h, fmt.Errorf("/metrics: %w", err)
 	}
-	if len(h.bounds) == 0 {
-		return h, fmt.Errorf("/metrics has no uptime_scheduler_lateness_seconds")
+	fam := fams["uptime_scheduler_lateness_seconds"]
+	if fam == nil || len(fam.GetMetric()) != 1 || fam.GetMetric()[0].GetHistogram() == nil {
+		return h, fmt.Errorf("/metrics has no uptime_scheduler_lateness_seconds histogram")
 	}
-	return h, sc.Err()
+	hist := fam.GetMetric()[0].GetHistogram()
+	for _, b := range hist.GetBucket() {
+		h.bounds, h.counts = append(h.bounds, b.GetUpperBound()), append(h.counts, float64(b.GetCumulativeCount()))
+	}
+	if len(h.bounds) == 0 || !math.IsInf(h.bounds[len(h.bounds)-1], 1) {
+		h.bounds, h.counts = append(h.bounds, math.Inf(1)), append(h.counts, float64(hist.GetSampleCount()))
+	}
+	return h, nil
 }
 
 // since is the histogram of the rounds started after o was read.
