@@ -58,15 +58,20 @@ const valueHint = { latency: "800ms", status: "200", body: "text", json: "ok, 42
 function assertionEditor(id, h) {
   const rows = h("div", { class: "assertions" });
   const box = h("div", { id, tabindex: "-1" }, rows);
+  // Each row's parts are labelled by its place, again after a row goes.
+  const parts = { source: "what of the answer", path: "path", op: "comparison", value: "value" };
+  const label = () => [...rows.children].forEach((r, i) => {
+    for (const [part, what] of Object.entries(parts)) {
+      r.querySelector(`[data-part="${part}"]`).setAttribute("aria-label", `Assertion ${i + 1}: ${what}`);
+    }
+    r.querySelector("button").setAttribute("aria-label", `Remove assertion ${i + 1}`);
+  });
   const row = (a = { source: "json", op: "==" }) => {
-    const n = rows.children.length + 1;
-    const source = h("select", { "aria-label": `Assertion ${n}: what of the answer`, "data-part": "source" },
+    const source = h("select", { "data-part": "source" },
       ...Object.keys(assertOps).map((s) => h("option", { value: s, text: s })));
-    const path = h("input", { type: "text", autocomplete: "off", spellcheck: "false", "data-part": "path",
-      "aria-label": `Assertion ${n}: path` });
-    const op = h("select", { "aria-label": `Assertion ${n}: comparison`, "data-part": "op" });
-    const value = h("input", { type: "text", autocomplete: "off", spellcheck: "false", "data-part": "value",
-      "aria-label": `Assertion ${n}: value` });
+    const path = h("input", { type: "text", autocomplete: "off", spellcheck: "false", "data-part": "path" });
+    const op = h("select", { "data-part": "op" });
+    const value = h("input", { type: "text", autocomplete: "off", spellcheck: "false", "data-part": "value" });
     const shape = () => {
       const ops = assertOps[source.value];
       const was = op.value;
@@ -79,10 +84,11 @@ function assertionEditor(id, h) {
     };
     source.addEventListener("change", shape);
     op.addEventListener("change", shape);
-    const remove = h("button", { type: "button", class: "secondary", text: "Remove", "aria-label": `Remove assertion ${n}` });
+    const remove = h("button", { type: "button", class: "secondary", text: "Remove" });
     const r = h("div", { class: "assertion" }, source, path, op, value, remove);
     remove.addEventListener("click", () => {
       r.remove();
+      label();
       box.dispatchEvent(new Event("input", { bubbles: true }));
     });
     source.value = a.source;
@@ -92,6 +98,7 @@ function assertionEditor(id, h) {
     path.value = a.path || "";
     value.value = a.value === undefined || a.value === null ? "" : showValue(a.value);
     rows.append(r);
+    label();
     return r;
   };
   const add = h("button", { type: "button", class: "secondary", text: "Add an assertion" });
