@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -33,6 +34,7 @@ import (
 	"uptime/internal/dbutil"
 	"uptime/internal/fakeslack"
 	"uptime/internal/pglocal"
+	"uptime/internal/wait"
 )
 
 // chaosInterval is how often sites are checked in these tests.
@@ -160,9 +162,10 @@ func report(t *testing.T, f faultFigures) {
 // and returns when that was.
 func (f *chaosFarm) waitRound(t *testing.T, sites int, after time.Time, within time.Duration) time.Time {
 	t.Helper()
-	for deadline := time.Now().Add(within); ; time.Sleep(20 * time.Millisecond) {
+	var last time.Time
+	wait.For(t, within, func() error {
 		f.mu.Lock()
-		var last time.Time
+		last = time.Time{}
 		all := true
 		for i := 1; i <= sites; i++ {
 			hs := f.hits[i]
@@ -176,12 +179,11 @@ func (f *chaosFarm) waitRound(t *testing.T, sites int, after time.Time, within t
 		}
 		f.mu.Unlock()
 		if all {
-			return last
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not every site was checked within %s after %s", within, after.Format(time.TimeOnly))
-		}
-	}
+		return fmt.Errorf("not every site was checked within %s after %s", within, after.Format(time.TimeOnly))
+	})
+	return last
 }
 
 // reachableDir returns a new directory the postgres user can reach, removed
@@ -247,18 +249,16 @@ func TestChaosKillLoop(t *testing.T) {
 	var worstRecovery time.Duration
 	for kill := 1; kill <= 5; kill++ {
 		// Kill while the slow site's check is in flight: mid-round.
-		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		wait.For(t, 30*time.Second, func() error {
 			farm.mu.Lock()
 			hs := farm.hits[1]
 			inFlight := len(hs) > 0 && time.Since(hs[len(hs)-1]) < time.Second
 			farm.mu.Unlock()
 			if inFlight {
-				break
+				return nil
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("kill %d: no round in progress within 30s", kill)
-			}
-		}
+			return fmt.Errorf("kill %d: no round in progress within 30s", kill)
+		})
 		p.kill()
 		killedAt := time.Now()
 		p.start(t)
@@ -339,17 +339,15 @@ func TestChaosDatabaseOutage(t *testing.T) {
 	// The first round recorded after the restart.
 	db := connect(t, cluster.URL("postgres"), "monitor")
 	var recovery time.Duration
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	wait.For(t, 60*time.Second, func() error {
 		var n int
 		db.QueryRow(ctx, "SELECT count(DISTINCT site_id) FROM checks WHERE checked_at > $1", startedAt).Scan(&n)
 		if n == sites {
 			recovery = time.Since(startedAt)
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d sites checked and recorded within 60s of PostgreSQL's return", n, sites)
-		}
-	}
+		return fmt.Errorf("only %d of %d sites checked and recorded within 60s of PostgreSQL's return", n, sites)
+	})
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		if status, _ := p.Do(t, "GET", "/readyz", ""); status == 200 {
 			break
@@ -431,16 +429,14 @@ func TestChaosFullDisk(t *testing.T) {
 		db = connect(t, cluster.URL("postgres"), "monitor")
 	}
 	var recovery time.Duration
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	wait.For(t, 60*time.Second, func() error {
 		status, _ := p.Do(t, "POST", "/site", `{"url": "`+farm.url(999)+`"}`)
 		if status == 200 {
 			recovery = time.Since(freedAt)
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("POST /site still %d a minute after the disk was freed", status)
-		}
-	}
+		return fmt.Errorf("POST /site still %d a minute after the disk was freed", status)
+	})
 	// Checks are recorded again: a few rounds after the disk has room.
 	time.Sleep(10 * time.Second)
 	var after int
@@ -533,22 +529,24 @@ func TestChaosKillDuringDelivery(t *testing.T) {
 	}))
 	defer hook.Close()
 	p := siteGoesDown(t, slack, fmt.Sprintf(`{"name": "hook", "url": %q}`, hook.URL))
-	for deadline := time.Now().Add(30 * time.Second); slack.Attempts() == 0 && len(slack.Bodies()) == 0 || hookArrivals.Load() == 0; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no delivery to Slack and the channel within 30s")
+	wait.For(t, 30*time.Second, func() error {
+		if slack.Attempts() == 0 && len(slack.Bodies()) == 0 || hookArrivals.Load() == 0 {
+			return errors.New("no delivery to Slack and the channel within 30s")
 		}
-	}
+		return nil
+	})
 	p.kill()
 	killedAt := time.Now()
 	slack.Delay(0)
 	hookDelay.Store(0)
 	p.start(t)
 	msgs := slack.Wait(2, 5*time.Minute)
-	for deadline := time.Now().Add(time.Minute); hookArrivals.Load() < 2; time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the channel had %d deliveries of the down alert, want the one in flight and its redelivery", hookArrivals.Load())
+	wait.For(t, time.Minute, func() error {
+		if hookArrivals.Load() < 2 {
+			return fmt.Errorf("the channel had %d deliveries of the down alert, want the one in flight and its redelivery", hookArrivals.Load())
 		}
-	}
+		return nil
+	})
 	f := faultFigures{fault: "SIGKILL during a Slack and a channel delivery", sites: 1, window: time.Since(killedAt).Round(time.Second),
 		recoveryIn: time.Since(killedAt)}
 	f.note = fmt.Sprintf("messages Slack had: %d, the webhook channel: %d (each the one in flight, then the rescued retry); redelivered %s after the kill (River rescues after 2 min, checked every 30 s)",
@@ -610,16 +608,14 @@ func TestChaosKillDuringRollup(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	closed := time.Now().UTC().Add(-2 * time.Minute).Truncate(time.Hour)
-	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+	wait.For(t, 5*time.Minute, func() error {
 		var hours, days *time.Time
 		db.QueryRow(ctx, "SELECT hours_until, days_until FROM rollup_done").Scan(&hours, &days)
 		if hours != nil && days != nil && !hours.Before(closed) && !days.Before(today) {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("rolled up to %v (hours) and %v (days) 5 minutes after the last restart, want %s and %s", hours, days, closed, today)
-		}
-	}
+		return fmt.Errorf("rolled up to %v (hours) and %v (days) 5 minutes after the last restart, want %s and %s", hours, days, closed, today)
+	})
 	for _, span := range []struct{ table, column, unit string }{{"rollup_hour", "hour", "hour"}, {"rollup_day", "day", "day"}} {
 		var wrong, spans int
 		if err := db.QueryRow(ctx, fmt.Sprintf(`WITH raw AS (
@@ -782,11 +778,12 @@ func TestChaosPostmasterKilledWhileJobsComplete(t *testing.T) {
 			farm.mu.Unlock()
 		})
 	}
-	for deadline := time.Now().Add(30 * time.Second); len(slack.Bodies()) < 10; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d messages reached Slack within 30s of the first site going down", len(slack.Bodies()))
+	wait.For(t, 30*time.Second, func() error {
+		if len(slack.Bodies()) < 10 {
+			return fmt.Errorf("only %d messages reached Slack within 30s of the first site going down", len(slack.Bodies()))
 		}
-	}
+		return nil
+	})
 	b, err := os.ReadFile(filepath.Join(cluster.DataDir(), "postmaster.pid"))
 	if err != nil {
 		t.Fatal(err)
@@ -822,7 +819,7 @@ func TestChaosPostmasterKilledWhileJobsComplete(t *testing.T) {
 		pending  int
 		lastSeen string
 	)
-	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(time.Second) {
+	wait.For(t, 5*time.Minute, func() error {
 		clear(downs)
 		clear(ups)
 		rows, err := db.Query(ctx, `SELECT site_id, count(*), count(ended_at) FROM incident GROUP BY site_id`)
@@ -840,12 +837,10 @@ func TestChaosPostmasterKilledWhileJobsComplete(t *testing.T) {
 		lastSeen = fmt.Sprintf("%d jobs pending; Slack %v; webhook %v; on record %v down, %v up", pending, got, hookedCopy(&hookMu, hooked), downs, ups)
 		if pending == 0 && len(downs) > 0 && allBackUp(downs, ups) && sameDeliveries(got, downs, ups) && sameDeliveries(hookedCopy(&hookMu, hooked), downs, ups) {
 			settled = time.Since(killedAt)
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("5 minutes after the postmaster was killed, deliveries do not match the changes on record: %s", lastSeen)
-		}
-	}
+		return fmt.Errorf("5 minutes after the postmaster was killed, deliveries do not match the changes on record: %s", lastSeen)
+	})
 	var discarded int
 	// Check jobs that failed while PostgreSQL was away are discarded by
 	// design (their checks could not be recorded; the next rounds are

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"uptime/internal/wait"
 	"uptime/monitor/schedule"
 )
 
@@ -55,11 +56,12 @@ func killDuringCheckAll(t *testing.T, kills int) {
 
 	for round := 1; round <= kills; round++ {
 		// Wait until a scheduled round is checking the slow site, then kill.
-		for deadline := time.Now().Add(60 * time.Second); slow.hits.Load() < 3 || slow.inFlight.Load() == 0; time.Sleep(5 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("kill %d: no scheduled check of the slow site in progress within 60s (%d hits)", round, slow.hits.Load())
+		wait.For(t, 60*time.Second, func() error {
+			if slow.hits.Load() < 3 || slow.inFlight.Load() == 0 {
+				return fmt.Errorf("kill %d: no scheduled check of the slow site in progress within 60s (%d hits)", round, slow.hits.Load())
 			}
-		}
+			return nil
+		})
 		p.kill()
 		killedAt := fast.hits.Load()
 		slow.hits.Store(0)

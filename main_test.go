@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"uptime/internal/apptest"
 	"uptime/internal/fakeslack"
 	"uptime/internal/pglocal"
+	"uptime/internal/wait"
 )
 
 // program is the real uptime binary, run as a user runs it.
@@ -105,17 +107,15 @@ func waitDelivery(t *testing.T, p *program, state string) {
 	ctx := context.Background()
 	conn := p.monitorDB(t)
 	defer conn.Close(ctx)
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	wait.For(t, 20*time.Second, func() error {
 		var got string
 		err := conn.QueryRow(ctx, `SELECT state FROM river_job WHERE kind = 'uptime-transition.slack-notification'
 			ORDER BY id DESC LIMIT 1`).Scan(&got)
 		if err == nil && got == state {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the delivery job is %q (%v), want %q", got, err, state)
-		}
-	}
+		return fmt.Errorf("the delivery job is %q (%v), want %q", got, err, state)
+	})
 }
 
 // stopCluster stops a local cluster that a killed program left running.
@@ -269,11 +269,12 @@ func TestTutorial(t *testing.T) {
 	status.Store(500)
 	attempts := slack.Attempts()
 	p.Call(t, "POST", "/check/1", "", &up)
-	for deadline := time.Now().Add(20 * time.Second); slack.Attempts() == attempts; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no delivery attempt after the site went down")
+	wait.For(t, 20*time.Second, func() error {
+		if slack.Attempts() == attempts {
+			return errors.New("no delivery attempt after the site went down")
 		}
-	}
+		return nil
+	})
 	// Wait until the failed attempt is on record, so the restarted process
 	// retries it on River's schedule rather than after the stuck-job rescue.
 	waitDelivery(t, p, "retryable")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 	"uptime/internal/fakeslack"
 	"uptime/internal/pgtest"
 	"uptime/internal/testnet"
+	"uptime/internal/wait"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -243,18 +245,16 @@ func newBalancer(t *testing.T, addrs ...string) *httptest.Server {
 	}))
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })
 	// Clients come once every instance is ready, as after a deployment.
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	wait.For(t, 30*time.Second, func() error {
 		all := true
 		for i := range b.ready {
 			all = all && b.ready[i].Load()
 		}
 		if all {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the instances behind the balancer were not all ready within 30s")
-		}
-	}
+		return errors.New("the instances behind the balancer were not all ready within 30s")
+	})
 	return srv
 }
 
@@ -265,7 +265,9 @@ func newBalancer(t *testing.T, addrs ...string) *httptest.Server {
 // must finish, and every site must be checked in every round throughout.
 func TestRollingRestart(t *testing.T) {
 	farm := testnet.NewFarm(t)
+	var slowHits atomic.Int64
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		slowHits.Add(1)
 		time.Sleep(1500 * time.Millisecond)
 	}))
 	defer slow.Close()
@@ -339,11 +341,12 @@ func TestRollingRestart(t *testing.T) {
 	// A request in flight when the signal comes: checking the slow site
 	// takes 1.5s, longer than it takes the signal to arrive.
 	inFlight := make(chan int, 1)
+	hits := slowHits.Load()
 	go func() {
 		code, _ := a.Do(t, "POST", fmt.Sprintf("/check/%d", slowSite.ID), "")
 		inFlight <- code
 	}()
-	time.Sleep(300 * time.Millisecond)
+	wait.Until(t, 10*time.Second, "the slow site's check did not begin", func() bool { return slowHits.Load() > hits })
 	stopped := time.Now()
 	a.stop(t)
 	t.Logf("SIGTERM to exit: %s", time.Since(stopped).Round(10*time.Millisecond))

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"uptime/internal/api"
+	"uptime/internal/wait"
 )
 
 // rss reads a process's resident memory and its peak, in MiB.
@@ -79,14 +80,12 @@ func TestReadsBenchmark(t *testing.T) {
 	// minute at most) are over before the reads are measured: they are
 	// the import's cost, not the reads'.
 	last := fmt.Sprintf("/status?ids=%d", sites)
-	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(time.Second) {
+	wait.For(t, 5*time.Minute, func() error {
 		if _, body := p.Do(t, "GET", last, ""); strings.Contains(body, "checked_at") {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the imported sites' first checks did not end in 5 minutes")
-		}
-	}
+		return fmt.Errorf("the imported sites' first checks did not end in 5 minutes")
+	})
 	time.Sleep(2 * time.Second)
 	var ids []string
 	for id := 1; id <= 50; id++ {

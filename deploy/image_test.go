@@ -15,6 +15,7 @@ import (
 	"uptime/internal/apptest"
 	"uptime/internal/pgtest"
 	"uptime/internal/testnet"
+	"uptime/internal/wait"
 )
 
 // podman runs the project's podman wrapper, failing the test with what
@@ -100,17 +101,15 @@ func TestImageRunsTwoInstances(t *testing.T) {
 		instances = append(instances, apptest.Client{URL: "http://127.0.0.1:" + port, Key: key})
 	}
 	for i, c := range instances {
-		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(250 * time.Millisecond) {
+		wait.For(t, 2*time.Minute, func() error {
 			if status, _ := doQuiet(c, "/readyz"); status == 200 {
-				break
+				return nil
 			}
 			if podman(t, "inspect", "--format", "{{.State.Running}}", names[i]) != "true" {
 				t.Fatalf("%s stopped before it was ready", names[i])
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s was not ready on /readyz within 2 minutes", names[i])
-			}
-		}
+			return fmt.Errorf("%s was not ready on /readyz within 2 minutes", names[i])
+		})
 		// The process in the container is not root.
 		pid := podman(t, "inspect", "--format", "{{.State.Pid}}", names[i])
 		status, err := os.ReadFile("/proc/" + pid + "/status")

@@ -132,7 +132,7 @@ func TestURLsAreShownAsText(t *testing.T) {
 	p.waitFor(`!document.getElementById("detail-dialog").open`)
 	p.do(chromedp.Click(chromedp.CSS("#sites tr .delete")))
 	p.waitFor(`document.getElementById("confirm-url").textContent === ` + fmt.Sprintf("%q", url))
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // an image inserted from the URL would load meanwhile
 	// The detail view's badges are the page's only images.
 	if n := eval[int](p, `[...document.querySelectorAll("img")].filter((i) => !i.closest("#detail-badges")).length`); n != 0 {
 		t.Fatalf("%d img elements on the page: a URL was inserted as HTML", n)

@@ -1,6 +1,7 @@
 package frontend_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"uptime/internal/apptest"
+	"uptime/internal/wait"
 )
 
 // The detail view shows the last 90 days from GET /history/:id?days=90,
@@ -18,16 +20,14 @@ func TestDetailShowsNinetyDays(t *testing.T) {
 	srv := healthy(t)
 	id := a.AddSite(t, srv.URL)
 	// The first check of a new site comes in the background.
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	wait.For(t, 15*time.Second, func() error {
 		var st struct{ Sites map[string]any }
 		a.Call(t, "GET", fmt.Sprintf("/status?ids=%d", id), "", &st)
 		if len(st.Sites) == 1 {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the new site was not checked within 15s")
-		}
-	}
+		return errors.New("the new site was not checked within 15s")
+	})
 	p := open(t, a)
 	p.waitFor(row(srv.URL) + ` !== undefined && document.querySelector("#sites tr .site-url") !== null`)
 	p.do(chromedp.Click(chromedp.CSS("#sites tr .site-url")))

@@ -3,6 +3,7 @@ package frontend_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image/png"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"uptime/internal/apptest"
 	"uptime/internal/pgtest"
+	"uptime/internal/wait"
 )
 
 // A public status page, opened in Chromium: the overall line, each site's
@@ -35,18 +37,16 @@ func TestStatusPageInBrowser(t *testing.T) {
 		a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, "name": %q}`, s.url, s.name), &created)
 		ids = append(ids, created.ID)
 	}
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	wait.For(t, 15*time.Second, func() error {
 		var st struct {
 			Sites map[string]struct{ Up bool }
 		}
 		a.Call(t, "GET", "/status", "", &st)
 		if s, ok := st.Sites[fmt.Sprint(ids[3])]; ok && !s.Up && len(st.Sites) == 4 {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the sites were not checked within 15s")
-		}
-	}
+		return errors.New("the sites were not checked within 15s")
+	})
 
 	// The 89 days before today, as the daily rollups of a site checked
 	// every 5 minutes would hold them: a bad day for the API, two for

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"uptime/internal/wait"
 	"uptime/site"
 )
 
@@ -69,7 +70,7 @@ func BenchmarkCheckAll(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	time.Sleep(2 * time.Second) // let the site-added checks finish
+	wait.Until(b, 60*time.Second, "the sites' first checks did not end", func() bool { return len(e.status(b)) == 1000 })
 	b.ResetTimer()
 	for b.Loop() {
 		if err := e.mon.CheckAll(ctx); err != nil {

@@ -2,11 +2,13 @@ package monitor_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"uptime/internal/dbutil"
 	"uptime/internal/pgtest"
+	"uptime/internal/wait"
 	"uptime/monitor"
 	"uptime/site"
 )
@@ -28,15 +30,13 @@ func TestTwoInstancesRunCheckAllOncePerTick(t *testing.T) {
 	// Count from the first run: electing a leader can take a few seconds.
 	ctx := context.Background()
 	var first time.Time
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	wait.For(t, 30*time.Second, func() error {
 		err := a.db.QueryRow(ctx, "SELECT min(created_at) FROM river_job WHERE kind = 'check-all'").Scan(&first)
 		if err == nil {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("no check-all run within 30s")
-		}
-	}
+		return errors.New("no check-all run within 30s")
+	})
 	time.Sleep(6 * time.Second)
 	var runs int
 	var elapsed time.Duration

@@ -7,9 +7,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"uptime/internal/wait"
 	"uptime/monitor"
 	"uptime/monitor/status"
 )
@@ -134,6 +136,7 @@ func TestPruneWhileChecking(t *testing.T) {
 	// Check-alls one after another while the prune runs.
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	var rounds atomic.Int64
 	wg.Go(func() {
 		for {
 			select {
@@ -142,9 +145,10 @@ func TestPruneWhileChecking(t *testing.T) {
 			default:
 			}
 			e.Do(t, "POST", "/check-all", "")
+			rounds.Add(1)
 		}
 	})
-	time.Sleep(300 * time.Millisecond)
+	wait.Until(t, 30*time.Second, "no check-all ended", func() bool { return rounds.Load() > 0 })
 	var pruned struct{ Deleted int }
 	e.Call(t, "POST", "/site/import?prune=true", `{"sites": []}`, &pruned)
 	close(stop)
@@ -183,21 +187,19 @@ func TestImportedSitesAreCheckedAtOnce(t *testing.T) {
 	rows = append(rows, fmt.Sprintf(`{"url": "%s/paused", "interval": "1h", "paused": true}`, srv.URL))
 	e.Call(t, "POST", "/site/import", `{"sites": [`+strings.Join(rows, ",")+`]}`, nil)
 	var st map[string]status.SiteStatus
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if st = e.status(t); len(st) >= 5 {
-			break
+	wait.For(t, 15*time.Second, func() error {
+		if st = e.status(t); len(st) < 5 {
+			return fmt.Errorf("%d of 5 imported sites checked after the import", len(st))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of 5 imported sites checked within 15s of the import", len(st))
-		}
-	}
-	time.Sleep(500 * time.Millisecond)
+		return nil
+	})
+	time.Sleep(500 * time.Millisecond) // a check of the paused site would come meanwhile
 	if st = e.status(t); len(st) != 5 {
 		t.Errorf("/status has %d sites, want the 5 imported and not the paused one", len(st))
 	}
 	checks := e.countChecks(t, 1)
 	e.Call(t, "POST", "/site/import", `{"sites": [`+strings.Replace(strings.Join(rows, ","), `"interval": "1h"`, `"interval": "2h"`, 1)+`]}`, nil)
-	time.Sleep(time.Second)
+	time.Sleep(time.Second) // a check it made would come meanwhile
 	if n := e.countChecks(t, 1); n != checks {
 		t.Errorf("a site the import only changed was checked again: %d checks, had %d", n, checks)
 	}

@@ -19,6 +19,7 @@ import (
 	"uptime/internal/pgtest"
 	"uptime/internal/pubsub"
 	"uptime/internal/queue"
+	"uptime/internal/wait"
 	"uptime/monitor"
 	"uptime/monitor/event"
 	"uptime/monitor/history"
@@ -505,7 +506,12 @@ func TestTwoInstancesRollingUpAtOnceCountEachHourOnce(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(100 * time.Millisecond)
+	writes := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(written)
+	}
+	wait.Until(t, 10*time.Second, "the writers wrote nothing", func() bool { return writes() >= 8 })
 	var rollers sync.WaitGroup
 	for _, m := range []*monitor.Service{monA, monB, monA, monB} {
 		rollers.Add(1)
@@ -517,7 +523,8 @@ func TestTwoInstancesRollingUpAtOnceCountEachHourOnce(t *testing.T) {
 		}()
 	}
 	rollers.Wait()
-	time.Sleep(100 * time.Millisecond)
+	after := writes()
+	wait.Until(t, 10*time.Second, "the writers wrote nothing after the roll-ups", func() bool { return writes() >= after+8 })
 	close(stop)
 	wg.Wait()
 	// The checks that came after the close are late: one more run takes them.

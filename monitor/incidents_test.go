@@ -9,6 +9,7 @@ import (
 
 	"uptime/internal/dbutil"
 	"uptime/internal/pgtest"
+	"uptime/internal/wait"
 	"uptime/monitor"
 	"uptime/monitor/history"
 )
@@ -80,15 +81,13 @@ func TestIncidents(t *testing.T) {
 	}
 	// A site deleted takes its incidents with it.
 	e.Call(t, "DELETE", fmt.Sprintf("/site/%d", other.ID), "", nil)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	wait.For(t, 10*time.Second, func() error {
 		e.Call(t, "GET", fmt.Sprintf("/incident?site=%d", other.ID), "", &got)
 		if len(got.Incidents) == 0 {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the deleted site's incidents are still there: %+v", got.Incidents)
-		}
-	}
+		return fmt.Errorf("the deleted site's incidents are still there: %+v", got.Incidents)
+	})
 }
 
 // A site down when the incidents arrive is in one from when it went down.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"uptime/internal/wait"
 	"uptime/monitor"
 	"uptime/monitor/check"
 	"uptime/monitor/history"
@@ -47,15 +48,13 @@ func TestChecksNameTheirLocation(t *testing.T) {
 		}
 	}
 	var locs locations.LocationsResponse
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	wait.For(t, 10*time.Second, func() error {
 		e.Call(t, "GET", "/location", "", &locs)
 		if len(locs.Locations) == 1 {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("locations %+v, want this instance's", locs)
-		}
-	}
+		return fmt.Errorf("locations %+v, want this instance's", locs)
+	})
 	l := locs.Locations[0]
 	if l.Name != "eu-west" || !l.Alive || len(l.Instances) != 1 || l.Instances[0].Version != "v1.2.3" || !l.Instances[0].Alive {
 		t.Errorf("location %+v, want eu-west alive with this instance", l)

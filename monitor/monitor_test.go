@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"uptime/internal/testnet"
+	"uptime/internal/wait"
 	"uptime/monitor"
 	"uptime/monitor/history"
 	"uptime/monitor/status"
@@ -225,18 +226,14 @@ func TestNewSiteIsCheckedAtOnce(t *testing.T) {
 	e := setup(t, setupOpts{})
 	_, srv := newSwitchable(t, 200)
 	s := e.addSite(t, srv.URL)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if st, ok := e.status(t)[fmt.Sprint(s.ID)]; ok {
-			if !st.Up || st.StatusCode != 200 {
-				t.Fatalf("first status = %+v", st)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("a new site was not checked within 10s of being added")
-		}
-		time.Sleep(50 * time.Millisecond)
+	var st status.SiteStatus
+	wait.Until(t, 10*time.Second, "a new site was not checked after being added", func() bool {
+		var ok bool
+		st, ok = e.status(t)[fmt.Sprint(s.ID)]
+		return ok
+	})
+	if !st.Up || st.StatusCode != 200 {
+		t.Fatalf("first status = %+v", st)
 	}
 }
 
@@ -311,8 +308,7 @@ func TestHistoryAndUptime(t *testing.T) {
 	e := setup(t, setupOpts{opts: monitor.Options{Confirmations: 0}})
 	sw, srv := newSwitchable(t, 200)
 	s := e.addSite(t, srv.URL)
-	// Wait for the site-added check, then start from a known history.
-	time.Sleep(500 * time.Millisecond)
+	// addSite waited for the site-added check: start from a known history.
 	e.db.Exec(context.Background(), "DELETE FROM checks")
 	for _, code := range []int{200, 200, 200, 500} {
 		sw.set(code)

@@ -2,6 +2,7 @@ package monitor_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"uptime/internal/dbutil"
 	"uptime/internal/pgtest"
 	"uptime/internal/queue"
+	"uptime/internal/wait"
 	"uptime/monitor"
 	"uptime/monitor/event"
 	"uptime/monitor/history"
@@ -64,11 +66,12 @@ func TestSitesAreCheckedAtTheirOwnInterval(t *testing.T) {
 	e.addWith(t, u4, `"interval": "1m"`)
 
 	// Pause the third once it has been checked by the scheduler too.
-	for deadline := time.Now().Add(25 * time.Second); pausedLater.hits.Load() < 2; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("a 10s site was checked %d times in 25s", pausedLater.hits.Load())
+	wait.For(t, 25*time.Second, func() error {
+		if n := pausedLater.hits.Load(); n < 2 {
+			return fmt.Errorf("a 10s site was checked %d times", n)
 		}
-	}
+		return nil
+	})
 	e.Call(t, "PATCH", fmt.Sprintf("/site/%d", later.ID), `{"paused": true}`, nil)
 	// A check already under way may still land.
 	time.Sleep(time.Second)
@@ -110,11 +113,12 @@ func TestALateRoundIsMissedNotRun(t *testing.T) {
 	e := setup(t, setupOpts{})
 	c, url := newCounter(t)
 	s := e.addWith(t, url, `"interval": "1m"`)
-	for deadline := time.Now().Add(10 * time.Second); c.hits.Load() == 0; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the site was not checked when added")
+	wait.For(t, 10*time.Second, func() error {
+		if c.hits.Load() == 0 {
+			return errors.New("the site was not checked when added")
 		}
-	}
+		return nil
+	})
 	hits, missed := c.hits.Load(), e.mon.Scheduler().Missed
 	ctx := context.Background()
 	// Due 35s ago, claimed 40s ago: started 37s late, over half of 1m.
@@ -127,19 +131,17 @@ func TestALateRoundIsMissedNotRun(t *testing.T) {
 		WHERE kind = 'check-sites' AND state = 'scheduled'`); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	wait.For(t, 15*time.Second, func() error {
 		var done bool
 		if err := e.db.QueryRow(ctx, `SELECT NOT EXISTS (SELECT FROM river_job
 			WHERE kind = 'check-sites' AND finalized_at IS NULL AND (args->'sites'->>0)::int = $1)`, s.ID).Scan(&done); err != nil {
 			t.Fatal(err)
 		}
 		if done {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the late check-sites job did not end within 15s")
-		}
-	}
+		return errors.New("the late check-sites job did not end within 15s")
+	})
 	if n := c.hits.Load() - hits; n != 0 {
 		t.Errorf("a round 37s late of a 1m site was checked %d times, want none", n)
 	}
@@ -260,7 +262,7 @@ func TestPausedSitesAreLeftAlone(t *testing.T) {
 		t.Fatalf("POST /check of a paused site = %d %s, want 400 saying it is paused", status, body)
 	}
 	e.Call(t, "POST", "/check-all", "", nil)
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // a request to it would come meanwhile
 	if n := c.hits.Load(); n != 0 {
 		t.Fatalf("a paused site got %d requests", n)
 	}

@@ -2,6 +2,7 @@ package monitor_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"uptime/internal/pubsub"
 	"uptime/internal/queue"
 	"uptime/internal/testnet"
+	"uptime/internal/wait"
 	"uptime/monitor"
 	"uptime/monitor/event"
 	"uptime/monitor/status"
@@ -127,13 +129,7 @@ func setup(t testing.TB, so setupOpts) *env {
 	e.URL = ts.URL
 	// Cron's first check-all runs once River has elected a leader; waiting
 	// for it keeps it from adding checks to the ones a test counts.
-	deadline := time.Now().Add(15 * time.Second)
-	for !e.ticked(t) {
-		if time.Now().After(deadline) {
-			t.Fatal("cron's first check-all did not run within 15s of start-up")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.Until(t, 15*time.Second, "cron's first check-all did not run after start-up", func() bool { return e.ticked(t) })
 	return e
 }
 
@@ -150,22 +146,15 @@ func (e *env) addSite(t *testing.T, url string) site.Site {
 // waitFirstCheck waits for the site-added job of a site to end.
 func (e *env) waitFirstCheck(t testing.TB, id int64) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	wait.For(t, 30*time.Second, func() error {
 		var done bool
 		err := e.db.QueryRow(context.Background(), `SELECT EXISTS (SELECT FROM river_job
 			WHERE kind = 'site-added' AND (args->>'site_id')::int = $1 AND finalized_at IS NOT NULL)`, id).Scan(&done)
-		if err != nil {
-			t.Fatal(err)
+		if err == nil && !done {
+			err = fmt.Errorf("the first check of site %d did not end", id)
 		}
-		if done {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the first check of site %d did not end within 30s", id)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return err
+	})
 }
 
 func (e *env) check(t *testing.T, id int64) monitor.CheckResponse {
@@ -175,7 +164,7 @@ func (e *env) check(t *testing.T, id int64) monitor.CheckResponse {
 	return r
 }
 
-func (e *env) status(t *testing.T) map[string]status.SiteStatus {
+func (e *env) status(t testing.TB) map[string]status.SiteStatus {
 	t.Helper()
 	var s struct{ Sites map[string]status.SiteStatus }
 	e.Call(t, "GET", "/status", "", &s)
@@ -193,11 +182,13 @@ func (e *env) recorded() []event.Transition {
 // little longer to catch any extra, and returns them all.
 func (e *env) waitTransitions(t *testing.T, n int) []event.Transition {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for len(e.recorded()) < n && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond)
+	wait.Poll(15*time.Second, func() error {
+		if len(e.recorded()) < n {
+			return errors.New("too few")
+		}
+		return nil
+	})
+	time.Sleep(300 * time.Millisecond) // any extra transition would come meanwhile
 	return e.recorded()
 }
 

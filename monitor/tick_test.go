@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"uptime/internal/wait"
 	"uptime/monitor"
 	"uptime/site"
 )
@@ -67,13 +68,12 @@ func TestCheckAllRecordsEveryCheckAndAnnouncesEachChangeOnce(t *testing.T) {
 		sites = append(sites, st)
 	}
 	// Let the first checks of the new sites finish.
-	deadline := time.Now().Add(30 * time.Second)
-	for len(e.status(t)) < n && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if got := len(e.status(t)); got != n {
-		t.Fatalf("%d of %d new sites checked", got, n)
-	}
+	wait.For(t, 30*time.Second, func() error {
+		if got := len(e.status(t)); got != n {
+			return fmt.Errorf("%d of %d new sites checked", got, n)
+		}
+		return nil
+	})
 	checksOf := func() map[int64]int {
 		m := map[int64]int{}
 		for _, st := range sites {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"uptime/internal/apptest"
 	"uptime/internal/config"
 	"uptime/internal/pgtest"
+	"uptime/internal/wait"
 	"uptime/notify"
 )
 
@@ -146,13 +148,12 @@ func (h *hook) received() []hookRequest {
 // wait waits until the hook has n requests, and returns them.
 func (h *hook) wait(t *testing.T, n int, within time.Duration) []hookRequest {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for len(h.received()) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("the webhook got %d requests in %s, want %d: %+v", len(h.received()), within, n, h.received())
+	wait.For(t, within, func() error {
+		if got := h.received(); len(got) < n {
+			return fmt.Errorf("the webhook got %d requests, want %d: %+v", len(got), n, got)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	return h.received()
 }
 
@@ -254,19 +255,21 @@ func TestDeletedChannelDropsItsDeliveries(t *testing.T) {
 	h.fail.Store(1000)
 	c := e.addChannel(t, fmt.Sprintf(`{"name": "doomed", "url": %q}`, h.URL))
 	e.goDown(t, s)
-	for deadline := time.Now().Add(10 * time.Second); h.attempts.Load() == 0; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no delivery was tried")
+	wait.For(t, 10*time.Second, func() error {
+		if h.attempts.Load() == 0 {
+			return errors.New("no delivery was tried")
 		}
-	}
+		return nil
+	})
 	e.Call(t, "DELETE", fmt.Sprintf("/channel/%d", c.ID), "", nil)
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(e.log.String(), "channel deleted: its pending delivery is dropped"); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no log line says the delivery was dropped:\n%s", e.log.String())
+	wait.For(t, 10*time.Second, func() error {
+		if !strings.Contains(e.log.String(), "channel deleted: its pending delivery is dropped") {
+			return fmt.Errorf("no log line says the delivery was dropped:\n%s", e.log.String())
 		}
-	}
+		return nil
+	})
 	n := h.attempts.Load()
-	time.Sleep(time.Second)
+	time.Sleep(time.Second) // a delivery that went on would come meanwhile
 	if h.attempts.Load() != n {
 		t.Errorf("deliveries went on after the channel was deleted")
 	}
@@ -374,11 +377,12 @@ func TestSecretsStayHidden(t *testing.T) {
 	// A bad URL's error does not quote it either.
 	record(e.Do(t, "POST", "/channel", `{"name": "bad", "url": "smtp://ops:p4ssw0rd-of-smtp@:99999999/?to=query-t0ken"}`))
 	e.goDown(t, s)
-	for deadline := time.Now().Add(10 * time.Second); failing.attempts.Load() < 3; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the failing channel was not retried")
+	wait.For(t, 10*time.Second, func() error {
+		if failing.attempts.Load() < 3 {
+			return errors.New("the failing channel was not retried")
 		}
-	}
+		return nil
+	})
 	record(e.Do(t, "GET", "/channel", ""))
 	if !strings.Contains(responses[5], "answered 500") || !strings.Contains(responses[6], "refused the test message") {
 		t.Fatalf("the failed tests do not say why: %q, %q", responses[5], responses[6])

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"uptime/internal/wait"
+
 	"github.com/emersion/go-smtp"
 )
 
@@ -156,13 +158,13 @@ func TestServiceChannels(t *testing.T) {
 
 	e.goDown(t, s)
 	for name, all := range seen {
-		deadline := time.Now().Add(15 * time.Second)
-		for !strings.Contains(all(), "Shop is down") {
-			if time.Now().After(deadline) {
-				t.Errorf("%s: no down alert in 15s; the server got:\n%s", name, all())
-				break
+		if err := wait.Poll(15*time.Second, func() error {
+			if got := all(); !strings.Contains(got, "Shop is down") {
+				return fmt.Errorf("%s: no down alert in 15s; the server got:\n%s", name, got)
 			}
-			time.Sleep(50 * time.Millisecond)
+			return nil
+		}); err != nil {
+			t.Error(err)
 		}
 	}
 	if m := mail.all(); !strings.Contains(m, "To: ops@example.com") || !strings.Contains(m, "HTTP 503") {
@@ -222,19 +224,15 @@ func TestDiscordAndSlackRequests(t *testing.T) {
 		t.Errorf("channels as shown: %+v, %+v", discord, slack)
 	}
 	e.goDown(t, s)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	wait.For(t, 15*time.Second, func() error {
 		fake.mu.Lock()
 		n := len(fake.seen)
 		fake.mu.Unlock()
-		if n >= 2 {
-			break
+		if n < 2 {
+			return fmt.Errorf("%d requests to Discord and Slack, want 2", n)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d requests to Discord and Slack in 15s, want 2", n)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	fake.mu.Lock()
 	defer fake.mu.Unlock()
 	for i, r := range fake.seen {

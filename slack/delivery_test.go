@@ -13,6 +13,7 @@ import (
 	"uptime/internal/apptest"
 	"uptime/internal/fakeslack"
 	"uptime/internal/pgtest"
+	"uptime/internal/wait"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -80,13 +81,12 @@ func TestNothingIsLostWhileSlackFails(t *testing.T) {
 	}
 	a.Call(t, "POST", "/check-all", "", nil)
 	// Slack keeps failing for a while: every delivery is tried and retried.
-	deadline := time.Now().Add(15 * time.Second)
-	for fake.Attempts() < 6 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if fake.Attempts() < 6 {
-		t.Fatalf("only %d delivery attempts while Slack failed; want retries", fake.Attempts())
-	}
+	wait.For(t, 15*time.Second, func() error {
+		if n := fake.Attempts(); n < 6 {
+			return fmt.Errorf("only %d delivery attempts while Slack failed; want retries", n)
+		}
+		return nil
+	})
 	fake.Fail(0)
 	got := fake.Wait(3, 30*time.Second)
 	if len(got) != 3 {

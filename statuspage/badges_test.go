@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"uptime/internal/apptest"
+	"uptime/internal/wait"
 )
 
 // svgBadge is what a badge says, read back as XML.
@@ -50,17 +51,17 @@ func (b svgBadge) color() string   { return b.Rects[1].Fill }
 // waitForBadge fetches the badge until its message is want.
 func waitForBadge(t *testing.T, a *apptest.App, path, want string) svgBadge {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		status, _, b, body := getBadge(t, a, path)
+	var b svgBadge
+	wait.For(t, 15*time.Second, func() error {
+		var status int
+		var body string
+		status, _, b, body = getBadge(t, a, path)
 		if status == 200 && b.message() == want {
-			return b
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET %s = %d %s, want the message %q", path, status, body, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Errorf("GET %s = %d %s, want the message %q", path, status, body, want)
+	})
+	return b
 }
 
 func TestBadges(t *testing.T) {

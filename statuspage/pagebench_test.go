@@ -19,6 +19,7 @@ import (
 
 	"uptime/internal/apptest"
 	"uptime/internal/pgtest"
+	"uptime/internal/wait"
 )
 
 // TestPageBenchmark times GET /p/:slug for a page of 500 sites with 90 days
@@ -59,16 +60,14 @@ func TestPageBenchmark(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The recent days' rows are rebuilt by the next roll-up, within a minute.
-	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(time.Second) {
+	wait.For(t, 90*time.Second, func() error {
 		var n int
 		db.QueryRow(ctx, "SELECT count(*) FROM rollup_recent").Scan(&n)
 		if n == sites {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d recent days' rows after 90 s, want %d", n, sites)
-		}
-	}
+		return fmt.Errorf("%d recent days' rows after 90 s, want %d", n, sites)
+	})
 	var groups []string
 	for g := range 5 {
 		var ids []string

@@ -15,6 +15,7 @@ import (
 
 	"uptime/internal/apptest"
 	"uptime/internal/config"
+	"uptime/internal/wait"
 	"uptime/statuspage"
 )
 
@@ -148,18 +149,16 @@ func TestPublicStatusPage(t *testing.T) {
 	a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, "name": "<b>Shop</b> & co"}`, up.URL+"/internal-health"), &shop)
 	a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, "name": "Orders API"}`, down.URL+"/secret-endpoint"), &api)
 	a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, "name": "Paused one", "paused": true}`, up.URL+"/paused"), &hidden)
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	wait.For(t, 15*time.Second, func() error {
 		var st struct {
 			Sites map[string]struct{ Up bool }
 		}
 		a.Call(t, "GET", fmt.Sprintf("/status?ids=%d,%d", shop.ID, api.ID), "", &st)
 		if s, ok := st.Sites[fmt.Sprint(api.ID)]; ok && !s.Up && len(st.Sites) == 2 {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the sites were not checked within 15s: %+v", st)
-		}
-	}
+		return fmt.Errorf("the sites were not checked within 15s: %+v", st)
+	})
 	a.Call(t, "POST", "/status-page", fmt.Sprintf(`{"slug": "acme", "title": "Acme <status>", "description": "All of it",
 		"groups": [{"name": "Shop front", "sites": [%d, %d]}, {"name": "Back office", "sites": [%d]}]}`, shop.ID, hidden.ID, api.ID), nil)
 

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"uptime/internal/apptest"
 	"uptime/internal/dbutil"
 	"uptime/internal/pgtest"
+	"uptime/internal/wait"
 )
 
 // TestOneInstanceAloneSaysNothingOfLeaders: a single instance on a new
@@ -34,17 +36,15 @@ func TestOneInstanceAloneSaysNothingOfLeaders(t *testing.T) {
 	}
 	defer conn.Close(ctx)
 	// Elected, and a scheduling pass of its leader's since.
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	wait.For(t, 30*time.Second, func() error {
 		var elected bool
 		var last time.Time
 		conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM river_leader), (SELECT last_pass FROM scheduler)").Scan(&elected, &last)
 		if elected && last.After(started) {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("no leader elected and no scheduling pass within 30s")
-		}
-	}
+		return errors.New("no leader elected and no scheduling pass within 30s")
+	})
 	time.Sleep(3 * time.Second) // the stand-in looks every second
 	out := log.String()
 	for _, word := range []string{"leader", "elsewhere", "fills in", "filling in"} {

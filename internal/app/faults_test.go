@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"uptime/internal/app"
 	"uptime/internal/apptest"
 	"uptime/internal/fakeslack"
+	"uptime/internal/wait"
 )
 
 // countLines counts the log lines that hold every one of parts.
@@ -107,11 +109,12 @@ func TestFailingDeliveryWarnsOnceAMinute(t *testing.T) {
 	a := apptest.Start(t, apptest.Setup{Log: &log, Env: map[string]string{"SLACK_WEBHOOK_URL": slack.URL + "/hook"},
 		Options: app.Options{RetryBackoff: 100 * time.Millisecond}})
 	a.AddSite(t, site.URL)
-	for deadline := time.Now().Add(30 * time.Second); slack.Attempts() < 4; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d delivery attempts in 30s, want 4 or more", slack.Attempts())
+	wait.For(t, 30*time.Second, func() error {
+		if slack.Attempts() < 4 {
+			return fmt.Errorf("%d delivery attempts in 30s, want 4 or more", slack.Attempts())
 		}
-	}
+		return nil
+	})
 	out := log.String()
 	warns := countLines(out, "level=WARN", "delivery failed")
 	if warns != 1 {

@@ -70,7 +70,7 @@ func TestATCPSiteEndToEnd(t *testing.T) {
 	if len(h.Checks) < 3 || !h.Checks[0].Up || downs == 0 {
 		t.Fatalf("history %+v, want checks up, down with the reply, up again", h.Checks)
 	}
-	time.Sleep(time.Second)
+	time.Sleep(time.Second) // a third message would come meanwhile
 	if msgs := slack.Wait(3, 0); len(msgs) != 2 {
 		t.Fatalf("Slack heard %d messages, want each change once", len(msgs))
 	}

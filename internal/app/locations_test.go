@@ -19,6 +19,7 @@ import (
 	"uptime/internal/config"
 	"uptime/internal/fakeslack"
 	"uptime/internal/pgtest"
+	"uptime/internal/wait"
 	"uptime/monitor/check"
 	"uptime/monitor/locations"
 )
@@ -45,7 +46,7 @@ func startFleet(t *testing.T, names ...string) *fleet {
 	}
 	// Every instance sees every location alive.
 	for _, a := range f.at {
-		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		wait.For(t, 15*time.Second, func() error {
 			var locs locations.LocationsResponse
 			a.Call(t, "GET", "/location", "", &locs)
 			alive := 0
@@ -55,12 +56,10 @@ func startFleet(t *testing.T, names ...string) *fleet {
 				}
 			}
 			if alive == len(names) {
-				break
+				return nil
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("locations %+v, want %d alive", locs, len(names))
-			}
-		}
+			return fmt.Errorf("locations %+v, want %d alive", locs, len(names))
+		})
 	}
 	return f
 }
@@ -172,7 +171,7 @@ func TestQuorumOfLocations(t *testing.T) {
 	if !strings.Contains(msgs[1], "is back up.") {
 		t.Fatalf("the second message %q, want the site back up", msgs[1])
 	}
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(500 * time.Millisecond) // a third message would come meanwhile
 	if got := f.slack.Bodies(); len(got) != 2 {
 		t.Fatalf("Slack heard %d messages, want 2: %q", len(got), got)
 	}
@@ -227,7 +226,7 @@ func TestLocationsAnnounceOnce(t *testing.T) {
 	// Deliveries run in parallel on every instance: their order is not
 	// the changes' order, their count is.
 	f.slack.Wait(rounds, 30*time.Second)
-	time.Sleep(time.Second)
+	time.Sleep(time.Second) // an extra message would come meanwhile
 	msgs := f.slack.Bodies()
 	downs, ups := 0, 0
 	for _, m := range msgs {

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"uptime/internal/apptest"
 	"uptime/internal/config"
+	"uptime/internal/wait"
 )
 
 // TestLogsNameURLsByHostOnly: the log names the heartbeat URL and a site's
@@ -26,12 +28,13 @@ func TestLogsNameURLsByHostOnly(t *testing.T) {
 	}})
 	host := strings.TrimPrefix(refusing.URL, "http://")
 	a.AddSite(t, "http://bob:SITEPW@"+host+"/hook/SITET0KEN?sig=SITES1G")
-	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(log.String(), "heartbeat ping refused") ||
-		!strings.Contains(log.String(), "site changed state"); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no refused heartbeat and no change of state logged within 20s:\n%s", log.String())
+	wait.For(t, 20*time.Second, func() error {
+		if !strings.Contains(log.String(), "heartbeat ping refused") ||
+			!strings.Contains(log.String(), "site changed state") {
+			return fmt.Errorf("no refused heartbeat and no change of state logged within 20s:\n%s", log.String())
 		}
-	}
+		return nil
+	})
 	out := log.String()
 	for _, secret := range []string{"HBT0KEN123", "HBK3Y", "SITEPW", "SITET0KEN", "SITES1G", "/fail/", "/hook/"} {
 		if strings.Contains(out, secret) {

@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"uptime/internal/apptest"
+	"uptime/internal/wait"
 )
 
 // GET /openapi.json is a valid OpenAPI 3.1 document; it has every route
@@ -96,14 +98,12 @@ func TestOpenAPI(t *testing.T) {
 	add := fmt.Sprintf(`{"url": %q, "name": "Shop", "interval": "1m", "headers": {"X-A": "b"}}`, up.URL)
 	_, created := a.Do(t, "POST", "/site", add)
 	id := strings.TrimSpace(strings.Split(strings.Split(created, `"id":`)[1], ",")[0])
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	wait.For(t, 15*time.Second, func() error {
 		if _, body := a.Do(t, "GET", "/status?ids="+id, ""); strings.Contains(body, `"up":true`) {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the site was not checked within 15s")
-		}
-	}
+		return errors.New("the site was not checked within 15s")
+	})
 	for _, c := range []struct{ method, path, body string }{
 		{"POST", "/site", fmt.Sprintf(`{"url": %q}`, up.URL+"/other")},
 		{"POST", "/site", `{"url": "nope"}`},

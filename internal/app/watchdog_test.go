@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -14,6 +16,7 @@ import (
 	"uptime/internal/config"
 	"uptime/internal/dbutil"
 	"uptime/internal/pgtest"
+	"uptime/internal/wait"
 )
 
 // TestStalledCheckingTurnsUnreadyAndStopsTheHeartbeat stops every check by
@@ -38,24 +41,23 @@ func TestStalledCheckingTurnsUnreadyAndStopsTheHeartbeat(t *testing.T) {
 
 	waitReady := func(want int, within time.Duration) {
 		t.Helper()
-		var status int
-		var body string
-		for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if status, body = a.Do(t, "GET", "/readyz", ""); status == want {
-				return
+		wait.For(t, within, func() error {
+			if status, body := a.Do(t, "GET", "/readyz", ""); status != want {
+				return fmt.Errorf("GET /readyz = %d %s, want %d", status, body, want)
 			}
-		}
-		t.Fatalf("GET /readyz = %d %s, want %d within %s", status, body, want, within)
+			return nil
+		})
 	}
 	waitReady(200, 10*time.Second)
 	if status, _ := a.Do(t, "GET", "/healthz", ""); status != 200 {
 		t.Fatalf("GET /healthz = %d", status)
 	}
-	for deadline := time.Now().Add(15 * time.Second); beats.Load() < 2; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d heartbeats in 15s with a check-all every second, want 2 or more", beats.Load())
+	wait.For(t, 15*time.Second, func() error {
+		if beats.Load() < 2 {
+			return fmt.Errorf("%d heartbeats in 15s with a check-all every second, want 2 or more", beats.Load())
 		}
-	}
+		return nil
+	})
 
 	ctx := context.Background()
 	monitorURL, err := dbutil.DatabaseURL(pgtest.ServerURL(t), prefix+"monitor")
@@ -87,9 +89,10 @@ func TestStalledCheckingTurnsUnreadyAndStopsTheHeartbeat(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitReady(200, 10*time.Second)
-	for deadline := time.Now().Add(10 * time.Second); beats.Load() == stalledAt; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no heartbeat within 10s of checks completing again")
+	wait.For(t, 10*time.Second, func() error {
+		if beats.Load() == stalledAt {
+			return errors.New("no heartbeat within 10s of checks completing again")
 		}
-	}
+		return nil
+	})
 }

@@ -3,12 +3,15 @@
 package fakeslack
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
+
+	"uptime/internal/wait"
 )
 
 // Server is a fake Slack webhook.
@@ -93,10 +96,12 @@ func (s *Server) Attempts() int {
 // Wait waits up to timeout for n accepted messages, then a moment more to
 // catch extra ones, and returns them all.
 func (s *Server) Wait(n int, timeout time.Duration) []string {
-	deadline := time.Now().Add(timeout)
-	for len(s.Bodies()) < n && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond)
+	wait.Poll(timeout, func() error {
+		if len(s.Bodies()) < n {
+			return errors.New("too few")
+		}
+		return nil
+	})
+	time.Sleep(300 * time.Millisecond) // an extra message would come meanwhile
 	return s.Bodies()
 }

@@ -1,6 +1,7 @@
 package metrics_test
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,7 @@ import (
 	"uptime/internal/apptest"
 	"uptime/internal/config"
 	"uptime/internal/testnet"
+	"uptime/internal/wait"
 )
 
 // scrape fetches /metrics and parses it as Prometheus does.
@@ -89,7 +91,7 @@ func TestMetrics(t *testing.T) {
 	// Each site's first check comes in the background; a down site is
 	// down once its re-checks fail too.
 	var fams map[string]*dto.MetricFamily
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	wait.For(t, 15*time.Second, func() error {
 		fams = scrape(t, a)
 		_, ok1 := value(fams, "uptime_site_up", "site_id", strconv.Itoa(named.ID))
 		d, ok2 := value(fams, "uptime_site_up", "site_id", strconv.FormatInt(downID, 10))
@@ -99,12 +101,10 @@ func TestMetrics(t *testing.T) {
 		up, _ := value(fams, "uptime_checks_total", "result", "up")
 		down, _ := value(fams, "uptime_checks_total", "result", "down")
 		if ok1 && ok2 && ok3 && d == 0 && up >= 2 && down >= 3 {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the sites' series and their checks did not all come within 15s: %v %v", fams["uptime_site_up"], fams["uptime_checks_total"])
-		}
-	}
+		return fmt.Errorf("the sites' series and their checks did not all come within 15s: %v %v", fams["uptime_site_up"], fams["uptime_checks_total"])
+	})
 	if v, ok := value(fams, "uptime_site_up", "site_id", strconv.Itoa(named.ID), "name", `Shop "front" <b>`); !ok || v != 1 {
 		t.Errorf("the up site, by its name: up %v (%v), want 1", v, ok)
 	}
@@ -171,16 +171,14 @@ func TestMetricsWithoutSites(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer up.Close()
 	a.AddSite(t, up.URL)
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	wait.For(t, 15*time.Second, func() error {
 		var st struct{ Sites map[string]any }
 		a.Call(t, "GET", "/status", "", &st)
 		if len(st.Sites) == 1 {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the site was not checked within 15s")
-		}
-	}
+		return errors.New("the site was not checked within 15s")
+	})
 	fams := scrape(t, a)
 	for _, name := range []string{"uptime_site_up", "uptime_site_latency_seconds", "uptime_site_cert_expiry_timestamp_seconds"} {
 		if fams[name] != nil {

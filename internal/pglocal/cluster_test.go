@@ -3,10 +3,13 @@ package pglocal
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"syscall"
 	"testing"
 	"time"
+
+	"uptime/internal/wait"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -132,11 +135,12 @@ func TestServerLeftByKilledProcessIsReused(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The server removes its pid file just before it exits.
-	for deadline := time.Now().Add(10 * time.Second); before.alive(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("server %d still running after Stop", before.pid)
+	wait.For(t, 10*time.Second, func() error {
+		if before.alive() {
+			return fmt.Errorf("server %d still running after Stop", before.pid)
 		}
-	}
+		return nil
+	})
 }
 
 func TestWrongPasswordIsRefused(t *testing.T) {
@@ -177,16 +181,14 @@ func TestSuperviseRestartsAKilledServer(t *testing.T) {
 	if err := syscall.Kill(pid.pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+	wait.For(t, 60*time.Second, func() error {
 		conn, err := pgx.Connect(ctx, url)
 		if err == nil {
 			conn.Close(ctx)
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the killed server did not come back on port %d within 60s: %v", c.Port(), err)
-		}
-	}
+		return fmt.Errorf("the killed server did not come back on port %d within 60s: %v", c.Port(), err)
+	})
 	if now, _ := readPostmasterPID(c.DataDir()); now.pid == pid.pid {
 		t.Fatal("the same postmaster answers: it was never killed")
 	}

@@ -2,6 +2,7 @@ package pgtest
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"uptime/internal/wait"
 )
 
 func TestMain(m *testing.M) { Main(m) }
@@ -51,14 +54,12 @@ func TestAKilledTestBinaryLeavesNoServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := strings.SplitN(string(b), "\n", 2)[0]
-	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+	wait.For(t, 90*time.Second, func() error {
 		if _, err := os.Stat(filepath.Dir(dataDir)); os.IsNotExist(err) {
 			if _, err := os.Stat("/proc/" + pid); os.IsNotExist(err) {
-				return
+				return nil
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("90 s after its test binary was killed, the server %s of %s still runs or its directory is left", pid, dataDir)
-		}
-	}
+		return fmt.Errorf("90 s after its test binary was killed, the server %s of %s still runs or its directory is left", pid, dataDir)
+	})
 }
