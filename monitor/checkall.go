@@ -47,7 +47,7 @@ func (s *Service) checkAllShared(ctx context.Context, wait bool) (ran bool, err 
 	s.mu.Lock()
 	r := s.running
 	switch {
-	case r == nil && s.stopped:
+	case r == nil && s.stopped():
 		s.mu.Unlock()
 		return false, errStopped
 	case r == nil:
@@ -71,8 +71,10 @@ func (s *Service) checkAllShared(ctx context.Context, wait bool) (ran bool, err 
 // runCheckAll runs r under the service's own context and ends it.
 func (s *Service) runCheckAll(r *run) {
 	defer s.wg.Done()
-	ctx, cancel := context.WithTimeout(s.ctx, s.checkAllTimeout())
+	ctx, cancel := s.untilStopped(context.Background())
 	defer cancel()
+	ctx, cancelRun := context.WithTimeout(ctx, s.checkAllTimeout())
+	defer cancelRun()
 	r.ran, r.err = s.lockedCheckAll(ctx, r.wait)
 	s.mu.Lock()
 	s.running = nil
@@ -117,7 +119,7 @@ func (s *Service) lockedCheckAll(ctx context.Context, wait bool) (bool, error) {
 	}
 	start := time.Now()
 	err := s.CheckAll(ctx)
-	if errors.Is(err, context.DeadlineExceeded) && s.ctx.Err() == nil {
+	if errors.Is(err, context.DeadlineExceeded) && !s.stopped() {
 		s.log.Error("check-all cut short: it lasted longer than its limit", "limit", s.checkAllTimeout())
 	}
 	s.log.Info("check-all done", "duration", time.Since(start).Round(time.Millisecond), "err", err)

@@ -162,15 +162,13 @@ type Service struct {
 	keyClaimed  atomic.Bool  // the sealing key is known to be the database's
 	unopened    *alarm.Alarm // credentials in the schedule this key does not open
 
-	// ctx is the service's own: check-all runs and the watchdog live in
-	// it, and Stop cancels it.
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// quit is closed by Stop, which ends the check-all run going and the
+	// work Start began; wg counts them.
+	quit chan struct{}
+	wg   sync.WaitGroup
 
 	mu      sync.Mutex
 	running *run // the check-all run going in this process, if any
-	stopped bool
 }
 
 // New returns the monitor over its database. It registers its jobs and cron
@@ -193,7 +191,7 @@ func New(db *pgxpool.Pool, sites Sites, q *queue.Queue, transitions *pubsub.Topi
 	s.locations = locations.New(db, q, transitions, locations.Options{Here: opts.Location, Version: opts.Version, Checked: s.checked.Load}, log)
 	s.status = status.New(db, s.locations, log)
 	s.checker.SetLocation(opts.Location)
-	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.quit = make(chan struct{})
 	s.registerJobs()
 	return s
 }

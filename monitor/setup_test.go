@@ -110,8 +110,10 @@ func setup(t testing.TB, so setupOpts) *env {
 	if _, err := e.mon.History().PreparePartitions(ctx, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	e.mon.Start()
-	t.Cleanup(e.mon.Stop)
+	if err := e.mon.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.mon.Stop(context.Background()) })
 	e.sites.Listen(e.mon)
 	srv := api.NewServer(log, "")
 	e.sites.Register(srv)

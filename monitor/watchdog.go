@@ -4,43 +4,76 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"uptime/internal/text"
 	"uptime/internal/version"
 )
 
-// Start starts the monitor's own background work: the watchdog that
-// notices when checks stop completing, and the stand-in that schedules
-// while the leader is lost. Stop ends it.
-func (s *Service) Start() {
-	s.wg.Add(2)
-	go func() {
-		defer s.wg.Done()
-		s.locations.Announce(s.ctx)
-	}()
-	go func() {
-		defer s.wg.Done()
-		s.watch(s.ctx)
-	}()
-	if s.opts.Probe {
-		return // a probe never schedules
+// Start starts the monitor's own background work: announcing this
+// instance's location, the watchdog that notices when checks stop
+// completing, and the stand-in that schedules while the leader is lost.
+// It goes on until Stop, whatever becomes of ctx.
+func (s *Service) Start(ctx context.Context) error {
+	ctx, cancel := s.untilStopped(context.WithoutCancel(ctx))
+	var work sync.WaitGroup
+	work.Go(func() { s.locations.Announce(ctx) })
+	work.Go(func() { s.watch(ctx) })
+	if !s.opts.Probe { // a probe never schedules
+		work.Go(func() { s.standIn(ctx) })
 	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.standIn(s.ctx)
-	}()
+	s.wg.Go(func() {
+		work.Wait()
+		cancel()
+	})
+	return nil
 }
 
-// Stop cancels the check-all run going, if any, and the watchdog, and
-// waits for them. Checks already made are still recorded.
-func (s *Service) Stop() {
+// Stop ends the check-all run going, if any, and the work Start began, and
+// waits for them until ctx ends. Checks already made are still recorded.
+// Once stopped, the service runs no more check-alls.
+func (s *Service) Stop(ctx context.Context) error {
 	s.mu.Lock()
-	s.stopped = true
+	if !s.stopped() {
+		close(s.quit)
+	}
 	s.mu.Unlock()
-	s.cancel()
-	s.wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("the monitor's work did not end: %w", ctx.Err())
+	}
+}
+
+// stopped reports whether Stop has been called.
+func (s *Service) stopped() bool {
+	select {
+	case <-s.quit:
+		return true
+	default:
+		return false
+	}
+}
+
+// untilStopped returns a context of parent's that also ends when the
+// service stops.
+func (s *Service) untilStopped(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(parent)
+	go func() {
+		select {
+		case <-s.quit:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
 
 // watchEvery is how often the watchdog looks.

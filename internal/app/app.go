@@ -4,12 +4,12 @@ package app
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"net/url"
 	"os"
 	"sync/atomic"
@@ -17,9 +17,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"gorm.io/gorm"
 
 	"uptime/frontend"
-	"uptime/internal/alarm"
 	"uptime/internal/api"
 	"uptime/internal/config"
 	"uptime/internal/egress"
@@ -76,10 +76,11 @@ func (a *App) Ready() <-chan struct{} { return a.ready }
 // Addr is the address the API listens on, valid once Ready is closed.
 func (a *App) Addr() string { return a.addr }
 
-// Run provisions the databases, serves the API and runs the background
-// work until ctx is cancelled, then shuts down in order: stop accepting
-// requests and finish those in flight, stop cron and workers, close the
-// databases, stop a local cluster.
+// Run provisions the databases, builds the services, starts the parts of
+// the program (see startParts) and serves until ctx is cancelled. Then it
+// stops the parts in the reverse order (the monitor's check-all runs cut
+// short, requests in flight finished, the database watch, cron and
+// workers), closes the databases and stops a local cluster.
 func (a *App) Run(ctx context.Context) (err error) {
 	// Listen first, so that a port in use fails at once, not after the
 	// database has been provisioned.
@@ -119,152 +120,44 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return a.runProbe(ctx, ln, dbs, box)
 	}
 
-	siteURL, err := dbs.PrepareService(ctx, SiteDatabase)
+	d, err := openDatabases(ctx, dbs)
 	if err != nil {
 		return err
 	}
-	monitorURL, err := dbs.PrepareService(ctx, MonitorDatabase)
-	if err != nil {
-		return err
-	}
-	statusPageURL, err := dbs.PrepareService(ctx, StatusPageDatabase)
-	if err != nil {
-		return err
-	}
-	notifyURL, err := dbs.PrepareService(ctx, NotifyDatabase)
-	if err != nil {
-		return err
-	}
-
-	siteDB, err := site.OpenDB(siteURL)
-	if err != nil {
-		return err
-	}
-	siteSQL, err := siteDB.DB()
-	if err != nil {
-		return err
-	}
-	defer siteSQL.Close()
-	siteSQL.SetMaxOpenConns(dbs.MaxConns(SiteDatabase, maxConns))
-
-	monitorDB, err := openPool(ctx, monitorURL, dbs.MaxConns(MonitorDatabase, maxConns))
-	if err != nil {
-		return err
-	}
-	defer monitorDB.Close()
-	statusPageDB, err := openPool(ctx, statusPageURL, dbs.MaxConns(StatusPageDatabase, 10))
-	if err != nil {
-		return err
-	}
-	defer statusPageDB.Close()
-	notifyDB, err := openPool(ctx, notifyURL, dbs.MaxConns(NotifyDatabase, 10))
-	if err != nil {
-		return err
-	}
-	defer notifyDB.Close()
-
-	targets := a.targets(ln, dbs)
-
+	defer d.close()
 	q := queue.New()
 	q.Location = a.cfg.Location // its checks' queue
-	transitions := pubsub.NewTopic[event.Transition](q, event.Topic, a.log)
-	if a.opts.RetryBackoff > 0 {
-		transitions.MinBackoff = a.opts.RetryBackoff
-	}
-	notifier := slack.New(secrets.NewStore(a.cfg.StateDir, infra.Getenv(getenv)), a.log)
-	notifier.Subscribe(transitions)
-	sites := site.New(siteDB)
-	channels := notify.New(notifyDB, box, sites, q, notify.Options{RetryBackoff: a.opts.RetryBackoff, Targets: targets}, a.log)
-	if err := channels.CheckKey(ctx); err != nil {
+	svc, err := a.services(ctx, d, q, a.targets(ln, dbs), box, infra.Getenv(getenv))
+	if err != nil {
 		return err
 	}
-	channels.Subscribe(transitions)
-	sites.CheckTargets(targets)
-	sites.SetDefaults(site.Defaults{Interval: a.cfg.CheckEvery, Timeout: a.cfg.CheckTimeout, Confirmations: a.cfg.ConfirmChecks})
-	sites.SealWith(box)
-	if err := sites.CheckKey(ctx); err != nil {
-		return err
-	}
-	if dups, err := sites.SealOlder(ctx); err != nil {
-		return err
-	} else if len(dups) > 0 {
-		a.log.Warn("sites added by an earlier version during the upgrade repeat the URL of another site, and are left "+
-			"unsealed: delete them", "site_ids", dups)
-	}
-	mon := monitor.New(monitorDB, sites, q, transitions, a.monitorOptions(targets, box), a.log)
-	if err := mon.CheckKey(ctx); err != nil {
-		return err
-	}
-	if err := mon.SealOlder(ctx); err != nil {
-		return err
-	}
-	if q.PollOnly, err = mon.HasProbes(ctx); err != nil {
-		return err
-	} else if q.PollOnly {
-		a.log.Info("probes check from some locations: River's jobs are polled for, not announced by notifications",
-			"poll_every", queue.PollEvery)
-	}
-	sites.Listen(mon)
-
-	srv := api.NewServer(a.log, a.cfg.APIKey)
-	srv.LogRequests(a.cfg.LogRequests)
-	srv.AllowOrigins(config.List(a.cfg.CORSOrigins)...)
-	srv.AllowHosts(config.List(a.cfg.AllowedHosts)...)
-	if u, err := url.Parse(a.cfg.PublicURL); err == nil && u.Host != "" {
-		srv.AllowHosts(u.Hostname())
-		srv.AllowOrigins(u.Scheme + "://" + u.Host)
-	}
-	sites.Register(srv)
-	mon.Register(srv)
-	notifier.Register(srv)
-	channels.Register(srv)
-	statuspage.New(statusPageDB, sites, mon).Register(srv)
-	scraped := []prometheus.Collector{mon.LocationCollector()}
-	if a.cfg.MetricsPerSite {
-		scraped = append(scraped, mon.SiteCollector())
-	}
-	srv.HandleHTTP("GET /metrics", metrics.Handler(metrics.Registry(scraped...), a.log), api.Doc{
-		Summary: "Prometheus metrics, in its text format", ContentType: "text/plain"})
-	srv.Handle("GET /openapi.json", func(*http.Request) (any, error) {
-		return srv.OpenAPI("Uptime", "1.0"), nil
-	}, api.Doc{Summary: "This document: the API as OpenAPI 3.1", Response: map[string]any{}})
-	frontend.Register(srv)
-	h := health{monitorDB: monitorDB, siteDB: siteSQL, statusPageDB: statusPageDB, notifyDB: notifyDB, mon: mon, queue: q,
+	srv := a.apiServer(svc)
+	h := health{monitorDB: d.monitor, siteDB: d.siteSQL, statusPageDB: d.statusPage, notifyDB: d.notify, mon: svc.mon, queue: q,
 		draining: new(atomic.Bool)}
 	registerHealth(srv, h)
 
 	// The days' partitions are made before checking starts; a check that
 	// finds none would wait in the default partition until the next try.
-	if _, err := mon.History().PreparePartitions(ctx, time.Now()); err != nil {
+	if _, err := svc.mon.History().PreparePartitions(ctx, time.Now()); err != nil {
 		a.log.Warn("could not make the partitions of the checks; trying again within the hour", "err", err)
 	}
-	stopWork, err := a.startWork(ctx, q, monitorDB, mon, h, srv.DatabaseDown)
+	web := newWebServer(ln, srv, a.log)
+	var parts []part
+	if a.cfg.DebugAddr != "" {
+		parts = append(parts, profilerPart(a.cfg.DebugAddr, a.log))
+	}
+	parts = append(parts,
+		queuePart(q, d.monitor, quiet(a.log, srv.DatabaseDown)),
+		watchPart(h, srv.DatabaseDown),
+		web.part(),
+		monitorPart(svc.mon),
+	)
+	stop, err := startParts(ctx, parts)
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, stopWork()) }()
+	defer func() { err = errors.Join(err, stop(context.WithoutCancel(ctx))) }()
 
-	// Requests keep their context through a graceful shutdown; it is
-	// cancelled only if they outlast it.
-	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelRequests()
-	httpSrv := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return reqCtx },
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- httpSrv.Serve(ln) }()
-	if a.cfg.DebugAddr != "" {
-		stop, err := serveDebug(a.cfg.DebugAddr, a.log)
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
 	a.addr = ln.Addr().String()
 	a.log.Info("uptime is running", "version", version.Version, "api", "http://"+a.addr, "dashboard", "http://"+a.addr+"/frontend/",
 		"local_database", dbs.Local(), "check_every", a.cfg.CheckEvery)
@@ -273,62 +166,149 @@ func (a *App) Run(ctx context.Context) (err error) {
 			"refused; give the name with --public-url or --allowed-hosts")
 	}
 	close(a.ready)
-
-	select {
-	case <-ctx.Done():
-	case err := <-serveErr:
-		return fmt.Errorf("serve: %w", err)
-	}
-	// Unready at once, so that load balancers stop sending requests; they
-	// are served as usual until the delay is over, and checks go on.
-	h.draining.Store(true)
-	if d := a.cfg.ShutdownDelay; d > 0 {
-		a.log.Info("shutting down: /readyz answers 503; serving on while load balancers notice", "for", d)
-		select {
-		case <-time.After(d):
-		case err := <-serveErr:
-			return fmt.Errorf("serve: %w", err)
-		}
-	}
-	a.log.Info("shutting down")
-	// A check-all run going is cut short first, so that the requests
-	// waiting for it end now rather than at the shutdown's deadline.
-	mon.Stop()
-	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
-	defer cancel()
-	if err := httpSrv.Shutdown(shutCtx); err != nil {
-		cancelRequests()
-		httpSrv.Close()
-	}
-	return nil
+	return a.serve(ctx, web, h, a.cfg.ShutdownDelay)
 }
 
-// startWork starts the job queue, the monitor's own work and the watch on
-// the databases. The stop it returns ends them in the reverse order,
-// letting running jobs finish for up to 30 seconds.
-func (a *App) startWork(ctx context.Context, q *queue.Queue, monitorDB *pgxpool.Pool, mon *monitor.Service, h health,
-	down *alarm.Alarm) (stop func() error, err error) {
-	if err := q.Start(context.WithoutCancel(ctx), monitorDB, quiet(a.log, down)); err != nil {
+// databases are the services' own databases, open.
+type databases struct {
+	site       *gorm.DB
+	siteSQL    *sql.DB
+	monitor    *pgxpool.Pool
+	statusPage *pgxpool.Pool
+	notify     *pgxpool.Pool
+}
+
+// openDatabases prepares each service's database on the server (creating
+// it and applying its migrations) and opens it.
+func openDatabases(ctx context.Context, dbs *DatabaseServer) (d *databases, err error) {
+	d = &databases{}
+	defer func() {
+		if err != nil {
+			d.close()
+		}
+	}()
+	urls := map[string]string{}
+	for _, name := range []string{SiteDatabase, MonitorDatabase, StatusPageDatabase, NotifyDatabase} {
+		if urls[name], err = dbs.PrepareService(ctx, name); err != nil {
+			return nil, err
+		}
+	}
+	if d.site, err = site.OpenDB(urls[SiteDatabase]); err != nil {
 		return nil, err
 	}
-	mon.Start()
-	watchCtx, stopWatching := context.WithCancel(context.WithoutCancel(ctx))
-	watching := make(chan struct{})
-	go func() {
-		defer close(watching)
-		watchDatabases(watchCtx, h, down)
-	}()
-	return func() error {
-		stopWatching()
-		<-watching
-		mon.Stop()
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		if err := q.Stop(stopCtx); err != nil {
-			return fmt.Errorf("stop the job queue: %w", err)
+	if d.siteSQL, err = d.site.DB(); err != nil {
+		return nil, err
+	}
+	d.siteSQL.SetMaxOpenConns(dbs.MaxConns(SiteDatabase, maxConns))
+	if d.monitor, err = openPool(ctx, urls[MonitorDatabase], dbs.MaxConns(MonitorDatabase, maxConns)); err != nil {
+		return nil, err
+	}
+	if d.statusPage, err = openPool(ctx, urls[StatusPageDatabase], dbs.MaxConns(StatusPageDatabase, 10)); err != nil {
+		return nil, err
+	}
+	if d.notify, err = openPool(ctx, urls[NotifyDatabase], dbs.MaxConns(NotifyDatabase, 10)); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// close closes the databases that are open.
+func (d *databases) close() {
+	if d.siteSQL != nil {
+		d.siteSQL.Close()
+	}
+	for _, p := range []*pgxpool.Pool{d.monitor, d.statusPage, d.notify} {
+		if p != nil {
+			p.Close()
 		}
-		return nil
-	}, nil
+	}
+}
+
+// services are the program's services, built and tied together.
+type services struct {
+	sites    *site.Service
+	mon      *monitor.Service
+	notifier *slack.Service
+	channels *notify.Service
+	pages    *statuspage.Service
+}
+
+// services builds the services over their databases: the site service
+// tells the monitor of changes, and the monitor's transitions go to Slack
+// and the channels through the queue. Each checks that the sealing key is
+// the one its database was sealed with.
+func (a *App) services(ctx context.Context, d *databases, q *queue.Queue, targets *egress.Targets, box *seal.Box,
+	getenv func(string) string) (*services, error) {
+	transitions := pubsub.NewTopic[event.Transition](q, event.Topic, a.log)
+	if a.opts.RetryBackoff > 0 {
+		transitions.MinBackoff = a.opts.RetryBackoff
+	}
+	svc := &services{sites: site.New(d.site), notifier: slack.New(secrets.NewStore(a.cfg.StateDir, getenv), a.log)}
+	svc.notifier.Subscribe(transitions)
+	svc.channels = notify.New(d.notify, box, svc.sites, q, notify.Options{RetryBackoff: a.opts.RetryBackoff, Targets: targets}, a.log)
+	if err := svc.channels.CheckKey(ctx); err != nil {
+		return nil, err
+	}
+	svc.channels.Subscribe(transitions)
+	sites := svc.sites
+	sites.CheckTargets(targets)
+	sites.SetDefaults(site.Defaults{Interval: a.cfg.CheckEvery, Timeout: a.cfg.CheckTimeout, Confirmations: a.cfg.ConfirmChecks})
+	sites.SealWith(box)
+	if err := sites.CheckKey(ctx); err != nil {
+		return nil, err
+	}
+	if dups, err := sites.SealOlder(ctx); err != nil {
+		return nil, err
+	} else if len(dups) > 0 {
+		a.log.Warn("sites added by an earlier version during the upgrade repeat the URL of another site, and are left "+
+			"unsealed: delete them", "site_ids", dups)
+	}
+	svc.mon = monitor.New(d.monitor, sites, q, transitions, a.monitorOptions(targets, box), a.log)
+	if err := svc.mon.CheckKey(ctx); err != nil {
+		return nil, err
+	}
+	if err := svc.mon.SealOlder(ctx); err != nil {
+		return nil, err
+	}
+	var err error
+	if q.PollOnly, err = svc.mon.HasProbes(ctx); err != nil {
+		return nil, err
+	} else if q.PollOnly {
+		a.log.Info("probes check from some locations: River's jobs are polled for, not announced by notifications",
+			"poll_every", queue.PollEvery)
+	}
+	sites.Listen(svc.mon)
+	svc.pages = statuspage.New(d.statusPage, sites, svc.mon)
+	return svc, nil
+}
+
+// apiServer is the HTTP API of the services, with /metrics, the OpenAPI
+// document and the dashboard.
+func (a *App) apiServer(svc *services) *api.Server {
+	srv := api.NewServer(a.log, a.cfg.APIKey)
+	srv.LogRequests(a.cfg.LogRequests)
+	srv.AllowOrigins(config.List(a.cfg.CORSOrigins)...)
+	srv.AllowHosts(config.List(a.cfg.AllowedHosts)...)
+	if u, err := url.Parse(a.cfg.PublicURL); err == nil && u.Host != "" {
+		srv.AllowHosts(u.Hostname())
+		srv.AllowOrigins(u.Scheme + "://" + u.Host)
+	}
+	svc.sites.Register(srv)
+	svc.mon.Register(srv)
+	svc.notifier.Register(srv)
+	svc.channels.Register(srv)
+	svc.pages.Register(srv)
+	scraped := []prometheus.Collector{svc.mon.LocationCollector()}
+	if a.cfg.MetricsPerSite {
+		scraped = append(scraped, svc.mon.SiteCollector())
+	}
+	srv.HandleHTTP("GET /metrics", metrics.Handler(metrics.Registry(scraped...), a.log), api.Doc{
+		Summary: "Prometheus metrics, in its text format", ContentType: "text/plain"})
+	srv.Handle("GET /openapi.json", func(*http.Request) (any, error) {
+		return srv.OpenAPI("Uptime", "1.0"), nil
+	}, api.Doc{Summary: "This document: the API as OpenAPI 3.1", Response: map[string]any{}})
+	frontend.Register(srv)
+	return srv
 }
 
 // monitorOptions are the monitor's options from the configuration.
@@ -370,22 +350,4 @@ func openPool(ctx context.Context, dbURL string, maxConns int) (*pgxpool.Pool, e
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	return pool, nil
-}
-
-// serveDebug serves Go's profiler on addr, a loopback address, until stop.
-func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on --debug-addr %s: %w", addr, err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	log.Info("profiler listening", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
-	return func() { srv.Close() }, nil
 }

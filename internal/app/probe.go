@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
-	"net/http"
 	"sync/atomic"
-	"time"
 
 	"uptime/internal/api"
 	"uptime/internal/config"
@@ -64,33 +61,21 @@ func (a *App) runProbe(ctx context.Context, ln net.Listener, dbs *DatabaseServer
 	h := health{monitorDB: monitorDB, mon: mon, queue: q, draining: new(atomic.Bool)}
 	registerHealth(srv, h)
 
-	stopWork, err := a.startWork(ctx, q, monitorDB, mon, h, srv.DatabaseDown)
+	web := newWebServer(ln, srv, a.log)
+	stop, err := startParts(ctx, []part{
+		queuePart(q, monitorDB, quiet(a.log, srv.DatabaseDown)),
+		watchPart(h, srv.DatabaseDown),
+		web.part(),
+		monitorPart(mon),
+	})
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, stopWork()) }()
+	defer func() { err = errors.Join(err, stop(context.WithoutCancel(ctx))) }()
 
-	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- httpSrv.Serve(ln) }()
 	a.addr = ln.Addr().String()
 	a.log.Info("uptime is running as a probe", "version", version.Version, "location", a.cfg.Location,
 		"health", "http://"+a.addr+"/readyz")
 	close(a.ready)
-
-	select {
-	case <-ctx.Done():
-	case err := <-serveErr:
-		return fmt.Errorf("serve: %w", err)
-	}
-	h.draining.Store(true)
-	a.log.Info("shutting down")
-	mon.Stop()
-	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := httpSrv.Shutdown(shutCtx); err != nil {
-		httpSrv.Close()
-	}
-	return nil
+	return a.serve(ctx, web, h, 0)
 }
