@@ -83,7 +83,8 @@ func (p *page) waitFor(js string) {
 	}
 }
 
-// row is a JavaScript expression for the table row of the site with url.
+// row is a JavaScript expression for the table row of the site with url,
+// undefined (not null) while there is none.
 func row(url string) string {
 	q, _ := json.Marshal(url)
 	return fmt.Sprintf(`[...document.querySelectorAll("#sites tr")].find(tr => tr.querySelector(".site-url").textContent === %s)`, q)

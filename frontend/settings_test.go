@@ -22,10 +22,7 @@ type siteView struct {
 	Paused                       bool
 }
 
-// theSite is the path of the one site there is. A site added through a
-// form need not be site 1: a browser resends a request whose connection
-// closed before its answer, and the first try's rolled-back insert has
-// taken an id.
+// theSite is the path of the one site there is.
 func theSite(t *testing.T, a *apptest.App) string {
 	t.Helper()
 	var list struct{ Sites []struct{ ID int64 } }
@@ -254,7 +251,7 @@ func TestAddADNSSiteThroughTheForm(t *testing.T) {
 		chromedp.SetValue(chromedp.ID("add-dns_expect"), "mx1.example.test, mx2.example.test"),
 		chromedp.Click(chromedp.ID("add-save")),
 	)
-	p.waitFor(row("dns://example.test") + ` !== null`)
+	p.waitFor(row("dns://example.test") + ` !== undefined`)
 	var got struct {
 		Kind, DNSType, DNSServer, DNSRCode string
 		Expect                             []string
@@ -364,7 +361,7 @@ func TestAssertionsThroughTheForms(t *testing.T) {
 		t.Errorf("a latency assertion offers the ops %q", ops)
 	}
 	p.do(chromedp.Click(chromedp.ID("add-save")))
-	p.waitFor(row("https://api.example.test/health") + ` !== null`)
+	p.waitFor(row("https://api.example.test/health") + ` !== undefined`)
 	got := assertions()
 	if len(got) != 2 || got[0] != (assertion{"json", "$.status", "==", "ok"}) || got[1] != (assertion{"latency", "", "<", "800ms"}) {
 		t.Fatalf("the site added has the assertions %+v", got)

@@ -14,63 +14,9 @@ import (
 	"uptime/site"
 )
 
-// The monitor keeps a copy of each site's settings in its own database, so
-// that scheduling and checking never wait on the site database: the site
-// service's notices keep it, and reconciliation repairs what a lost notice
+// The site service's notices keep the monitor's copy of the sites'
+// settings (see sitecopy), and reconciliation repairs what a lost notice
 // left stale.
-
-// defaults names the defaults a copy was written with: a site's interval
-// and round budget follow them where its settings say nothing, so rows
-// written with other defaults are rewritten.
-func (s *Service) defaults() string {
-	d := s.opts.siteDefaults()
-	return fmt.Sprintf("%s/%s/%d/%s", d.Interval, d.Timeout, d.Confirmations, s.opts.ConfirmInterval)
-}
-
-// budget is how long one round of a site may take: its checks, its
-// re-checks and the pauses between them.
-func (s *Service) budget(c site.Config) time.Duration {
-	n := time.Duration(c.Confirmations)
-	return (n+1)*time.Duration(c.Timeout) + n*s.opts.ConfirmInterval
-}
-
-// keep writes the monitor's copy of the sites' settings in one statement,
-// unless it holds a newer one of a site.
-func (s *Service) keep(ctx context.Context, entries ...site.Entry) error {
-	n := len(entries)
-	var (
-		ids, versions, ivs, phases, budgets = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-		urls, settings                      = make([]string, n), make([]string, n)
-		secrets                             = make([][]byte, n)
-		paused                              = make([]bool, n)
-	)
-	for i := range entries {
-		e := &entries[i]
-		c := s.config(e)
-		v := site.Seal(s.opts.Box, e.URL, e.Given)
-		iv := time.Duration(c.Interval)
-		ids[i], urls[i], settings[i], secrets[i], versions[i] = e.ID, v.URL, v.Settings, v.Secrets, e.Version
-		ivs[i], phases[i], budgets[i] = iv.Milliseconds(), schedule.Phase(e.ID, iv).Milliseconds(), s.budget(c).Milliseconds()
-		paused[i] = c.Paused
-	}
-	if err := s.claimKey(ctx, secrets...); err != nil {
-		return err
-	}
-	_, err := s.db.Exec(ctx, `INSERT INTO monitored (site_id, url, settings, sealed, version, defaults, interval_ms, phase_ms, budget_ms, paused)
-		SELECT v.site_id, v.url, v.settings, v.sealed, v.version, $10, v.interval_ms, v.phase_ms, v.budget_ms, v.paused
-		FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::bytea[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::boolean[])
-			AS v(site_id, url, settings, sealed, version, interval_ms, phase_ms, budget_ms, paused)
-		ON CONFLICT (site_id) DO UPDATE SET url = excluded.url, settings = excluded.settings, sealed = excluded.sealed,
-			in_clear = false, version = excluded.version,
-			defaults = excluded.defaults, interval_ms = excluded.interval_ms, phase_ms = excluded.phase_ms,
-			budget_ms = excluded.budget_ms, paused = excluded.paused
-		WHERE monitored.version <= excluded.version`,
-		ids, urls, settings, secrets, versions, ivs, phases, budgets, paused, s.defaults())
-	if err != nil {
-		return fmt.Errorf("keep settings of %d sites: %w", n, err)
-	}
-	return nil
-}
 
 // SitesImported takes the sites an import added or changed, in one
 // statement a slice. New sites are checked at once, as a site added alone
@@ -79,7 +25,7 @@ func (s *Service) keep(ctx context.Context, entries ...site.Entry) error {
 func (s *Service) SitesImported(ctx context.Context, entries []site.Entry) {
 	ctx = context.WithoutCancel(ctx)
 	for start := 0; start < len(entries); start += 10_000 {
-		if err := s.keep(ctx, entries[start:min(start+10_000, len(entries))]...); err != nil {
+		if err := s.copy.Keep(ctx, entries[start:min(start+10_000, len(entries))]...); err != nil {
 			s.log.Warn("could not schedule imported sites; reconciliation will", "sites", len(entries), "err", err)
 			return
 		}
@@ -122,7 +68,7 @@ func (s *Service) enqueueFirstChecks(ctx context.Context, ids []int64) error {
 			due[i] = now.Add(spread * time.Duration(start+i) / time.Duration(len(ids)))
 			rounds[i] = schedule.Round{Site: id, Due: due[i].UnixMilli()}
 		}
-		jobs := appendCheckJobs(nil, rounds, queue.ChecksOf(s.opts.Location))
+		jobs := schedule.AppendCheckJobs(nil, rounds, queue.ChecksOf(s.opts.Location))
 		for _, j := range jobs {
 			j.InsertOpts.ScheduledAt = time.UnixMilli(j.Args.(CheckSitesArgs).From)
 		}
@@ -152,7 +98,7 @@ func (s *Service) enqueueFirstChecks(ctx context.Context, ids []int64) error {
 // by reconciliation within a minute.
 func (s *Service) SiteAdded(ctx context.Context, e site.Entry) {
 	ctx = context.WithoutCancel(ctx)
-	if err := s.keep(ctx, e); err != nil {
+	if err := s.copy.Keep(ctx, e); err != nil {
 		s.log.Warn("could not schedule a new site; reconciliation will", "site_id", e.ID, "err", err)
 	}
 	if s.config(&e).Paused {
@@ -171,7 +117,7 @@ func (s *Service) SiteAdded(ctx context.Context, e site.Entry) {
 
 // SiteChanged takes a site's new settings: its next check follows them.
 func (s *Service) SiteChanged(ctx context.Context, e site.Entry) {
-	if err := s.keep(context.WithoutCancel(ctx), e); err != nil {
+	if err := s.copy.Keep(context.WithoutCancel(ctx), e); err != nil {
 		s.log.Warn("could not take a site's new settings; reconciliation will", "site_id", e.ID, "err", err)
 	}
 }
@@ -200,35 +146,9 @@ func (s *Service) Reconcile(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("list sites: %w", err)
 	}
-	rows, err := s.db.Query(ctx, "SELECT site_id, version, defaults FROM monitored")
+	stale, gone, err := s.copy.Stale(ctx, versions)
 	if err != nil {
-		return 0, fmt.Errorf("read schedule: %w", err)
-	}
-	var (
-		stale       []int64
-		gone        []int64
-		id, version int64
-		defaults    string
-		current     = s.defaults()
-		seen        = make(map[int64]bool, len(versions))
-	)
-	if _, err := pgx.ForEachRow(rows, []any{&id, &version, &defaults}, func() error {
-		want, ok := versions[id]
-		seen[id] = true
-		switch {
-		case !ok:
-			gone = append(gone, id)
-		case want != version || defaults != current:
-			stale = append(stale, id)
-		}
-		return nil
-	}); err != nil {
-		return 0, fmt.Errorf("read schedule: %w", err)
-	}
-	for id := range versions {
-		if !seen[id] {
-			stale = append(stale, id)
-		}
+		return 0, err
 	}
 	// In slices, so that no statement grows too large: after an upgrade
 	// every site is stale at once.
@@ -242,7 +162,7 @@ func (s *Service) Reconcile(ctx context.Context) (int, error) {
 		for i, e := range entries {
 			list[i] = *e
 		}
-		if err := s.keep(ctx, list...); err != nil {
+		if err := s.copy.Keep(ctx, list...); err != nil {
 			return repaired, err
 		}
 		repaired += len(list)
@@ -250,7 +170,7 @@ func (s *Service) Reconcile(ctx context.Context) (int, error) {
 	// Whatever is left of a site no longer scheduled: nothing records for
 	// a site off the schedule any more, but a notice of its deletion may
 	// have been lost, or an older version may have left it.
-	orphans, err := s.orphans(ctx)
+	orphans, err := s.copy.Orphans(ctx)
 	if err != nil {
 		return repaired, err
 	}
@@ -263,23 +183,6 @@ func (s *Service) Reconcile(ctx context.Context) (int, error) {
 		return repaired, err
 	}
 	return repaired + len(gone), nil
-}
-
-// orphans returns the sites with a state or recent figures but no
-// schedule. An incident is opened with its site's state, and forgotten
-// with it, so the state finds it.
-func (s *Service) orphans(ctx context.Context) ([]int64, error) {
-	rows, err := s.db.Query(ctx, `SELECT site_id FROM (
-			SELECT site_id FROM site_state UNION SELECT site_id FROM rollup_recent) o
-		WHERE NOT EXISTS (SELECT 1 FROM monitored m WHERE m.site_id = o.site_id)`)
-	if err != nil {
-		return nil, fmt.Errorf("find what is left of deleted sites: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, fmt.Errorf("find what is left of deleted sites: %w", err)
-	}
-	return ids, nil
 }
 
 // ReconcileArgs is the cron job that repairs the monitor's copy of the

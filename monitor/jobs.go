@@ -35,14 +35,13 @@ type RollupArgs struct{}
 func (RollupArgs) Kind() string { return "rollup" }
 
 func (s *Service) registerJobs() {
-	river.AddWorker(s.q.Workers(), &checkAllWorker{s: s})
 	river.AddWorker(s.q.Workers(), &checkSitesWorker{s: s})
 	river.AddWorker(s.q.Workers(), &reconcileWorker{s: s})
 	river.AddWorker(s.q.Workers(), &siteAddedWorker{s: s})
 	river.AddWorker(s.q.Workers(), &maintainHistoryWorker{s: s})
 	river.AddWorker(s.q.Workers(), &rollupWorker{s: s})
 	river.AddWorker(s.q.Workers(), &probeReportWorker{s: s})
-	s.q.Cron(scheduleEvery, CheckAllArgs{})
+	s.scheduler.Register(s.q)
 	s.q.Cron(time.Minute, ReconcileArgs{})
 	s.q.Cron(time.Hour, MaintainHistoryArgs{})
 	s.q.Cron(time.Minute, RollupArgs{})

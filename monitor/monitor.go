@@ -26,7 +26,9 @@ import (
 	"uptime/monitor/locations"
 	"uptime/monitor/maintenance"
 	"uptime/monitor/schedule"
+	"uptime/monitor/sitecopy"
 	"uptime/monitor/status"
+	"uptime/monitor/watchdog"
 	"uptime/site"
 )
 
@@ -147,19 +149,18 @@ type Service struct {
 	transitions *pubsub.Topic[event.Transition]
 	opts        Options
 	log         *slog.Logger
-	heartbeat   *http.Client
-	stall       *alarm.Alarm
+	watchdog    *watchdog.Watchdog
+	copy        *sitecopy.Copy
 	unrecorded  *alarm.Alarm // PostgreSQL refuses to record scheduled checks
 	inflight    slots        // scheduled checks going on in this process
-	stallAfter  atomic.Int64 // the watchdog's limit when it last saw a stall
 	stats       *schedule.Stats
+	scheduler   *schedule.Scheduler
 	rolling     sync.Mutex // held while this process rolls up
 	history     *history.History
 	windows     *maintenance.Windows
 	locations   *locations.Locations
 	status      *status.Reader
 	checked     atomic.Int64 // checks this process recorded
-	keyClaimed  atomic.Bool  // the sealing key is known to be the database's
 	unopened    *alarm.Alarm // credentials in the schedule this key does not open
 
 	// quit is closed by Stop, which ends the check-all run going and the
@@ -179,8 +180,8 @@ func New(db *pgxpool.Pool, sites Sites, q *queue.Queue, transitions *pubsub.Topi
 	s := &Service{
 		db: db, sites: sites, q: q, transitions: transitions, opts: opts, log: log,
 		checker:    check.NewChecker(opts.CheckTimeout, opts.Transport, opts.Targets),
-		heartbeat:  &http.Client{Timeout: 10 * time.Second},
-		stall:      alarm.New(log, "scheduled checking has stopped"),
+		watchdog:   watchdog.New(db, opts.CheckEvery, opts.HeartbeatURL, log),
+		copy:       sitecopy.New(db, opts.Box, opts.siteDefaults(), opts.ConfirmInterval, log),
 		unrecorded: alarm.New(log, "checks cannot be recorded"),
 		unopened:   alarm.New(log, "sites with credentials cannot be checked"),
 		inflight:   make(slots, opts.MaxInFlight),
@@ -190,6 +191,7 @@ func New(db *pgxpool.Pool, sites Sites, q *queue.Queue, transitions *pubsub.Topi
 	}
 	s.locations = locations.New(db, q, transitions, locations.Options{Here: opts.Location, Version: opts.Version, Checked: s.checked.Load}, log)
 	s.status = status.New(db, s.locations, log)
+	s.scheduler = schedule.NewScheduler(db, q, s.locations, s.stats, log)
 	s.checker.SetLocation(opts.Location)
 	s.quit = make(chan struct{})
 	s.registerJobs()

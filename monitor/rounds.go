@@ -14,24 +14,13 @@ import (
 
 	"uptime/internal/api"
 	"uptime/internal/seal"
+	"uptime/monitor/schedule"
 	"uptime/site"
 )
 
 // CheckSitesArgs is a share of the sites due in the next moments, for any
 // instance to check.
-type CheckSitesArgs struct {
-	// Sites are the sites' ids, in the order they are due.
-	Sites []int64 `json:"sites"`
-	// From is when the first is due, in Unix milliseconds.
-	From int64 `json:"from"`
-	// Due are when each is due, in milliseconds after From.
-	Due []int64 `json:"due"`
-}
-
-// Kind names the job.
-func (CheckSitesArgs) Kind() string { return "check-sites" }
-
-func (a *CheckSitesArgs) due(i int) time.Time { return time.UnixMilli(a.From + a.Due[i]) }
+type CheckSitesArgs = schedule.CheckSitesArgs
 
 // checkDue checks the sites of a check-sites job, each at its due time,
 // with the settings the site has then. A site checked less than half an
@@ -66,7 +55,7 @@ func (s *Service) checkDue(ctx context.Context, args CheckSitesArgs, claimed tim
 		if !ok {
 			continue // deleted or paused since it was claimed
 		}
-		due := args.due(i)
+		due := args.DueAt(i)
 		if wait := time.Until(due); wait > 0 {
 			timer.Reset(wait)
 			select {
@@ -157,7 +146,7 @@ func (s *Service) scheduledTargets(ctx context.Context, ids []int64) (map[int64]
 		firstErr        error
 	)
 	if _, err := pgx.ForEachRow(rows, []any{&id, &shown, &settings, &sealed, &version}, func() error {
-		e, err := s.open(id, shown, settings, sealed, version)
+		e, err := s.copy.Open(id, shown, settings, sealed, version)
 		if errors.Is(err, seal.ErrWrongKey) {
 			// Checked without its credentials, it would fail for want of
 			// them: a false alarm. It is left out, and said.
@@ -197,7 +186,7 @@ func (s *Service) targetOf(ctx context.Context, st site.Site) (*target, error) {
 	case err != nil:
 		return nil, fmt.Errorf("read settings of site %d: %w", st.ID, err)
 	default:
-		held, err := s.open(st.ID, shown, settings, sealed, 0)
+		held, err := s.copy.Open(st.ID, shown, settings, sealed, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -232,7 +221,7 @@ func (w *checkSitesWorker) Work(ctx context.Context, job *river.Job[CheckSitesAr
 func (w *checkSitesWorker) Timeout(job *river.Job[CheckSitesArgs]) time.Duration {
 	wait := time.Duration(0)
 	if n := len(job.Args.Due); n > 0 {
-		wait = max(time.Until(job.Args.due(n-1)), 0)
+		wait = max(time.Until(job.Args.DueAt(n-1)), 0)
 	}
 	longest := (site.MaxConfirmations+1)*site.MaxTimeout + site.MaxConfirmations*w.s.opts.ConfirmInterval
 	return wait + longest + time.Minute

@@ -100,9 +100,7 @@ func (t *target) event(ev decide.Event) event.Transition {
 
 // config returns a site's settings with the monitor's defaults filled in:
 // the flags of this process decide how a site without settings is checked.
-func (s *Service) config(e *site.Entry) site.Config {
-	return e.Given.Config(e.URL, s.opts.siteDefaults())
-}
+func (s *Service) config(e *site.Entry) site.Config { return s.copy.Config(e) }
 
 // confirm re-checks a failing site whose confirmed state is up, pausing
 // ConfirmInterval before each re-check, until one passes or the site's

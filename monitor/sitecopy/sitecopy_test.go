@@ -1,0 +1,130 @@
+package sitecopy_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"uptime/internal/dbutil"
+	"uptime/internal/pgtest"
+	"uptime/internal/seal"
+	"uptime/monitor"
+	"uptime/monitor/sitecopy"
+	"uptime/site"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func newDB(t *testing.T) (*pgxpool.Pool, string) {
+	t.Helper()
+	dbURL := pgtest.NewDatabase(t)
+	if err := dbutil.Migrate(dbURL, monitor.Migrations, "migrations"); err != nil {
+		t.Fatal(err)
+	}
+	db, err := pgxpool.New(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	return db, dbURL
+}
+
+func entry(t *testing.T, id, version int64, url, given string) site.Entry {
+	t.Helper()
+	e := site.Entry{Site: site.Site{ID: id, URL: url}, Version: version}
+	if err := e.SetGiven([]byte(given)); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// The copy keeps the newest version of each site, sealed, opens it again
+// with its credentials, and tells what reconciliation must repair.
+func TestKeepStaleAndOpen(t *testing.T) {
+	ctx := context.Background()
+	db, dbURL := newDB(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	box := seal.Ephemeral()
+	defaults := site.Defaults{Interval: time.Minute, Timeout: 10 * time.Second, Confirmations: 1}
+	c := sitecopy.New(db, box, defaults, 3*time.Second, log)
+
+	secret := entry(t, 1, 2, "https://bob:s3cret-pw@a.example/x", `{"headers": {"X-Token": "s3cret-token"}}`)
+	plain := entry(t, 2, 1, "https://b.example/", `{"interval": "30s"}`)
+	if err := c.Keep(ctx, secret, plain); err != nil {
+		t.Fatal(err)
+	}
+	// An older version does not overwrite a newer one.
+	if err := c.Keep(ctx, entry(t, 1, 1, "https://old.example/", `{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if dump := pgtest.Dump(t, dbURL); strings.Contains(dump, "s3cret") || strings.Contains(dump, "old.example") {
+		t.Fatalf("the copy holds credentials in the clear or an older version")
+	}
+	var (
+		shown, settings string
+		sealed          []byte
+		interval, phase int64
+		budget          int64
+	)
+	if err := db.QueryRow(ctx, `SELECT url, settings, sealed, interval_ms, phase_ms, budget_ms FROM monitored WHERE site_id = 1`).
+		Scan(&shown, &settings, &sealed, &interval, &phase, &budget); err != nil {
+		t.Fatal(err)
+	}
+	// Two tries of 10 s and a pause of 3 s between them.
+	if interval != 60_000 || phase < 0 || phase >= interval || budget != 23_000 {
+		t.Errorf("interval %d ms, phase %d ms, budget %d ms; want 60000, within it, 23000", interval, phase, budget)
+	}
+	e, err := c.Open(1, shown, settings, sealed, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.URL != secret.URL || e.Given.Headers["X-Token"] != "s3cret-token" || e.Version != 2 {
+		t.Errorf("opened %+v, want the site as kept, credentials included", e)
+	}
+	if cfg := c.Config(&plain); time.Duration(cfg.Interval) != 30*time.Second || cfg.Confirmations != 1 {
+		t.Errorf("config %+v: want its own interval and the default confirmations", cfg)
+	}
+
+	stale, gone, err := c.Stale(ctx, map[int64]int64{1: 2, 2: 3, 3: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(stale)
+	if !slices.Equal(stale, []int64{2, 3}) || len(gone) != 0 {
+		t.Errorf("stale %v, gone %v; want 2 (another version) and 3 (missing), none gone", stale, gone)
+	}
+	if _, gone, _ = c.Stale(ctx, map[int64]int64{2: 1}); !slices.Equal(gone, []int64{1}) {
+		t.Errorf("gone %v, want site 1, no longer listed", gone)
+	}
+	// Other defaults make every copy stale: its interval may follow them.
+	other := sitecopy.New(db, box, site.Defaults{Interval: 5 * time.Minute, Timeout: defaults.Timeout}, 3*time.Second, log)
+	if stale, _, _ := other.Stale(ctx, map[int64]int64{1: 2, 2: 1}); len(stale) != 2 {
+		t.Errorf("with other defaults, stale %v, want both", stale)
+	}
+
+	// What is left of a site no longer copied is an orphan.
+	if _, err := db.Exec(ctx, `INSERT INTO site_state (site_id, url, up) VALUES (2, 'https://b.example/', true), (9, 'https://gone.example/', false)`); err != nil {
+		t.Fatal(err)
+	}
+	if orphans, err := c.Orphans(ctx); err != nil || !slices.Equal(orphans, []int64{9}) {
+		t.Errorf("orphans %v, %v; want site 9", orphans, err)
+	}
+
+	// Another key is refused: it would seal what this one cannot open.
+	stranger := sitecopy.New(db, seal.Ephemeral(), defaults, 3*time.Second, log)
+	if err := stranger.CheckKey(ctx); err == nil {
+		t.Error("a key other than the one the copy is sealed with was accepted")
+	}
+	if err := stranger.Keep(ctx, entry(t, 3, 1, "https://carol:pw@c.example/", `{}`)); err == nil {
+		t.Error("a copy was sealed with a key other than the database's")
+	}
+	if err := c.CheckKey(ctx); err != nil {
+		t.Errorf("the copy's own key: %v", err)
+	}
+}
