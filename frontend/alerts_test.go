@@ -96,7 +96,7 @@ func TestMaintenanceInTheDashboard(t *testing.T) {
 	if text := eval[string](p, `document.getElementById("windows").innerText`); !strings.Contains(strings.ToLower(text), "on now") || !strings.Contains(text, "tags db") {
 		t.Errorf("the window row: %q", text)
 	}
-	p.waitFor(`!` + row(up.URL+"/db") + `.querySelector(".badge.maintenance").hidden`)
+	p.waitFor(row(up.URL+"/db") + `?.querySelector(".badge.maintenance").hidden === false`)
 	if eval[bool](p, `!`+row(up.URL+"/web")+`.querySelector(".badge.maintenance").hidden`) {
 		t.Error("a site outside the window is marked as in maintenance")
 	}

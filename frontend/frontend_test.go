@@ -35,14 +35,14 @@ func TestAddCheckAndDeleteASite(t *testing.T) {
 	p.addThroughForm(srv.URL)
 	// It turns Up without a reload: the site-added check and the refresh.
 	p.waitFor(row(srv.URL) + `?.querySelector(".badge").textContent === "Up"`)
-	p.waitFor(row(srv.URL) + `.querySelector(".checked").textContent.startsWith("Last checked")`)
+	p.waitFor(row(srv.URL) + `?.querySelector(".checked").textContent.startsWith("Last checked")`)
 	if got := eval[string](p, row(srv.URL)+`.querySelector(".col-response").textContent`); !strings.Contains(got, "HTTP 200") {
 		t.Errorf("response column %q, want HTTP 200", got)
 	}
 
 	srv.Close()
 	p.do(chromedp.Click(chromedp.CSS("#sites tr .check")))
-	p.waitFor(row(srv.URL) + `.querySelector(".badge").textContent === "Down"`)
+	p.waitFor(row(srv.URL) + `?.querySelector(".badge").textContent === "Down"`)
 	if got := eval[string](p, row(srv.URL)+`.querySelector(".reason").textContent`); got != "connection refused" {
 		t.Errorf("reason shown = %q, want connection refused", got)
 	}
@@ -275,7 +275,7 @@ func TestRefreshKeepsFocus(t *testing.T) {
 		`+row(second.URL)+`.querySelector(".check").click(); // a click from script leaves the focus where it is
 		return true;
 	})()`)
-	p.waitFor(row(second.URL) + `.querySelector(".check").textContent === "Check now"`)
+	p.waitFor(row(second.URL) + `?.querySelector(".check").textContent === "Check now"`)
 	if !eval[bool](p, `document.activeElement === `+row(first.URL)+`.querySelector(".edit")`) {
 		t.Errorf("the focus moved to %q during a refresh", eval[string](p, `document.activeElement.outerHTML.slice(0, 80)`))
 	}

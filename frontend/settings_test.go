@@ -81,7 +81,7 @@ func TestEditASiteThroughItsSettingsForm(t *testing.T) {
 		t.Fatalf("after the edit the site is %+v, want interval 30s, name Shop, keyword ok and its tag kept", v)
 	}
 	// The name comes before the URL.
-	p.waitFor(row(srv.URL) + `.querySelector(".site-name").textContent === "Shop"`)
+	p.waitFor(row(srv.URL) + `?.querySelector(".site-name").textContent === "Shop"`)
 }
 
 func TestAddASiteWithSettings(t *testing.T) {
@@ -132,7 +132,7 @@ func TestPauseAndResumeFromTheRow(t *testing.T) {
 	p.waitFor(row(srv.URL) + `?.querySelector(".badge").textContent === "Up"`)
 
 	p.do(chromedp.Click(chromedp.CSS("#sites tr .pause")))
-	p.waitFor(row(srv.URL) + `.querySelector(".badge").textContent === "Paused"`)
+	p.waitFor(row(srv.URL) + `?.querySelector(".badge").textContent === "Paused"`)
 	if got := eval[string](p, row(srv.URL)+`.querySelector(".pause").textContent`); got != "Resume" {
 		t.Errorf("the button says %q on a paused site, want Resume", got)
 	}
@@ -143,7 +143,7 @@ func TestPauseAndResumeFromTheRow(t *testing.T) {
 		t.Fatal("the server does not have the site paused")
 	}
 	p.do(chromedp.Click(chromedp.CSS("#sites tr .pause")))
-	p.waitFor(row(srv.URL) + `.querySelector(".badge").textContent === "Up"`)
+	p.waitFor(row(srv.URL) + `?.querySelector(".badge").textContent === "Up"`)
 	if v := getSite(t, a); v.Paused {
 		t.Fatal("the server still has the site paused")
 	}
