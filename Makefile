@@ -60,19 +60,21 @@ bench: build
 # instances in one location it then kills one and times how long until
 # every site is checked again. BENCH_KINDS (for example
 # http,tcp,tls,dns,icmp) measures BENCH_SIZES sites of each kind, each kind
-# alone and then all together, on a farm that serves them all. It writes
-# bench-steady-results.md.
+# alone and then all together, on a farm that serves them all.
+# BENCH_PG_STATEMENTS=1 loads pg_stat_statements and reports PostgreSQL's
+# costliest statements in the window. It writes bench-steady-results.md.
 BENCH_INTERVAL ?= 1m
 BENCH_DURATION ?= 10m
 BENCH_INSTANCES ?= 1
 BENCH_LOCATIONS ?=
 BENCH_KINDS ?= http
+BENCH_PG_STATEMENTS ?=
 bench-steady: build
 	@./scripts/ensure-deps postgres
 	$(GO) build -o bin/uptime-bench ./cmd/uptime-bench
 	./bin/uptime-bench -uptime bin/uptime -steady -n $(BENCH_SIZES) -interval $(BENCH_INTERVAL) \
 		-duration $(BENCH_DURATION) -instances $(BENCH_INSTANCES) $(if $(BENCH_LOCATIONS),-locations) \
-		-kinds $(BENCH_KINDS) -farm $(BENCH_FARM) -o bench-steady-results.md
+		-kinds $(BENCH_KINDS) -farm $(BENCH_FARM) $(if $(BENCH_PG_STATEMENTS),-pg-statements) -o bench-steady-results.md
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt would change these files"; exit 1; }

@@ -76,6 +76,8 @@ func run() error {
 		"so every site is checked once a round from each")
 	kinds := flag.String("kinds", "http", "with -steady, the kinds of check, separated by commas ("+strings.Join(benchKinds, ", ")+
 		"); with more than one, n sites of each are measured kind by kind, then all together")
+	flag.BoolVar(&so.statements, "pg-statements", false, "with -steady, load pg_stat_statements and report PostgreSQL's "+
+		"statements in the measured window, the costliest first (it costs PostgreSQL some CPU itself)")
 	farmKind := flag.String("farm", "loopback", "loopback (every site answers at once, over HTTP) or internet "+
 		"(one site in four over HTTPS, every site 20 to 300 ms away)")
 	flag.Parse()
@@ -135,8 +137,12 @@ func run() error {
 
 	ctx := context.Background()
 	progress("starting PostgreSQL in %s", o.workDir)
+	var pgConfig string
+	if o.steady != nil && o.steady.statements {
+		pgConfig = "shared_preload_libraries = 'pg_stat_statements'"
+	}
 	cluster, err := pglocal.Start(ctx, pglocal.Options{Dir: filepath.Join(o.workDir, "postgres"),
-		Log: slog.New(slog.DiscardHandler)})
+		Log: slog.New(slog.DiscardHandler), Config: pgConfig})
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"uptime/internal/dbutil"
@@ -32,6 +33,8 @@ type steadyOptions struct {
 	locations bool
 	// kinds are the kinds of check, n sites of each.
 	kinds []string
+	// statements reports PostgreSQL's statements in the window.
+	statements bool
 }
 
 // steadyResult is what a steady-state run measured.
@@ -64,6 +67,7 @@ type steadyResult struct {
 	outageToSlack    []float64          // seconds from sites failing to their down message
 	failToSlack      []float64          // seconds from each one's first failing check to its down message
 	outageErr        string
+	statements       string // the costliest statements in the window, as a table
 }
 
 // steady imports n sites of each of the kinds with the interval into
@@ -199,6 +203,11 @@ func steady(ctx context.Context, o options, so steadyOptions, self string, clust
 		s.postgres = pg
 		return s, err
 	}
+	if so.statements {
+		if _, err := db.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()"); err != nil {
+			return nil, fmt.Errorf("pg_stat_statements: %w", err)
+		}
+	}
 	s0, err := take()
 	if err != nil {
 		return nil, err
@@ -212,6 +221,11 @@ func steady(ctx context.Context, o options, so steadyOptions, self string, clust
 		return nil, err
 	}
 	r.checks = s1.checks - s0.checks
+	if so.statements {
+		if r.statements, err = costliestStatements(ctx, db, r.checks); err != nil {
+			return nil, err
+		}
+	}
 	r.expected = float64(total) * s1.at.Sub(s0.at).Seconds() / so.interval.Seconds()
 	if so.locations {
 		r.expected *= float64(so.instances) // each round from each location
@@ -544,7 +558,37 @@ func formatSteady(o options, pgVersion string, r *steadyResult) string {
 		}
 	}
 	b.WriteString("\n")
+	b.WriteString(r.statements)
 	return b.String()
+}
+
+// costliestStatements is a table of the statements PostgreSQL spent the
+// most time in since pg_stat_statements was reset, with each one's share.
+func costliestStatements(ctx context.Context, db *pgxpool.Pool, checks int64) (string, error) {
+	rows, err := db.Query(ctx, `SELECT calls, total_exec_time, total_exec_time / sum(total_exec_time) OVER (),
+			shared_blks_hit + shared_blks_read, wal_records, left(regexp_replace(query, '\s+', ' ', 'g'), 120)
+		FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15`)
+	if err != nil {
+		return "", fmt.Errorf("pg_stat_statements: %w", err)
+	}
+	var b strings.Builder
+	b.WriteString("PostgreSQL's costliest statements in the window (time inside the executor, waits included):\n\n")
+	b.WriteString("| share | calls | µs a check | buffers a call | WAL records a call | statement |\n| --- | --- | --- | --- | --- | --- |\n")
+	var (
+		calls, blocks, wal int64
+		ms, share          float64
+		query              string
+	)
+	_, err = pgx.ForEachRow(rows, []any{&calls, &ms, &share, &blocks, &wal, &query}, func() error {
+		fmt.Fprintf(&b, "| %.0f %% | %d | %.1f | %d | %d | `%s` |\n", 100*share, calls, 1000*ms/float64(max(checks, 1)),
+			blocks/max(calls, 1), wal/max(calls, 1), strings.ReplaceAll(query, "|", "\\|"))
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("pg_stat_statements: %w", err)
+	}
+	b.WriteString("\n")
+	return b.String(), nil
 }
 
 // formatKinds sums up runs of one kind each, and one of them all, as one

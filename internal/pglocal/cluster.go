@@ -41,6 +41,9 @@ type Options struct {
 	Ephemeral bool
 	// Log receives a line for each step that takes time.
 	Log *slog.Logger
+	// Config is more of postgresql.conf, one setting a line, written at
+	// each start (as shared_preload_libraries, for a benchmark).
+	Config string
 }
 
 // Cluster is a running local PostgreSQL cluster.
@@ -159,7 +162,7 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 		if c.port, err = c.choosePort(opts.Port); err != nil {
 			return err
 		}
-		if err := c.writeConfig(opts.Ephemeral); err != nil {
+		if err := c.writeConfig(opts.Ephemeral, opts.Config); err != nil {
 			return err
 		}
 		if lastErr = c.pgctl(ctx, "start", "-l", c.logFile(), "-t", "60"); lastErr == nil {
@@ -211,10 +214,13 @@ func (c *Cluster) initdb(ctx context.Context) error {
 }
 
 // writeConfig writes the settings that may change between starts.
-func (c *Cluster) writeConfig(ephemeral bool) error {
+func (c *Cluster) writeConfig(ephemeral bool, more string) error {
 	conf := fmt.Sprintf("port = %d\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\nmax_connections = 200\n", c.port)
 	if ephemeral {
 		conf += "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+	}
+	if more != "" {
+		conf += strings.TrimSpace(more) + "\n"
 	}
 	path := filepath.Join(c.dataDir(), "uptime.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {

@@ -67,11 +67,15 @@ func TestStartStopKeepsData(t *testing.T) {
 		t.Fatalf("postmaster.pid after Stop: %v; want the server gone", err)
 	}
 
-	c, err = Start(ctx, Options{Dir: dir})
+	// Settings given at a start are written for that start.
+	c, err = Start(ctx, Options{Dir: dir, Config: "work_mem = '7MB'"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Stop(ctx)
+	if n := queryInt(t, ctx, c.URL("postgres"), "SELECT pg_size_bytes(current_setting('work_mem'))::int"); n != 7<<20 {
+		t.Errorf("work_mem = %d bytes after a start with work_mem = '7MB'", n)
+	}
 	if c.Port() != firstPort {
 		t.Errorf("port after restart = %d, want the previous %d", c.Port(), firstPort)
 	}
