@@ -22,7 +22,7 @@ func (s *Service) Register(srv *api.Server) {
 			URL *string `json:"url,omitempty"`
 			Settings
 		}{}, Response: Entry{}})
-	listAll := srv.Expensive(func(r *http.Request) (any, error) { return s.streamList(r.Context()) })
+	listAll := srv.Expensive(func(r *http.Request) (any, error) { return s.streamList(r) })
 	srv.Handle("GET /site", func(r *http.Request) (any, error) {
 		if q := r.URL.Query(); !q.Has("limit") && !q.Has("after") && !q.Has("q") {
 			return listAll(r)
@@ -45,13 +45,21 @@ func (s *Service) Register(srv *api.Server) {
 	srv.Handle("GET /site/export", srv.Expensive(s.handleExport), api.Doc{
 		Summary: "Every site with the settings it was given, credentials included", Response: ExportResponse{}})
 	srv.Handle("DELETE /site/{siteID}", s.handleDelete, api.Doc{Summary: "Delete a site and its history"})
+	srv.Handle("POST /site/{siteID}/token", s.handleRenewToken, api.Doc{
+		Summary: "Give a push site a new token, refusing the old one at once; answers its new ping URL", Response: TokenResponse{}})
 }
 
 // AddResponse is what POST /site answers: the site, and the settings it
 // was given, in their normalized form.
 type AddResponse struct {
 	Site
+	// Kind is "push" for a push site; other sites answer as in the
+	// tutorial, their kind their URL's scheme.
+	Kind string `json:"kind,omitempty"`
 	Settings
+	// PingURL is where a push site's job reports in, token and all: shown
+	// here and when the token is made anew, and nowhere else.
+	PingURL string `json:"ping_url,omitempty"`
 }
 
 // handleAdd serves POST /site: {"url": string, settings...} → {"id",
@@ -63,22 +71,30 @@ func (s *Service) handleAdd(r *http.Request) (any, error) {
 		return nil, err
 	}
 	p := AddParams{}
-	if p.Settings, err = f.settings("url"); err != nil {
+	if p.Settings, err = f.settings("url", "kind"); err != nil {
 		return nil, err
 	}
 	u, ok, err := f.str("url")
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, errs.Errorf(errs.InvalidArgument, "url is required")
+	if p.Kind, _, err = f.str("kind"); err != nil {
+		return nil, err
+	}
+	if !ok && p.Kind == "" {
+		return nil, errs.Errorf(errs.InvalidArgument, `url is required, or "kind": "push" for a site that reports in`)
 	}
 	p.URL = u
-	e, err := s.add(r.Context(), p)
+	e, token, err := s.add(r.Context(), p)
 	if err != nil {
 		return nil, err
 	}
-	return AddResponse{Site: e.Site.Public(), Settings: e.Given.Public()}, nil
+	resp := AddResponse{Site: e.Site.Public(), Settings: e.Given.Public()}
+	resp.Settings.TokenHash = nil // the ping URL says it
+	if e.Kind == KindPush {
+		resp.Kind, resp.PingURL = KindPush, s.pingURL(r, token)
+	}
+	return resp, nil
 }
 
 // requestFields reads a request's body as one JSON object.
@@ -100,7 +116,7 @@ func (s *Service) handleGet(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return e.Public(), nil
+	return s.shown(r, *e), nil
 }
 
 // handleUpdate serves PATCH /site/:siteID: the fields given change, the
@@ -118,7 +134,7 @@ func (s *Service) handleUpdate(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return e.Public(), nil
+	return s.shown(r, *e), nil
 }
 
 // handleList serves GET /site with any of limit, after or q in the query:
@@ -147,15 +163,10 @@ func (s *Service) handleList(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	public(page.Sites)
-	return page, nil
-}
-
-// public hides what responses must not show of the entries, in place.
-func public(entries []*Entry) {
-	for _, e := range entries {
-		*e = e.Public()
+	for _, e := range page.Sites {
+		*e = s.shown(r, *e)
 	}
+	return page, nil
 }
 
 // maxSiteBody is the largest request that adds or changes a site: room for

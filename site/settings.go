@@ -103,6 +103,15 @@ type Settings struct {
 	// after its own confirmations, before it is down. Defaults to a strict
 	// majority of its live locations.
 	Quorum *int `json:"quorum,omitempty"`
+	// Grace is how late a push site's signal may come before the site is
+	// down, 1s to 7 days. Defaults to an hour, or the interval when that
+	// is shorter.
+	Grace *Duration `json:"grace,omitempty"`
+	// TokenHash is the SHA-256, in hex, of a push site's token, the secret
+	// in its ping URL; the token itself is kept nowhere. Responses leave
+	// it out; an export carries it, so that a site imported again answers
+	// to the same ping URL.
+	TokenHash *string `json:"token_hash,omitempty"`
 }
 
 // Defaults are the settings a site has where it was given none: the
@@ -146,6 +155,12 @@ const (
 	maxStatusRanges  = 50
 	MinRemindEvery   = time.Minute
 	MaxRemindEvery   = 7 * 24 * time.Hour
+	// A push site's interval and grace.
+	MinPushInterval = time.Minute
+	MaxPushInterval = 365 * 24 * time.Hour
+	MinGrace        = time.Second
+	MaxGrace        = 7 * 24 * time.Hour
+	defaultGrace    = time.Hour
 )
 
 // Config is a site's settings with every default filled in: what a check
@@ -157,8 +172,9 @@ type Config struct {
 	Name string `json:"name"`
 	// Interval is how often the site is checked.
 	Interval Duration `json:"interval"`
-	// Timeout bounds one check.
-	Timeout Duration `json:"timeout"`
+	// Timeout bounds one check; none for a push site, which is not
+	// fetched.
+	Timeout Duration `json:"timeout,omitzero"`
 	// Method is the HTTP method of a check; empty for other kinds.
 	Method string `json:"method,omitempty"`
 	// Headers are sent with every check; null for other kinds than http's.
@@ -216,6 +232,12 @@ type Config struct {
 	// Quorum is how many locations must see the site down; null for a
 	// strict majority of its live locations.
 	Quorum *int `json:"quorum"`
+	// Grace is how late a push site's signal may be; absent for other
+	// kinds.
+	Grace *Duration `json:"grace,omitempty"`
+	// PingURL is where a push site's job reports in, its token hidden
+	// but where the site is added or its token made anew.
+	PingURL string `json:"ping_url,omitempty"`
 }
 
 // DefaultExpectStatus is the tutorial's rule, below 400 is up, as a list
@@ -237,8 +259,16 @@ func (st Settings) Config(rawURL string, d Defaults) Config {
 	}
 	set(&c.Name, st.Name)
 	set(&c.Interval, st.Interval)
-	c.Timeout = Duration(min(d.Timeout, time.Duration(c.Interval)))
-	set(&c.Timeout, st.Timeout)
+	if c.Kind == KindPush {
+		// Not fetched: no time limit; a job that failed says so itself.
+		c.Confirmations = 0
+		grace := Duration(min(defaultGrace, time.Duration(c.Interval)))
+		set(&grace, st.Grace)
+		c.Grace = &grace
+	} else {
+		c.Timeout = Duration(min(d.Timeout, time.Duration(c.Interval)))
+		set(&c.Timeout, st.Timeout)
+	}
 	if IsHTTP(c.Kind) {
 		c.Method, c.Headers, c.ExpectStatus = "GET", map[string]string{}, DefaultExpectStatus
 		set(&c.Method, st.Method)
@@ -325,9 +355,16 @@ func (st *Settings) normalize(rawURL string, d Defaults) error {
 		}
 	}
 	if st.Interval != nil {
-		if v := time.Duration(*st.Interval); v < MinInterval || v > MaxInterval {
-			return errs.Errorf(errs.InvalidArgument, "interval must be from %s to %s, got %s", Duration(MinInterval), Duration(MaxInterval), *st.Interval)
+		lo, hi := MinInterval, MaxInterval
+		if KindOf(rawURL) == KindPush {
+			lo, hi = MinPushInterval, MaxPushInterval
 		}
+		if v := time.Duration(*st.Interval); v < lo || v > hi {
+			return errs.Errorf(errs.InvalidArgument, "interval must be from %s to %s, got %s", Duration(lo), Duration(hi), *st.Interval)
+		}
+	}
+	if err := st.checkPush(rawURL); err != nil {
+		return err
 	}
 	if st.Method != nil {
 		m := strings.ToUpper(strings.TrimSpace(*st.Method))
@@ -495,6 +532,43 @@ var kindSettings = []struct {
 	{"grpc_service", []string{KindGRPC, KindGRPCS}, func(st *Settings) bool { return st.GRPCService != nil }},
 	{"count", []string{KindICMP}, func(st *Settings) bool { return st.Count != nil }},
 	{"max_loss", []string{KindICMP}, func(st *Settings) bool { return st.MaxLoss != nil }},
+	{"grace", []string{KindPush}, func(st *Settings) bool { return st.Grace != nil }},
+	{"token_hash", []string{KindPush}, func(st *Settings) bool { return st.TokenHash != nil }},
+}
+
+// tokenHash is the form of a push site's token's hash: SHA-256 in hex.
+var tokenHash = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// checkPush checks what is a push site's alone: it is told how often its
+// job reports in, and how late it may; it is not fetched, so it has no
+// time limit, and reports come to every instance, so it has no locations.
+func (st *Settings) checkPush(rawURL string) error {
+	if KindOf(rawURL) != KindPush {
+		return nil
+	}
+	switch {
+	case st.Interval == nil:
+		return errs.Errorf(errs.InvalidArgument, `interval is required for a push site: how often its job reports in, as "1d" or "15m"`)
+	case st.Timeout != nil:
+		return errs.Errorf(errs.InvalidArgument, "timeout is not a setting of push sites, which are not fetched: grace says how late a signal may be")
+	case len(st.Locations) > 0 || st.Quorum != nil:
+		return errs.Errorf(errs.InvalidArgument, "locations and quorum are not settings of push sites: their signals come to every location alike")
+	case st.MaxLatency != nil:
+		return errs.Errorf(errs.InvalidArgument, "max_latency is not a setting of push sites")
+	}
+	if st.Grace != nil {
+		if v := time.Duration(*st.Grace); v < MinGrace || v > MaxGrace {
+			return errs.Errorf(errs.InvalidArgument, "grace must be from %s to %s, got %s", Duration(MinGrace), Duration(MaxGrace), *st.Grace)
+		}
+	}
+	if st.TokenHash != nil {
+		h := strings.ToLower(*st.TokenHash)
+		if !tokenHash.MatchString(h) {
+			return errs.Errorf(errs.InvalidArgument, "token_hash must be a SHA-256 in hex, 64 digits")
+		}
+		st.TokenHash = &h
+	}
+	return nil
 }
 
 // checkKind refuses the settings given that are not the kind's: a setting
@@ -699,6 +773,10 @@ type Duration time.Duration
 // String formats the duration without trailing zero units: "5m", not
 // "5m0s".
 func (d Duration) String() string {
+	const day = 24 * time.Hour
+	if v := time.Duration(d); v > day && v%day == 0 { // 24h stays 24h: the longest interval of a fetched site
+		return strconv.FormatInt(int64(v/day), 10) + "d"
+	}
 	s := time.Duration(d).String()
 	if strings.HasSuffix(s, "m0s") {
 		s = s[:len(s)-2]
@@ -718,12 +796,25 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf(`must be a duration string such as "30s" or "5m"`)
 	}
-	v, err := time.ParseDuration(s)
+	v, err := ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf(`must be a duration such as "30s" or "5m", got %s`, text.Quote(s))
+		return fmt.Errorf(`must be a duration such as "30s", "5m" or "7d", got %s`, text.Quote(s))
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// ParseDuration is time.ParseDuration that also takes whole days, as in
+// "7d".
+func ParseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseUint(days, 10, 16)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a number of days", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
 
 // ConfigOf reads settings written as a JSON object, checks them as

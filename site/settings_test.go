@@ -197,7 +197,7 @@ func TestBadSettingsAreRefusedAndChangeNothing(t *testing.T) {
 		{"keyword_absent without keyword", `{"keyword_absent": true}`, "keyword_absent needs a keyword"},
 		{"keyword too long", `{"keyword": "` + strings.Repeat("k", 1025) + `"}`, "keyword must be at most 1024 bytes"},
 		{"max_latency above the timeout", `{"max_latency": "20s"}`, "max_latency must be above 0 and below the timeout"},
-		{"remind_every too short", `{"remind_every": "30s"}`, "remind_every must be from 1m to 168h"},
+		{"remind_every too short", `{"remind_every": "30s"}`, "remind_every must be from 1m to 7d"},
 		{"remind_every too long", `{"remind_every": "200h"}`, "remind_every must be from 1m"},
 		{"confirmations above 10", `{"confirmations": 11}`, "confirmations must be from 0 to 10"},
 		{"confirmations negative", `{"confirmations": -1}`, "confirmations must be from 0 to 10"},

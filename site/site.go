@@ -113,6 +113,7 @@ type Targets interface {
 // Service manages the list of monitored sites.
 type Service struct {
 	db        *gorm.DB
+	baseURL   string // where ping URLs point; see SetPublicURL
 	listeners []Listener
 	targets   Targets
 	defaults  Defaults
@@ -192,6 +193,9 @@ type AddParams struct {
 	// URL is the URL of the site. If it doesn't contain a scheme
 	// (like "http:" or "https:") it defaults to "https:".
 	URL string `json:"url"`
+	// Kind is "push" for a site that reports in rather than is fetched,
+	// which has no URL; every other kind is named by its URL's scheme.
+	Kind string `json:"kind,omitempty"`
 	// Settings are the site's own settings; every one is optional.
 	Settings
 }
@@ -201,43 +205,58 @@ type AddParams struct {
 // refused, and so is a URL already on the list or a setting out of
 // bounds.
 func (s *Service) Add(ctx context.Context, p AddParams) (*Site, error) {
-	e, err := s.add(ctx, p)
+	e, _, err := s.add(ctx, p)
 	if err != nil {
 		return nil, err
 	}
 	return &e.Site, nil
 }
 
-func (s *Service) add(ctx context.Context, p AddParams) (*Entry, error) {
+// add adds a site, and returns it with, for a push site given no token's
+// hash, its new token, which is kept nowhere.
+func (s *Service) add(ctx context.Context, p AddParams) (_ *Entry, token string, err error) {
+	switch {
+	case p.Kind == KindPush && strings.TrimSpace(p.URL) != "":
+		return nil, "", errs.Errorf(errs.InvalidArgument, "a push site has no url: its job reports in at the ping URL it is given")
+	case p.Kind == KindPush:
+		p.URL = NewPushURL()
+	case p.Kind != "":
+		return nil, "", errs.Errorf(errs.InvalidArgument, `kind %s: a site's kind is named by its url's scheme; "kind" is given only as "push", for a site with no url`, text.Quote(p.Kind))
+	}
 	u, err := s.checkURL(ctx, p.URL)
 	if err != nil {
-		return nil, err
+		return nil, "", err
+	}
+	if KindOf(u) == KindPush && p.Settings.TokenHash == nil {
+		var hash string
+		token, hash = newToken()
+		p.Settings.TokenHash = &hash
 	}
 	if err := p.Settings.normalize(u, s.defaults); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := s.checkReach(ctx, u, p.Settings); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	r := s.sealRow(0, u, p.Settings, 1)
 	if err := s.claimKey(ctx, r.Sealed); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	err = s.db.WithContext(ctx).Create(r).Error
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return nil, errs.Errorf(errs.AlreadyExists, "site %s is already monitored", text.Quote(text.Redact(u)))
+		return nil, "", errs.Errorf(errs.AlreadyExists, "site %s is already monitored", text.Quote(text.Redact(u)))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("add site %s: %w", text.Redact(u), err)
+		return nil, "", fmt.Errorf("add site %s: %w", text.Redact(u), err)
 	}
 	e, err := s.entry(r)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	for _, l := range s.listeners {
 		l.SiteAdded(ctx, *e)
 	}
-	return e, nil
+	return e, token, nil
 }
 
 // checkURL normalizes a site's URL and refuses one that may not be
@@ -247,7 +266,7 @@ func (s *Service) checkURL(ctx context.Context, rawURL string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if s.targets != nil {
+	if s.targets != nil && KindOf(u) != KindPush { // a push site is never fetched
 		if err := s.targets.CheckURL(ctx, u); err != nil {
 			return "", errs.Errorf(errs.InvalidArgument, "url %s cannot be monitored: %v", text.Quote(text.Redact(u)), err)
 		}

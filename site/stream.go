@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 
 	"uptime/internal/api"
 )
@@ -62,13 +63,13 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 }
 
 // streamList answers GET /site unpaged: every site as open reads show it.
-func (s *Service) streamList(ctx context.Context) (api.Stream, error) {
-	return s.streamSites(ctx, func(r *row) (any, error) {
+func (s *Service) streamList(req *http.Request) (api.Stream, error) {
+	return s.streamSites(req.Context(), func(r *row) (any, error) {
 		e, err := s.publicEntry(r)
 		if err != nil {
 			return nil, err
 		}
-		return e.Public(), nil
+		return s.shown(req, *e), nil
 	})
 }
 

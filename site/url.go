@@ -1,7 +1,10 @@
 package site
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,7 +44,21 @@ const (
 	KindGRPCS = "grpcs"
 	// KindICMP is up when the host answers ICMP echo requests (icmp://host).
 	KindICMP = "icmp"
+	// KindPush is up while the job it stands for reports in on its ping
+	// URL, on time. It is fetched from nowhere: its URL, push://key, is
+	// given by the server, the key a name for it and no secret.
+	KindPush = "push"
 )
+
+// pushKey is the form of a push site's key: 16 hex digits.
+var pushKey = regexp.MustCompile(`^[0-9a-f]{16}$`)
+
+// NewPushURL returns the URL of a new push site, with a key of its own.
+func NewPushURL() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return KindPush + "://" + hex.EncodeToString(b)
+}
 
 // Kinds are the kinds of check, as the URLs' schemes name them.
 var Kinds = []string{KindHTTP, KindHTTPS, KindTCP, KindTLS, KindStartTLS, KindDNS, KindWS, KindWSS, KindGRPC, KindGRPCS, KindICMP}
@@ -94,6 +111,12 @@ func NormalizeURL(raw string) (string, error) {
 		return "", errs.Errorf(errs.InvalidArgument, "url is %d characters long; the limit is %d", len(raw), MaxURLLength)
 	}
 	lower := strings.ToLower(raw)
+	if key, ok := strings.CutPrefix(lower, KindPush+"://"); ok {
+		if !pushKey.MatchString(key) {
+			return "", errs.Errorf(errs.InvalidArgument, "url %s: a push site's URL is given by the server, as push:// and 16 hex digits", text.Quote(raw))
+		}
+		return KindPush + "://" + key, nil
+	}
 	if !strings.Contains(lower, "://") && !strings.HasPrefix(lower, "http:") && !strings.HasPrefix(lower, "https:") {
 		raw = "https://" + raw
 	}

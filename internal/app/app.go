@@ -254,6 +254,7 @@ func (a *App) services(ctx context.Context, d *databases, q *queue.Queue, target
 	sites.CheckTargets(targets)
 	sites.SetDefaults(site.Defaults{Interval: a.cfg.CheckEvery, Timeout: a.cfg.CheckTimeout, Confirmations: a.cfg.ConfirmChecks})
 	sites.SealWith(box)
+	sites.SetPublicURL(a.cfg.PublicURL)
 	if err := sites.CheckKey(ctx); err != nil {
 		return nil, err
 	}
