@@ -13,6 +13,7 @@ import (
 	"uptime/monitor/history"
 	"uptime/monitor/schedule"
 	"uptime/monitor/status"
+	"uptime/site"
 )
 
 // Register adds the service's endpoints to the server.
@@ -50,6 +51,12 @@ func (s *Service) Register(srv *api.Server) {
 			{Name: "limit", Type: "integer", Description: "how many checks, 1 to 1000 (100)"},
 			{Name: "days", Type: "integer", Description: "the last days instead, 1 to 400"},
 		}})
+	for _, pattern := range []string{"GET /heartbeat/{token}", "POST /heartbeat/{token}", "GET /heartbeat/{token}/{signal}",
+		"POST /heartbeat/{token}/{signal}"} {
+		srv.HandleHTTP(pattern, http.HandlerFunc(s.handleSignal), api.Doc{
+			Summary:     "A push site's ping URL: its job reports success, /fail, or an exit code (GET, HEAD or POST; open, the token is the credential)",
+			ContentType: "text/plain"})
+	}
 	s.windows.Register(srv)
 	s.locations.Register(srv)
 	srv.Handle("GET /incident", s.history.HandleIncidents, api.Doc{
@@ -109,6 +116,9 @@ func (s *Service) handleCheck(r *http.Request) (any, error) {
 	c := s.config(e)
 	if c.Paused {
 		return nil, errs.Errorf(errs.FailedPrecondition, "site %d is paused; resume it to check it", id)
+	}
+	if c.Kind == site.KindPush {
+		return nil, errs.Errorf(errs.FailedPrecondition, "site %d is a push site: it is not fetched, its job reports in at its ping URL", id)
 	}
 	return s.checkTarget(r.Context(), newTarget(e.Site, e.Site.Public().URL, c))
 }

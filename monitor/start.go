@@ -15,8 +15,9 @@ func (s *Service) Start(ctx context.Context) error {
 	var work sync.WaitGroup
 	work.Go(func() { s.locations.Announce(ctx) })
 	work.Go(func() { s.watchdog.Run(ctx) })
-	if !s.opts.Probe { // a probe never schedules
+	if !s.opts.Probe { // a probe never schedules, and push sites' signals come to full instances
 		work.Go(func() { s.scheduler.StandIn(ctx) })
+		work.Go(func() { s.watchDeadlines(ctx) })
 	}
 	s.wg.Go(func() {
 		work.Wait()

@@ -143,7 +143,11 @@ func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, t *target, from strin
 	if err != nil {
 		return err
 	}
-	out := decide.Decide(seen[id].state, decide.Round{Here: from, Attempts: attempts, Live: locations.With(live, from)}, s.policy(t))
+	voters := locations.With(live, from)
+	if t.push {
+		voters = []string{from} // a signal is the site's whole round, wherever it came
+	}
+	out := decide.Decide(seen[id].state, decide.Round{Here: from, Attempts: attempts, Live: voters}, s.policy(t))
 	if out.Stale {
 		return nil
 	}
@@ -236,6 +240,9 @@ func (s *Service) forgetTx(ctx context.Context, ids []int64) error {
 	}
 	if err := forgetStates(ctx, tx, ids); err != nil {
 		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM heartbeat WHERE site_id = ANY($1)`, ids); err != nil {
+		return fmt.Errorf("forget %d sites: %w", len(ids), err)
 	}
 	if err := history.Forget(ctx, tx, ids); err != nil {
 		return err

@@ -64,6 +64,9 @@ type target struct {
 	tags []string
 	// name is the site's name, its URL's host unless it was given one.
 	name string
+	// push tells a push site, whose checks are its job's signals: they
+	// come to whichever instance, and alone decide.
+	push bool
 }
 
 // givenName is the site's name when it was given one, for its alerts;
@@ -79,7 +82,7 @@ func (t *target) givenName() string {
 // URL as open reads show it.
 func newTarget(st site.Site, shown string, c site.Config) *target {
 	t := &target{Site: st, shown: shown, check: check.New(st.URL, c), confirmations: c.Confirmations, tags: c.Tags, name: c.Name,
-		policy: decide.Policy{Recoveries: c.Recoveries, Locations: c.Locations}}
+		policy: decide.Policy{Recoveries: c.Recoveries, Locations: c.Locations}, push: c.Kind == site.KindPush}
 	if c.Quorum != nil {
 		t.policy.Quorum = *c.Quorum
 	}
@@ -159,7 +162,7 @@ func (s *Service) CheckAll(ctx context.Context) error {
 	n := 0
 	for _, e := range list.Sites {
 		c := s.config(e)
-		if c.Paused {
+		if c.Paused || c.Kind == site.KindPush { // a push site reports in: nothing to fetch
 			continue
 		}
 		if sl.acquire(ctx) != nil {

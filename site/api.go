@@ -13,7 +13,7 @@ import (
 // Register adds the service's endpoints to the server.
 func (s *Service) Register(srv *api.Server) {
 	srv.HandleLarge("POST /site", maxSiteBody, s.handleAdd, api.Doc{
-		Summary: "Add a site, with any settings", Request: ExportSite{}, Response: AddResponse{}})
+		Summary: `Add a site, with any settings; "kind": "push" and no url for a site that reports in`, Request: AddParams{}, Response: AddResponse{}})
 	srv.Handle("GET /site/{siteID}", s.handleGet, api.Doc{
 		Summary: "A site and every setting, defaults filled in", Response: Entry{}})
 	srv.HandleLarge("PATCH /site/{siteID}", maxSiteBody, s.handleUpdate, api.Doc{

@@ -103,6 +103,12 @@ func TestBadPushSites(t *testing.T) {
 			t.Errorf("POST /site %s = %d %s, want 400 saying %q", c.body, status, body, c.want)
 		}
 	}
+	// An import names its push sites by URL: each needs the token's hash
+	// its export carried, or it could never be reached.
+	status, body := e.Do(t, "POST", "/site/import", `{"sites": [{"url": "push://0123456789abcdef", "interval": "1h"}]}`)
+	if status != 200 || !strings.Contains(body, `"created":0`) || !strings.Contains(body, "token_hash is required for a push site given by its url") {
+		t.Errorf("an import of a push site without its token's hash = %d %s, want its row refused", status, body)
+	}
 	if n := len(e.sites(t)); n != 0 {
 		t.Errorf("%d sites stored after bad requests only", n)
 	}

@@ -549,6 +549,8 @@ func (st *Settings) checkPush(rawURL string) error {
 	switch {
 	case st.Interval == nil:
 		return errs.Errorf(errs.InvalidArgument, `interval is required for a push site: how often its job reports in, as "1d" or "15m"`)
+	case st.TokenHash == nil:
+		return errs.Errorf(errs.InvalidArgument, `token_hash is required for a push site given by its url: add it with "kind": "push" to be given a ping URL, or import the token_hash its export carries`)
 	case st.Timeout != nil:
 		return errs.Errorf(errs.InvalidArgument, "timeout is not a setting of push sites, which are not fetched: grace says how late a signal may be")
 	case len(st.Locations) > 0 || st.Quorum != nil:

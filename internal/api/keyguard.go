@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"sync"
 	"time"
-
-	"uptime/internal/text"
 )
 
 // Wrong API keys: a client that sends more than keyFailures wrong keys in
@@ -76,7 +74,7 @@ func (g *keyGuard) failed(r *http.Request, client string) {
 	if now.Sub(rec.loggedAt) >= time.Minute {
 		g.log.WarnContext(r.Context(), "refused requests with a wrong API key", "client", client,
 			"wrong_keys", rec.unlogged, "blocked", rec.failures >= keyFailures,
-			"path", text.Redact(r.URL.Path))
+			"path", logPath(r))
 		rec.loggedAt, rec.unlogged = now, 0
 	}
 }

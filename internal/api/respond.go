@@ -89,7 +89,7 @@ func RespondError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err 
 	e, expected := toError(err)
 	if !expected {
 		log.ErrorContext(r.Context(), "request failed",
-			"method", r.Method, "path", text.Redact(r.URL.Path), "code", e.Code, "err", text.Redact(err.Error()))
+			"method", r.Method, "path", logPath(r), "code", e.Code, "err", text.Redact(err.Error()))
 	}
 	writeError(w, e, nil, 0)
 }

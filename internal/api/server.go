@@ -152,7 +152,7 @@ func (s *Server) endpoint(e Endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		resp, err := e(r)
 		if err != nil && databaseUnreachable(err) {
-			s.DatabaseDown.Raise(text.Redact(err.Error()), "method", r.Method, "path", text.Redact(r.URL.Path))
+			s.DatabaseDown.Raise(text.Redact(err.Error()), "method", r.Method, "path", logPath(r))
 			writeError(w, errs.Errorf(errs.Unavailable, "the database is unavailable; try again shortly"), nil, 0)
 			return
 		}
@@ -173,7 +173,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			s.log.ErrorContext(r.Context(), "panic serving request", "method", r.Method, "path", text.Redact(r.URL.Path),
+			s.log.ErrorContext(r.Context(), "panic serving request", "method", r.Method, "path", logPath(r),
 				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			if !rec.wrote {
 				RespondError(rec, r, s.log, errs.Errorf(errs.Internal, "internal error"))
@@ -184,7 +184,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if s.logAll || rec.status >= 400 || took >= slowRequest {
 			level = slog.LevelInfo
 		}
-		s.log.Log(r.Context(), level, "request", "method", r.Method, "path", text.Redact(r.URL.Path),
+		s.log.Log(r.Context(), level, "request", "method", r.Method, "path", logPath(r),
 			"status", rec.status, "bytes", rec.bytes, "duration", took.Round(time.Microsecond))
 		route := s.route(r)
 		metrics.Requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
@@ -281,6 +281,9 @@ func validQuery(r *http.Request) bool {
 // needsKey reports whether a request changes something or makes the server
 // fetch a URL, and so needs the API key when one is configured.
 func needsKey(r *http.Request) bool {
+	if strings.HasPrefix(r.URL.Path, "/heartbeat/") {
+		return false // a push site's ping URL: its token is the credential
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return true
 	}
@@ -351,3 +354,16 @@ func (r *recorder) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// logPath is a request's path as logs show it: a push site's ping URL
+// with its token masked, and what looks like a credential hidden.
+func logPath(r *http.Request) string {
+	p := r.URL.Path
+	if rest, ok := strings.CutPrefix(p, "/heartbeat/"); ok {
+		p = "/heartbeat/" + text.Mask
+		if _, signal, ok := strings.Cut(rest, "/"); ok {
+			p += "/" + signal
+		}
+	}
+	return text.Redact(p)
+}

@@ -78,7 +78,9 @@ func (c *Copy) Keep(ctx context.Context, entries ...site.Entry) error {
 		iv := time.Duration(cfg.Interval)
 		ids[i], urls[i], settings[i], secrets[i], versions[i] = e.ID, v.URL, v.Settings, v.Secrets, e.Version
 		ivs[i], phases[i], budgets[i] = iv.Milliseconds(), schedule.Phase(e.ID, iv).Milliseconds(), c.budget(cfg).Milliseconds()
-		paused[i] = cfg.Paused
+		// A push site is never fetched: the scheduler leaves it alone as it
+		// does a paused one, and its signals and deadline are heartbeat's.
+		paused[i] = cfg.Paused || cfg.Kind == site.KindPush
 	}
 	if err := c.claimKey(ctx, secrets...); err != nil {
 		return err
@@ -95,6 +97,50 @@ func (c *Copy) Keep(ctx context.Context, entries ...site.Entry) error {
 		ids, urls, settings, secrets, versions, ivs, phases, budgets, paused, c.tag())
 	if err != nil {
 		return fmt.Errorf("keep settings of %d sites: %w", n, err)
+	}
+	return c.keepHeartbeats(ctx, entries)
+}
+
+// keepHeartbeats writes the push sites' token, period and grace, and
+// forgets those of the sites that are push sites no more. A deadline
+// follows the new period and grace from the last success; a site paused,
+// or paused until now, expects nothing until its next signal.
+func (c *Copy) keepHeartbeats(ctx context.Context, entries []site.Entry) error {
+	var (
+		ids, versions, periods, graces []int64
+		hashes                         []string
+		paused                         []bool
+		others                         []int64
+	)
+	for i := range entries {
+		e := &entries[i]
+		cfg := c.Config(e)
+		if cfg.Kind != site.KindPush || e.Given.TokenHash == nil || cfg.Grace == nil {
+			others = append(others, e.ID)
+			continue
+		}
+		ids, versions, hashes = append(ids, e.ID), append(versions, e.Version), append(hashes, *e.Given.TokenHash)
+		periods = append(periods, time.Duration(cfg.Interval).Milliseconds())
+		graces = append(graces, time.Duration(*cfg.Grace).Milliseconds())
+		paused = append(paused, cfg.Paused)
+	}
+	if len(others) > 0 {
+		if _, err := c.db.Exec(ctx, `DELETE FROM heartbeat WHERE site_id = ANY($1)`, others); err != nil {
+			return fmt.Errorf("forget the heartbeats of sites that are push sites no more: %w", err)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := c.db.Exec(ctx, `INSERT INTO heartbeat (site_id, token_hash, version, period_ms, grace_ms, paused)
+		SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::boolean[])
+		ON CONFLICT (site_id) DO UPDATE SET token_hash = excluded.token_hash, version = excluded.version,
+			period_ms = excluded.period_ms, grace_ms = excluded.grace_ms, paused = excluded.paused,
+			due_at = CASE WHEN excluded.paused OR heartbeat.paused OR heartbeat.due_at IS NULL THEN NULL
+				ELSE heartbeat.last_success_at + (excluded.period_ms + excluded.grace_ms) * interval '1 millisecond' END
+		WHERE heartbeat.version <= excluded.version`, ids, hashes, versions, periods, graces, paused)
+	if err != nil {
+		return fmt.Errorf("keep the heartbeats of %d push sites: %w", len(ids), err)
 	}
 	return nil
 }

@@ -128,3 +128,39 @@ func TestKeepStaleAndOpen(t *testing.T) {
 		t.Errorf("the copy's own key: %v", err)
 	}
 }
+
+// A push site's copy is left alone by the scheduler (as a paused one is)
+// and has a heartbeat row with its token's hash, period and grace; the
+// row goes when the site is a push site no more.
+func TestKeepPushSites(t *testing.T) {
+	ctx := context.Background()
+	db, _ := newDB(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	c := sitecopy.New(db, seal.Ephemeral(), site.Defaults{Interval: time.Minute, Timeout: 10 * time.Second}, time.Second, log)
+	hash := site.HashToken("0123456789abcdef0123456789abcdef")
+	push := entry(t, 1, 1, "push://0123456789abcdef", `{"interval": "2h", "grace": "10m", "token_hash": "`+hash+`"}`)
+	if err := c.Keep(ctx, push); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		paused        bool
+		got           string
+		period, grace int64
+		due           *time.Time
+	)
+	if err := db.QueryRow(ctx, `SELECT m.paused, h.token_hash, h.period_ms, h.grace_ms, h.due_at
+		FROM monitored m JOIN heartbeat h USING (site_id) WHERE site_id = 1`).Scan(&paused, &got, &period, &grace, &due); err != nil {
+		t.Fatal(err)
+	}
+	if !paused || got != hash || period != 7_200_000 || grace != 600_000 || due != nil {
+		t.Errorf("kept: scheduled paused %v, hash %s, period %d ms, grace %d ms, due %v", paused, got, period, grace, due)
+	}
+	if err := c.Keep(ctx, entry(t, 1, 2, "https://a.example/", `{}`)); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	db.QueryRow(ctx, `SELECT count(*) FROM heartbeat`).Scan(&n)
+	if n != 0 {
+		t.Errorf("%d heartbeat rows after the site became an https one", n)
+	}
+}
