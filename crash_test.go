@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -215,40 +216,39 @@ func TestStandInKeepsEveryRound(t *testing.T) {
 	for i := range n {
 		a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": "%s/s/%d"}`, srv.URL, i), nil)
 	}
-	// The leader is the one whose passes hand out rounds, pass after
-	// pass; the other hands out some only when a pass of the leader's is
-	// late (on a loaded machine, now and then, when it may be the only one
-	// for a moment): the leader is the one alone in two windows in a row.
-	var (
-		leader, other, alone *program
-		sa, sb               schedule.SchedulerStats
-	)
-	for deadline := time.Now().Add(40 * time.Second); leader == nil; {
-		if time.Now().After(deadline) {
-			t.Fatalf("neither instance alone handed out rounds for 2s twice in a row within 40s: claimed %d and %d", sa.Claimed, sb.Claimed)
-		}
-		var sa0, sb0 schedule.SchedulerStats
-		a.Call(t, "GET", "/scheduler", "", &sa0)
-		b.Call(t, "GET", "/scheduler", "", &sb0)
-		time.Sleep(2 * time.Second) // a pass a second: two of the leader's
-		a.Call(t, "GET", "/scheduler", "", &sa)
-		b.Call(t, "GET", "/scheduler", "", &sb)
-		was := alone
-		switch da, db := sa.Claimed-sa0.Claimed, sb.Claimed-sb0.Claimed; {
-		case da > 0 && db == 0:
-			alone = a
-		case db > 0 && da == 0:
-			alone = b
+	// The leader is the instance River elected: its client is named by
+	// the instance's id (first is the one that started first).
+	conn := a.monitorDB(t)
+	defer conn.Close(context.Background())
+	var leader, other *program
+	wait.For(t, 40*time.Second, func() error {
+		var leaderID, firstID, secondID *string
+		err := conn.QueryRow(context.Background(), `SELECT (SELECT leader_id FROM river_leader),
+				(SELECT id FROM instance ORDER BY started_at LIMIT 1), (SELECT id FROM instance ORDER BY started_at OFFSET 1 LIMIT 1)`).
+			Scan(&leaderID, &firstID, &secondID)
+		switch {
+		case err != nil:
+			return err
+		case leaderID == nil || firstID == nil || secondID == nil:
+			return errors.New("no leader elected, or not both instances announced")
+		case *leaderID == *firstID:
+			leader, other = a, b
+		case *leaderID == *secondID:
+			leader, other = b, a
 		default:
-			alone = nil
+			return fmt.Errorf("the leader %s is neither instance (%s, %s)", *leaderID, *firstID, *secondID)
 		}
-		if alone != nil && alone == was {
-			leader, other = alone, a
-			if alone == a {
-				other = b
-			}
+		return nil
+	})
+	// Checking under way before the kill.
+	wait.For(t, 30*time.Second, func() error {
+		var st schedule.SchedulerStats
+		other.Call(t, "GET", "/scheduler", "", &st)
+		if st.Checks == 0 {
+			return errors.New("the instance to be left has started no scheduled round")
 		}
-	}
+		return nil
+	})
 	leader.kill()
 	// The other fills in after 3s without a pass; its first pass claims
 	// the rounds since the last one, and misses those already past.

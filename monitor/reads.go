@@ -56,3 +56,8 @@ func (s *Service) States(ctx context.Context, ids []int64) (map[int64]status.Sit
 
 // SiteCollector returns the collector of the per-site series.
 func (s *Service) SiteCollector() prometheus.Collector { return s.status.SiteCollector() }
+
+// InstanceID names this process: its row in the instance table, and (as
+// the wiring sets it) its River client, so that the leader River elected
+// is known by it.
+func (s *Service) InstanceID() string { return s.locations.InstanceID }

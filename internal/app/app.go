@@ -278,6 +278,7 @@ func (a *App) services(ctx context.Context, d *databases, q *queue.Queue, target
 		a.log.Info("probes check from some locations: River's jobs are polled for, not announced by notifications",
 			"poll_every", queue.PollEvery)
 	}
+	q.ID = svc.mon.InstanceID()
 	sites.Listen(svc.mon)
 	svc.pages = statuspage.New(d.statusPage, sites, svc.mon)
 	return svc, nil

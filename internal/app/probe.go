@@ -49,6 +49,7 @@ func (a *App) runProbe(ctx context.Context, ln net.Listener, dbs *DatabaseServer
 	transitions := pubsub.NewTopic[event.Transition](q, event.Topic, a.log)
 	transitions.Elsewhere(slack.Subscription, notify.Subscription)
 	mon := monitor.New(monitorDB, nil, q, transitions, a.monitorOptions(targets, box), a.log)
+	q.ID = mon.InstanceID()
 	if err := mon.CheckKey(ctx); err != nil {
 		return err
 	}

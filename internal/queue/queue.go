@@ -90,6 +90,9 @@ type Queue struct {
 	// jobs running. Where roles other than the owner's connect (probes),
 	// every process runs so.
 	PollOnly bool
+	// ID names this process to River, as its leader and the worker of
+	// each job; empty lets River make one up.
+	ID string
 }
 
 // PollEvery is how often a process in poll-only mode looks for jobs on each
@@ -163,6 +166,7 @@ func (q *Queue) Start(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger)
 		periodic = nil
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		ID:           q.ID,
 		Logger:       log,
 		Queues:       queues,
 		Workers:      q.workers,
