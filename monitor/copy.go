@@ -3,7 +3,6 @@ package monitor
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,7 +32,7 @@ func (s *Service) SitesImported(ctx context.Context, entries []site.Entry) {
 	var added []int64
 	for i := range entries {
 		e := &entries[i]
-		if c := s.config(e); e.Version == 1 && !c.Paused && c.Kind != site.KindPush && (len(c.Locations) == 0 || slices.Contains(c.Locations, s.opts.Location)) {
+		if e.Version == 1 && fetchedFrom(s.config(e), s.opts.Location) {
 			added = append(added, e.ID)
 		}
 	}
@@ -101,8 +100,8 @@ func (s *Service) SiteAdded(ctx context.Context, e site.Entry) {
 	if err := s.copy.Keep(ctx, e); err != nil {
 		s.log.Warn("could not schedule a new site; reconciliation will", "site_id", e.ID, "err", err)
 	}
-	if c := s.config(&e); c.Paused || c.Kind == site.KindPush {
-		return // not fetched
+	if !fetched(s.config(&e)) {
+		return
 	}
 	if err := s.enqueueFirstCheck(ctx, e.Site); err != nil {
 		s.log.Warn("could not enqueue the first check of a new site; its first round will check it",

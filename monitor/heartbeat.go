@@ -64,7 +64,6 @@ func (s *Service) Signal(ctx context.Context, token, what string) error {
 	}
 	attempts := []Result{{Up: up, Reason: reason, CheckedAt: time.Now()}}
 	s.markMaintenance(ctx, t, attempts)
-	gone := false
 	err = s.recordTx(ctx, t, attempts, func(tx pgx.Tx) error {
 		// The heartbeat's row after the schedule's and before the state's,
 		// as the deadline's pass takes them.
@@ -75,42 +74,26 @@ func (s *Service) Signal(ctx context.Context, token, what string) error {
 		if err != nil {
 			return fmt.Errorf("record a signal of site %d: %w", id, err)
 		}
-		if tag.RowsAffected() == 0 {
-			gone = true // its token was made anew meanwhile
-			return errSignalGone
+		if tag.RowsAffected() == 0 { // its token was made anew meanwhile
+			return errs.Errorf(errs.NotFound, "no push site has this ping URL")
 		}
 		if err := s.insertChecks(ctx, tx, id, s.opts.Location, attempts); err != nil {
 			return err
 		}
 		return s.decideTx(ctx, tx, t, s.opts.Location, attempts)
 	})
-	if gone {
-		return errs.Errorf(errs.NotFound, "no push site has this ping URL")
-	}
 	return err
 }
-
-var errSignalGone = errors.New("the ping URL's token was made anew")
 
 // pushTarget returns the push site with the id as the monitor's copy
 // holds it, and whether it is paused.
 func (s *Service) pushTarget(ctx context.Context, id int64) (*target, bool, error) {
-	var (
-		shown, settings string
-		sealed          []byte
-		version         int64
-	)
-	err := s.db.QueryRow(ctx, "SELECT url, settings, sealed, version FROM monitored WHERE site_id = $1", id).
-		Scan(&shown, &settings, &sealed, &version)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, false, errs.Errorf(errs.NotFound, "no push site has this ping URL")
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("read settings of site %d: %w", id, err)
-	}
-	e, err := s.copy.Open(id, shown, settings, sealed, version)
+	e, shown, found, err := s.copy.Entry(ctx, id)
 	if err != nil {
 		return nil, false, err
+	}
+	if !found {
+		return nil, false, errs.Errorf(errs.NotFound, "no push site has this ping URL")
 	}
 	c := s.config(&e)
 	return newTarget(e.Site, shown, c), c.Paused, nil
@@ -226,8 +209,10 @@ func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		w.Write([]byte("OK\n"))
 	case errs.Is(err, errs.NotFound):
+		var e *errs.Error
+		errors.As(err, &e)
 		w.WriteHeader(http.StatusNotFound)
-		w.Write([]byte("not found\n"))
+		w.Write([]byte("not found: " + e.Message + "\n"))
 	default:
 		s.log.Warn("push sites: could not record a signal", "err", err)
 		w.WriteHeader(http.StatusServiceUnavailable)

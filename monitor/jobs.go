@@ -2,7 +2,6 @@ package monitor
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -61,7 +60,7 @@ func (w *siteAddedWorker) Work(ctx context.Context, job *river.Job[SiteAddedArgs
 		return err
 	}
 	c := w.s.config(e)
-	if c.Paused || c.Kind == site.KindPush || len(c.Locations) > 0 && !slices.Contains(c.Locations, w.s.opts.Location) {
+	if !fetchedFrom(c, w.s.opts.Location) {
 		return nil // not checked, or not from here: its rounds will be
 	}
 	_, err = w.s.checkTarget(ctx, newTarget(e.Site, e.Site.Public().URL, c))

@@ -175,21 +175,12 @@ func (s *Service) scheduledTargets(ctx context.Context, ids []int64) (map[int64]
 // targetOf returns the site with the settings the monitor holds for it,
 // or the defaults when it holds none yet.
 func (s *Service) targetOf(ctx context.Context, st site.Site) (*target, error) {
-	var (
-		shown, settings string
-		sealed          []byte
-	)
 	e := site.Entry{Site: st}
-	err := s.db.QueryRow(ctx, "SELECT url, settings, sealed FROM monitored WHERE site_id = $1", st.ID).Scan(&shown, &settings, &sealed)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-	case err != nil:
-		return nil, fmt.Errorf("read settings of site %d: %w", st.ID, err)
-	default:
-		held, err := s.copy.Open(st.ID, shown, settings, sealed, 0)
-		if err != nil {
-			return nil, err
-		}
+	held, _, found, err := s.copy.Entry(ctx, st.ID)
+	if err != nil {
+		return nil, err
+	}
+	if found {
 		e.Given = held.Given
 	}
 	return newTarget(st, st.Public().URL, s.config(&e)), nil

@@ -101,6 +101,16 @@ func (t *target) event(ev decide.Event) event.Transition {
 		At: ev.At, Since: ev.Since, Locations: ev.Locations}
 }
 
+// fetched tells whether the monitor fetches a site: not while it is
+// paused, nor a push site, whose job reports in instead.
+func fetched(c site.Config) bool { return !c.Paused && c.Kind != site.KindPush }
+
+// fetchedFrom tells whether the site is fetched from the location: see
+// fetched, and the site's locations.
+func fetchedFrom(c site.Config, location string) bool {
+	return fetched(c) && (len(c.Locations) == 0 || slices.Contains(c.Locations, location))
+}
+
 // config returns a site's settings with the monitor's defaults filled in:
 // the flags of this process decide how a site without settings is checked.
 func (s *Service) config(e *site.Entry) site.Config { return s.copy.Config(e) }
@@ -162,7 +172,7 @@ func (s *Service) CheckAll(ctx context.Context) error {
 	n := 0
 	for _, e := range list.Sites {
 		c := s.config(e)
-		if c.Paused || c.Kind == site.KindPush { // a push site reports in: nothing to fetch
+		if !fetched(c) {
 			continue
 		}
 		if sl.acquire(ctx) != nil {

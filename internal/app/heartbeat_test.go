@@ -139,6 +139,9 @@ func TestAPushSiteEndToEnd(t *testing.T) {
 			t.Errorf("GET %s = %d, want 404", u, status)
 		}
 	}
+	if _, body := signal(t, "GET", added.PingURL+"/256"); !strings.Contains(body, "an exit code from 0 to 255") {
+		t.Errorf("a ping URL ending in /256 answers %q, want it to say what a ping URL ends with", body)
+	}
 	var renewed struct {
 		PingURL string `json:"ping_url"`
 	}

@@ -197,6 +197,27 @@ func (c *Copy) Orphans(ctx context.Context) ([]int64, error) {
 	return ids, nil
 }
 
+// Entry returns the site with the id as the copy holds it, credentials
+// included, with the URL open reads show; found is false when the copy
+// has no such site.
+func (c *Copy) Entry(ctx context.Context, id int64) (e site.Entry, shown string, found bool, err error) {
+	var (
+		settings string
+		sealed   []byte
+		version  int64
+	)
+	err = c.db.QueryRow(ctx, "SELECT url, settings, sealed, version FROM monitored WHERE site_id = $1", id).
+		Scan(&shown, &settings, &sealed, &version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return e, "", false, nil
+	}
+	if err != nil {
+		return e, "", false, fmt.Errorf("read settings of site %d: %w", id, err)
+	}
+	e, err = c.Open(id, shown, settings, sealed, version)
+	return e, shown, err == nil, err
+}
+
 // Open returns the site of a row of the copy, credentials included.
 func (c *Copy) Open(id int64, shownURL, settings string, sealed []byte, version int64) (site.Entry, error) {
 	u, st, err := site.Sealed{URL: shownURL, Settings: settings, Secrets: sealed}.Open(c.box)
