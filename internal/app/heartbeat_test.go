@@ -57,6 +57,13 @@ func TestAPushSiteEndToEnd(t *testing.T) {
 	if !strings.HasPrefix(added.PingURL, a.URL+"/heartbeat/") || len(token) != 32 {
 		t.Fatalf("ping URL %q, want %s/heartbeat/ and a 32-digit token", added.PingURL, a.URL)
 	}
+	paused := func() bool {
+		var st struct {
+			Sites map[string]struct{ Paused bool }
+		}
+		a.Call(t, "GET", fmt.Sprintf("/status?ids=%d", added.ID), "", &st)
+		return st.Sites[fmt.Sprint(added.ID)].Paused
+	}
 	state := func() (up bool, reason string) {
 		var st struct {
 			Sites map[string]struct {
@@ -79,6 +86,9 @@ func TestAPushSiteEndToEnd(t *testing.T) {
 	}
 	if up, _ := state(); !up {
 		t.Fatal("down after its job reported success")
+	}
+	if paused() {
+		t.Error("/status says a push site nobody paused is paused")
 	}
 	signal(t, "GET", added.PingURL+"/fail")
 	msgs := slack.Wait(1, 20*time.Second)
@@ -162,6 +172,9 @@ func TestAPushSiteEndToEnd(t *testing.T) {
 	}
 	if up, _ := state(); !up {
 		t.Error("a paused push site went down on a signal")
+	}
+	if !paused() {
+		t.Error("/status does not say the paused push site is paused")
 	}
 	for _, tok := range []string{token, renewed.PingURL[strings.LastIndex(renewed.PingURL, "/")+1:]} {
 		if strings.Contains(log.String(), tok) {

@@ -127,9 +127,10 @@ func (s *Reader) Status(ctx context.Context, ids []int64) (api.Stream, error) {
 
 // statusColumns reads the state of the sites that have been checked from a
 // location that is live ($1): a site whose every location is lost is
-// unknown, as one never checked.
+// unknown, as one never checked. Paused is the site's setting, not the
+// copy's paused column, which also keeps push sites from the scheduler.
 const statusColumns = `SELECT s.site_id, s.up, s.checked_at, s.since, COALESCE(s.status_code, 0), COALESCE(s.latency_ms, 0),
-	s.reason, s.cert_expires_at, s.degraded, COALESCE(m.paused, false), s.locations::text
+	s.reason, s.cert_expires_at, s.degraded, COALESCE((m.settings->>'paused')::boolean, false), s.locations::text
 	FROM site_state s LEFT JOIN monitored m USING (site_id)
 	WHERE s.checked_at IS NOT NULL AND (s.locations = '{}' OR s.locations ?| $1::text[])`
 
