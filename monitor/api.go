@@ -54,9 +54,14 @@ func (s *Service) Register(srv *api.Server) {
 	for _, pattern := range []string{"GET /heartbeat/{token}", "POST /heartbeat/{token}", "GET /heartbeat/{token}/{signal}",
 		"POST /heartbeat/{token}/{signal}"} {
 		srv.HandleHTTP(pattern, http.HandlerFunc(s.handleSignal), api.Doc{
-			Summary:     "A push site's ping URL: its job reports success, /fail, or an exit code (GET, HEAD or POST; open, the token is the credential)",
-			ContentType: "text/plain"})
+			Summary: "A push site's ping URL: its job reports success, /start, /fail, /log, or an exit code (GET, HEAD or POST, " +
+				"a POST's body kept up to 10,000 bytes; ?rid= pairs a start with its end; open, the token is the credential)",
+			ContentType: "text/plain",
+			Query:       []api.Param{{Name: "rid", Type: "string", Description: "a UUID naming the run, where runs overlap"}}})
 	}
+	srv.Handle("GET /runs/{siteID}", s.handleRuns, api.Doc{
+		Summary: "A push site's schedule, its runs going, its latest signals and when the next is due", Response: RunsResponse{},
+		Query: []api.Param{{Name: "limit", Type: "integer", Description: "how many signals, 1 to 100 (20)"}}})
 	s.windows.Register(srv)
 	s.locations.Register(srv)
 	srv.Handle("GET /incident", s.history.HandleIncidents, api.Doc{

@@ -4,52 +4,183 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"regexp"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"uptime/internal/due"
 	"uptime/internal/errs"
 	"uptime/site"
 )
 
-// A push site's job reports in at its ping URL; each signal is recorded
-// as a check of the site (a success is up, a failure down, with its
-// reason) and decided as any check is. Its deadline, the next signal's
-// expected time plus the grace, is a row in the heartbeat table: every
-// instance looks each second for deadlines passed, and one of them
-// records the site down, once, in the transaction that clears the
-// deadline.
+// A push site's job reports in at its ping URL: a run began (/start), it
+// ended well (nothing after the token, or exit code 0), it failed (/fail,
+// or another exit code), or a line for the record (/log). Each end of a
+// run is recorded as a check of the site (its length, from its start, as
+// the latency) and decided as any check is. The deadline, the earliest of
+// the awaited run's expected time and each run's start, plus the grace, is
+// a row in the heartbeat table: every instance looks each second for
+// deadlines passed (deadlines.go), and one of them records the site down,
+// once, in the transaction that moves the deadline on.
 
-// signalOf reads what a ping URL says after its token: nothing for a
-// success, "fail" for a failure, or an exit code from 0 (success) to 255.
-func signalOf(what string) (up bool, reason string, err error) {
+// Signal kinds, as the heartbeat_signal table keeps them.
+const (
+	signalSuccess = "success"
+	signalFail    = "fail"
+	signalExit    = "exit"
+	signalStart   = "start"
+	signalLog     = "log"
+)
+
+// MaxPingBody is how much of a signal's body is kept, as Healthchecks
+// keeps it; the rest is cut off. A ping's answer says it in Ping-Body-Limit.
+const MaxPingBody = 10_000
+
+// A Ping is one signal of a push site's job.
+type Ping struct {
+	// Token is the token in the ping URL.
+	Token string
+	// Signal is what follows the token: empty, start, fail, log, or an
+	// exit code from 0 to 255.
+	Signal string
+	// RID pairs a run's start with its end, where runs overlap: a UUID,
+	// or empty.
+	RID string
+	// Body is what a POST carried, at most MaxPingBody bytes.
+	Body string
+	// At is when the signal came.
+	At time.Time
+}
+
+// signal is what a ping says: its kind and, for an exit code, the code.
+type signal struct {
+	kind string
+	code int
+}
+
+// signalOf reads what a ping URL says after its token.
+func signalOf(what string) (signal, error) {
 	switch what {
 	case "":
-		return true, "", nil
-	case "fail":
-		return false, "the job reported a failure", nil
+		return signal{kind: signalSuccess}, nil
+	case signalFail, signalStart, signalLog:
+		return signal{kind: what}, nil
 	}
 	code, err := strconv.Atoi(what)
 	if err != nil || code < 0 || code > 255 || strconv.Itoa(code) != what {
-		return false, "", errs.Errorf(errs.NotFound, "a ping URL ends with its token, /fail, or an exit code from 0 to 255")
+		return signal{}, errs.Errorf(errs.NotFound, "a ping URL ends with its token, /start, /fail, /log, or an exit code from 0 to 255")
 	}
-	if code == 0 {
-		return true, "", nil
-	}
-	return false, fmt.Sprintf("exit code %d", code), nil
+	return signal{kind: signalExit, code: code}, nil
 }
 
-// Signal records what the job of the push site whose token is token
-// reported (see signalOf). An unknown token is not found; a signal of a
-// paused site is taken and changes nothing.
-func (s *Service) Signal(ctx context.Context, token, what string) error {
-	up, reason, err := signalOf(what)
+// ends tells whether the signal ends a run, and so is a check of the site.
+func (g signal) ends() bool { return g.kind != signalStart && g.kind != signalLog }
+
+// up tells whether a run that ended so went well.
+func (g signal) up() bool { return g.kind == signalSuccess || g.kind == signalExit && g.code == 0 }
+
+// reason says why a run that ended so is down, quoting its body.
+func (g signal) reason(body string) string {
+	why := "the job reported a failure"
+	if g.kind == signalExit {
+		why = fmt.Sprintf("exit code %d", g.code)
+	}
+	if q := quoteBody(body); q != "" {
+		why += ": " + q
+	}
+	return why
+}
+
+// maxQuoted is the most of a body a down message quotes: its end, where a
+// job's error usually is.
+const maxQuoted = 200
+
+// secretAssignment is a NAME=value or name: value whose name looks like a
+// credential's, as a job's output may print one.
+var secretAssignment = regexp.MustCompile(`(?i)\b([a-z0-9_.-]*(?:auth|token|key|secret|pass|pwd|cookie|session|credential|jwt)[a-z0-9_.-]*)(\s*[=:]\s*)("[^"]*"|'[^']*'|\S+)`)
+
+// quoteBody is a signal's body as a down message quotes it: on one line,
+// what looks like a credential hidden, shortened to its end.
+func quoteBody(body string) string {
+	b := strings.Join(strings.Fields(strings.ToValidUTF8(body, "\uFFFD")), " ")
+	if b == "" {
+		return ""
+	}
+	b = redactBody(b)
+	if len(b) > maxQuoted {
+		cut := len(b) - maxQuoted
+		for cut < len(b) && b[cut]&0xC0 == 0x80 {
+			cut++
+		}
+		b = "…" + b[cut:]
+	}
+	return strconv.Quote(b)
+}
+
+// rid is the form of a run's id: a UUID.
+var rid = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// pushState is a push site's row of the heartbeat table.
+type pushState struct {
+	id                   int64
+	schedule             due.Schedule
+	grace                time.Duration
+	expected, lastSignal *time.Time
+	lastSuccess          *time.Time
+	signals              int64
+}
+
+// pushColumns are the columns scanPush reads.
+const pushColumns = `site_id, period_ms, grace_ms, cron, timezone, expected_at, last_signal_at, last_success_at, signals`
+
+func scanPush(row pgx.Row) (pushState, error) {
+	var (
+		p                  pushState
+		periodMS, graceMS  int64
+		cronExpr, timezone string
+	)
+	if err := row.Scan(&p.id, &periodMS, &graceMS, &cronExpr, &timezone, &p.expected, &p.lastSignal, &p.lastSuccess, &p.signals); err != nil {
+		return p, err
+	}
+	p.grace = time.Duration(graceMS) * time.Millisecond
+	p.schedule = due.Every(time.Duration(periodMS) * time.Millisecond)
+	if cronExpr != "" {
+		sched, err := due.Cron(cronExpr, timezone)
+		if err != nil {
+			return p, fmt.Errorf("the schedule of push site %d: %w", p.id, err)
+		}
+		p.schedule = sched
+	}
+	return p, nil
+}
+
+// keptSignals is how many signals of a site are kept, about; the oldest
+// beyond them are deleted every pruneEvery signals.
+const (
+	keptSignals = 100
+	pruneEvery  = 25
+)
+
+// Signal records a ping of a push site's job (see Ping). An unknown token
+// is not found; a ping of a paused site is taken and changes nothing.
+func (s *Service) Signal(ctx context.Context, p Ping) error {
+	g, err := signalOf(p.Signal)
 	if err != nil {
 		return err
 	}
-	hash := site.HashToken(token)
+	if p.RID != "" && !rid.MatchString(p.RID) {
+		return errs.Errorf(errs.InvalidArgument, "rid must be a UUID, as 3f2a6c1e-8b0d-4f5e-9a7c-2d1b0e4f6a8c")
+	}
+	if p.At.IsZero() {
+		p.At = time.Now()
+	}
+	hash := site.HashToken(p.Token)
 	var id int64
 	err = s.db.QueryRow(ctx, "SELECT site_id FROM heartbeat WHERE token_hash = $1", hash).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -62,27 +193,104 @@ func (s *Service) Signal(ctx context.Context, token, what string) error {
 	if err != nil || paused {
 		return err
 	}
-	attempts := []Result{{Up: up, Reason: reason, CheckedAt: time.Now()}}
-	s.markMaintenance(ctx, t, attempts)
-	err = s.recordTx(ctx, t, attempts, func(tx pgx.Tx) error {
-		// The heartbeat's row after the schedule's and before the state's,
-		// as the deadline's pass takes them.
-		tag, err := tx.Exec(ctx, `UPDATE heartbeat SET last_signal_at = $2,
-				last_success_at = CASE WHEN $3 THEN $2 ELSE last_success_at END,
-				due_at = CASE WHEN $3 AND NOT paused THEN $2 + (period_ms + grace_ms) * interval '1 millisecond' END
-			WHERE site_id = $1 AND token_hash = $4`, id, attempts[0].CheckedAt, up, hash)
-		if err != nil {
-			return fmt.Errorf("record a signal of site %d: %w", id, err)
+	var attempts []Result
+	if g.ends() {
+		attempts = []Result{{Up: g.up(), CheckedAt: p.At}}
+		if !g.up() {
+			attempts[0].Reason = g.reason(p.Body)
 		}
-		if tag.RowsAffected() == 0 { // its token was made anew meanwhile
+		s.markMaintenance(ctx, t, attempts)
+	}
+	return s.recordTx(ctx, t, attempts, func(tx pgx.Tx) error {
+		// The heartbeat's row after the schedule's and before the state's,
+		// as the deadlines' pass takes them.
+		st, err := scanPush(tx.QueryRow(ctx, `SELECT `+pushColumns+` FROM heartbeat
+			WHERE site_id = $1 AND token_hash = $2 FOR UPDATE`, id, hash))
+		if errors.Is(err, pgx.ErrNoRows) { // its token was made anew meanwhile
 			return errs.Errorf(errs.NotFound, "no push site has this ping URL")
 		}
-		if err := s.insertChecks(ctx, tx, id, s.opts.Location, attempts); err != nil {
+		if err != nil {
+			return fmt.Errorf("read the heartbeat of site %d: %w", id, err)
+		}
+		var took *time.Duration
+		switch {
+		case g.kind == signalStart:
+			if _, err := tx.Exec(ctx, `INSERT INTO heartbeat_run (site_id, rid, started_at) VALUES ($1, $2, $3)
+				ON CONFLICT (site_id, rid) DO UPDATE SET started_at = excluded.started_at`, id, p.RID, p.At); err != nil {
+				return fmt.Errorf("record the start of a run of site %d: %w", id, err)
+			}
+		case g.ends():
+			var started time.Time
+			err := tx.QueryRow(ctx, `DELETE FROM heartbeat_run WHERE site_id = $1 AND rid = $2 RETURNING started_at`, id, p.RID).Scan(&started)
+			switch {
+			case err == nil:
+				d := max(p.At.Sub(started), 0)
+				took = &d
+				attempts[0].Latency = d
+			case !errors.Is(err, pgx.ErrNoRows):
+				return fmt.Errorf("end a run of site %d: %w", id, err)
+			}
+			if g.up() {
+				var awaited time.Time
+				if st.expected != nil {
+					awaited = *st.expected
+				}
+				next := st.schedule.After(awaited, p.At, st.grace)
+				st.expected, st.lastSuccess = &next, &p.At
+			} else {
+				st.expected = nil
+			}
+			if err := s.insertChecks(ctx, tx, id, s.opts.Location, attempts); err != nil {
+				return err
+			}
+			if err := s.decideTx(ctx, tx, t, s.opts.Location, attempts); err != nil {
+				return err
+			}
+		}
+		if err := recordSignal(ctx, tx, id, g, p, took); err != nil {
 			return err
 		}
-		return s.decideTx(ctx, tx, t, s.opts.Location, attempts)
+		if _, err := tx.Exec(ctx, `UPDATE heartbeat SET last_signal_at = $2, last_success_at = $3, expected_at = $4,
+				signals = signals + 1, due_at = `+dueAt("$4")+` WHERE site_id = $1`,
+			id, p.At, st.lastSuccess, st.expected); err != nil {
+			return fmt.Errorf("record a signal of site %d: %w", id, err)
+		}
+		if (st.signals+1)%pruneEvery == 0 {
+			if _, err := tx.Exec(ctx, `DELETE FROM heartbeat_signal WHERE site_id = $1 AND at < (
+				SELECT at FROM heartbeat_signal WHERE site_id = $1 ORDER BY at DESC OFFSET $2 LIMIT 1)`, id, keptSignals-1); err != nil {
+				return fmt.Errorf("forget the oldest signals of site %d: %w", id, err)
+			}
+		}
+		return nil
 	})
-	return err
+}
+
+// dueAt is the deadline a heartbeat row's update sets, from its new
+// expected_at, the parameter named: the earliest of the awaited run's
+// time and each run's start, plus the grace; none while nothing is
+// awaited or going.
+func dueAt(expected string) string {
+	return `LEAST(` + expected + `::timestamptz, (SELECT min(started_at) FROM heartbeat_run r WHERE r.site_id = heartbeat.site_id))
+		+ grace_ms * interval '1 millisecond'`
+}
+
+// recordSignal keeps a signal for the site's list of recent runs.
+func recordSignal(ctx context.Context, tx pgx.Tx, id int64, g signal, p Ping, took *time.Duration) error {
+	var code *int
+	if g.kind == signalExit {
+		code = &g.code
+	}
+	var ms *int64
+	if took != nil {
+		v := took.Milliseconds()
+		ms = &v
+	}
+	body := strings.ToValidUTF8(strings.ReplaceAll(p.Body, "\x00", ""), "\uFFFD")
+	if _, err := tx.Exec(ctx, `INSERT INTO heartbeat_signal (site_id, at, kind, exit_code, rid, duration_ms, body)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, p.At, g.kind, code, p.RID, ms, body); err != nil {
+		return fmt.Errorf("record a signal of site %d: %w", id, err)
+	}
+	return nil
 }
 
 // pushTarget returns the push site with the id as the monitor's copy
@@ -99,120 +307,65 @@ func (s *Service) pushTarget(ctx context.Context, id int64) (*target, bool, erro
 	return newTarget(e.Site, shown, c), c.Paused, nil
 }
 
-// watchDeadlines looks every second, until ctx ends, for push sites whose
-// deadline has passed, and records each down.
-func (s *Service) watchDeadlines(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if _, err := s.MissedDeadlines(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("push sites: could not look for missed deadlines", "err", err)
-		}
-	}
+// signalsPerSecond is how many signals of one token an instance takes in a
+// second; beyond, it answers 429.
+const signalsPerSecond = 5
+
+// tokenLimit counts each token's signals in the current second.
+type tokenLimit struct {
+	mu     sync.Mutex
+	second int64
+	counts map[string]int
 }
 
-// MissedDeadlines records down every push site whose deadline has passed,
-// and returns how many it recorded.
-func (s *Service) MissedDeadlines(ctx context.Context) (int, error) {
-	rows, err := s.db.Query(ctx, `SELECT site_id FROM heartbeat WHERE due_at <= now() ORDER BY due_at LIMIT 1000`)
-	if err != nil {
-		return 0, err
+// allow tells whether a signal of the token may be taken now.
+func (l *tokenLimit) allow(token string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if sec := now.Unix(); sec != l.second || l.counts == nil {
+		l.second, l.counts = sec, make(map[string]int)
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, id := range ids {
-		missed, err := s.missed(ctx, id)
-		if err != nil {
-			return n, err
-		}
-		if missed {
-			n++
-		}
-	}
-	return n, nil
-}
-
-// missed records the push site with the id down for a missed deadline,
-// in the transaction that clears it, unless a signal or another instance
-// came first.
-func (s *Service) missed(ctx context.Context, id int64) (bool, error) {
-	t, _, err := s.pushTarget(ctx, id)
-	if errs.Is(err, errs.NotFound) {
-		return false, nil // deleted since
-	}
-	if err != nil {
-		return false, err
-	}
-	tx, err := s.db.Begin(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer tx.Rollback(ctx)
-	if held, err := lockScheduled(ctx, tx, []int64{id}); err != nil || len(held) == 0 {
-		return false, err
-	}
-	var last, due time.Time
-	var period time.Duration
-	err = tx.QueryRow(ctx, `SELECT last_success_at, due_at, period_ms * interval '1 millisecond' FROM heartbeat
-		WHERE site_id = $1 AND due_at <= now() FOR UPDATE SKIP LOCKED`, id).Scan(&last, &due, &period)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil // a signal came, or another instance has it
-	}
-	if err != nil {
-		return false, fmt.Errorf("read the deadline of site %d: %w", id, err)
-	}
-	attempts := []Result{{Up: false, CheckedAt: time.Now(),
-		Reason: fmt.Sprintf("no signal since %s, expected by %s", when(last), when(last.Add(period)))}}
-	s.markMaintenance(ctx, t, attempts)
-	if err := s.insertChecks(ctx, tx, id, s.opts.Location, attempts); err != nil {
-		return false, err
-	}
-	if err := s.decideTx(ctx, tx, t, s.opts.Location, attempts); err != nil {
-		return false, err
-	}
-	if _, err := tx.Exec(ctx, `UPDATE heartbeat SET due_at = NULL WHERE site_id = $1`, id); err != nil {
-		return false, fmt.Errorf("clear the deadline of site %d: %w", id, err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return false, fmt.Errorf("record the missed deadline of site %d: %w", id, err)
-	}
-	s.countChecks(t.URL, attempts)
-	return true, nil
-}
-
-// when is a time as a missed deadline's reason says it: in UTC, with its
-// date unless it is today's.
-func when(at time.Time) string {
-	at = at.UTC()
-	if at.Format(time.DateOnly) == time.Now().UTC().Format(time.DateOnly) {
-		return at.Format("15:04 MST")
-	}
-	return at.Format("Jan 2 15:04 MST")
+	l.counts[token]++
+	return l.counts[token] <= signalsPerSecond
 }
 
 // handleSignal serves GET, HEAD and POST on a ping URL,
-// /heartbeat/<token>[/<signal>], open to anyone with the token: OK, or not
-// found for a token no push site has.
+// /heartbeat/<token>[/<signal>][?rid=<uuid>], open to anyone with the
+// token: OK; not found for a token no push site has; 429 beyond
+// signalsPerSecond signals of a token a second.
 func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
-	err := s.Signal(r.Context(), r.PathValue("token"), r.PathValue("signal"))
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Ping-Body-Limit", strconv.Itoa(MaxPingBody))
+	p := Ping{Token: r.PathValue("token"), Signal: r.PathValue("signal"), RID: r.URL.Query().Get("rid"), At: time.Now()}
+	if !s.pings.allow(p.Token, p.At) {
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusTooManyRequests)
+		fmt.Fprintf(w, "too many signals: at most %d a second\n", signalsPerSecond)
+		return
+	}
+	if r.Method == http.MethodPost {
+		body, err := io.ReadAll(io.LimitReader(r.Body, MaxPingBody))
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte("could not read the body\n"))
+			return
+		}
+		p.Body = string(body)
+	}
+	err := s.Signal(r.Context(), p)
+	var e *errs.Error
 	switch {
 	case err == nil:
 		w.Write([]byte("OK\n"))
-	case errs.Is(err, errs.NotFound):
-		var e *errs.Error
+	case errs.Is(err, errs.NotFound), errs.Is(err, errs.InvalidArgument):
 		errors.As(err, &e)
-		w.WriteHeader(http.StatusNotFound)
-		w.Write([]byte("not found: " + e.Message + "\n"))
+		code := http.StatusNotFound
+		if e.Code == errs.InvalidArgument {
+			code = http.StatusBadRequest
+		}
+		w.WriteHeader(code)
+		w.Write([]byte(e.Message + "\n"))
 	default:
 		s.log.Warn("push sites: could not record a signal", "err", err)
 		w.WriteHeader(http.StatusServiceUnavailable)

@@ -162,6 +162,7 @@ type Service struct {
 	status      *status.Reader
 	checked     atomic.Int64 // checks this process recorded
 	unopened    *alarm.Alarm // credentials in the schedule this key does not open
+	pings       tokenLimit   // push sites' signals this second, by token
 
 	// quit is closed by Stop, which ends the check-all run going and the
 	// work Start began; wg counts them.

@@ -322,8 +322,8 @@ func Text(ev Event) string {
 		return "This is a test message from Uptime: this channel works."
 	}
 	lines := []string{Title(ev)}
-	if ev.Site.URL != "" {
-		lines = append(lines, ev.Site.URL)
+	if ev.Site.URL != "" && site.KindOf(ev.Site.URL) != site.KindPush {
+		lines = append(lines, ev.Site.URL) // a push:// URL says nothing to people
 	}
 	if ev.Reason != "" {
 		lines = append(lines, ev.Reason)

@@ -53,6 +53,24 @@ func TestPushSites(t *testing.T) {
 		t.Errorf("grace of a 10m push site: %v, want 10m", got["grace"])
 	}
 
+	// A job run at the times of a cron expression, in its time zone.
+	var nightly struct {
+		ID      int64
+		PingURL string `json:"ping_url"`
+	}
+	e.Call(t, "POST", "/site", `{"kind": "push", "name": "nightly", "cron": "0  2 * * *", "timezone": "America/New_York"}`, &nightly)
+	got = nil
+	e.Call(t, "GET", fmt.Sprintf("/site/%d", nightly.ID), "", &got)
+	if got["cron"] != "0 2 * * *" || got["timezone"] != "America/New_York" || got["interval"] != nil || got["grace"] != "1h" ||
+		got["schedule"] != "every day at 02:00 (America/New_York)" {
+		t.Errorf("a cron push site read back: %v", got)
+	}
+	e.Call(t, "POST", "/site", `{"kind": "push", "cron": "*/5 * * * *"}`, &short)
+	e.Call(t, "GET", fmt.Sprintf("/site/%d", short.ID), "", &got)
+	if got["timezone"] != "UTC" || got["schedule"] != "every 5 minutes (UTC)" {
+		t.Errorf("a cron push site with no timezone: %v, want UTC", got)
+	}
+
 	var renewed struct {
 		ID      int64
 		PingURL string `json:"ping_url"`
@@ -69,7 +87,7 @@ func TestPushSites(t *testing.T) {
 	// An export carries the hash, so an import answers to the same URL.
 	var export struct{ Sites []map[string]any }
 	e.Call(t, "GET", "/site/export", "", &export)
-	if len(export.Sites) != 2 || export.Sites[0]["token_hash"] != site.HashToken(again) {
+	if len(export.Sites) != 4 || export.Sites[0]["token_hash"] != site.HashToken(again) {
 		t.Errorf("the export: %v", export.Sites)
 	}
 	var http struct{ ID int64 }
@@ -85,7 +103,14 @@ func TestPushSites(t *testing.T) {
 func TestBadPushSites(t *testing.T) {
 	e := setup(t, "")
 	for _, c := range []struct{ body, want string }{
-		{`{"kind": "push"}`, "interval is required"},
+		{`{"kind": "push"}`, "interval or cron is required"},
+		{`{"kind": "push", "interval": "1h", "cron": "0 2 * * *"}`, "interval (a period) or cron (the times its job runs), not both"},
+		{`{"kind": "push", "interval": "1h", "timezone": "UTC"}`, "give it with cron"},
+		{`{"kind": "push", "cron": "0 2 * * *", "timezone": "Mars/Olympus"}`, `timezone \"Mars/Olympus\" is not a time zone`},
+		{`{"kind": "push", "cron": "0 25 * * *"}`, "is not a cron expression of five fields"},
+		{`{"kind": "push", "cron": "@every 1h"}`, "give interval rather than cron"},
+		{`{"kind": "push", "cron": "0 2 * * *", "grace": "8d"}`, "grace must be from 1s to 7d"},
+		{`{"url": "https://example.test", "cron": "0 2 * * *"}`, "cron is a setting of push:// sites"},
 		{`{"kind": "push", "url": "https://example.test", "interval": "1h"}`, "a push site has no url"},
 		{`{"kind": "http", "url": "https://example.test"}`, `\"kind\" is given only as \"push\"`},
 		{`{"kind": "push", "interval": "30s"}`, "interval must be from 1m to 365d"},

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 
+	"uptime/internal/due"
 	"uptime/internal/errs"
 	"uptime/internal/queue"
 	"uptime/internal/text"
@@ -107,6 +108,12 @@ type Settings struct {
 	// down, 1s to 7 days. Defaults to an hour, or the interval when that
 	// is shorter.
 	Grace *Duration `json:"grace,omitempty"`
+	// Cron is when a push site's job runs, a cron expression of five
+	// fields in Timezone, given instead of Interval.
+	Cron *string `json:"cron,omitempty"`
+	// Timezone is where Cron's times are, as Europe/Berlin. Defaults to
+	// UTC.
+	Timezone *string `json:"timezone,omitempty"`
 	// TokenHash is the SHA-256, in hex, of a push site's token, the secret
 	// in its ping URL; the token itself is kept nowhere. Responses leave
 	// it out; an export carries it, so that a site imported again answers
@@ -170,8 +177,9 @@ type Config struct {
 	Kind string `json:"kind"`
 	// Name is a label for people.
 	Name string `json:"name"`
-	// Interval is how often the site is checked.
-	Interval Duration `json:"interval"`
+	// Interval is how often the site is checked; absent for a push site
+	// run at the times of a cron expression.
+	Interval Duration `json:"interval,omitempty"`
 	// Timeout bounds one check; none for a push site, which is not
 	// fetched.
 	Timeout Duration `json:"timeout,omitzero"`
@@ -235,6 +243,12 @@ type Config struct {
 	// Grace is how late a push site's signal may be; absent for other
 	// kinds.
 	Grace *Duration `json:"grace,omitempty"`
+	// Cron and Timezone are when a push site's job runs, where it runs at
+	// the times of a cron expression.
+	Cron     string `json:"cron,omitempty"`
+	Timezone string `json:"timezone,omitempty"`
+	// Schedule is when a push site's job is expected, in words.
+	Schedule string `json:"schedule,omitempty"`
 	// PingURL is where a push site's job reports in, its token hidden
 	// but where the site is added or its token made anew.
 	PingURL string `json:"ping_url,omitempty"`
@@ -263,8 +277,15 @@ func (st Settings) Config(rawURL string, d Defaults) Config {
 		// Not fetched: no time limit; a job that failed says so itself.
 		c.Confirmations = 0
 		grace := Duration(min(defaultGrace, time.Duration(c.Interval)))
+		if st.Cron != nil {
+			c.Interval, c.Cron, c.Timezone, grace = 0, *st.Cron, "UTC", Duration(defaultGrace)
+			set(&c.Timezone, st.Timezone)
+		}
 		set(&grace, st.Grace)
 		c.Grace = &grace
+		if sched, err := c.Due(); err == nil {
+			c.Schedule = sched.String()
+		}
 	} else {
 		c.Timeout = Duration(min(d.Timeout, time.Duration(c.Interval)))
 		set(&c.Timeout, st.Timeout)
@@ -533,6 +554,8 @@ var kindSettings = []struct {
 	{"count", []string{KindICMP}, func(st *Settings) bool { return st.Count != nil }},
 	{"max_loss", []string{KindICMP}, func(st *Settings) bool { return st.MaxLoss != nil }},
 	{"grace", []string{KindPush}, func(st *Settings) bool { return st.Grace != nil }},
+	{"cron", []string{KindPush}, func(st *Settings) bool { return st.Cron != nil }},
+	{"timezone", []string{KindPush}, func(st *Settings) bool { return st.Timezone != nil }},
 	{"token_hash", []string{KindPush}, func(st *Settings) bool { return st.TokenHash != nil }},
 }
 
@@ -547,8 +570,12 @@ func (st *Settings) checkPush(rawURL string) error {
 		return nil
 	}
 	switch {
-	case st.Interval == nil:
-		return errs.Errorf(errs.InvalidArgument, `interval is required for a push site: how often its job reports in, as "1d" or "15m"`)
+	case st.Interval == nil && st.Cron == nil:
+		return errs.Errorf(errs.InvalidArgument, `interval or cron is required for a push site: how often its job reports in, as "1d" or "15m", or when it runs, as "0 2 * * *" with its timezone`)
+	case st.Interval != nil && st.Cron != nil:
+		return errs.Errorf(errs.InvalidArgument, "a push site has interval (a period) or cron (the times its job runs), not both")
+	case st.Timezone != nil && st.Cron == nil:
+		return errs.Errorf(errs.InvalidArgument, "timezone is where cron's times are: give it with cron")
 	case st.TokenHash == nil:
 		return errs.Errorf(errs.InvalidArgument, `token_hash is required for a push site given by its url: add it with "kind": "push" to be given a ping URL, or import the token_hash its export carries`)
 	case st.Timeout != nil:
@@ -563,6 +590,15 @@ func (st *Settings) checkPush(rawURL string) error {
 			return errs.Errorf(errs.InvalidArgument, "grace must be from %s to %s, got %s", Duration(MinGrace), Duration(MaxGrace), *st.Grace)
 		}
 	}
+	if st.Cron != nil {
+		tz := "UTC"
+		set(&tz, st.Timezone)
+		if _, err := due.Cron(*st.Cron, tz); err != nil {
+			return errs.Errorf(errs.InvalidArgument, "%s", err)
+		}
+		expr := strings.Join(strings.Fields(*st.Cron), " ")
+		st.Cron = &expr
+	}
 	if st.TokenHash != nil {
 		h := strings.ToLower(*st.TokenHash)
 		if !tokenHash.MatchString(h) {
@@ -571,6 +607,15 @@ func (st *Settings) checkPush(rawURL string) error {
 		st.TokenHash = &h
 	}
 	return nil
+}
+
+// Due is when a push site's job is expected: every interval, or at the
+// times of its cron expression.
+func (c Config) Due() (due.Schedule, error) {
+	if c.Cron == "" {
+		return due.Every(time.Duration(c.Interval)), nil
+	}
+	return due.Cron(c.Cron, c.Timezone)
 }
 
 // checkKind refuses the settings given that are not the kind's: a setting

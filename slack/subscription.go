@@ -7,6 +7,7 @@ import (
 	"uptime/internal/pubsub"
 	"uptime/internal/text"
 	"uptime/monitor/event"
+	"uptime/site"
 )
 
 // Subscription is the name of Slack's subscription to transitions.
@@ -24,15 +25,21 @@ func (s *Service) Subscribe(topic *pubsub.Topic[event.Transition]) {
 // or "*<url> is back up.*", with a second line saying why the site is down
 // or how long it was; alerts are phrased the same way. A site given a name
 // goes by it, its URL after: "*Shop is down!* https://shop.example/". A
-// password in the URL is hidden.
+// password in the URL is hidden. A push site's push:// URL says nothing to
+// people: its message is its name and why, on one line, as
+// "*nightly-backup is down!* exit code 2: "pg_dump: connection refused"".
 func Message(ev event.Transition) string {
 	kind := ev.Kind()
 	punct := "."
 	if kind == event.Down {
 		punct = "!"
 	}
-	title := "*" + event.Headline(event.Subject(ev, escape(text.Redact(ev.Site.URL))), kind) + punct + "*"
-	if ev.Name != "" && ev.Location == "" {
+	subject := escape(text.Redact(ev.Site.URL))
+	if site.KindOf(ev.Site.URL) == site.KindPush && ev.Name != "" {
+		subject = escape(ev.Name)
+	}
+	title := "*" + event.Headline(event.Subject(ev, subject), kind) + punct + "*"
+	if ev.Name != "" && ev.Location == "" && site.KindOf(ev.Site.URL) != site.KindPush {
 		// Named, it goes by its name, its URL after it.
 		title = "*" + event.Headline(escape(ev.Name), kind) + punct + "* " + escape(text.Redact(ev.Site.URL))
 	}
@@ -46,8 +53,11 @@ func Message(ev event.Transition) string {
 	if seen := event.SeenFrom(ev.Locations); seen != "" {
 		detail += "\n" + seen
 	}
-	if detail == "" {
+	switch {
+	case detail == "":
 		return title
+	case site.KindOf(ev.Site.URL) == site.KindPush && ev.Location == "":
+		return title + " " + escape(strings.ReplaceAll(detail, "\n", " "))
 	}
 	return title + "\n" + escape(detail)
 }

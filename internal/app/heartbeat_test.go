@@ -14,9 +14,11 @@ import (
 	"uptime/internal/apptest"
 	"uptime/internal/config"
 	"uptime/internal/dbutil"
+	"uptime/internal/due"
 	"uptime/internal/fakeslack"
 	"uptime/internal/pgtest"
 	"uptime/internal/wait"
+	"uptime/monitor"
 	"uptime/monitor/history"
 )
 
@@ -95,6 +97,7 @@ func TestAPushSiteEndToEnd(t *testing.T) {
 	if len(msgs) != 1 || !strings.Contains(msgs[0], "nightly-backup is down!") || !strings.Contains(msgs[0], "the job reported a failure") {
 		t.Fatalf("Slack heard %q, want nightly-backup down, its job having failed", msgs)
 	}
+	time.Sleep(time.Second) // a token's signals are five a second at most
 	signal(t, "POST", added.PingURL+"/0")
 	signal(t, "GET", added.PingURL+"/2")
 	msgs = slack.Wait(3, 20*time.Second)
@@ -117,8 +120,8 @@ func TestAPushSiteEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close(ctx)
-	if _, err := db.Exec(ctx, `UPDATE heartbeat SET last_success_at = now() - interval '70 minutes', due_at = now() WHERE site_id = $1`,
-		added.ID); err != nil {
+	if _, err := db.Exec(ctx, `UPDATE heartbeat SET last_success_at = now() - interval '70 minutes',
+		expected_at = now() - interval '10 minutes', due_at = now() WHERE site_id = $1`, added.ID); err != nil {
 		t.Fatal(err)
 	}
 	missedAt := time.Now()
@@ -180,5 +183,151 @@ func TestAPushSiteEndToEnd(t *testing.T) {
 		if strings.Contains(log.String(), tok) {
 			t.Errorf("a token is in the log")
 		}
+	}
+}
+
+// pingWith sends a request with a body to a ping URL and returns its
+// status, the answer's body and its headers.
+func pingWith(t *testing.T, method, url, body string) (int, string, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+// A push site's runs: a start and its end make a run's length, paired by
+// rid where runs overlap; a start without an end is down once its grace
+// has passed; /log is kept and changes nothing; a POST's body is kept up
+// to its limit and quoted, credentials hidden, in the down message; a
+// token's signals beyond five a second are refused; a cron site awaits
+// its next run.
+func TestPushRunsBodiesAndLimits(t *testing.T) {
+	slack := fakeslack.New(t)
+	a := apptest.Start(t, apptest.Setup{Env: map[string]string{"SLACK_WEBHOOK_URL": slack.URL + "/hook"}})
+	var added struct {
+		ID      int64
+		PingURL string `json:"ping_url"`
+	}
+	a.Call(t, "POST", "/site", `{"kind": "push", "name": "nightly-backup", "interval": "1h", "grace": "2s"}`, &added)
+	ping := added.PingURL
+	runs := func() monitor.RunsResponse {
+		var r monitor.RunsResponse
+		a.Call(t, "GET", fmt.Sprintf("/runs/%d?limit=100", added.ID), "", &r)
+		return r
+	}
+	ok := func(method, url, body string) {
+		t.Helper()
+		if status, answer, _ := pingWith(t, method, url, body); status != 200 {
+			t.Fatalf("%s %s = %d %s", method, url, status, answer)
+		}
+	}
+
+	// Two runs overlap: each end pairs with its own start.
+	ridA, ridB := "6f1c1a52-4f0e-4b8a-9d52-0c9f7a1e2b3c", "0b7e6f3a-2c1d-4e5f-8a9b-1c2d3e4f5a6b"
+	ok("GET", ping+"/start?rid="+ridA, "")
+	time.Sleep(300 * time.Millisecond)
+	ok("GET", ping+"/start?rid="+ridB, "")
+	if r := runs(); len(r.Going) != 2 || r.DueAt == nil || r.DueAt.Sub(r.Going[0].StartedAt) != 2*time.Second {
+		t.Fatalf("two runs begun: %+v, want both going and the first's start plus grace due", r)
+	}
+	time.Sleep(300 * time.Millisecond)
+	ok("GET", ping+"?rid="+ridB, "")
+	time.Sleep(400 * time.Millisecond)
+	ok("GET", ping+"?rid="+ridA, "")
+	r := runs()
+	if len(r.Signals) != 4 || len(r.Going) != 0 || r.Signals[0].RID != ridA || r.Signals[1].RID != ridB ||
+		r.Signals[0].DurationMS == nil || r.Signals[1].DurationMS == nil {
+		t.Fatalf("after two runs: %+v", r)
+	}
+	a1, b1 := *r.Signals[0].DurationMS, *r.Signals[1].DurationMS
+	if a1 < 1000 || b1 < 300 || a1-b1 < 500 {
+		t.Errorf("run A took %d ms, run B %d ms: want A about 1000, B about 300", a1, b1)
+	}
+	if r.ExpectedAt == nil || r.LastSuccessAt == nil || !r.ExpectedAt.Equal(r.LastSuccessAt.Add(time.Hour)) ||
+		!r.DueAt.Equal(r.ExpectedAt.Add(2*time.Second)) || r.Schedule != "every 1h" {
+		t.Errorf("after a success: %+v, want the next run awaited an hour on, due 2s after", r)
+	}
+	var h history.HistoryResponse
+	a.Call(t, "GET", fmt.Sprintf("/history/%d?limit=1", added.ID), "", &h)
+	if len(h.Checks) != 1 || int64(h.Checks[0].LatencyMS) != a1 {
+		t.Errorf("the latest check %+v, want run A's length as its latency", h.Checks)
+	}
+
+	// /log is kept and changes nothing; a body is kept up to its limit.
+	time.Sleep(time.Second)
+	ok("POST", ping+"/log", "disk 81% full")
+	status, _, header := pingWith(t, "POST", ping+"/log", strings.Repeat("x", 12_000))
+	if status != 200 || header.Get("Ping-Body-Limit") != "10000" {
+		t.Errorf("a long body: %d, Ping-Body-Limit %q", status, header.Get("Ping-Body-Limit"))
+	}
+	r = runs()
+	if r.Signals[1].Kind != "log" || r.Signals[1].Body != "disk 81% full" || len(r.Signals[0].Body) != 10_000 {
+		t.Errorf("the logs kept: %q and %d bytes", r.Signals[1].Body, len(r.Signals[0].Body))
+	}
+
+	// A start with no end: down once its grace has passed.
+	time.Sleep(time.Second)
+	ok("GET", ping+"/start", "")
+	msgs := slack.Wait(1, 2*time.Second+10*time.Second)
+	if len(msgs) != 1 || !strings.Contains(msgs[0], "*nightly-backup is down!* a run started at ") ||
+		!strings.Contains(msgs[0], "did not end within 2s") {
+		t.Fatalf("Slack heard %q, want the run that did not end", msgs)
+	}
+	if r := runs(); len(r.Going) != 0 {
+		t.Errorf("the run that did not end is still going: %+v", r.Going)
+	}
+	ok("GET", ping, "")
+	slack.Wait(2, 10*time.Second)
+
+	// An exit code with the job's output: quoted, credentials hidden.
+	ok("POST", ping+"/2", "PGPASSWORD=hunter2 ./backup.sh\npg_dump: connection refused\n")
+	msgs = slack.Wait(3, 10*time.Second)
+	if len(msgs) != 3 || !strings.Contains(msgs[2], `*nightly-backup is down!* exit code 2: \"PGPASSWORD=xxxxx ./backup.sh pg_dump: connection refused\"`) {
+		t.Fatalf("Slack heard %q, want the exit code and the output quoted", msgs)
+	}
+	if strings.Contains(strings.Join(slack.Bodies(), ""), "hunter2") || strings.Contains(fmt.Sprint(runs().Signals), "hunter2") {
+		t.Error("a password in a job's output is shown")
+	}
+
+	// A bad rid is refused; beyond five a second, 429.
+	time.Sleep(time.Second)
+	if status, body, _ := pingWith(t, "GET", ping+"?rid=7", ""); status != 400 || !strings.Contains(body, "rid must be a UUID") {
+		t.Errorf("a bad rid: %d %s", status, body)
+	}
+	refused := 0
+	for range 8 {
+		status, _, header := pingWith(t, "GET", ping+"/log", "")
+		if status == 429 && header.Get("Retry-After") == "1" {
+			refused++
+		}
+	}
+	if refused < 2 {
+		t.Errorf("%d of 8 signals in a moment refused, want those beyond five a second", refused)
+	}
+
+	// A cron site awaits its next run, in its time zone.
+	var nightly struct {
+		ID      int64
+		PingURL string `json:"ping_url"`
+	}
+	a.Call(t, "POST", "/site", `{"kind": "push", "name": "nightly", "cron": "0 2 * * *", "timezone": "America/New_York"}`, &nightly)
+	ok("GET", nightly.PingURL, "")
+	var nr monitor.RunsResponse
+	a.Call(t, "GET", fmt.Sprintf("/runs/%d", nightly.ID), "", &nr)
+	sched, err := due.Cron("0 2 * * *", "America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nr.LastSuccessAt == nil || nr.ExpectedAt == nil || !nr.ExpectedAt.Equal(sched.After(time.Time{}, *nr.LastSuccessAt, time.Hour)) ||
+		nr.ExpectedAt.In(sched.Zone()).Format("15:04") != "02:00" || nr.Schedule != "every day at 02:00 (America/New_York)" {
+		t.Errorf("a cron site after a success: %+v", nr)
 	}
 }

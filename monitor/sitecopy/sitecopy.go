@@ -101,16 +101,18 @@ func (c *Copy) Keep(ctx context.Context, entries ...site.Entry) error {
 	return c.keepHeartbeats(ctx, entries)
 }
 
-// keepHeartbeats writes the push sites' token, period and grace, and
-// forgets those of the sites that are push sites no more. A deadline
-// follows the new period and grace from the last success; a site paused,
-// or paused until now, expects nothing until its next signal.
+// keepHeartbeats writes the push sites' token, schedule and grace, and
+// forgets those of the sites that are push sites no more. The run awaited
+// follows a new schedule from the last success; a site paused, or paused
+// until now, awaits nothing until its next success.
 func (c *Copy) keepHeartbeats(ctx context.Context, entries []site.Entry) error {
+	type push struct {
+		cfg site.Config
+		e   *site.Entry
+	}
 	var (
-		ids, versions, periods, graces []int64
-		hashes                         []string
-		paused                         []bool
-		others                         []int64
+		pushes []push
+		others []int64
 	)
 	for i := range entries {
 		e := &entries[i]
@@ -119,28 +121,94 @@ func (c *Copy) keepHeartbeats(ctx context.Context, entries []site.Entry) error {
 			others = append(others, e.ID)
 			continue
 		}
-		ids, versions, hashes = append(ids, e.ID), append(versions, e.Version), append(hashes, *e.Given.TokenHash)
-		periods = append(periods, time.Duration(cfg.Interval).Milliseconds())
-		graces = append(graces, time.Duration(*cfg.Grace).Milliseconds())
-		paused = append(paused, cfg.Paused)
+		pushes = append(pushes, push{cfg, e})
 	}
 	if len(others) > 0 {
 		if _, err := c.db.Exec(ctx, `DELETE FROM heartbeat WHERE site_id = ANY($1)`, others); err != nil {
 			return fmt.Errorf("forget the heartbeats of sites that are push sites no more: %w", err)
 		}
 	}
-	if len(ids) == 0 {
+	if len(pushes) == 0 {
 		return nil
 	}
-	_, err := c.db.Exec(ctx, `INSERT INTO heartbeat (site_id, token_hash, version, period_ms, grace_ms, paused)
-		SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::boolean[])
+	slices.SortFunc(pushes, func(a, b push) int { return int(a.e.ID - b.e.ID) })
+	tx, err := c.db.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("keep the heartbeats of %d push sites: %w", len(pushes), err)
+	}
+	defer tx.Rollback(ctx)
+	ids := make([]int64, len(pushes))
+	for i, p := range pushes {
+		ids[i] = p.e.ID
+	}
+	type held struct {
+		periodMS              int64
+		cron, timezone        string
+		paused                bool
+		lastSuccess, expected *time.Time
+	}
+	before := make(map[int64]held, len(pushes))
+	rows, err := tx.Query(ctx, `SELECT site_id, period_ms, cron, timezone, paused, last_success_at, expected_at
+		FROM heartbeat WHERE site_id = ANY($1) ORDER BY site_id FOR UPDATE`, ids)
+	if err != nil {
+		return fmt.Errorf("read the heartbeats of %d push sites: %w", len(pushes), err)
+	}
+	var (
+		id int64
+		h  held
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&id, &h.periodMS, &h.cron, &h.timezone, &h.paused, &h.lastSuccess, &h.expected}, func() error {
+		before[id] = h
+		return nil
+	}); err != nil {
+		return fmt.Errorf("read the heartbeats of %d push sites: %w", len(pushes), err)
+	}
+	n := len(pushes)
+	var (
+		versions, periods, graces = make([]int64, n), make([]int64, n), make([]int64, n)
+		hashes, crons, zones      = make([]string, n), make([]string, n), make([]string, n)
+		paused                    = make([]bool, n)
+		expected                  = make([]*time.Time, n)
+	)
+	for i, p := range pushes {
+		cfg := p.cfg
+		versions[i], hashes[i] = p.e.Version, *p.e.Given.TokenHash
+		periods[i], graces[i] = time.Duration(cfg.Interval).Milliseconds(), time.Duration(*cfg.Grace).Milliseconds()
+		crons[i], zones[i], paused[i] = cfg.Cron, cfg.Timezone, cfg.Paused
+		h, found := before[p.e.ID]
+		if !found || h.paused || cfg.Paused || h.expected == nil {
+			continue
+		}
+		expected[i] = h.expected
+		if h.periodMS == periods[i] && h.cron == crons[i] && h.timezone == zones[i] || h.lastSuccess == nil {
+			continue
+		}
+		sched, err := cfg.Due()
+		if err != nil {
+			return fmt.Errorf("the schedule of push site %d: %w", p.e.ID, err)
+		}
+		next := sched.Next(*h.lastSuccess)
+		expected[i] = &next
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO heartbeat AS h (site_id, token_hash, version, period_ms, grace_ms, paused, cron, timezone, expected_at)
+		SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::boolean[], $7::text[], $8::text[], $9::timestamptz[])
 		ON CONFLICT (site_id) DO UPDATE SET token_hash = excluded.token_hash, version = excluded.version,
 			period_ms = excluded.period_ms, grace_ms = excluded.grace_ms, paused = excluded.paused,
-			due_at = CASE WHEN excluded.paused OR heartbeat.paused OR heartbeat.due_at IS NULL THEN NULL
-				ELSE heartbeat.last_success_at + (excluded.period_ms + excluded.grace_ms) * interval '1 millisecond' END
-		WHERE heartbeat.version <= excluded.version`, ids, hashes, versions, periods, graces, paused)
+			cron = excluded.cron, timezone = excluded.timezone, expected_at = excluded.expected_at,
+			due_at = CASE WHEN NOT excluded.paused THEN
+				LEAST(excluded.expected_at, (SELECT min(started_at) FROM heartbeat_run r WHERE r.site_id = h.site_id))
+				+ excluded.grace_ms * interval '1 millisecond' END
+		WHERE h.version <= excluded.version`, ids, hashes, versions, periods, graces, paused, crons, zones, expected)
 	if err != nil {
-		return fmt.Errorf("keep the heartbeats of %d push sites: %w", len(ids), err)
+		return fmt.Errorf("keep the heartbeats of %d push sites: %w", n, err)
+	}
+	// A paused site's runs going are forgotten: it is not told of them.
+	if _, err := tx.Exec(ctx, `DELETE FROM heartbeat_run r USING heartbeat h
+		WHERE r.site_id = h.site_id AND h.paused AND h.site_id = ANY($1)`, ids); err != nil {
+		return fmt.Errorf("forget the runs of paused push sites: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("keep the heartbeats of %d push sites: %w", n, err)
 	}
 	return nil
 }

@@ -155,7 +155,47 @@ func TestKeepPushSites(t *testing.T) {
 	if !paused || got != hash || period != 7_200_000 || grace != 600_000 || due != nil {
 		t.Errorf("kept: scheduled paused %v, hash %s, period %d ms, grace %d ms, due %v", paused, got, period, grace, due)
 	}
-	if err := c.Keep(ctx, entry(t, 1, 2, "https://a.example/", `{}`)); err != nil {
+
+	// A run awaited follows a new schedule from the last success: a cron
+	// expression's next time after it, due a grace later.
+	success := time.Date(2026, 12, 7, 6, 55, 0, 0, time.UTC)
+	if _, err := db.Exec(ctx, `UPDATE heartbeat SET last_success_at = $1::timestamptz, expected_at = $1::timestamptz + interval '2 hours',
+		due_at = $1::timestamptz + interval '2 hours 10 minutes' WHERE site_id = 1`, success); err != nil {
+		t.Fatal(err)
+	}
+	expected := func() (e, d *time.Time) {
+		t.Helper()
+		if err := db.QueryRow(ctx, `SELECT expected_at, due_at FROM heartbeat WHERE site_id = 1`).Scan(&e, &d); err != nil {
+			t.Fatal(err)
+		}
+		return e, d
+	}
+	if err := c.Keep(ctx, entry(t, 1, 2, "push://0123456789abcdef", `{"grace": "10m", "name": "b", "token_hash": "`+hash+`", "interval": "2h"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if e, d := expected(); e == nil || !e.Equal(success.Add(2*time.Hour)) || d == nil || !d.Equal(success.Add(130*time.Minute)) {
+		t.Errorf("after a new name only: expected %v, due %v, want both kept", e, d)
+	}
+	if err := c.Keep(ctx, entry(t, 1, 3, "push://0123456789abcdef", `{"cron": "0 2 * * *", "timezone": "Europe/Berlin", "grace": "30m", "token_hash": "`+hash+`"}`)); err != nil {
+		t.Fatal(err)
+	}
+	next := time.Date(2026, 12, 8, 1, 0, 0, 0, time.UTC) // 02:00 CET
+	if e, d := expected(); e == nil || !e.Equal(next) || d == nil || !d.Equal(next.Add(30*time.Minute)) {
+		t.Errorf("after a cron schedule: expected %v, due %v, want %s and 30m after", e, d, next)
+	}
+	// Paused, a site awaits nothing and its runs going are forgotten.
+	if _, err := db.Exec(ctx, `INSERT INTO heartbeat_run (site_id, rid, started_at) VALUES (1, '', now())`); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Keep(ctx, entry(t, 1, 4, "push://0123456789abcdef", `{"cron": "0 2 * * *", "paused": true, "token_hash": "`+hash+`"}`)); err != nil {
+		t.Fatal(err)
+	}
+	var runs int
+	db.QueryRow(ctx, `SELECT count(*) FROM heartbeat_run`).Scan(&runs)
+	if e, d := expected(); e != nil || d != nil || runs != 0 {
+		t.Errorf("paused: expected %v, due %v, %d runs going", e, d, runs)
+	}
+	if err := c.Keep(ctx, entry(t, 1, 5, "https://a.example/", `{}`)); err != nil {
 		t.Fatal(err)
 	}
 	var n int
