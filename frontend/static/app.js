@@ -8,6 +8,7 @@ import { $, h, showError } from "./dom.js";
 import { daysUntil, kindOf, latency, normalizeURL, percent, relative, when } from "./format.js";
 import { inMaintenance, setupAlerts } from "./alerts.js";
 import * as settings from "./settings.js";
+import { renderPushDetail, setupPush, showPingURL } from "./push.js";
 
 const refreshEvery = 10000;
 const recentChecks = 30;
@@ -203,14 +204,15 @@ function updateRow(row, status, history) {
   p.pause.textContent = paused ? "Resume" : "Pause";
   p.pause.setAttribute("aria-label", `${paused ? "Resume" : "Pause"} ${site.url}`);
   p.check.disabled = paused;
+  p.check.hidden = site.kind === "push"; // its job reports in: nothing to fetch
   if (status) {
     p.checked.dataset.time = status.checked_at;
     p.checked.textContent = `Last checked ${relative(new Date(status.checked_at))}`;
     p.checked.title = when(new Date(status.checked_at));
     p.reason.textContent = status.up && !status.degraded ? "" : status.reason;
     p.response.replaceChildren(
-      h("span", { text: status.status_code ? latency(status.latency_ms) : "—" }),
-      h("span", { class: "muted", text: status.status_code ? `HTTP ${status.status_code}` : "no response" }),
+      h("span", { text: status.status_code || site.kind === "push" ? latency(status.latency_ms) : "—" }),
+      h("span", { class: "muted", text: site.kind === "push" ? "last run" : status.status_code ? `HTTP ${status.status_code}` : "no response" }),
     );
     renderCert(p.cert, status.cert_expires_at);
     renderLocations(p.locs, status.locations);
@@ -375,16 +377,33 @@ async function remove(site, p) {
 }
 
 function setupAddForm() {
-  const form = $("add-form"), input = $("add-url"), save = $("add-save"), toggle = $("add-toggle");
+  const form = $("add-form"), input = $("add-url"), save = $("add-save"), toggle = $("add-toggle"), push = $("add-push");
   const inputs = settings.buildFields($("add-fields"), "add", h);
   settings.showKind(inputs, "https");
   const withURL = { ...inputs, url: { input, error: $("add-url-error"), field: { name: "url" } } };
+  const hint = $("add-hint"), urlHint = hint.textContent;
+  // A push site has no address: its job reports in at a ping URL it is
+  // given once saved.
+  const showPush = () => {
+    input.hidden = $("add-url-label").hidden = push.checked;
+    hint.textContent = push.checked ? "It is given a ping URL once saved; say when its job runs below." : urlHint;
+    settings.showKind(inputs, push.checked ? "push" : kindOf(input.value));
+    save.disabled = !push.checked && normalizeURL(input.value) === null;
+    if (push.checked) $("add-more").open = true;
+  };
+  push.addEventListener("change", () => {
+    showPush();
+    showError($("add-error"), null);
+    settings.clearErrors(withURL);
+  });
   const open = (on) => {
     form.hidden = !on;
     toggle.setAttribute("aria-expanded", String(on));
     if (on) input.focus();
     else {
       input.value = "";
+      push.checked = false;
+      showPush();
       save.disabled = true;
       showError($("add-error"), null);
       settings.clear(withURL);
@@ -408,14 +427,16 @@ function setupAddForm() {
   });
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    if (normalizeURL(input.value) === null) return;
+    if (!push.checked && normalizeURL(input.value) === null) return;
     save.disabled = true;
     save.textContent = "Saving…";
     try {
       settings.clearErrors(withURL);
-      const added = await call("POST", "/site", { url: input.value.trim(), ...settings.given(inputs) });
+      const what = push.checked ? { kind: "push" } : { url: input.value.trim() };
+      const added = await call("POST", "/site", { ...what, ...settings.given(inputs) });
       changes++;
       open(false);
+      if (added.ping_url) showPingURL(added.ping_url);
       if (nextAfter !== null || afters.length > 1) {
         // The new site is on the last page: search for it instead.
         $("search").value = added.url;
@@ -523,6 +544,7 @@ function setupKeyDialog() {
 
 /** How a site is checked, in words. */
 function checkedHow(site) {
+  if (site.kind === "push") return `its job reports in: ${site.schedule}`;
   if (site.kind === "dns") {
     const expect = site.expect ? `, an answer holding ${[].concat(site.expect).map((e) => `“${e}”`).join(" or ")}` : "";
     return `every ${site.interval}, ${site.dns_type} asked of ${site.dns_server || "the system's resolver"}, ${site.dns_rcode}${expect}`;
@@ -551,6 +573,7 @@ async function openDetail(site) {
   $("detail-chart").replaceChildren();
   $("detail-days").replaceChildren();
   $("detail-incidents").replaceChildren();
+  $("detail-push").hidden = true;
   renderBadges(site);
   showError($("detail-error"), null);
   dialog.showModal();
@@ -571,6 +594,7 @@ async function openDetail(site) {
       ["Uptime", ["24h", "7d", "30d", "90d", "365d"].map((w) => `${percent(history.uptime[w])} (${w})`).join(" · ")],
     ];
     if (s && s.cert_expires_at) facts.push(["Certificate", `expires ${when(new Date(s.cert_expires_at))}`]);
+    facts.push(...(await renderPushDetail(site)));
     const locs = byLocation(s && s.locations);
     for (const l of locs.length > 1 ? locs : []) {
       const mine = history.checks.filter((c) => c.location === l.name && c.status_code);
@@ -656,6 +680,10 @@ renderStatusPages();
 setupAlerts().then(refresh);
 document.addEventListener("maintenance-changed", refresh);
 setupBadgeCopy();
+setupPush(async (site) => {
+  $("renew-name").textContent = site.name || site.url;
+  return (await ask($("renew-dialog"), $("renew-cancel"))) === "renew";
+});
 setupEditDialog();
 setupKeyDialog();
 setupPaging();

@@ -4,13 +4,20 @@
 // server names a field in is shown at that field.
 
 const web = ["http", "https"], stream = ["tcp", "tls", "ws", "wss"];
+// A push site is not fetched: its job reports in. Settings of fetching
+// are not its own; "push" names it in a field's notKinds.
+const fetched = ["push"];
 
 /** The settings a form shows, in the order it shows them; those with kinds
  * are settings of those kinds of check alone. */
 export const fields = [
   { name: "name", label: "Name", placeholder: "the URL's host" },
-  { name: "interval", label: "Check every", placeholder: "default", hint: "10s to 24h, like 30s or 5m" },
-  { name: "timeout", label: "Timeout", placeholder: "default", hint: "at most the interval and 60s" },
+  { name: "interval", label: "Check every", placeholder: "default", hint: "10s to 24h, like 30s or 5m", notKinds: fetched },
+  { name: "push_interval", api: "interval", label: "Its job runs every", placeholder: "or give a cron schedule", hint: "1m to 365d, like 1h or 1d", kinds: ["push"] },
+  { name: "cron", label: "Or at the times of (cron)", placeholder: "0 2 * * *", hint: "five fields: minute hour day month weekday", kinds: ["push"] },
+  { name: "timezone", label: "In the time zone", placeholder: "UTC", hint: "like Europe/Berlin", kinds: ["push"] },
+  { name: "grace", label: "It may be late by", placeholder: "1h, or the period if shorter", hint: "1s to 7d", kinds: ["push"] },
+  { name: "timeout", label: "Timeout", placeholder: "default", hint: "at most the interval and 60s", notKinds: fetched },
   { name: "method", label: "Method", type: "select", options: ["GET", "HEAD", "POST"], kinds: web },
   { name: "expect_status", label: "Expected statuses", placeholder: "100-399", hint: "like 200-299,301", kinds: web },
   { name: "keyword", label: "Keyword", placeholder: "none", hint: "text the page must contain", kinds: web },
@@ -29,15 +36,15 @@ export const fields = [
     name: "starttls_protocol", label: "Protocol upgraded with STARTTLS", type: "select", kinds: ["starttls"],
     options: [{ value: "", text: "the port's (25, 587: SMTP; 143: IMAP; 110: POP3)" }, "smtp", "imap", "pop3"],
   },
-  { name: "max_latency", label: "Degraded when slower than", placeholder: "none", hint: "like 800ms" },
+  { name: "max_latency", label: "Degraded when slower than", placeholder: "none", hint: "like 800ms", notKinds: fetched },
   { name: "remind_every", label: "Remind while down every", placeholder: "never", hint: "1m to 7d, like 1h" },
   { name: "confirmations", label: "Re-checks before down", type: "number", min: 0, max: 10, placeholder: "default" },
   { name: "recoveries", label: "Passing checks before up", type: "number", min: 1, max: 10, placeholder: "1" },
   { name: "headers", label: "Request headers", type: "textarea", placeholder: "Name: value, one per line", kinds: web },
   { name: "body", label: "Request body (POST)", type: "textarea", kinds: web },
   { name: "tags", label: "Tags", placeholder: "prod, team:web", hint: "separated by commas" },
-  { name: "locations", label: "Checked from", placeholder: "every location", hint: "location names, separated by commas" },
-  { name: "quorum", label: "Down when this many locations see it", type: "number", min: 1, max: 32, placeholder: "a majority" },
+  { name: "locations", label: "Checked from", placeholder: "every location", hint: "location names, separated by commas", notKinds: fetched },
+  { name: "quorum", label: "Down when this many locations see it", type: "number", min: 1, max: 32, placeholder: "a majority", notKinds: fetched },
   { name: "paused", label: "Paused: not checked, not alerted", type: "checkbox" },
 ];
 
@@ -190,7 +197,8 @@ export function buildFields(container, prefix, h) {
  * neither sent nor compared. */
 export function showKind(inputs, kind) {
   for (const x of Object.values(inputs)) {
-    x.hidden = Boolean(x.field.kinds) && !x.field.kinds.includes(kind);
+    x.hidden = Boolean(x.field.kinds) && !x.field.kinds.includes(kind) ||
+      Boolean(x.field.notKinds) && x.field.notKinds.includes(kind);
     if (x.box) x.box.hidden = x.hidden;
   }
 }
@@ -299,7 +307,9 @@ export function changed(inputs, site) {
     if (JSON.stringify(v === undefined ? emptyOf(x.field) : v) === JSON.stringify(before ?? emptyOf(x.field))) continue;
     out[key(x.field)] = v === undefined ? null : v;
   }
-  for (const k of cleared) if (!(k in out)) out[k] = null;
+  // A setting two fields share (interval) is cleared only if neither shows.
+  const shown = new Set(Object.values(inputs).filter((x) => !x.hidden).map((x) => key(x.field)));
+  for (const k of cleared) if (!(k in out) && !shown.has(k)) out[k] = null;
   return out;
 }
 

@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 
 	"uptime/internal/apptest"
 	"uptime/internal/cli"
+	"uptime/monitor"
 )
 
 // TestReadmeExamplesRun runs the examples (sh blocks) of the README and of
@@ -44,6 +46,8 @@ func TestReadmeExamplesRun(t *testing.T) {
 			continue // starts a program or an image, asks for a secret, or opens a shell
 		case strings.Contains(cmd, "/test"):
 			continue // sends a message to the channel's service itself
+		case strings.HasPrefix(cmd, "ping_url="), strings.Contains(cmd, "crontab"):
+			continue // the heartbeats' crontab example: TestHeartbeatsCrontabExample runs it
 		case words[0] == "curl":
 			method, body, path := "GET", "", ""
 			for i := 1; i < len(words); i++ {
@@ -173,4 +177,80 @@ func shellWords(cmd string) []string {
 		words = append(words, cur.String())
 	}
 	return words
+}
+
+// TestHeartbeatsCrontabExample runs the README's crontab example as a
+// reader pastes it after `make run` (its server's address aside), with a
+// crontab that keeps what it is given, then runs the line it was given as
+// cron would: the push site it added hears a success.
+func TestHeartbeatsCrontabExample(t *testing.T) {
+	text, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, found := strings.Cut(string(text), "### Heartbeats")
+	if !found {
+		t.Fatal("the README has no Heartbeats section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	var script []string
+	for _, cmd := range shellCommands(t, section) {
+		if strings.Contains(cmd, "crontab") || strings.HasPrefix(cmd, "ping_url=") {
+			script = append(script, cmd)
+		}
+	}
+	if len(script) != 2 {
+		t.Fatalf("the Heartbeats section's sh blocks hold %q, want the ping URL and the crontab line", script)
+	}
+	a := apptest.Start(t, apptest.Setup{})
+	home := t.TempDir()
+	bin := filepath.Join(home, "bin")
+	for name, body := range map[string]string{
+		filepath.Join(bin, "crontab"):    "#!/bin/sh\nif [ \"$1\" = -l ]; then cat \"$HOME/crontab\"; else cat > \"$HOME/crontab\"; fi\n",
+		filepath.Join(home, "backup.sh"): "#!/bin/sh\necho backed up\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(name, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := append(os.Environ(), "HOME="+home, "PATH="+bin+":"+os.Getenv("PATH"))
+	sh := strings.ReplaceAll(strings.Join(script, "\n"), "localhost:4000", strings.TrimPrefix(a.URL, "http://"))
+	cmd := exec.Command("bash", "-e", "-c", sh)
+	cmd.Env = env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the example: %v\n%s", err, out)
+	}
+	tab, err := os.ReadFile(filepath.Join(home, "crontab"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.TrimSpace(string(tab))
+	fields := strings.SplitN(line, " ", 6)
+	if strings.Count(line, "\n") != 0 || len(fields) != 6 || strings.Join(fields[:5], " ") != "0 2 * * *" ||
+		!strings.Contains(fields[5], a.URL+"/heartbeat/") {
+		t.Fatalf("the crontab holds %q, want one line at 02:00 pinging the site", tab)
+	}
+	job := exec.Command("sh", "-c", fields[5]) // as cron runs it
+	job.Env = env
+	if out, err := job.CombinedOutput(); err != nil || !strings.Contains(string(out), "backed up") {
+		t.Fatalf("the crontab's job: %v\n%s", err, out)
+	}
+	var sites struct {
+		Sites []struct {
+			ID       int64
+			Schedule string
+		}
+	}
+	a.Call(t, "GET", "/site", "", &sites)
+	if len(sites.Sites) != 1 || sites.Sites[0].Schedule != "every day at 02:00 (Europe/Berlin)" {
+		t.Fatalf("sites after the example: %+v", sites)
+	}
+	var runs monitor.RunsResponse
+	a.Call(t, "GET", fmt.Sprintf("/runs/%d", sites.Sites[0].ID), "", &runs)
+	if len(runs.Signals) != 1 || runs.Signals[0].Kind != "success" || runs.ExpectedAt == nil {
+		t.Errorf("the push site after its job ran: %+v, want one success and the next run awaited", runs)
+	}
 }
