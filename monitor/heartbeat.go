@@ -372,3 +372,15 @@ func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("could not record the signal; try again\n"))
 	}
 }
+
+// WatchItself has the instance report, as a push site's job would, to the
+// push site whose token is token, every every while its checking is
+// healthy: when checking stalls, or every instance is gone and one comes
+// back, that site is late, and alerted as any.
+func (s *Service) WatchItself(token string, every time.Duration) {
+	s.watchdog.OnHealthy(every, func(ctx context.Context) {
+		if err := s.Signal(ctx, Ping{Token: token}); err != nil && !errs.Is(err, errs.NotFound) && ctx.Err() == nil {
+			s.log.Warn("watching itself: could not report in", "err", err)
+		}
+	})
+}

@@ -120,6 +120,9 @@ type ImportOptions struct {
 	// unless every row is valid: a row refused for a typo must not cost
 	// its site.
 	Prune bool
+	// AddOnly adds the sites not there and leaves those that are as they
+	// are, counted unchanged.
+	AddOnly bool
 }
 
 // MaxChanges is the most changes an import's answer lists; the figures
@@ -236,6 +239,10 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, opts ImportOpti
 		after := make(map[int64]string, len(existing))
 		for _, v := range valid {
 			old, ok := byUnique[v.unique]
+			if ok && opts.AddOnly {
+				resp.Unchanged++
+				continue
+			}
 			if ok {
 				_, oldSettings, err := s.open(old)
 				if err != nil {

@@ -280,6 +280,11 @@ func (a *App) services(ctx context.Context, d *databases, q *queue.Queue, target
 	}
 	q.ID = svc.mon.InstanceID()
 	sites.Listen(svc.mon)
+	if a.cfg.WatchItself {
+		if err := watchItself(ctx, box, sites, svc.mon, a.cfg.CheckEvery); err != nil {
+			return nil, err
+		}
+	}
 	svc.pages = statuspage.New(d.statusPage, sites, svc.mon)
 	return svc, nil
 }

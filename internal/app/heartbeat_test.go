@@ -331,3 +331,36 @@ func TestPushRunsBodiesAndLimits(t *testing.T) {
 		t.Errorf("a cron site after a success: %+v", nr)
 	}
 }
+
+// With --watch-itself an instance adds the push site "Uptime itself" once
+// and reports to it while its checking is healthy; a second start adds no
+// other, and leaves it as people changed it.
+func TestWatchingItself(t *testing.T) {
+	prefix := pgtest.Prefix(t)
+	// Instances of one deployment share the secret key.
+	setup := apptest.Setup{Prefix: prefix, Configure: func(c *config.Config) { c.WatchItself = true },
+		Env: map[string]string{"UPTIME_SECRET_KEY": strings.Repeat("ab", 32)}}
+	a := apptest.Start(t, setup)
+	var list struct {
+		Sites []struct {
+			ID         int64
+			Name, Kind string
+		}
+	}
+	a.Call(t, "GET", "/site", "", &list)
+	if len(list.Sites) != 1 || list.Sites[0].Name != "Uptime itself" || list.Sites[0].Kind != "push" {
+		t.Fatalf("sites: %+v, want the push site Uptime itself", list.Sites)
+	}
+	id := list.Sites[0].ID
+	wait.Until(t, 20*time.Second, "the instance did not report to itself", func() bool {
+		var r monitor.RunsResponse
+		a.Call(t, "GET", fmt.Sprintf("/runs/%d", id), "", &r)
+		return len(r.Signals) > 0 && r.Signals[0].Kind == "success" && r.ExpectedAt != nil
+	})
+	a.Call(t, "PATCH", fmt.Sprintf("/site/%d", id), `{"name": "our monitor"}`, nil)
+	b := apptest.Start(t, setup)
+	b.Call(t, "GET", "/site", "", &list)
+	if len(list.Sites) != 1 || list.Sites[0].ID != id || list.Sites[0].Name != "our monitor" {
+		t.Errorf("after a second start: %+v, want the one site, as renamed", list.Sites)
+	}
+}

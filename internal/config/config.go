@@ -84,6 +84,9 @@ type Config struct {
 	// outside dead man's switch (Healthchecks.io, Cronitor...). Defaults
 	// to none.
 	HeartbeatURL string
+	// WatchItself keeps a push site, "Uptime itself", that each instance
+	// reports to while its checking is healthy. Defaults to false.
+	WatchItself bool
 	// PublicURL is where people reach the server, like
 	// https://uptime.example.com; its host is answered to. Defaults to none.
 	PublicURL string
@@ -211,6 +214,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() error)
 	dur(&c.ShutdownDelay, "shutdown-delay", "UPTIME_SHUTDOWN_DELAY", "after SIGTERM, how long to go on serving with /readyz unready, for load balancers")
 	str(&c.DebugAddr, "debug-addr", "UPTIME_DEBUG_ADDR", "loopback address for Go's profiler (/debug/pprof/); unset: none")
 	str(&c.HeartbeatURL, "heartbeat-url", "UPTIME_HEARTBEAT_URL", "URL fetched after each healthy round of checks, for a dead man's switch")
+	boolean(&c.WatchItself, "watch-itself", "UPTIME_WATCH_ITSELF", "keep a push site, \"Uptime itself\", that each instance reports to while its checking is healthy, alerted as any")
 	return &c, func() error { return errors.Join(errs...) }
 }
 

@@ -30,6 +30,16 @@ type Watchdog struct {
 	log        *slog.Logger
 	stall      *alarm.Alarm
 	stallAfter atomic.Int64 // the limit when it last saw a stall
+
+	healthy      func(context.Context) // called while checking is healthy
+	healthyEvery time.Duration
+}
+
+// OnHealthy has f called, at most once every every, while checking is
+// healthy: not stalled, whether checks complete or none is due. Set it
+// before Run.
+func (w *Watchdog) OnHealthy(every time.Duration, f func(context.Context)) {
+	w.healthy, w.healthyEvery = f, every
 }
 
 // New returns a watchdog for sites checked, by default, every checkEvery;
@@ -51,7 +61,7 @@ func New(db *pgxpool.Pool, checkEvery time.Duration, heartbeatURL string, log *s
 // ERROR, Stalled turns true, and the heartbeat stops.
 func (w *Watchdog) Run(ctx context.Context) {
 	started := time.Now()
-	var lastBeat time.Time
+	var lastBeat, lastHealthy time.Time
 	t := time.NewTicker(w.every)
 	defer t.Stop()
 	for {
@@ -70,6 +80,10 @@ func (w *Watchdog) Run(ctx context.Context) {
 			continue
 		}
 		w.stall.Clear()
+		if w.healthy != nil && time.Since(lastHealthy) >= w.healthyEvery {
+			lastHealthy = time.Now()
+			w.healthy(ctx)
+		}
 		if seen.last.After(lastBeat) && time.Since(lastBeat) >= w.beatEvery {
 			lastBeat = time.Now()
 			w.beat(ctx)

@@ -24,7 +24,8 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // With sites due every second and no check completing, the watchdog says
 // checking has stopped after two intervals and pings no heartbeat; once
-// checks complete again it clears, and the heartbeat is pinged.
+// checks complete again it clears, and the heartbeat is pinged. What it
+// calls while checking is healthy is not called while it is stalled.
 func TestStallAndHeartbeat(t *testing.T) {
 	ctx := context.Background()
 	dbURL := pgtest.NewDatabase(t)
@@ -48,6 +49,8 @@ func TestStallAndHeartbeat(t *testing.T) {
 	if stalled, _ := w.Stalled(); stalled {
 		t.Fatal("stalled before it looked")
 	}
+	var healthy atomic.Int64
+	w.OnHealthy(100*time.Millisecond, func(context.Context) { healthy.Add(1) })
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -70,6 +73,11 @@ func TestStallAndHeartbeat(t *testing.T) {
 	if n := beats.Load(); n != 0 {
 		t.Errorf("%d heartbeats while no check completed", n)
 	}
+	calls := healthy.Load()
+	time.Sleep(1500 * time.Millisecond)
+	if n := healthy.Load(); n != calls {
+		t.Errorf("called %d times as healthy while stalled", n-calls)
+	}
 
 	// Checks complete again.
 	if _, err := db.Exec(ctx, `INSERT INTO site_state (site_id, url, up, checked_at) VALUES (1, 'https://a.example/', true, now())`); err != nil {
@@ -80,4 +88,5 @@ func TestStallAndHeartbeat(t *testing.T) {
 		return !stalled
 	})
 	wait.Until(t, 10*time.Second, "no heartbeat once checks completed", func() bool { return beats.Load() > 0 })
+	wait.Until(t, 10*time.Second, "not called as healthy once checks completed", func() bool { return healthy.Load() > calls })
 }
