@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: run test chaos build image vet screenshot bench bench-steady bench-history bench-metrics bench-page bench-reads
+.PHONY: run test chaos build image vet screenshot bench bench-push bench-steady bench-history bench-metrics bench-page bench-reads
 
 # run builds bin/uptime and runs it in make's place, so that Ctrl-C stops
 # it cleanly (go run would report an interrupted program as failed). ARGS
@@ -80,6 +80,17 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt would change these files"; exit 1; }
 	@$(GO) mod tidy -diff || { echo "go.mod or go.sum is not tidy: run go mod tidy"; exit 1; }
 	$(GO) vet ./...
+
+# bench-push measures BENCH_PUSH_SITES push sites expected every minute
+# with one instance: signals taken as fast as they come, then at
+# BENCH_PUSH_RATE a second with their answer times and CPU per signal
+# (Uptime's and PostgreSQL's), then 1,000 sites missing their deadline at
+# once and the delay to Slack. It writes bench-push-results.md.
+BENCH_PUSH_SITES ?= 100000
+BENCH_PUSH_RATE ?= 2000
+bench-push: build
+	$(GO) build -o bin/uptime-bench ./cmd/uptime-bench
+	./bin/uptime-bench -uptime bin/uptime -push -n $(BENCH_PUSH_SITES) -push-rate $(BENCH_PUSH_RATE) $(if $(BENCH_PG_STATEMENTS),-pg-statements) -o bench-push-results.md
 
 # bench-history loads BENCH_HISTORY_SITES sites checked every minute for
 # BENCH_HISTORY_DAYS days (and a year of daily rollups before them) into a

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"uptime/internal/due"
 	"uptime/internal/errs"
@@ -139,13 +140,16 @@ type pushState struct {
 // pushColumns are the columns scanPush reads.
 const pushColumns = `site_id, period_ms, grace_ms, cron, timezone, expected_at, last_signal_at, last_success_at, signals`
 
-func scanPush(row pgx.Row) (pushState, error) {
+// scanPush reads a row of pushColumns, and of more columns after them
+// into more.
+func scanPush(row pgx.Row, more ...any) (pushState, error) {
 	var (
 		p                  pushState
 		periodMS, graceMS  int64
 		cronExpr, timezone string
 	)
-	if err := row.Scan(&p.id, &periodMS, &graceMS, &cronExpr, &timezone, &p.expected, &p.lastSignal, &p.lastSuccess, &p.signals); err != nil {
+	dest := append([]any{&p.id, &periodMS, &graceMS, &cronExpr, &timezone, &p.expected, &p.lastSignal, &p.lastSuccess, &p.signals}, more...)
+	if err := row.Scan(dest...); err != nil {
 		return p, err
 	}
 	p.grace = time.Duration(graceMS) * time.Millisecond
@@ -181,45 +185,83 @@ func (s *Service) Signal(ctx context.Context, p Ping) error {
 		p.At = time.Now()
 	}
 	hash := site.HashToken(p.Token)
-	var id int64
-	err = s.db.QueryRow(ctx, "SELECT site_id FROM heartbeat WHERE token_hash = $1", hash).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
+	id, err := s.pushSites.id(ctx, s.db, hash)
+	if err != nil {
+		return err
+	}
+	// The site's target is read before the transaction, so that no
+	// signal holds a connection while it waits for another; one that
+	// changed meanwhile is read again.
+	for range 3 {
+		t, version, err := s.pushSites.target(ctx, s, id)
+		if err != nil {
+			return err
+		}
+		err = s.signalTx(ctx, g, p, hash, t, version)
+		if !errors.Is(err, errStaleTarget) {
+			return err
+		}
+		s.pushSites.drop(id)
+	}
+	return fmt.Errorf("record a signal of site %d: its settings keep changing", id)
+}
+
+// errStaleTarget is a site's target older than its heartbeat row.
+var errStaleTarget = errors.New("the site changed meanwhile")
+
+// signalTx records a ping of the push site t, at the version, whose
+// token has the hash.
+func (s *Service) signalTx(ctx context.Context, g signal, p Ping, hash string, t *target, version int64) error {
+	id := t.ID
+	tx, err := s.db.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("record a signal: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if held, err := lockScheduled(ctx, tx, []int64{id}); err != nil {
+		return err
+	} else if len(held) == 0 {
+		s.pushSites.forget(hash)
+		return errs.Errorf(errs.NotFound, "no push site has this ping URL")
+	}
+	// The heartbeat's row after the schedule's and before the state's,
+	// as the deadlines' pass takes them.
+	var (
+		rowVersion int64
+		paused     bool
+		going      int
+	)
+	st, err := scanPush(tx.QueryRow(ctx, `SELECT `+pushColumns+`, version, paused,
+			(SELECT count(*) FROM heartbeat_run r WHERE r.site_id = heartbeat.site_id)
+		FROM heartbeat WHERE site_id = $1 AND token_hash = $2 FOR UPDATE`, id, hash), &rowVersion, &paused, &going)
+	if errors.Is(err, pgx.ErrNoRows) { // its token was made anew meanwhile
+		s.pushSites.forget(hash)
 		return errs.Errorf(errs.NotFound, "no push site has this ping URL")
 	}
 	if err != nil {
-		return fmt.Errorf("find the push site of a signal: %w", err)
+		return fmt.Errorf("read the heartbeat of site %d: %w", id, err)
 	}
-	t, paused, err := s.pushTarget(ctx, id)
-	if err != nil || paused {
-		return err
+	if paused {
+		return nil
+	}
+	if rowVersion != version {
+		return errStaleTarget
 	}
 	var attempts []Result
-	if g.ends() {
+	var took *time.Duration
+	switch {
+	case g.kind == signalStart:
+		if _, err := tx.Exec(ctx, `INSERT INTO heartbeat_run (site_id, rid, started_at) VALUES ($1, $2, $3)
+			ON CONFLICT (site_id, rid) DO UPDATE SET started_at = excluded.started_at`, id, p.RID, p.At); err != nil {
+			return fmt.Errorf("record the start of a run of site %d: %w", id, err)
+		}
+	case g.ends():
 		attempts = []Result{{Up: g.up(), CheckedAt: p.At}}
 		if !g.up() {
 			attempts[0].Reason = g.reason(p.Body)
 		}
 		s.markMaintenance(ctx, t, attempts)
-	}
-	return s.recordTx(ctx, t, attempts, func(tx pgx.Tx) error {
-		// The heartbeat's row after the schedule's and before the state's,
-		// as the deadlines' pass takes them.
-		st, err := scanPush(tx.QueryRow(ctx, `SELECT `+pushColumns+` FROM heartbeat
-			WHERE site_id = $1 AND token_hash = $2 FOR UPDATE`, id, hash))
-		if errors.Is(err, pgx.ErrNoRows) { // its token was made anew meanwhile
-			return errs.Errorf(errs.NotFound, "no push site has this ping URL")
-		}
-		if err != nil {
-			return fmt.Errorf("read the heartbeat of site %d: %w", id, err)
-		}
-		var took *time.Duration
-		switch {
-		case g.kind == signalStart:
-			if _, err := tx.Exec(ctx, `INSERT INTO heartbeat_run (site_id, rid, started_at) VALUES ($1, $2, $3)
-				ON CONFLICT (site_id, rid) DO UPDATE SET started_at = excluded.started_at`, id, p.RID, p.At); err != nil {
-				return fmt.Errorf("record the start of a run of site %d: %w", id, err)
-			}
-		case g.ends():
+		if going > 0 {
 			var started time.Time
 			err := tx.QueryRow(ctx, `DELETE FROM heartbeat_run WHERE site_id = $1 AND rid = $2 RETURNING started_at`, id, p.RID).Scan(&started)
 			switch {
@@ -230,39 +272,123 @@ func (s *Service) Signal(ctx context.Context, p Ping) error {
 			case !errors.Is(err, pgx.ErrNoRows):
 				return fmt.Errorf("end a run of site %d: %w", id, err)
 			}
-			if g.up() {
-				var awaited time.Time
-				if st.expected != nil {
-					awaited = *st.expected
-				}
-				next := st.schedule.After(awaited, p.At, st.grace)
-				st.expected, st.lastSuccess = &next, &p.At
-			} else {
-				st.expected = nil
-			}
-			if err := s.insertChecks(ctx, tx, id, s.opts.Location, attempts); err != nil {
-				return err
-			}
-			if err := s.decideTx(ctx, tx, t, s.opts.Location, attempts); err != nil {
-				return err
-			}
 		}
-		if err := recordSignal(ctx, tx, id, g, p, took); err != nil {
+		if g.up() {
+			var awaited time.Time
+			if st.expected != nil {
+				awaited = *st.expected
+			}
+			next := st.schedule.After(awaited, p.At, st.grace)
+			st.expected, st.lastSuccess = &next, &p.At
+		} else {
+			st.expected = nil
+		}
+		if err := s.insertChecks(ctx, tx, id, s.opts.Location, attempts); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE heartbeat SET last_signal_at = $2, last_success_at = $3, expected_at = $4,
-				signals = signals + 1, due_at = `+dueAt("$4")+` WHERE site_id = $1`,
-			id, p.At, st.lastSuccess, st.expected); err != nil {
-			return fmt.Errorf("record a signal of site %d: %w", id, err)
+		if err := s.decideTx(ctx, tx, t, s.opts.Location, attempts); err != nil {
+			return err
 		}
-		if (st.signals+1)%pruneEvery == 0 {
-			if _, err := tx.Exec(ctx, `DELETE FROM heartbeat_signal WHERE site_id = $1 AND at < (
-				SELECT at FROM heartbeat_signal WHERE site_id = $1 ORDER BY at DESC OFFSET $2 LIMIT 1)`, id, keptSignals-1); err != nil {
-				return fmt.Errorf("forget the oldest signals of site %d: %w", id, err)
-			}
-		}
-		return nil
-	})
+	}
+	// The signal kept, the deadline moved on, in one round trip.
+	batch := &pgx.Batch{}
+	queueSignal(batch, id, g, p, took)
+	batch.Queue(`UPDATE heartbeat SET last_signal_at = $2, last_success_at = $3, expected_at = $4,
+			signals = signals + 1, due_at = `+dueAt("$4")+` WHERE site_id = $1`,
+		id, p.At, st.lastSuccess, st.expected)
+	if (st.signals+1)%pruneEvery == 0 {
+		batch.Queue(`DELETE FROM heartbeat_signal WHERE site_id = $1 AND at < (
+			SELECT at FROM heartbeat_signal WHERE site_id = $1 ORDER BY at DESC OFFSET $2 LIMIT 1)`, id, keptSignals-1)
+	}
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("record a signal of site %d: %w", id, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("record a signal of site %d: %w", id, err)
+	}
+	s.countChecks(t.URL, attempts)
+	return nil
+}
+
+// pushSites remembers, for the signals, which push site each token's hash
+// names and each push site's target at its version, so that a signal
+// reads neither the site's copy nor its token's row but once.
+type pushSites struct {
+	mu      sync.Mutex
+	ids     map[string]int64 // token hash → site id
+	targets map[int64]versioned
+}
+
+type versioned struct {
+	version int64
+	t       *target
+}
+
+// maxRemembered bounds what pushSites remembers; past it, it starts over.
+const maxRemembered = 1 << 18
+
+// id returns the id of the push site whose token has the hash.
+func (c *pushSites) id(ctx context.Context, db *pgxpool.Pool, hash string) (int64, error) {
+	c.mu.Lock()
+	id, ok := c.ids[hash]
+	c.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	err := db.QueryRow(ctx, "SELECT site_id FROM heartbeat WHERE token_hash = $1", hash).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, errs.Errorf(errs.NotFound, "no push site has this ping URL")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("find the push site of a signal: %w", err)
+	}
+	c.mu.Lock()
+	if c.ids == nil || len(c.ids) >= maxRemembered {
+		c.ids = make(map[string]int64)
+	}
+	c.ids[hash] = id
+	c.mu.Unlock()
+	return id, nil
+}
+
+// forget forgets a token's hash, made anew or deleted.
+func (c *pushSites) forget(hash string) {
+	c.mu.Lock()
+	delete(c.ids, hash)
+	c.mu.Unlock()
+}
+
+// target returns the push site with the id as the monitor's copy last
+// held it, and its version.
+func (c *pushSites) target(ctx context.Context, s *Service, id int64) (*target, int64, error) {
+	c.mu.Lock()
+	v, ok := c.targets[id]
+	c.mu.Unlock()
+	if ok {
+		return v.t, v.version, nil
+	}
+	e, shown, found, err := s.copy.Entry(ctx, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !found {
+		return nil, 0, errs.Errorf(errs.NotFound, "no push site has this ping URL")
+	}
+	t := newTarget(e.Site, shown, s.config(&e))
+	c.mu.Lock()
+	if c.targets == nil || len(c.targets) >= maxRemembered {
+		c.targets = make(map[int64]versioned)
+	}
+	c.targets[id] = versioned{e.Version, t}
+	c.mu.Unlock()
+	return t, e.Version, nil
+}
+
+// drop forgets a push site's target, older than its copy.
+func (c *pushSites) drop(id int64) {
+	c.mu.Lock()
+	delete(c.targets, id)
+	c.mu.Unlock()
 }
 
 // dueAt is the deadline a heartbeat row's update sets, from its new
@@ -274,8 +400,9 @@ func dueAt(expected string) string {
 		+ grace_ms * interval '1 millisecond'`
 }
 
-// recordSignal keeps a signal for the site's list of recent runs.
-func recordSignal(ctx context.Context, tx pgx.Tx, id int64, g signal, p Ping, took *time.Duration) error {
+// queueSignal queues the keeping of a signal, for the site's list of
+// recent runs.
+func queueSignal(batch *pgx.Batch, id int64, g signal, p Ping, took *time.Duration) {
 	var code *int
 	if g.kind == signalExit {
 		code = &g.code
@@ -286,25 +413,8 @@ func recordSignal(ctx context.Context, tx pgx.Tx, id int64, g signal, p Ping, to
 		ms = &v
 	}
 	body := strings.ToValidUTF8(strings.ReplaceAll(p.Body, "\x00", ""), "\uFFFD")
-	if _, err := tx.Exec(ctx, `INSERT INTO heartbeat_signal (site_id, at, kind, exit_code, rid, duration_ms, body)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, p.At, g.kind, code, p.RID, ms, body); err != nil {
-		return fmt.Errorf("record a signal of site %d: %w", id, err)
-	}
-	return nil
-}
-
-// pushTarget returns the push site with the id as the monitor's copy
-// holds it, and whether it is paused.
-func (s *Service) pushTarget(ctx context.Context, id int64) (*target, bool, error) {
-	e, shown, found, err := s.copy.Entry(ctx, id)
-	if err != nil {
-		return nil, false, err
-	}
-	if !found {
-		return nil, false, errs.Errorf(errs.NotFound, "no push site has this ping URL")
-	}
-	c := s.config(&e)
-	return newTarget(e.Site, shown, c), c.Paused, nil
+	batch.Queue(`INSERT INTO heartbeat_signal (site_id, at, kind, exit_code, rid, duration_ms, body)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, p.At, g.kind, code, p.RID, ms, body)
 }
 
 // signalsPerSecond is how many signals of one token an instance takes in a

@@ -163,6 +163,7 @@ type Service struct {
 	checked     atomic.Int64 // checks this process recorded
 	unopened    *alarm.Alarm // credentials in the schedule this key does not open
 	pings       tokenLimit   // push sites' signals this second, by token
+	pushSites   pushSites    // push sites by their token's hash, and their targets
 
 	// quit is closed by Stop, which ends the check-all run going and the
 	// work Start began; wg counts them.

@@ -139,13 +139,13 @@ func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, t *target, from strin
 	if err != nil {
 		return err
 	}
-	live, err := s.locations.Live(ctx, tx)
-	if err != nil {
-		return err
-	}
-	voters := locations.With(live, from)
-	if t.push {
-		voters = []string{from} // a signal is the site's whole round, wherever it came
+	voters := []string{from} // a push site's signal is its whole round, wherever it came
+	if !t.push {
+		live, err := s.locations.Live(ctx, tx)
+		if err != nil {
+			return err
+		}
+		voters = locations.With(live, from)
 	}
 	out := decide.Decide(seen[id].state, decide.Round{Here: from, Attempts: attempts, Live: voters}, s.policy(t))
 	if out.Stale {

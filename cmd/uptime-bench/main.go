@@ -78,6 +78,13 @@ func run() error {
 		"); with more than one, n sites of each are measured kind by kind, then all together")
 	flag.BoolVar(&so.statements, "pg-statements", false, "with -steady, load pg_stat_statements and report PostgreSQL's "+
 		"statements in the measured window, the costliest first (it costs PostgreSQL some CPU itself)")
+	pushMode := flag.Bool("push", false, "measure push sites instead: -n of them signalling at -push-rate, then -push-missing missing their deadline at once")
+	po := pushOptions{}
+	flag.Float64Var(&po.rate, "push-rate", 2000, "with -push, signals a second")
+	flag.DurationVar(&po.duration, "push-duration", time.Minute, "with -push, how long signals come at -push-rate")
+	flag.IntVar(&po.missing, "push-missing", 1000, "with -push, how many sites miss their deadline at once")
+	flag.DurationVar(&po.grace, "push-grace", 5*time.Minute, "with -push, the sites' grace: long enough that signals slowed down by a load beyond the machine are not missed")
+	flag.Float64Var(&po.missRate, "push-miss-rate", 300, "with -push, signals a second of the other sites while some miss their deadline")
 	farmKind := flag.String("farm", "loopback", "loopback (every site answers at once, over HTTP) or internet "+
 		"(one site in four over HTTPS, every site 20 to 300 ms away)")
 	flag.Parse()
@@ -138,9 +145,10 @@ func run() error {
 	ctx := context.Background()
 	progress("starting PostgreSQL in %s", o.workDir)
 	var pgConfig string
-	if o.steady != nil && o.steady.statements {
+	if o.steady != nil && o.steady.statements || *pushMode && so.statements {
 		pgConfig = "shared_preload_libraries = 'pg_stat_statements'"
 	}
+	po.statements = so.statements
 	cluster, err := pglocal.Start(ctx, pglocal.Options{Dir: filepath.Join(o.workDir, "postgres"),
 		Log: slog.New(slog.DiscardHandler), Config: pgConfig})
 	if err != nil {
@@ -151,6 +159,27 @@ func run() error {
 	pgVersion, err := serverVersion(ctx, cluster.URL("postgres"))
 	if err != nil {
 		return err
+	}
+
+	if *pushMode {
+		hook, err := startSlack()
+		if err != nil {
+			return err
+		}
+		defer hook.srv.Close()
+		var report strings.Builder
+		for _, n := range o.sizes {
+			r, err := pushBench(ctx, o, po, cluster, hook, n)
+			if err != nil {
+				return fmt.Errorf("%d push sites: %w", n, err)
+			}
+			report.WriteString(formatPush(pgVersion, r))
+		}
+		fmt.Print(report.String())
+		if o.out != "" {
+			return os.WriteFile(o.out, []byte(report.String()), 0o644)
+		}
+		return nil
 	}
 
 	var farmKinds []string

@@ -110,16 +110,8 @@ func TestAPushSiteEndToEnd(t *testing.T) {
 	// The deadline: as if the last success were 70 minutes old. Every
 	// instance looks each second; the site is down once, saying what was
 	// missed.
-	monitorURL, err := dbutil.DatabaseURL(pgtest.ServerURL(t), prefix+"monitor")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	db, err := pgx.Connect(ctx, monitorURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close(ctx)
+	db := monitorDB(t, prefix)
 	if _, err := db.Exec(ctx, `UPDATE heartbeat SET last_success_at = now() - interval '70 minutes',
 		expected_at = now() - interval '10 minutes', due_at = now() WHERE site_id = $1`, added.ID); err != nil {
 		t.Fatal(err)
@@ -184,6 +176,22 @@ func TestAPushSiteEndToEnd(t *testing.T) {
 			t.Errorf("a token is in the log")
 		}
 	}
+}
+
+// monitorDB connects to the monitor's database of the app with the
+// prefix, until the test ends.
+func monitorDB(t *testing.T, prefix string) *pgx.Conn {
+	t.Helper()
+	monitorURL, err := dbutil.DatabaseURL(pgtest.ServerURL(t), prefix+"monitor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := pgx.Connect(context.Background(), monitorURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close(context.Background()) })
+	return db
 }
 
 // pingWith sends a request with a body to a ping URL and returns its
@@ -362,5 +370,53 @@ func TestWatchingItself(t *testing.T) {
 	b.Call(t, "GET", "/site", "", &list)
 	if len(list.Sites) != 1 || list.Sites[0].ID != id || list.Sites[0].Name != "our monitor" {
 		t.Errorf("after a second start: %+v, want the one site, as renamed", list.Sites)
+	}
+}
+
+// A push site is a site as any: on a status page, in badges and in
+// /metrics, in the OpenAPI document; and a run expected inside a
+// maintenance window is not alerted when it is missed.
+func TestPushSitesEverywhere(t *testing.T) {
+	slack := fakeslack.New(t)
+	prefix := pgtest.Prefix(t)
+	a := apptest.Start(t, apptest.Setup{Prefix: prefix, Env: map[string]string{"SLACK_WEBHOOK_URL": slack.URL + "/hook"}})
+	var added struct {
+		ID      int64
+		PingURL string `json:"ping_url"`
+	}
+	a.Call(t, "POST", "/site", `{"kind": "push", "name": "nightly-backup", "interval": "1h", "grace": "1m"}`, &added)
+	if status, _ := signal(t, "GET", added.PingURL); status != 200 {
+		t.Fatal("the signal was refused")
+	}
+	a.Call(t, "POST", "/status-page", fmt.Sprintf(`{"slug": "jobs", "title": "Jobs", "groups": [{"name": "Jobs", "sites": [%d]}]}`, added.ID), nil)
+	for path, want := range map[string]string{
+		"/p/jobs": "nightly-backup",
+		fmt.Sprintf("/badge/%d/status.svg", added.ID): "up",
+		"/metrics":      `uptime_checks_total{kind="push",result="up"} 1`,
+		"/openapi.json": `"/runs/{siteID}"`,
+	} {
+		if status, body := a.Do(t, "GET", path, ""); status != 200 || !strings.Contains(body, want) {
+			t.Errorf("GET %s = %d, without %q", path, status, want)
+		}
+	}
+
+	// A maintenance window over the run expected: its miss is recorded in
+	// maintenance, and not alerted.
+	a.Call(t, "POST", "/maintenance", fmt.Sprintf(`{"title": "Backup server move", "sites": [%d], "start": %q, "end": %q}`,
+		added.ID, time.Now().Add(-time.Hour).UTC().Format(time.RFC3339), time.Now().Add(time.Hour).UTC().Format(time.RFC3339)), nil)
+	ctx := context.Background()
+	db := monitorDB(t, prefix)
+	if _, err := db.Exec(ctx, `UPDATE heartbeat SET expected_at = now() - interval '2 minutes', due_at = now() WHERE site_id = $1`,
+		added.ID); err != nil {
+		t.Fatal(err)
+	}
+	wait.Until(t, 10*time.Second, "the missed run was not recorded", func() bool {
+		var n int
+		db.QueryRow(ctx, `SELECT count(*) FROM checks WHERE site_id = $1 AND maintenance AND reason LIKE 'no signal since%'`, added.ID).Scan(&n)
+		return n == 1
+	})
+	time.Sleep(2 * time.Second)
+	if msgs := slack.Bodies(); len(msgs) != 0 {
+		t.Errorf("Slack heard %q of a run missed in maintenance", msgs)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"uptime/internal/apptest"
 	"uptime/internal/config"
 	"uptime/internal/pgtest"
+	"uptime/site"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -297,5 +298,40 @@ status_pages:
 	}
 	if strings.Contains(out+first+again+dry, "s3cret-hook") {
 		t.Errorf("a plan shows the channel's secret")
+	}
+}
+
+// A push site is listed as its export shows it, by its push:// URL and its
+// token's hash: applied twice, it is made once, and its ping URL answers.
+func TestApplyHoldsPushSites(t *testing.T) {
+	a := apptest.Start(t, apptest.Setup{})
+	env := map[string]string{"UPTIME_SERVER": a.URL}
+	getenv := func(k string) string { return env[k] }
+	file := filepath.Join(t.TempDir(), "uptime.yaml")
+	const token = "0123456789abcdef0123456789abcdef"
+	content := `
+sites:
+  - url: push://00000000000000aa
+    name: nightly-backup
+    cron: "0 2 * * *"
+    timezone: Europe/Berlin
+    grace: 2h
+    token_hash: ` + site.HashToken(token) + "\n"
+	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"created 1, updated 0, deleted 0", "nothing to change: 1 sites as the file says"} {
+		var out, errOut bytes.Buffer
+		if err := apply(context.Background(), []string{"-f", file}, getenv, &out, &errOut); err != nil || !strings.Contains(out.String(), want) {
+			t.Fatalf("apply %d: %v\n%s%s", i+1, err, out.String(), errOut.String())
+		}
+	}
+	var got struct{ Kind, Schedule string }
+	a.Call(t, "GET", "/site/1", "", &got)
+	if got.Kind != "push" || got.Schedule != "every day at 02:00 (Europe/Berlin)" {
+		t.Errorf("the push site applied: %+v", got)
+	}
+	if status, body := a.Do(t, "GET", "/heartbeat/"+token, ""); status != 200 {
+		t.Errorf("its ping URL answers %d %s", status, body)
 	}
 }
