@@ -90,8 +90,8 @@ func (s *Service) MissedDeadlines(ctx context.Context) (int, error) {
 
 // missed records down, in one transaction, each push site of the ids
 // whose deadline has passed, unless a signal or another instance came
-// first: the run awaited did not come (then none is awaited until the
-// next success), or a run begun did not end within the grace (then it is
+// first: the run awaited did not come (then the next is awaited), or a
+// run begun did not end within the grace (then it is
 // forgotten). It returns how many it recorded. The sites' targets are
 // read before, so that it holds no connection while it waits for another;
 // a site changed meanwhile is left to the next pass.
@@ -173,7 +173,17 @@ func (s *Service) missed(ctx context.Context, ids []int64) (int, error) {
 		}
 		reason, at := d.missedReason(overdue[d.id], now)
 		if d.expected != nil && !d.expected.Add(d.grace).After(now) {
-			d.expected = nil
+			// The next run is awaited, so that a site still down is
+			// checked, and reminded of, run by run; runs missed while no
+			// instance looked are one.
+			next := d.schedule.Next(*d.expected)
+			if !next.IsZero() && !next.Add(d.grace).After(now) {
+				next = d.schedule.Next(now)
+			}
+			d.expected = &next
+			if next.IsZero() {
+				d.expected = nil
+			}
 		}
 		moved, expected = append(moved, d.id), append(expected, d.expected)
 		if reason == "" {
@@ -225,8 +235,8 @@ func (p pushState) siteID() int64 { return p.id }
 func (p pushState) missedReason(started []time.Time, now time.Time) (string, time.Time) {
 	zone := p.schedule.Zone()
 	if p.expected != nil && !p.expected.Add(p.grace).After(now) {
-		if p.lastSuccess != nil {
-			return fmt.Sprintf("no signal since %s, expected by %s", when(*p.lastSuccess, zone, now), when(*p.expected, zone, now)), *p.expected
+		if p.lastSignal != nil {
+			return fmt.Sprintf("no signal since %s, expected by %s", when(*p.lastSignal, zone, now), when(*p.expected, zone, now)), *p.expected
 		}
 		return fmt.Sprintf("no signal, expected by %s", when(*p.expected, zone, now)), *p.expected
 	}

@@ -273,15 +273,16 @@ func (s *Service) signalTx(ctx context.Context, g signal, p Ping, hash string, t
 				return fmt.Errorf("end a run of site %d: %w", id, err)
 			}
 		}
+		// A run ended, well or not: the next is awaited.
+		var awaited time.Time
+		if st.expected != nil {
+			awaited = *st.expected
+		}
+		if next := st.schedule.After(awaited, p.At, st.grace); !next.IsZero() {
+			st.expected = &next
+		}
 		if g.up() {
-			var awaited time.Time
-			if st.expected != nil {
-				awaited = *st.expected
-			}
-			next := st.schedule.After(awaited, p.At, st.grace)
-			st.expected, st.lastSuccess = &next, &p.At
-		} else {
-			st.expected = nil
+			st.lastSuccess = &p.At
 		}
 		if err := s.insertChecks(ctx, tx, id, s.opts.Location, attempts); err != nil {
 			return err

@@ -25,8 +25,8 @@ type RunsResponse struct {
 	LastSignalAt  *time.Time `json:"last_signal_at"`
 	LastSuccessAt *time.Time `json:"last_success_at"`
 	// ExpectedAt is when the run awaited is expected, DueAt when the site
-	// is down without a signal: null while none is awaited (before the
-	// first success, after a failure or a missed run, while paused).
+	// is down without a signal: null while none is awaited (before its
+	// first run ends, and while paused).
 	ExpectedAt *time.Time `json:"expected_at"`
 	DueAt      *time.Time `json:"due_at"`
 	// Going are the runs begun and not ended.

@@ -107,11 +107,22 @@ func TestAPushSiteEndToEnd(t *testing.T) {
 	signal(t, "GET", added.PingURL)
 	slack.Wait(4, 20*time.Second)
 
+	// Late, but within its grace: still up, and nothing said.
+	ctx := context.Background()
+	db := monitorDB(t, prefix)
+	if _, err := db.Exec(ctx, `UPDATE heartbeat SET expected_at = now() - interval '4 minutes', due_at = now() + interval '1 minute'
+		WHERE site_id = $1`, added.ID); err != nil {
+		t.Fatal(err)
+	}
+	signal(t, "GET", added.PingURL)
+	time.Sleep(2 * time.Second)
+	if up, _ := state(); !up || len(slack.Bodies()) != 4 {
+		t.Fatalf("a success late within its grace: up %v, Slack heard %q", up, slack.Bodies())
+	}
+
 	// The deadline: as if the last success were 70 minutes old. Every
 	// instance looks each second; the site is down once, saying what was
 	// missed.
-	ctx := context.Background()
-	db := monitorDB(t, prefix)
 	if _, err := db.Exec(ctx, `UPDATE heartbeat SET last_success_at = now() - interval '70 minutes',
 		expected_at = now() - interval '10 minutes', due_at = now() WHERE site_id = $1`, added.ID); err != nil {
 		t.Fatal(err)
@@ -128,14 +139,34 @@ func TestAPushSiteEndToEnd(t *testing.T) {
 	if up, reason := state(); up || !strings.HasPrefix(reason, "no signal since ") {
 		t.Errorf("state after the missed deadline: up %v, %q", up, reason)
 	}
+	// The next run is awaited: missed too, it is one more check, and no
+	// second message.
+	var runs monitor.RunsResponse
+	a.Call(t, "GET", fmt.Sprintf("/runs/%d", added.ID), "", &runs)
+	if runs.ExpectedAt == nil || time.Until(*runs.ExpectedAt) < 45*time.Minute {
+		t.Errorf("after a missed run the next is expected at %v, want the run an hour after the one missed", runs.ExpectedAt)
+	}
+	if _, err := db.Exec(ctx, `UPDATE heartbeat SET expected_at = now() - interval '6 minutes', due_at = now() WHERE site_id = $1`,
+		added.ID); err != nil {
+		t.Fatal(err)
+	}
+	wait.Until(t, 5*time.Second, "the second run missed was not recorded", func() bool {
+		var n int
+		db.QueryRow(ctx, `SELECT count(*) FROM checks WHERE site_id = $1 AND reason LIKE 'no signal since%'`, added.ID).Scan(&n)
+		return n == 2
+	})
+	time.Sleep(time.Second)
+	if msgs := slack.Bodies(); len(msgs) != 5 {
+		t.Fatalf("Slack heard %q after a second run missed while down, want no more", msgs)
+	}
 	signal(t, "GET", added.PingURL)
 	if msgs := slack.Wait(6, 20*time.Second); len(msgs) != 6 || !strings.Contains(msgs[5], "is back up") {
 		t.Fatalf("Slack heard %q, want it back up at the next success", msgs)
 	}
 	var h history.HistoryResponse
 	a.Call(t, "GET", fmt.Sprintf("/history/%d", added.ID), "", &h)
-	if len(h.Checks) != 9 {
-		t.Errorf("%d checks in the history, want each of the 8 signals and the missed deadline", len(h.Checks))
+	if len(h.Checks) != 11 {
+		t.Errorf("%d checks in the history, want each of the 9 signals and the 2 runs missed", len(h.Checks))
 	}
 
 	// Unknown, malformed and renewed tokens are not found.

@@ -7,7 +7,7 @@ ALTER TABLE heartbeat
     ADD COLUMN cron TEXT NOT NULL DEFAULT '',
     ADD COLUMN timezone TEXT NOT NULL DEFAULT '',
     -- The run awaited: expected at this time. Null while none is: before
-    -- the first success, after a failure or a missed run, while paused.
+    -- the first run ends, and while paused.
     ADD COLUMN expected_at TIMESTAMP WITH TIME ZONE,
     -- How many signals came: every so many, the oldest kept beyond the
     -- last hundred are deleted.
