@@ -451,3 +451,36 @@ func TestPushSitesEverywhere(t *testing.T) {
 		t.Errorf("Slack heard %q of a run missed in maintenance", msgs)
 	}
 }
+
+// A push site still down is reminded of, run by run: each run missed is a
+// check, and once remind_every has passed since the last alert, it says
+// the site is still down.
+func TestPushSiteReminders(t *testing.T) {
+	slack := fakeslack.New(t)
+	prefix := pgtest.Prefix(t)
+	a := apptest.Start(t, apptest.Setup{Prefix: prefix, Env: map[string]string{"SLACK_WEBHOOK_URL": slack.URL + "/hook"}})
+	var added struct {
+		ID      int64
+		PingURL string `json:"ping_url"`
+	}
+	a.Call(t, "POST", "/site", `{"kind": "push", "name": "nightly-backup", "interval": "1h", "grace": "1m", "remind_every": "1h"}`, &added)
+	signal(t, "GET", added.PingURL)
+	signal(t, "GET", added.PingURL+"/fail")
+	if msgs := slack.Wait(1, 20*time.Second); len(msgs) != 1 || !strings.Contains(msgs[0], "nightly-backup is down!") {
+		t.Fatalf("Slack heard %q, want it down", msgs)
+	}
+	// An hour on, as far as the reminder knows, the next run is missed.
+	ctx := context.Background()
+	db := monitorDB(t, prefix)
+	if _, err := db.Exec(ctx, `UPDATE site_state SET next_reminder_at = now() - interval '1 second' WHERE site_id = $1`, added.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(ctx, `UPDATE heartbeat SET expected_at = now() - interval '2 minutes', due_at = now() WHERE site_id = $1`,
+		added.ID); err != nil {
+		t.Fatal(err)
+	}
+	msgs := slack.Wait(2, 20*time.Second)
+	if len(msgs) != 2 || !strings.Contains(msgs[1], "nightly-backup is still down.") || !strings.Contains(msgs[1], "no signal since") {
+		t.Fatalf("Slack heard %q, want a reminder saying the run was missed", msgs)
+	}
+}
