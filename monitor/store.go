@@ -244,6 +244,9 @@ func (s *Service) forgetTx(ctx context.Context, ids []int64) error {
 	if _, err := tx.Exec(ctx, `DELETE FROM heartbeat WHERE site_id = ANY($1)`, ids); err != nil {
 		return fmt.Errorf("forget %d sites: %w", len(ids), err)
 	}
+	if _, err := tx.Exec(ctx, `DELETE FROM heartbeat_signal WHERE site_id = ANY($1)`, ids); err != nil {
+		return fmt.Errorf("forget %d sites: %w", len(ids), err)
+	}
 	if err := history.Forget(ctx, tx, ids); err != nil {
 		return err
 	}

@@ -202,6 +202,13 @@ func TestAPushSiteEndToEnd(t *testing.T) {
 	if !paused() {
 		t.Error("/status does not say the paused push site is paused")
 	}
+	// Deleted, nothing of it is left.
+	a.Call(t, "DELETE", fmt.Sprintf("/site/%d", added.ID), "", nil)
+	wait.Until(t, 10*time.Second, "a deleted push site's heartbeat or signals are left", func() bool {
+		var rows int
+		db.QueryRow(ctx, `SELECT (SELECT count(*) FROM heartbeat) + (SELECT count(*) FROM heartbeat_signal)`).Scan(&rows)
+		return rows == 0
+	})
 	for _, tok := range []string{token, renewed.PingURL[strings.LastIndex(renewed.PingURL, "/")+1:]} {
 		if strings.Contains(log.String(), tok) {
 			t.Errorf("a token is in the log")

@@ -124,7 +124,9 @@ func (c *Copy) keepHeartbeats(ctx context.Context, entries []site.Entry) error {
 		pushes = append(pushes, push{cfg, e})
 	}
 	if len(others) > 0 {
-		if _, err := c.db.Exec(ctx, `DELETE FROM heartbeat WHERE site_id = ANY($1)`, others); err != nil {
+		// Those that were push sites, and their signals with them.
+		if _, err := c.db.Exec(ctx, `WITH gone AS (DELETE FROM heartbeat WHERE site_id = ANY($1) RETURNING site_id)
+			DELETE FROM heartbeat_signal WHERE site_id IN (SELECT site_id FROM gone)`, others); err != nil {
 			return fmt.Errorf("forget the heartbeats of sites that are push sites no more: %w", err)
 		}
 	}

@@ -195,12 +195,15 @@ func TestKeepPushSites(t *testing.T) {
 	if e, d := expected(); e != nil || d != nil || runs != 0 {
 		t.Errorf("paused: expected %v, due %v, %d runs going", e, d, runs)
 	}
+	if _, err := db.Exec(ctx, `INSERT INTO heartbeat_signal (site_id, at, kind) VALUES (1, now(), 'success')`); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.Keep(ctx, entry(t, 1, 5, "https://a.example/", `{}`)); err != nil {
 		t.Fatal(err)
 	}
-	var n int
-	db.QueryRow(ctx, `SELECT count(*) FROM heartbeat`).Scan(&n)
-	if n != 0 {
-		t.Errorf("%d heartbeat rows after the site became an https one", n)
+	var n, signals int
+	db.QueryRow(ctx, `SELECT count(*), (SELECT count(*) FROM heartbeat_signal) FROM heartbeat`).Scan(&n, &signals)
+	if n != 0 || signals != 0 {
+		t.Errorf("%d heartbeat rows and %d signals after the site became an https one", n, signals)
 	}
 }
