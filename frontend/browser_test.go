@@ -90,6 +90,12 @@ func row(url string) string {
 	return fmt.Sprintf(`[...document.querySelectorAll("#sites tr")].find(tr => tr.querySelector(".site-url").textContent === %s)`, q)
 }
 
+// fieldShown tells whether the form field of the id is shown.
+func (p *page) fieldShown(id string) bool {
+	p.t.Helper()
+	return eval[bool](p, fmt.Sprintf(`!document.getElementById(%q).closest(".field").hidden`, id))
+}
+
 // addThroughForm opens the form, types the URL and saves.
 func (p *page) addThroughForm(url string) {
 	p.t.Helper()

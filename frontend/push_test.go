@@ -1,7 +1,6 @@
 package frontend_test
 
 import (
-	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -25,9 +24,7 @@ func TestPushSiteInTheDashboard(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("add-url")),
 		chromedp.Click(chromedp.ID("add-push")),
 	)
-	shown := func(id string) bool {
-		return eval[bool](p, fmt.Sprintf(`!document.getElementById(%q).closest(".field").hidden`, id))
-	}
+	shown := p.fieldShown
 	if eval[bool](p, `!document.getElementById("add-url").hidden`) || eval[bool](p, `document.getElementById("add-save").disabled`) {
 		t.Fatal("a push site's form asks for an address, or cannot be saved")
 	}

@@ -196,9 +196,7 @@ func TestAddATCPSiteThroughTheForm(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("add-url")),
 		chromedp.Click(chromedp.CSS("#add-more summary")),
 	)
-	shown := func(id string) bool {
-		return eval[bool](p, fmt.Sprintf(`!document.getElementById(%q).closest(".field").hidden`, id))
-	}
+	shown := p.fieldShown
 	if !shown("add-method") || shown("add-send") {
 		t.Fatal("with no URL yet, the form does not offer an https site's fields")
 	}
@@ -236,9 +234,7 @@ func TestAddADNSSiteThroughTheForm(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("add-url"), "dns://example.test"),
 	)
 	p.waitFor(`!document.getElementById("add-save").disabled`)
-	shown := func(id string) bool {
-		return eval[bool](p, fmt.Sprintf(`!document.getElementById(%q).closest(".field").hidden`, id))
-	}
+	shown := p.fieldShown
 	for id, want := range map[string]bool{"add-dns_type": true, "add-dns_server": true, "add-dns_expect": true, "add-dns_rcode": true,
 		"add-method": false, "add-send": false, "add-expect": false} {
 		if shown(id) != want {

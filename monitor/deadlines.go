@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"uptime/internal/errs"
+	"uptime/site"
 )
 
 // watchDeadlines looks every second, until ctx ends, for push sites whose
@@ -242,7 +243,7 @@ func (p pushState) missedReason(started []time.Time, now time.Time) (string, tim
 	}
 	if len(started) > 0 {
 		first := slices.MinFunc(started, time.Time.Compare)
-		return fmt.Sprintf("a run started at %s and did not end within %s", when(first, zone, now), durationWords(p.grace)), first
+		return fmt.Sprintf("a run started at %s and did not end within %s", when(first, zone, now), site.Duration(p.grace)), first
 	}
 	return "", time.Time{}
 }
@@ -255,15 +256,4 @@ func when(at time.Time, zone *time.Location, now time.Time) string {
 		return at.Format("15:04 MST")
 	}
 	return at.Format("Jan 2 15:04 MST")
-}
-
-// durationWords is a duration as a reason says it: 1h, 90s, 1h30m.
-func durationWords(d time.Duration) string {
-	s := d.String()
-	for _, zero := range []string{"m0s", "h0m"} {
-		if len(s) > len(zero) && s[len(s)-len(zero):] == zero {
-			s = s[:len(s)-len(zero)+1]
-		}
-	}
-	return s
 }

@@ -17,6 +17,7 @@ import (
 
 	"uptime/internal/due"
 	"uptime/internal/errs"
+	"uptime/internal/text"
 	"uptime/site"
 )
 
@@ -102,10 +103,6 @@ func (g signal) reason(body string) string {
 // job's error usually is.
 const maxQuoted = 200
 
-// secretAssignment is a NAME=value or name: value whose name looks like a
-// credential's, as a job's output may print one.
-var secretAssignment = regexp.MustCompile(`(?i)\b([a-z0-9_.-]*(?:auth|token|key|secret|pass|pwd|cookie|session|credential|jwt)[a-z0-9_.-]*)(\s*[=:]\s*)("[^"]*"|'[^']*'|\S+)`)
-
 // quoteBody is a signal's body as a down message quotes it: on one line,
 // what looks like a credential hidden, shortened to its end.
 func quoteBody(body string) string {
@@ -113,7 +110,7 @@ func quoteBody(body string) string {
 	if b == "" {
 		return ""
 	}
-	b = redactBody(b)
+	b = text.RedactOutput(b)
 	if len(b) > maxQuoted {
 		cut := len(b) - maxQuoted
 		for cut < len(b) && b[cut]&0xC0 == 0x80 {

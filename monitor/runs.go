@@ -91,15 +91,9 @@ func (s *Service) Runs(ctx context.Context, id int64, limit int) (*RunsResponse,
 		return nil, err
 	}
 	for i := range out.Signals {
-		out.Signals[i].Body = redactBody(out.Signals[i].Body)
+		out.Signals[i].Body = text.RedactOutput(out.Signals[i].Body)
 	}
 	return out, nil
-}
-
-// redactBody is a signal's body as a read shows it: what looks like a
-// credential hidden.
-func redactBody(body string) string {
-	return secretAssignment.ReplaceAllString(text.Redact(body), "${1}${2}"+text.Mask)
 }
 
 // handleRuns serves GET /runs/:siteID?limit=.

@@ -21,7 +21,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
+	"uptime/internal/dbutil"
 	"uptime/internal/pglocal"
 )
 
@@ -250,6 +252,16 @@ func run() error {
 
 func progress(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+// monitorPool connects to the monitor's database of the instances whose
+// databases are named with prefix.
+func monitorPool(ctx context.Context, cluster *pglocal.Cluster, prefix string) (*pgxpool.Pool, error) {
+	monitorURL, err := dbutil.DatabaseURL(cluster.URL("postgres"), prefix+"monitor")
+	if err != nil {
+		return nil, err
+	}
+	return pgxpool.New(ctx, monitorURL)
 }
 
 // freeAddr returns a loopback address nothing listens on yet.

@@ -17,7 +17,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"uptime/internal/chromium"
-	"uptime/internal/dbutil"
 	"uptime/internal/pglocal"
 )
 
@@ -79,11 +78,7 @@ func measure(ctx context.Context, o options, self string, cluster *pglocal.Clust
 			p.stop()
 		}
 	}()
-	monitorURL, err := dbutil.DatabaseURL(cluster.URL("postgres"), prefix+"monitor")
-	if err != nil {
-		return nil, err
-	}
-	db, err := pgxpool.New(ctx, monitorURL)
+	db, err := monitorPool(ctx, cluster, prefix)
 	if err != nil {
 		return nil, err
 	}

@@ -15,9 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"uptime/internal/dbutil"
 	"uptime/internal/pglocal"
 )
 
@@ -84,11 +81,7 @@ func pushBench(ctx context.Context, o options, po pushOptions, cluster *pglocal.
 		return nil, err
 	}
 	defer p.stop()
-	monitorURL, err := dbutil.DatabaseURL(cluster.URL("postgres"), prefix+"monitor")
-	if err != nil {
-		return nil, err
-	}
-	db, err := pgxpool.New(ctx, monitorURL)
+	db, err := monitorPool(ctx, cluster, prefix)
 	if err != nil {
 		return nil, err
 	}

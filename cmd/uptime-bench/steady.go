@@ -17,7 +17,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"uptime/internal/dbutil"
 	"uptime/internal/pglocal"
 	"uptime/monitor/schedule"
 )
@@ -141,11 +140,7 @@ func steady(ctx context.Context, o options, so steadyOptions, self string, clust
 		}
 		procs = append(procs, p)
 	}
-	monitorURL, err := dbutil.DatabaseURL(cluster.URL("postgres"), prefix+"monitor")
-	if err != nil {
-		return nil, err
-	}
-	db, err := pgxpool.New(ctx, monitorURL)
+	db, err := monitorPool(ctx, cluster, prefix)
 	if err != nil {
 		return nil, err
 	}

@@ -22,20 +22,12 @@ import (
 	"uptime/monitor/history"
 )
 
-// signal sends a request to a ping URL and returns its status and body.
+// signal sends a request to a ping URL, with a body, and returns its
+// status and answer.
 func signal(t *testing.T, method, url string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader("from the job"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	status, body, _ := pingWith(t, method, url, "from the job")
+	return status, body
 }
 
 // A push site end to end: its job's successes keep it up, a failure or

@@ -17,6 +17,8 @@ import (
 	"math/bits"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	_ "time/tzdata" // time zones also in an image without them
 
@@ -38,10 +40,34 @@ func Every(period time.Duration) Schedule { return Schedule{period: period} }
 
 var parser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
+// parsed remembers the schedules Cron made, by expression and time zone:
+// a push site's schedule is read at each of its signals and reads, and a
+// time zone is loaded from its file. At most maxParsed are remembered.
+var (
+	parsed    sync.Map // expr + "\x00" + tz → Schedule
+	nParsed   atomic.Int64
+	maxParsed int64 = 10_000
+)
+
 // Cron is the schedule of a job run at the times of a cron expression of
 // five fields (or @daily, @hourly and the like) in the time zone named tz,
 // as Europe/Berlin or UTC.
 func Cron(expr, tz string) (Schedule, error) {
+	key := expr + "\x00" + tz
+	if s, ok := parsed.Load(key); ok {
+		return s.(Schedule), nil
+	}
+	s, err := parseCron(expr, tz)
+	if err == nil && nParsed.Load() < maxParsed {
+		if _, loaded := parsed.LoadOrStore(key, s); !loaded {
+			nParsed.Add(1)
+		}
+	}
+	return s, err
+}
+
+// parseCron is Cron, without remembering.
+func parseCron(expr, tz string) (Schedule, error) {
 	zone, err := time.LoadLocation(tz)
 	if err != nil || tz == "" || strings.EqualFold(tz, "local") {
 		return Schedule{}, fmt.Errorf("timezone %q is not a time zone, like Europe/Berlin or UTC", tz)

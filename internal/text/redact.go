@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/url"
 	"reflect"
+	"regexp"
 	"strings"
 )
 
@@ -125,6 +126,23 @@ func redactQuery(s string) string {
 	}
 	b.WriteString(s[done:])
 	return b.String()
+}
+
+// assignment is NAME=value or name: value in free text, as a program's
+// output prints a setting: a value quoted, or up to white space or "&".
+var assignment = regexp.MustCompile(`\b([A-Za-z0-9_.-]+)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s&]+)`)
+
+// RedactOutput hides, in a program's output, what Redact hides, and the
+// values of NAME=value and name: value whose names look like credentials
+// (see SecretName): "PGPASSWORD=xxxxx", "api_key: xxxxx".
+func RedactOutput(s string) string {
+	return assignment.ReplaceAllStringFunc(Redact(s), func(m string) string {
+		p := assignment.FindStringSubmatch(m)
+		if !SecretName(p[1]) || p[3] == Mask {
+			return m
+		}
+		return p[1] + p[2] + Mask
+	})
 }
 
 // secretWords mark a name (a query parameter's, a header's) whose value is

@@ -89,3 +89,21 @@ func TestRedactHandlerNilPointers(t *testing.T) {
 		t.Fatalf("logged %q", out)
 	}
 }
+
+// A program's output keeps what is no credential, and hides the values of
+// settings named like one.
+func TestRedactOutput(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"pg_dump: connection refused", "pg_dump: connection refused"},
+		{"PGPASSWORD=hunter2 ./backup.sh", "PGPASSWORD=xxxxx ./backup.sh"},
+		{`api_key: s3cr3t and token="a b" left`, "api_key: xxxxx and token=xxxxx left"},
+		{"X-Auth-Token:abc done", "X-Auth-Token:xxxxx done"},
+		{"GET /x?sig=abc123&a=1", "GET /x?sig=xxxxx&a=1"},
+		{"curl https://ops:hunter2@db.example/x", "curl https://ops:xxxxx@db.example/x"},
+		{"rows=12 errors: 0", "rows=12 errors: 0"},
+	} {
+		if got := RedactOutput(c.in); got != c.want {
+			t.Errorf("RedactOutput(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

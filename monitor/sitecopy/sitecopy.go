@@ -7,6 +7,7 @@
 package sitecopy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -133,7 +134,7 @@ func (c *Copy) keepHeartbeats(ctx context.Context, entries []site.Entry) error {
 	if len(pushes) == 0 {
 		return nil
 	}
-	slices.SortFunc(pushes, func(a, b push) int { return int(a.e.ID - b.e.ID) })
+	slices.SortFunc(pushes, func(a, b push) int { return cmp.Compare(a.e.ID, b.e.ID) })
 	tx, err := c.db.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("keep the heartbeats of %d push sites: %w", len(pushes), err)
