@@ -4,7 +4,7 @@
 
 import { APIError, call, ConnectionError, onKeyNeeded } from "./api.js";
 import { describe, drawChart } from "./chart.js";
-import { $, h, showError } from "./dom.js";
+import { $, copier, h, showError } from "./dom.js";
 import { daysUntil, kindOf, latency, normalizeURL, percent, relative, when } from "./format.js";
 import { inMaintenance, setupAlerts } from "./alerts.js";
 import * as settings from "./settings.js";
@@ -645,18 +645,7 @@ function renderBadges(site) {
 }
 
 function setupBadgeCopy() {
-  $("detail-badge-copy").addEventListener("click", async () => {
-    const text = $("detail-badge-markdown");
-    try {
-      await navigator.clipboard.writeText(text.value);
-    } catch {
-      // Without the clipboard (a page over plain http), select it to copy.
-      text.select();
-      document.execCommand("copy");
-    }
-    $("detail-badge-copy").textContent = "Copied";
-    setTimeout(() => ($("detail-badge-copy").textContent = "Copy"), 1500);
-  });
+  copier($("detail-badge-copy"), $("detail-badge-markdown"));
 }
 
 // renderStatusPages links the public status pages, made through

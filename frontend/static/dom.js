@@ -23,3 +23,19 @@ export function showError(el, err) {
   el.textContent = err ? err.message : "";
   el.hidden = !err;
 }
+
+/** Has button copy the text of field, and say so on itself for a moment. */
+export function copier(button, field) {
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(field.value);
+    } catch {
+      // Without the clipboard (a page over plain http), select it to copy.
+      field.select();
+      document.execCommand("copy");
+    }
+    const was = button.textContent;
+    button.textContent = "Copied";
+    setTimeout(() => (button.textContent = was), 1500);
+  });
+}

@@ -3,28 +3,12 @@
 // signal, when the next is due and its recent runs.
 
 import { call } from "./api.js";
-import { $, h, showError } from "./dom.js";
+import { $, copier, h, showError } from "./dom.js";
 import { latency, relative, when } from "./format.js";
 
 /** The line a crontab runs after a job, to ping its URL. */
 export function curlLine(pingURL) {
   return `0 2 * * * /path/to/job.sh && curl -fsS -m 10 --retry 5 ${pingURL}`;
-}
-
-/** Copies the text of a field, saying so on its button. */
-function copier(button, field) {
-  button.addEventListener("click", async () => {
-    try {
-      await navigator.clipboard.writeText(field.value);
-    } catch {
-      // Without the clipboard (a page over plain http), select it to copy.
-      field.select();
-      document.execCommand("copy");
-    }
-    const was = button.textContent;
-    button.textContent = "Copied";
-    setTimeout(() => (button.textContent = was), 1500);
-  });
 }
 
 /** Shows a push site's new ping URL, token and all, this once. */
