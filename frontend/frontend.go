@@ -32,9 +32,9 @@ func Register(srv *api.Server) {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cache-Control", "no-cache")
 		fileServer.ServeHTTP(w, r)
-	}), api.Doc{Summary: "The dashboard", ContentType: "text/html"})
+	}), api.Doc{Summary: "The dashboard", ContentType: "text/html", Role: api.Public})
 	redirect := http.RedirectHandler("/frontend/", http.StatusFound)
-	toDashboard := api.Doc{Summary: "Redirects to the dashboard", ContentType: "text/html"}
+	toDashboard := api.Doc{Summary: "Redirects to the dashboard", ContentType: "text/html", Role: api.Public}
 	srv.HandleHTTP("GET /{$}", redirect, toDashboard)
 	srv.HandleHTTP("GET /frontend", redirect, toDashboard)
 }

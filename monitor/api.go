@@ -23,7 +23,8 @@ func (s *Service) Register(srv *api.Server) {
 	lim := api.NewLimiter(api.DefaultPerClient, api.DefaultOverall)
 	fetches := func(e api.Endpoint) api.Endpoint { return notFromCheck(lim.Wrap(e)) }
 	srv.HandlePrefix("/ping/", "url", []string{http.MethodGet, http.MethodHead, http.MethodPost}, fetches(s.handlePing), api.Doc{
-		Summary: "Check any URL once (the rest of the path, query included), without recording it", Response: CheckResponse{}})
+		Summary: "Check any URL once (the rest of the path, query included), without recording it", Response: CheckResponse{},
+		Role: api.Editor})
 	srv.Handle("POST /check/{siteID}", fetches(s.handleCheck), api.Doc{
 		Summary: "Check a site now and record the check", Response: CheckResponse{}})
 	checkAll := api.Doc{Summary: "Check every unpaused site now; answers once every check is done"}
@@ -56,8 +57,8 @@ func (s *Service) Register(srv *api.Server) {
 		srv.HandleHTTP(pattern, http.HandlerFunc(s.handleSignal), api.Doc{
 			Summary: "A push site's ping URL: its job reports success, /start, /fail, /log, or an exit code (GET, HEAD or POST, " +
 				"a POST's body kept up to 10,000 bytes; ?rid= pairs a start with its end; open, the token is the credential)",
-			ContentType: "text/plain",
-			Query:       []api.Param{{Name: "rid", Type: "string", Description: "a UUID naming the run, where runs overlap"}}})
+			ContentType: "text/plain", Role: api.Public,
+			Query: []api.Param{{Name: "rid", Type: "string", Description: "a UUID naming the run, where runs overlap"}}})
 	}
 	srv.Handle("GET /runs/{siteID}", s.handleRuns, api.Doc{
 		Summary: "A push site's schedule, its runs going, its latest signals and when the next is due", Response: RunsResponse{},

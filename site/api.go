@@ -43,7 +43,8 @@ func (s *Service) Register(srv *api.Server) {
 			{Name: "prune", Type: "boolean", Description: "delete the sites the list leaves out"},
 		}})
 	srv.Handle("GET /site/export", srv.Expensive(s.handleExport), api.Doc{
-		Summary: "Every site with the settings it was given, credentials included", Response: ExportResponse{}})
+		Summary: "Every site with the settings it was given, credentials included", Response: ExportResponse{},
+		Role: api.Admin})
 	srv.Handle("DELETE /site/{siteID}", s.handleDelete, api.Doc{Summary: "Delete a site and its history"})
 	srv.Handle("POST /site/{siteID}/token", s.handleRenewToken, api.Doc{
 		Summary: "Give a push site a new token, refusing the old one at once; answers its new ping URL", Response: TokenResponse{}})

@@ -32,6 +32,15 @@ func (s *Service) badgeSite(r *http.Request, label string) (int64, *status.SiteS
 	if err != nil {
 		return 0, nil, nil, err
 	}
+	// While reads are private, the badges of the sites on a public page
+	// are what is public of them; another site's is not found.
+	if !api.MayRead(r) {
+		if public, err := s.OnPublicPage(r.Context(), id); err != nil {
+			return 0, nil, nil, err
+		} else if !public {
+			return 0, nil, svg(Badge{Label: label, Message: "site not found", Color: grey}, http.StatusNotFound), nil
+		}
+	}
 	if _, err := s.sites.Entry(r.Context(), id); errs.Is(err, errs.NotFound) {
 		return 0, nil, svg(Badge{Label: label, Message: "site not found", Color: grey}, http.StatusNotFound), nil
 	} else if err != nil {

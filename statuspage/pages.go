@@ -228,6 +228,19 @@ func (s *Service) Get(ctx context.Context, slug string) (*Page, error) {
 	return p, nil
 }
 
+// OnPublicPage reports whether a site is on a public status page, so that
+// its badges are public too.
+func (s *Service) OnPublicPage(ctx context.Context, siteID int64) (bool, error) {
+	var on bool
+	err := s.db.QueryRow(ctx, `SELECT EXISTS (
+		SELECT 1 FROM status_page, jsonb_array_elements(groups) AS g, jsonb_array_elements(g->'sites') AS site
+		WHERE site = to_jsonb($1::bigint))`, siteID).Scan(&on)
+	if err != nil {
+		return false, fmt.Errorf("find the site's status pages: %w", err)
+	}
+	return on, nil
+}
+
 // List returns every page, by slug.
 func (s *Service) List(ctx context.Context) (*ListResponse, error) {
 	rows, err := s.db.Query(ctx, "SELECT "+pageColumns+" FROM status_page ORDER BY slug")

@@ -62,17 +62,17 @@ func (s *Service) Register(srv *api.Server) {
 		Summary: "Change the fields given of a status page", Request: PageParams{}, Response: Page{}})
 	srv.Handle("DELETE /status-page/{slug}", s.handleDelete, api.Doc{Summary: "Delete a status page"})
 	srv.Handle("GET /p/{slug}", s.handlePublic, api.Doc{
-		Summary: "The public status page, as HTML: no key, no script", ContentType: "text/html"})
+		Summary: "The public status page, as HTML: no key, no script", ContentType: "text/html", Role: api.Public})
 
 	label := api.Param{Name: "label", Type: "string", Description: "the text on the left"}
 	svg := "image/svg+xml"
 	srv.Handle("GET /badge/{siteID}/status.svg", s.handleStatusBadge, api.Doc{
-		Summary: "A badge of the site's state", ContentType: svg, Query: []api.Param{label}})
+		Summary: "A badge of the site's state", ContentType: svg, Query: []api.Param{label}, Role: api.Public})
 	srv.Handle("GET /badge/{siteID}/uptime.svg", s.handleUptimeBadge, api.Doc{
 		Summary: "A badge of the site's uptime over a window", ContentType: svg, Query: []api.Param{label,
-			{Name: "window", Type: "string", Description: "24h, 7d, 30d (the default), 90d or 365d"}}})
+			{Name: "window", Type: "string", Description: "24h, 7d, 30d (the default), 90d or 365d"}}, Role: api.Public})
 	srv.Handle("GET /badge/{siteID}/latency.svg", s.handleLatencyBadge, api.Doc{
-		Summary: "A badge of the site's last check's time to an answer", ContentType: svg, Query: []api.Param{label}})
+		Summary: "A badge of the site's last check's time to an answer", ContentType: svg, Query: []api.Param{label}, Role: api.Public})
 }
 
 func (s *Service) handleCreate(r *http.Request) (any, error) {

@@ -1,5 +1,7 @@
-// Calls to the Uptime API. Changes carry the API key kept in this browser;
-// when the server answers 401, the page asks for the key and tries again.
+// Calls to the Uptime API. Every call carries the API key or token kept in
+// this browser; when the server answers 401 (a change on a server with a
+// key or users, or any read on one whose reads are private), the page asks
+// for one and tries again.
 
 const keyName = "uptime.apiKey";
 
@@ -30,7 +32,7 @@ export async function call(method, path, body) {
     const headers = {};
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const key = localStorage.getItem(keyName);
-    if (key && method !== "GET") headers["Authorization"] = "Bearer " + key;
+    if (key) headers["Authorization"] = "Bearer " + key;
     let resp;
     try {
       resp = await fetch(path, {
@@ -43,7 +45,7 @@ export async function call(method, path, body) {
     }
     if (resp.status === 401 && askForKey && attempt < 3) {
       const given = await askForKey(attempt > 0 || Boolean(key));
-      if (!given) throw new APIError(401, "unauthenticated", "This change needs the server's API key.");
+      if (!given) throw new APIError(401, "unauthenticated", "This needs the server's API key or a token.");
       localStorage.setItem(keyName, given);
       continue;
     }

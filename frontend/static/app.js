@@ -528,13 +528,13 @@ async function togglePause(row, p) {
   }
 }
 
-// --- the API key ---
+// --- the API key or token ---
 
 function setupKeyDialog() {
   const dialog = $("key-dialog"), input = $("key-input"), error = $("key-error");
   onKeyNeeded(async (rejected) => {
     input.value = "";
-    showError(error, rejected ? new Error("That key was not accepted. Try again.") : null);
+    showError(error, rejected ? new Error("That key or token was not accepted. Try again.") : null);
     const answer = await ask(dialog, input);
     return answer === "save" && input.value.trim() ? input.value.trim() : null;
   });

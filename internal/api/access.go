@@ -53,16 +53,14 @@ func (s *Server) knownHost(r *http.Request) bool {
 	return false
 }
 
-// originAllowed reports whether a request that changes something may come
-// from where it comes from. With an API key configured, the key decides
-// alone (a page elsewhere cannot know it). Without one, a browser's
-// request is accepted from loopback origins (a dashboard served from
-// another local port) and the configured ones; a request without an
-// Origin is accepted unless the browser says it crosses sites.
+// originAllowed reports whether a request that changes something without
+// a credential (on a server with no API key and no user) may come from
+// where it comes from: a browser's request is accepted from loopback
+// origins (a dashboard served from another local port) and the configured
+// ones; a request without an Origin is accepted unless the browser says
+// it crosses sites. With a credential, the credential decides alone (a
+// page elsewhere cannot know it).
 func (s *Server) originAllowed(r *http.Request) bool {
-	if s.keyHash != nil {
-		return true
-	}
 	origin := strings.ToLower(r.Header.Get("Origin"))
 	if origin == "" {
 		return r.Header.Get("Sec-Fetch-Site") != "cross-site"

@@ -72,7 +72,7 @@ func (g *keyGuard) failed(r *http.Request, client string) {
 		rec.blockedUntil = now.Add(keyBlock)
 	}
 	if now.Sub(rec.loggedAt) >= time.Minute {
-		g.log.WarnContext(r.Context(), "refused requests with a wrong API key", "client", client,
+		g.log.WarnContext(r.Context(), "refused requests with a wrong API key or token", "client", client,
 			"wrong_keys", rec.unlogged, "blocked", rec.failures >= keyFailures,
 			"path", logPath(r))
 		rec.loggedAt, rec.unlogged = now, 0

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"reflect"
 	"regexp"
 	"slices"
@@ -30,6 +29,9 @@ type Doc struct {
 	// ContentType is the answer's type when it is not JSON (an image, a
 	// page, text); its body is then not described.
 	ContentType string
+	// Role is what the caller must be: zero means Viewer for a read and
+	// Editor for a change.
+	Role Role
 }
 
 // AnyOf is a Response that is one of several types, as the request asks
@@ -47,6 +49,7 @@ type Param struct {
 type route struct {
 	method, path string
 	doc          *Doc
+	role         Role
 }
 
 var patternParam = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*)(\.\.\.)?\}`)
@@ -63,7 +66,12 @@ func (s *Server) addRoute(pattern string, docs []Doc) {
 	if len(docs) > 0 {
 		d = &docs[0]
 	}
-	s.routes = append(s.routes, route{method: method, path: path, doc: d})
+	if s.roles == nil {
+		s.roles = map[string]Role{}
+	}
+	role := roleOf(strings.Split(method, ",")[0], d)
+	s.roles[pattern] = role
+	s.routes = append(s.routes, route{method: method, path: path, doc: d, role: role})
 }
 
 // methodsOf is what a pattern's method stands for: GET also answers HEAD;
@@ -108,7 +116,9 @@ func (s *Server) OpenAPI(title, version string) map[string]any {
 			"schemas": g.defs,
 			"securitySchemes": map[string]any{
 				"key": map[string]any{"type": "http", "scheme": "bearer",
-					"description": "The server's API key (--api-key), when it has one."},
+					"description": "A token (upt_...) or the server's API key (--api-key). " +
+						"x-required-role says the role each operation needs: viewer, editor or admin (public needs none). " +
+						"While reads are open, a read needs none; with no user and no API key, nothing does."},
 			},
 			"responses": map[string]any{
 				"Error": map[string]any{
@@ -170,8 +180,9 @@ func (g *schemaGen) operation(r route, method string) map[string]any {
 		ok["content"] = map[string]any{"application/json": map[string]any{"schema": schema}}
 	}
 	op["responses"] = map[string]any{"200": ok, "default": map[string]any{"$ref": "#/components/responses/Error"}}
-	// The key is needed where the server asks for it: the same rule.
-	if needsKey(&http.Request{Method: method, URL: &url.URL{Path: r.path}}) {
+	// The role the server asks for: the same rule.
+	op["x-required-role"] = r.role.String()
+	if r.role > Public {
 		op["security"] = []any{map[string]any{"key": []any{}}}
 	}
 	if r.doc == nil {

@@ -38,6 +38,12 @@ type Server struct {
 	reads    *Limiter         // the expensive reads in flight: see Expensive
 	logAll   bool             // log every request at INFO: see LogRequests
 	routes   []route          // every route registered, for the OpenAPI document
+	roles    map[string]Role  // the role each pattern needs
+
+	auth          Authenticator // the users and tokens; nil: the API key alone
+	readsMode     Reads
+	loopback      bool // the server listens on loopback only, for ReadsAuto
+	metricsPublic bool
 	// DatabaseDown is raised by every request that finds the database
 	// unreachable, instead of an ERROR line each: an outage is logged once
 	// when it starts, once a minute, and once when it ends.
@@ -74,13 +80,16 @@ type prefixRoute struct {
 	prefix  string
 	methods []string
 	handler http.Handler
+	role    Role
 }
 
 // NewServer returns a server with no routes. With a non-empty apiKey, every
 // request that changes something or makes the server fetch a URL must carry
-// "Authorization: Bearer <apiKey>"; reads stay open.
+// "Authorization: Bearer <apiKey>" or a token an Authenticator knows (see
+// Authenticate); the key is an admin's.
 func NewServer(log *slog.Logger, apiKey string) *Server {
 	s := &Server{mux: http.NewServeMux(), log: log, keys: newKeyGuard(log), reads: NewLimiter(ExpensivePerClient, ExpensiveOverall),
+		loopback:     true, // reads open until Authenticate says otherwise
 		DatabaseDown: alarm.New(log, "the database is unreachable")}
 	if apiKey != "" {
 		sum := sha256.Sum256([]byte(apiKey))
@@ -137,8 +146,9 @@ func (s *Server) HandleLarge(pattern string, limit int64, e Endpoint, doc ...Doc
 // for the given methods. The path is not cleaned first, so "//" in it stays.
 // The rest of the path is the parameter param.
 func (s *Server) HandlePrefix(prefix, param string, methods []string, e Endpoint, doc ...Doc) {
-	s.prefixes = append(s.prefixes, prefixRoute{prefix: prefix, methods: methods, handler: s.endpoint(e)})
-	s.addRoute(strings.Join(methods, ",")+" "+prefix+"{"+param+"}", doc)
+	pattern := strings.Join(methods, ",") + " " + prefix + "{" + param + "}"
+	s.addRoute(pattern, doc)
+	s.prefixes = append(s.prefixes, prefixRoute{prefix: prefix, methods: methods, handler: s.endpoint(e), role: s.roles[pattern]})
 }
 
 // HandleHTTP registers a plain handler, for what is not a JSON endpoint (the
@@ -196,29 +206,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"name it with --public-url or --allowed-hosts", text.Quote(r.Host)))
 		return
 	}
-	if cors(rec, r) {
+	if s.cors(rec, r) {
 		return
 	}
-	if s.keyHash != nil && needsKey(r) {
-		client := clientAddr(r)
-		if left, blocked := s.keys.blocked(client); blocked {
-			RespondError(rec, r, s.log, &httpError{
-				err:    errs.Errorf(errs.ResourceExhausted, "too many wrong API keys from %s; retry in %s", client, left.Round(time.Second)),
-				header: http.Header{"Retry-After": {strconv.Itoa(int(left.Seconds()) + 1)}}})
-			return
-		}
-		if !s.validKey(r) {
-			if r.Header.Get("Authorization") != "" {
-				s.keys.failed(r, client)
-			}
-			rec.Header().Set("WWW-Authenticate", `Bearer realm="uptime"`)
-			RespondError(rec, r, s.log, errs.Errorf(errs.Unauthenticated, "this request needs the API key: send the header \"Authorization: Bearer <key>\""))
-			return
-		}
-	}
-	if needsKey(r) && !s.originAllowed(r) {
-		RespondError(rec, r, s.log, errs.Errorf(errs.PermissionDenied, "requests that change something or fetch URLs are not "+
-			"accepted from the origin %s; add it with --cors-origins, or set an API key and send it", text.Quote(r.Header.Get("Origin"))))
+	r, ok := s.admit(rec, r)
+	if !ok {
 		return
 	}
 	if !utf8.ValidString(r.URL.Path) || !utf8.ValidString(r.URL.RawQuery) || !validQuery(r) {
@@ -278,55 +270,14 @@ func validQuery(r *http.Request) bool {
 	return true
 }
 
-// needsKey reports whether a request changes something or makes the server
-// fetch a URL, and so needs the API key when one is configured.
-func needsKey(r *http.Request) bool {
-	if strings.HasPrefix(r.URL.Path, "/heartbeat/") {
-		return false // a push site's ping URL: its token is the credential
-	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		return true
-	}
-	// An export holds the sites' credentials.
-	return strings.HasPrefix(r.URL.Path, "/ping/") || strings.HasPrefix(r.URL.Path, "/check") ||
-		strings.HasPrefix(r.URL.Path, "/slack.") || r.URL.Path == "/site/export"
-}
-
-// validKey compares the request's bearer token with the key in constant
-// time. Both are hashed first so that not even the key's length leaks.
-func (s *Server) validKey(r *http.Request) bool {
-	auth := r.Header.Get("Authorization")
-	scheme, token, ok := strings.Cut(auth, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
+// validKey compares a bearer token with the API key in constant time.
+// Both are hashed first so that not even the key's length leaks.
+func (s *Server) validKey(token string) bool {
+	if s.keyHash == nil {
 		return false
 	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	sum := sha256.Sum256([]byte(token))
 	return subtle.ConstantTimeCompare(sum[:], s.keyHash) == 1
-}
-
-// cors applies Encore's default CORS policy: any origin may call the API
-// without credentials, with any method and headers. It reports whether the
-// request was a preflight and has been answered.
-func cors(w http.ResponseWriter, r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return false
-	}
-	h := w.Header()
-	h.Add("Vary", "Origin")
-	h.Set("Access-Control-Allow-Origin", "*")
-	if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
-		return false
-	}
-	h.Add("Vary", "Access-Control-Request-Method")
-	h.Add("Vary", "Access-Control-Request-Headers")
-	h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
-	if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
-		h.Set("Access-Control-Allow-Headers", req)
-	}
-	h.Set("Access-Control-Max-Age", "7200")
-	w.WriteHeader(http.StatusNoContent)
-	return true
 }
 
 // recorder remembers the status and size of a response for the log line.

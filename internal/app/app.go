@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"gorm.io/gorm"
 
+	"uptime/account"
 	"uptime/frontend"
 	"uptime/internal/api"
 	"uptime/internal/config"
@@ -132,7 +133,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return err
 	}
 	srv := a.apiServer(svc)
-	h := health{monitorDB: d.monitor, siteDB: d.siteSQL, statusPageDB: d.statusPage, notifyDB: d.notify, mon: svc.mon, queue: q,
+	h := health{monitorDB: d.monitor, siteDB: d.siteSQL, statusPageDB: d.statusPage, notifyDB: d.notify, accountDB: d.account, mon: svc.mon, queue: q,
 		draining: new(atomic.Bool)}
 	registerHealth(srv, h)
 
@@ -176,6 +177,7 @@ type databases struct {
 	monitor    *pgxpool.Pool
 	statusPage *pgxpool.Pool
 	notify     *pgxpool.Pool
+	account    *pgxpool.Pool
 }
 
 // openDatabases prepares each service's database on the server (creating
@@ -188,7 +190,7 @@ func openDatabases(ctx context.Context, dbs *DatabaseServer) (d *databases, err 
 		}
 	}()
 	urls := map[string]string{}
-	for _, name := range []string{SiteDatabase, MonitorDatabase, StatusPageDatabase, NotifyDatabase} {
+	for _, name := range Databases {
 		if urls[name], err = dbs.PrepareService(ctx, name); err != nil {
 			return nil, err
 		}
@@ -209,6 +211,9 @@ func openDatabases(ctx context.Context, dbs *DatabaseServer) (d *databases, err 
 	if d.notify, err = openPool(ctx, urls[NotifyDatabase], dbs.MaxConns(NotifyDatabase, 10)); err != nil {
 		return nil, err
 	}
+	if d.account, err = openPool(ctx, urls[AccountDatabase], dbs.MaxConns(AccountDatabase, 10)); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -217,7 +222,7 @@ func (d *databases) close() {
 	if d.siteSQL != nil {
 		d.siteSQL.Close()
 	}
-	for _, p := range []*pgxpool.Pool{d.monitor, d.statusPage, d.notify} {
+	for _, p := range []*pgxpool.Pool{d.monitor, d.statusPage, d.notify, d.account} {
 		if p != nil {
 			p.Close()
 		}
@@ -231,6 +236,7 @@ type services struct {
 	notifier *slack.Service
 	channels *notify.Service
 	pages    *statuspage.Service
+	accounts *account.Service
 }
 
 // services builds the services over their databases: the site service
@@ -286,6 +292,7 @@ func (a *App) services(ctx context.Context, d *databases, q *queue.Queue, target
 		}
 	}
 	svc.pages = statuspage.New(d.statusPage, sites, svc.mon)
+	svc.accounts = account.New(d.account, a.log)
 	return svc, nil
 }
 
@@ -293,6 +300,9 @@ func (a *App) services(ctx context.Context, d *databases, q *queue.Queue, target
 // document and the dashboard.
 func (a *App) apiServer(svc *services) *api.Server {
 	srv := api.NewServer(a.log, a.cfg.APIKey)
+	reads, _ := api.ParseReads(a.cfg.Reads) // validated with the config
+	srv.Authenticate(svc.accounts, reads, !a.cfg.ListensBeyondLoopback())
+	srv.MetricsPublic(a.cfg.MetricsPublic)
 	srv.LogRequests(a.cfg.LogRequests)
 	srv.AllowOrigins(config.List(a.cfg.CORSOrigins)...)
 	srv.AllowHosts(config.List(a.cfg.AllowedHosts)...)
@@ -305,6 +315,7 @@ func (a *App) apiServer(svc *services) *api.Server {
 	svc.notifier.Register(srv)
 	svc.channels.Register(srv)
 	svc.pages.Register(srv)
+	svc.accounts.Register(srv)
 	scraped := []prometheus.Collector{svc.mon.LocationCollector()}
 	if a.cfg.MetricsPerSite {
 		scraped = append(scraped, svc.mon.SiteCollector())

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"uptime/account"
 	"uptime/internal/config"
 	"uptime/internal/dbutil"
 	"uptime/internal/egress"
@@ -33,10 +34,11 @@ const (
 	MonitorDatabase    = "monitor"
 	StatusPageDatabase = "statuspage"
 	NotifyDatabase     = "notify"
+	AccountDatabase    = "account"
 )
 
 // Databases are the services' databases, in the order they are prepared.
-var Databases = []string{SiteDatabase, MonitorDatabase, StatusPageDatabase, NotifyDatabase}
+var Databases = []string{SiteDatabase, MonitorDatabase, StatusPageDatabase, NotifyDatabase, AccountDatabase}
 
 // DatabaseServer is the PostgreSQL server the services' databases live on:
 // the configured one, or a local cluster this process provisioned.
@@ -110,7 +112,8 @@ func (s *DatabaseServer) OwnAddrs() []string {
 // LoadInfra reads the infra-config the configuration names, if any: nil
 // when there is none. A file that gives no statuspage or notify database
 // (an Encore deployment of the tutorial's app has site and monitor only)
-// gets them beside the monitor's, on the same server with the same role.
+// (and an account database) gets them beside the monitor's, on the same
+// server with the same role.
 func LoadInfra(cfg config.Config, getenv func(string) string, log *slog.Logger) (*infraconfig.Infra, error) {
 	if cfg.InfraConfig == "" {
 		return nil, nil
@@ -125,7 +128,7 @@ func LoadInfra(cfg config.Config, getenv func(string) string, log *slog.Logger) 
 				cfg.InfraConfig, name)
 		}
 	}
-	for _, name := range []string{StatusPageDatabase, NotifyDatabase} {
+	for _, name := range []string{StatusPageDatabase, NotifyDatabase, AccountDatabase} {
 		if _, ok := inf.Databases[name]; ok {
 			continue
 		}
@@ -189,6 +192,8 @@ func (s *DatabaseServer) PrepareService(ctx context.Context, service string) (st
 		return s.Prepare(ctx, service, statuspage.Migrations)
 	case NotifyDatabase:
 		return s.Prepare(ctx, service, notify.Migrations)
+	case AccountDatabase:
+		return s.Prepare(ctx, service, account.Migrations)
 	case MonitorDatabase:
 		dbURL, err := s.Prepare(ctx, service, monitor.Migrations)
 		if err != nil {

@@ -24,6 +24,7 @@ type health struct {
 	siteDB       *sql.DB
 	statusPageDB *pgxpool.Pool
 	notifyDB     *pgxpool.Pool
+	accountDB    *pgxpool.Pool
 	mon          *monitor.Service
 	queue        *queue.Queue
 	// draining is set once the process is shutting down.
@@ -48,6 +49,9 @@ func (h health) ping(ctx context.Context) error {
 	}
 	if err := h.notifyDB.Ping(ctx); err != nil {
 		return fmt.Errorf("the notify database does not answer: %w", err)
+	}
+	if err := h.accountDB.Ping(ctx); err != nil {
+		return fmt.Errorf("the account database does not answer: %w", err)
 	}
 	return nil
 }
@@ -80,7 +84,7 @@ func watchDatabases(ctx context.Context, h health, down *alarm.Alarm) {
 func registerHealth(srv *api.Server, h health) {
 	srv.Handle("GET /healthz", func(*http.Request) (any, error) {
 		return map[string]string{"status": "ok"}, nil
-	}, api.Doc{Summary: "Whether the process answers", Response: map[string]string{}})
+	}, api.Doc{Summary: "Whether the process answers", Response: map[string]string{}, Role: api.Public})
 	srv.Handle("GET /readyz", func(r *http.Request) (any, error) {
 		if h.draining.Load() {
 			return nil, errs.Errorf(errs.Unavailable, "not ready: shutting down")
@@ -96,5 +100,5 @@ func registerHealth(srv *api.Server, h health) {
 		}
 		return map[string]string{"status": "ready"}, nil
 	}, api.Doc{Summary: "Whether the instance can do its work: 503 unavailable, saying why, when not",
-		Response: map[string]string{}})
+		Response: map[string]string{}, Role: api.Public})
 }

@@ -62,17 +62,22 @@ func TestOpenAPI(t *testing.T) {
 			t.Errorf("%s is not in the document", want)
 		}
 	}
-	// The key is asked for exactly where the server asks for it.
-	for op, wantKey := range map[string]bool{
-		"GET /site": false, "POST /site": true, "GET /site/export": true, "GET /ping/{url}": true,
-		"DELETE /status-page/{slug}": true, "GET /p/{slug}": false, "GET /badge/{siteID}/status.svg": false,
+	// The role is given exactly where the server asks for it, and a
+	// credential wherever one is needed (TestEveryRouteByRole calls them).
+	for op, wantRole := range map[string]string{
+		"GET /site": "viewer", "POST /site": "editor", "GET /site/export": "admin", "GET /ping/{url}": "editor",
+		"DELETE /status-page/{slug}": "editor", "GET /p/{slug}": "public", "GET /badge/{siteID}/status.svg": "public",
+		"POST /user": "admin", "DELETE /token/{id}": "admin", "GET /healthz": "public",
 	} {
 		method, path, _ := strings.Cut(op, " ")
 		o := doc.Paths.Find(path).GetOperation(method)
 		if o == nil {
 			t.Errorf("%s is not in the document", op)
-		} else if gotKey := o.Security != nil && len(*o.Security) > 0; gotKey != wantKey {
-			t.Errorf("%s: needs the key %v in the document, want %v", op, gotKey, wantKey)
+			continue
+		}
+		gotKey := o.Security != nil && len(*o.Security) > 0
+		if role := o.Extensions["x-required-role"]; role != wantRole || gotKey != (wantRole != "public") {
+			t.Errorf("%s: role %v, security %v in the document; want %s", op, role, gotKey, wantRole)
 		}
 	}
 	if s := doc.Components.Schemas["Error"]; s == nil || s.Value.Properties["code"] == nil || s.Value.Properties["message"] == nil {

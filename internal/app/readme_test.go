@@ -13,6 +13,7 @@ import (
 
 	"uptime/internal/apptest"
 	"uptime/internal/cli"
+	"uptime/internal/pgtest"
 	"uptime/monitor"
 )
 
@@ -48,6 +49,8 @@ func TestReadmeExamplesRun(t *testing.T) {
 			continue // sends a message to the channel's service itself
 		case strings.HasPrefix(cmd, "ping_url="), strings.Contains(cmd, "crontab"):
 			continue // the heartbeats' crontab example: TestHeartbeatsCrontabExample runs it
+		case strings.Contains(cmd, "user add"), strings.Contains(cmd, "$token"), strings.HasPrefix(cmd, "token="):
+			continue // makes users, which closes reads: TestUsersAndAccessExample runs it
 		case words[0] == "curl":
 			method, body, path := "GET", "", ""
 			for i := 1; i < len(words); i++ {
@@ -252,5 +255,85 @@ func TestHeartbeatsCrontabExample(t *testing.T) {
 	a.Call(t, "GET", fmt.Sprintf("/runs/%d", sites.Sites[0].ID), "", &runs)
 	if len(runs.Signals) != 1 || runs.Signals[0].Kind != "success" || runs.ExpectedAt == nil {
 		t.Errorf("the push site after its job ran: %+v, want one success and the next run awaited", runs)
+	}
+}
+
+// TestUsersAndAccessExample runs the README's "Users and access" example
+// as a reader pastes it after `make run` (its server's address aside): the
+// first admin and their token made on the database, then the API called
+// with the token. Every call succeeds; without the token, reads are
+// refused once the admin exists.
+func TestUsersAndAccessExample(t *testing.T) {
+	text, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, found := strings.Cut(string(text), "## Users and access")
+	if !found {
+		t.Fatal("the README has no Users and access section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	prefix := pgtest.Prefix(t)
+	a := apptest.Start(t, apptest.Setup{Prefix: prefix})
+	db := []string{"--database-url", pgtest.ServerURL(t), "--database-prefix", prefix, "--state-dir", t.TempDir()}
+	var token string
+	ran := 0
+	for _, cmd := range shellCommands(t, section) {
+		capture := false
+		if rest, ok := strings.CutPrefix(cmd, "token=$("); ok {
+			cmd, capture = strings.TrimSuffix(rest, ")"), true
+		}
+		words := shellWords(strings.ReplaceAll(cmd, "$token", token))
+		switch {
+		case len(words) > 3 && words[0] == "go" && words[1] == "run" && words[2] == ".":
+			var stdout, stderr bytes.Buffer
+			if code := cli.Main(context.Background(), append(words[3:], db...), strings.NewReader("blue-kettle-orbit\n"), &stdout, &stderr); code != 0 {
+				t.Fatalf("example %q exited %d:\n%s%s", cmd, code, stdout.String(), stderr.String())
+			}
+			if capture {
+				token = strings.TrimSpace(stdout.String())
+			}
+		case words[0] == "curl":
+			method, body, path := "GET", "", ""
+			var header []string
+			for i := 1; i < len(words); i++ {
+				switch w := words[i]; w {
+				case "-X":
+					i++
+					method = words[i]
+				case "-d":
+					i++
+					body = words[i]
+					if method == "GET" {
+						method = "POST"
+					}
+				case "-H":
+					i++
+					name, value, _ := strings.Cut(words[i], ": ")
+					header = append(header, name, value)
+				default:
+					path = strings.TrimPrefix(w, "localhost:4000")
+				}
+			}
+			if status, resp := a.Do(t, method, path, body, header...); status >= 400 {
+				t.Errorf("example %q answered %d %s", cmd, status, resp)
+			}
+		default:
+			t.Fatalf("example %q is of a kind this test does not run; teach it", cmd)
+		}
+		ran++
+	}
+	if ran < 4 || !strings.HasPrefix(token, "upt_") {
+		t.Fatalf("ran %d examples, token %q; want the admin, their token and calls with it", ran, token)
+	}
+	if status, _ := a.Do(t, "GET", "/site", ""); status != 401 {
+		t.Errorf("a read without a token after the example: %d, want 401", status)
+	}
+	var users struct {
+		Users []struct{ Email, Role string }
+	}
+	(apptest.Client{URL: a.URL, Key: token}).Call(t, "GET", "/user", "", &users)
+	if len(users.Users) != 2 || users.Users[0].Email != "dev@example.com" || users.Users[1].Role != "admin" {
+		t.Errorf("users after the example: %+v, want dev and you", users.Users)
 	}
 }

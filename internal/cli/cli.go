@@ -25,12 +25,24 @@ Usage:
                                    the dashboard at /frontend/, and a local PostgreSQL
                                    under .uptime/ unless --database-url is set
   uptime db shell <service>        open psql on a service's database: site,
-                                   monitor, statuspage or notify
+                                   monitor, statuspage, notify or account
   uptime db conn-uri <service>     print the connection URL of a service's database
   uptime secret set <Name>         store a secret for the local app (SlackWebhookURL);
                                    the value is read from the terminal without echo,
                                    or from standard input; the environment
                                    (SLACK_WEBHOOK_URL) overrides it
+  uptime user add EMAIL --role ROLE [--name NAME]
+                                   add a user (admin, editor or viewer) to this
+                                   configuration's database, before or while the
+                                   server runs; the password is read from the terminal
+                                   without echo, or from standard input
+  uptime user list                 list the users
+  uptime user passwd EMAIL         set a user's password
+  uptime user disable|enable EMAIL stop or let a user sign in and use their tokens
+  uptime token add EMAIL --name NAME --role ROLE [--expires-in 90d]
+                                   make an API token for a user (its role at most
+                                   theirs) and print it, shown this once
+  uptime token list | revoke ID    list the tokens, or revoke one
   uptime apply -f FILE.yaml [--server URL] [--prune] [--dry-run]
                                    make a running monitor hold the sites the file
                                    lists, keyed by URL (UPTIME_SERVER, UPTIME_API_KEY)
@@ -59,6 +71,10 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		err = db(ctx, args, stdin, stdout, stderr)
 	case "secret":
 		err = secret(args, stdin, stdout, stderr)
+	case "user":
+		err = user(ctx, args, stdin, stdout, stderr)
+	case "token":
+		err = token(ctx, args, stdout, stderr)
 	case "apply":
 		err = apply(ctx, args, os.Getenv, stdout, stderr)
 	case "healthcheck":
@@ -83,7 +99,16 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 
 // parse reads the flags of a command, before and after its arguments.
 func parse(name string, args []string, stderr io.Writer) (config.Config, []string, error) {
+	return parseWith(name, args, stderr, nil)
+}
+
+// parseWith reads the flags of a command, with its own flags added by
+// extra beside the configuration's.
+func parseWith(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (config.Config, []string, error) {
 	fs := flag.NewFlagSet("uptime "+name, flag.ContinueOnError)
+	if extra != nil {
+		extra(fs)
+	}
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage of uptime %s:\n", name)

@@ -57,7 +57,7 @@ func TestCommands(t *testing.T) {
 		{[]string{"--help"}, 0, "uptime secret set"},
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{[]string{"db"}, 1, "usage: uptime db shell"},
-		{[]string{"db", "shell", "nope"}, 1, "usage: uptime db shell <site|monitor|statuspage|notify>"},
+		{[]string{"db", "shell", "nope"}, 1, "usage: uptime db shell <site|monitor|statuspage|notify|account>"},
 		{[]string{"run", "--addr", "0.0.0.0:4000"}, 1, "refusing to listen"},
 		{[]string{"run", "extra"}, 1, "no arguments"},
 		{[]string{"secret"}, 1, "usage: uptime secret set"},

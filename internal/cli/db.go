@@ -21,7 +21,7 @@ import (
 // no `uptime run` holds, shell starts it for the session and stops it after.
 func db(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "shell" && args[0] != "conn-uri") {
-		return errors.New("usage: uptime db shell <site|monitor|statuspage|notify> | uptime db conn-uri <site|monitor|statuspage|notify>")
+		return errors.New("usage: uptime db shell <site|monitor|statuspage|notify|account> | uptime db conn-uri <site|monitor|statuspage|notify|account>")
 	}
 	sub := args[0]
 	cfg, rest, err := parse("db "+sub, args[1:], stderr)
@@ -29,7 +29,7 @@ func db(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.W
 		return err
 	}
 	if len(rest) != 1 || !slices.Contains(app.Databases, rest[0]) {
-		return fmt.Errorf("usage: uptime db %s <site|monitor|statuspage|notify>", sub)
+		return fmt.Errorf("usage: uptime db %s <site|monitor|statuspage|notify|account>", sub)
 	}
 	log := newLogger(cfg, io.Discard)
 	infra, err := app.LoadInfra(cfg, os.Getenv, log)

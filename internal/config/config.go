@@ -75,6 +75,12 @@ type Config struct {
 	// latency, certificate expiry). Defaults to true; very large
 	// installations may leave them out.
 	MetricsPerSite bool
+	// Reads says who may read: "open" (anyone who reaches the server),
+	// "private" (a viewer's token or above), or "" for open while the
+	// server listens on loopback and has no users, private otherwise.
+	Reads string
+	// MetricsPublic lets anyone read /metrics while reads are private.
+	MetricsPublic bool
 	// LogRequests logs every request at INFO; otherwise only those that
 	// fail or are slow are, the others at DEBUG. Defaults to false.
 	LogRequests bool
@@ -191,7 +197,9 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() error)
 	str(&c.InfraConfig, "infra-config", "ENCORE_INFRA_CONFIG_PATH", "Encore infra-config.json giving the databases and secrets, in place of --database-url")
 	str(&c.DatabasePrefix, "database-prefix", "UPTIME_DATABASE_PREFIX", "prefix for the database names site and monitor")
 	num(&c.PGPort, "pg-port", "UPTIME_PG_PORT", "port of the local cluster; 0: the last one if free, else any")
-	str(&c.APIKey, "api-key", "UPTIME_API_KEY", "key required for changes; unset: listen on loopback only")
+	str(&c.APIKey, "api-key", "UPTIME_API_KEY", "admin key required for changes; unset: listen on loopback only, unless a user exists")
+	str(&c.Reads, "reads", "UPTIME_READS", "who may read: open, or private (a token); unset: open on loopback with no users, else private")
+	boolean(&c.MetricsPublic, "metrics-public", "UPTIME_METRICS_PUBLIC", "serve /metrics without a token while reads are private")
 	dur(&c.CheckEvery, "check-every", "UPTIME_CHECK_EVERY", "how often every site is checked")
 	dur(&c.CheckTimeout, "check-timeout", "UPTIME_CHECK_TIMEOUT", "time limit of one check")
 	num(&c.CheckConcurrency, "check-concurrency", "UPTIME_CHECK_CONCURRENCY", "how many sites are checked at once")
@@ -241,12 +249,16 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("--addr %q must be host:port, like 127.0.0.1:4000", c.Addr))
 	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		errs = append(errs, fmt.Errorf("--addr %q has an invalid port", c.Addr))
-	} else if c.APIKey == "" && !IsLoopback(host) {
-		errs = append(errs, fmt.Errorf("refusing to listen on %q without an API key: anyone who can reach it could change "+
-			"the monitored sites; set --api-key (or UPTIME_API_KEY), or listen on 127.0.0.1", c.Addr))
-	} else if len(c.APIKey) < MinKeyLength && !IsLoopback(host) {
+	} else if c.APIKey == "" && c.Reads != "private" && !IsLoopback(host) {
+		errs = append(errs, fmt.Errorf("refusing to listen on %q without an API key or private reads: anyone who can reach it "+
+			"could change the monitored sites; set --api-key (or UPTIME_API_KEY), or --reads private (UPTIME_READS) and add "+
+			"an admin with \"uptime user add EMAIL --role admin\", or listen on 127.0.0.1", c.Addr))
+	} else if c.APIKey != "" && len(c.APIKey) < MinKeyLength && !IsLoopback(host) {
 		errs = append(errs, fmt.Errorf("the API key is %d characters long; on an address beyond loopback it must have "+
 			"at least %d (try: openssl rand -hex 16)", len(c.APIKey), MinKeyLength))
+	}
+	if c.Reads != "" && c.Reads != "open" && c.Reads != "private" {
+		errs = append(errs, fmt.Errorf("--reads %q: use open or private", c.Reads))
 	}
 	if c.PublicURL != "" && !isHTTPURL(c.PublicURL) {
 		errs = append(errs, errors.New("--public-url must be an http or https URL with a host, like https://uptime.example.com"))

@@ -1,0 +1,416 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"uptime/account"
+	"uptime/internal/api"
+	"uptime/internal/app"
+	"uptime/internal/apptest"
+	"uptime/internal/config"
+	"uptime/internal/dbutil"
+	"uptime/internal/pgtest"
+	"uptime/internal/wait"
+)
+
+const accessKey = "access-test-key-0123456789abcdef"
+
+// people are a server's admin, editor and viewer, each with a token of
+// their own role.
+type people struct {
+	admin, editor, viewer apptest.Client
+	ids                   map[string]int64 // user ids by role
+}
+
+// addPeople adds a user of each role through the API with key, and a
+// token for each, owned by them.
+func addPeople(t *testing.T, a apptest.Client) people {
+	t.Helper()
+	p := people{ids: map[string]int64{}}
+	for _, role := range []string{"admin", "editor", "viewer"} {
+		var u struct{ ID int64 }
+		a.Call(t, "POST", "/user", fmt.Sprintf(`{"email": "%s@example.com", "name": "The %s", "role": %q, "password": "blue-kettle-%s-orbit"}`,
+			role, role, role, role), &u)
+		p.ids[role] = u.ID
+		var tok struct{ Token string }
+		a.Call(t, "POST", "/token", fmt.Sprintf(`{"name": "%s's", "role": %q, "owner": %d}`, role, role, u.ID), &tok)
+		if !strings.HasPrefix(tok.Token, "upt_") || len(tok.Token) != 4+52 {
+			t.Fatalf("token %q: want upt_ and 32 bytes in base32", tok.Token)
+		}
+		c := apptest.Client{URL: a.URL, Key: tok.Token}
+		switch role {
+		case "admin":
+			p.admin = c
+		case "editor":
+			p.editor = c
+		case "viewer":
+			p.viewer = c
+		}
+	}
+	return p
+}
+
+// TestEveryRouteByRole calls every route the OpenAPI document lists as
+// each caller: nobody, a viewer, an editor, an admin and the API key. A
+// caller below the route's role is refused (401 without a credential, 403
+// with one too low); one at or above it gets past the door (whatever the
+// endpoint then says of ids that do not exist). The roles themselves are
+// the contract: reads are a viewer's, changes an editor's, users, tokens
+// and the export an admin's, and the public surfaces need nothing.
+func TestEveryRouteByRole(t *testing.T) {
+	a := apptest.Start(t, apptest.Setup{Configure: func(c *config.Config) { c.APIKey = accessKey }})
+	key := apptest.Client{URL: a.URL, Key: accessKey}
+	p := addPeople(t, key)
+
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Role string `json:"x-required-role"`
+		}
+	}
+	key.Call(t, "GET", "/openapi.json", "", &doc)
+
+	want := map[string]string{
+		"POST /user": "admin", "GET /user": "admin", "GET /user/{id}": "admin", "PATCH /user/{id}": "admin",
+		"DELETE /user/{id}": "admin", "POST /token": "admin", "GET /token": "admin", "DELETE /token/{id}": "admin",
+		"GET /site/export": "admin",
+		"GET /p/{slug}":    "public", "GET /healthz": "public", "GET /readyz": "public", "GET /frontend/": "public",
+		"GET /badge/{siteID}/status.svg": "public", "GET /heartbeat/{token}": "public", "POST /heartbeat/{token}/{signal}": "public",
+		"GET /site": "viewer", "GET /history/{siteID}": "viewer", "GET /channel": "viewer", "GET /metrics": "viewer",
+		"POST /site": "editor", "DELETE /site/{siteID}": "editor", "POST /channel": "editor", "POST /checkall": "editor",
+		"GET /ping/{url}": "editor", "POST /status-page": "editor", "POST /maintenance": "editor",
+	}
+	seen := map[string]bool{}
+	param := regexp.MustCompile(`\{[^}]+\}`)
+	callers := []struct {
+		name string
+		c    apptest.Client
+		role int
+	}{{"nobody", apptest.Client{URL: a.URL}, 0}, {"viewer", p.viewer, 1}, {"editor", p.editor, 2}, {"admin", p.admin, 3},
+		{"api-key", key, 3}}
+	rank := map[string]int{"public": 0, "viewer": 1, "editor": 2, "admin": 3}
+	paths := make([]string, 0, len(doc.Paths))
+	for path := range doc.Paths {
+		paths = append(paths, path)
+	}
+	sort.Strings(paths)
+	client := &http.Client{Timeout: 10 * time.Second}
+	for _, path := range paths {
+		for method, op := range doc.Paths[path] {
+			route := strings.ToUpper(method) + " " + path
+			if w, ok := want[route]; ok {
+				seen[route] = true
+				if op.Role != w {
+					t.Errorf("%s needs %q, want %q", route, op.Role, w)
+				}
+			}
+			need, ok := rank[op.Role]
+			if !ok {
+				t.Errorf("%s has no x-required-role (%q)", route, op.Role)
+				continue
+			}
+			if strings.Contains(path, "{token}") {
+				continue // a push site's ping URL: its token is the credential, tried below
+			}
+			concrete := param.ReplaceAllStringFunc(path, func(p string) string {
+				switch p {
+				case "{url}":
+					return "http://127.0.0.1:9/"
+				case "{slug}", "{name}":
+					return "no-such-thing"
+				}
+				return "999999"
+			})
+			for _, caller := range callers {
+				if method == "delete" && strings.HasPrefix(path, "/user") || method == "get" && path == "/stream" {
+					if caller.role >= need {
+						continue // admitted: not worth deleting nobody or holding a stream open
+					}
+				}
+				req, _ := http.NewRequest(strings.ToUpper(method), a.URL+concrete, strings.NewReader("{}"))
+				if caller.c.Key != "" {
+					req.Header.Set("Authorization", "Bearer "+caller.c.Key)
+				}
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatalf("%s as %s: %v", route, caller.name, err)
+				}
+				var e struct{ Message string }
+				json.NewDecoder(resp.Body).Decode(&e)
+				resp.Body.Close()
+				refused := resp.StatusCode == 401 || resp.StatusCode == 403 && (method == "head" || strings.Contains(e.Message, "role"))
+				switch {
+				case caller.role >= need && refused:
+					t.Errorf("%s as %s (route needs %s): %d %s, want it admitted", route, caller.name, op.Role, resp.StatusCode, e.Message)
+				case caller.role < need && caller.role == 0 && resp.StatusCode != 401:
+					t.Errorf("%s as nobody (route needs %s): %d %s, want 401", route, op.Role, resp.StatusCode, e.Message)
+				case caller.role < need && caller.role > 0 && (resp.StatusCode != 403 || method != "head" && !strings.Contains(e.Message, "needs the "+op.Role+" role")):
+					t.Errorf("%s as %s (route needs %s): %d %s, want 403 naming the role", route, caller.name, op.Role, resp.StatusCode, e.Message)
+				}
+			}
+		}
+	}
+	for route := range want {
+		if !seen[route] {
+			t.Errorf("%s is not in the OpenAPI document", route)
+		}
+	}
+}
+
+// TestTokensAndUsers covers what the users and tokens API refuses, and a
+// token's life: its role at most its owner's, its owner disabled, demoted
+// or deleted, its expiry, and its revocation seen by a second instance
+// within a second.
+func TestTokensAndUsers(t *testing.T) {
+	prefix := pgtest.Prefix(t)
+	withKey := func(c *config.Config) { c.APIKey = accessKey }
+	a := apptest.Start(t, apptest.Setup{Prefix: prefix, Configure: withKey})
+	b := apptest.Start(t, apptest.Setup{Prefix: prefix, Configure: withKey})
+	key := apptest.Client{URL: a.URL, Key: accessKey}
+	p := addPeople(t, key)
+
+	for _, tt := range []struct {
+		name, method, path, body string
+		status                   int
+		says                     string
+	}{
+		{"unknown role", "POST", "/user", `{"email": "x@example.com", "role": "owner", "password": "blue-kettle-x-orbit"}`, 400, "unknown role"},
+		{"short password", "POST", "/user", `{"email": "x@example.com", "role": "viewer", "password": "Abc123!x"}`, 400, "at least 12"},
+		{"common password", "POST", "/user", `{"email": "x@example.com", "role": "viewer", "password": "password1234"}`, 400, "too easy to guess"},
+		{"own name as password", "POST", "/user", `{"email": "margaret.hamilton@example.com", "role": "viewer", "password": "margarethamilton"}`, 400, "too easy to guess"},
+		{"bad email", "POST", "/user", `{"email": "Alice <a@example.com>", "role": "viewer"}`, 400, "email"},
+		{"no role", "POST", "/user", `{"email": "x@example.com"}`, 400, "role is required"},
+		{"duplicate email", "POST", "/user", `{"email": "Viewer@Example.com", "role": "viewer"}`, 409, "already has the email"},
+		{"unknown field", "POST", "/user", `{"email": "x@example.com", "role": "viewer", "admin": true}`, 400, "unknown field"},
+		{"token above its owner", "POST", "/token", fmt.Sprintf(`{"name": "x", "role": "admin", "owner": %d}`, p.ids["editor"]), 400, "at most its owner's"},
+		{"token of nobody", "POST", "/token", `{"name": "x", "role": "viewer", "owner": 999999}`, 400, "no user has the id"},
+		{"token's unknown role", "POST", "/token", `{"name": "x", "role": "root"}`, 400, "unknown role"},
+		{"token's bad expiry", "POST", "/token", `{"name": "x", "role": "viewer", "expires_in": "soon"}`, 400, "expires_in"},
+		{"token without a name", "POST", "/token", `{"role": "viewer"}`, 400, "name is required"},
+		{"last admin demoted", "PATCH", fmt.Sprintf("/user/%d", p.ids["admin"]), `{"role": "editor"}`, 400, "last admin"},
+		{"last admin disabled", "PATCH", fmt.Sprintf("/user/%d", p.ids["admin"]), `{"disabled": true}`, 400, "last admin"},
+		{"last admin deleted", "DELETE", fmt.Sprintf("/user/%d", p.ids["admin"]), ``, 400, "last admin"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var before []json.RawMessage
+			var users struct{ Users []json.RawMessage }
+			key.Call(t, "GET", "/user", "", &users)
+			before = users.Users
+			status, msg := key.Refusal(t, tt.method, tt.path, tt.body)
+			if status != tt.status || !strings.Contains(msg, tt.says) {
+				t.Errorf("%d %q, want %d saying %q", status, msg, tt.status, tt.says)
+			}
+			key.Call(t, "GET", "/user", "", &users)
+			if fmt.Sprint(users.Users) != fmt.Sprint(before) {
+				t.Errorf("the users changed:\n%s\nwant\n%s", users.Users, before)
+			}
+		})
+	}
+
+	// A listing never holds a secret.
+	status, body := key.Do(t, "GET", "/token", "")
+	if status != 200 || strings.Contains(body, p.viewer.Key) || strings.Contains(body, "upt_") || !strings.Contains(body, `"owner":"viewer@example.com"`) {
+		t.Errorf("GET /token = %d %s, want the tokens with their owners and no secret", status, body)
+	}
+	status, body = key.Do(t, "GET", "/user", "")
+	if status != 200 || strings.Contains(body, "argon2") || strings.Contains(body, "blue-kettle") {
+		t.Errorf("GET /user = %d %s, want no password or hash", status, body)
+	}
+
+	// The token works on both instances; demoting its owner lowers it.
+	onB := func(c apptest.Client) apptest.Client { c.URL = b.URL; return c }
+	if status, _ := onB(p.editor).Do(t, "POST", "/site", `{"url": "https://example.com"}`); status != 200 {
+		t.Fatalf("an editor's token on the second instance: %d", status)
+	}
+	key.Call(t, "PATCH", fmt.Sprintf("/user/%d", p.ids["editor"]), `{"role": "viewer"}`, nil)
+	wait.Until(t, 2*time.Second, "the demoted editor's token to be refused changes", func() bool {
+		status, _ := onB(p.editor).Do(t, "POST", "/site", `{"url": "https://example.org"}`)
+		return status == 403
+	})
+
+	// Revoked on one instance, refused by the other within a second.
+	var tokens struct {
+		Tokens []struct {
+			ID   int64
+			Name string
+		}
+	}
+	key.Call(t, "GET", "/token", "", &tokens)
+	var viewerToken int64
+	for _, tok := range tokens.Tokens {
+		if tok.Name == "viewer's" {
+			viewerToken = tok.ID
+		}
+	}
+	if status, _ := onB(p.viewer).Do(t, "GET", "/site", ""); status != 200 {
+		t.Fatalf("the viewer's token on the second instance: %d", status)
+	}
+	key.Call(t, "DELETE", fmt.Sprintf("/token/%d", viewerToken), "", nil)
+	revoked := time.Now()
+	if status, _ := p.viewer.Do(t, "GET", "/site", ""); status != 401 {
+		t.Errorf("a revoked token on the instance that revoked it: %d, want 401 at once", status)
+	}
+	wait.Until(t, 5*time.Second, "the second instance to refuse the revoked token", func() bool {
+		status, _ := onB(p.viewer).Do(t, "GET", "/site", "")
+		return status == 401
+	})
+	if took := time.Since(revoked); took > time.Second {
+		t.Errorf("the second instance refused the revoked token after %s, want within a second", took)
+	}
+
+	// A disabled user's tokens stop; enabled again, they work.
+	key.Call(t, "PATCH", fmt.Sprintf("/user/%d", p.ids["admin"]), `{"disabled": false}`, nil)
+	var second struct{ ID int64 }
+	key.Call(t, "POST", "/user", `{"email": "ada@example.com", "role": "admin"}`, &second)
+	key.Call(t, "PATCH", fmt.Sprintf("/user/%d", p.ids["admin"]), `{"disabled": true}`, nil)
+	if status, _ := p.admin.Do(t, "GET", "/user", ""); status != 401 {
+		t.Errorf("a disabled admin's token: %d, want 401", status)
+	}
+	key.Call(t, "PATCH", fmt.Sprintf("/user/%d", p.ids["admin"]), `{"disabled": false}`, nil)
+	if status, _ := p.admin.Do(t, "GET", "/user", ""); status != 200 {
+		t.Errorf("an enabled admin's token: %d, want 200", status)
+	}
+
+	// An expired token is refused.
+	var short struct{ Token string }
+	key.Call(t, "POST", "/token", `{"name": "brief", "role": "viewer", "expires_in": "1s"}`, &short)
+	brief := apptest.Client{URL: a.URL, Key: short.Token}
+	if status, _ := brief.Do(t, "GET", "/site", ""); status != 200 {
+		t.Fatalf("a fresh token: %d", status)
+	}
+	wait.Until(t, 5*time.Second, "the token to expire", func() bool {
+		status, _ := brief.Do(t, "GET", "/site", "")
+		return status == 401
+	})
+
+	// Deleting a user ends their tokens; their last use was noted.
+	key.Call(t, "GET", "/token", "", &tokens)
+	var u struct {
+		LastSeenAt *time.Time `json:"last_seen_at"`
+	}
+	key.Call(t, "GET", fmt.Sprintf("/user/%d", p.ids["editor"]), "", &u)
+	if u.LastSeenAt == nil {
+		t.Errorf("the editor used a token, but was never seen")
+	}
+	key.Call(t, "DELETE", fmt.Sprintf("/user/%d", p.ids["editor"]), "", nil)
+	if status, _ := p.editor.Do(t, "GET", "/site", ""); status != 401 {
+		t.Errorf("a deleted user's token: %d, want 401", status)
+	}
+	if status, _ := key.Do(t, "GET", fmt.Sprintf("/user/%d", p.ids["editor"]), ""); status != 404 {
+		t.Errorf("a deleted user: %d, want 404", status)
+	}
+}
+
+// TestReadsOpenAndPrivate: on loopback with no user, reads and changes are
+// open as in the tutorial; the first user makes reads private, leaving
+// open only what is public on purpose; --reads open and --metrics-public
+// open them again.
+func TestReadsOpenAndPrivate(t *testing.T) {
+	prefix := pgtest.Prefix(t)
+	a := apptest.Start(t, apptest.Setup{Prefix: prefix})
+	nobody := a.Client
+	open := nobody.AddSite(t, "https://open.example.com")
+	listed := nobody.AddSite(t, "https://listed.example.com")
+	nobody.Call(t, "POST", "/status-page", fmt.Sprintf(`{"slug": "acme", "title": "Acme", "groups": [{"name": "All", "sites": [%d]}]}`, listed), nil)
+	if status, _ := nobody.Do(t, "GET", "/site", ""); status != 200 {
+		t.Fatalf("a read with no users: %d", status)
+	}
+
+	// The first user, made with nothing (as anyone on loopback could
+	// change anything), closes the door behind them.
+	var u struct{ ID int64 }
+	nobody.Call(t, "POST", "/user", `{"email": "root@example.com", "role": "admin", "password": "blue-kettle-root-orbit"}`, &u)
+	var tok struct{ Token string }
+	if status, msg := nobody.Refusal(t, "POST", "/token", fmt.Sprintf(`{"name": "ops", "role": "admin", "owner": %d}`, u.ID)); status != 401 {
+		t.Fatalf("a token made by nobody once a user exists: %d %s, want 401", status, msg)
+	}
+	status, msg := nobody.Refusal(t, "GET", "/site", "")
+	if status != 401 || !strings.Contains(msg, "private") {
+		t.Errorf("a read without a token once a user exists: %d %q, want 401 saying reads are private", status, msg)
+	}
+	for _, path := range []string{"/p/acme", "/healthz", "/readyz", "/frontend/", fmt.Sprintf("/badge/%d/status.svg", listed)} {
+		if status, body := nobody.Do(t, "GET", path, ""); status != 200 {
+			t.Errorf("GET %s without a token: %d %.200s, want 200: it is public on purpose", path, status, body)
+		}
+	}
+	if status, body := nobody.Do(t, "GET", fmt.Sprintf("/badge/%d/status.svg", open), ""); status != 404 || strings.Contains(body, "up") {
+		t.Errorf("the badge of a site on no public page: %d %s, want 404 site not found", status, body)
+	}
+	if status, _ := nobody.Do(t, "GET", "/metrics", ""); status != 401 {
+		t.Errorf("/metrics without a token: %d, want 401", status)
+	}
+	status, header, _ := nobody.DoWithHeaders(t, "GET", "/p/acme", "", "Origin", "https://elsewhere.example")
+	if status != 200 || header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("CORS of a public page: %d %q, want *", status, header.Get("Access-Control-Allow-Origin"))
+	}
+	_, header, _ = nobody.DoWithHeaders(t, "GET", "/site", "", "Origin", "https://elsewhere.example")
+	if got := header.Get("Access-Control-Allow-Origin"); got != "" {
+		t.Errorf("CORS of a private read: %q, want none", got)
+	}
+
+	// A viewer's token reads, and the badge of any site. The admin's
+	// token is made as `uptime token add` makes one, on the database.
+	admin := apptest.Client{URL: a.URL, Key: addToken(t, prefix, u.ID, "ops", "admin")}
+	admin.Call(t, "POST", "/token", `{"name": "grafana", "role": "viewer"}`, &tok)
+	viewer := apptest.Client{URL: a.URL, Key: tok.Token}
+	for _, path := range []string{"/site", "/metrics", fmt.Sprintf("/badge/%d/status.svg", open), fmt.Sprintf("/history/%d", open)} {
+		if status, _ := viewer.Do(t, "GET", path, ""); status != 200 {
+			t.Errorf("GET %s as a viewer: %d, want 200", path, status)
+		}
+	}
+	if status, _ := viewer.Do(t, "POST", "/site", `{"url": "https://x.example.com"}`); status != 403 {
+		t.Errorf("a change as a viewer: %d, want 403", status)
+	}
+
+	// --reads open and --metrics-public, on the same databases.
+	b := apptest.Start(t, apptest.Setup{Prefix: prefix, Configure: func(c *config.Config) {
+		c.Reads, c.MetricsPublic = "open", true
+	}})
+	for _, path := range []string{"/site", "/metrics", fmt.Sprintf("/badge/%d/status.svg", open)} {
+		if status, _ := b.Do(t, "GET", path, ""); status != 200 {
+			t.Errorf("GET %s without a token, reads open: %d, want 200", path, status)
+		}
+	}
+	if status, _ := b.Do(t, "POST", "/site", `{"url": "https://y.example.com"}`); status != 401 {
+		t.Errorf("a change without a token, reads open, users: %d, want 401", status)
+	}
+	c := apptest.Start(t, apptest.Setup{Prefix: prefix, Configure: func(c *config.Config) { c.Reads = "private" }})
+	if status, _ := c.Do(t, "GET", "/metrics", ""); status != 401 {
+		t.Errorf("/metrics, reads private: %d, want 401", status)
+	}
+	if status, _ := (apptest.Client{URL: c.URL, Key: tok.Token}).Do(t, "GET", "/metrics", ""); status != 200 {
+		t.Errorf("/metrics as a viewer, reads private: %d, want 200", status)
+	}
+}
+
+// addToken makes a token for a user on the account database of the apps
+// with the prefix, as the command line does.
+func addToken(t *testing.T, prefix string, userID int64, name, role string) string {
+	t.Helper()
+	ctx := context.Background()
+	u, err := dbutil.DatabaseURL(pgtest.ServerURL(t), prefix+app.AccountDatabase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.New(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	tok, err := account.New(pool, slog.New(slog.DiscardHandler)).AddToken(ctx, api.Principal{Role: api.Admin, Name: "test"},
+		account.TokenParams{Name: name, Role: role, Owner: &userID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.Token
+}
