@@ -34,6 +34,10 @@ type Service struct {
 	log *slog.Logger
 	now func() time.Time
 
+	// secureCookies marks the session cookie Secure: the server is
+	// reached over https.
+	secureCookies bool
+
 	tokens tokenCache
 	users  struct {
 		sync.Mutex
@@ -48,6 +52,10 @@ type Service struct {
 func New(db *pgxpool.Pool, log *slog.Logger) *Service {
 	return &Service{db: db, log: log, now: time.Now, tokens: tokenCache{entries: map[[32]byte]cachedToken{}}}
 }
+
+// SecureCookies marks the session cookie Secure, for a server reached
+// over https (its --public-url). It is meant for start-up wiring.
+func (s *Service) SecureCookies(secure bool) { s.secureCookies = secure }
 
 // Register serves the users and tokens API: every route is an admin's.
 func (s *Service) Register(srv *api.Server) {
@@ -68,6 +76,7 @@ func (s *Service) Register(srv *api.Server) {
 		Summary: "Every token, without its secret", Response: TokenList{}}))
 	srv.Handle("DELETE /token/{id}", s.handleRevokeToken, admin(api.Doc{
 		Summary: "Revoke a token: every instance refuses it within a second"}))
+	s.registerSessions(srv)
 }
 
 func (s *Service) handleAddUser(r *http.Request) (any, error) {

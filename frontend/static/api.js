@@ -18,6 +18,15 @@ export class APIError extends Error {
 export class ConnectionError extends Error {}
 
 let askForKey = null;
+let csrf = "";
+let signedIn = false;
+
+/** Notes the signed-in session's CSRF token, sent with every change; a
+ * 401 then means the session ended, and the page signs in again. */
+export function useSession(token) {
+  csrf = token;
+  signedIn = true;
+}
 
 /** Sets the function that asks the user for an API key; it resolves to the
  * key, or to null when the user declines. */
@@ -32,7 +41,8 @@ export async function call(method, path, body) {
     const headers = {};
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const key = localStorage.getItem(keyName);
-    if (key) headers["Authorization"] = "Bearer " + key;
+    if (key && !signedIn) headers["Authorization"] = "Bearer " + key;
+    if (csrf && method !== "GET") headers["X-CSRF-Token"] = csrf;
     let resp;
     try {
       resp = await fetch(path, {
@@ -42,6 +52,10 @@ export async function call(method, path, body) {
       });
     } catch {
       throw new ConnectionError("Cannot reach the Uptime server. Is it running?");
+    }
+    if (resp.status === 401 && signedIn) {
+      location.reload(); // the session ended: sign in again
+      throw new APIError(401, "unauthenticated", "The session has ended. Sign in again.");
     }
     if (resp.status === 401 && askForKey && attempt < 3) {
       const given = await askForKey(attempt > 0 || Boolean(key));

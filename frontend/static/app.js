@@ -9,6 +9,7 @@ import { daysUntil, kindOf, latency, normalizeURL, percent, relative, when } fro
 import { inMaintenance, setupAlerts } from "./alerts.js";
 import * as settings from "./settings.js";
 import { renderPushDetail, setupPush, showPingURL } from "./push.js";
+import { startSession } from "./session.js";
 
 const refreshEvery = 10000;
 const recentChecks = 30;
@@ -664,17 +665,19 @@ async function renderStatusPages() {
   }
 }
 
-setupAddForm();
-renderStatusPages();
-setupAlerts().then(refresh);
-document.addEventListener("maintenance-changed", refresh);
-setupBadgeCopy();
-setupPush(async (site) => {
-  $("renew-name").textContent = site.name || site.url;
-  return (await ask($("renew-dialog"), $("renew-cancel"))) === "renew";
-});
-setupEditDialog();
-setupKeyDialog();
-setupPaging();
-refresh();
-setInterval(tickTimes, 5000);
+if (await startSession()) {
+  setupAddForm();
+  renderStatusPages();
+  setupAlerts().then(refresh);
+  document.addEventListener("maintenance-changed", refresh);
+  setupBadgeCopy();
+  setupPush(async (site) => {
+    $("renew-name").textContent = site.name || site.url;
+    return (await ask($("renew-dialog"), $("renew-cancel"))) === "renew";
+  });
+  setupEditDialog();
+  setupKeyDialog();
+  setupPaging();
+  refresh();
+  setInterval(tickTimes, 5000);
+}

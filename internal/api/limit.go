@@ -42,7 +42,7 @@ const RetryAfter = 1
 // Wrap applies the limiter to an endpoint.
 func (l *Limiter) Wrap(e Endpoint) Endpoint {
 	return func(r *http.Request) (any, error) {
-		client := clientAddr(r)
+		client := ClientAddr(r)
 		if !l.acquire(client) {
 			return nil, &httpError{err: errs.Errorf(errs.ResourceExhausted, "too many requests of this kind at once; retry in a second"),
 				header: http.Header{"Retry-After": {strconv.Itoa(RetryAfter)}}}
@@ -82,7 +82,7 @@ func (l *Limiter) release(client string) {
 }
 
 // clientAddr is the client's IP address, without the port.
-func clientAddr(r *http.Request) string {
+func ClientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr

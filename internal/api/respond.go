@@ -40,9 +40,30 @@ type Raw struct {
 	Body   []byte
 }
 
+// withCookie is a response that sets a cookie: see WithCookie.
+type withCookie struct {
+	v      any
+	cookie *http.Cookie
+}
+
+// WithCookie is the response v (nil for an empty one) with a Set-Cookie
+// header: the session cookie of a sign-in, or its removal.
+func WithCookie(v any, cookie *http.Cookie) any { return withCookie{v: v, cookie: cookie} }
+
+// Throttled is err, answered with Retry-After: after (rounded up to a
+// second).
+func Throttled(err *errs.Error, after time.Duration) error {
+	return &httpError{err: err, header: http.Header{"Retry-After": {strconv.Itoa(int((after + time.Second - 1) / time.Second))}}}
+}
+
 // Respond writes v as the JSON response with status 200. A nil v writes an
 // empty body, as Encore does for endpoints without a response.
 func Respond(w http.ResponseWriter, v any) {
+	if c, ok := v.(withCookie); ok {
+		http.SetCookie(w, c.cookie)
+		w.Header().Set("Cache-Control", "no-store")
+		v = c.v
+	}
 	if v == nil {
 		w.WriteHeader(http.StatusOK)
 		return

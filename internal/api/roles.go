@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -74,6 +75,11 @@ type Principal struct {
 	UserID int64
 	// TokenID is the token the caller sent: 0 for none.
 	TokenID int64
+	// Session is set for a user signed in to the dashboard: their cookie
+	// is the credential, and each change must carry CSRF.
+	Session bool
+	// CSRF is the session's token, sent back as X-CSRF-Token.
+	CSRF string
 }
 
 // Anonymous is a caller that sent no credentials.
@@ -88,10 +94,16 @@ var ErrBadCredentials = errors.New("unknown, expired or revoked token")
 type Authenticator interface {
 	// Token returns who a bearer token is, or ErrBadCredentials.
 	Token(ctx context.Context, token string) (Principal, error)
+	// Session returns who a session cookie's value is, or
+	// ErrBadCredentials.
+	Session(ctx context.Context, secret string) (Principal, error)
 	// HasUsers reports whether any user exists: then changes need a
 	// credential, as with an API key.
 	HasUsers(ctx context.Context) (bool, error)
 }
+
+// SessionCookie is the name of the dashboard's session cookie.
+const SessionCookie = "uptime_session"
 
 // Reads says who may read: ReadsOpen lets anyone read, ReadsPrivate only
 // a viewer or above; ReadsAuto is open while the server listens on
@@ -149,9 +161,11 @@ func WithCaller(ctx context.Context, p Principal) context.Context {
 // endpoint that serves more than what is public on purpose (a badge of a
 // site on no public page) asks it.
 func MayRead(r *http.Request) bool {
-	if Caller(r.Context()).Role >= Viewer {
-		return true
-	}
+	return Caller(r.Context()).Role >= Viewer || AnyoneReads(r)
+}
+
+// AnyoneReads reports whether anyone may read now.
+func AnyoneReads(r *http.Request) bool {
 	readsOpen, _ := r.Context().Value(readsOpenKey{}).(func(context.Context) (bool, error))
 	if readsOpen == nil {
 		return false
@@ -245,6 +259,9 @@ func (s *Server) principal(r *http.Request) (Principal, error) {
 		if r.Header.Get("Authorization") != "" {
 			return Anonymous, ErrBadCredentials
 		}
+		if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" && s.auth != nil {
+			return s.auth.Session(r.Context(), c.Value)
+		}
 		return Anonymous, nil
 	}
 	if s.validKey(token) {
@@ -263,7 +280,7 @@ func (s *Server) principal(r *http.Request) (Principal, error) {
 // caller (see Caller).
 func (s *Server) admit(w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
 	need := s.required(r)
-	client := clientAddr(r)
+	client := ClientAddr(r)
 	if need > Public {
 		if left, blocked := s.keys.blocked(client); blocked {
 			RespondError(w, r, s.log, &httpError{
@@ -273,8 +290,10 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) (*http.Request, b
 		}
 	}
 	p, err := s.principal(r)
-	if errors.Is(err, ErrBadCredentials) && need == Public {
-		// What anyone may call does not care what was sent.
+	if errors.Is(err, ErrBadCredentials) && (need == Public || r.Header.Get("Authorization") == "") {
+		// What anyone may call does not care what was sent; nor does a
+		// session that ended count as a wrong credential: its browser
+		// is anonymous again, and signs in.
 		p, err = Anonymous, nil
 	}
 	if errors.Is(err, ErrBadCredentials) {
@@ -289,6 +308,12 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) (*http.Request, b
 	}
 	ctx := context.WithValue(WithCaller(r.Context(), p), readsOpenKey{}, s.readsOpen)
 	r = r.WithContext(ctx)
+	if p.Session && r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions &&
+		subtle.ConstantTimeCompare([]byte(r.Header.Get("X-CSRF-Token")), []byte(p.CSRF)) != 1 {
+		RespondError(w, r, s.log, errs.Errorf(errs.PermissionDenied, "a change from a signed-in session must carry its "+
+			"X-CSRF-Token (GET /me gives it); sign in again if the page is old"))
+		return r, false
+	}
 	if need == Public || p.Role >= need {
 		return r, true
 	}

@@ -414,3 +414,137 @@ func addToken(t *testing.T, prefix string, userID int64, name, role string) stri
 	}
 	return tok.Token
 }
+
+// session is a browser's session: its cookie, and its CSRF token.
+type session struct {
+	url, cookie, csrf string
+}
+
+// signIn signs in on the server at url and returns the session.
+func signIn(t *testing.T, url, email, password string) session {
+	t.Helper()
+	status, header, body := apptest.Client{URL: url}.DoWithHeaders(t, "POST", "/signin",
+		fmt.Sprintf(`{"email": %q, "password": %q}`, email, password))
+	if status != 200 {
+		t.Fatalf("sign in as %s: %d %s", email, status, body)
+	}
+	var me struct{ CSRF string }
+	json.Unmarshal([]byte(body), &me)
+	cookie := header.Get("Set-Cookie")
+	for _, want := range []string{"uptime_session=", "HttpOnly", "SameSite=Lax", "Path=/"} {
+		if !strings.Contains(cookie, want) {
+			t.Errorf("the session cookie %q lacks %s", cookie, want)
+		}
+	}
+	if strings.Contains(cookie, "Secure") {
+		t.Errorf("the session cookie %q is Secure on a server reached over http", cookie)
+	}
+	value, _, _ := strings.Cut(cookie, ";")
+	return session{url: url, cookie: value, csrf: me.CSRF}
+}
+
+// do sends a request as the session: with its cookie, and its CSRF token
+// when csrf is set.
+func (s session) do(t *testing.T, method, path, body string, csrf bool) (int, string) {
+	t.Helper()
+	header := []string{"Cookie", s.cookie}
+	if csrf {
+		header = append(header, "X-CSRF-Token", s.csrf)
+	}
+	return apptest.Client{URL: s.url}.Do(t, method, path, body, header...)
+}
+
+// TestSessions signs in as a browser would: a session honoured by every
+// instance, changes refused without its CSRF token, a viewer refused
+// changes, signing out everywhere ending every session on every instance,
+// and ten wrong passwords in a minute locking the address out.
+func TestSessions(t *testing.T) {
+	prefix := pgtest.Prefix(t)
+	a := apptest.Start(t, apptest.Setup{Prefix: prefix})
+	b := apptest.Start(t, apptest.Setup{Prefix: prefix})
+	var root, vid struct{ ID int64 }
+	a.Call(t, "POST", "/user", `{"email": "root@example.com", "role": "admin"}`, &root)
+	admin := apptest.Client{URL: a.URL, Key: addToken(t, prefix, root.ID, "ops", "admin")}
+	admin.Call(t, "POST", "/user", `{"email": "ed@example.com", "name": "Ed", "role": "editor", "password": "blue-kettle-ed-orbit"}`, nil)
+	admin.Call(t, "POST", "/user", `{"email": "vi@example.com", "role": "viewer", "password": "blue-kettle-vi-orbit"}`, &vid)
+	var me struct {
+		SignedIn  bool   `json:"signed_in"`
+		Role      string `json:"role"`
+		HasUsers  bool   `json:"has_users"`
+		ReadsOpen bool   `json:"reads_open"`
+		User      struct{ Email string }
+	}
+	a.Call(t, "GET", "/me", "", &me)
+	if me.SignedIn || me.Role != "public" || !me.HasUsers || me.ReadsOpen {
+		t.Errorf("GET /me of nobody: %+v, want not signed in, users, reads private", me)
+	}
+
+	ed := signIn(t, a.URL, "ED@example.com", "blue-kettle-ed-orbit")
+	status, body := ed.do(t, "GET", "/me", "", false)
+	json.Unmarshal([]byte(body), &me)
+	if status != 200 || !me.SignedIn || me.Role != "editor" || me.User.Email != "ed@example.com" {
+		t.Errorf("GET /me signed in: %d %s", status, body)
+	}
+	if status, _ := ed.do(t, "GET", "/site", "", false); status != 200 {
+		t.Errorf("a read as a session: %d", status)
+	}
+	status, body = ed.do(t, "POST", "/site", `{"url": "https://a.example.com"}`, false)
+	if status != 403 || !strings.Contains(body, "X-CSRF-Token") {
+		t.Errorf("a change without the CSRF token: %d %s, want 403", status, body)
+	}
+	if status, body := ed.do(t, "POST", "/site", `{"url": "https://a.example.com"}`, true); status != 200 {
+		t.Errorf("a change with the CSRF token: %d %s", status, body)
+	}
+	onB := ed
+	onB.url = b.URL
+	if status, body := onB.do(t, "POST", "/site", `{"url": "https://b.example.com"}`, true); status != 200 {
+		t.Errorf("the session on the second instance: %d %s", status, body)
+	}
+	if status, _ := ed.do(t, "GET", "/user", "", false); status != 403 {
+		t.Errorf("an editor's session on the users: %d, want 403", status)
+	}
+	vi := signIn(t, b.URL, "vi@example.com", "blue-kettle-vi-orbit")
+	if status, _ := vi.do(t, "POST", "/site", `{"url": "https://c.example.com"}`, true); status != 403 {
+		t.Errorf("a viewer's session changing a site: %d, want 403", status)
+	}
+
+	// Signing out everywhere ends both of Ed's sessions, on both instances.
+	ed2 := signIn(t, b.URL, "ed@example.com", "blue-kettle-ed-orbit")
+	if status, header, _ := (apptest.Client{URL: a.URL}).DoWithHeaders(t, "POST", "/signout?everywhere=true", "",
+		"Cookie", ed.cookie, "X-CSRF-Token", ed.csrf); status != 200 || !strings.Contains(header.Get("Set-Cookie"), "Max-Age=0") {
+		t.Fatalf("sign out everywhere: %d %q", status, header.Get("Set-Cookie"))
+	}
+	wait.Until(t, 2*time.Second, "every session of Ed to end on every instance", func() bool {
+		s1, _ := ed.do(t, "GET", "/site", "", false)
+		s2, _ := ed2.do(t, "GET", "/site", "", false)
+		return s1 == 401 && s2 == 401
+	})
+	if status, _ := vi.do(t, "GET", "/site", "", false); status != 200 {
+		t.Errorf("another user's session after Ed signed out everywhere: %d, want 200", status)
+	}
+
+	// A disabled user's session ends, and they cannot sign in.
+	admin.Call(t, "PATCH", fmt.Sprintf("/user/%d", vid.ID), `{"disabled": true}`, nil)
+	wait.Until(t, 2*time.Second, "the disabled viewer's session to end", func() bool {
+		status, _ := vi.do(t, "GET", "/site", "", false)
+		return status == 401
+	})
+	if status, msg := b.Refusal(t, "POST", "/signin", `{"email": "vi@example.com", "password": "blue-kettle-vi-orbit"}`); status != 403 ||
+		!strings.Contains(msg, "disabled") {
+		t.Errorf("a disabled user signing in: %d %q, want 403", status, msg)
+	}
+
+	// Wrong passwords: one answer for a wrong address and a wrong password.
+	_, wrongUser := a.Refusal(t, "POST", "/signin", `{"email": "nobody@example.com", "password": "blue-kettle-ed-orbit"}`)
+	_, wrongPassword := a.Refusal(t, "POST", "/signin", `{"email": "ed@example.com", "password": "blue-kettle-ed-orbiT"}`)
+	if wrongUser != wrongPassword {
+		t.Errorf("a wrong address says %q, a wrong password %q: they must not be told apart", wrongUser, wrongPassword)
+	}
+	for range 8 {
+		a.Do(t, "POST", "/signin", `{"email": "ed@example.com", "password": "guess-guess-guess"}`)
+	}
+	status, header, body := a.DoWithHeaders(t, "POST", "/signin", `{"email": "ed@example.com", "password": "blue-kettle-ed-orbit"}`)
+	if status != 429 || header.Get("Retry-After") == "" {
+		t.Errorf("the right password after ten wrong ones in a minute: %d %s, want 429 with Retry-After", status, body)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -182,8 +183,8 @@ type databases struct {
 
 // openDatabases prepares each service's database on the server (creating
 // it and applying its migrations) and opens it.
-func openDatabases(ctx context.Context, dbs *DatabaseServer) (d *databases, err error) {
-	d = &databases{}
+func openDatabases(ctx context.Context, dbs *DatabaseServer) (_ *databases, err error) {
+	d := &databases{}
 	defer func() {
 		if err != nil {
 			d.close()
@@ -293,6 +294,7 @@ func (a *App) services(ctx context.Context, d *databases, q *queue.Queue, target
 	}
 	svc.pages = statuspage.New(d.statusPage, sites, svc.mon)
 	svc.accounts = account.New(d.account, a.log)
+	svc.accounts.SecureCookies(strings.HasPrefix(a.cfg.PublicURL, "https://"))
 	return svc, nil
 }
 
