@@ -37,6 +37,10 @@ type Service struct {
 	// secureCookies marks the session cookie Secure: the server is
 	// reached over https.
 	secureCookies bool
+	// auditRetention is how long audit rows are kept; auditPrunedAt,
+	// when old ones were last deleted (under users' lock).
+	auditRetention time.Duration
+	auditPrunedAt  time.Time
 
 	tokens tokenCache
 	users  struct {
@@ -77,6 +81,14 @@ func (s *Service) Register(srv *api.Server) {
 	srv.Handle("DELETE /token/{id}", s.handleRevokeToken, admin(api.Doc{
 		Summary: "Revoke a token: every instance refuses it within a second"}))
 	s.registerSessions(srv)
+	srv.Handle("GET /audit", s.handleAudit, admin(api.Doc{
+		Summary:  "The audit log, newest first: every change, sign-in and refused credential, with who, from where, and the object before and after",
+		Response: AuditPage{}, Query: []api.Param{
+			{Name: "actor", Type: "string", Description: "only this actor's: an email, a token's name, api-key"},
+			{Name: "object", Type: "string", Description: "only about this object, as site/5"},
+			{Name: "before", Type: "integer", Description: "rows before this id: the previous page's next"},
+			{Name: "limit", Type: "integer", Description: "how many, 1 to 1000 (100)"},
+		}}))
 }
 
 func (s *Service) handleAddUser(r *http.Request) (any, error) {

@@ -78,6 +78,18 @@ func (s *Service) handleSignIn(r *http.Request) (any, error) {
 	}
 	client := api.ClientAddr(r)
 	u, secret, csrf, err := s.SignIn(r.Context(), p, client, r.UserAgent())
+	entry := api.AuditEntry{Kind: "sign-in", Caller: api.Principal{Name: strings.TrimSpace(p.Email)}, Client: client,
+		Method: r.Method, Route: "POST /signin"}
+	status := http.StatusOK
+	if err != nil {
+		entry.Kind, entry.Message, status = "sign-in refused", err.Error(), api.Status(err)
+	} else {
+		entry.Caller = api.Principal{Name: u.Email, UserID: u.ID, Session: true}
+		entry.Object = fmt.Sprintf("user/%d", u.ID)
+	}
+	if aerr := s.Record(r.Context(), entry, status); aerr != nil {
+		return nil, aerr
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -94,6 +106,16 @@ func (s *Service) handleSignOut(r *http.Request) (any, error) {
 	if c, err := r.Cookie(CookieName); err == nil {
 		if err := s.SignOut(r.Context(), c.Value, everywhere); err != nil {
 			return nil, err
+		}
+		if caller := api.Caller(r.Context()); caller.Session {
+			msg := "this session"
+			if everywhere {
+				msg = "every session of the user"
+			}
+			if err := s.Record(r.Context(), api.AuditEntry{Kind: "sign-out", Caller: caller, Client: api.ClientAddr(r),
+				Method: r.Method, Route: "POST /signout", Object: fmt.Sprintf("user/%d", caller.UserID), Message: msg}, http.StatusOK); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return api.WithCookie(nil, &http.Cookie{Name: CookieName, Value: "", Path: "/", HttpOnly: true, Secure: s.secureCookies,

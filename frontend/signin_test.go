@@ -2,6 +2,7 @@ package frontend_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ func TestSignInToTheDashboard(t *testing.T) {
 	admin.AddSite(t, srv.URL)
 	admin.Call(t, "POST", "/user", `{"email": "ed@example.com", "name": "Ed", "role": "editor", "password": "blue-kettle-ed-orbit"}`, nil)
 	admin.Call(t, "POST", "/user", `{"email": "vi@example.com", "role": "viewer", "password": "blue-kettle-vi-orbit"}`, nil)
+	admin.Call(t, "POST", "/user", `{"email": "ad@example.com", "role": "admin", "password": "blue-kettle-ad-orbit"}`, nil)
 
 	p := &page{t: t, ctx: browser(t), app: a}
 	signIn := func(email, password string) {
@@ -71,9 +73,21 @@ func TestSignInToTheDashboard(t *testing.T) {
 	if who := eval[string](p, `document.getElementById("who-name").textContent`); who != "vi@example.com · viewer" {
 		t.Errorf("the page says %q of who is signed in, want the viewer", who)
 	}
-	for _, sel := range []string{"#add-toggle", "#sites tr .check", "#sites tr .delete", "#channel-form"} {
+	for _, sel := range []string{"#add-toggle", "#sites tr .check", "#sites tr .delete", "#channel-form", "#audit-section"} {
 		if eval[bool](p, `document.querySelector("`+sel+`")?.offsetParent !== null`) {
 			t.Errorf("a viewer is shown %s", sel)
+		}
+	}
+
+	// An admin sees the audit log, with Ed's check among its rows.
+	p.do(chromedp.Click(chromedp.ID("sign-out")))
+	p.afterReload(`!document.getElementById("sign-in").hidden`)
+	signIn("ad@example.com", "blue-kettle-ad-orbit")
+	p.afterReload(`!document.getElementById("audit-section").hidden`)
+	text := eval[string](p, `document.getElementById("audit").innerText`)
+	for _, want := range []string{"ed@example.com (user) from 127.0.0.1", "POST /check/{siteID}", "sign-in refused", "api-key"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the audit log in the dashboard lacks %q:\n%s", want, text)
 		}
 	}
 }

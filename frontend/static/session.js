@@ -4,7 +4,8 @@
 // every change. A viewer sees no button they may not use.
 
 import { call, useSession } from "./api.js";
-import { $, showError } from "./dom.js";
+import { $, h, showError } from "./dom.js";
+import { relative, when } from "./format.js";
 
 /** Finds who the page is for. It resolves to true when the dashboard may
  * show the sites, false when it shows the sign-in form instead. */
@@ -36,7 +37,25 @@ export async function startSession() {
     showSignIn();
     return false;
   }
+  if (me.role === "admin") showAudit();
   return true;
+}
+
+// showAudit lists the latest rows of the audit log, for an admin.
+async function showAudit() {
+  try {
+    const { entries } = await call("GET", "/audit?limit=50");
+    $("audit").replaceChildren(...entries.map((e) => h("tr", {},
+      h("td", { title: when(new Date(e.at)), text: relative(new Date(e.at)) }),
+      h("td", { text: `${e.actor} (${e.actor_kind}) from ${e.client}` }),
+      h("td", { text: e.kind === "change" ? `${e.method} ${e.route.replace(/^[A-Z]+ /, "")}` : e.kind }),
+      h("td", { text: e.object }),
+      h("td", { text: e.status == null ? "unknown" : String(e.status), title: e.message }),
+    )));
+    $("audit-section").hidden = false;
+  } catch {
+    // Not an admin after all, or the server is away: the log stays hidden.
+  }
 }
 
 function showSignIn() {

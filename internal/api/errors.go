@@ -132,3 +132,16 @@ func Unreachable(err error) bool {
 	}
 	return pgconn.SafeToRetry(err)
 }
+
+// Status is the HTTP status an error is answered with.
+func Status(err error) int {
+	var h *httpError
+	if errors.As(err, &h) {
+		if h.status != 0 {
+			return h.status
+		}
+		return status(h.err.Code)
+	}
+	e, _ := toError(err)
+	return status(e.Code)
+}

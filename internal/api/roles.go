@@ -298,6 +298,13 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) (*http.Request, b
 	}
 	if errors.Is(err, ErrBadCredentials) {
 		s.keys.failed(r, client)
+		if s.auditor != nil {
+			if err := s.auditor.Record(r.Context(), AuditEntry{Kind: "credential refused", Caller: Anonymous, Client: client,
+				Method: r.Method, Route: s.route(r), Object: objectOf(r), Message: "unknown, expired or revoked key or token"},
+				http.StatusUnauthorized); err != nil {
+				s.log.Warn("could not write a refused credential to the audit log", "err", err)
+			}
+		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="uptime", error="invalid_token"`)
 		RespondError(w, r, s.log, errs.Errorf(errs.Unauthenticated, "the API key or token sent is not known, or has expired or been revoked"))
 		return r, false
@@ -308,7 +315,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) (*http.Request, b
 	}
 	ctx := context.WithValue(WithCaller(r.Context(), p), readsOpenKey{}, s.readsOpen)
 	r = r.WithContext(ctx)
-	if p.Session && r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions &&
+	if p.Session && need > Public && r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions &&
 		subtle.ConstantTimeCompare([]byte(r.Header.Get("X-CSRF-Token")), []byte(p.CSRF)) != 1 {
 		RespondError(w, r, s.log, errs.Errorf(errs.PermissionDenied, "a change from a signed-in session must carry its "+
 			"X-CSRF-Token (GET /me gives it); sign in again if the page is old"))

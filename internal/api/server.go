@@ -44,6 +44,7 @@ type Server struct {
 	readsMode     Reads
 	loopback      bool // the server listens on loopback only, for ReadsAuto
 	metricsPublic bool
+	auditor       Auditor // the audit log; nil: none
 	// DatabaseDown is raised by every request that finds the database
 	// unreachable, instead of an ERROR line each: an outage is logged once
 	// when it starts, once a minute, and once when it ends.
@@ -224,17 +225,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	r.Body = http.MaxBytesReader(rec, r.Body, limit)
+	if s.auditor != nil && audited(r, s.required(r)) {
+		s.serveAudited(rec, r, s.route(r), s.dispatch)
+		return
+	}
+	s.dispatch(rec, r)
+}
+
+// dispatch serves a request by its route.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	for _, p := range s.prefixes {
 		if strings.HasPrefix(r.URL.Path, p.prefix) {
 			for _, m := range p.methods {
 				if r.Method == m {
-					p.handler.ServeHTTP(rec, r)
+					p.handler.ServeHTTP(w, r)
 					return
 				}
 			}
 		}
 	}
-	s.mux.ServeHTTP(rec, r)
+	s.mux.ServeHTTP(w, r)
 }
 
 // route names a request's route for metrics: its pattern, so that the

@@ -548,3 +548,113 @@ func TestSessions(t *testing.T) {
 		t.Errorf("the right password after ten wrong ones in a minute: %d %s, want 429 with Retry-After", status, body)
 	}
 }
+
+// TestAuditLog runs a scripted session (users, tokens, a site changed and
+// deleted, a channel with a secret, a sign-in, a refused token) and finds
+// each change in the audit log with its actor, route, object and the
+// object before and after; no secret sent appears anywhere in it.
+func TestAuditLog(t *testing.T) {
+	prefix := pgtest.Prefix(t)
+	a := apptest.Start(t, apptest.Setup{Prefix: prefix, Configure: func(c *config.Config) { c.APIKey = accessKey }})
+	key := apptest.Client{URL: a.URL, Key: accessKey}
+	p := addPeople(t, key)
+
+	secrets := []string{accessKey, p.admin.Key, p.editor.Key, p.viewer.Key, "blue-kettle-admin-orbit", "hunter2-site-password",
+		"T0ken-in-query", "channel-hmac-secret-42"}
+	var site struct{ ID int64 }
+	p.editor.Call(t, "POST", "/site", `{"url": "https://ops:hunter2-site-password@shop.example.com/?api_key=T0ken-in-query", "name": "Shop"}`, &site)
+	p.editor.Call(t, "PATCH", fmt.Sprintf("/site/%d", site.ID), `{"name": "The shop"}`, nil)
+	p.editor.Call(t, "POST", "/channel", `{"name": "hook", "url": "https://hooks.example.com/x", "secret": "channel-hmac-secret-42"}`, nil)
+	var tok struct {
+		ID    int64
+		Token string
+	}
+	p.admin.Call(t, "POST", "/token", `{"name": "ci", "role": "editor"}`, &tok)
+	secrets = append(secrets, tok.Token)
+	p.admin.Call(t, "PATCH", fmt.Sprintf("/user/%d", p.ids["viewer"]), `{"role": "editor"}`, nil)
+	p.editor.Call(t, "DELETE", fmt.Sprintf("/site/%d", site.ID), "", nil)
+	if status, _ := p.viewer.Do(t, "GET", "/site/export", ""); status != 403 {
+		t.Fatalf("a viewer's export: %d", status)
+	}
+	(apptest.Client{URL: a.URL, Key: "upt_wrong"}).Do(t, "GET", "/site", "")
+	signIn(t, a.URL, "admin@example.com", "blue-kettle-admin-orbit")
+	a.Do(t, "POST", "/signin", `{"email": "admin@example.com", "password": "blue-kettle-admin-orbiT"}`)
+
+	if status, _ := p.editor.Do(t, "GET", "/audit", ""); status != 403 {
+		t.Errorf("an editor reading the audit log: %d, want 403", status)
+	}
+	status, body := p.admin.Do(t, "GET", "/audit?limit=1000", "")
+	if status != 200 {
+		t.Fatalf("GET /audit = %d %s", status, body)
+	}
+	for _, secret := range secrets {
+		if strings.Contains(body, secret) {
+			t.Errorf("the audit log holds the secret %q", secret)
+		}
+	}
+	var log struct {
+		Entries []struct {
+			Kind, Actor, Route, Object, Method, Client string
+			ActorKind                                  string `json:"actor_kind"`
+			Status                                     *int
+			Before, After                              json.RawMessage
+		}
+	}
+	json.Unmarshal([]byte(body), &log)
+	find := func(kind, actor, route, object string) (before, after string, ok bool) {
+		for _, e := range log.Entries {
+			if e.Kind == kind && e.Actor == actor && e.Route == route && (object == "" || e.Object == object) {
+				if e.Status == nil || e.Client != "127.0.0.1" {
+					t.Errorf("%s %s by %s: status %v, client %q", kind, route, actor, e.Status, e.Client)
+				}
+				return string(e.Before), string(e.After), true
+			}
+		}
+		t.Errorf("no %s of %s by %s on %q in the audit log", kind, route, actor, object)
+		return "", "", false
+	}
+	siteObj := fmt.Sprintf("site/%d", site.ID)
+	if _, after, ok := find("change", "editor's", "POST /site", siteObj); ok && !strings.Contains(after, `"Shop"`) {
+		t.Errorf("the site's creation: after %s", after)
+	}
+	if before, after, ok := find("change", "editor's", "PATCH /site/{siteID}", siteObj); ok &&
+		(!strings.Contains(before, `"Shop"`) || !strings.Contains(after, `"The shop"`)) {
+		t.Errorf("the site's change: before %s, after %s", before, after)
+	}
+	if before, after, ok := find("change", "editor's", "DELETE /site/{siteID}", siteObj); ok && (!strings.Contains(before, "The shop") || after != "null") {
+		t.Errorf("the site's deletion: before %s, after %s", before, after)
+	}
+	if before, after, ok := find("change", "admin's", "PATCH /user/{id}", fmt.Sprintf("user/%d", p.ids["viewer"])); ok &&
+		(!strings.Contains(before, `"role":"viewer"`) || !strings.Contains(after, `"role":"editor"`)) {
+		t.Errorf("the role change: before %s, after %s", before, after)
+	}
+	find("change", "admin's", "POST /token", fmt.Sprintf("token/%d", tok.ID))
+	find("change", "editor's", "POST /channel", "")
+	find("change", "api-key", "POST /user", "")
+	find("credential refused", "anonymous", "GET /site", "")
+	find("sign-in", "admin@example.com", "POST /signin", fmt.Sprintf("user/%d", p.ids["admin"]))
+	find("sign-in refused", "admin@example.com", "POST /signin", "")
+	for _, e := range log.Entries {
+		if e.Route == "GET /site/export" || e.Kind == "change" && e.ActorKind != "token" && e.ActorKind != "api-key" {
+			t.Errorf("unexpected row: %+v", e)
+		}
+	}
+
+	// Paging and filters.
+	var page struct {
+		Entries []struct{ ID int64 }
+		Next    *int64
+	}
+	p.admin.Call(t, "GET", "/audit?limit=2", "", &page)
+	if len(page.Entries) != 2 || page.Next == nil {
+		t.Fatalf("a page of 2: %+v", page)
+	}
+	p.admin.Call(t, "GET", fmt.Sprintf("/audit?before=%d&limit=1000", *page.Next), "", &page)
+	if len(page.Entries) != len(log.Entries)+1-2 && len(page.Entries) != len(log.Entries)-2 {
+		t.Errorf("the rest: %d rows of %d", len(page.Entries), len(log.Entries))
+	}
+	p.admin.Call(t, "GET", "/audit?object="+siteObj, "", &page)
+	if len(page.Entries) != 3 {
+		t.Errorf("rows about %s: %d, want its creation, change and deletion", siteObj, len(page.Entries))
+	}
+}

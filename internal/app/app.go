@@ -295,6 +295,7 @@ func (a *App) services(ctx context.Context, d *databases, q *queue.Queue, target
 	svc.pages = statuspage.New(d.statusPage, sites, svc.mon)
 	svc.accounts = account.New(d.account, a.log)
 	svc.accounts.SecureCookies(strings.HasPrefix(a.cfg.PublicURL, "https://"))
+	svc.accounts.AuditRetention(a.cfg.AuditRetention)
 	return svc, nil
 }
 
@@ -305,6 +306,7 @@ func (a *App) apiServer(svc *services) *api.Server {
 	reads, _ := api.ParseReads(a.cfg.Reads) // validated with the config
 	srv.Authenticate(svc.accounts, reads, !a.cfg.ListensBeyondLoopback())
 	srv.MetricsPublic(a.cfg.MetricsPublic)
+	srv.Audit(svc.accounts)
 	srv.LogRequests(a.cfg.LogRequests)
 	srv.AllowOrigins(config.List(a.cfg.CORSOrigins)...)
 	srv.AllowHosts(config.List(a.cfg.AllowedHosts)...)

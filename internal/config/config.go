@@ -71,6 +71,9 @@ type Config struct {
 	// RollupRetention is how long the hourly and daily rollups are kept.
 	// Defaults to 400 days.
 	RollupRetention time.Duration
+	// AuditRetention is how long the audit log's rows are kept. Defaults
+	// to 400 days.
+	AuditRetention time.Duration
 	// MetricsPerSite tells whether GET /metrics has a series per site (up,
 	// latency, certificate expiry). Defaults to true; very large
 	// installations may leave them out.
@@ -141,6 +144,7 @@ func Default() Config {
 		FlapWindow:       30 * time.Minute,
 		Retention:        30 * 24 * time.Hour,
 		RollupRetention:  400 * 24 * time.Hour,
+		AuditRetention:   400 * 24 * time.Hour,
 		MetricsPerSite:   true,
 		LogFormat:        "text",
 	}
@@ -211,6 +215,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() error)
 	dur(&c.FlapWindow, "flap-window", "UPTIME_FLAP_WINDOW", "the window flapping is counted in, and how long a flapping site must be stable")
 	dur(&c.Retention, "retention", "UPTIME_RETENTION", "how long raw checks are kept, like 30d")
 	dur(&c.RollupRetention, "rollup-retention", "UPTIME_ROLLUP_RETENTION", "how long the hourly and daily rollups are kept, like 400d")
+	dur(&c.AuditRetention, "audit-retention", "UPTIME_AUDIT_RETENTION", "how long the audit log's rows are kept, like 400d")
 	boolean(&c.MetricsPerSite, "metrics-per-site", "UPTIME_METRICS_PER_SITE", "serve a series per site at /metrics; false for very many sites")
 	boolean(&c.LogRequests, "log-requests", "UPTIME_LOG_REQUESTS", "log every request at INFO, not only those that fail or are slow")
 	str(&c.LogFormat, "log-format", "UPTIME_LOG_FORMAT", "log format: text or json")
@@ -313,6 +318,9 @@ func (c Config) Validate() error {
 	}
 	if c.FlapWindow < time.Minute || c.FlapWindow > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("--flap-window %s must be from 1m to 24h", c.FlapWindow))
+	}
+	if c.AuditRetention < 24*time.Hour {
+		errs = append(errs, fmt.Errorf("--audit-retention %s is too short: use 1d or more", c.AuditRetention))
 	}
 	if c.Retention < 24*time.Hour {
 		errs = append(errs, fmt.Errorf("--retention %s is too short: checks are kept by the day; use 1d or more", c.Retention))
