@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: run test chaos build image vet screenshot bench bench-push bench-steady bench-history bench-metrics bench-page bench-reads
+.PHONY: run test chaos build image vet screenshot bench bench-push bench-steady bench-history bench-metrics bench-page bench-reads bench-auth
 
 # run builds bin/uptime and runs it in make's place, so that Ctrl-C stops
 # it cleanly (go run would report an interrupted program as failed). ARGS
@@ -125,6 +125,15 @@ bench-page:
 	BENCH_PAGE_OUT=$(CURDIR)/bench-page-results.md \
 	$(GO) test -tags pagebench -count=1 -timeout 30m -run TestPageBenchmark -v ./statuspage
 	@cat bench-page-results.md
+
+# bench-auth times one read sent with the API key, with a token and with a
+# session cookie, interleaved on one server: what checking who calls adds.
+# It writes bench-auth-results.md.
+bench-auth:
+	@./scripts/ensure-deps postgres
+	BENCH_AUTH_OUT=$(CURDIR)/bench-auth-results.md \
+	$(GO) test -tags authbench -count=1 -timeout 30m -run TestAuthBenchmark -v ./internal/app
+	@cat bench-auth-results.md
 
 # bench-reads runs the real binary with BENCH_READS_SITES sites and 20
 # clients asking for every site at once (GET /site, unpaged) while the
