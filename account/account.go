@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"uptime/internal/api"
+	"uptime/internal/seal"
 )
 
 // Migrations are the account database's schema.
@@ -37,6 +38,8 @@ type Service struct {
 	// secureCookies marks the session cookie Secure: the server is
 	// reached over https.
 	secureCookies bool
+	// box seals the TOTP secrets.
+	box *seal.Box
 	// auditRetention is how long audit rows are kept; auditPrunedAt,
 	// when old ones were last deleted (under users' lock).
 	auditRetention time.Duration
@@ -56,6 +59,10 @@ type Service struct {
 func New(db *pgxpool.Pool, log *slog.Logger) *Service {
 	return &Service{db: db, log: log, now: time.Now, tokens: tokenCache{entries: map[[32]byte]cachedToken{}}}
 }
+
+// SealWith seals the users' TOTP secrets with the box. It is meant for
+// start-up wiring.
+func (s *Service) SealWith(box *seal.Box) { s.box = box }
 
 // SecureCookies marks the session cookie Secure, for a server reached
 // over https (its --public-url). It is meant for start-up wiring.
@@ -81,6 +88,7 @@ func (s *Service) Register(srv *api.Server) {
 	srv.Handle("DELETE /token/{id}", s.handleRevokeToken, admin(api.Doc{
 		Summary: "Revoke a token: every instance refuses it within a second"}))
 	s.registerSessions(srv)
+	s.registerTOTP(srv)
 	srv.Handle("GET /audit", s.handleAudit, admin(api.Doc{
 		Summary:  "The audit log, newest first: every change, sign-in and refused credential, with who, from where, and the object before and after",
 		Response: AuditPage{}, Query: []api.Param{

@@ -39,6 +39,9 @@ type SignInParams struct {
 	Email string `json:"email"`
 	// Password is their password.
 	Password string `json:"password"`
+	// Code is, for a user with two-factor sign-in, the code their app
+	// shows now, or one of their recovery codes.
+	Code string `json:"code"`
 }
 
 // Me is who the caller is, for the dashboard.
@@ -72,7 +75,7 @@ func (s *Service) registerSessions(srv *api.Server) {
 }
 
 func (s *Service) handleSignIn(r *http.Request) (any, error) {
-	p, _, err := api.DecodeFields[SignInParams](r, "a sign-in", []string{"email", "password"})
+	p, _, err := api.DecodeFields[SignInParams](r, "a sign-in", []string{"email", "password", "code"})
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +166,7 @@ func (s *Service) SignIn(ctx context.Context, p SignInParams, client, userAgent 
 	)
 	row := s.db.QueryRow(ctx, "SELECT "+userColumns+", password_hash FROM users WHERE lower(email) = lower($1)", strings.TrimSpace(p.Email))
 	u = &User{}
-	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.CreatedAt, &u.LastSeenAt, &u.Disabled, &u.HasPassword, &hash)
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.CreatedAt, &u.LastSeenAt, &u.Disabled, &u.HasPassword, &u.TOTP, &hash)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return nil, "", "", fmt.Errorf("sign in: %w", err)
 	}
@@ -177,6 +180,19 @@ func (s *Service) SignIn(ctx context.Context, p SignInParams, client, userAgent 
 		// whether the address is a user's.
 		passwordMatches(dummyHash, p.Password)
 	}
+	codeWrong := false
+	if ok && !u.Disabled && u.TOTP {
+		if strings.TrimSpace(p.Code) == "" {
+			// The password was right: not a failure, the second step.
+			e := errs.Errorf(errs.Unauthenticated, "a code from the authenticator app (or a recovery code) is needed")
+			e.Details = map[string]bool{"totp_required": true}
+			return nil, "", "", e
+		}
+		if ok, err = s.secondFactor(ctx, u.ID, p.Code); err != nil {
+			return nil, "", "", err
+		}
+		codeWrong = !ok
+	}
 	if !ok || u.Disabled {
 		if _, err := s.db.Exec(ctx, `INSERT INTO signin_failure (email, client) VALUES ($1, $2)`, strings.TrimSpace(p.Email), client); err != nil {
 			return nil, "", "", fmt.Errorf("note a failed sign-in: %w", err)
@@ -184,6 +200,11 @@ func (s *Service) SignIn(ctx context.Context, p SignInParams, client, userAgent 
 		s.log.Info("refused a sign-in", "email", text.Clip(p.Email), "client", client)
 		if ok && u.Disabled {
 			return nil, "", "", errs.Errorf(errs.PermissionDenied, "this user is disabled: an admin can enable them")
+		}
+		if codeWrong {
+			e := errs.Errorf(errs.Unauthenticated, "the code is wrong, or a recovery code already used")
+			e.Details = map[string]bool{"totp_required": true}
+			return nil, "", "", e
 		}
 		return nil, "", "", errs.Errorf(errs.Unauthenticated, "the email or the password is wrong")
 	}

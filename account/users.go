@@ -35,6 +35,9 @@ type User struct {
 	Disabled bool `json:"disabled"`
 	// HasPassword is whether they may sign in with a password.
 	HasPassword bool `json:"has_password"`
+	// TOTP is whether signing in with a password also needs a code from
+	// their authenticator app.
+	TOTP bool `json:"totp"`
 }
 
 // UserParams are the fields of a user to add (email and role required) or
@@ -51,6 +54,9 @@ type UserParams struct {
 	Password *string `json:"password"`
 	// Disabled stops them signing in and their tokens working.
 	Disabled *bool `json:"disabled"`
+	// TOTP false stops asking them for a code (they lost their app and
+	// their recovery codes); they set it up again themselves.
+	TOTP *bool `json:"totp"`
 }
 
 // UserList is the answer of GET /user.
@@ -59,18 +65,18 @@ type UserList struct {
 	Users []User `json:"users"`
 }
 
-var userFields = []string{"email", "name", "role", "password", "disabled"}
+var userFields = []string{"email", "name", "role", "password", "disabled", "totp"}
 
 func decodeUser(r *http.Request) (UserParams, error) {
 	p, _, err := api.DecodeFields[UserParams](r, "a user", userFields)
 	return p, err
 }
 
-const userColumns = "id, email, name, role, created_at, last_seen_at, disabled, password_hash IS NOT NULL"
+const userColumns = "id, email, name, role, created_at, last_seen_at, disabled, password_hash IS NOT NULL, totp_secret IS NOT NULL"
 
 func scanUser(row pgx.Row) (*User, error) {
 	var u User
-	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.CreatedAt, &u.LastSeenAt, &u.Disabled, &u.HasPassword)
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.CreatedAt, &u.LastSeenAt, &u.Disabled, &u.HasPassword, &u.TOTP)
 	return &u, err
 }
 
@@ -95,6 +101,12 @@ func (p UserParams) check(adding bool) error {
 		if err := api.CheckText("name", *p.Name, 0, 200, false); err != nil {
 			return err
 		}
+	}
+	if p.TOTP != nil && *p.TOTP {
+		return errs.Errorf(errs.InvalidArgument, "totp can only be turned off here; a user sets it up signed in (POST /me/totp)")
+	}
+	if adding && p.TOTP != nil {
+		return errs.Errorf(errs.InvalidArgument, "totp is set up by the user, signed in, not when they are added")
 	}
 	if p.Role != nil {
 		if _, err := api.ParseRole(*p.Role); err != nil {
@@ -216,9 +228,15 @@ func (s *Service) UpdateUser(ctx context.Context, id int64, p UserParams) (*User
 			return nil, err
 		}
 	}
+	if p.TOTP != nil {
+		if _, err := tx.Exec(ctx, "DELETE FROM recovery_code WHERE user_id = $1", id); err != nil {
+			return nil, fmt.Errorf("update user %d: %w", id, err)
+		}
+	}
 	u, err := scanUser(tx.QueryRow(ctx, `UPDATE users SET email = coalesce($2, email), name = coalesce($3, name),
-		role = coalesce($4, role), password_hash = coalesce($5, password_hash), disabled = coalesce($6, disabled)
-		WHERE id = $1 RETURNING `+userColumns, id, trimmed(p.Email), p.Name, p.Role, hash, p.Disabled))
+		role = coalesce($4, role), password_hash = coalesce($5, password_hash), disabled = coalesce($6, disabled),
+		totp_secret = CASE WHEN $7 THEN NULL ELSE totp_secret END, totp_pending = CASE WHEN $7 THEN NULL ELSE totp_pending END
+		WHERE id = $1 RETURNING `+userColumns, id, trimmed(p.Email), p.Name, p.Role, hash, p.Disabled, p.TOTP != nil))
 	if isUnique(err) {
 		return nil, errs.Errorf(errs.AlreadyExists, "a user already has the email %s", text.Quote(*p.Email))
 	}

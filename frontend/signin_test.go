@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/pquerna/otp/totp"
 
 	"uptime/internal/apptest"
 	"uptime/internal/config"
@@ -65,6 +66,31 @@ func TestSignInToTheDashboard(t *testing.T) {
 	if !eval[bool](p, `document.getElementById("add-toggle").offsetParent !== null`) {
 		t.Error("an editor is not shown Add website")
 	}
+
+	// Ed sets up two-factor sign-in: the key shown, the app's code typed,
+	// the recovery codes shown once; signing in then asks for a code.
+	p.do(chromedp.Click(chromedp.ID("totp-open")))
+	p.waitFor(`document.getElementById("totp-dialog").open && document.getElementById("totp-secret").textContent !== ""`)
+	secret := eval[string](p, `document.getElementById("totp-secret").textContent`)
+	code, err := totp.GenerateCode(secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.do(chromedp.SetValue(chromedp.ID("totp-code"), code), chromedp.Click(chromedp.ID("totp-confirm")))
+	p.waitFor(`!document.getElementById("totp-done").hidden`)
+	if codes := strings.Fields(eval[string](p, `document.getElementById("totp-recovery").textContent`)); len(codes) != 10 {
+		t.Errorf("the recovery codes shown: %q, want 10", codes)
+	}
+	p.do(chromedp.Click(chromedp.ID("totp-close")))
+	p.afterReload(`document.getElementById("totp-open").hidden && !document.getElementById("sign-out").hidden`)
+	p.do(chromedp.Click(chromedp.ID("sign-out")))
+	p.afterReload(`!document.getElementById("sign-in").hidden`)
+	signIn("ed@example.com", "blue-kettle-ed-orbit")
+	p.waitFor(`!document.getElementById("sign-in-code-field").hidden`)
+	code, _ = totp.GenerateCode(secret, time.Now())
+	p.do(chromedp.SetValue(chromedp.ID("sign-in-code"), code), chromedp.Click(chromedp.ID("sign-in-submit")))
+	p.afterReload(`document.getElementById("who-name")?.textContent === "Ed · editor"`)
+
 	p.do(chromedp.Click(chromedp.ID("sign-out")))
 	p.afterReload(`!document.getElementById("sign-in").hidden`)
 	signIn("vi@example.com", "blue-kettle-vi-orbit")

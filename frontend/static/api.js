@@ -7,10 +7,11 @@ const keyName = "uptime.apiKey";
 
 /** An error the server answered with, in Encore's shape. */
 export class APIError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, details = null) {
     super(message);
     this.status = status;
     this.code = code;
+    this.details = details;
   }
 }
 
@@ -71,7 +72,7 @@ export async function call(method, path, body) {
       } catch {
         e = { code: "unknown", message: text || resp.statusText };
       }
-      throw new APIError(resp.status, e.code, e.message || resp.statusText);
+      throw new APIError(resp.status, e.code, e.message || resp.statusText, e.details);
     }
     return text ? JSON.parse(text) : null;
   }

@@ -22,7 +22,9 @@ export async function startSession() {
     document.body.dataset.role = me.role;
     $("who-name").textContent = `${me.user.name || me.user.email} · ${me.role}`;
     $("sign-out").hidden = false;
+    $("totp-open").hidden = me.user.totp;
     who.hidden = false;
+    setupTOTP();
   } else if (me.has_users && me.role === "public") {
     document.body.dataset.role = "public";
     $("sign-in-open").hidden = false;
@@ -71,11 +73,59 @@ function setupSignIn() {
     const button = $("sign-in-submit");
     button.disabled = true;
     try {
-      await call("POST", "/signin", { email: $("sign-in-email").value.trim(), password: $("sign-in-password").value });
+      await call("POST", "/signin", {
+        email: $("sign-in-email").value.trim(),
+        password: $("sign-in-password").value,
+        code: $("sign-in-code").value.trim(),
+      });
       location.reload();
     } catch (err) {
+      if (err.details?.totp_required) {
+        $("sign-in-code-field").hidden = false;
+        $("sign-in-code").focus();
+      }
       showError($("sign-in-error"), err);
       button.disabled = false;
+    }
+  });
+}
+
+// setupTOTP offers two-factor sign-in to the signed-in user: a key to scan
+// or type, confirmed with the code it gives, then the recovery codes,
+// shown once.
+function setupTOTP() {
+  const dialog = $("totp-dialog");
+  $("totp-close").addEventListener("click", () => {
+    dialog.close();
+    if (!$("totp-done").hidden) location.reload();
+  });
+  $("totp-open").addEventListener("click", async () => {
+    try {
+      const setup = await call("POST", "/me/totp");
+      $("totp-qr").src = setup.qr;
+      $("totp-secret").textContent = setup.secret;
+      $("totp-code").value = "";
+      $("totp-setup").hidden = false;
+      $("totp-done").hidden = true;
+      $("totp-confirm").hidden = false;
+      showError($("totp-error"), null);
+      dialog.showModal();
+      $("totp-code").focus();
+    } catch (err) {
+      alert(err.message);
+    }
+  });
+  $("totp-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      const { recovery_codes: codes } = await call("POST", "/me/totp/confirm", { code: $("totp-code").value.trim() });
+      $("totp-recovery").textContent = codes.join("\n");
+      $("totp-setup").hidden = true;
+      $("totp-done").hidden = false;
+      $("totp-confirm").hidden = true;
+      showError($("totp-error"), null);
+    } catch (err) {
+      showError($("totp-error"), err);
     }
   });
 }

@@ -134,7 +134,7 @@ func objectOf(r *http.Request) string {
 
 // MaskJSON returns the JSON with what looks like a secret masked: the
 // string values of keys named like one (token, password, secret, key...,
-// and a push site's ping_url), and credentials inside every string.
+// and maskedKeys), and credentials inside every string.
 func MaskJSON(b []byte) json.RawMessage {
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -149,6 +149,10 @@ func MaskJSON(b []byte) json.RawMessage {
 	return out
 }
 
+// maskedKeys hold secrets beside those named like one: a push site's ping
+// URL (its token), recovery codes, a TOTP secret's QR code.
+var maskedKeys = map[string]bool{"ping_url": true, "recovery_codes": true, "qr": true}
+
 func mask(v any, key string) any {
 	switch t := v.(type) {
 	case map[string]any:
@@ -162,7 +166,7 @@ func mask(v any, key string) any {
 		}
 		return t
 	case string:
-		if t != "" && (text.SecretName(key) || key == "ping_url") {
+		if t != "" && (text.SecretName(key) || maskedKeys[key]) {
 			return text.Mask
 		}
 		return text.Redact(t)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pquerna/otp/totp"
 
 	"uptime/account"
 	"uptime/internal/api"
@@ -660,5 +661,85 @@ func TestAuditLog(t *testing.T) {
 	p.admin.Call(t, "GET", "/audit?object="+siteObj, "", &page)
 	if len(page.Entries) != 3 {
 		t.Errorf("rows about %s: %d, want its creation, change and deletion", siteObj, len(page.Entries))
+	}
+}
+
+// TestTwoFactorSignIn enrols a user in TOTP through their session, signs
+// in with the app's code and with a recovery code (once), and has an
+// admin turn it off for a user who lost their phone. The secret is sealed
+// at rest.
+func TestTwoFactorSignIn(t *testing.T) {
+	prefix := pgtest.Prefix(t)
+	a := apptest.Start(t, apptest.Setup{Prefix: prefix, Configure: func(c *config.Config) { c.APIKey = accessKey }})
+	key := apptest.Client{URL: a.URL, Key: accessKey}
+	var u struct{ ID int64 }
+	key.Call(t, "POST", "/user", `{"email": "to@example.com", "role": "editor", "password": "blue-kettle-to-orbit"}`, &u)
+	s := signIn(t, a.URL, "to@example.com", "blue-kettle-to-orbit")
+
+	status, body := s.do(t, "POST", "/me/totp", "", true)
+	var setup struct {
+		Secret string
+		URL    string `json:"otpauth_url"`
+		QR     string
+	}
+	json.Unmarshal([]byte(body), &setup)
+	if status != 200 || !strings.HasPrefix(setup.URL, "otpauth://totp/Uptime:to@example.com?") || !strings.HasPrefix(setup.QR, "data:image/png;base64,") {
+		t.Fatalf("POST /me/totp = %d %.300s", status, body)
+	}
+	if status, _ := key.Do(t, "POST", "/me/totp", ""); status != 403 {
+		t.Errorf("the API key setting up TOTP: %d, want 403: it is a user's own", status)
+	}
+	if status, body := s.do(t, "POST", "/me/totp/confirm", `{"code": "000000"}`, true); status != 400 {
+		t.Errorf("a wrong code confirming: %d %s, want 400", status, body)
+	}
+	code, err := totp.GenerateCode(setup.Secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body = s.do(t, "POST", "/me/totp/confirm", fmt.Sprintf(`{"code": %q}`, code), true)
+	var rec struct {
+		Codes []string `json:"recovery_codes"`
+	}
+	json.Unmarshal([]byte(body), &rec)
+	if status != 200 || len(rec.Codes) != 10 || len(rec.Codes[0]) != 11 {
+		t.Fatalf("confirming: %d %s, want 10 recovery codes", status, body)
+	}
+	var user struct{ TOTP bool }
+	key.Call(t, "GET", fmt.Sprintf("/user/%d", u.ID), "", &user)
+	if !user.TOTP {
+		t.Errorf("the user after confirming: totp false")
+	}
+	if dump := dumpDatabases(t, prefix); strings.Contains(dump, setup.Secret) || strings.Contains(dump, rec.Codes[0]) {
+		t.Errorf("a dump of the databases holds the TOTP secret or a recovery code")
+	}
+
+	signInWith := func(code string) (int, string) {
+		return a.Do(t, "POST", "/signin", fmt.Sprintf(`{"email": "to@example.com", "password": "blue-kettle-to-orbit", "code": %q}`, code))
+	}
+	status, body = signInWith("")
+	if status != 401 || !strings.Contains(body, `"totp_required":true`) {
+		t.Errorf("signing in without a code: %d %s, want 401 asking for one", status, body)
+	}
+	if status, _ := signInWith("123456"); status != 401 {
+		t.Errorf("signing in with a wrong code: %d, want 401", status)
+	}
+	code, _ = totp.GenerateCode(setup.Secret, time.Now())
+	if status, body := signInWith(code); status != 200 {
+		t.Errorf("signing in with the app's code: %d %s", status, body)
+	}
+	recovery := strings.ToUpper(strings.ReplaceAll(rec.Codes[3], "-", " "))
+	if status, body := signInWith(recovery); status != 200 {
+		t.Errorf("signing in with a recovery code typed %q: %d %s", recovery, status, body)
+	}
+	if status, _ := signInWith(rec.Codes[3]); status != 401 {
+		t.Errorf("a recovery code used twice: %d, want 401", status)
+	}
+
+	key.Call(t, "PATCH", fmt.Sprintf("/user/%d", u.ID), `{"totp": false}`, nil)
+	if status, body := signInWith(""); status != 200 {
+		t.Errorf("signing in after an admin turned TOTP off: %d %s", status, body)
+	}
+	if status, _ := key.Do(t, "PATCH", fmt.Sprintf("/user/%d", u.ID), `{"totp": true}`); status != 400 {
+		t.Errorf("an admin turning TOTP on: %d, want 400", status)
 	}
 }

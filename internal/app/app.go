@@ -296,6 +296,7 @@ func (a *App) services(ctx context.Context, d *databases, q *queue.Queue, target
 	svc.accounts = account.New(d.account, a.log)
 	svc.accounts.SecureCookies(strings.HasPrefix(a.cfg.PublicURL, "https://"))
 	svc.accounts.AuditRetention(a.cfg.AuditRetention)
+	svc.accounts.SealWith(box)
 	return svc, nil
 }
 

@@ -39,6 +39,8 @@ Usage:
   uptime user list                 list the users
   uptime user passwd EMAIL         set a user's password
   uptime user disable|enable EMAIL stop or let a user sign in and use their tokens
+  uptime user reset-totp EMAIL     stop asking a user for a two-factor code (a lost
+                                   phone); they set it up again
   uptime token add EMAIL --name NAME --role ROLE [--expires-in 90d]
                                    make an API token for a user (its role at most
                                    theirs) and print it, shown this once

@@ -23,7 +23,7 @@ import (
 )
 
 const userUsage = "usage: uptime user add EMAIL --role admin|editor|viewer [--name NAME] | uptime user list | " +
-	"uptime user passwd EMAIL | uptime user disable EMAIL | uptime user enable EMAIL"
+	"uptime user passwd EMAIL | uptime user disable EMAIL | uptime user enable EMAIL | uptime user reset-totp EMAIL"
 
 // user runs `uptime user add|list|passwd|disable|enable`, on the account
 // database directly: the first admin is made before the server listens,
@@ -48,7 +48,7 @@ func user(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		want = 0
 	}
 	switch sub {
-	case "add", "list", "passwd", "disable", "enable":
+	case "add", "list", "passwd", "disable", "enable", "reset-totp":
 	default:
 		return errors.New(userUsage)
 	}
@@ -108,11 +108,15 @@ func user(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	case "disable", "enable":
 		disabled := sub == "disable"
 		p.Disabled = &disabled
+	case "reset-totp":
+		off := false
+		p.TOTP = &off
 	}
 	if _, err := accounts.UpdateUser(ctx, u.ID, p); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: %sd.\n", u.Email, map[string]string{"passwd": "password change", "disable": "disable", "enable": "enable"}[sub])
+	fmt.Fprintf(stdout, "%s: %s.\n", u.Email, map[string]string{"passwd": "password changed", "disable": "disabled",
+		"enable": "enabled", "reset-totp": "two-factor sign-in turned off"}[sub])
 	return nil
 }
 
