@@ -155,6 +155,27 @@ func (s *Service) AddUser(ctx context.Context, p UserParams) (*User, error) {
 	return u, nil
 }
 
+// EnsureAdmin makes an admin with the email and password unless a user
+// has the email (whatever their role or password now: they are theirs to
+// change). It reports whether it made one. Several instances starting at
+// once make one between them.
+func (s *Service) EnsureAdmin(ctx context.Context, email, password string) (bool, error) {
+	if _, err := s.UserByEmail(ctx, email); err == nil {
+		return false, nil
+	} else if !errs.Is(err, errs.NotFound) {
+		return false, err
+	}
+	if password == "" {
+		return false, errs.Errorf(errs.InvalidArgument, "no user has the email %s, and no password for them was given: set UPTIME_ADMIN_PASSWORD", email)
+	}
+	role := "admin"
+	_, err := s.AddUser(ctx, UserParams{Email: &email, Role: &role, Password: &password})
+	if errs.Is(err, errs.AlreadyExists) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // Users returns every user, by email.
 func (s *Service) Users(ctx context.Context) ([]User, error) {
 	rows, err := s.db.Query(ctx, "SELECT "+userColumns+" FROM users ORDER BY lower(email)")

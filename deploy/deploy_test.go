@@ -17,6 +17,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"uptime/internal/app"
 	"uptime/internal/apptest"
 	"uptime/internal/config"
 	"uptime/internal/pgtest"
@@ -96,6 +97,7 @@ func programEnv() map[string]bool {
 		return ""
 	})
 	names[secrets.EnvName("SlackWebhookURL")] = true
+	names[secrets.EnvName(app.AdminPasswordSecret)] = true
 	names[seal.EnvName] = true
 	return names
 }

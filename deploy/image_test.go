@@ -89,6 +89,8 @@ func TestImageRunsTwoInstances(t *testing.T) {
 			"-e", "PORT="+port,
 			"-e", "UPTIME_ALLOW_TARGETS=127.0.0.1",
 			"-e", "UPTIME_SHUTDOWN_DELAY=0s",
+			"-e", "UPTIME_ADMIN_EMAIL=ops@example.com",
+			"-e", "UPTIME_ADMIN_PASSWORD=violet-harbour-sky-ops",
 			tag)
 		t.Cleanup(func() {
 			if t.Failed() {
@@ -123,6 +125,14 @@ func TestImageRunsTwoInstances(t *testing.T) {
 		}
 	}
 	a, b := instances[0], instances[1]
+
+	// The first admin was made from the environment, once between the two.
+	for _, c := range instances {
+		if status, body := (apptest.Client{URL: c.URL}).Do(t, "POST", "/signin",
+			`{"email": "ops@example.com", "password": "violet-harbour-sky-ops"}`); status != 200 {
+			t.Errorf("signing in as the admin the environment gave: %d %s", status, body)
+		}
+	}
 
 	const n, interval = 20, 10 * time.Second
 	var paths []string

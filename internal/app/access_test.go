@@ -743,3 +743,31 @@ func TestTwoFactorSignIn(t *testing.T) {
 		t.Errorf("an admin turning TOTP on: %d, want 400", status)
 	}
 }
+
+// TestFirstAdminFromTheEnvironment: --admin-email with the password in
+// the environment makes the first admin at start-up, once, and leaves
+// them alone afterwards; without the password the start fails, saying so.
+func TestFirstAdminFromTheEnvironment(t *testing.T) {
+	prefix := pgtest.Prefix(t)
+	env := map[string]string{"UPTIME_ADMIN_PASSWORD": "violet-harbour-sky-ops"}
+	withAdmin := func(c *config.Config) { c.AdminEmail = "ops@example.com" }
+	a := apptest.Start(t, apptest.Setup{Prefix: prefix, Env: env, Configure: withAdmin})
+	s := signIn(t, a.URL, "ops@example.com", "violet-harbour-sky-ops")
+	if status, body := s.do(t, "PATCH", "/user/1", `{"password": "a-new-password-of-ops"}`, true); status != 200 {
+		t.Fatalf("the admin changing their password: %d %s", status, body)
+	}
+	if status, _ := a.Do(t, "GET", "/site", ""); status != 401 {
+		t.Errorf("a read without a token once the admin exists: %d, want 401", status)
+	}
+	a.Stop()
+	b := apptest.Start(t, apptest.Setup{Prefix: prefix, Env: env, Configure: withAdmin})
+	signIn(t, b.URL, "ops@example.com", "a-new-password-of-ops")
+
+	cfg := config.Default()
+	cfg.Addr, cfg.DatabaseURL, cfg.DatabasePrefix, cfg.StateDir = "127.0.0.1:0", pgtest.ServerURL(t), pgtest.Prefix(t), t.TempDir()
+	cfg.AdminEmail = "ops@example.com"
+	err := app.NewWithOptions(cfg, app.Options{Getenv: func(string) string { return "" }}, slog.New(slog.DiscardHandler)).Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "UPTIME_ADMIN_PASSWORD") {
+		t.Errorf("starting with --admin-email and no password: %v, want a refusal naming UPTIME_ADMIN_PASSWORD", err)
+	}
+}

@@ -297,6 +297,17 @@ func (a *App) services(ctx context.Context, d *databases, q *queue.Queue, target
 	svc.accounts.SecureCookies(strings.HasPrefix(a.cfg.PublicURL, "https://"))
 	svc.accounts.AuditRetention(a.cfg.AuditRetention)
 	svc.accounts.SealWith(box)
+	if a.cfg.AdminEmail != "" {
+		password, err := secrets.NewStore(a.cfg.StateDir, getenv).Get(AdminPasswordSecret)
+		if err != nil {
+			return nil, err
+		}
+		if made, err := svc.accounts.EnsureAdmin(ctx, a.cfg.AdminEmail, password); err != nil {
+			return nil, fmt.Errorf("the first admin (--admin-email): %w", err)
+		} else if made {
+			a.log.Info("made the first admin", "email", a.cfg.AdminEmail)
+		}
+	}
 	return svc, nil
 }
 
@@ -333,6 +344,10 @@ func (a *App) apiServer(svc *services) *api.Server {
 	frontend.Register(srv)
 	return srv
 }
+
+// AdminPasswordSecret is the secret holding the password of the admin
+// --admin-email makes (UPTIME_ADMIN_PASSWORD in the environment).
+const AdminPasswordSecret = "UptimeAdminPassword"
 
 // monitorOptions are the monitor's options from the configuration.
 func (a *App) monitorOptions(targets *egress.Targets, box *seal.Box) monitor.Options {

@@ -84,6 +84,10 @@ type Config struct {
 	Reads string
 	// MetricsPublic lets anyone read /metrics while reads are private.
 	MetricsPublic bool
+	// AdminEmail, when set, is an admin made at start-up if no user has
+	// that address, with the password of the secret AdminPasswordSecret:
+	// the first admin of a deployment, from its secrets.
+	AdminEmail string
 	// LogRequests logs every request at INFO; otherwise only those that
 	// fail or are slow are, the others at DEBUG. Defaults to false.
 	LogRequests bool
@@ -203,6 +207,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() error)
 	num(&c.PGPort, "pg-port", "UPTIME_PG_PORT", "port of the local cluster; 0: the last one if free, else any")
 	str(&c.APIKey, "api-key", "UPTIME_API_KEY", "admin key required for changes; unset: listen on loopback only, unless a user exists")
 	str(&c.Reads, "reads", "UPTIME_READS", "who may read: open, or private (a token); unset: open on loopback with no users, else private")
+	str(&c.AdminEmail, "admin-email", "UPTIME_ADMIN_EMAIL", "an admin made at start-up unless a user has this address, with the password UPTIME_ADMIN_PASSWORD")
 	boolean(&c.MetricsPublic, "metrics-public", "UPTIME_METRICS_PUBLIC", "serve /metrics without a token while reads are private")
 	dur(&c.CheckEvery, "check-every", "UPTIME_CHECK_EVERY", "how often every site is checked")
 	dur(&c.CheckTimeout, "check-timeout", "UPTIME_CHECK_TIMEOUT", "time limit of one check")
@@ -254,10 +259,10 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("--addr %q must be host:port, like 127.0.0.1:4000", c.Addr))
 	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		errs = append(errs, fmt.Errorf("--addr %q has an invalid port", c.Addr))
-	} else if c.APIKey == "" && c.Reads != "private" && !IsLoopback(host) {
+	} else if c.APIKey == "" && c.Reads != "private" && c.AdminEmail == "" && !IsLoopback(host) {
 		errs = append(errs, fmt.Errorf("refusing to listen on %q without an API key or private reads: anyone who can reach it "+
 			"could change the monitored sites; set --api-key (or UPTIME_API_KEY), or --reads private (UPTIME_READS) and add "+
-			"an admin with \"uptime user add EMAIL --role admin\", or listen on 127.0.0.1", c.Addr))
+			"an admin with \"uptime user add EMAIL --role admin\" (or --admin-email), or listen on 127.0.0.1", c.Addr))
 	} else if c.APIKey != "" && len(c.APIKey) < MinKeyLength && !IsLoopback(host) {
 		errs = append(errs, fmt.Errorf("the API key is %d characters long; on an address beyond loopback it must have "+
 			"at least %d (try: openssl rand -hex 16)", len(c.APIKey), MinKeyLength))
