@@ -40,6 +40,9 @@ type Service struct {
 	secureCookies bool
 	// box seals the TOTP secrets.
 	box *seal.Box
+	// oidc is the identity provider, if any (see UseOIDC).
+	oidc         OIDC
+	oidcProvider provider
 	// auditRetention is how long audit rows are kept; auditPrunedAt,
 	// when old ones were last deleted (under users' lock).
 	auditRetention time.Duration
@@ -89,6 +92,7 @@ func (s *Service) Register(srv *api.Server) {
 		Summary: "Revoke a token: every instance refuses it within a second"}))
 	s.registerSessions(srv)
 	s.registerTOTP(srv)
+	s.registerOIDC(srv)
 	srv.Handle("GET /audit", s.handleAudit, admin(api.Doc{
 		Summary:  "The audit log, newest first: every change, sign-in and refused credential, with who, from where, and the object before and after",
 		Response: AuditPage{}, Query: []api.Param{

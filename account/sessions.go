@@ -61,6 +61,9 @@ type Me struct {
 	ReadsOpen bool `json:"reads_open"`
 	// HasUsers is whether any user exists: the dashboard offers to sign in.
 	HasUsers bool `json:"has_users"`
+	// OIDC names the identity provider users may sign in with, when there
+	// is one: the dashboard offers "Sign in with" it.
+	OIDC string `json:"oidc,omitempty"`
 }
 
 func (s *Service) registerSessions(srv *api.Server) {
@@ -96,9 +99,8 @@ func (s *Service) handleSignIn(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return api.WithCookie(&Me{SignedIn: true, User: u, Role: u.Role, Name: cmpName(u), CSRF: csrf, HasUsers: true}, &http.Cookie{
-		Name: CookieName, Value: secret, Path: "/", HttpOnly: true, Secure: s.secureCookies, SameSite: http.SameSiteLaxMode,
-		MaxAge: int(sessionLife / time.Second)}), nil
+	return api.WithCookie(&Me{SignedIn: true, User: u, Role: u.Role, Name: cmpName(u), CSRF: csrf, HasUsers: true},
+		s.sessionCookie(secret)), nil
 }
 
 func (s *Service) handleSignOut(r *http.Request) (any, error) {
@@ -131,7 +133,7 @@ func (s *Service) handleMe(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	me := &Me{Role: caller.Role.String(), Name: caller.Name, ReadsOpen: api.AnyoneReads(r), HasUsers: users}
+	me := &Me{Role: caller.Role.String(), Name: caller.Name, ReadsOpen: api.AnyoneReads(r), HasUsers: users, OIDC: s.oidc.Name}
 	if caller.Session {
 		u, err := s.User(r.Context(), caller.UserID)
 		if err != nil {
@@ -208,18 +210,31 @@ func (s *Service) SignIn(ctx context.Context, p SignInParams, client, userAgent 
 		}
 		return nil, "", "", errs.Errorf(errs.Unauthenticated, "the email or the password is wrong")
 	}
-	secret, csrf := randomText(32), randomText(24)
+	secret, csrf, err := s.startSession(ctx, u, client, userAgent)
+	return u, secret, csrf, err
+}
+
+// startSession starts a session for a user who signed in, and returns its
+// cookie's secret and its CSRF token.
+func (s *Service) startSession(ctx context.Context, u *User, client, userAgent string) (secret, csrf string, err error) {
+	secret, csrf = randomText(32), randomText(24)
 	sum := sha256.Sum256([]byte(secret))
 	now := s.now()
 	if _, err := s.db.Exec(ctx, `INSERT INTO user_session (hash, user_id, csrf, expires_at, client, user_agent)
 		VALUES ($1, $2, $3, $4, $5, $6)`, sum[:], u.ID, csrf, now.Add(sessionLife), client, text.Clip(userAgent)); err != nil {
-		return nil, "", "", fmt.Errorf("start a session: %w", err)
+		return "", "", fmt.Errorf("start a session: %w", err)
 	}
 	if _, err := s.db.Exec(ctx, "UPDATE users SET last_seen_at = $2 WHERE id = $1", u.ID, now); err != nil {
-		return nil, "", "", fmt.Errorf("note a sign-in: %w", err)
+		return "", "", fmt.Errorf("note a sign-in: %w", err)
 	}
 	u.LastSeenAt = &now
-	return u, secret, csrf, nil
+	return secret, csrf, nil
+}
+
+// sessionCookie is the cookie of a session just started.
+func (s *Service) sessionCookie(secret string) *http.Cookie {
+	return &http.Cookie{Name: CookieName, Value: secret, Path: "/", HttpOnly: true, Secure: s.secureCookies,
+		SameSite: http.SameSiteLaxMode, MaxAge: int(sessionLife / time.Second)}
 }
 
 // dummyHash is checked against when there is no user, to take as long.

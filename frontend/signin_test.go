@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/oauth2-proxy/mockoidc"
 	"github.com/pquerna/otp/totp"
 
 	"uptime/internal/apptest"
@@ -136,4 +137,34 @@ func (p *page) afterReload(js string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestSignInWithOIDCInTheBrowser: Chromium clicks "Sign in with Corp
+// ID", the provider (mockoidc, on loopback) signs the user in, and the
+// dashboard shows them with the role their group maps to.
+func TestSignInWithOIDCInTheBrowser(t *testing.T) {
+	m, err := mockoidc.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Shutdown() })
+	a := apptest.Start(t, apptest.Setup{Configure: func(c *config.Config) {
+		c.APIKey = "browser-test-key-0123456789"
+		c.OIDCIssuer, c.OIDCClientID, c.OIDCClientSecret = m.Issuer(), m.ClientID, m.ClientSecret
+		c.OIDCName, c.OIDCRoleClaim, c.OIDCRoles = "Corp ID", "groups", "ops=admin"
+	}})
+	admin := apptest.Client{URL: a.URL, Key: "browser-test-key-0123456789"}
+	admin.Call(t, "POST", "/user", `{"email": "first@corp.example", "role": "admin"}`, nil) // reads are private from now
+	m.QueueUser(&mockoidc.MockUser{Subject: "7", Email: "ops@corp.example", EmailVerified: true, PreferredUsername: "Olga",
+		Groups: []string{"ops"}})
+
+	p := &page{t: t, ctx: browser(t), app: a}
+	p.do(chromedp.Navigate(a.URL + "/frontend/"))
+	p.waitFor(`!document.getElementById("sign-in-oidc").hidden`)
+	if text := eval[string](p, `document.getElementById("sign-in-oidc").textContent`); text != "Sign in with Corp ID" {
+		t.Errorf("the provider's button says %q", text)
+	}
+	p.do(chromedp.Click(chromedp.ID("sign-in-oidc")))
+	p.afterReload(`document.getElementById("who-name")?.textContent === "Olga · admin"`)
+	p.afterReload(`!document.getElementById("audit-section").hidden`)
 }

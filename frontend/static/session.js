@@ -31,6 +31,11 @@ export async function startSession() {
     who.hidden = false;
   }
   setupSignIn();
+  if (me.oidc) {
+    $("sign-in-oidc").textContent = `Sign in with ${me.oidc}`;
+    $("sign-in-oidc").hidden = false;
+  }
+  signInError();
   $("sign-out").addEventListener("click", async () => {
     await call("POST", "/signout").catch(() => {});
     location.reload();
@@ -64,6 +69,16 @@ function showSignIn() {
   for (const el of document.querySelectorAll("main > section, main > nav")) el.hidden = true;
   $("sign-in").hidden = false;
   $("sign-in-email").focus();
+}
+
+// A sign-in through the identity provider that failed comes back here,
+// saying why.
+function signInError() {
+  const why = new URLSearchParams(location.hash.slice(1)).get("signin-error");
+  if (!why) return;
+  history.replaceState(null, "", location.pathname + location.search);
+  showSignIn();
+  showError($("sign-in-error"), new Error(why));
 }
 
 function setupSignIn() {

@@ -40,15 +40,15 @@ type Raw struct {
 	Body   []byte
 }
 
-// withCookie is a response that sets a cookie: see WithCookie.
+// withCookie is a response that sets cookies: see WithCookie.
 type withCookie struct {
-	v      any
-	cookie *http.Cookie
+	v       any
+	cookies []*http.Cookie
 }
 
 // WithCookie is the response v (nil for an empty one) with a Set-Cookie
-// header: the session cookie of a sign-in, or its removal.
-func WithCookie(v any, cookie *http.Cookie) any { return withCookie{v: v, cookie: cookie} }
+// header for each cookie: the session cookie of a sign-in, or its removal.
+func WithCookie(v any, cookies ...*http.Cookie) any { return withCookie{v: v, cookies: cookies} }
 
 // Throttled is err, answered with Retry-After: after (rounded up to a
 // second).
@@ -60,7 +60,9 @@ func Throttled(err *errs.Error, after time.Duration) error {
 // empty body, as Encore does for endpoints without a response.
 func Respond(w http.ResponseWriter, v any) {
 	if c, ok := v.(withCookie); ok {
-		http.SetCookie(w, c.cookie)
+		for _, cookie := range c.cookies {
+			http.SetCookie(w, cookie)
+		}
 		w.Header().Set("Cache-Control", "no-store")
 		v = c.v
 	}

@@ -6,13 +6,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/oauth2-proxy/mockoidc"
 	"github.com/pquerna/otp/totp"
 
 	"uptime/account"
@@ -769,5 +773,143 @@ func TestFirstAdminFromTheEnvironment(t *testing.T) {
 	err := app.NewWithOptions(cfg, app.Options{Getenv: func(string) string { return "" }}, slog.New(slog.DiscardHandler)).Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "UPTIME_ADMIN_PASSWORD") {
 		t.Errorf("starting with --admin-email and no password: %v, want a refusal naming UPTIME_ADMIN_PASSWORD", err)
+	}
+}
+
+// oidcBrowser follows a sign-in through the identity provider as a
+// browser does: redirects, with cookies.
+func oidcBrowser(t *testing.T) *http.Client {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Jar: jar, Timeout: 20 * time.Second}
+}
+
+// TestSignInThroughOIDC signs in through a real OpenID Connect provider
+// (mockoidc, on loopback): a user made at their first sign-in with the
+// role their groups map to, a session started; a domain not allowed, a
+// disabled user and a state the browser did not start are refused, each
+// back at the sign-in form saying why.
+func TestSignInThroughOIDC(t *testing.T) {
+	m, err := mockoidc.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Shutdown() })
+	prefix := pgtest.Prefix(t)
+	a := apptest.Start(t, apptest.Setup{Prefix: prefix, Configure: func(c *config.Config) {
+		c.APIKey = accessKey
+		c.OIDCIssuer, c.OIDCClientID, c.OIDCClientSecret = m.Issuer(), m.ClientID, m.ClientSecret
+		c.OIDCName, c.OIDCRoleClaim, c.OIDCRoles = "Corp ID", "groups", "ops=admin,dev=editor"
+		c.OIDCAllowedDomains = "corp.example"
+	}})
+	key := apptest.Client{URL: a.URL, Key: accessKey}
+	signInAs := func(u *mockoidc.MockUser) (*http.Client, string) {
+		t.Helper()
+		m.QueueUser(u)
+		b := oidcBrowser(t)
+		resp, err := b.Get(a.URL + "/oidc/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return b, resp.Request.URL.String()
+	}
+	me := func(b *http.Client) (signedIn bool, role, email string) {
+		t.Helper()
+		resp, err := b.Get(a.URL + "/me")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v struct {
+			SignedIn bool `json:"signed_in"`
+			Role     string
+			User     struct{ Email string }
+		}
+		json.NewDecoder(resp.Body).Decode(&v)
+		return v.SignedIn, v.Role, v.User.Email
+	}
+	var anon struct{ OIDC string }
+	a.Call(t, "GET", "/me", "", &anon)
+	if anon.OIDC != "Corp ID" {
+		t.Errorf("GET /me names the provider %q, want Corp ID", anon.OIDC)
+	}
+
+	b, landed := signInAs(&mockoidc.MockUser{Subject: "1", Email: "dev@corp.example", EmailVerified: true, Groups: []string{"dev", "web"}})
+	if landed != a.URL+"/frontend/" {
+		t.Fatalf("the sign-in ended at %s, want the dashboard", landed)
+	}
+	if in, role, email := me(b); !in || role != "editor" || email != "dev@corp.example" {
+		t.Errorf("after signing in: signed in %v as %s with %s; want dev, an editor by their group", in, email, role)
+	}
+	b, _ = signInAs(&mockoidc.MockUser{Subject: "2", Email: "ann@corp.example", EmailVerified: true})
+	if _, role, _ := me(b); role != "viewer" {
+		t.Errorf("a user of no mapped group: %s, want viewer", role)
+	}
+
+	var users struct {
+		Users []struct {
+			ID    int64
+			Email string
+		}
+	}
+	key.Call(t, "GET", "/user", "", &users)
+	for _, u := range users.Users {
+		if u.Email == "ann@corp.example" {
+			key.Call(t, "PATCH", fmt.Sprintf("/user/%d", u.ID), `{"disabled": true}`, nil)
+		}
+	}
+	for _, tt := range []struct {
+		name string
+		user *mockoidc.MockUser
+		says string
+	}{
+		{"another domain", &mockoidc.MockUser{Subject: "3", Email: "eve@elsewhere.example", EmailVerified: true}, "may not sign in here"},
+		{"disabled here", &mockoidc.MockUser{Subject: "2", Email: "ann@corp.example", EmailVerified: true, Groups: []string{"ops"}}, "disabled"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b, landed := signInAs(tt.user)
+			u, _ := url.Parse(landed)
+			frag, _ := url.ParseQuery(u.Fragment)
+			if u.Path != "/frontend/" || !strings.Contains(frag.Get("signin-error"), tt.says) {
+				t.Errorf("refused sign-in ended at %s, want the sign-in form saying %q", landed, tt.says)
+			}
+			if in, _, _ := me(b); in {
+				t.Errorf("signed in anyway")
+			}
+		})
+	}
+	key.Call(t, "GET", "/user", "", &users)
+	if len(users.Users) != 2 {
+		t.Errorf("users after the refusals: %+v, want dev and ann alone", users.Users)
+	}
+
+	// A callback whose state this browser did not start is refused.
+	stranger := oidcBrowser(t)
+	resp, err := stranger.Get(a.URL + "/oidc/callback?state=forged&code=x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if frag, _ := url.ParseQuery(resp.Request.URL.Fragment); !strings.Contains(frag.Get("signin-error"), "did not start in this browser") {
+		t.Errorf("a forged state ended at %s", resp.Request.URL)
+	}
+	var log struct {
+		Entries []struct{ Kind, Actor, Message string }
+	}
+	key.Call(t, "GET", "/audit?limit=1000", "", &log)
+	var kinds []string
+	for _, e := range log.Entries {
+		if strings.HasPrefix(e.Kind, "sign-in") {
+			kinds = append(kinds, e.Kind+" "+e.Actor)
+		}
+	}
+	for _, want := range []string{"sign-in dev@corp.example", "sign-in refused eve@elsewhere.example", "sign-in refused ann@corp.example"} {
+		if !slices.Contains(kinds, want) {
+			t.Errorf("the audit log's sign-ins %q lack %q", kinds, want)
+		}
 	}
 }

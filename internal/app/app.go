@@ -297,6 +297,19 @@ func (a *App) services(ctx context.Context, d *databases, q *queue.Queue, target
 	svc.accounts.SecureCookies(strings.HasPrefix(a.cfg.PublicURL, "https://"))
 	svc.accounts.AuditRetention(a.cfg.AuditRetention)
 	svc.accounts.SealWith(box)
+	if a.cfg.OIDCIssuer != "" {
+		secret := a.cfg.OIDCClientSecret
+		if secret == "" {
+			var err error
+			if secret, err = secrets.NewStore(a.cfg.StateDir, getenv).Get(OIDCClientSecret); err != nil {
+				return nil, err
+			}
+		}
+		roles, _ := config.ParseRoleMap(a.cfg.OIDCRoles) // validated with the config
+		svc.accounts.UseOIDC(account.OIDC{Issuer: a.cfg.OIDCIssuer, ClientID: a.cfg.OIDCClientID, ClientSecret: secret,
+			Name: a.cfg.OIDCName, AllowedDomains: config.List(strings.ToLower(a.cfg.OIDCAllowedDomains)),
+			RoleClaim: a.cfg.OIDCRoleClaim, Roles: roles, PublicURL: a.cfg.PublicURL})
+	}
 	if a.cfg.AdminEmail != "" {
 		password, err := secrets.NewStore(a.cfg.StateDir, getenv).Get(AdminPasswordSecret)
 		if err != nil {
@@ -348,6 +361,10 @@ func (a *App) apiServer(svc *services) *api.Server {
 // AdminPasswordSecret is the secret holding the password of the admin
 // --admin-email makes (UPTIME_ADMIN_PASSWORD in the environment).
 const AdminPasswordSecret = "UptimeAdminPassword"
+
+// OIDCClientSecret is the secret holding the client secret with the
+// identity provider, when --oidc-client-secret does not give it.
+const OIDCClientSecret = "UptimeOIDCClientSecret"
 
 // monitorOptions are the monitor's options from the configuration.
 func (a *App) monitorOptions(targets *egress.Targets, box *seal.Box) monitor.Options {

@@ -88,6 +88,14 @@ type Config struct {
 	// that address, with the password of the secret AdminPasswordSecret:
 	// the first admin of a deployment, from its secrets.
 	AdminEmail string
+	// OIDC* let users sign in through an identity provider: its issuer
+	// URL, this server's client id and secret with it, the email domains
+	// let in (comma separated; empty: any), the claim holding a user's
+	// groups, how groups map to roles ("ops=admin,dev=editor"), and the
+	// provider's name on the dashboard's button.
+	OIDCIssuer, OIDCClientID, OIDCClientSecret   string
+	OIDCAllowedDomains, OIDCRoleClaim, OIDCRoles string
+	OIDCName                                     string
 	// LogRequests logs every request at INFO; otherwise only those that
 	// fail or are slow are, the others at DEBUG. Defaults to false.
 	LogRequests bool
@@ -208,6 +216,13 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() error)
 	str(&c.APIKey, "api-key", "UPTIME_API_KEY", "admin key required for changes; unset: listen on loopback only, unless a user exists")
 	str(&c.Reads, "reads", "UPTIME_READS", "who may read: open, or private (a token); unset: open on loopback with no users, else private")
 	str(&c.AdminEmail, "admin-email", "UPTIME_ADMIN_EMAIL", "an admin made at start-up unless a user has this address, with the password UPTIME_ADMIN_PASSWORD")
+	str(&c.OIDCIssuer, "oidc-issuer", "UPTIME_OIDC_ISSUER", "an OpenID Connect provider's issuer URL: users may sign in through it")
+	str(&c.OIDCClientID, "oidc-client-id", "UPTIME_OIDC_CLIENT_ID", "this server's client id with the provider")
+	str(&c.OIDCClientSecret, "oidc-client-secret", "UPTIME_OIDC_CLIENT_SECRET", "this server's client secret with the provider (or: uptime secret set UptimeOIDCClientSecret)")
+	str(&c.OIDCAllowedDomains, "oidc-allowed-domains", "UPTIME_OIDC_ALLOWED_DOMAINS", "email domains that may sign in through the provider, comma separated; empty: any")
+	str(&c.OIDCRoleClaim, "oidc-role-claim", "UPTIME_OIDC_ROLE_CLAIM", "the ID token's claim holding a user's groups (also asked for as a scope)")
+	str(&c.OIDCRoles, "oidc-roles", "UPTIME_OIDC_ROLES", "groups' roles for users made at their first sign-in, like ops=admin,dev=editor; others: viewer")
+	str(&c.OIDCName, "oidc-name", "UPTIME_OIDC_NAME", "the provider's name on the dashboard's button; default: the issuer's host")
 	boolean(&c.MetricsPublic, "metrics-public", "UPTIME_METRICS_PUBLIC", "serve /metrics without a token while reads are private")
 	dur(&c.CheckEvery, "check-every", "UPTIME_CHECK_EVERY", "how often every site is checked")
 	dur(&c.CheckTimeout, "check-timeout", "UPTIME_CHECK_TIMEOUT", "time limit of one check")
@@ -266,6 +281,17 @@ func (c Config) Validate() error {
 	} else if c.APIKey != "" && len(c.APIKey) < MinKeyLength && !IsLoopback(host) {
 		errs = append(errs, fmt.Errorf("the API key is %d characters long; on an address beyond loopback it must have "+
 			"at least %d (try: openssl rand -hex 16)", len(c.APIKey), MinKeyLength))
+	}
+	if c.OIDCIssuer != "" {
+		if !isHTTPURL(c.OIDCIssuer) {
+			errs = append(errs, fmt.Errorf("--oidc-issuer %q must be an http or https URL", c.OIDCIssuer))
+		}
+		if c.OIDCClientID == "" {
+			errs = append(errs, errors.New("--oidc-issuer needs --oidc-client-id"))
+		}
+	}
+	if _, err := ParseRoleMap(c.OIDCRoles); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Reads != "" && c.Reads != "open" && c.Reads != "private" {
 		errs = append(errs, fmt.Errorf("--reads %q: use open or private", c.Reads))
@@ -435,4 +461,19 @@ func (d *durationFlag) Set(s string) error {
 	}
 	*d = durationFlag(v)
 	return nil
+}
+
+// ParseRoleMap reads --oidc-roles: group=role pairs, comma separated, each
+// role admin, editor or viewer.
+func ParseRoleMap(s string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, pair := range List(s) {
+		group, role, ok := strings.Cut(pair, "=")
+		group, role = strings.TrimSpace(group), strings.TrimSpace(role)
+		if !ok || group == "" || (role != "admin" && role != "editor" && role != "viewer") {
+			return nil, fmt.Errorf("--oidc-roles: %q must be group=role, the role admin, editor or viewer", pair)
+		}
+		m[group] = role
+	}
+	return m, nil
 }
