@@ -209,7 +209,10 @@ func TestHeartbeatsCrontabExample(t *testing.T) {
 	home := t.TempDir()
 	bin := filepath.Join(home, "bin")
 	for name, body := range map[string]string{
-		filepath.Join(bin, "crontab"):    "#!/bin/sh\nif [ \"$1\" = -l ]; then cat \"$HOME/crontab\"; else cat > \"$HOME/crontab\"; fi\n",
+		// As cron's does, it reads the new table whole before installing it,
+		// so that the example's pipe reads the old one.
+		filepath.Join(bin, "crontab"): "#!/bin/sh\nif [ \"$1\" = -l ]; then cat \"$HOME/crontab\"; " +
+			"else cat > \"$HOME/crontab.new\" && mv \"$HOME/crontab.new\" \"$HOME/crontab\"; fi\n",
 		filepath.Join(home, "backup.sh"): "#!/bin/sh\necho backed up\n",
 	} {
 		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
@@ -221,7 +224,9 @@ func TestHeartbeatsCrontabExample(t *testing.T) {
 	}
 	env := append(os.Environ(), "HOME="+home, "PATH="+bin+":"+os.Getenv("PATH"))
 	sh := strings.ReplaceAll(strings.Join(script, "\n"), "localhost:4000", strings.TrimPrefix(a.URL, "http://"))
-	cmd := exec.Command("bash", "-e", "-c", sh)
+	// Not under -e, as a reader's shell is not: with no crontab yet,
+	// "crontab -l" fails, and the example's subshell must go on to echo.
+	cmd := exec.Command("bash", "-c", sh)
 	cmd.Env = env
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("the example: %v\n%s", err, out)
