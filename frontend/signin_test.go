@@ -25,6 +25,7 @@ func TestSignInToTheDashboard(t *testing.T) {
 	admin := apptest.Client{URL: a.URL, Key: key}
 	srv := healthy(t)
 	admin.AddSite(t, srv.URL)
+	admin.Call(t, "POST", "/channel", `{"name": "hook", "url": "https://hooks.example.com/x"}`, nil)
 	admin.Call(t, "POST", "/user", `{"email": "ed@example.com", "name": "Ed", "role": "editor", "password": "blue-kettle-ed-orbit"}`, nil)
 	admin.Call(t, "POST", "/user", `{"email": "vi@example.com", "role": "viewer", "password": "blue-kettle-vi-orbit"}`, nil)
 	admin.Call(t, "POST", "/user", `{"email": "ad@example.com", "role": "admin", "password": "blue-kettle-ad-orbit"}`, nil)
@@ -100,7 +101,9 @@ func TestSignInToTheDashboard(t *testing.T) {
 	if who := eval[string](p, `document.getElementById("who-name").textContent`); who != "vi@example.com · viewer" {
 		t.Errorf("the page says %q of who is signed in, want the viewer", who)
 	}
-	for _, sel := range []string{"#add-toggle", "#sites tr .check", "#sites tr .delete", "#channel-form", "#audit-section"} {
+	p.waitFor(`document.querySelector("#channels tr") !== null`)
+	for _, sel := range []string{"#add-toggle", "#sites tr .check", "#sites tr .delete", "#channel-form", "#audit-section",
+		"#channels .needs-editor", "#window-form"} {
 		if eval[bool](p, `document.querySelector("`+sel+`")?.offsetParent !== null`) {
 			t.Errorf("a viewer is shown %s", sel)
 		}

@@ -37,7 +37,7 @@ function lastDelivery(c) {
 function channelRow(c) {
   const result = h("p", { class: "muted test-result", role: "status" });
   const test = h("button", {
-    class: "link", type: "button", text: "Send test",
+    class: "link needs-editor", type: "button", text: "Send test",
     onclick: async () => {
       result.textContent = "Sending…";
       result.className = "muted test-result";
@@ -52,7 +52,7 @@ function channelRow(c) {
     },
   });
   const del = h("button", {
-    class: "link delete", type: "button", text: "Delete",
+    class: "link delete needs-editor", type: "button", text: "Delete",
     onclick: async () => {
       try {
         await call("DELETE", `/channel/${c.id}`);
@@ -123,7 +123,7 @@ function windowRow(w) {
     : w.next ? h("span", { class: "muted", text: `next ${when(new Date(w.next.start))}` })
     : h("span", { class: "muted", text: "over" });
   const del = h("button", {
-    class: "link delete", type: "button", text: "Delete",
+    class: "link delete needs-editor", type: "button", text: "Delete",
     onclick: async () => {
       try {
         await call("DELETE", `/maintenance/${w.id}`);

@@ -4,7 +4,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 
 	"uptime/internal/errs"
@@ -81,11 +83,70 @@ func (l *Limiter) release(client string) {
 	}
 }
 
-// clientAddr is the client's IP address, without the port.
+// ClientAddr is the client's IP address, without the port: the one the
+// server found (behind a trusted proxy, the one it forwarded for; see
+// TrustProxies), else the connection's.
 func ClientAddr(r *http.Request) string {
+	if c, ok := r.Context().Value(clientKey{}).(string); ok {
+		return c
+	}
+	return remoteHost(r)
+}
+
+func remoteHost(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+type clientKey struct{}
+
+// TrustProxies names the proxies (load balancers, TLS terminators) whose
+// X-Forwarded-For says who the client is. It is meant for start-up
+// wiring.
+func (s *Server) TrustProxies(prefixes []netip.Prefix) { s.proxies = prefixes }
+
+// client is the request's client: the connection's address, or, when that
+// is a trusted proxy, the last address in X-Forwarded-For that is not one
+// (what a client writes there itself comes before, and is not believed).
+func (s *Server) client(r *http.Request) string {
+	addr := remoteHost(r)
+	if !s.trusted(addr) {
+		return addr
+	}
+	var hops []string
+	for _, h := range r.Header.Values("X-Forwarded-For") {
+		for _, a := range strings.Split(h, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				hops = append(hops, a)
+			}
+		}
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		ip, err := netip.ParseAddr(hops[i])
+		if err != nil {
+			return addr // not an address: nothing before it is believed
+		}
+		if !s.trusted(ip.Unmap().String()) {
+			return ip.Unmap().String()
+		}
+		addr = ip.Unmap().String()
+	}
+	return addr
+}
+
+func (s *Server) trusted(addr string) bool {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range s.proxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,11 +1,13 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -44,7 +46,8 @@ type Server struct {
 	readsMode     Reads
 	loopback      bool // the server listens on loopback only, for ReadsAuto
 	metricsPublic bool
-	auditor       Auditor // the audit log; nil: none
+	auditor       Auditor        // the audit log; nil: none
+	proxies       []netip.Prefix // trusted proxies: see TrustProxies
 	// DatabaseDown is raised by every request that finds the database
 	// unreachable, instead of an ERROR line each: an outage is logged once
 	// when it starts, once a minute, and once when it ends.
@@ -202,6 +205,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		metrics.RequestDuration.WithLabelValues(route).Observe(took.Seconds())
 	}()
 
+	if len(s.proxies) > 0 {
+		r = r.WithContext(context.WithValue(r.Context(), clientKey{}, s.client(r)))
+	}
 	if !s.knownHost(r) {
 		RespondError(rec, r, s.log, errs.Errorf(errs.PermissionDenied, "this server does not answer to the host name %s; "+
 			"name it with --public-url or --allowed-hosts", text.Quote(r.Host)))

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/oauth2-proxy/mockoidc"
 	"github.com/pquerna/otp/totp"
@@ -911,5 +912,71 @@ func TestSignInThroughOIDC(t *testing.T) {
 		if !slices.Contains(kinds, want) {
 			t.Errorf("the audit log's sign-ins %q lack %q", kinds, want)
 		}
+	}
+}
+
+// TestAuditBehindAProxy: behind a trusted proxy, the audit log names the
+// client it forwarded for; a sender it does not trust is named itself.
+func TestAuditBehindAProxy(t *testing.T) {
+	a := apptest.Start(t, apptest.Setup{Configure: func(c *config.Config) {
+		c.APIKey, c.TrustedProxies = accessKey, "127.0.0.0/8"
+	}})
+	key := apptest.Client{URL: a.URL, Key: accessKey}
+	if status, body := key.Do(t, "POST", "/site", `{"url": "https://proxied.example.com"}`, "X-Forwarded-For", "192.0.2.66, 198.51.100.7"); status != 200 {
+		t.Fatalf("add through the proxy: %d %s", status, body)
+	}
+	var log struct {
+		Entries []struct{ Route, Client string }
+	}
+	key.Call(t, "GET", "/audit", "", &log)
+	if len(log.Entries) == 0 || log.Entries[0].Route != "POST /site" || log.Entries[0].Client != "198.51.100.7" {
+		t.Errorf("the audit log behind a proxy: %+v, want the add from 198.51.100.7", log.Entries)
+	}
+}
+
+// TestChangesWaitForTheAuditLog: while the account database refuses
+// connections, no change is made without its audit row (503, nothing
+// changed); once it is back, changes go through again.
+func TestChangesWaitForTheAuditLog(t *testing.T) {
+	prefix := pgtest.Prefix(t)
+	a := apptest.Start(t, apptest.Setup{Prefix: prefix, Configure: func(c *config.Config) { c.APIKey = accessKey }})
+	key := apptest.Client{URL: a.URL, Key: accessKey}
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, pgtest.ServerURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	db := pgx.Identifier{prefix + app.AccountDatabase}.Sanitize()
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if _, err := admin.Exec(ctx, sql, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec("ALTER DATABASE " + db + " ALLOW_CONNECTIONS false")
+	exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", prefix+app.AccountDatabase)
+	t.Cleanup(func() { admin.Exec(ctx, "ALTER DATABASE "+db+" ALLOW_CONNECTIONS true") })
+
+	status, body := key.Do(t, "POST", "/site", `{"url": "https://unaudited.example.com"}`)
+	if status != 503 {
+		t.Errorf("a change while the audit log cannot be written: %d %s, want 503", status, body)
+	}
+	var sites struct{ Sites []struct{ URL string } }
+	key.Call(t, "GET", "/site", "", &sites)
+	if len(sites.Sites) != 0 {
+		t.Errorf("the change was made without its audit row: %+v", sites.Sites)
+	}
+	exec("ALTER DATABASE " + db + " ALLOW_CONNECTIONS true")
+	wait.Until(t, 10*time.Second, "changes to go through again", func() bool {
+		status, _ := key.Do(t, "POST", "/site", `{"url": "https://audited.example.com"}`)
+		return status == 200
+	})
+	var log struct {
+		Entries []struct{ Route, Object string }
+	}
+	key.Call(t, "GET", "/audit", "", &log)
+	if len(log.Entries) == 0 || log.Entries[0].Route != "POST /site" {
+		t.Errorf("the audit log after the outage: %+v", log.Entries)
 	}
 }

@@ -332,6 +332,8 @@ func (a *App) apiServer(svc *services) *api.Server {
 	srv.Authenticate(svc.accounts, reads, !a.cfg.ListensBeyondLoopback())
 	srv.MetricsPublic(a.cfg.MetricsPublic)
 	srv.Audit(svc.accounts)
+	proxies, _ := config.ParsePrefixes(a.cfg.TrustedProxies) // validated with the config
+	srv.TrustProxies(proxies)
 	srv.LogRequests(a.cfg.LogRequests)
 	srv.AllowOrigins(config.List(a.cfg.CORSOrigins)...)
 	srv.AllowHosts(config.List(a.cfg.AllowedHosts)...)

@@ -96,6 +96,10 @@ type Config struct {
 	OIDCIssuer, OIDCClientID, OIDCClientSecret   string
 	OIDCAllowedDomains, OIDCRoleClaim, OIDCRoles string
 	OIDCName                                     string
+	// TrustedProxies are the proxies (address ranges, comma separated)
+	// whose X-Forwarded-For names the client: for rate limits, lockouts
+	// and the audit log.
+	TrustedProxies string
 	// LogRequests logs every request at INFO; otherwise only those that
 	// fail or are slow are, the others at DEBUG. Defaults to false.
 	LogRequests bool
@@ -223,6 +227,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() error)
 	str(&c.OIDCRoleClaim, "oidc-role-claim", "UPTIME_OIDC_ROLE_CLAIM", "the ID token's claim holding a user's groups (also asked for as a scope)")
 	str(&c.OIDCRoles, "oidc-roles", "UPTIME_OIDC_ROLES", "groups' roles for users made at their first sign-in, like ops=admin,dev=editor; others: viewer")
 	str(&c.OIDCName, "oidc-name", "UPTIME_OIDC_NAME", "the provider's name on the dashboard's button; default: the issuer's host")
+	str(&c.TrustedProxies, "trusted-proxies", "UPTIME_TRUSTED_PROXIES", "address ranges of the proxies in front whose X-Forwarded-For names the client, comma separated")
 	boolean(&c.MetricsPublic, "metrics-public", "UPTIME_METRICS_PUBLIC", "serve /metrics without a token while reads are private")
 	dur(&c.CheckEvery, "check-every", "UPTIME_CHECK_EVERY", "how often every site is checked")
 	dur(&c.CheckTimeout, "check-timeout", "UPTIME_CHECK_TIMEOUT", "time limit of one check")
@@ -289,6 +294,9 @@ func (c Config) Validate() error {
 		if c.OIDCClientID == "" {
 			errs = append(errs, errors.New("--oidc-issuer needs --oidc-client-id"))
 		}
+	}
+	if _, err := ParsePrefixes(c.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("--trusted-proxies: %w", err))
 	}
 	if _, err := ParseRoleMap(c.OIDCRoles); err != nil {
 		errs = append(errs, err)
