@@ -30,6 +30,9 @@ func TestAddCheckAndDeleteASite(t *testing.T) {
 	p := open(t, a)
 	p.waitFor(`document.getElementById("empty").textContent === "Nothing to monitor yet. Add a website to see it here."` +
 		` && !document.getElementById("empty").hidden`)
+	if eval[bool](p, `document.getElementById("sign-in").offsetParent !== null || document.getElementById("who").offsetParent !== null`) {
+		t.Error("a server with no users shows a sign-in form or someone signed in")
+	}
 
 	srv := healthy(t)
 	p.addThroughForm(srv.URL)

@@ -53,6 +53,9 @@ func TestSignInToTheDashboard(t *testing.T) {
 	signIn("ed@example.com", "blue-kettle-ed-orbit")
 	p.afterReload(row(srv.URL) + ` !== undefined`)
 	p.waitFor(row(srv.URL) + `?.querySelector(".badge").textContent === "Up"`)
+	if eval[bool](p, `document.getElementById("sign-in").offsetParent !== null`) {
+		t.Error("the sign-in form is shown beside the dashboard of a signed-in user")
+	}
 	if who := eval[string](p, `document.getElementById("who-name").textContent`); who != "Ed · editor" {
 		t.Errorf("the page says %q of who is signed in, want Ed · editor", who)
 	}
