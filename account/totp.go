@@ -72,6 +72,16 @@ func sessionUser(r *http.Request) (int64, error) {
 	return c.UserID, nil
 }
 
+// userAndCode reads a request of the signed-in user giving a code.
+func userAndCode(r *http.Request) (int64, TOTPCode, error) {
+	id, err := sessionUser(r)
+	if err != nil {
+		return 0, TOTPCode{}, err
+	}
+	p, _, err := api.DecodeFields[TOTPCode](r, "a code", []string{"code"})
+	return id, p, err
+}
+
 func (s *Service) handleTOTPSetup(r *http.Request) (any, error) {
 	id, err := sessionUser(r)
 	if err != nil {
@@ -108,11 +118,7 @@ func (s *Service) handleTOTPSetup(r *http.Request) (any, error) {
 }
 
 func (s *Service) handleTOTPConfirm(r *http.Request) (any, error) {
-	id, err := sessionUser(r)
-	if err != nil {
-		return nil, err
-	}
-	p, _, err := api.DecodeFields[TOTPCode](r, "a code", []string{"code"})
+	id, p, err := userAndCode(r)
 	if err != nil {
 		return nil, err
 	}
@@ -155,11 +161,7 @@ func (s *Service) handleTOTPConfirm(r *http.Request) (any, error) {
 }
 
 func (s *Service) handleTOTPRemove(r *http.Request) (any, error) {
-	id, err := sessionUser(r)
-	if err != nil {
-		return nil, err
-	}
-	p, _, err := api.DecodeFields[TOTPCode](r, "a code", []string{"code"})
+	id, p, err := userAndCode(r)
 	if err != nil {
 		return nil, err
 	}

@@ -128,19 +128,27 @@ func (p UserParams) check(adding bool) error {
 	return nil
 }
 
+// passwordHash is the hash of the password given, or nil for none.
+func (p UserParams) passwordHash() (*string, error) {
+	if p.Password == nil {
+		return nil, nil
+	}
+	h, err := hashPassword(*p.Password)
+	if err != nil {
+		return nil, err
+	}
+	return &h, nil
+}
+
 // AddUser adds a user. Without a password, they can sign in only through
 // an identity provider.
 func (s *Service) AddUser(ctx context.Context, p UserParams) (*User, error) {
 	if err := p.check(true); err != nil {
 		return nil, err
 	}
-	var hash *string
-	if p.Password != nil {
-		h, err := hashPassword(*p.Password)
-		if err != nil {
-			return nil, err
-		}
-		hash = &h
+	hash, err := p.passwordHash()
+	if err != nil {
+		return nil, err
 	}
 	u, err := scanUser(s.db.QueryRow(ctx, `INSERT INTO users (email, name, role, password_hash, disabled)
 		VALUES ($1, $2, $3, $4, $5) RETURNING `+userColumns,
@@ -223,13 +231,9 @@ func (s *Service) UpdateUser(ctx context.Context, id int64, p UserParams) (*User
 	if err := p.check(false); err != nil {
 		return nil, err
 	}
-	var hash *string
-	if p.Password != nil {
-		h, err := hashPassword(*p.Password)
-		if err != nil {
-			return nil, err
-		}
-		hash = &h
+	hash, err := p.passwordHash()
+	if err != nil {
+		return nil, err
 	}
 	tx, err := s.db.Begin(ctx)
 	if err != nil {

@@ -52,23 +52,8 @@ func TestReadmeExamplesRun(t *testing.T) {
 		case strings.Contains(cmd, "user add"), strings.Contains(cmd, "$token"), strings.HasPrefix(cmd, "token="):
 			continue // makes users, which closes reads: TestUsersAndAccessExample runs it
 		case words[0] == "curl":
-			method, body, path := "GET", "", ""
-			for i := 1; i < len(words); i++ {
-				switch w := words[i]; w {
-				case "-X":
-					i++
-					method = words[i]
-				case "-d":
-					i++
-					body = words[i]
-					if method == "GET" {
-						method = "POST"
-					}
-				default:
-					path = strings.TrimPrefix(strings.TrimPrefix(w, "http://"), "localhost:4000")
-				}
-			}
-			status, resp := a.Do(t, method, path, body)
+			method, path, body, header := curlRequest(words)
+			status, resp := a.Do(t, method, path, body, header...)
 			if status >= 400 {
 				t.Errorf("example %q answered %d %s", cmd, status, resp)
 			}
@@ -98,6 +83,48 @@ func TestReadmeExamplesRun(t *testing.T) {
 	if status, _ := a.Do(t, http.MethodGet, "/p/acme", ""); status != 200 {
 		t.Errorf("the tour's status page answers %d", status)
 	}
+}
+
+// curlRequest reads a curl command of the examples: its method (-X, or
+// POST with -d), path on localhost:4000, body and headers (-H).
+func curlRequest(words []string) (method, path, body string, header []string) {
+	method = "GET"
+	for i := 1; i < len(words); i++ {
+		switch w := words[i]; w {
+		case "-X":
+			i++
+			method = words[i]
+		case "-d":
+			i++
+			body = words[i]
+			if method == "GET" {
+				method = "POST"
+			}
+		case "-H":
+			i++
+			name, value, _ := strings.Cut(words[i], ": ")
+			header = append(header, name, value)
+		default:
+			path = strings.TrimPrefix(strings.TrimPrefix(w, "http://"), "localhost:4000")
+		}
+	}
+	return method, path, body, header
+}
+
+// readmeSection returns the README's section under the heading (its
+// "##" or "###" line's text), up to the next "##" heading.
+func readmeSection(t *testing.T, heading string) string {
+	t.Helper()
+	text, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, found := strings.Cut(string(text), heading)
+	if !found {
+		t.Fatalf("the README has no section %q", heading)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	return section
 }
 
 // exampleFiles are the files whose examples run, in the order a reader
@@ -187,15 +214,7 @@ func shellWords(cmd string) []string {
 // crontab that keeps what it is given, then runs the line it was given as
 // cron would: the push site it added hears a success.
 func TestHeartbeatsCrontabExample(t *testing.T) {
-	text, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, found := strings.Cut(string(text), "### Heartbeats")
-	if !found {
-		t.Fatal("the README has no Heartbeats section")
-	}
-	section, _, _ = strings.Cut(section, "\n## ")
+	section := readmeSection(t, "### Heartbeats")
 	var script []string
 	for _, cmd := range shellCommands(t, section) {
 		if strings.Contains(cmd, "crontab") || strings.HasPrefix(cmd, "ping_url=") {
@@ -269,15 +288,7 @@ func TestHeartbeatsCrontabExample(t *testing.T) {
 // with the token. Every call succeeds; without the token, reads are
 // refused once the admin exists.
 func TestUsersAndAccessExample(t *testing.T) {
-	text, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, found := strings.Cut(string(text), "## Users and access")
-	if !found {
-		t.Fatal("the README has no Users and access section")
-	}
-	section, _, _ = strings.Cut(section, "\n## ")
+	section := readmeSection(t, "## Users and access")
 	prefix := pgtest.Prefix(t)
 	a := apptest.Start(t, apptest.Setup{Prefix: prefix})
 	db := []string{"--database-url", pgtest.ServerURL(t), "--database-prefix", prefix, "--state-dir", t.TempDir()}
@@ -299,27 +310,7 @@ func TestUsersAndAccessExample(t *testing.T) {
 				token = strings.TrimSpace(stdout.String())
 			}
 		case words[0] == "curl":
-			method, body, path := "GET", "", ""
-			var header []string
-			for i := 1; i < len(words); i++ {
-				switch w := words[i]; w {
-				case "-X":
-					i++
-					method = words[i]
-				case "-d":
-					i++
-					body = words[i]
-					if method == "GET" {
-						method = "POST"
-					}
-				case "-H":
-					i++
-					name, value, _ := strings.Cut(words[i], ": ")
-					header = append(header, name, value)
-				default:
-					path = strings.TrimPrefix(w, "localhost:4000")
-				}
-			}
+			method, path, body, header := curlRequest(words)
 			if status, resp := a.Do(t, method, path, body, header...); status >= 400 {
 				t.Errorf("example %q answered %d %s", cmd, status, resp)
 			}
