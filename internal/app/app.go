@@ -347,7 +347,7 @@ func (a *App) apiServer(svc *services) *api.Server {
 	svc.channels.Register(srv)
 	svc.pages.Register(srv)
 	svc.accounts.Register(srv)
-	scraped := []prometheus.Collector{svc.mon.LocationCollector()}
+	scraped := []prometheus.Collector{svc.mon.LocationCollector(), svc.mon.History().SizeCollector()}
 	if a.cfg.MetricsPerSite {
 		scraped = append(scraped, svc.mon.SiteCollector())
 	}

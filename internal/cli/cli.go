@@ -27,6 +27,8 @@ Usage:
   uptime db shell <service>        open psql on a service's database: site,
                                    monitor, statuspage, notify or account
   uptime db conn-uri <service>     print the connection URL of a service's database
+  uptime db size                   what the history of checks costs on disk: per
+                                   table, a raw check's bytes, the days kept
   uptime secret set <Name>         store a secret for the local app (SlackWebhookURL);
                                    the value is read from the terminal without echo,
                                    or from standard input; the environment

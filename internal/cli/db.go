@@ -11,15 +11,24 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"uptime/internal/app"
+	"uptime/internal/human"
 	"uptime/internal/pglocal"
+	"uptime/monitor/history"
 )
 
-// db runs `uptime db shell|conn-uri <database>`. With a local cluster that
-// no `uptime run` holds, shell starts it for the session and stops it after.
+// db runs `uptime db shell|conn-uri <database>` and `uptime db size`.
+// With a local cluster that no `uptime run` holds, they start it for the
+// command and stop it after.
 func db(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "size" {
+		return dbSize(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "shell" && args[0] != "conn-uri") {
 		return errors.New("usage: uptime db shell <site|monitor|statuspage|notify|account> | uptime db conn-uri <site|monitor|statuspage|notify|account>")
 	}
@@ -88,4 +97,59 @@ func psql(dbURL string, stdin io.Reader, stdout, stderr io.Writer) error {
 	signal.Ignore(os.Interrupt)
 	defer signal.Reset(os.Interrupt)
 	return cmd.Run()
+}
+
+// dbSize runs `uptime db size`: what the history costs on disk, per table
+// and in all, a raw check's bytes, and the days kept.
+func dbSize(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, rest, err := parse("db size", args, stderr)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 0 {
+		return errors.New("usage: uptime db size")
+	}
+	log := newLogger(cfg, io.Discard)
+	infra, err := app.LoadInfra(cfg, os.Getenv, log)
+	if err != nil {
+		return err
+	}
+	dbs, err := app.OpenDatabaseServer(ctx, cfg, infra, log, true)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		dbs.Close(stopCtx)
+	}()
+	dbURL, err := dbs.PrepareService(ctx, app.MonitorDatabase)
+	if err != nil {
+		return err
+	}
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return fmt.Errorf("open the monitor database: %w", err)
+	}
+	defer pool.Close()
+	size, err := history.New(pool, history.Options{}, log).Size(ctx)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "TABLE\tBYTES\tROWS\tBYTES PER ROW\t")
+	for _, t := range size.Tables {
+		perRow := "-"
+		if t.Rows > 0 {
+			perRow = fmt.Sprintf("%.0f", float64(t.Bytes)/float64(t.Rows))
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t\n", t.Name, human.Bytes(t.Bytes), t.Rows, perRow)
+	}
+	fmt.Fprintf(w, "total\t%s\t\t\t\n", human.Bytes(size.Bytes))
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "bytes per check: raw %.0f\n", size.BytesPerCheck())
+	fmt.Fprintf(stdout, "days kept: raw checks %d (--retention), daily roll-ups %d (--rollup-retention)\n", size.RawDays, size.RollupDays)
+	return nil
 }

@@ -35,3 +35,17 @@ func Duration(d time.Duration) string {
 	}
 	return plural(days, "day") + " " + plural(h, "hour")
 }
+
+// Bytes says a size in bytes as people read it: 512 B, 12.3 KiB, 4.0 GiB.
+func Bytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
