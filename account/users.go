@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"uptime/internal/api"
+	"uptime/internal/dbutil"
 	"uptime/internal/errs"
 	"uptime/internal/text"
 )
@@ -153,7 +153,7 @@ func (s *Service) AddUser(ctx context.Context, p UserParams) (*User, error) {
 	u, err := scanUser(s.db.QueryRow(ctx, `INSERT INTO users (email, name, role, password_hash, disabled)
 		VALUES ($1, $2, $3, $4, $5) RETURNING `+userColumns,
 		strings.TrimSpace(*p.Email), deref(p.Name), *p.Role, hash, p.Disabled != nil && *p.Disabled))
-	if isUnique(err) {
+	if dbutil.Duplicate(err) {
 		return nil, errs.Errorf(errs.AlreadyExists, "a user already has the email %s", text.Quote(*p.Email))
 	}
 	if err != nil {
@@ -262,7 +262,7 @@ func (s *Service) UpdateUser(ctx context.Context, id int64, p UserParams) (*User
 		role = coalesce($4, role), password_hash = coalesce($5, password_hash), disabled = coalesce($6, disabled),
 		totp_secret = CASE WHEN $7 THEN NULL ELSE totp_secret END, totp_pending = CASE WHEN $7 THEN NULL ELSE totp_pending END
 		WHERE id = $1 RETURNING `+userColumns, id, trimmed(p.Email), p.Name, p.Role, hash, p.Disabled, p.TOTP != nil))
-	if isUnique(err) {
+	if dbutil.Duplicate(err) {
 		return nil, errs.Errorf(errs.AlreadyExists, "a user already has the email %s", text.Quote(*p.Email))
 	}
 	if err != nil {
@@ -357,11 +357,6 @@ func (s *Service) usersChanged(added bool) {
 	} else {
 		s.users.known = false
 	}
-}
-
-func isUnique(err error) bool {
-	var pg *pgconn.PgError
-	return errors.As(err, &pg) && pg.Code == "23505"
 }
 
 func deref(s *string) string {

@@ -14,10 +14,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/nicholas-fedor/shoutrrr/pkg/router"
 
 	"uptime/internal/api"
+	"uptime/internal/dbutil"
 	"uptime/internal/errs"
 	"uptime/internal/text"
 )
@@ -472,8 +472,7 @@ func (s *Service) Delete(ctx context.Context, id int64) error {
 
 // dbError turns a duplicate name into a conflict.
 func dbError(err error, name string) error {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+	if dbutil.Duplicate(err) {
 		return errs.Errorf(errs.AlreadyExists, "a channel named %s exists already", text.Quote(name))
 	}
 	return err

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"uptime/internal/api"
+	"uptime/internal/dbutil"
 	"uptime/internal/errs"
 	"uptime/internal/text"
 )
@@ -165,12 +165,6 @@ func scanPage(row pgx.Row) (*Page, error) {
 	return &p, nil
 }
 
-// isDuplicate reports a unique violation: the slug is taken.
-func isDuplicate(err error) bool {
-	var pg *pgconn.PgError
-	return errors.As(err, &pg) && pg.Code == "23505"
-}
-
 // Create makes a page.
 func (s *Service) Create(ctx context.Context, p PageParams) (*Page, error) {
 	if p.Slug == nil {
@@ -195,7 +189,7 @@ func (s *Service) Create(ctx context.Context, p PageParams) (*Page, error) {
 	groups, _ := json.Marshal(page.Groups)
 	created, err := scanPage(s.db.QueryRow(ctx, `INSERT INTO status_page (slug, title, description, show_urls, groups)
 		VALUES ($1, $2, $3, $4, $5) RETURNING `+pageColumns, page.Slug, page.Title, page.Description, page.ShowURLs, groups))
-	if isDuplicate(err) {
+	if dbutil.Duplicate(err) {
 		return nil, errs.Errorf(errs.AlreadyExists, "a status page has the slug %s already", text.Quote(page.Slug))
 	}
 	if err != nil {
@@ -276,7 +270,7 @@ func (s *Service) Update(ctx context.Context, slug string, p PageParams) (*Page,
 			groups = COALESCE($6::jsonb, groups), updated_at = now()
 		WHERE slug = $1 RETURNING `+pageColumns, slug, p.Slug, p.Title, p.Description, p.ShowURLs, groups))
 	switch {
-	case isDuplicate(err):
+	case dbutil.Duplicate(err):
 		return nil, errs.Errorf(errs.AlreadyExists, "a status page has the slug %s already", text.Quote(*p.Slug))
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil, errs.Errorf(errs.NotFound, "no status page has the slug %s", text.Quote(slug))

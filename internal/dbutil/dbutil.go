@@ -15,6 +15,7 @@ import (
 	"github.com/golang-migrate/migrate/v4"
 	_ "github.com/golang-migrate/migrate/v4/database/pgx/v5" // the pgx5:// scheme
 	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -202,4 +203,11 @@ func CheckVersion(ctx context.Context, db interface {
 		return fmt.Errorf("the schema is at version %d and this program needs %d: start a full instance of this version first, which migrates it", have, want)
 	}
 	return nil
+}
+
+// Duplicate reports whether err is PostgreSQL's unique violation: a row
+// with that key exists already.
+func Duplicate(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && pg.Code == pgerrcode.UniqueViolation
 }
