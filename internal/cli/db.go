@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"uptime/internal/app"
+	"uptime/internal/config"
 	"uptime/internal/human"
 	"uptime/internal/pglocal"
 	"uptime/monitor/history"
@@ -40,34 +41,62 @@ func db(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.W
 	if len(rest) != 1 || !slices.Contains(app.Databases, rest[0]) {
 		return fmt.Errorf("usage: uptime db %s <site|monitor|statuspage|notify|account>", sub)
 	}
-	log := newLogger(cfg, io.Discard)
-	infra, err := app.LoadInfra(cfg, os.Getenv, log)
+	dbURL, local, done, err := prepareService(ctx, cfg, rest[0])
 	if err != nil {
 		return err
 	}
-	dbs, err := app.OpenDatabaseServer(ctx, cfg, infra, log, true)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		dbs.Close(stopCtx)
-	}()
-	// A state directory that `uptime run` never used has no databases
-	// yet: make them as it would, so that the shell opens on the tables.
-	dbURL, err := dbs.PrepareService(ctx, rest[0])
-	if err != nil {
-		return err
-	}
+	defer done()
 	if sub == "conn-uri" {
-		if dbs.Local() {
+		if local {
 			fmt.Fprintln(stderr, "note: the local cluster runs only while `uptime run` does")
 		}
 		fmt.Fprintln(stdout, dbURL)
 		return nil
 	}
 	return psql(dbURL, stdin, stdout, stderr)
+}
+
+// prepareService finds the configuration's database server (starting a
+// local cluster that no `uptime run` holds, for the command) and makes a
+// service's database there as `uptime run` would, if it is missing: a
+// state directory never run has none yet. It returns the database's URL,
+// whether the server is a local cluster, and done, which stops a cluster
+// it started.
+func prepareService(ctx context.Context, cfg config.Config, service string) (dbURL string, local bool, done func(), err error) {
+	log := newLogger(cfg, io.Discard)
+	infra, err := app.LoadInfra(cfg, os.Getenv, log)
+	if err != nil {
+		return "", false, nil, err
+	}
+	dbs, err := app.OpenDatabaseServer(ctx, cfg, infra, log, true)
+	if err != nil {
+		return "", false, nil, err
+	}
+	done = func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		dbs.Close(stopCtx)
+	}
+	if dbURL, err = dbs.PrepareService(ctx, service); err != nil {
+		done()
+		return "", false, nil, err
+	}
+	return dbURL, dbs.Local(), done, nil
+}
+
+// openService opens a service's database as prepareService finds it;
+// done closes it and stops a cluster it started.
+func openService(ctx context.Context, cfg config.Config, service string) (*pgxpool.Pool, func(), error) {
+	dbURL, _, stop, err := prepareService(ctx, cfg, service)
+	if err != nil {
+		return nil, nil, err
+	}
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("open the %s database: %w", service, err)
+	}
+	return pool, func() { pool.Close(); stop() }, nil
 }
 
 // psql runs psql on the database. The password goes in the environment, not
@@ -109,30 +138,12 @@ func dbSize(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(rest) != 0 {
 		return errors.New("usage: uptime db size")
 	}
-	log := newLogger(cfg, io.Discard)
-	infra, err := app.LoadInfra(cfg, os.Getenv, log)
+	pool, done, err := openService(ctx, cfg, app.MonitorDatabase)
 	if err != nil {
 		return err
 	}
-	dbs, err := app.OpenDatabaseServer(ctx, cfg, infra, log, true)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		dbs.Close(stopCtx)
-	}()
-	dbURL, err := dbs.PrepareService(ctx, app.MonitorDatabase)
-	if err != nil {
-		return err
-	}
-	pool, err := pgxpool.New(ctx, dbURL)
-	if err != nil {
-		return fmt.Errorf("open the monitor database: %w", err)
-	}
-	defer pool.Close()
-	size, err := history.New(pool, history.Options{}, log).Size(ctx)
+	defer done()
+	size, err := history.New(pool, history.Options{}, newLogger(cfg, io.Discard)).Size(ctx)
 	if err != nil {
 		return err
 	}

@@ -11,9 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/term"
 
 	"uptime/account"
@@ -123,32 +121,12 @@ func user(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 // openAccounts opens the account service on the configuration's
 // database, making it if it is missing, as `uptime run` would; done closes
 // it (and stops a local cluster it started).
-func openAccounts(ctx context.Context, cfg config.Config) (accounts *account.Service, done func(), err error) {
-	log := newLogger(cfg, io.Discard)
-	infra, err := app.LoadInfra(cfg, os.Getenv, log)
+func openAccounts(ctx context.Context, cfg config.Config) (*account.Service, func(), error) {
+	pool, done, err := openService(ctx, cfg, app.AccountDatabase)
 	if err != nil {
 		return nil, nil, err
 	}
-	dbs, err := app.OpenDatabaseServer(ctx, cfg, infra, log, true)
-	if err != nil {
-		return nil, nil, err
-	}
-	closeServer := func() {
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		dbs.Close(stopCtx)
-	}
-	dbURL, err := dbs.PrepareService(ctx, app.AccountDatabase)
-	if err != nil {
-		closeServer()
-		return nil, nil, err
-	}
-	pool, err := pgxpool.New(ctx, dbURL)
-	if err != nil {
-		closeServer()
-		return nil, nil, fmt.Errorf("open the account database: %w", err)
-	}
-	return account.New(pool, log), func() { pool.Close(); closeServer() }, nil
+	return account.New(pool, newLogger(cfg, io.Discard)), done, nil
 }
 
 const tokenUsage = "usage: uptime token add EMAIL --name NAME --role admin|editor|viewer [--expires-in 90d] | " +
