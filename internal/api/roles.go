@@ -276,9 +276,9 @@ func (s *Server) principal(r *http.Request) (Principal, error) {
 // admit decides whether the request's caller may call its route, and
 // answers it when not: 429 for a client that sent too many wrong
 // credentials, 401 for a wrong or missing one, 403 for a role too low,
-// 503 when the users cannot be read. The request it returns carries the
-// caller (see Caller).
-func (s *Server) admit(w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
+// 503 when the users cannot be read. It returns the role the route needs,
+// and the request carrying the caller (see Caller).
+func (s *Server) admit(w http.ResponseWriter, r *http.Request) (*http.Request, Role, bool) {
 	need := s.required(r)
 	client := ClientAddr(r)
 	if need > Public {
@@ -286,15 +286,24 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) (*http.Request, b
 			RespondError(w, r, s.log, &httpError{
 				err:    errs.Errorf(errs.ResourceExhausted, "too many wrong API keys or tokens from %s; retry in %s", client, left.Round(time.Second)),
 				header: http.Header{"Retry-After": {strconv.Itoa(int(left.Seconds()) + 1)}}})
-			return r, false
+			return r, need, false
 		}
 	}
 	p, err := s.principal(r)
-	if errors.Is(err, ErrBadCredentials) && (need == Public || r.Header.Get("Authorization") == "") {
-		// What anyone may call does not care what was sent; nor does a
-		// session that ended count as a wrong credential: its browser
-		// is anonymous again, and signs in.
-		p, err = Anonymous, nil
+	if errors.Is(err, ErrBadCredentials) {
+		// What anyone may call does not care what was sent: a public
+		// route, a read while reads are open, a change on a server with
+		// no key and no user (a key left in a browser from another
+		// server). Nor is a session that ended a wrong credential: its
+		// browser is anonymous again, and signs in.
+		anyone, aerr := s.anyoneMay(r.Context(), need)
+		if aerr != nil {
+			s.unavailable(w, r, aerr)
+			return r, need, false
+		}
+		if anyone || r.Header.Get("Authorization") == "" {
+			p, err = Anonymous, nil
+		}
 	}
 	if errors.Is(err, ErrBadCredentials) {
 		s.keys.failed(r, client)
@@ -307,11 +316,11 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) (*http.Request, b
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="uptime", error="invalid_token"`)
 		RespondError(w, r, s.log, errs.Errorf(errs.Unauthenticated, "the API key or token sent is not known, or has expired or been revoked"))
-		return r, false
+		return r, need, false
 	}
 	if err != nil {
 		s.unavailable(w, r, err)
-		return r, false
+		return r, need, false
 	}
 	ctx := context.WithValue(WithCaller(r.Context(), p), readsOpenKey{}, s.readsOpen)
 	r = r.WithContext(ctx)
@@ -319,37 +328,29 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) (*http.Request, b
 		subtle.ConstantTimeCompare([]byte(r.Header.Get("X-CSRF-Token")), []byte(p.CSRF)) != 1 {
 		RespondError(w, r, s.log, errs.Errorf(errs.PermissionDenied, "a change from a signed-in session must carry its "+
 			"X-CSRF-Token (GET /me gives it); sign in again if the page is old"))
-		return r, false
+		return r, need, false
 	}
-	if need == Public || p.Role >= need {
-		return r, true
+	if p.Role >= need {
+		return r, need, true
 	}
-	open, err := s.readsOpen(ctx)
-	if err != nil {
-		s.unavailable(w, r, err)
-		return r, false
-	}
-	switch {
-	case p.Role > Public:
+	if p.Role > Public {
 		RespondError(w, r, s.log, errs.Errorf(errs.PermissionDenied, "this needs the %s role; %s has %s", need, text.Quote(p.Name), p.Role))
-		return r, false
-	case need == Viewer && open:
-		return r, true
+		return r, need, false
 	}
-	enforced, err := s.enforced(r.Context())
+	anyone, err := s.anyoneMay(ctx, need)
 	if err != nil {
 		s.unavailable(w, r, err)
-		return r, false
+		return r, need, false
 	}
-	if !enforced && need > Viewer {
+	if anyone {
 		// No key and no user: changes are open to whoever reaches this
 		// loopback server, from where the browser says it may.
-		if !s.originAllowed(r) {
+		if need > Viewer && !s.originAllowed(r) {
 			RespondError(w, r, s.log, errs.Errorf(errs.PermissionDenied, "requests that change something or fetch URLs are not "+
 				"accepted from the origin %s; add it with --cors-origins, or set an API key and send it", text.Quote(r.Header.Get("Origin"))))
-			return r, false
+			return r, need, false
 		}
-		return r, true
+		return r, need, true
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="uptime"`)
 	if need == Viewer {
@@ -359,7 +360,21 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) (*http.Request, b
 		RespondError(w, r, s.log, errs.Errorf(errs.Unauthenticated, "this request needs the API key or a token with the %s role: "+
 			"send the header \"Authorization: Bearer <token>\"", need))
 	}
-	return r, false
+	return r, need, false
+}
+
+// anyoneMay reports whether a caller with no credential may call a route
+// that needs the role: anything public; a read while reads are open; a
+// change on a server with no key and no user.
+func (s *Server) anyoneMay(ctx context.Context, need Role) (bool, error) {
+	switch {
+	case need == Public:
+		return true, nil
+	case need == Viewer:
+		return s.readsOpen(ctx)
+	}
+	enforced, err := s.enforced(ctx)
+	return !enforced, err
 }
 
 // unavailable answers a request whose caller could not be known because

@@ -216,7 +216,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.cors(rec, r) {
 		return
 	}
-	r, ok := s.admit(rec, r)
+	r, need, ok := s.admit(rec, r)
 	if !ok {
 		return
 	}
@@ -231,7 +231,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	r.Body = http.MaxBytesReader(rec, r.Body, limit)
-	if s.auditor != nil && audited(r, s.required(r)) {
+	if s.auditor != nil && audited(r, need) {
 		s.serveAudited(rec, r, s.route(r), s.dispatch)
 		return
 	}

@@ -335,6 +335,15 @@ func TestReadsOpenAndPrivate(t *testing.T) {
 	if status, _ := nobody.Do(t, "GET", "/site", ""); status != 200 {
 		t.Fatalf("a read with no users: %d", status)
 	}
+	// A key a browser kept from another server is not in the way where
+	// nothing needs one.
+	stale := apptest.Client{URL: a.URL, Key: "a-key-kept-from-another-server"}
+	if status, _ := stale.Do(t, "GET", "/site", ""); status != 200 {
+		t.Errorf("a read with a stale key, reads open: %d, want 200", status)
+	}
+	if status, body := stale.Do(t, "POST", "/site", `{"url": "https://stale.example.com"}`); status != 200 {
+		t.Errorf("a change with a stale key, no key and no user: %d %s, want 200", status, body)
+	}
 
 	// The first user, made with nothing (as anyone on loopback could
 	// change anything), closes the door behind them.
