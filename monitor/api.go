@@ -50,6 +50,7 @@ func (s *Service) Register(srv *api.Server) {
 		Response: api.AnyOf{history.HistoryResponse{}, history.DaysResponse{}},
 		Query: []api.Param{
 			{Name: "limit", Type: "integer", Description: "how many checks, 1 to 1000 (100)"},
+			{Name: "before", Type: "string", Description: "only checks before this time (RFC 3339): the next page after a check's checked_at"},
 			{Name: "days", Type: "integer", Description: "the last days instead, 1 to 400"},
 		}})
 	for _, pattern := range []string{"GET /heartbeat/{token}", "POST /heartbeat/{token}", "GET /heartbeat/{token}/{signal}",
@@ -164,8 +165,9 @@ func (s *Service) handleStatus(r *http.Request) (any, error) {
 	return s.Status(r.Context(), ids)
 }
 
-// handleHistory serves GET /history/:siteID?limit=N → the site's recent
-// checks (100 by default, at most 1000) and uptime percentages, and
+// handleHistory serves GET /history/:siteID?limit=N&before=T → the site's
+// checks before T (the latest, without it), newest first (100 by default,
+// at most 1000), and uptime percentages, and
 // GET /history/:siteID?days=N → its last N days (at most 400).
 func (s *Service) handleHistory(r *http.Request) (any, error) {
 	id, err := api.PathID(r, "siteID")
@@ -180,11 +182,17 @@ func (s *Service) handleHistory(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	var before time.Time
+	if v := r.URL.Query().Get("before"); v != "" {
+		if before, err = time.Parse(time.RFC3339Nano, v); err != nil {
+			return nil, errs.Errorf(errs.InvalidArgument, "before must be a time like 2026-11-03T12:00:00Z, got %q", v)
+		}
+	}
 	if _, err := s.sites.Entry(r.Context(), id); err != nil {
 		return nil, err
 	}
 	if series {
 		return s.history.Days(r.Context(), id, days, time.Now())
 	}
-	return s.history.Recent(r.Context(), id, limit)
+	return s.history.Recent(r.Context(), id, before, limit)
 }

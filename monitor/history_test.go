@@ -270,7 +270,7 @@ func dbName(t *testing.T, db *pgxpool.Pool) string {
 }
 
 func TestRetentionDropsWholeDaysAndNothingNewer(t *testing.T) {
-	mon, db := historyService(t, monitor.Options{Retention: 3 * 24 * time.Hour})
+	mon, db := historyService(t, monitor.Options{Retention: 3 * 24 * time.Hour, CompactedRetention: -1})
 	ctx := context.Background()
 	now := time.Now().UTC()
 	// Eight days of partitions, a check every hour.

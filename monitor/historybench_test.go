@@ -5,11 +5,14 @@ package monitor_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -145,6 +148,7 @@ func benchQueries(t *testing.T, sites, days int, report func(string, ...any)) {
 		t.Fatal(err)
 	}
 	mon, db := serviceOn(t, dbURL, monitor.Options{Retention: time.Duration(days+5) * 24 * time.Hour})
+	// Packed below, once the raw days are measured.
 	now := time.Now().UTC()
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	first := today.AddDate(0, 0, -days)
@@ -160,7 +164,7 @@ func benchQueries(t *testing.T, sites, days int, report func(string, ...any)) {
 	start := time.Now()
 	for d := first; d.Before(now); d = d.AddDate(0, 0, 1) {
 		if _, err := db.Exec(ctx, `INSERT INTO checks (site_id, up, checked_at, status_code, latency_ms)
-			SELECT s, random() > 0.01, t + (s % 60) * interval '1 second', 200, 20 + random() * 300
+			SELECT s, random() > 0.01, t + (s % 60) * interval '1 second', 200, round((20 + random() * 300)::numeric, 3)::float8
 			FROM generate_series(1, $1) s, generate_series($2::timestamptz, least($3::timestamptz, $4::timestamptz - interval '1 minute'), interval '1 minute') t`,
 			sites, d, d.AddDate(0, 0, 1).Add(-time.Minute), now); err != nil {
 			t.Fatal(err)
@@ -307,6 +311,131 @@ func benchQueries(t *testing.T, sites, days int, report func(string, ...any)) {
 	dropped := time.Since(start)
 	report("- a day of %d checks deleted row by row: %s (and its space comes back only by VACUUM); the next day, %d checks, dropped as a partition: %s",
 		n1, deleted.Round(time.Millisecond), n2, dropped.Round(time.Millisecond))
+
+	benchPacking(t, mon, db, sites, days, page, now, rawPerSiteDay/1440, rollPerSiteDay, report)
+}
+
+// benchPacking times the history's readers on raw days, packs every closed
+// day, times them again on packed days, and reports what a check costs
+// packed against raw, and against what it says.
+func benchPacking(t *testing.T, mon *monitor.Service, db *pgxpool.Pool, sites, days int, page []int64, now time.Time,
+	raw, rollPerSiteDay float64, report func(string, ...any)) {
+	ctx := context.Background()
+	h := mon.History()
+	r := rand.New(rand.NewPCG(2, 2))
+	pick := func() int64 { return int64(1 + r.IntN(sites)) }
+	back := min(28, days-2)
+	monthBack := now.AddDate(0, 0, -back)
+	readers := []struct {
+		name string
+		runs int
+		f    func() error
+	}{
+		{"`/history/:id?limit=30`", 200, func() error { _, err := h.Checks(ctx, pick(), time.Time{}, 30); return err }},
+		{fmt.Sprintf("`/history/:id?limit=30&before=` %d days back", back), 200, func() error { _, err := h.Checks(ctx, pick(), monthBack, 30); return err }},
+		{fmt.Sprintf("`/history/:id?limit=1000&before=` %d days back", back), 100, func() error { _, err := h.Checks(ctx, pick(), monthBack, 1000); return err }},
+		{"`/history/:id?days=90`", 200, func() error { _, err := h.Days(ctx, pick(), 90, now); return err }},
+		{fmt.Sprintf("a status page's 90 daily bars of %d sites", len(page)), 100, func() error { _, err := h.DaysOf(ctx, page, 90, now); return err }},
+	}
+	timeAll := func() [][]time.Duration {
+		var out [][]time.Duration
+		for _, rd := range readers {
+			var ds []time.Duration
+			for range rd.runs {
+				s := time.Now()
+				if err := rd.f(); err != nil {
+					t.Fatal(err)
+				}
+				ds = append(ds, time.Since(s))
+			}
+			out = append(out, ds)
+		}
+		return out
+	}
+	before := timeAll()
+
+	report("\n## Packed days\n")
+	pgBefore, selfBefore := postgresCPUNow(), selfCPUNow()
+	start := time.Now()
+	res, err := h.Compact(ctx, now, 3*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	pgCPU, selfCPU := postgresCPUNow()-pgBefore, selfCPUNow()-selfBefore
+	if _, err := db.Exec(ctx, "VACUUM ANALYZE checks_packed"); err != nil {
+		t.Fatal(err)
+	}
+	report("- packed %d days (%d site-days, %d checks) in %s: %s a day of %d sites; CPU %.1f s of PostgreSQL and %.1f s of Uptime, %.2f µs and %.2f µs a check",
+		res.Days, res.Rows, res.Checks, took.Round(time.Second), (took / time.Duration(max(res.Days, 1))).Round(time.Millisecond), sites,
+		pgCPU, selfCPU, pgCPU/float64(res.Checks)*1e6, selfCPU/float64(res.Checks)*1e6)
+
+	var table, encoded, stored, rows int64
+	db.QueryRow(ctx, `SELECT pg_total_relation_size('checks_packed'), COALESCE(sum(octet_length(data)), 0),
+		COALESCE(sum(pg_column_size(data)), 0), count(*) FROM checks_packed`).Scan(&table, &encoded, &stored, &rows)
+	var compression string
+	db.QueryRow(ctx, "SELECT COALESCE(string_agg(DISTINCT pg_column_compression(data), ','), 'none') FROM checks_packed").Scan(&compression)
+	packed := float64(table) / float64(res.Checks)
+	report("- bytes per check: raw %.0f, compacted %.1f", raw, packed)
+	report("- of the compacted figure: %.2f bytes the packed columns, %.2f bytes as stored (compression: %s), the rest the %d rows' headers, keys and index",
+		float64(encoded)/float64(res.Checks), float64(stored)/float64(res.Checks), compression, rows)
+	// What a check of this data says: its time is its schedule (0 bits),
+	// its latency one of 300,000 microseconds alike (18.2 bits), up or
+	// not at 99 % (0.08 bits), its status always 200.
+	info := (math.Log2(300_000) + 0.0808) / 8
+	report("- what a check here says: %.2f bytes (a latency of 300,000 values alike, up 99 %% of the time, on schedule); the packed columns spend a varint of 3 bytes on the latency, 1 on the time",
+		info)
+	siteYear := packed*525_600 + rollPerSiteDay*365
+	report("- the whole history of a site checked every minute for a year, packed, with its roll-ups: %.1f MiB (raw it would be %.0f MiB)",
+		siteYear/(1<<20), (raw*525_600+rollPerSiteDay*365)/(1<<20))
+
+	after := timeAll()
+	report("\n| reader | raw days p50 / p99 | packed days p50 / p99 | p50 change |")
+	report("| --- | --- | --- | --- |")
+	for i, rd := range readers {
+		b, a := quantile(before[i], 50), quantile(after[i], 50)
+		report("| %s | %s / %s | %s / %s | %+.0f %% |", rd.name, pct(before[i], 50), pct(before[i], 99), pct(after[i], 50), pct(after[i], 99),
+			(float64(a)/float64(b)-1)*100)
+	}
+}
+
+func quantile(ds []time.Duration, p int) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[min(len(s)-1, len(s)*p/100)]
+}
+
+// postgresCPUNow is the CPU time, in seconds, of every postgres process on
+// the machine: the test's cluster alone, while it runs.
+func postgresCPUNow() float64 {
+	var total float64
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		text := string(b)
+		open, end := strings.IndexByte(text, '('), strings.LastIndexByte(text, ')')
+		if open < 0 || end < 0 || text[open+1:end] != "postgres" {
+			continue
+		}
+		f := strings.Fields(text[end+2:])
+		u, _ := strconv.ParseFloat(f[11], 64)
+		s, _ := strconv.ParseFloat(f[12], 64)
+		total += (u + s) / 100
+	}
+	return total
+}
+
+// selfCPUNow is this process's CPU time, in seconds.
+func selfCPUNow() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 func pct(ds []time.Duration, p int) string {

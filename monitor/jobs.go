@@ -33,17 +33,27 @@ type RollupArgs struct{}
 // Kind names the job.
 func (RollupArgs) Kind() string { return "rollup" }
 
+// CompactArgs is the cron job that packs the checks of the closed days:
+// every minute, so that a day is packed soon after it rolls up; a run with
+// nothing to pack costs a few small queries.
+type CompactArgs struct{}
+
+// Kind names the job.
+func (CompactArgs) Kind() string { return "compact-history" }
+
 func (s *Service) registerJobs() {
 	river.AddWorker(s.q.Workers(), &checkSitesWorker{s: s})
 	river.AddWorker(s.q.Workers(), &reconcileWorker{s: s})
 	river.AddWorker(s.q.Workers(), &siteAddedWorker{s: s})
 	river.AddWorker(s.q.Workers(), &maintainHistoryWorker{s: s})
 	river.AddWorker(s.q.Workers(), &rollupWorker{s: s})
+	river.AddWorker(s.q.Workers(), &compactWorker{s: s})
 	river.AddWorker(s.q.Workers(), &probeReportWorker{s: s})
 	s.scheduler.Register(s.q)
 	s.q.Cron(time.Minute, ReconcileArgs{})
 	s.q.Cron(time.Hour, MaintainHistoryArgs{})
 	s.q.Cron(time.Minute, RollupArgs{})
+	s.q.Cron(time.Minute, CompactArgs{})
 }
 
 type siteAddedWorker struct {
@@ -112,4 +122,46 @@ func (w *rollupWorker) Work(ctx context.Context, job *river.Job[RollupArgs]) err
 // Timeout leaves room for a run's budget and its last transaction.
 func (w *rollupWorker) Timeout(*river.Job[RollupArgs]) time.Duration {
 	return history.RollupBudget + 5*time.Minute
+}
+
+// compactRunLock is held by the instance packing closed days.
+const compactRunLock = 0x75705f6b // "up_k"
+
+type compactWorker struct {
+	river.WorkerDefaults[CompactArgs]
+	s *Service
+}
+
+func (w *compactWorker) Work(ctx context.Context, job *river.Job[CompactArgs]) error {
+	if !w.s.compacting.TryLock() {
+		return nil // this process is packing already
+	}
+	defer w.s.compacting.Unlock()
+	// One instance at a time: two would pack each check once too, but
+	// wait on each other's batches.
+	conn, err := w.s.db.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	var mine bool
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", compactRunLock).Scan(&mine); err != nil || !mine {
+		return err
+	}
+	defer func() {
+		// A connection that cannot say it is done goes, and its lock with it.
+		if _, err := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", compactRunLock); err != nil {
+			conn.Conn().Close(context.WithoutCancel(ctx))
+		}
+	}()
+	res, err := w.s.history.Compact(ctx, time.Now(), history.CompactBudget)
+	if res.Rows > 0 || len(res.Dropped) > 0 {
+		w.s.log.Info("history packed", "days", res.Days, "site_days", res.Rows, "checks", res.Checks, "dropped", res.Dropped)
+	}
+	return err
+}
+
+// Timeout leaves room for a run's budget and its last transaction.
+func (w *compactWorker) Timeout(*river.Job[CompactArgs]) time.Duration {
+	return history.CompactBudget + 5*time.Minute
 }

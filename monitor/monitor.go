@@ -67,8 +67,12 @@ type Options struct {
 	// MaxInFlight bounds the scheduled checks one instance makes at once.
 	// Defaults to 1000: a check mostly waits on its site.
 	MaxInFlight int
-	// Retention is how long raw checks are kept. Defaults to 30 days.
+	// Retention is how long raw checks are kept when their days are not
+	// packed. Defaults to 30 days.
 	Retention time.Duration
+	// CompactedRetention is how long checks are kept once their day is
+	// packed. Defaults to 400 days; negative packs nothing.
+	CompactedRetention time.Duration
 	// RollupRetention is how long the hourly and daily rollups are kept.
 	// Defaults to 400 days.
 	RollupRetention time.Duration
@@ -118,6 +122,9 @@ func (o *Options) setDefaults() {
 	if o.RollupRetention == 0 {
 		o.RollupRetention = 400 * 24 * time.Hour
 	}
+	if o.CompactedRetention == 0 {
+		o.CompactedRetention = 400 * 24 * time.Hour
+	}
 	if o.MaxInFlight <= 0 {
 		o.MaxInFlight = 1000
 	}
@@ -156,6 +163,7 @@ type Service struct {
 	stats       *schedule.Stats
 	scheduler   *schedule.Scheduler
 	rolling     sync.Mutex // held while this process rolls up
+	compacting  sync.Mutex // held while this process packs closed days
 	history     *history.History
 	windows     *maintenance.Windows
 	locations   *locations.Locations
@@ -189,7 +197,8 @@ func New(db *pgxpool.Pool, sites Sites, q *queue.Queue, transitions *pubsub.Topi
 		inflight:   make(slots, opts.MaxInFlight),
 		windows:    maintenance.New(db, sites),
 		stats:      schedule.NewStats(),
-		history:    history.New(db, history.Options{Retention: opts.Retention, RollupRetention: opts.RollupRetention}, log),
+		history: history.New(db, history.Options{Retention: opts.Retention, RollupRetention: opts.RollupRetention,
+			Compact: opts.CompactedRetention > 0, CompactedRetention: opts.CompactedRetention}, log),
 	}
 	s.locations = locations.New(db, q, transitions, locations.Options{Here: opts.Location, Version: opts.Version, Checked: s.checked.Load}, log)
 	s.status = status.New(db, s.locations, log)

@@ -319,6 +319,15 @@ func TestHistoryAndUptime(t *testing.T) {
 	if len(h.Checks) != 3 || h.Checks[0].Up || h.Checks[0].Reason != "HTTP 500" || h.Checks[0].StatusCode != 500 {
 		t.Fatalf("history = %+v, want the last 3 checks, newest (the 500) first", h.Checks)
 	}
+	// The page before the third: the first check alone.
+	var older history.HistoryResponse
+	e.Call(t, "GET", fmt.Sprintf("/history/%d?limit=3&before=%s", s.ID, h.Checks[2].CheckedAt.Format(time.RFC3339Nano)), "", &older)
+	if len(older.Checks) != 1 || !older.Checks[0].CheckedAt.Before(h.Checks[2].CheckedAt) || !older.Checks[0].Up {
+		t.Fatalf("the page before %s = %+v, want the first check alone", h.Checks[2].CheckedAt, older.Checks)
+	}
+	if status, body := e.Do(t, "GET", fmt.Sprintf("/history/%d?before=yesterday", s.ID), ""); status != 400 || !strings.Contains(body, "before") {
+		t.Fatalf("before=yesterday: %d %s, want 400 naming before", status, body)
+	}
 	for _, u := range []*float64{h.Uptime.Day, h.Uptime.Week, h.Uptime.Month} {
 		if u == nil || *u != 75 {
 			t.Fatalf("uptime = %+v, want 75%% in every window", h.Uptime)

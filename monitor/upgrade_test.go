@@ -21,7 +21,11 @@ func migrationsBefore(t *testing.T, n int) fs.FS {
 
 // An existing database of the version before partitioning keeps every
 // check through the upgrade, rolls them up, and answers the same uptime.
-func TestUpgradeKeepsEveryCheckAndItsUptime(t *testing.T) {
+// legacyDatabase makes a database of the version before partitioning with
+// 20 days of checks of two sites, then upgrades it; it returns its URL, the
+// time the checks end, and the checks.
+func legacyDatabase(t *testing.T, seed uint64) (string, time.Time, []rawCheck) {
+	t.Helper()
 	dbURL := pgtest.NewDatabase(t)
 	if err := dbutil.Migrate(dbURL, migrationsBefore(t, 4), "migrations"); err != nil {
 		t.Fatal(err)
@@ -29,25 +33,28 @@ func TestUpgradeKeepsEveryCheckAndItsUptime(t *testing.T) {
 	_, old := serviceOn(t, dbURL, monitor.Options{})
 	ctx := context.Background()
 	now := time.Now().UTC()
-	r := rand.New(rand.NewPCG(9, 10))
+	r := rand.New(rand.NewPCG(seed, seed+1))
 	checks := variedChecks(r, []int64{1, 2}, now.AddDate(0, 0, -20), now.Add(-time.Second), 15*time.Minute)
-	for _, c := range checks {
+	for i, c := range checks {
 		// The old table has no maintenance column.
-		c.maintenance = false
+		checks[i].maintenance = false
 		if _, err := old.Exec(ctx, `INSERT INTO checks (site_id, up, checked_at, status_code, latency_ms, degraded)
 			VALUES ($1, $2, $3, $4, $5, $6)`, c.site, c.up, c.at, c.status, c.latency, c.degraded); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for i := range checks {
-		checks[i].maintenance = false
-	}
 	old.Close()
-
 	if err := dbutil.Migrate(dbURL, monitor.Migrations, "migrations"); err != nil {
 		t.Fatalf("upgrade: %v", err)
 	}
-	mon, db := serviceOn(t, dbURL, monitor.Options{})
+	return dbURL, now, checks
+}
+
+func TestUpgradeKeepsEveryCheckAndItsUptime(t *testing.T) {
+	dbURL, now, checks := legacyDatabase(t, 9)
+	ctx := context.Background()
+	// Raw checks kept --retention, as without packing.
+	mon, db := serviceOn(t, dbURL, monitor.Options{CompactedRetention: -1})
 	var n int
 	var parts string
 	db.QueryRow(ctx, "SELECT count(*), string_agg(DISTINCT tableoid::regclass::text, ',') FROM checks").Scan(&n, &parts)
@@ -152,5 +159,60 @@ func TestUpgradeKeepsEveryCheckAndItsUptime(t *testing.T) {
 	db.QueryRow(ctx, "SELECT to_regclass('checks_legacy') IS NOT NULL").Scan(&legacy)
 	if legacy {
 		t.Errorf("checks_legacy still exists 40 days on; maintenance dropped %v", m.Dropped)
+	}
+}
+
+// An existing database of the version before partitioning has its old
+// checks packed, a day at a time, with every reader's answers unchanged;
+// the old table goes once its days are all packed.
+func TestUpgradePacksTheOldChecks(t *testing.T) {
+	dbURL, now, checks := legacyDatabase(t, 11)
+	ctx := context.Background()
+	mon, db := serviceOn(t, dbURL, monitor.Options{})
+	for {
+		res, err := mon.History().Rollup(ctx, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Hours+res.Days == 0 {
+			break
+		}
+	}
+	sites := []int64{1, 2}
+	before := answers(t, mon.History(), sites, now)
+	res, err := mon.History().Compact(ctx, now, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	yesterday := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, -1)
+	var want int64
+	for _, c := range checks {
+		if c.at.Before(yesterday) {
+			want++
+		}
+	}
+	if res.Checks != want || res.Days < 18 {
+		t.Fatalf("packed %+v; want the %d checks of the days before yesterday", res, want)
+	}
+	after := answers(t, mon.History(), sites, now)
+	for key, want := range before {
+		if after[key] != want {
+			t.Errorf("%s changed when packed:\nbefore %.600s\nafter  %.600s", key, want, after[key])
+		}
+	}
+	// Days on, the rest is packed too and the old table goes.
+	later := now.AddDate(0, 0, 5)
+	if _, err := mon.History().Rollup(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	if res, err = mon.History().Compact(ctx, later, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	var legacy bool
+	var packed int64
+	db.QueryRow(ctx, "SELECT to_regclass('checks_legacy') IS NOT NULL").Scan(&legacy)
+	db.QueryRow(ctx, "SELECT sum(checks) FROM checks_packed").Scan(&packed)
+	if legacy || packed != int64(len(checks)) {
+		t.Errorf("five days on: checks_legacy there %v, %d checks packed of %d; the run did %+v", legacy, packed, len(checks), res)
 	}
 }

@@ -371,22 +371,23 @@ const OIDCClientSecret = "UptimeOIDCClientSecret"
 // monitorOptions are the monitor's options from the configuration.
 func (a *App) monitorOptions(targets *egress.Targets, box *seal.Box) monitor.Options {
 	return monitor.Options{
-		Box:             box,
-		CheckTimeout:    a.cfg.CheckTimeout,
-		Confirmations:   a.cfg.ConfirmChecks,
-		ConfirmInterval: a.cfg.ConfirmInterval,
-		Location:        a.cfg.Location,
-		Probe:           a.cfg.Probe,
-		Version:         version.Version,
-		FlapChanges:     a.cfg.FlapChanges,
-		FlapWindow:      a.cfg.FlapWindow,
-		Concurrency:     a.cfg.CheckConcurrency,
-		CheckEvery:      a.cfg.CheckEvery,
-		Retention:       a.cfg.Retention,
-		RollupRetention: a.cfg.RollupRetention,
-		Transport:       a.opts.CheckTransport,
-		HeartbeatURL:    a.cfg.HeartbeatURL,
-		Targets:         targets,
+		Box:                box,
+		CheckTimeout:       a.cfg.CheckTimeout,
+		Confirmations:      a.cfg.ConfirmChecks,
+		ConfirmInterval:    a.cfg.ConfirmInterval,
+		Location:           a.cfg.Location,
+		Probe:              a.cfg.Probe,
+		Version:            version.Version,
+		FlapChanges:        a.cfg.FlapChanges,
+		FlapWindow:         a.cfg.FlapWindow,
+		Concurrency:        a.cfg.CheckConcurrency,
+		CheckEvery:         a.cfg.CheckEvery,
+		Retention:          a.cfg.Retention,
+		RollupRetention:    a.cfg.RollupRetention,
+		CompactedRetention: compactedRetention(a.cfg.CompactedRetention),
+		Transport:          a.opts.CheckTransport,
+		HeartbeatURL:       a.cfg.HeartbeatURL,
+		Targets:            targets,
 	}
 }
 
@@ -407,4 +408,13 @@ func openPool(ctx context.Context, dbURL string, maxConns int) (*pgxpool.Pool, e
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	return pool, nil
+}
+
+// compactedRetention is the monitor's for the configuration's: 0 there
+// packs nothing.
+func compactedRetention(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

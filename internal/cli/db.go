@@ -160,7 +160,8 @@ func dbSize(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "bytes per check: raw %.0f\n", size.BytesPerCheck())
-	fmt.Fprintf(stdout, "days kept: raw checks %d (--retention), daily roll-ups %d (--rollup-retention)\n", size.RawDays, size.RollupDays)
+	fmt.Fprintf(stdout, "bytes per check: raw %.0f, compacted %.1f\n", size.BytesPerCheck(), size.BytesPerPackedCheck())
+	fmt.Fprintf(stdout, "days kept: raw checks %d (today's, yesterday's, and those not packed: --retention), packed checks %d (--compacted-retention), daily roll-ups %d (--rollup-retention)\n",
+		size.RawDays, size.PackedDays, size.RollupDays)
 	return nil
 }

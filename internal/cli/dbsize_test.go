@@ -42,11 +42,11 @@ func TestDBSize(t *testing.T) {
 	if n, _ := strconv.Atoi(checks[1]); n < 5 {
 		t.Errorf("uptime db size counts %d checks, want the 5 made or more:\n%s", n, text)
 	}
-	perCheck := regexp.MustCompile(`bytes per check: raw (\d+)`).FindStringSubmatch(text)
+	perCheck := regexp.MustCompile(`bytes per check: raw (\d+), compacted \d`).FindStringSubmatch(text)
 	if perCheck == nil || perCheck[1] == "0" {
 		t.Errorf("uptime db size gives no bytes per check:\n%s", text)
 	}
-	for _, want := range []string{"rollup_day", "incident", "total", "days kept: raw checks "} {
+	for _, want := range []string{"rollup_day", "incident", "total", "days kept: raw checks ", "packed checks 0 (--compacted-retention)"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("uptime db size does not say %q:\n%s", want, text)
 		}
@@ -56,7 +56,8 @@ func TestDBSize(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("GET /metrics: %d", status)
 	}
-	for _, re := range []string{`(?m)^uptime_history_bytes\{table="checks"\} [1-9]`, `(?m)^uptime_history_bytes_per_check [1-9]`} {
+	for _, re := range []string{`(?m)^uptime_history_bytes\{table="checks"\} [1-9]`, `(?m)^uptime_history_bytes_per_check\{form="raw"\} [1-9]`,
+		`(?m)^uptime_history_bytes_per_check\{form="packed"\} 0$`} {
 		if !regexp.MustCompile(re).MatchString(body) {
 			t.Errorf("/metrics has no line matching %s", re)
 		}

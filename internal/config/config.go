@@ -66,8 +66,13 @@ type Config struct {
 	// and 30 minutes.
 	FlapChanges int
 	FlapWindow  time.Duration
-	// Retention is how long raw checks are kept. Defaults to 30 days.
+	// Retention is how long raw checks are kept when their days are not
+	// packed. Defaults to 30 days.
 	Retention time.Duration
+	// CompactedRetention is how long every check is kept once its day is
+	// closed and packed; 0 packs nothing, and raw checks are then kept
+	// Retention. Defaults to 400 days.
+	CompactedRetention time.Duration
 	// RollupRetention is how long the hourly and daily rollups are kept.
 	// Defaults to 400 days.
 	RollupRetention time.Duration
@@ -148,21 +153,22 @@ const MinKeyLength = 16
 // Default returns the settings used when nothing is configured.
 func Default() Config {
 	return Config{
-		Addr:             "127.0.0.1:4000",
-		StateDir:         ".uptime",
-		CheckEvery:       5 * time.Minute,
-		CheckTimeout:     10 * time.Second,
-		CheckConcurrency: 100,
-		ConfirmChecks:    2,
-		ConfirmInterval:  3 * time.Second,
-		Location:         "local",
-		FlapChanges:      4,
-		FlapWindow:       30 * time.Minute,
-		Retention:        30 * 24 * time.Hour,
-		RollupRetention:  400 * 24 * time.Hour,
-		AuditRetention:   400 * 24 * time.Hour,
-		MetricsPerSite:   true,
-		LogFormat:        "text",
+		Addr:               "127.0.0.1:4000",
+		StateDir:           ".uptime",
+		CheckEvery:         5 * time.Minute,
+		CheckTimeout:       10 * time.Second,
+		CheckConcurrency:   100,
+		ConfirmChecks:      2,
+		ConfirmInterval:    3 * time.Second,
+		Location:           "local",
+		FlapChanges:        4,
+		FlapWindow:         30 * time.Minute,
+		Retention:          30 * 24 * time.Hour,
+		RollupRetention:    400 * 24 * time.Hour,
+		CompactedRetention: 400 * 24 * time.Hour,
+		AuditRetention:     400 * 24 * time.Hour,
+		MetricsPerSite:     true,
+		LogFormat:          "text",
 	}
 }
 
@@ -238,7 +244,8 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() error)
 	boolean(&c.Probe, "probe", "UPTIME_PROBE", "only check this location's rounds, with the monitor's database alone (see docs/locations.md)")
 	num(&c.FlapChanges, "flap-changes", "UPTIME_FLAP_CHANGES", "changes of state in --flap-window above which a site is reported flapping")
 	dur(&c.FlapWindow, "flap-window", "UPTIME_FLAP_WINDOW", "the window flapping is counted in, and how long a flapping site must be stable")
-	dur(&c.Retention, "retention", "UPTIME_RETENTION", "how long raw checks are kept, like 30d")
+	dur(&c.Retention, "retention", "UPTIME_RETENTION", "how long raw checks are kept when their days are not packed, like 30d")
+	dur(&c.CompactedRetention, "compacted-retention", "UPTIME_COMPACTED_RETENTION", "how long every check is kept, packed, once its day is closed, like 400d; 0 packs nothing")
 	dur(&c.RollupRetention, "rollup-retention", "UPTIME_ROLLUP_RETENTION", "how long the hourly and daily rollups are kept, like 400d")
 	dur(&c.AuditRetention, "audit-retention", "UPTIME_AUDIT_RETENTION", "how long the audit log's rows are kept, like 400d")
 	boolean(&c.MetricsPerSite, "metrics-per-site", "UPTIME_METRICS_PER_SITE", "serve a series per site at /metrics; false for very many sites")
@@ -366,6 +373,9 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownDelay < 0 || c.ShutdownDelay > 10*time.Minute {
 		errs = append(errs, fmt.Errorf("--shutdown-delay %s must be from 0 to 10m", c.ShutdownDelay))
+	}
+	if c.CompactedRetention != 0 && c.CompactedRetention < 3*24*time.Hour {
+		errs = append(errs, fmt.Errorf("--compacted-retention %s is too short: today's and yesterday's checks stay raw; use 3d or more, or 0 to pack nothing", c.CompactedRetention))
 	}
 	if c.RollupRetention < 24*time.Hour {
 		errs = append(errs, fmt.Errorf("--rollup-retention %s is too short; use 1d or more", c.RollupRetention))

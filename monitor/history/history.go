@@ -16,8 +16,12 @@ import (
 
 // Options are how long history is kept.
 type Options struct {
-	// Retention is how long raw checks are kept.
+	// Retention is how long raw checks are kept when they are not packed.
 	Retention time.Duration
+	// Compact packs the checks of each closed day, which are then kept
+	// CompactedRetention.
+	Compact            bool
+	CompactedRetention time.Duration
 	// RollupRetention is how long the roll-ups are kept.
 	RollupRetention time.Duration
 }
@@ -35,7 +39,7 @@ func New(db *pgxpool.Pool, opts Options, log *slog.Logger) *History {
 }
 
 // tables are the tables that hold a site's history, by site_id.
-var tables = []string{"checks", "checks_day", "rollup_hour", "rollup_day", "rollup_recent", "rollup_late", "incident"}
+var tables = []string{"checks", "checks_packed", "checks_day", "rollup_hour", "rollup_day", "rollup_recent", "rollup_late", "incident"}
 
 // Forget deletes the history of the sites, in tx.
 func Forget(ctx context.Context, tx pgx.Tx, ids []int64) error {

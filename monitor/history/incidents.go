@@ -2,6 +2,7 @@ package history
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"uptime/internal/api"
 	"uptime/internal/errs"
 	"uptime/internal/text"
+	"uptime/monitor/history/packed"
 )
 
 // Incident is a confirmed down period of a site.
@@ -62,12 +64,78 @@ func OpenIncident(ctx context.Context, tx pgx.Tx, siteID int64, at time.Time, ca
 
 // CloseIncident ends the site's open incident at, with its checks counted.
 func CloseIncident(ctx context.Context, tx pgx.Tx, siteID int64, at time.Time) error {
-	if _, err := tx.Exec(ctx, `UPDATE incident i SET ended_at = $2, checks = (
+	var started time.Time
+	err := tx.QueryRow(ctx, "SELECT started_at FROM incident WHERE site_id = $1 AND ended_at IS NULL", siteID).Scan(&started)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("close the incident of site %d: %w", siteID, err)
+	}
+	old, err := countPacked(ctx, tx, []int64{siteID}, []time.Time{started}, at)
+	if err != nil {
+		return fmt.Errorf("close the incident of site %d: %w", siteID, err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE incident i SET ended_at = $2, checks = $3 + (
 			SELECT count(*) FROM checks c WHERE c.site_id = $1 AND c.checked_at >= i.started_at AND c.checked_at < $2)
-		WHERE site_id = $1 AND ended_at IS NULL`, siteID, at); err != nil {
+		WHERE site_id = $1 AND ended_at IS NULL`, siteID, at, old[siteID]); err != nil {
 		return fmt.Errorf("close the incident of site %d: %w", siteID, err)
 	}
 	return nil
+}
+
+// querier is what a pool and a transaction share.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// countPacked counts each site's packed checks from its time in froms
+// until to (for ever, when zero), by site: a day wholly inside by its
+// count, a day the bounds cut by unpacking it.
+func countPacked(ctx context.Context, q querier, sites []int64, froms []time.Time, to time.Time) (map[int64]int64, error) {
+	var end *time.Time
+	if !to.IsZero() {
+		end = &to
+	}
+	days := make([]string, len(froms))
+	for i, f := range froms {
+		days[i] = dayOf(f).Format(time.DateOnly)
+	}
+	rows, err := q.Query(ctx, `SELECT p.site_id, r.since, p.checks, p.first_at, p.last_at, p.data
+		FROM unnest($1::bigint[], $2::timestamptz[], $3::date[]) AS r(site_id, since, day)
+		JOIN checks_packed p ON p.site_id = r.site_id AND p.day >= r.day AND p.last_at >= r.since
+			AND ($4::timestamptz IS NULL OR p.first_at < $4)`, sites, froms, days, end)
+	if err != nil {
+		return nil, fmt.Errorf("count packed checks: %w", err)
+	}
+	out := map[int64]int64{}
+	var (
+		site        int64
+		since       time.Time
+		n           int64
+		first, last time.Time
+		data        []byte
+	)
+	_, err = pgx.ForEachRow(rows, []any{&site, &since, &n, &first, &last, &data}, func() error {
+		if !first.Before(since) && (end == nil || last.Before(to)) {
+			out[site] += n
+			return nil
+		}
+		cs, err := packed.Decode(data)
+		if err != nil {
+			return fmt.Errorf("site %d: %w", site, err)
+		}
+		for _, c := range cs {
+			if !c.At.Before(since) && (end == nil || c.At.Before(to)) {
+				out[site]++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count packed checks: %w", err)
+	}
+	return out, nil
 }
 
 // Incidents returns the incidents the query picks. An open incident's
@@ -108,6 +176,25 @@ func (s *History) Incidents(ctx context.Context, q IncidentQuery) (*IncidentsRes
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read incidents: %w", err)
+	}
+	// An open incident's checks of the days packed since it began.
+	var open []int64
+	var since []time.Time
+	for _, in := range out.Incidents {
+		if in.EndedAt == nil {
+			open, since = append(open, in.SiteID), append(since, in.StartedAt)
+		}
+	}
+	if len(open) > 0 {
+		old, err := countPacked(ctx, s.db, open, since, time.Time{})
+		if err != nil {
+			return nil, fmt.Errorf("read incidents: %w", err)
+		}
+		for i, in := range out.Incidents {
+			if in.EndedAt == nil {
+				out.Incidents[i].Checks += old[in.SiteID]
+			}
+		}
 	}
 	return out, nil
 }

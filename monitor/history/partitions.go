@@ -220,7 +220,7 @@ func (s *History) dropTable(ctx context.Context, name string) error {
 // It serves the plain tables and partitions that are not dropped whole (a
 // row's ctid names it only within one): the daily rollups, the default
 // partitions and the checks from before partitioning.
-func (s *History) deleteBefore(ctx context.Context, table, column string, cutoff time.Time) (int64, error) {
+func (s *History) deleteBefore(ctx context.Context, table, column string, cutoff any) (int64, error) {
 	t, c := pgx.Identifier{table}.Sanitize(), pgx.Identifier{column}.Sanitize()
 	var total int64
 	for {
@@ -277,6 +277,11 @@ func (s *History) MaintainHistory(ctx context.Context, now time.Time) (Maintenan
 	}
 
 	cutoff := now.Add(-s.opts.Retention)
+	if s.opts.Compact {
+		// Closed days are packed, not dropped, until their own retention.
+		cutoff = now.Add(-s.opts.CompactedRetention)
+	}
+	kept := cutoff
 	_, daysUntil, err := s.rollupProgress(ctx)
 	if err != nil {
 		return m, err
@@ -313,6 +318,15 @@ func (s *History) MaintainHistory(ctx context.Context, now time.Time) (Maintenan
 				}
 			}
 		}
+	}
+
+	// A packed day goes once its end is past retention: before the day
+	// that holds the cutoff. Without compaction, what was packed goes
+	// with the raw checks.
+	d, err := s.deleteBefore(ctx, "checks_packed", "day", checksTable.period(kept).Format(time.DateOnly))
+	m.Deleted += d
+	if err != nil {
+		return m, err
 	}
 
 	rcut := now.Add(-s.opts.RollupRetention)

@@ -3,9 +3,12 @@ package history
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"uptime/monitor/history/packed"
 )
 
 // CheckRecord is one recorded check.
@@ -26,6 +29,12 @@ type CheckRecord struct {
 	// Location is where the check was made from; empty for checks made
 	// before locations were recorded.
 	Location string `json:"location"`
+	// Maintenance tells whether the check was made in a maintenance
+	// window, which uptime leaves out.
+	Maintenance bool `json:"maintenance"`
+	// CertExpiresAt is when the site's certificate expires, when it gave
+	// one.
+	CertExpiresAt *time.Time `json:"cert_expires_at,omitempty"`
 }
 
 // HistoryResponse is a site's recent checks and uptime.
@@ -42,26 +51,122 @@ type HistoryResponse struct {
 // MaxHistory is the most checks Recent returns.
 const MaxHistory = 1000
 
-// Recent returns a site's latest checks, newest first, and its uptime
-// percentages, computed from the rollups.
-func (s *History) Recent(ctx context.Context, siteID int64, limit int) (*HistoryResponse, error) {
-	rows, err := s.db.Query(ctx, `SELECT up, checked_at, COALESCE(status_code, 0), COALESCE(latency_ms, 0), reason, degraded,
-			COALESCE(location, '')
-		FROM checks WHERE site_id = $1 ORDER BY checked_at DESC LIMIT $2`, siteID, limit)
+// Recent returns a site's latest checks before before (the latest of all
+// when zero), newest first, and its uptime percentages, computed from the
+// rollups.
+func (s *History) Recent(ctx context.Context, siteID int64, before time.Time, limit int) (*HistoryResponse, error) {
+	checks, err := s.Checks(ctx, siteID, before, limit)
 	if err != nil {
-		return nil, fmt.Errorf("read history of site %d: %w", siteID, err)
-	}
-	checks, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (CheckRecord, error) {
-		var c CheckRecord
-		err := row.Scan(&c.Up, &c.CheckedAt, &c.StatusCode, &c.LatencyMS, &c.Reason, &c.Degraded, &c.Location)
-		return c, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read history of site %d: %w", siteID, err)
+		return nil, err
 	}
 	up, err := s.Uptime(ctx, siteID, time.Now())
 	if err != nil {
 		return nil, err
 	}
 	return &HistoryResponse{SiteID: siteID, Checks: checks, Uptime: up}, nil
+}
+
+// Checks returns a site's latest checks before before (of all, when
+// zero), newest first, at most limit: from the raw checks and the packed
+// days alike, which hold no check twice.
+func (s *History) Checks(ctx context.Context, siteID int64, before time.Time, limit int) ([]CheckRecord, error) {
+	const columns = `up, checked_at, COALESCE(status_code, 0), COALESCE(latency_ms, 0), reason, degraded, COALESCE(location, ''),
+		maintenance, cert_expires_at`
+	batch := &pgx.Batch{}
+	if before.IsZero() {
+		batch.Queue(`SELECT `+columns+` FROM checks WHERE site_id = $1 ORDER BY checked_at DESC LIMIT $2`, siteID, limit)
+		batch.Queue(`SELECT max(day) FROM checks_packed WHERE site_id = $1`, siteID)
+	} else {
+		batch.Queue(`SELECT `+columns+` FROM checks WHERE site_id = $1 AND checked_at < $2 ORDER BY checked_at DESC LIMIT $3`,
+			siteID, before, limit)
+		batch.Queue(`SELECT max(day) FROM checks_packed WHERE site_id = $1 AND day <= $2`, siteID, dayOf(before))
+	}
+	br := s.db.SendBatch(ctx, batch)
+	defer br.Close()
+	rows, _ := br.Query()
+	checks, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (CheckRecord, error) {
+		var c CheckRecord
+		err := row.Scan(&c.Up, &c.CheckedAt, &c.StatusCode, &c.LatencyMS, &c.Reason, &c.Degraded, &c.Location, &c.Maintenance, &c.CertExpiresAt)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read history of site %d: %w", siteID, err)
+	}
+	var lastPacked *time.Time
+	if err := br.QueryRow().Scan(&lastPacked); err != nil {
+		return nil, fmt.Errorf("read history of site %d: %w", siteID, err)
+	}
+	if err := br.Close(); err != nil {
+		return nil, fmt.Errorf("read history of site %d: %w", siteID, err)
+	}
+	// The raw checks found are the latest unless a packed day reaches them.
+	if lastPacked == nil || len(checks) == limit && lastPacked.Before(dayOf(checks[limit-1].CheckedAt)) {
+		return checks, nil
+	}
+
+	// Packed days, newest first, more of them each time, until limit
+	// checks before before are found; then the newest of both.
+	var old []CheckRecord
+	until, days := lastPacked.AddDate(0, 0, 1), 1
+	for len(old) < limit {
+		rows, err := s.db.Query(ctx, `SELECT day, location, data FROM checks_packed
+			WHERE site_id = $1 AND day < $2 AND day >= COALESCE((SELECT min(day) FROM (
+				SELECT DISTINCT day FROM checks_packed WHERE site_id = $1 AND day < $2 ORDER BY day DESC LIMIT $3) d), $2)
+			ORDER BY day DESC`, siteID, until, days)
+		if err != nil {
+			return nil, fmt.Errorf("read history of site %d: %w", siteID, err)
+		}
+		var (
+			day      time.Time
+			location string
+			data     []byte
+			n        int
+		)
+		_, err = pgx.ForEachRow(rows, []any{&day, &location, &data}, func() error {
+			n++
+			cs, err := packed.Decode(data)
+			if err != nil {
+				return fmt.Errorf("site %d's checks of %s from %q: %w", siteID, day.Format(time.DateOnly), location, err)
+			}
+			for _, c := range cs {
+				if before.IsZero() || c.At.Before(before) {
+					old = append(old, record(c, location))
+				}
+			}
+			until = day
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read history of site %d: %w", siteID, err)
+		}
+		if n == 0 {
+			break
+		}
+		days *= 2
+	}
+	checks = append(checks, old...)
+	slices.SortStableFunc(checks, func(a, b CheckRecord) int { return b.CheckedAt.Compare(a.CheckedAt) })
+	return checks[:min(limit, len(checks))], nil
+}
+
+// dayOf returns the UTC day that holds t, as a date column holds it.
+func dayOf(t time.Time) time.Time {
+	return checksTable.period(t)
+}
+
+// record returns a packed check as the history shows it.
+func record(c packed.Check, location string) CheckRecord {
+	// In the zone the raw checks are read in.
+	r := CheckRecord{Up: c.Up, CheckedAt: c.At.Local(), Reason: c.Reason, Degraded: c.Degraded, Location: location,
+		Maintenance: c.Maintenance}
+	if c.CertExpires != nil {
+		r.CertExpiresAt = ptrTo(c.CertExpires.Local())
+	}
+	if c.Status != nil {
+		r.StatusCode = *c.Status
+	}
+	if c.LatencyMS != nil {
+		r.LatencyMS = *c.LatencyMS
+	}
+	return r
 }

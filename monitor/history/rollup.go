@@ -284,6 +284,40 @@ func oldestHour(ctx context.Context, tx pgx.Tx, closed time.Time) (time.Time, er
 	return oldest.UTC().Truncate(time.Hour), nil
 }
 
+// siteHour is a site's hour, or its day by the day's start.
+type siteHour struct {
+	site int64
+	hour time.Time
+}
+
+// packedDays tells which of the days of the late hours are packed for
+// their site, by the day's start.
+func packedDays(ctx context.Context, tx pgx.Tx, late []siteHour) (map[siteHour]bool, error) {
+	if len(late) == 0 {
+		return nil, nil
+	}
+	ids, days := make([]int64, len(late)), make([]string, len(late))
+	for i, l := range late {
+		ids[i], days[i] = l.site, checksTable.period(l.hour).Format(time.DateOnly)
+	}
+	rows, err := tx.Query(ctx, `SELECT DISTINCT p.site_id, p.day::text FROM unnest($1::bigint[], $2::date[]) AS l(site_id, day)
+		JOIN checks_packed p ON p.site_id = l.site_id AND p.day = l.day`, ids, days)
+	if err != nil {
+		return nil, err
+	}
+	out := map[siteHour]bool{}
+	var (
+		id  int64
+		day string
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &day}, func() error {
+		d, err := time.Parse(time.DateOnly, day)
+		out[siteHour{id, d}] = true
+		return err
+	})
+	return out, err
+}
+
 // lateBatch is how many late site-hours one transaction rolls up again.
 const lateBatch = 1000
 
@@ -294,6 +328,11 @@ func (s *History) rollLate(ctx context.Context) (int, error) {
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		var hoursUntil, daysUntil, recentUntil *time.Time
 		if err := tx.QueryRow(ctx, "SELECT hours_until, days_until, recent_until FROM rollup_done FOR SHARE").Scan(&hoursUntil, &daysUntil, &recentUntil); err != nil {
+			return err
+		}
+		// A packed day's raw checks are gone: the packing waits, and
+		// this sees its rows.
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", compactLock); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `DELETE FROM rollup_late WHERE (site_id, hour) IN (
@@ -307,8 +346,27 @@ func (s *History) rollLate(ctx context.Context) (int, error) {
 			id   int64
 			hour time.Time
 		)
+		var late []siteHour
 		_, err = pgx.ForEachRow(rows, []any{&id, &hour}, func() error {
+			late = append(late, siteHour{id, hour})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		packed, err := packedDays(ctx, tx, late)
+		if err != nil {
+			return err
+		}
+		for _, l := range late {
+			id, hour := l.site, l.hour
 			n++
+			// A check too late for a day already packed joins the packed
+			// day at the next packing; its roll-ups stay as they were.
+			if packed[siteHour{id, checksTable.period(hour)}] {
+				s.log.Warn("a check came to a day already packed; its roll-ups leave it out", "site_id", id, "hour", hour)
+				continue
+			}
 			// Spans not rolled up yet will be, with the late check in.
 			if hoursUntil != nil && hour.Before(*hoursUntil) {
 				hours[hour] = append(hours[hour], id)
@@ -316,10 +374,6 @@ func (s *History) rollLate(ctx context.Context) (int, error) {
 			if day := checksTable.period(hour); daysUntil != nil && day.Before(*daysUntil) && !slices.Contains(days[day], id) {
 				days[day] = append(days[day], id)
 			}
-			return nil
-		})
-		if err != nil {
-			return err
 		}
 		for h, ids := range hours {
 			if err := roll(ctx, tx, hourly, h, ids); err != nil {

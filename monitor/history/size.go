@@ -26,8 +26,11 @@ type Size struct {
 	Tables []TableSize
 	// Bytes is all of them.
 	Bytes int64
-	// Checks is how many raw checks are kept.
-	Checks int64
+	// Checks is how many raw checks are kept; PackedChecks, how many in
+	// packed days (counted where there are few rows, else estimated).
+	Checks, PackedChecks int64
+	// PackedDays is how many days packed checks go back.
+	PackedDays int
 	// RawDays is how many days of raw checks are kept (a partition each,
 	// today's included); RollupDays, how many days the daily roll-ups go
 	// back.
@@ -40,6 +43,17 @@ func (s Size) BytesPerCheck() float64 {
 	for _, t := range s.Tables {
 		if t.Name == "checks" && t.Rows > 0 {
 			return float64(t.Bytes) / float64(t.Rows)
+		}
+	}
+	return 0
+}
+
+// BytesPerPackedCheck is what a check of a packed day costs on disk, with
+// its share of its row and the indexes; 0 when none is kept.
+func (s Size) BytesPerPackedCheck() float64 {
+	for _, t := range s.Tables {
+		if t.Name == "checks_packed" && s.PackedChecks > 0 {
+			return float64(t.Bytes) / float64(s.PackedChecks)
 		}
 	}
 	return 0
@@ -75,8 +89,13 @@ func (s *History) Size(ctx context.Context) (Size, error) {
 		}
 		out.Tables = append(out.Tables, t)
 		out.Bytes += t.Bytes
-		if table == "checks" {
+		switch table {
+		case "checks":
 			out.Checks = t.Rows
+		case "checks_packed":
+			if err := s.packedChecks(ctx, t.Rows, &out); err != nil {
+				return Size{}, err
+			}
 		}
 	}
 	days, err := s.partitions(ctx, checksTable)
@@ -98,6 +117,27 @@ func (s *History) Size(ctx context.Context) (Size, error) {
 	return out, nil
 }
 
+// packedChecks counts the checks in packed days, and how many days they
+// go back: exactly where there are few rows, else from a sample of them.
+func (s *History) packedChecks(ctx context.Context, rows int64, out *Size) error {
+	var oldest *time.Time
+	if rows < countBelow {
+		if err := s.db.QueryRow(ctx, "SELECT COALESCE(sum(checks), 0), min(day) FROM checks_packed").Scan(&out.PackedChecks, &oldest); err != nil {
+			return fmt.Errorf("count packed checks: %w", err)
+		}
+	} else {
+		var mean float64
+		if err := s.db.QueryRow(ctx, `SELECT COALESCE(avg(checks), 0), min(day) FROM checks_packed TABLESAMPLE SYSTEM (1)`).Scan(&mean, &oldest); err != nil {
+			return fmt.Errorf("count packed checks: %w", err)
+		}
+		out.PackedChecks = int64(mean * float64(rows))
+	}
+	if oldest != nil {
+		out.PackedDays = int(time.Since(*oldest).Hours()/24) + 1
+	}
+	return nil
+}
+
 // sizeEvery is how long a measure of the history's size is served to
 // scrapes before it is taken again: it reads every partition's size.
 const sizeEvery = time.Minute
@@ -109,7 +149,7 @@ func (s *History) SizeCollector() prometheus.Collector {
 		bytes: prometheus.NewDesc("uptime_history_bytes",
 			"What the history of checks costs on disk, by table (indexes included).", []string{"table"}, nil),
 		perCheck: prometheus.NewDesc("uptime_history_bytes_per_check",
-			"What a raw check costs on disk, its share of the indexes included.", nil, nil),
+			"What a check costs on disk, its share of the indexes included: raw, or in a packed day.", []string{"form"}, nil),
 	}
 }
 
@@ -143,5 +183,6 @@ func (c *sizeCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, t := range c.last.Tables {
 		ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(t.Bytes), t.Name)
 	}
-	ch <- prometheus.MustNewConstMetric(c.perCheck, prometheus.GaugeValue, c.last.BytesPerCheck())
+	ch <- prometheus.MustNewConstMetric(c.perCheck, prometheus.GaugeValue, c.last.BytesPerCheck(), "raw")
+	ch <- prometheus.MustNewConstMetric(c.perCheck, prometheus.GaugeValue, c.last.BytesPerPackedCheck(), "packed")
 }
