@@ -113,11 +113,37 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Errorf("the page has %d scripts, want none", n)
 	}
 
+	// An incident written with two updates shows at the top, above the
+	// groups, newest update first, its Markdown rendered.
+	var in struct{ ID int }
+	a.Call(t, "POST", "/status-page/acme/incident", fmt.Sprintf(`{"title": "Payments failing", "status": "investigating",
+		"message": "Card payments **fail** for some customers.", "sites": [%d], "impact": "major"}`, ids[3]), &in)
+	a.Call(t, "POST", fmt.Sprintf("/status-page/acme/incident/%d/update", in.ID),
+		`{"status": "identified", "message": "The card processor is down; we are *switching* to the backup."}`, nil)
+	// (Another address: the browser may keep the page it has for its 5 s.)
+	p.do(chromedp.Navigate(a.URL + "/p/acme?incident"))
+	p.waitFor(`document.querySelector(".written") !== null`)
+	if got := eval[string](p, `document.querySelector(".written .title").textContent + " / " + document.querySelector(".written .state").textContent`); got != "Payments failing / Identified" {
+		t.Errorf("the written incident's heading says %q", got)
+	}
+	if got := eval[string](p, `[...document.querySelectorAll(".written .update > strong")].map((e) => e.textContent).join(",")`); got != "Identified,Investigating" {
+		t.Errorf("the updates shown, in order: %q, want the newest first", got)
+	}
+	if got := eval[string](p, `document.querySelector(".written .update em").textContent + "|" + document.querySelectorAll(".written .update")[1].querySelector(".message strong").textContent`); got != "switching|fail" {
+		t.Errorf("the Markdown rendered as %q", got)
+	}
+	if !eval[bool](p, `document.querySelector(".written").getBoundingClientRect().bottom <= document.querySelector(".site").getBoundingClientRect().top`) {
+		t.Errorf("the written incident is not above the sites")
+	}
+	if !eval[bool](p, `document.querySelector(".written").offsetHeight > 40 && getComputedStyle(document.querySelector(".written")).display !== "none"`) {
+		t.Errorf("the written incident is not shown")
+	}
+
 	// The dashboard links to it.
 	p.do(chromedp.Navigate(a.URL + "/frontend/"))
 	p.waitFor(`[...document.querySelectorAll("#status-pages a")].some((l) => l.textContent === "Acme status" && l.pathname === "/p/acme")`)
-	p.do(chromedp.Navigate(a.URL + "/p/acme"))
-	p.waitFor(`document.getElementById("overall") !== null`)
+	p.do(chromedp.Navigate(a.URL + "/p/acme?incident"))
+	p.waitFor(`document.querySelector(".written") !== null`)
 
 	shot, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
 	if err != nil {

@@ -355,6 +355,25 @@ func benchPacking(t *testing.T, mon *monitor.Service, db *pgxpool.Pool, sites, d
 	before := timeAll()
 
 	report("\n## Packed days\n")
+	// A writer adds a check every 5 ms meanwhile, as a running instance
+	// would, through the statement trigger.
+	var (
+		stamps []time.Time
+		stop   = make(chan struct{})
+		wg     sync.WaitGroup
+	)
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			if _, err := db.Exec(ctx, "INSERT INTO checks (site_id, up, checked_at) VALUES (1, true, now())"); err == nil {
+				stamps = append(stamps, time.Now())
+			}
+		}
+	})
 	pgBefore, selfBefore := postgresCPUNow(), selfCPUNow()
 	start := time.Now()
 	res, err := h.Compact(ctx, now, 3*time.Hour)
@@ -363,12 +382,20 @@ func benchPacking(t *testing.T, mon *monitor.Service, db *pgxpool.Pool, sites, d
 	}
 	took := time.Since(start)
 	pgCPU, selfCPU := postgresCPUNow()-pgBefore, selfCPUNow()-selfBefore
+	close(stop)
+	wg.Wait()
+	var longest time.Duration
+	for i := 1; i < len(stamps); i++ {
+		longest = max(longest, stamps[i].Sub(stamps[i-1]))
+	}
 	if _, err := db.Exec(ctx, "VACUUM ANALYZE checks_packed"); err != nil {
 		t.Fatal(err)
 	}
 	report("- packed %d days (%d site-days, %d checks) in %s: %s a day of %d sites; CPU %.1f s of PostgreSQL and %.1f s of Uptime, %.2f µs and %.2f µs a check",
 		res.Days, res.Rows, res.Checks, took.Round(time.Second), (took / time.Duration(max(res.Days, 1))).Round(time.Millisecond), sites,
 		pgCPU, selfCPU, pgCPU/float64(res.Checks)*1e6, selfCPU/float64(res.Checks)*1e6)
+	report("- the longest wait between two checks written every 5 ms while it packed: %s (%d written; the CPU above includes theirs)",
+		longest.Round(time.Millisecond), len(stamps))
 
 	var table, encoded, stored, rows int64
 	db.QueryRow(ctx, `SELECT pg_total_relation_size('checks_packed'), COALESCE(sum(octet_length(data)), 0),

@@ -217,6 +217,21 @@ type (
 		NotFound           bool
 		Incidents          []incidentView
 		IncidentDays       int
+		// Open are the written incidents not resolved; Resolved, those
+		// resolved in the last IncidentDays days.
+		Open, Resolved []writtenView
+	}
+	writtenView struct {
+		Title, Impact string
+		Status        string
+		StatusText    string
+		Sites         string // the names of its sites, if it names some
+		Updates       []updateView
+	}
+	updateView struct {
+		StatusText string
+		At, AtText string
+		HTML       template.HTML
 	}
 	incidentView struct {
 		Site            string
@@ -282,6 +297,29 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 	}
 	v := pageView{Title: p.Title, Description: p.Description, Days: publicDays, IncidentDays: incidentDays,
 		Updated: now.UTC().Format(time.RFC3339), UpdatedText: now.UTC().Format("2 Jan 2006 15:04 UTC")}
+	written, err := s.incidents(ctx, slug, nil, maxIncidents, now.AddDate(0, 0, -incidentDays))
+	if err != nil {
+		return nil, err
+	}
+	for _, in := range written {
+		wv := writtenView{Title: in.Title, Impact: in.Impact, Status: in.Status, StatusText: statusText(in.Status)}
+		var names []string
+		for _, id := range in.Sites {
+			if e := sites[id]; e != nil {
+				names = append(names, e.Name)
+			}
+		}
+		wv.Sites = strings.Join(names, ", ")
+		for _, u := range in.Updates {
+			wv.Updates = append(wv.Updates, updateView{StatusText: statusText(u.Status),
+				At: u.CreatedAt.UTC().Format(time.RFC3339), AtText: when(u.CreatedAt), HTML: renderMarkdown(u.Message)})
+		}
+		if in.ResolvedAt == nil {
+			v.Open = append(v.Open, wv)
+		} else {
+			v.Resolved = append(v.Resolved, wv)
+		}
+	}
 	var down, degraded []string
 	for _, g := range p.Groups {
 		gv := groupView{Name: g.Name}
@@ -369,6 +407,14 @@ const (
 	incidentDays = 14
 	maxIncidents = 50
 )
+
+// statusText is a written incident's status as the page says it.
+func statusText(status string) string {
+	if status == "" {
+		return ""
+	}
+	return strings.ToUpper(status[:1]) + status[1:]
+}
 
 func when(t time.Time) string { return t.UTC().Format("2 Jan 15:04 UTC") }
 

@@ -64,6 +64,8 @@ func (s *Service) Register(srv *api.Server) {
 	srv.Handle("GET /p/{slug}", s.handlePublic, api.Doc{
 		Summary: "The public status page, as HTML: no key, no script", ContentType: "text/html", Role: api.Public})
 
+	s.registerWritten(srv)
+
 	label := api.Param{Name: "label", Type: "string", Description: "the text on the left"}
 	svg := "image/svg+xml"
 	srv.Handle("GET /badge/{siteID}/status.svg", s.handleStatusBadge, api.Doc{

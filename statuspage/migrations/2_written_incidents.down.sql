@@ -1,0 +1,2 @@
+DROP TABLE page_incident_update;
+DROP TABLE page_incident;

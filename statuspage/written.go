@@ -1,0 +1,439 @@
+package statuspage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/yuin/goldmark"
+
+	"uptime/internal/api"
+	"uptime/internal/errs"
+	"uptime/internal/text"
+)
+
+// WrittenIncident is an incident told by people on a status page: what
+// is wrong, how bad, and a timeline of updates.
+type WrittenIncident struct {
+	ID   int64  `json:"id"`
+	Slug string `json:"slug"`
+	// Title names the incident.
+	Title string `json:"title"`
+	// Impact is none, minor, major or critical.
+	Impact string `json:"impact"`
+	// Status is its latest update's: investigating, identified,
+	// monitoring or resolved.
+	Status string `json:"status"`
+	// Sites are the page's sites it is about; empty for the whole page.
+	Sites      []int64    `json:"sites"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+	ResolvedAt *time.Time `json:"resolved_at"`
+	// Updates are its timeline, newest first.
+	Updates []IncidentUpdate `json:"updates"`
+}
+
+// IncidentUpdate is one step of a written incident's timeline.
+type IncidentUpdate struct {
+	ID     int64  `json:"id"`
+	Status string `json:"status"`
+	// Message is Markdown; the public page shows it rendered, without
+	// any raw HTML it holds.
+	Message   string    `json:"message"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// IncidentParams are the fields of a written incident to create:
+// title, status and message are required.
+type IncidentParams struct {
+	Title   *string  `json:"title,omitempty"`
+	Status  *string  `json:"status,omitempty"`
+	Message *string  `json:"message,omitempty"`
+	Sites   *[]int64 `json:"sites,omitempty"`
+	Impact  *string  `json:"impact,omitempty"`
+}
+
+// UpdateParams are the fields of an update: both to add one, either to
+// change one.
+type UpdateParams struct {
+	Status  *string `json:"status,omitempty"`
+	Message *string `json:"message,omitempty"`
+}
+
+// IncidentsResponse is a page's written incidents, newest first.
+type IncidentsResponse struct {
+	Incidents []WrittenIncident `json:"incidents"`
+}
+
+var (
+	incidentStatuses = []string{"investigating", "identified", "monitoring", "resolved"}
+	impacts          = []string{"none", "minor", "major", "critical"}
+)
+
+// Limits of a written incident.
+const (
+	maxMessage          = 10_000
+	maxUpdates          = 200
+	maxIncidentsListed  = 100
+	defaultImpact       = "minor"
+	resolved            = "resolved"
+	writtenIncidentDays = 14 // a resolved one stays on the page this long
+)
+
+func (s *Service) registerWritten(srv *api.Server) {
+	srv.Handle("POST /status-page/{slug}/incident", s.handleCreateIncident, api.Doc{
+		Summary: "Write an incident on a status page, with its first update", Request: IncidentParams{}, Response: WrittenIncident{}})
+	srv.Handle("GET /status-page/{slug}/incident", s.handleListIncidents, api.Doc{
+		Summary: "A status page's written incidents, newest first", Response: IncidentsResponse{},
+		Query: []api.Param{{Name: "limit", Type: "integer", Description: "how many, 1 to 100 (20)"}}})
+	srv.Handle("POST /status-page/{slug}/incident/{id}/update", s.handleAddUpdate, api.Doc{
+		Summary: "Add an update to a written incident", Request: UpdateParams{}, Response: WrittenIncident{}})
+	srv.Handle("PATCH /status-page/{slug}/incident/{id}/update/{update}", s.handleEditUpdate, api.Doc{
+		Summary: "Change an update's status or message", Request: UpdateParams{}, Response: WrittenIncident{}})
+	srv.Handle("DELETE /status-page/{slug}/incident/{id}/update/{update}", s.handleDeleteUpdate, api.Doc{
+		Summary: "Delete an update (not an incident's only one)", Response: WrittenIncident{}})
+	srv.Handle("DELETE /status-page/{slug}/incident/{id}", s.handleDeleteIncident, api.Doc{
+		Summary: "Delete a written incident and its updates"})
+}
+
+// checkUpdate checks an update's fields given; both are required when
+// adding one.
+func checkUpdate(p UpdateParams, adding bool) error {
+	if p.Status == nil && adding {
+		return errs.Errorf(errs.InvalidArgument, "status is required: one of %s", strings.Join(incidentStatuses, ", "))
+	}
+	if p.Status != nil && !slices.Contains(incidentStatuses, *p.Status) {
+		return errs.Errorf(errs.InvalidArgument, "status must be one of %s, got %s", strings.Join(incidentStatuses, ", "), text.Quote(*p.Status))
+	}
+	if p.Message == nil && adding {
+		return errs.Errorf(errs.InvalidArgument, "message is required")
+	}
+	if p.Message != nil {
+		return api.CheckText("message", *p.Message, 1, maxMessage, true)
+	}
+	return nil
+}
+
+func (s *Service) handleCreateIncident(r *http.Request) (any, error) {
+	p, _, err := api.DecodeFields[IncidentParams](r, "an incident", []string{"title", "status", "message", "sites", "impact"})
+	if err != nil {
+		return nil, err
+	}
+	return s.CreateIncident(r.Context(), r.PathValue("slug"), p)
+}
+
+// CreateIncident writes an incident on the page, with its first update.
+func (s *Service) CreateIncident(ctx context.Context, slug string, p IncidentParams) (*WrittenIncident, error) {
+	if p.Title == nil {
+		return nil, errs.Errorf(errs.InvalidArgument, "title is required")
+	}
+	if err := api.CheckText("title", *p.Title, 1, maxTitle, false); err != nil {
+		return nil, err
+	}
+	if err := checkUpdate(UpdateParams{Status: p.Status, Message: p.Message}, true); err != nil {
+		return nil, err
+	}
+	impact := defaultImpact
+	if p.Impact != nil {
+		if !slices.Contains(impacts, *p.Impact) {
+			return nil, errs.Errorf(errs.InvalidArgument, "impact must be one of %s, got %s", strings.Join(impacts, ", "), text.Quote(*p.Impact))
+		}
+		impact = *p.Impact
+	}
+	page, err := s.Get(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	sites := api.OrEmpty(p.Sites)
+	on := page.siteIDs()
+	for _, id := range sites {
+		if !slices.Contains(on, id) {
+			return nil, errs.Errorf(errs.InvalidArgument, "sites: site %d is not on the page %s", id, slug)
+		}
+	}
+	var id int64
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var resolvedAt any
+		if *p.Status == resolved {
+			resolvedAt = time.Now()
+		}
+		if err := tx.QueryRow(ctx, `INSERT INTO page_incident (slug, title, impact, status, sites, resolved_at)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, slug, *p.Title, impact, *p.Status, sites, resolvedAt).Scan(&id); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO page_incident_update (incident_id, status, message) VALUES ($1, $2, $3)`,
+			id, *p.Status, *p.Message)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("write an incident on page %s: %w", slug, err)
+	}
+	s.cache.forget(slug)
+	return s.Incident(ctx, slug, id)
+}
+
+// Incident returns the page's written incident with the id, its updates
+// newest first.
+func (s *Service) Incident(ctx context.Context, slug string, id int64) (*WrittenIncident, error) {
+	list, err := s.incidents(ctx, slug, []int64{id}, 1, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return nil, s.noIncident(ctx, slug, id)
+	}
+	return &list[0], nil
+}
+
+// noIncident says why the page has no incident with the id: no such page,
+// or an incident of another page (a 400: the id names the wrong thing), or
+// none at all.
+func (s *Service) noIncident(ctx context.Context, slug string, id int64) error {
+	if _, err := s.Get(ctx, slug); err != nil {
+		return err
+	}
+	var other string
+	err := s.db.QueryRow(ctx, "SELECT slug FROM page_incident WHERE id = $1", id).Scan(&other)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errs.Errorf(errs.NotFound, "page %s has no incident %d", slug, id)
+	}
+	if err != nil {
+		return fmt.Errorf("read incident %d: %w", id, err)
+	}
+	return errs.Errorf(errs.InvalidArgument, "id: incident %d is on another page, not on %s", id, slug)
+}
+
+// incidents reads the page's written incidents, newest first: those with
+// the ids, or the latest limit; with since, only those open or resolved
+// since then.
+func (s *Service) incidents(ctx context.Context, slug string, ids []int64, limit int, since time.Time) ([]WrittenIncident, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, slug, title, impact, status, sites, created_at, updated_at, resolved_at
+		FROM page_incident WHERE slug = $1 AND ($2::bigint[] IS NULL OR id = ANY($2))
+			AND ($4::timestamptz IS NULL OR resolved_at IS NULL OR resolved_at >= $4)
+		ORDER BY created_at DESC, id DESC LIMIT $3`, slug, ids, limit, nullTime(since))
+	if err != nil {
+		return nil, fmt.Errorf("read the incidents of page %s: %w", slug, err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (WrittenIncident, error) {
+		var in WrittenIncident
+		err := row.Scan(&in.ID, &in.Slug, &in.Title, &in.Impact, &in.Status, &in.Sites, &in.CreatedAt, &in.UpdatedAt, &in.ResolvedAt)
+		in.Updates = []IncidentUpdate{}
+		return in, err
+	})
+	if err != nil || len(list) == 0 {
+		if err != nil {
+			err = fmt.Errorf("read the incidents of page %s: %w", slug, err)
+		}
+		return list, err
+	}
+	byID := map[int64]*WrittenIncident{}
+	got := make([]int64, len(list))
+	for i := range list {
+		byID[list[i].ID], got[i] = &list[i], list[i].ID
+	}
+	rows, err = s.db.Query(ctx, `SELECT incident_id, id, status, message, created_at, updated_at FROM page_incident_update
+		WHERE incident_id = ANY($1) ORDER BY created_at DESC, id DESC`, got)
+	if err != nil {
+		return nil, fmt.Errorf("read the incidents' updates of page %s: %w", slug, err)
+	}
+	var (
+		of int64
+		u  IncidentUpdate
+	)
+	_, err = pgx.ForEachRow(rows, []any{&of, &u.ID, &u.Status, &u.Message, &u.CreatedAt, &u.UpdatedAt}, func() error {
+		byID[of].Updates = append(byID[of].Updates, u)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the incidents' updates of page %s: %w", slug, err)
+	}
+	return list, nil
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func (s *Service) handleListIncidents(r *http.Request) (any, error) {
+	limit, err := api.QueryLimit(r, "limit", 20, maxIncidentsListed)
+	if err != nil {
+		return nil, err
+	}
+	slug := r.PathValue("slug")
+	if _, err := s.Get(r.Context(), slug); err != nil {
+		return nil, err
+	}
+	list, err := s.incidents(r.Context(), slug, nil, limit, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	return &IncidentsResponse{Incidents: list}, nil
+}
+
+// incidentPath reads the incident's id, and the update's, from the path.
+func incidentPath(r *http.Request, update bool) (id, uid int64, err error) {
+	if id, err = api.PathID(r, "id"); err != nil || !update {
+		return id, 0, err
+	}
+	uid, err = api.PathID(r, "update")
+	return id, uid, err
+}
+
+func (s *Service) handleAddUpdate(r *http.Request) (any, error) {
+	id, _, err := incidentPath(r, false)
+	if err != nil {
+		return nil, err
+	}
+	p, _, err := api.DecodeFields[UpdateParams](r, "an update", []string{"status", "message"})
+	if err != nil {
+		return nil, err
+	}
+	if err := checkUpdate(p, true); err != nil {
+		return nil, err
+	}
+	slug := r.PathValue("slug")
+	err = s.changeIncident(r.Context(), slug, id, func(tx pgx.Tx) error {
+		var n int
+		if err := tx.QueryRow(r.Context(), "SELECT count(*) FROM page_incident_update WHERE incident_id = $1", id).Scan(&n); err != nil {
+			return err
+		}
+		if n >= maxUpdates {
+			return errs.Errorf(errs.InvalidArgument, "an incident has at most %d updates", maxUpdates)
+		}
+		_, err := tx.Exec(r.Context(), "INSERT INTO page_incident_update (incident_id, status, message) VALUES ($1, $2, $3)",
+			id, *p.Status, *p.Message)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Incident(r.Context(), slug, id)
+}
+
+func (s *Service) handleEditUpdate(r *http.Request) (any, error) {
+	id, uid, err := incidentPath(r, true)
+	if err != nil {
+		return nil, err
+	}
+	p, _, err := api.DecodeFields[UpdateParams](r, "an update", []string{"status", "message"})
+	if err != nil {
+		return nil, err
+	}
+	if err := checkUpdate(p, false); err != nil {
+		return nil, err
+	}
+	slug := r.PathValue("slug")
+	err = s.changeIncident(r.Context(), slug, id, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(r.Context(), `UPDATE page_incident_update SET status = COALESCE($3, status),
+			message = COALESCE($4, message), updated_at = now() WHERE id = $2 AND incident_id = $1`, id, uid, p.Status, p.Message)
+		if err == nil && tag.RowsAffected() == 0 {
+			return errs.Errorf(errs.NotFound, "incident %d has no update %d", id, uid)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Incident(r.Context(), slug, id)
+}
+
+func (s *Service) handleDeleteUpdate(r *http.Request) (any, error) {
+	id, uid, err := incidentPath(r, true)
+	if err != nil {
+		return nil, err
+	}
+	slug := r.PathValue("slug")
+	err = s.changeIncident(r.Context(), slug, id, func(tx pgx.Tx) error {
+		var n int
+		if err := tx.QueryRow(r.Context(), "SELECT count(*) FROM page_incident_update WHERE incident_id = $1", id).Scan(&n); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(r.Context(), "DELETE FROM page_incident_update WHERE id = $2 AND incident_id = $1", id, uid)
+		switch {
+		case err != nil:
+			return err
+		case tag.RowsAffected() == 0:
+			return errs.Errorf(errs.NotFound, "incident %d has no update %d", id, uid)
+		case n == 1:
+			return errs.Errorf(errs.InvalidArgument, "update %d is incident %d's only one: delete the incident instead", uid, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Incident(r.Context(), slug, id)
+}
+
+func (s *Service) handleDeleteIncident(r *http.Request) (any, error) {
+	id, _, err := incidentPath(r, false)
+	if err != nil {
+		return nil, err
+	}
+	slug := r.PathValue("slug")
+	tag, err := s.db.Exec(r.Context(), "DELETE FROM page_incident WHERE id = $1 AND slug = $2", id, slug)
+	if err != nil {
+		return nil, fmt.Errorf("delete incident %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return nil, s.noIncident(r.Context(), slug, id)
+	}
+	s.cache.forget(slug)
+	return nil, nil
+}
+
+// changeIncident runs f in a transaction holding the page's incident,
+// then sets the incident's status to its latest update's (resolved_at
+// with it) and forgets the rendered page.
+func (s *Service) changeIncident(ctx context.Context, slug string, id int64, f func(pgx.Tx) error) error {
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var found bool
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM page_incident WHERE id = $1 AND slug = $2 FOR UPDATE)", id, slug).Scan(&found); err != nil {
+			return err
+		}
+		if !found {
+			return s.noIncident(ctx, slug, id)
+		}
+		if err := f(tx); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE page_incident i SET updated_at = now(), status = u.status,
+			resolved_at = CASE WHEN u.status <> 'resolved' THEN NULL ELSE COALESCE(i.resolved_at, now()) END
+			FROM (SELECT status FROM page_incident_update WHERE incident_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1) u
+			WHERE i.id = $1`, id)
+		return err
+	})
+	var e *errs.Error
+	if errors.As(err, &e) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("change incident %d: %w", id, err)
+	}
+	s.cache.forget(slug)
+	return nil
+}
+
+// markdown renders messages: CommonMark, with any raw HTML left out and
+// dangerous links (javascript: and the like) dropped, goldmark's defaults.
+var markdown = goldmark.New()
+
+// renderMarkdown returns a message as safe HTML.
+func renderMarkdown(message string) template.HTML {
+	var b bytes.Buffer
+	if err := markdown.Convert([]byte(message), &b); err != nil {
+		return template.HTML(template.HTMLEscapeString(message))
+	}
+	return template.HTML(b.String())
+}
