@@ -20,7 +20,7 @@ import (
 const compactLock = 0x75705f63 // "up_c"
 
 // compactBatch is how many sites' checks of a day one transaction packs.
-const compactBatch = 200
+const compactBatch = 50
 
 // CompactBudget bounds one compaction run; the next goes on where it
 // stopped.
@@ -285,36 +285,55 @@ func (s *History) packSites(ctx context.Context, day time.Time, sites []int64, r
 	return nil
 }
 
-// dropLockTimeout bounds how long dropping a packed day's partition waits
-// for its locks: the drop locks the table of checks, and writes of checks
-// queue behind it, so it gives way quickly and tries again at the next run.
-const dropLockTimeout = "50ms"
+// dropLockTimeout bounds how long letting go of a packed day's partition
+// waits for a lock: dropping it locks the table of checks, and writes of
+// checks queue behind the drop while it waits, so it gives way quickly and
+// tries again at the next run.
+const dropLockTimeout = "20ms"
 
-// dropIfEmpty drops the day's partition once it holds no check, under the
-// partition lock: two instances at once drop it once.
+// dropIfEmpty drops the day's partition once it holds no check: first its
+// file (full of the rows deleted) is emptied, holding only the partition,
+// then the empty partition is dropped, which holds the table of checks for
+// a moment. Under the partition lock, so two instances at once drop it
+// once.
 func (s *History) dropIfEmpty(ctx context.Context, day time.Time, res *CompactResult) error {
 	name := checksTable.name(day)
+	ident := pgx.Identifier{name}.Sanitize()
 	var dropped bool
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		dropped = false
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", partitionLock); err != nil {
+	step := func(drop bool) error {
+		return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", partitionLock); err != nil {
+				return err
+			}
+			var exists bool
+			if err := tx.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", name).Scan(&exists); err != nil || !exists {
+				return err
+			}
+			if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+dropLockTimeout+"'"); err != nil {
+				return err
+			}
+			if !drop {
+				if _, err := tx.Exec(ctx, "LOCK TABLE "+ident+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+					return err
+				}
+			}
+			var empty bool
+			if err := tx.QueryRow(ctx, "SELECT NOT EXISTS (SELECT 1 FROM "+ident+")").Scan(&empty); err != nil || !empty {
+				return err
+			}
+			if !drop {
+				_, err := tx.Exec(ctx, "TRUNCATE "+ident)
+				return err
+			}
+			_, err := tx.Exec(ctx, "DROP TABLE "+ident)
+			dropped = err == nil
 			return err
-		}
-		var exists, empty bool
-		if err := tx.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", name).Scan(&exists); err != nil || !exists {
-			return err
-		}
-		ident := pgx.Identifier{name}.Sanitize()
-		if err := tx.QueryRow(ctx, "SELECT NOT EXISTS (SELECT 1 FROM "+ident+")").Scan(&empty); err != nil || !empty {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+dropLockTimeout+"'"); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, "DROP TABLE "+ident)
-		dropped = err == nil
-		return err
-	})
+		})
+	}
+	err := step(false)
+	if err == nil {
+		err = step(true)
+	}
 	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == pgerrcode.LockNotAvailable {
 		s.log.Info("a packed day's partition is left for the next run: the table of checks was busy", "partition", name)
 		return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -72,14 +73,21 @@ func (s *History) Recent(ctx context.Context, siteID int64, before time.Time, li
 func (s *History) Checks(ctx context.Context, siteID int64, before time.Time, limit int) ([]CheckRecord, error) {
 	const columns = `up, checked_at, COALESCE(status_code, 0), COALESCE(latency_ms, 0), reason, degraded, COALESCE(location, ''),
 		maintenance, cert_expires_at`
+	// The raw checks, and where the packed days end: for the latest
+	// checks, the last packed day; for older ones, that day's rows, which
+	// a page far back reads anyway.
+	const packedDays = `SELECT day, location, data FROM checks_packed
+		WHERE site_id = $1 AND day < $2 AND day >= COALESCE((SELECT min(day) FROM (
+			SELECT DISTINCT day FROM checks_packed WHERE site_id = $1 AND day < $2 ORDER BY day DESC LIMIT $3) d), $2)
+		ORDER BY day DESC`
 	batch := &pgx.Batch{}
 	if before.IsZero() {
 		batch.Queue(`SELECT `+columns+` FROM checks WHERE site_id = $1 ORDER BY checked_at DESC LIMIT $2`, siteID, limit)
-		batch.Queue(`SELECT max(day) FROM checks_packed WHERE site_id = $1`, siteID)
+		batch.Queue(`SELECT max(day), NULL::text, NULL::bytea FROM checks_packed WHERE site_id = $1`, siteID)
 	} else {
 		batch.Queue(`SELECT `+columns+` FROM checks WHERE site_id = $1 AND checked_at < $2 ORDER BY checked_at DESC LIMIT $3`,
 			siteID, before, limit)
-		batch.Queue(`SELECT max(day) FROM checks_packed WHERE site_id = $1 AND day <= $2`, siteID, dayOf(before))
+		batch.Queue(packedDays, siteID, dayOf(before).AddDate(0, 0, 1), 1)
 	}
 	br := s.db.SendBatch(ctx, batch)
 	defer br.Close()
@@ -92,49 +100,65 @@ func (s *History) Checks(ctx context.Context, siteID int64, before time.Time, li
 	if err != nil {
 		return nil, fmt.Errorf("read history of site %d: %w", siteID, err)
 	}
-	var lastPacked *time.Time
-	if err := br.QueryRow().Scan(&lastPacked); err != nil {
+	var (
+		old        []CheckRecord
+		lastPacked *time.Time
+		day        *time.Time
+		location   *string
+		data       []byte
+	)
+	// keep takes a packed day's checks before before.
+	keep := func() error {
+		cs, err := packed.Decode(data)
+		if err != nil {
+			return fmt.Errorf("site %d's checks of %s from %q: %w", siteID, day.Format(time.DateOnly), *location, err)
+		}
+		// In time order: the newest limit before before are all that
+		// can be shown.
+		end := len(cs)
+		if !before.IsZero() {
+			end = sort.Search(len(cs), func(i int) bool { return !cs[i].At.Before(before) })
+		}
+		for _, c := range cs[max(0, end-limit):end] {
+			old = append(old, record(c, *location))
+		}
+		return nil
+	}
+	rows, _ = br.Query()
+	_, err = pgx.ForEachRow(rows, []any{&day, &location, &data}, func() error {
+		lastPacked = day
+		if location == nil {
+			return nil // the last packed day alone
+		}
+		return keep()
+	})
+	if err != nil {
 		return nil, fmt.Errorf("read history of site %d: %w", siteID, err)
 	}
 	if err := br.Close(); err != nil {
 		return nil, fmt.Errorf("read history of site %d: %w", siteID, err)
 	}
 	// The raw checks found are the latest unless a packed day reaches them.
-	if lastPacked == nil || len(checks) == limit && lastPacked.Before(dayOf(checks[limit-1].CheckedAt)) {
+	if lastPacked == nil || old == nil && len(checks) == limit && lastPacked.Before(dayOf(checks[limit-1].CheckedAt)) {
 		return checks, nil
 	}
 
 	// Packed days, newest first, more of them each time, until limit
 	// checks before before are found; then the newest of both.
-	var old []CheckRecord
 	until, days := lastPacked.AddDate(0, 0, 1), 1
+	if !before.IsZero() {
+		until, days = *lastPacked, 2 // the first day is read
+	}
 	for len(old) < limit {
-		rows, err := s.db.Query(ctx, `SELECT day, location, data FROM checks_packed
-			WHERE site_id = $1 AND day < $2 AND day >= COALESCE((SELECT min(day) FROM (
-				SELECT DISTINCT day FROM checks_packed WHERE site_id = $1 AND day < $2 ORDER BY day DESC LIMIT $3) d), $2)
-			ORDER BY day DESC`, siteID, until, days)
+		rows, err := s.db.Query(ctx, packedDays, siteID, until, days)
 		if err != nil {
 			return nil, fmt.Errorf("read history of site %d: %w", siteID, err)
 		}
-		var (
-			day      time.Time
-			location string
-			data     []byte
-			n        int
-		)
+		n := 0
 		_, err = pgx.ForEachRow(rows, []any{&day, &location, &data}, func() error {
 			n++
-			cs, err := packed.Decode(data)
-			if err != nil {
-				return fmt.Errorf("site %d's checks of %s from %q: %w", siteID, day.Format(time.DateOnly), location, err)
-			}
-			for _, c := range cs {
-				if before.IsZero() || c.At.Before(before) {
-					old = append(old, record(c, location))
-				}
-			}
-			until = day
-			return nil
+			until = *day
+			return keep()
 		})
 		if err != nil {
 			return nil, fmt.Errorf("read history of site %d: %w", siteID, err)
