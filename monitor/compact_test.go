@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -275,5 +276,55 @@ func TestLatePackedChecksMerge(t *testing.T) {
 	}
 	if len(got) != 2 || got[0].Reason != "" || got[1].Reason != "late" {
 		t.Fatalf("after merging: %+v", got)
+	}
+}
+
+// TestPackedDayDroppedLater: a packed day's partition whose drop gives way
+// to a busy table of checks is emptied at once and dropped by a later run,
+// which packs nothing again.
+func TestPackedDayDroppedLater(t *testing.T) {
+	mon, db := historyService(t, monitor.Options{})
+	ctx := context.Background()
+	now := time.Now().UTC()
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, -4)
+	if _, err := mon.History().PreparePartitions(ctx, day); err != nil {
+		t.Fatal(err)
+	}
+	var checks []fullCheck
+	for i := range 48 {
+		checks = append(checks, fullCheck{site: 5, location: ptr("local"), c: packed.Check{At: day.Add(time.Duration(i) * 30 * time.Minute), Up: true}})
+	}
+	insertFull(t, db, checks)
+	if _, err := mon.History().Rollup(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	// A reader of today's checks holds the table of checks meanwhile (and
+	// today's partition, not the packed day's).
+	reader, err := db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reader.Exec(ctx, "SELECT count(*) FROM checks WHERE checked_at >= $1", now.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := mon.History().Compact(ctx, now, time.Hour)
+	if err != nil || res.Checks != 48 || len(res.Dropped) != 0 {
+		t.Fatalf("while the table was busy: packed %+v, %v; want 48 checks packed and nothing dropped", res, err)
+	}
+	name := "checks_p" + day.Format("20060102")
+	var size int64
+	db.QueryRow(ctx, "SELECT pg_relation_size($1::regclass)", name).Scan(&size)
+	if size != 0 {
+		t.Errorf("%s holds %d bytes after packing, want it emptied", name, size)
+	}
+	reader.Rollback(ctx)
+	res, err = mon.History().Compact(ctx, now, time.Hour)
+	// (With the empty partitions of the days around it.)
+	if err != nil || res.Rows != 0 || res.Days != 0 || !slices.Contains(res.Dropped, name) {
+		t.Fatalf("the next run: %+v, %v; want %s dropped and nothing packed", res, err, name)
+	}
+	got, err := mon.History().Checks(ctx, 5, time.Time{}, 100)
+	if err != nil || len(got) != 48 {
+		t.Fatalf("after: %d checks, %v; want 48", len(got), err)
 	}
 }

@@ -109,11 +109,19 @@ func (s *History) Compact(ctx context.Context, now time.Time, budget time.Durati
 		if time.Now().After(deadline) {
 			return res, nil
 		}
-		done, err := s.compactDay(ctx, day, deadline, &res)
-		if err != nil || !done {
-			return res, err
+		// A partition emptied by an earlier run whose drop gave way holds
+		// nothing to pack: only the drop is left.
+		var emptied bool
+		if err := s.db.QueryRow(ctx, "SELECT COALESCE(pg_relation_size(to_regclass($1)) = 0, false)", checksTable.name(day)).Scan(&emptied); err != nil {
+			return res, fmt.Errorf("measure %s: %w", checksTable.name(day), err)
 		}
-		res.Days++
+		if !emptied {
+			done, err := s.compactDay(ctx, day, deadline, &res)
+			if err != nil || !done {
+				return res, err
+			}
+			res.Days++
+		}
 		if err := s.dropIfEmpty(ctx, day, &res); err != nil {
 			return res, err
 		}
@@ -285,11 +293,17 @@ func (s *History) packSites(ctx context.Context, day time.Time, sites []int64, r
 	return nil
 }
 
-// dropLockTimeout bounds how long letting go of a packed day's partition
-// waits for a lock: dropping it locks the table of checks, and writes of
+// dropLockTimeout bounds how long dropping a packed day's partition waits
+// for its lock: dropping it locks the table of checks, and writes of
 // checks queue behind the drop while it waits, so it gives way quickly and
-// tries again at the next run.
-const dropLockTimeout = "20ms"
+// tries again at the next run. Emptying it first locks the partition
+// alone, which only readers of that day wait on: it may wait longer, so
+// that a busy reader does not leave the day's deleted rows to be read
+// again at every run.
+const (
+	dropLockTimeout     = "20ms"
+	truncateLockTimeout = "1s"
+)
 
 // dropIfEmpty drops the day's partition once it holds no check: first its
 // file (full of the rows deleted) is emptied, holding only the partition,
@@ -309,7 +323,11 @@ func (s *History) dropIfEmpty(ctx context.Context, day time.Time, res *CompactRe
 			if err := tx.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", name).Scan(&exists); err != nil || !exists {
 				return err
 			}
-			if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+dropLockTimeout+"'"); err != nil {
+			timeout := truncateLockTimeout
+			if drop {
+				timeout = dropLockTimeout
+			}
+			if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+timeout+"'"); err != nil {
 				return err
 			}
 			if !drop {
@@ -334,9 +352,16 @@ func (s *History) dropIfEmpty(ctx context.Context, day time.Time, res *CompactRe
 	if err == nil {
 		err = step(true)
 	}
-	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == pgerrcode.LockNotAvailable {
-		s.log.Info("a packed day's partition is left for the next run: the table of checks was busy", "partition", name)
-		return nil
+	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case pgerrcode.LockNotAvailable:
+			s.log.Info("a packed day's partition is left for the next run: the table of checks was busy", "partition", name)
+			return nil
+		case pgerrcode.UndefinedTable:
+			// Another instance dropped it, after this one's catalog
+			// lookup found it still there.
+			return nil
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("drop %s once packed: %w", name, err)
