@@ -297,9 +297,9 @@ func (s *History) packSites(ctx context.Context, day time.Time, sites []int64, r
 // for its lock: dropping it locks the table of checks, and writes of
 // checks queue behind the drop while it waits, so it gives way quickly and
 // tries again at the next run. Emptying it first locks the partition
-// alone, which only readers of that day wait on: it may wait longer, so
-// that a busy reader does not leave the day's deleted rows to be read
-// again at every run.
+// alone, which writes of checks never touch (only reads that may reach
+// that day wait on it): it may wait longer, so that a busy reader does not
+// leave the day's deleted rows to be read again at every run.
 const (
 	dropLockTimeout     = "20ms"
 	truncateLockTimeout = "1s"
