@@ -302,23 +302,18 @@ func (s *Service) handleAddUpdate(r *http.Request) (any, error) {
 	if err := checkUpdate(p, true); err != nil {
 		return nil, err
 	}
-	slug := r.PathValue("slug")
-	err = s.changeIncident(r.Context(), slug, id, func(tx pgx.Tx) error {
-		var n int
-		if err := tx.QueryRow(r.Context(), "SELECT count(*) FROM page_incident_update WHERE incident_id = $1", id).Scan(&n); err != nil {
+	return s.changeAndShow(r, id, func(ctx context.Context, tx pgx.Tx) error {
+		n, err := countUpdates(ctx, tx, id)
+		if err != nil {
 			return err
 		}
 		if n >= maxUpdates {
 			return errs.Errorf(errs.InvalidArgument, "an incident has at most %d updates", maxUpdates)
 		}
-		_, err := tx.Exec(r.Context(), "INSERT INTO page_incident_update (incident_id, status, message) VALUES ($1, $2, $3)",
+		_, err = tx.Exec(ctx, "INSERT INTO page_incident_update (incident_id, status, message) VALUES ($1, $2, $3)",
 			id, *p.Status, *p.Message)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return s.Incident(r.Context(), slug, id)
 }
 
 func (s *Service) handleEditUpdate(r *http.Request) (any, error) {
@@ -333,19 +328,14 @@ func (s *Service) handleEditUpdate(r *http.Request) (any, error) {
 	if err := checkUpdate(p, false); err != nil {
 		return nil, err
 	}
-	slug := r.PathValue("slug")
-	err = s.changeIncident(r.Context(), slug, id, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(r.Context(), `UPDATE page_incident_update SET status = COALESCE($3, status),
+	return s.changeAndShow(r, id, func(ctx context.Context, tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE page_incident_update SET status = COALESCE($3, status),
 			message = COALESCE($4, message), updated_at = now() WHERE id = $2 AND incident_id = $1`, id, uid, p.Status, p.Message)
 		if err == nil && tag.RowsAffected() == 0 {
 			return errs.Errorf(errs.NotFound, "incident %d has no update %d", id, uid)
 		}
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return s.Incident(r.Context(), slug, id)
 }
 
 func (s *Service) handleDeleteUpdate(r *http.Request) (any, error) {
@@ -353,13 +343,12 @@ func (s *Service) handleDeleteUpdate(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	slug := r.PathValue("slug")
-	err = s.changeIncident(r.Context(), slug, id, func(tx pgx.Tx) error {
-		var n int
-		if err := tx.QueryRow(r.Context(), "SELECT count(*) FROM page_incident_update WHERE incident_id = $1", id).Scan(&n); err != nil {
+	return s.changeAndShow(r, id, func(ctx context.Context, tx pgx.Tx) error {
+		n, err := countUpdates(ctx, tx, id)
+		if err != nil {
 			return err
 		}
-		tag, err := tx.Exec(r.Context(), "DELETE FROM page_incident_update WHERE id = $2 AND incident_id = $1", id, uid)
+		tag, err := tx.Exec(ctx, "DELETE FROM page_incident_update WHERE id = $2 AND incident_id = $1", id, uid)
 		switch {
 		case err != nil:
 			return err
@@ -370,10 +359,23 @@ func (s *Service) handleDeleteUpdate(r *http.Request) (any, error) {
 		}
 		return nil
 	})
-	if err != nil {
+}
+
+// countUpdates counts an incident's updates.
+func countUpdates(ctx context.Context, tx pgx.Tx, id int64) (int, error) {
+	var n int
+	err := tx.QueryRow(ctx, "SELECT count(*) FROM page_incident_update WHERE incident_id = $1", id).Scan(&n)
+	return n, err
+}
+
+// changeAndShow changes the request's page's incident with f (see
+// changeIncident) and answers the incident as it then is.
+func (s *Service) changeAndShow(r *http.Request, id int64, f func(context.Context, pgx.Tx) error) (any, error) {
+	ctx, slug := r.Context(), r.PathValue("slug")
+	if err := s.changeIncident(ctx, slug, id, func(tx pgx.Tx) error { return f(ctx, tx) }); err != nil {
 		return nil, err
 	}
-	return s.Incident(r.Context(), slug, id)
+	return s.Incident(ctx, slug, id)
 }
 
 func (s *Service) handleDeleteIncident(r *http.Request) (any, error) {
