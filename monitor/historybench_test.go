@@ -21,7 +21,6 @@ import (
 	"uptime/internal/dbutil"
 	"uptime/internal/pgtest"
 	"uptime/monitor"
-	"uptime/monitor/history"
 )
 
 // TestHistoryBenchmark measures history at size (make bench-history):
@@ -86,28 +85,7 @@ func benchUpgrade(t *testing.T, rows int, report func(string, ...any)) {
 	report("## The upgrade\n")
 	report("- %d checks loaded into the previous schema in %s", rows, time.Since(start).Round(time.Second))
 
-	var (
-		mu     sync.Mutex
-		stamps []time.Time
-		stop   = make(chan struct{})
-		wg     sync.WaitGroup
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-			if _, err := db.Exec(ctx, "INSERT INTO checks (site_id, up, checked_at) VALUES (1, true, now())"); err == nil {
-				mu.Lock()
-				stamps = append(stamps, time.Now())
-				mu.Unlock()
-			}
-		}
-	}()
+	stop := writeEvery5ms(ctx, db)
 	time.Sleep(time.Second)
 	start = time.Now()
 	if err := dbutil.Migrate(dbURL, monitor.Migrations, "migrations"); err != nil {
@@ -115,30 +93,15 @@ func benchUpgrade(t *testing.T, rows int, report func(string, ...any)) {
 	}
 	took := time.Since(start)
 	time.Sleep(time.Second)
-	close(stop)
-	wg.Wait()
-	var longest time.Duration
-	for i := 1; i < len(stamps); i++ {
-		longest = max(longest, stamps[i].Sub(stamps[i-1]))
-	}
+	longest, _ := stop()
 	report("- the upgrade's migration took %s; the longest wait between two checks written every 5 ms during it: %s",
 		took.Round(time.Millisecond), longest.Round(time.Millisecond))
 
 	mon, _ := serviceOn(t, dbURL, monitor.Options{})
 	start = time.Now()
-	var hours, daysRolled int
-	for {
-		res, err := mon.History().Rollup(ctx, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		hours, daysRolled = hours+res.Hours, daysRolled+res.Days
-		if res.Hours+res.Days == 0 {
-			break
-		}
-	}
+	rolled := rollUpAll(t, mon.History(), time.Now())
 	report("- rolling up its history afterwards, in the background (checking goes on): %d hours and %d days in %s\n",
-		hours, daysRolled, time.Since(start).Round(time.Second))
+		rolled.Hours, rolled.Days, time.Since(start).Round(time.Second))
 }
 
 func benchQueries(t *testing.T, sites, days int, report func(string, ...any)) {
@@ -178,17 +141,7 @@ func benchQueries(t *testing.T, sites, days int, report func(string, ...any)) {
 	report("- %d raw checks loaded in %s", rawRows, time.Since(start).Round(time.Second))
 
 	start = time.Now()
-	var res history.RollupResult
-	for {
-		r, err := mon.History().Rollup(ctx, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Hours, res.Days = res.Hours+r.Hours, res.Days+r.Days
-		if r.Hours+r.Days == 0 {
-			break
-		}
-	}
+	res := rollUpAll(t, mon.History(), now)
 	took := time.Since(start)
 	report("- rolled up %d hours and %d days in %s (%s per hour of %d checks, days included)",
 		res.Hours, res.Days, took.Round(time.Second), (took / time.Duration(max(res.Hours, 1))).Round(time.Millisecond), sites*60)
@@ -355,25 +308,7 @@ func benchPacking(t *testing.T, mon *monitor.Service, db *pgxpool.Pool, sites, d
 	before := timeAll()
 
 	report("\n## Packed days\n")
-	// A writer adds a check every 5 ms meanwhile, as a running instance
-	// would, through the statement trigger.
-	var (
-		stamps []time.Time
-		stop   = make(chan struct{})
-		wg     sync.WaitGroup
-	)
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-			if _, err := db.Exec(ctx, "INSERT INTO checks (site_id, up, checked_at) VALUES (1, true, now())"); err == nil {
-				stamps = append(stamps, time.Now())
-			}
-		}
-	})
+	stop := writeEvery5ms(ctx, db)
 	pgBefore, selfBefore := postgresCPUNow(), selfCPUNow()
 	start := time.Now()
 	res, err := h.Compact(ctx, now, 3*time.Hour)
@@ -382,12 +317,7 @@ func benchPacking(t *testing.T, mon *monitor.Service, db *pgxpool.Pool, sites, d
 	}
 	took := time.Since(start)
 	pgCPU, selfCPU := postgresCPUNow()-pgBefore, selfCPUNow()-selfBefore
-	close(stop)
-	wg.Wait()
-	var longest time.Duration
-	for i := 1; i < len(stamps); i++ {
-		longest = max(longest, stamps[i].Sub(stamps[i-1]))
-	}
+	longest, written := stop()
 	if _, err := db.Exec(ctx, "VACUUM ANALYZE checks_packed"); err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +325,7 @@ func benchPacking(t *testing.T, mon *monitor.Service, db *pgxpool.Pool, sites, d
 		res.Days, res.Rows, res.Checks, took.Round(time.Second), (took / time.Duration(max(res.Days, 1))).Round(time.Millisecond), sites,
 		pgCPU, selfCPU, pgCPU/float64(res.Checks)*1e6, selfCPU/float64(res.Checks)*1e6)
 	report("- the longest wait between two checks written every 5 ms while it packed: %s (%d written; the CPU above includes theirs)",
-		longest.Round(time.Millisecond), len(stamps))
+		longest.Round(time.Millisecond), written)
 
 	var table, encoded, stored, rows int64
 	db.QueryRow(ctx, `SELECT pg_total_relation_size('checks_packed'), COALESCE(sum(octet_length(data)), 0),
@@ -423,6 +353,38 @@ func benchPacking(t *testing.T, mon *monitor.Service, db *pgxpool.Pool, sites, d
 		b, a := quantile(before[i], 50), quantile(after[i], 50)
 		report("| %s | %s / %s | %s / %s | %+.0f %% |", rd.name, pct(before[i], 50), pct(before[i], 99), pct(after[i], 50), pct(after[i], 99),
 			(float64(a)/float64(b)-1)*100)
+	}
+}
+
+// writeEvery5ms adds a check every 5 ms, as a running instance would,
+// through the statement trigger, until stop is called; stop returns the
+// longest wait between two of them and how many were written.
+func writeEvery5ms(ctx context.Context, db *pgxpool.Pool) (stop func() (time.Duration, int)) {
+	var (
+		stamps []time.Time
+		done   = make(chan struct{})
+		wg     sync.WaitGroup
+	)
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			if _, err := db.Exec(ctx, "INSERT INTO checks (site_id, up, checked_at) VALUES (1, true, now())"); err == nil {
+				stamps = append(stamps, time.Now())
+			}
+		}
+	})
+	return func() (time.Duration, int) {
+		close(done)
+		wg.Wait()
+		var longest time.Duration
+		for i := 1; i < len(stamps); i++ {
+			longest = max(longest, stamps[i].Sub(stamps[i-1]))
+		}
+		return longest, len(stamps)
 	}
 }
 

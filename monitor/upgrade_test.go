@@ -11,6 +11,7 @@ import (
 	"uptime/internal/dbutil"
 	"uptime/internal/pgtest"
 	"uptime/monitor"
+	"uptime/monitor/history"
 )
 
 // migrationsBefore returns the monitor's migrations numbered below n.
@@ -50,6 +51,22 @@ func legacyDatabase(t *testing.T, seed uint64) (string, time.Time, []rawCheck) {
 	return dbURL, now, checks
 }
 
+// rollUpAll rolls up until nothing is left, and returns what it rolled.
+func rollUpAll(t testing.TB, h *history.History, now time.Time) history.RollupResult {
+	t.Helper()
+	var all history.RollupResult
+	for {
+		res, err := h.Rollup(context.Background(), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all.Hours, all.Days = all.Hours+res.Hours, all.Days+res.Days
+		if res.Hours+res.Days == 0 {
+			return all
+		}
+	}
+}
+
 func TestUpgradeKeepsEveryCheckAndItsUptime(t *testing.T) {
 	dbURL, now, checks := legacyDatabase(t, 9)
 	ctx := context.Background()
@@ -86,15 +103,7 @@ func TestUpgradeKeepsEveryCheckAndItsUptime(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	for {
-		res, err := mon.History().Rollup(ctx, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.Hours+res.Days == 0 {
-			break
-		}
-	}
+	rollUpAll(t, mon.History(), now)
 	var rolled int
 	db.QueryRow(ctx, "SELECT sum(checks) FROM rollup_hour").Scan(&rolled)
 	closed := now.Add(-2 * time.Minute).Truncate(time.Hour)
@@ -169,15 +178,7 @@ func TestUpgradePacksTheOldChecks(t *testing.T) {
 	dbURL, now, checks := legacyDatabase(t, 11)
 	ctx := context.Background()
 	mon, db := serviceOn(t, dbURL, monitor.Options{})
-	for {
-		res, err := mon.History().Rollup(ctx, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.Hours+res.Days == 0 {
-			break
-		}
-	}
+	rollUpAll(t, mon.History(), now)
 	sites := []int64{1, 2}
 	before := answers(t, mon.History(), sites, now)
 	res, err := mon.History().Compact(ctx, now, time.Hour)

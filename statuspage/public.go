@@ -297,7 +297,8 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 	}
 	v := pageView{Title: p.Title, Description: p.Description, Days: publicDays, IncidentDays: incidentDays,
 		Updated: now.UTC().Format(time.RFC3339), UpdatedText: now.UTC().Format("2 Jan 2006 15:04 UTC")}
-	written, err := s.incidents(ctx, slug, nil, maxIncidents, now.AddDate(0, 0, -incidentDays))
+	since := now.AddDate(0, 0, -incidentDays)
+	written, err := s.incidents(ctx, slug, nil, maxIncidents, &since)
 	if err != nil {
 		return nil, err
 	}

@@ -183,7 +183,7 @@ func (s *Service) CreateIncident(ctx context.Context, slug string, p IncidentPar
 // Incident returns the page's written incident with the id, its updates
 // newest first.
 func (s *Service) Incident(ctx context.Context, slug string, id int64) (*WrittenIncident, error) {
-	list, err := s.incidents(ctx, slug, []int64{id}, 1, time.Time{})
+	list, err := s.incidents(ctx, slug, []int64{id}, 1, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -214,11 +214,11 @@ func (s *Service) noIncident(ctx context.Context, slug string, id int64) error {
 // incidents reads the page's written incidents, newest first: those with
 // the ids, or the latest limit; with since, only those open or resolved
 // since then.
-func (s *Service) incidents(ctx context.Context, slug string, ids []int64, limit int, since time.Time) ([]WrittenIncident, error) {
+func (s *Service) incidents(ctx context.Context, slug string, ids []int64, limit int, since *time.Time) ([]WrittenIncident, error) {
 	rows, err := s.db.Query(ctx, `SELECT id, slug, title, impact, status, sites, created_at, updated_at, resolved_at
 		FROM page_incident WHERE slug = $1 AND ($2::bigint[] IS NULL OR id = ANY($2))
 			AND ($4::timestamptz IS NULL OR resolved_at IS NULL OR resolved_at >= $4)
-		ORDER BY created_at DESC, id DESC LIMIT $3`, slug, ids, limit, nullTime(since))
+		ORDER BY created_at DESC, id DESC LIMIT $3`, slug, ids, limit, since)
 	if err != nil {
 		return nil, fmt.Errorf("read the incidents of page %s: %w", slug, err)
 	}
@@ -258,13 +258,6 @@ func (s *Service) incidents(ctx context.Context, slug string, ids []int64, limit
 	return list, nil
 }
 
-func nullTime(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
-}
-
 func (s *Service) handleListIncidents(r *http.Request) (any, error) {
 	limit, err := api.QueryLimit(r, "limit", 20, maxIncidentsListed)
 	if err != nil {
@@ -274,7 +267,7 @@ func (s *Service) handleListIncidents(r *http.Request) (any, error) {
 	if _, err := s.Get(r.Context(), slug); err != nil {
 		return nil, err
 	}
-	list, err := s.incidents(r.Context(), slug, nil, limit, time.Time{})
+	list, err := s.incidents(r.Context(), slug, nil, limit, nil)
 	if err != nil {
 		return nil, err
 	}

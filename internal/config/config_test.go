@@ -73,6 +73,13 @@ func TestParse(t *testing.T) {
 			return c.RollupRetention == 730*24*time.Hour
 		}, ""},
 		{"rollup retention under a day", []string{"--rollup-retention", "1h"}, nil, nil, "rollup-retention"},
+		{"compacted retention by default", nil, nil, func(c Config) bool { return c.CompactedRetention == 400*24*time.Hour }, ""},
+		{"compacted retention from env", nil, map[string]string{"UPTIME_COMPACTED_RETENTION": "730d"}, func(c Config) bool {
+			return c.CompactedRetention == 730*24*time.Hour
+		}, ""},
+		{"no packing", []string{"--compacted-retention", "0"}, nil, func(c Config) bool { return c.CompactedRetention == 0 }, ""},
+		{"compacted retention of two days", []string{"--compacted-retention", "2d"}, nil, nil, "--compacted-retention 48h0m0s is too short"},
+		{"bad compacted retention", nil, map[string]string{"UPTIME_COMPACTED_RETENTION": "a year"}, nil, "UPTIME_COMPACTED_RETENTION"},
 		{"no concurrency", []string{"--check-concurrency", "0"}, nil, nil, "check-concurrency"},
 		{"bad number in env", nil, map[string]string{"UPTIME_CONFIRM_CHECKS": "two"}, nil, "UPTIME_CONFIRM_CHECKS"},
 		{"bad log format", []string{"--log-format", "xml"}, nil, nil, "text or json"},

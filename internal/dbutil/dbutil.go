@@ -211,3 +211,9 @@ func Duplicate(err error) bool {
 	var pg *pgconn.PgError
 	return errors.As(err, &pg) && pg.Code == pgerrcode.UniqueViolation
 }
+
+// Querier is a pool or a transaction: what a read that may run in either
+// needs.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}

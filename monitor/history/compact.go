@@ -315,19 +315,13 @@ func (s *History) dropIfEmpty(ctx context.Context, day time.Time, res *CompactRe
 	ident := pgx.Identifier{name}.Sanitize()
 	var dropped bool
 	step := func(drop bool) error {
-		return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", partitionLock); err != nil {
-				return err
-			}
+		timeout := truncateLockTimeout
+		if drop {
+			timeout = dropLockTimeout
+		}
+		return s.ddlTx(ctx, timeout, func(tx pgx.Tx) error {
 			var exists bool
 			if err := tx.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", name).Scan(&exists); err != nil || !exists {
-				return err
-			}
-			timeout := truncateLockTimeout
-			if drop {
-				timeout = dropLockTimeout
-			}
-			if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+timeout+"'"); err != nil {
 				return err
 			}
 			if !drop {

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"uptime/internal/api"
+	"uptime/internal/dbutil"
 	"uptime/internal/errs"
 	"uptime/internal/text"
 	"uptime/monitor/history/packed"
@@ -84,15 +85,10 @@ func CloseIncident(ctx context.Context, tx pgx.Tx, siteID int64, at time.Time) e
 	return nil
 }
 
-// querier is what a pool and a transaction share.
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
 // countPacked counts each site's packed checks from its time in froms
 // until to (for ever, when zero), by site: a day wholly inside by its
 // count, a day the bounds cut by unpacking it.
-func countPacked(ctx context.Context, q querier, sites []int64, froms []time.Time, to time.Time) (map[int64]int64, error) {
+func countPacked(ctx context.Context, q dbutil.Querier, sites []int64, froms []time.Time, to time.Time) (map[int64]int64, error) {
 	var end *time.Time
 	if !to.IsZero() {
 		end = &to

@@ -129,7 +129,7 @@ func (s *History) ensurePartitions(ctx context.Context, p partitioned, from, to,
 func (s *History) createPartition(ctx context.Context, p partitioned, start time.Time) (bool, error) {
 	name, end := p.name(start), p.next(start)
 	var made bool
-	err := s.ddlTx(ctx, func(tx pgx.Tx) error {
+	err := s.ddlTx(ctx, ddlLockTimeout, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, "SELECT to_regclass($1) IS NULL", name).Scan(&made); err != nil || !made {
 			return err
 		}
@@ -170,13 +170,13 @@ func (s *History) createPartition(ctx context.Context, p partitioned, start time
 
 // ddlTx runs f in a transaction that holds the partition lock, so that the
 // partition maintenance of every instance goes one at a time, and waits at
-// most ddlLockTimeout for any other lock.
-func (s *History) ddlTx(ctx context.Context, f func(pgx.Tx) error) error {
+// most lockTimeout (ddlLockTimeout, or shorter) for any other lock.
+func (s *History) ddlTx(ctx context.Context, lockTimeout string, f func(pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", partitionLock); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+ddlLockTimeout+"'"); err != nil {
+		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+lockTimeout+"'"); err != nil {
 			return err
 		}
 		return f(tx)
@@ -205,7 +205,7 @@ func (s *History) dropPartitions(ctx context.Context, p partitioned, cutoff time
 
 // dropTable drops a partition under the partition lock.
 func (s *History) dropTable(ctx context.Context, name string) error {
-	err := s.ddlTx(ctx, func(tx pgx.Tx) error {
+	err := s.ddlTx(ctx, ddlLockTimeout, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{name}.Sanitize())
 		return err
 	})
@@ -364,7 +364,7 @@ func (s *History) PreparePartitions(ctx context.Context, now time.Time) (int, er
 // dropLegacy drops the checks from before partitioning, once all are past
 // retention.
 func (s *History) dropLegacy(ctx context.Context) error {
-	err := s.ddlTx(ctx, func(tx pgx.Tx) error {
+	err := s.ddlTx(ctx, ddlLockTimeout, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS checks_legacy"); err != nil {
 			return err
 		}

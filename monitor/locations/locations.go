@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"uptime/internal/api"
+	"uptime/internal/dbutil"
 	"uptime/internal/errs"
 	"uptime/internal/pubsub"
 	"uptime/internal/queue"
@@ -83,7 +84,7 @@ func New(db *pgxpool.Pool, q *queue.Queue, transitions *pubsub.Topic[event.Trans
 // are read through db, at most once a second; no lock is held while they
 // are read, and a caller in a transaction passes it, so that reading
 // never waits for a second connection of the pool.
-func (s *Locations) Live(ctx context.Context, db Querier) ([]string, error) {
+func (s *Locations) Live(ctx context.Context, db dbutil.Querier) ([]string, error) {
 	s.live.mu.Lock()
 	names, at := s.live.names, s.live.at
 	s.live.mu.Unlock()
@@ -119,16 +120,11 @@ func With(live []string, here string) []string {
 	return out
 }
 
-// Querier is a pool or a transaction.
-type Querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
 // readLive reads the locations with an instance alive, by name. This
 // instance's own is among them: it is checking, though its first beat
 // may not be written yet. The scheduler's passes compare it with the
 // locations known.
-func (s *Locations) readLive(ctx context.Context, db Querier) ([]string, error) {
+func (s *Locations) readLive(ctx context.Context, db dbutil.Querier) ([]string, error) {
 	rows, err := db.Query(ctx, `SELECT DISTINCT location FROM instance WHERE last_seen > now() - $1::interval`, InstanceAlive)
 	if err != nil {
 		return nil, fmt.Errorf("read the live locations: %w", err)
