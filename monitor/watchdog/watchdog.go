@@ -7,12 +7,14 @@ package watchdog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"uptime/internal/alarm"
@@ -33,7 +35,23 @@ type Watchdog struct {
 
 	healthy      func(context.Context) // called while checking is healthy
 	healthyEvery time.Duration
+
+	// due is what it last counted of the sites due, at countedAt.
+	due       due
+	countedAt time.Time
 }
+
+// due is how many sites are due and the shortest of their intervals, in
+// milliseconds (nil with none).
+type due struct {
+	n       int64
+	minIvMS *int64
+}
+
+// recountEvery is how often the watchdog counts the sites due while
+// checks complete: the count scans every site, the look between counts
+// reads one row.
+const recountEvery = time.Minute
 
 // OnHealthy has f called, at most once every every, while checking is
 // healthy: not stalled, whether checks complete or none is due. Set it
@@ -70,7 +88,7 @@ func (w *Watchdog) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		seen, err := w.look(ctx, started)
+		seen, err := w.look(ctx, started, lastBeat)
 		if err != nil {
 			continue // the database is away: /readyz and the outage alarm say so
 		}
@@ -100,18 +118,33 @@ type seen struct {
 }
 
 // look tells whether no check has completed for two of the shortest
-// intervals while sites are due, and why.
-func (w *Watchdog) look(ctx context.Context, started time.Time) (seen, error) {
+// intervals while sites are due, and why. Between counts of the sites due
+// it first looks for one check completed in the latest interval (and
+// after the last heartbeat), which at any scale is a row or two; only
+// when there is none does it count the sites and find the latest check.
+func (w *Watchdog) look(ctx context.Context, started, lastBeat time.Time) (seen, error) {
+	if d := w.due; time.Since(w.countedAt) < recountEvery && d.minIvMS != nil {
+		after := 2 * time.Duration(*d.minIvMS) * time.Millisecond
+		var at time.Time
+		err := w.db.QueryRow(ctx, `SELECT checked_at FROM site_state WHERE checked_at > $1 LIMIT 1`,
+			later(time.Now().Add(-after/2), lastBeat)).Scan(&at)
+		if err == nil {
+			return seen{after: after, last: at}, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return seen{}, err
+		}
+	}
 	var (
 		s        seen
-		n        int64
-		minIvMS  *int64
+		d        due
 		lastSeen *time.Time
 	)
 	if err := w.db.QueryRow(ctx, `SELECT count(*), min(interval_ms), (SELECT max(checked_at) FROM site_state)
-		FROM monitored WHERE NOT paused`).Scan(&n, &minIvMS, &lastSeen); err != nil {
+		FROM monitored WHERE NOT paused`).Scan(&d.n, &d.minIvMS, &lastSeen); err != nil {
 		return s, err
 	}
+	w.due, w.countedAt = d, time.Now()
 	since := started
 	if lastSeen != nil {
 		s.last = *lastSeen
@@ -119,17 +152,24 @@ func (w *Watchdog) look(ctx context.Context, started time.Time) (seen, error) {
 			since = *lastSeen
 		}
 	}
-	if n == 0 || minIvMS == nil {
+	if d.n == 0 || d.minIvMS == nil {
 		return s, nil
 	}
-	s.after = 2 * time.Duration(*minIvMS) * time.Millisecond
+	s.after = 2 * time.Duration(*d.minIvMS) * time.Millisecond
 	idle := time.Since(since)
 	if idle <= s.after {
 		return s, nil
 	}
 	s.stalled = true
-	s.why = fmt.Sprintf("no check has completed for %s while %d sites are due", idle.Round(time.Second), n)
+	s.why = fmt.Sprintf("no check has completed for %s while %d sites are due", idle.Round(time.Second), d.n)
 	return s, nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // Stalled reports whether checking has stopped, and why; /readyz answers

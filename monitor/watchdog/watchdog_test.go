@@ -25,7 +25,8 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // With sites due every second and no check completing, the watchdog says
 // checking has stopped after two intervals and pings no heartbeat; once
 // checks complete again it clears, and the heartbeat is pinged. What it
-// calls while checking is healthy is not called while it is stalled.
+// calls while checking is healthy is not called while it is stalled. When
+// checks stop again, it says so again.
 func TestStallAndHeartbeat(t *testing.T) {
 	ctx := context.Background()
 	dbURL := pgtest.NewDatabase(t)
@@ -89,4 +90,18 @@ func TestStallAndHeartbeat(t *testing.T) {
 	})
 	wait.Until(t, 10*time.Second, "no heartbeat once checks completed", func() bool { return beats.Load() > 0 })
 	wait.Until(t, 10*time.Second, "not called as healthy once checks completed", func() bool { return healthy.Load() > calls })
+
+	// Checks stop again: looks that found a recent check give way to a
+	// count, which sees the stall.
+	wait.Until(t, 10*time.Second, "no stall seen once checks stopped again", func() bool {
+		stalled, _ := w.Stalled()
+		return stalled
+	})
+	var last time.Time
+	if err := db.QueryRow(ctx, `SELECT checked_at FROM site_state`).Scan(&last); err != nil {
+		t.Fatal(err)
+	}
+	if idle := time.Since(last); idle < 2*time.Second {
+		t.Errorf("stalled again %s after the last check, before two intervals of 1s", idle)
+	}
 }
