@@ -114,11 +114,7 @@ func (s *Service) recordReport(ctx context.Context, args ProbeReportArgs, now ti
 	for _, r := range args.Rounds {
 		ids = append(ids, r.Site)
 	}
-	targets, err := s.scheduledTargets(ctx, ids)
-	if err != nil {
-		return 0, err
-	}
-	states, err := s.roundStates(ctx, ids, args.Location)
+	targets, states, err := s.dueSites(ctx, ids)
 	if err != nil {
 		return 0, err
 	}
@@ -136,10 +132,12 @@ func (s *Service) recordReport(ctx context.Context, args ProbeReportArgs, now ti
 			refused += len(r.Checks)
 			continue
 		}
-		if st, known := states[r.Site]; known && !attempts[len(attempts)-1].CheckedAt.After(st.checkedAt) {
+		seen := states[r.Site]
+		if here, known := seen.at(args.Location); known && !attempts[len(attempts)-1].CheckedAt.After(here.CheckedAt) {
 			continue // recorded already
 		}
-		batch = append(batch, tickResult{target: t.target, attempts: attempts, from: args.Location, cutShort: r.CutShort, reported: true})
+		batch = append(batch, tickResult{target: t.target, attempts: attempts, from: args.Location, cutShort: r.CutShort, reported: true,
+			seen: seen})
 	}
 	if retry {
 		if batch, err = s.notRecorded(ctx, args.Location, batch); err != nil {

@@ -35,11 +35,7 @@ func (s *Service) checkDue(ctx context.Context, args CheckSitesArgs, claimed tim
 	if len(args.Sites) != len(args.Due) {
 		return fmt.Errorf("check-sites: %d sites but %d due times", len(args.Sites), len(args.Due))
 	}
-	targets, err := s.scheduledTargets(ctx, args.Sites)
-	if err != nil {
-		return err
-	}
-	states, err := s.roundStates(ctx, args.Sites, s.opts.Location)
+	targets, states, err := s.dueSites(ctx, args.Sites)
 	if err != nil {
 		return err
 	}
@@ -72,8 +68,9 @@ func (s *Service) checkDue(ctx context.Context, args CheckSitesArgs, claimed tim
 				"site_id", id, "late", time.Since(due).Round(time.Millisecond), "interval", t.interval)
 			continue
 		}
-		st, known := states[id]
-		if known && st.checkedAt.After(due.Add(-t.interval/2)) {
+		seen := states[id]
+		here, known := seen.at(s.opts.Location)
+		if known && here.CheckedAt.After(due.Add(-t.interval/2)) {
 			// Checked already this round, when it was added or asked for.
 			continue
 		}
@@ -82,38 +79,25 @@ func (s *Service) checkDue(ctx context.Context, args CheckSitesArgs, claimed tim
 		}
 		s.stats.Started(time.Since(due))
 		wg.Go(func() {
-			s.round(ctx, t.target, st.up, known, s.inflight, w, &fails)
+			s.round(ctx, t.target, here.Up, known, seen, s.inflight, w, &fails)
 		})
 	}
 	return s.endRounds(ctx, &wg, w, &fails, "check-sites", len(args.Sites))
 }
 
-// roundState is what a round needs of a site's state.
-type roundState struct {
-	up        bool
-	checkedAt time.Time
-}
-
-// roundStates returns the state, and when they were last checked, of the
-// sites with the ids, as the location sees them, for those it has checked.
-func (s *Service) roundStates(ctx context.Context, ids []int64, location string) (map[int64]roundState, error) {
-	rows, err := s.db.Query(ctx, `SELECT site_id, (locations->$2->>'up')::boolean, (locations->$2->>'checked_at')::timestamptz
-		FROM site_state WHERE site_id = ANY($1) AND locations ? $2`, ids, location)
-	if err != nil {
-		return nil, fmt.Errorf("read site states: %w", err)
+// dueSites reads, in one round trip, the settings of the sites with the
+// ids that are still on the schedule and not paused (see
+// scheduledTargets) and the states of those that have one, as read before
+// their rounds: the rounds are decided from them, unless their rows are
+// written meanwhile.
+func (s *Service) dueSites(ctx context.Context, ids []int64) (map[int64]scheduled, map[int64]*seenState, error) {
+	b := &pgx.Batch{}
+	targets := s.queueTargets(b, ids)
+	states := queueStates(b, ids)
+	if err := s.db.SendBatch(ctx, b).Close(); err != nil {
+		return nil, nil, err
 	}
-	out := make(map[int64]roundState, len(ids))
-	var (
-		id int64
-		st roundState
-	)
-	if _, err := pgx.ForEachRow(rows, []any{&id, &st.up, &st.checkedAt}, func() error {
-		out[id] = st
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("read site states: %w", err)
-	}
-	return out, nil
+	return targets.out, states, nil
 }
 
 func later(a, b time.Time) time.Time {
@@ -132,44 +116,58 @@ type scheduled struct {
 // scheduledTargets reads the settings of the sites with the ids that are
 // still on the schedule and not paused.
 func (s *Service) scheduledTargets(ctx context.Context, ids []int64) (map[int64]scheduled, error) {
-	rows, err := s.db.Query(ctx, `SELECT site_id, url, settings, sealed, version FROM monitored
-		WHERE site_id = ANY($1) AND NOT paused`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("read settings: %w", err)
+	b := &pgx.Batch{}
+	targets := s.queueTargets(b, ids)
+	if err := s.db.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
 	}
-	out := make(map[int64]scheduled, len(ids))
-	var (
-		id, version     int64
-		shown, settings string
-		sealed          []byte
-		unopened        int
-		firstErr        error
-	)
-	if _, err := pgx.ForEachRow(rows, []any{&id, &shown, &settings, &sealed, &version}, func() error {
-		e, err := s.copy.Open(id, shown, settings, sealed, version)
-		if errors.Is(err, seal.ErrWrongKey) {
-			// Checked without its credentials, it would fail for want of
-			// them: a false alarm. It is left out, and said.
-			unopened++
-			firstErr = cmp.Or(firstErr, err)
+	return targets.out, nil
+}
+
+// queuedTargets are the settings a batch reads, once it is sent.
+type queuedTargets struct {
+	out map[int64]scheduled
+}
+
+// queueTargets queues on b the read of scheduledTargets.
+func (s *Service) queueTargets(b *pgx.Batch, ids []int64) *queuedTargets {
+	q := &queuedTargets{out: make(map[int64]scheduled, len(ids))}
+	b.Queue(`SELECT site_id, url, settings, sealed, version FROM monitored
+		WHERE site_id = ANY($1) AND NOT paused`, ids).Query(func(rows pgx.Rows) error {
+		var (
+			id, version     int64
+			shown, settings string
+			sealed          []byte
+			unopened        int
+			firstErr        error
+		)
+		if _, err := pgx.ForEachRow(rows, []any{&id, &shown, &settings, &sealed, &version}, func() error {
+			e, err := s.copy.Open(id, shown, settings, sealed, version)
+			if errors.Is(err, seal.ErrWrongKey) {
+				// Checked without its credentials, it would fail for want of
+				// them: a false alarm. It is left out, and said.
+				unopened++
+				firstErr = cmp.Or(firstErr, err)
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			c := s.config(&e)
+			q.out[id] = scheduled{target: newTarget(e.Site, shown, c), interval: time.Duration(c.Interval)}
 			return nil
+		}); err != nil {
+			return fmt.Errorf("read settings: %w", err)
 		}
-		if err != nil {
-			return err
+		if unopened > 0 {
+			s.unopened.Raise(fmt.Sprintf("%d sites left out of a round: %v; give every instance the same %s",
+				unopened, firstErr, seal.EnvName))
+		} else {
+			s.unopened.Clear()
 		}
-		c := s.config(&e)
-		out[id] = scheduled{target: newTarget(e.Site, shown, c), interval: time.Duration(c.Interval)}
 		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("read settings: %w", err)
-	}
-	if unopened > 0 {
-		s.unopened.Raise(fmt.Sprintf("%d sites left out of a round: %v; give every instance the same %s",
-			unopened, firstErr, seal.EnvName))
-	} else {
-		s.unopened.Clear()
-	}
-	return out, nil
+	})
+	return q
 }
 
 // targetOf returns the site with the settings the monitor holds for it,

@@ -50,27 +50,63 @@ type seenState struct {
 // readStates reads the states of the sites with the ids that have one;
 // with lock, it holds their rows until tx ends.
 func readStates(ctx context.Context, tx pgx.Tx, ids []int64, lock bool) (map[int64]seenState, error) {
-	q := `SELECT site_id, xmin::text::bigint, ` + stateColumns + ` FROM site_state WHERE site_id = ANY($1)`
-	if lock {
-		q += ` ORDER BY site_id FOR UPDATE`
-	}
-	rows, err := tx.Query(ctx, q, ids)
+	rows, err := tx.Query(ctx, statesQuery(lock), ids)
 	if err != nil {
 		return nil, fmt.Errorf("read the state of %d sites: %w", len(ids), err)
 	}
 	out := make(map[int64]seenState, len(ids))
-	var (
-		id   int64
-		seen seenState
-	)
-	if _, err := pgx.ForEachRow(rows, append([]any{&id, &seen.version}, stateFields(&seen.state)...), func() error {
-		out[id] = seen
-		seen = seenState{}
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("read the state of %d sites: %w", len(ids), err)
+	if err := scanStates(rows, func(id int64, seen *seenState) { out[id] = *seen }); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// queueStates queues on b the read of the states of the sites with the
+// ids that have one, into the map it returns once b is sent.
+func queueStates(b *pgx.Batch, ids []int64) map[int64]*seenState {
+	out := make(map[int64]*seenState, len(ids))
+	b.Queue(statesQuery(false), ids).Query(func(rows pgx.Rows) error {
+		return scanStates(rows, func(id int64, seen *seenState) {
+			c := *seen
+			out[id] = &c
+		})
+	})
+	return out
+}
+
+func statesQuery(lock bool) string {
+	q := `SELECT site_id, xmin::text::bigint, ` + stateColumns + ` FROM site_state WHERE site_id = ANY($1)`
+	if lock {
+		q += ` ORDER BY site_id FOR UPDATE`
+	}
+	return q
+}
+
+// scanStates calls f with each state of rows, which f copies to keep: it
+// is scanned over for the next.
+func scanStates(rows pgx.Rows, f func(id int64, seen *seenState)) error {
+	var (
+		id   int64
+		seen = new(seenState)
+	)
+	if _, err := pgx.ForEachRow(rows, append([]any{&id, &seen.version}, stateFields(&seen.state)...), func() error {
+		f(id, seen)
+		*seen = seenState{}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("read the state of sites: %w", err)
+	}
+	return nil
+}
+
+// at returns the location's own view of the site in the state, if it
+// has one; a nil state has none.
+func (ss *seenState) at(location string) (decide.Location, bool) {
+	if ss == nil {
+		return decide.Location{}, false
+	}
+	l, ok := ss.state.Locations[location]
+	return l, ok
 }
 
 // stateWrite is a decided state to write: the state, the site's URL as open

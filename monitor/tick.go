@@ -182,7 +182,7 @@ func (s *Service) CheckAll(ctx context.Context) error {
 		t := newTarget(e.Site, e.Site.Public().URL, c)
 		wg.Go(func() {
 			up := states[t.ID]
-			s.round(ctx, t, up != nil && *up, up != nil, sl, w, &fails)
+			s.round(ctx, t, up != nil && *up, up != nil, nil, sl, w, &fails)
 		})
 	}
 	return s.endRounds(ctx, &wg, w, &fails, "check-all", len(list.Sites))
@@ -207,15 +207,17 @@ func (s *Service) endRounds(ctx context.Context, wg *sync.WaitGroup, w *batchWri
 // re-checks it if it fails while confirmed up, and records what it saw:
 // through w when the result agrees with the confirmed state the caller
 // read (known tells whether there was one; a site never checked counts as
-// up), through the locked decision otherwise. A probe sends every round
-// through w, whose batches it reports (see report).
-func (s *Service) round(ctx context.Context, t *target, wasUp, known bool, sl slots, w *batchWriter, fails *failures) {
+// up), through the locked decision otherwise. seen is the site's state as
+// the caller read it, if it did, from which the batch decides unless the
+// row is written meanwhile. A probe sends every round through w, whose
+// batches it reports (see report).
+func (s *Service) round(ctx context.Context, t *target, wasUp, known bool, seen *seenState, sl slots, w *batchWriter, fails *failures) {
 	res := s.checker.Run(ctx, t.check)
 	sl.release()
 	if ctx.Err() != nil {
 		return // cut short: that says nothing of the site
 	}
-	r := tickResult{target: t, attempts: []Result{res}, from: s.opts.Location}
+	r := tickResult{target: t, attempts: []Result{res}, from: s.opts.Location, seen: seen}
 	if !known {
 		wasUp = true // never checked counts as up
 	}
@@ -312,6 +314,9 @@ type tickResult struct {
 	// reported marks a round a probe reported: this process records it,
 	// but did not make it.
 	reported bool
+	// seen is the site's state as read before the round, nil if it was
+	// not read or the site had none.
+	seen *seenState
 }
 
 // batchWriter writes a tick's agreeing checks a batch at a time.
@@ -390,7 +395,10 @@ func (s *Service) writeBatch(batch []tickResult, fails *failures) {
 // nothing, each only if its row has not been written since it was read,
 // and returns the results it did not apply: those whose decision
 // announces something or found the row changed, to be decided again
-// under the row's lock, as are the rows whose state changes.
+// under the row's lock, as are the rows whose state changes. A round
+// brings the state read before it, if it was: it is decided from that
+// first, and from the state as it is now only if its row was written
+// since.
 func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tickResult, error) {
 	tx, err := s.db.Begin(ctx)
 	if err != nil {
@@ -402,46 +410,98 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 		return nil, err
 	}
 	var rows [][]any
-	ids := make([]int64, len(batch))
-	for i, r := range batch {
+	for _, r := range batch {
 		s.markMaintenance(ctx, r.target, r.attempts)
 		for _, a := range r.attempts {
 			rows = append(rows, []any{r.target.ID, a.Up, a.CheckedAt, a.StatusOrNil(), a.LatencyMS(), a.Reason, a.CertExpiry, a.Degraded, a.Maintenance, r.from})
 		}
-		ids[i] = r.target.ID
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"checks"},
 		[]string{"site_id", "up", "checked_at", "status_code", "latency_ms", "reason", "cert_expires_at", "degraded", "maintenance", "location"},
 		pgx.CopyFromRows(rows)); err != nil {
 		return nil, fmt.Errorf("record %d checks: %w", len(rows), err)
 	}
-	seen, err := s.batchStates(ctx, tx, batch, ids)
-	if err != nil {
-		return nil, err
-	}
 	live, err := s.locations.Live(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
 	var (
-		writes  []stateWrite
-		quiet   []tickResult // the results of writes, in their order
 		rest    []tickResult
+		pending []tickResult // to decide from the states as they are now
 		decided = make(map[int64]bool, len(batch))
+		early   = make(map[int64]seenState, len(batch))
 	)
 	for _, r := range batch {
 		id := r.target.ID
-		if r.cutShort {
-			continue // recorded, deciding nothing
-		}
-		st, ok := seen[id]
-		if !ok || decided[id] {
-			// A site whose state another check is making, or with a
-			// second round in the batch: decided under its lock.
+		switch {
+		case r.cutShort:
+			// Recorded, deciding nothing.
+		case decided[id]:
+			// A second round of a site in the batch: decided under its lock.
 			rest = append(rest, r)
+		case r.seen != nil:
+			decided[id] = true
+			early[id] = *r.seen
+			pending = append(pending, r)
+		default:
+			decided[id] = true
+			pending = append(pending, r)
+		}
+	}
+	// The rounds that bring their states are decided from them; those
+	// whose rows were written since, and the others, from the states read
+	// now.
+	again, more, err := s.decideQuiet(ctx, tx, pending, early, live)
+	if err != nil {
+		return nil, err
+	}
+	rest = append(rest, more...)
+	if len(again) > 0 {
+		slices.SortFunc(again, func(a, b tickResult) int { return cmp.Compare(a.target.ID, b.target.ID) })
+		ids := make([]int64, len(again))
+		for i, r := range again {
+			ids[i] = r.target.ID
+		}
+		now, err := s.batchStates(ctx, tx, again, ids)
+		if err != nil {
+			return nil, err
+		}
+		again, more, err = s.decideQuiet(ctx, tx, again, now, live)
+		if err != nil {
+			return nil, err
+		}
+		rest = append(rest, more...)
+		rest = append(rest, again...)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("record %d checks: %w", len(rows), err)
+	}
+	for _, r := range batch {
+		if !r.reported {
+			s.countChecks(r.target.URL, r.attempts)
+		}
+	}
+	return rest, nil
+}
+
+// decideQuiet decides the rounds, one a site, from the states seen and
+// writes in tx the states of the decisions that announce nothing, each
+// only where its row is at the version seen. It returns the rounds to
+// decide again: unwritten, those whose state was not seen or whose row
+// was written since; rest, those whose decision announces something, to
+// be decided under the row's lock.
+func (s *Service) decideQuiet(ctx context.Context, tx pgx.Tx, batch []tickResult, seen map[int64]seenState, live []string) (unwritten, rest []tickResult, err error) {
+	var (
+		writes []stateWrite
+		quiet  []tickResult // the results of writes, in their order
+	)
+	for _, r := range batch {
+		id := r.target.ID
+		st, ok := seen[id]
+		if !ok {
+			unwritten = append(unwritten, r)
 			continue
 		}
-		decided[id] = true
 		out := decide.Decide(st.state, decide.Round{Here: r.from, Attempts: r.attempts, Live: locations.With(live, r.from)}, s.policy(r.target))
 		switch {
 		case out.Stale:
@@ -453,20 +513,12 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 			rest = append(rest, r)
 		}
 	}
+	if len(writes) == 0 {
+		return unwritten, rest, nil
+	}
 	written, err := writeStates(ctx, tx, writes)
-	if err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("record %d checks: %w", len(rows), err)
-	}
-	for _, r := range batch {
-		if !r.reported {
-			s.countChecks(r.target.URL, r.attempts)
-		}
-	}
-	if len(written) == len(writes) {
-		return rest, nil
+	if err != nil || len(written) == len(writes) {
+		return unwritten, rest, err
 	}
 	done := make(map[int64]bool, len(written))
 	for _, id := range written {
@@ -474,10 +526,10 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 	}
 	for i, w := range writes {
 		if !done[w.id] {
-			rest = append(rest, quiet[i])
+			unwritten = append(unwritten, quiet[i])
 		}
 	}
-	return rest, nil
+	return unwritten, rest, nil
 }
 
 // batchStates reads the states of the batch's sites, making those of the
