@@ -102,15 +102,16 @@ func (s *Service) recordTx(ctx context.Context, t *target, attempts []Result, f 
 	return nil
 }
 
-// lockScheduled holds the schedule's rows of the sites with the ids, in
-// the order of their ids, until tx ends, and returns the ids it holds:
-// those of the sites still scheduled. Every transaction that records
-// checks or decides a state takes these locks before any other, and
-// forget takes them exclusively before it deletes anything, so a site is
-// either forgotten after its check commits, or its check finds it gone;
-// and the two can never wait on each other in a cycle. The locks are taken
-// by a function of the schema's owner (migration 13), so that a probe's
-// role needs no right to change the schedule.
+// lockScheduled holds the schedule of the sites with the ids until tx
+// ends, and returns the ids of those still scheduled. Every transaction
+// that records checks or decides a state calls it before anything else:
+// it takes, shared, the lock that forget takes exclusively while it takes
+// sites off the schedule (scheduleLock), then reads which of the sites
+// are scheduled. So a site is either forgotten after its check commits,
+// or its check finds it gone; and as both take that lock first, they can
+// never wait on each other in a cycle. The lock is taken by a function of
+// the schema's owner (migrations 13 and 20), so that a probe's role needs
+// no right to change the schedule.
 func lockScheduled(ctx context.Context, tx pgx.Tx, ids []int64) ([]int64, error) {
 	rows, err := tx.Query(ctx, `SELECT hold_scheduled($1)`, ids)
 	if err != nil {
@@ -202,56 +203,86 @@ func (s *Service) policy(t *target) decide.Policy {
 // forgetSlice is how many sites forget removes in one transaction.
 const forgetSlice = 1000
 
+// scheduleLock is the advisory lock that every transaction recording
+// checks or deciding a state holds shared (see lockScheduled), and that
+// forget holds exclusively while it takes sites off the schedule.
+const scheduleLock = 0x75705f73 // "up_s"
+
 // forget removes the sites' schedule, state and history, forgetSlice sites
-// a transaction, in the order of their ids. Each transaction first takes
-// the schedule's rows of its sites (see lockScheduled): a check of one of
-// them under way either commits before, and is removed with the rest, or
-// waits, finds the site gone and records nothing. A transaction that
-// PostgreSQL still aborts for a deadlock (with a roll-up writing the same
-// rows) is tried again.
+// at a time, in the order of their ids. A first transaction, holding
+// scheduleLock exclusively, takes them off the schedule and out of every
+// view (their state, heartbeats, incidents, recent days) and lists them
+// in forgetting: a check of one of them under way commits before, and is
+// removed with the rest, or finds the site gone and records nothing. It
+// is short, as recording waits for it. A second deletes their history,
+// which can be long, and their row in forgetting; what a process stopped
+// between the two leaves, reconciliation finishes (see Copy.Orphans). A
+// transaction that PostgreSQL aborts for a deadlock (with a roll-up
+// writing the same rows) is tried again.
 func (s *Service) forget(ctx context.Context, ids []int64) error {
 	ids = slices.Clone(ids)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	for start := 0; start < len(ids); start += forgetSlice {
 		part := ids[start:min(start+forgetSlice, len(ids))]
-		var err error
-		for try := 0; try < 5; try++ {
-			if err = s.forgetTx(ctx, part); !isDeadlock(err) {
-				break
+		for _, f := range []func(context.Context, []int64) error{s.unschedule, s.forgetHistory} {
+			var err error
+			for try := 0; try < 5; try++ {
+				if err = f(ctx, part); !isDeadlock(err) {
+					break
+				}
 			}
-		}
-		if err != nil {
-			return err
+			if err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-func (s *Service) forgetTx(ctx context.Context, ids []int64) error {
-	tx, err := s.db.Begin(ctx)
+// unschedule takes the sites off the schedule and out of view, and lists
+// them in forgetting, in one transaction under scheduleLock.
+func (s *Service) unschedule(ctx context.Context, ids []int64) error {
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, scheduleLock); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM monitored WHERE site_id IN (
+			SELECT site_id FROM monitored WHERE site_id = ANY($1) ORDER BY site_id FOR UPDATE)`, ids); err != nil {
+			return err
+		}
+		if err := forgetStates(ctx, tx, ids); err != nil {
+			return err
+		}
+		for _, q := range []string{
+			`DELETE FROM heartbeat WHERE site_id = ANY($1)`,
+			`DELETE FROM heartbeat_signal WHERE site_id = ANY($1)`,
+			`INSERT INTO forgetting (site_id) SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING`,
+		} {
+			if _, err := tx.Exec(ctx, q, ids); err != nil {
+				return err
+			}
+		}
+		return history.ForgetShown(ctx, tx, ids)
+	})
 	if err != nil {
 		return fmt.Errorf("forget %d sites: %w", len(ids), err)
 	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `DELETE FROM monitored WHERE site_id IN (
-		SELECT site_id FROM monitored WHERE site_id = ANY($1) ORDER BY site_id FOR UPDATE)`, ids); err != nil {
-		return fmt.Errorf("forget %d sites: %w", len(ids), err)
-	}
-	if err := forgetStates(ctx, tx, ids); err != nil {
+	return nil
+}
+
+// forgetHistory deletes the history of sites unscheduled, and their row
+// in forgetting, in one transaction.
+func (s *Service) forgetHistory(ctx context.Context, ids []int64) error {
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if err := history.Forget(ctx, tx, ids); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM forgetting WHERE site_id = ANY($1)`, ids)
 		return err
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM heartbeat WHERE site_id = ANY($1)`, ids); err != nil {
-		return fmt.Errorf("forget %d sites: %w", len(ids), err)
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM heartbeat_signal WHERE site_id = ANY($1)`, ids); err != nil {
-		return fmt.Errorf("forget %d sites: %w", len(ids), err)
-	}
-	if err := history.Forget(ctx, tx, ids); err != nil {
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("forget %d sites: %w", len(ids), err)
+	})
+	if err != nil {
+		return fmt.Errorf("forget the history of %d sites: %w", len(ids), err)
 	}
 	return nil
 }

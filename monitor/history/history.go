@@ -38,11 +38,28 @@ func New(db *pgxpool.Pool, opts Options, log *slog.Logger) *History {
 	return &History{db: db, opts: opts, log: log}
 }
 
-// tables are the tables that hold a site's history, by site_id.
-var tables = []string{"checks", "checks_packed", "checks_day", "rollup_hour", "rollup_day", "rollup_recent", "rollup_late", "incident"}
+// tables are the tables that hold a site's history, by site_id; shown
+// are those of them that a view reads without the site's id (its
+// incidents, today's and the recent days' figures), small enough to be
+// deleted at once.
+var (
+	tables = []string{"checks", "checks_packed", "checks_day", "rollup_hour", "rollup_day", "rollup_recent", "rollup_late", "incident"}
+	shown  = []string{"checks_day", "rollup_recent", "incident"}
+)
+
+// ForgetShown deletes, in tx, the history of the sites that views show
+// without being asked for the site: what must go with its schedule. The
+// rest goes with Forget.
+func ForgetShown(ctx context.Context, tx pgx.Tx, ids []int64) error {
+	return forgetIn(ctx, tx, shown, ids)
+}
 
 // Forget deletes the history of the sites, in tx.
 func Forget(ctx context.Context, tx pgx.Tx, ids []int64) error {
+	return forgetIn(ctx, tx, tables, ids)
+}
+
+func forgetIn(ctx context.Context, tx pgx.Tx, tables []string, ids []int64) error {
 	for _, table := range tables {
 		if _, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE site_id = ANY($1)", ids); err != nil {
 			return fmt.Errorf("forget the history of %d sites: %w", len(ids), err)

@@ -251,12 +251,13 @@ func (c *Copy) Stale(ctx context.Context, versions map[int64]int64) (stale, gone
 	return stale, gone, nil
 }
 
-// Orphans returns the sites with a state or recent figures but no copy.
-// An incident is opened with its site's state, and forgotten with it, so
-// the state finds it.
+// Orphans returns the sites with a state or recent figures but no copy,
+// and those whose forgetting was cut short. An incident is opened with
+// its site's state, and forgotten with it, so the state finds it.
 func (c *Copy) Orphans(ctx context.Context) ([]int64, error) {
 	rows, err := c.db.Query(ctx, `SELECT site_id FROM (
-			SELECT site_id FROM site_state UNION SELECT site_id FROM rollup_recent) o
+			SELECT site_id FROM site_state UNION SELECT site_id FROM rollup_recent
+			UNION SELECT site_id FROM forgetting) o
 		WHERE NOT EXISTS (SELECT 1 FROM monitored m WHERE m.site_id = o.site_id)`)
 	if err != nil {
 		return nil, fmt.Errorf("find what is left of deleted sites: %w", err)
