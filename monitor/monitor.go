@@ -168,10 +168,11 @@ type Service struct {
 	windows     *maintenance.Windows
 	locations   *locations.Locations
 	status      *status.Reader
-	checked     atomic.Int64 // checks this process recorded
-	unopened    *alarm.Alarm // credentials in the schedule this key does not open
-	pings       tokenLimit   // push sites' signals this second, by token
-	pushSites   pushSites    // push sites by their token's hash, and their targets
+	checked     atomic.Int64  // checks this process recorded
+	unopened    *alarm.Alarm  // credentials in the schedule this key does not open
+	pings       tokenLimit    // push sites' signals this second, by token
+	pushSites   pushSites     // push sites by their token's hash, and their targets
+	cached      settingsCache // the copy's rows this process read, by version
 
 	// quit is closed by Stop, which ends the check-all run going and the
 	// work Start began; wg counts them.

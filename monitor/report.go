@@ -114,7 +114,7 @@ func (s *Service) recordReport(ctx context.Context, args ProbeReportArgs, now ti
 	for _, r := range args.Rounds {
 		ids = append(ids, r.Site)
 	}
-	targets, states, err := s.dueSites(ctx, ids)
+	targets, states, err := s.dueSites(ctx, ids, nil)
 	if err != nil {
 		return 0, err
 	}

@@ -35,7 +35,7 @@ func (s *Service) checkDue(ctx context.Context, args CheckSitesArgs, claimed tim
 	if len(args.Sites) != len(args.Due) {
 		return fmt.Errorf("check-sites: %d sites but %d due times", len(args.Sites), len(args.Due))
 	}
-	targets, states, err := s.dueSites(ctx, args.Sites)
+	targets, states, err := s.dueSites(ctx, args.Sites, args.Versions)
 	if err != nil {
 		return err
 	}
@@ -89,10 +89,12 @@ func (s *Service) checkDue(ctx context.Context, args CheckSitesArgs, claimed tim
 // ids that are still on the schedule and not paused (see
 // scheduledTargets) and the states of those that have one, as read before
 // their rounds: the rounds are decided from them, unless their rows are
-// written meanwhile.
-func (s *Service) dueSites(ctx context.Context, ids []int64) (map[int64]scheduled, map[int64]*seenState, error) {
+// written meanwhile. versions, when given, are the sites' versions when
+// their rounds were claimed: the settings of a site this process holds
+// at that version are not read again.
+func (s *Service) dueSites(ctx context.Context, ids, versions []int64) (map[int64]scheduled, map[int64]*seenState, error) {
 	b := &pgx.Batch{}
-	targets := s.queueTargets(b, ids)
+	targets := s.queueTargets(b, ids, versions)
 	states := queueStates(b, ids)
 	if err := s.db.SendBatch(ctx, b).Close(); err != nil {
 		return nil, nil, err
@@ -117,57 +119,90 @@ type scheduled struct {
 // still on the schedule and not paused.
 func (s *Service) scheduledTargets(ctx context.Context, ids []int64) (map[int64]scheduled, error) {
 	b := &pgx.Batch{}
-	targets := s.queueTargets(b, ids)
+	targets := s.queueTargets(b, ids, nil)
 	if err := s.db.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
 	return targets.out, nil
 }
 
-// queuedTargets are the settings a batch reads, once it is sent.
+// queuedTargets are the targets of a batch's sites, complete once it is
+// sent.
 type queuedTargets struct {
-	out map[int64]scheduled
+	out      map[int64]scheduled
+	unopened int
+	firstErr error
 }
 
-// queueTargets queues on b the read of scheduledTargets.
-func (s *Service) queueTargets(b *pgx.Batch, ids []int64) *queuedTargets {
+// queueTargets makes the targets of the sites with the ids: those this
+// process holds at the versions given (if any, one an id, 0 for unknown)
+// at once, the others from a read queued on b.
+func (s *Service) queueTargets(b *pgx.Batch, ids, versions []int64) *queuedTargets {
 	q := &queuedTargets{out: make(map[int64]scheduled, len(ids))}
+	now := time.Now()
+	missing := ids
+	if len(versions) == len(ids) {
+		missing = nil
+		for i, id := range ids {
+			if r, ok := s.cached.get(id, versions[i], now); ok && versions[i] != 0 {
+				if err := q.add(s, id, r); err != nil {
+					s.log.Error("a site's settings in the copy do not open", "site_id", id, "err", err)
+				}
+				continue
+			}
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		q.done(s)
+		return q
+	}
 	b.Queue(`SELECT site_id, url, settings, sealed, version FROM monitored
-		WHERE site_id = ANY($1) AND NOT paused`, ids).Query(func(rows pgx.Rows) error {
+		WHERE site_id = ANY($1) AND NOT paused`, missing).Query(func(rows pgx.Rows) error {
 		var (
-			id, version     int64
-			shown, settings string
-			sealed          []byte
-			unopened        int
-			firstErr        error
+			id int64
+			r  cachedRow
 		)
-		if _, err := pgx.ForEachRow(rows, []any{&id, &shown, &settings, &sealed, &version}, func() error {
-			e, err := s.copy.Open(id, shown, settings, sealed, version)
-			if errors.Is(err, seal.ErrWrongKey) {
-				// Checked without its credentials, it would fail for want of
-				// them: a false alarm. It is left out, and said.
-				unopened++
-				firstErr = cmp.Or(firstErr, err)
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			c := s.config(&e)
-			q.out[id] = scheduled{target: newTarget(e.Site, shown, c), interval: time.Duration(c.Interval)}
-			return nil
+		if _, err := pgx.ForEachRow(rows, []any{&id, &r.shown, &r.settings, &r.sealed, &r.version}, func() error {
+			row := r
+			s.cached.put(id, &row, now)
+			return q.add(s, id, &row)
 		}); err != nil {
 			return fmt.Errorf("read settings: %w", err)
 		}
-		if unopened > 0 {
-			s.unopened.Raise(fmt.Sprintf("%d sites left out of a round: %v; give every instance the same %s",
-				unopened, firstErr, seal.EnvName))
-		} else {
-			s.unopened.Clear()
-		}
+		q.done(s)
 		return nil
 	})
 	return q
+}
+
+// add makes the target of a site from its row of the copy.
+func (q *queuedTargets) add(s *Service, id int64, r *cachedRow) error {
+	e, err := s.copy.Open(id, r.shown, r.settings, r.sealed, r.version)
+	if errors.Is(err, seal.ErrWrongKey) {
+		// Checked without its credentials, it would fail for want of
+		// them: a false alarm. It is left out, and said.
+		q.unopened++
+		q.firstErr = cmp.Or(q.firstErr, err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	c := s.config(&e)
+	q.out[id] = scheduled{target: newTarget(e.Site, r.shown, c), interval: time.Duration(c.Interval)}
+	return nil
+}
+
+// done says, or stops saying, that sites were left out for want of the
+// key that opens their credentials.
+func (q *queuedTargets) done(s *Service) {
+	if q.unopened > 0 {
+		s.unopened.Raise(fmt.Sprintf("%d sites left out of a round: %v; give every instance the same %s",
+			q.unopened, q.firstErr, seal.EnvName))
+	} else {
+		s.unopened.Clear()
+	}
 }
 
 // targetOf returns the site with the settings the monitor holds for it,

@@ -34,7 +34,7 @@ func Claim(ctx context.Context, tx pgx.Tx, a, b int64) ([]Round, int64, error) {
 	for i, r := range rs {
 		ivs[i], los[i], his[i] = r.iv, r.lo, r.hi
 	}
-	rows, err = tx.Query(ctx, `SELECT m.site_id, m.interval_ms, m.phase_ms, m.first_check_at,
+	rows, err = tx.Query(ctx, `SELECT m.site_id, m.version, m.interval_ms, m.phase_ms, m.first_check_at,
 			ARRAY(SELECT jsonb_array_elements_text(m.settings->'locations'))
 		FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS r(iv, lo, hi)
 		JOIN monitored m ON m.interval_ms = r.iv AND m.phase_ms >= r.lo AND m.phase_ms < r.hi AND NOT m.paused`,
@@ -43,18 +43,19 @@ func Claim(ctx context.Context, tx pgx.Tx, a, b int64) ([]Round, int64, error) {
 		return nil, 0, fmt.Errorf("schedule: %w", err)
 	}
 	var (
-		out        []Round
-		missed     int64
-		id, iv, ph int64
-		first      *time.Time
-		locations  []string
+		out       []Round
+		missed    int64
+		id, v     int64
+		iv, ph    int64
+		first     *time.Time
+		locations []string
 	)
-	if _, err := pgx.ForEachRow(rows, []any{&id, &iv, &ph, &first, &locations}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&id, &v, &iv, &ph, &first, &locations}, func() error {
 		at, skipped := due(iv, ph, a, b)
 		if first != nil && at < first.UnixMilli()+iv/2 {
 			return nil // the check asked for when it was added is this round's
 		}
-		out = append(out, Round{Site: id, Due: at, Locations: locations})
+		out = append(out, Round{Site: id, Version: v, Due: at, Locations: locations})
 		missed += skipped
 		return nil
 	}); err != nil {

@@ -76,6 +76,8 @@ func due(iv, ph, a, b int64) (at int64, skipped int64) {
 // milliseconds.
 type Round struct {
 	Site, Due int64
+	// Version is the site's version when it was claimed, 0 if unknown.
+	Version int64
 	// Locations are the site's own; empty for every location.
 	Locations []string
 }

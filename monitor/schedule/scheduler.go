@@ -49,6 +49,9 @@ type CheckSitesArgs struct {
 	From int64 `json:"from"`
 	// Due are when each is due, in milliseconds after From.
 	Due []int64 `json:"due"`
+	// Versions are the sites' versions when their rounds were claimed, 0
+	// where it is not known; none in a job made before they were given.
+	Versions []int64 `json:"versions,omitempty"`
 }
 
 // Kind names the job.
@@ -174,6 +177,12 @@ func AppendCheckJobs(jobs []river.InsertManyParams, rounds []Round, queue string
 		args := CheckSitesArgs{From: part[0].Due, Sites: make([]int64, len(part)), Due: make([]int64, len(part))}
 		for i, r := range part {
 			args.Sites[i], args.Due[i] = r.Site, r.Due-args.From
+			if r.Version != 0 {
+				if args.Versions == nil {
+					args.Versions = make([]int64, len(part))
+				}
+				args.Versions[i] = r.Version
+			}
 		}
 		jobs = append(jobs, river.InsertManyParams{Args: args, InsertOpts: &river.InsertOpts{Queue: queue, MaxAttempts: 1}})
 	}
