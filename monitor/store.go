@@ -15,6 +15,7 @@ import (
 	"uptime/monitor/event"
 	"uptime/monitor/history"
 	"uptime/monitor/locations"
+	"uptime/monitor/maintenance"
 	"uptime/site"
 )
 
@@ -305,4 +306,10 @@ func (s *Service) markMaintenance(ctx context.Context, t *target, attempts []Res
 // at, by id, as their checks are marked.
 func (s *Service) InMaintenance(ctx context.Context, sites []*site.Entry, at time.Time) map[int64]bool {
 	return s.windows.Of(ctx, sites, at)
+}
+
+// Announced returns the maintenance periods that status pages of the
+// sites announce at now (see maintenance.Windows.Announced).
+func (s *Service) Announced(ctx context.Context, sites []*site.Entry, now time.Time) []maintenance.Announcement {
+	return s.windows.Announced(ctx, sites, now)
 }

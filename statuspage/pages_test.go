@@ -294,4 +294,73 @@ func TestPublicPageShowsMaintenance(t *testing.T) {
 	if !strings.Contains(body, `id="overall">1 site down: Web</div>`) {
 		t.Errorf("the page's state does not count only the site outside the window as down")
 	}
+	if !regexp.MustCompile(`<section class="maintenance" data-active="true">\s*<h2><span class="title">move</span><span class="state">In progress</span></h2>\s*<p class="when quiet">.*</time> · Database</p>`).MatchString(body) {
+		t.Errorf("the window on now is not shown in progress with its site:\n%s", body)
+	}
+}
+
+// A maintenance window is announced on the pages of the sites it covers
+// from announce_before (24 hours unless it says) before it starts, with
+// the page's sites it covers; one further off, or of other sites, is not.
+// A bad announce_before is refused, naming it.
+func TestPublicPageAnnouncesMaintenance(t *testing.T) {
+	a := apptest.Start(t, apptest.Setup{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer up.Close()
+	var web, api, other struct{ ID int64 }
+	a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, "name": "Web"}`, up.URL+"/web"), &web)
+	a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, "name": "API", "tags": ["api"]}`, up.URL+"/api"), &api)
+	a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, "name": "Other"}`, up.URL+"/other"), &other)
+	at := func(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339) }
+	var soon, far struct {
+		ID             int64
+		AnnounceBefore string `json:"announce_before"`
+	}
+	a.Call(t, "POST", "/maintenance", fmt.Sprintf(`{"title": "Database upgrade", "sites": [%d], "tags": ["api"], "start": %q, "end": %q}`,
+		web.ID, at(2*time.Hour), at(3*time.Hour)), &soon)
+	a.Call(t, "POST", "/maintenance", fmt.Sprintf(`{"title": "Datacenter move", "sites": [%d], "start": %q, "end": %q}`,
+		web.ID, at(72*time.Hour), at(80*time.Hour)), &far)
+	a.Call(t, "POST", "/maintenance", fmt.Sprintf(`{"title": "Elsewhere", "sites": [%d], "start": %q, "end": %q, "announce_before": "0s"}`,
+		other.ID, at(-time.Minute), at(time.Hour)), nil)
+	if soon.AnnounceBefore != "24h" {
+		t.Errorf("announce_before by default: %q, want 24h", soon.AnnounceBefore)
+	}
+	a.Call(t, "POST", "/status-page", fmt.Sprintf(`{"slug": "m", "title": "M", "groups": [{"name": "All", "sites": [%d, %d]}]}`, web.ID, api.ID), nil)
+	_, _, body := call(t, a, "GET", "/p/m", "")
+	if !regexp.MustCompile(`<section class="maintenance" data-active="false">\s*<h2><span class="title">Database upgrade</span><span class="state">Scheduled maintenance</span></h2>\s*<p class="when quiet"><time datetime="[^"]+">[^<]+</time> to <time datetime="[^"]+">[^<]+</time> · Web, API</p>`).MatchString(body) {
+		t.Errorf("the window starting in 2 hours is not announced with its sites:\n%s", body)
+	}
+	for _, not := range []string{"Datacenter move", "Elsewhere"} {
+		if strings.Contains(body, not) {
+			t.Errorf("%s is announced", not)
+		}
+	}
+
+	a.Call(t, "PATCH", fmt.Sprintf("/maintenance/%d", far.ID), `{"announce_before": "96h"}`, &far)
+	if far.AnnounceBefore != "4d" {
+		t.Errorf("announce_before once changed: %q, want 4d", far.AnnounceBefore)
+	}
+	// A change of another field keeps it, read back as it is shown.
+	a.Call(t, "PATCH", fmt.Sprintf("/maintenance/%d", far.ID), `{"title": "Datacenter move"}`, &far)
+	if far.AnnounceBefore != "4d" {
+		t.Errorf("announce_before once the title changed: %q, want 4d", far.AnnounceBefore)
+	}
+	a.Call(t, "POST", "/status-page", fmt.Sprintf(`{"slug": "m2", "title": "M", "groups": [{"name": "All", "sites": [%d]}]}`, web.ID), nil)
+	_, _, body = call(t, a, "GET", "/p/m2", "")
+	if i, j := strings.Index(body, "Database upgrade"), strings.Index(body, "Datacenter move"); i < 0 || j < i {
+		t.Errorf("with announce_before 96h, the window 3 days off is not announced after the sooner one")
+	}
+
+	for _, bad := range []string{`"-1h"`, `"31d"`, `"721h"`, `"soon"`, `24`} {
+		status, _, body := call(t, a, "POST", "/maintenance", fmt.Sprintf(`{"title": "x", "start": %q, "end": %q, "announce_before": %s}`,
+			at(time.Hour), at(2*time.Hour), bad))
+		if status != http.StatusBadRequest || !strings.Contains(body, "announce_before") {
+			t.Errorf("announce_before %s: %d %s, want a 400 naming it", bad, status, body)
+		}
+	}
+	var list struct{ Windows []struct{ Title string } }
+	a.Call(t, "GET", "/maintenance", "", &list)
+	if len(list.Windows) != 3 {
+		t.Errorf("%d windows after the refusals, want 3", len(list.Windows))
+	}
 }

@@ -22,6 +22,7 @@ import (
 	"uptime/internal/api"
 	"uptime/internal/errs"
 	"uptime/monitor/history"
+	"uptime/monitor/maintenance"
 	"uptime/monitor/status"
 	"uptime/site"
 )
@@ -220,6 +221,19 @@ type (
 		// Open are the written incidents not resolved; Resolved, those
 		// resolved in the last IncidentDays days.
 		Open, Resolved []writtenView
+		// Maintenance are the periods of maintenance announced: begun, or
+		// starting within their window's announce_before.
+		Maintenance []maintenanceView
+		// Feed is the path of the page's feed, without its extension.
+		Feed string
+	}
+	maintenanceView struct {
+		Title      string
+		Start, End string // RFC 3339
+		StartText  string
+		EndText    string
+		Active     bool
+		Sites      string // the names of the page's sites it covers
 	}
 	writtenView struct {
 		Title, Impact string
@@ -270,10 +284,11 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 	ids := p.siteIDs()
 	sites := map[int64]*site.Entry{}
 	var (
-		states      map[int64]status.SiteStatus
-		days        map[int64][]history.DayRecord
-		incidents   = &history.IncidentsResponse{}
-		maintenance map[int64]bool
+		states    map[int64]status.SiteStatus
+		days      map[int64][]history.DayRecord
+		incidents = &history.IncidentsResponse{}
+		underway  map[int64]bool
+		announced []maintenance.Announcement
 	)
 	if len(ids) > 0 {
 		entries, err := s.sites.Entries(ctx, ids)
@@ -283,7 +298,8 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 		for _, e := range entries {
 			sites[e.ID] = e
 		}
-		maintenance = s.mon.InMaintenance(ctx, entries, now)
+		underway = s.mon.InMaintenance(ctx, entries, now)
+		announced = s.mon.Announced(ctx, entries, now)
 		if states, err = s.mon.States(ctx, ids); err != nil {
 			return nil, err
 		}
@@ -295,7 +311,7 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 			return nil, err
 		}
 	}
-	v := pageView{Title: p.Title, Description: p.Description, Days: publicDays, IncidentDays: incidentDays,
+	v := pageView{Title: p.Title, Description: p.Description, Days: publicDays, IncidentDays: incidentDays, Feed: "/p/" + slug + "/feed",
 		Updated: now.UTC().Format(time.RFC3339), UpdatedText: now.UTC().Format("2 Jan 2006 15:04 UTC")}
 	since := now.AddDate(0, 0, -incidentDays)
 	written, err := s.incidents(ctx, slug, nil, maxIncidents, &since)
@@ -321,6 +337,16 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 			v.Resolved = append(v.Resolved, wv)
 		}
 	}
+	for _, a := range announced {
+		mv := maintenanceView{Title: a.Title, Start: a.Start.UTC().Format(time.RFC3339), End: a.End.UTC().Format(time.RFC3339),
+			StartText: when(a.Start), EndText: when(a.End), Active: a.Active}
+		var names []string
+		for _, id := range a.Sites {
+			names = append(names, sites[id].Name)
+		}
+		mv.Sites = strings.Join(names, ", ")
+		v.Maintenance = append(v.Maintenance, mv)
+	}
 	var down, degraded []string
 	for _, g := range p.Groups {
 		gv := groupView{Name: g.Name}
@@ -337,7 +363,7 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 			switch {
 			case e.Paused:
 				sv.State, sv.StateText = "paused", "Paused"
-			case maintenance[id]:
+			case underway[id]:
 				sv.State, sv.StateText = "maintenance", "Under maintenance"
 			case !checked:
 				sv.State, sv.StateText = "pending", "Not checked yet"

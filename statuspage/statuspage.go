@@ -12,6 +12,7 @@ import (
 
 	"uptime/internal/api"
 	"uptime/monitor/history"
+	"uptime/monitor/maintenance"
 	"uptime/monitor/status"
 	"uptime/site"
 )
@@ -28,6 +29,7 @@ type Monitor interface {
 	DaysOf(ctx context.Context, ids []int64, n int, now time.Time) (map[int64][]history.DayRecord, error)
 	Incidents(ctx context.Context, q history.IncidentQuery) (*history.IncidentsResponse, error)
 	InMaintenance(ctx context.Context, sites []*site.Entry, at time.Time) map[int64]bool
+	Announced(ctx context.Context, sites []*site.Entry, now time.Time) []maintenance.Announcement
 }
 
 // Sites is what the public face reads of the site service.
@@ -68,6 +70,11 @@ func (s *Service) Register(srv *api.Server) {
 
 	label := api.Param{Name: "label", Type: "string", Description: "the text on the left"}
 	svg := "image/svg+xml"
+	srv.Handle("GET /p/{slug}/feed.atom", s.handleFeed("atom"), api.Doc{
+		Summary:     "A status page's written incidents, its sites' outages and its maintenance, as an Atom feed",
+		ContentType: "application/atom+xml", Role: api.Public})
+	srv.Handle("GET /p/{slug}/feed.rss", s.handleFeed("rss"), api.Doc{
+		Summary: "The same as an RSS 2.0 feed", ContentType: "application/rss+xml", Role: api.Public})
 	srv.Handle("GET /badge/{siteID}/status.svg", s.handleStatusBadge, api.Doc{
 		Summary: "A badge of the site's state", ContentType: svg, Query: []api.Param{label}, Role: api.Public})
 	srv.Handle("GET /badge/{siteID}/uptime.svg", s.handleUptimeBadge, api.Doc{

@@ -43,6 +43,10 @@ type Window struct {
 	Cron     string `json:"cron,omitempty"`
 	Duration string `json:"duration,omitempty"`
 	Timezone string `json:"timezone,omitempty"`
+	// AnnounceBefore is how long before each of its periods the status
+	// pages of the sites it covers announce it, as "24h" (the default);
+	// "0s" announces it only once it is on.
+	AnnounceBefore string `json:"announce_before"`
 	// Active tells whether it is on now, and Current is then its period
 	// on now; Next is its next period that starts after now, if any.
 	Active    bool      `json:"active"`
@@ -53,6 +57,7 @@ type Window struct {
 
 	schedule cron.Schedule
 	duration time.Duration
+	announce time.Duration
 }
 
 // Period is one occurrence of a window.
@@ -72,6 +77,8 @@ type WindowParams struct {
 	Cron     *string `json:"cron,omitempty"`
 	Duration *string `json:"duration,omitempty"`
 	Timezone *string `json:"timezone,omitempty"`
+	// AnnounceBefore is a duration, as "24h" or "3d", from 0s to 30d.
+	AnnounceBefore *string `json:"announce_before,omitempty"`
 }
 
 // WindowList is every maintenance window.
@@ -79,7 +86,7 @@ type WindowList struct {
 	Windows []Window `json:"windows"`
 }
 
-var windowFields = []string{"title", "sites", "tags", "start", "end", "cron", "duration", "timezone"}
+var windowFields = []string{"title", "sites", "tags", "start", "end", "cron", "duration", "timezone", "announce_before"}
 
 // cronParser reads standard five-field expressions and descriptors such
 // as @daily.
@@ -90,6 +97,10 @@ const (
 	maxWindowTitle    = 200
 	maxWindowDuration = 7 * 24 * time.Hour
 	maxWindowLength   = 366 * 24 * time.Hour
+	maxAnnounceBefore = 30 * 24 * time.Hour
+	// defaultAnnounceBefore is how long before it starts a window is
+	// announced unless it says.
+	defaultAnnounceBefore = 24 * time.Hour
 )
 
 // period returns the occurrence covering at, or else the next one.
@@ -173,26 +184,67 @@ func New(db *pgxpool.Pool, sites Sites) *Windows {
 
 const windowsRefresh = 5 * time.Second
 
-// Covers tells whether a site, by its id and tags, is in a maintenance
-// window at at.
-func (s *Windows) Covers(ctx context.Context, id int64, tags []string, at time.Time) bool {
+// current returns the windows, read again if they are older than
+// windowsRefresh: by one caller, the others going on with what there is.
+func (s *Windows) current(ctx context.Context) []*Window {
 	s.mu.RLock()
 	stale := time.Since(s.loaded) > windowsRefresh
 	all := s.all
 	s.mu.RUnlock()
-	// One check reads them again; the others go on with what there is.
 	if stale && s.reading.CompareAndSwap(false, true) {
 		if fresh, err := s.load(ctx); err == nil {
 			all = fresh
 		}
 		s.reading.Store(false)
 	}
-	for _, w := range all {
+	return all
+}
+
+// Covers tells whether a site, by its id and tags, is in a maintenance
+// window at at.
+func (s *Windows) Covers(ctx context.Context, id int64, tags []string, at time.Time) bool {
+	for _, w := range s.current(ctx) {
 		if w.covers(id, tags) && w.activeAt(at) {
 			return true
 		}
 	}
 	return false
+}
+
+// Announcement is a period of a window that status pages announce.
+type Announcement struct {
+	// Window is the window's id.
+	Window int64
+	Title  string
+	Period
+	// Active tells that the period has begun.
+	Active bool
+	// Sites are those of the sites asked about that the window covers.
+	Sites []int64
+}
+
+// Announced returns the periods that the windows covering any of the
+// sites announce at now: begun, or starting within their window's
+// announce_before. The soonest come first.
+func (s *Windows) Announced(ctx context.Context, sites []*site.Entry, now time.Time) []Announcement {
+	var out []Announcement
+	for _, w := range s.current(ctx) {
+		p := w.period(now)
+		if p == nil || p.Start.Sub(now) > w.announce {
+			continue
+		}
+		a := Announcement{Window: w.ID, Title: w.Title, Period: *p, Active: !p.Start.After(now)}
+		for _, e := range sites {
+			if w.covers(e.ID, e.Tags) {
+				a.Sites = append(a.Sites, e.ID)
+			}
+		}
+		if len(a.Sites) > 0 {
+			out = append(out, a)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Announcement) int { return a.Start.Compare(b.Start) })
+	return out
 }
 
 // Of returns which of the sites a maintenance window covers at at, by id,
@@ -224,15 +276,17 @@ func (s *Windows) load(ctx context.Context) ([]*Window, error) {
 }
 
 const windowColumns = `id, title, sites, tags, starts_at, ends_at, COALESCE(cron, ''), COALESCE(duration_s, 0),
-	COALESCE(timezone, ''), created_at, updated_at`
+	COALESCE(timezone, ''), announce_before_s, created_at, updated_at`
 
 func scanWindow(row pgx.Row) (*Window, error) {
 	var w Window
-	var seconds int
+	var seconds, announce int
 	if err := row.Scan(&w.ID, &w.Title, &w.Sites, &w.Tags, &w.Start, &w.End, &w.Cron, &seconds, &w.Timezone,
-		&w.CreatedAt, &w.UpdatedAt); err != nil {
+		&announce, &w.CreatedAt, &w.UpdatedAt); err != nil {
 		return nil, err
 	}
+	w.announce = time.Duration(announce) * time.Second
+	w.AnnounceBefore = site.Duration(w.announce).String()
 	if w.Cron != "" {
 		w.duration = time.Duration(seconds) * time.Second
 		w.Duration = site.Duration(w.duration).String()
@@ -330,7 +384,7 @@ func (s *Windows) checkWindow(ctx context.Context, w *WindowParams) error {
 		if _, err := parseSchedule(*w.Cron, *w.Timezone); err != nil {
 			return errs.Errorf(errs.InvalidArgument, "%s", err.Error())
 		}
-		d, err := time.ParseDuration(*w.Duration)
+		d, err := site.ParseDuration(*w.Duration)
 		if err != nil || d < time.Minute || d > maxWindowDuration {
 			return errs.Errorf(errs.InvalidArgument, "duration must be from 1m to 168h, like 2h, got %s", text.Quote(*w.Duration))
 		}
@@ -344,6 +398,11 @@ func (s *Windows) checkWindow(ctx context.Context, w *WindowParams) error {
 		}
 	default:
 		return errs.Errorf(errs.InvalidArgument, "give start and end for a one-off window, or cron, duration and timezone for a recurring one")
+	}
+	if w.AnnounceBefore != nil {
+		if _, err := announceBefore(*w.AnnounceBefore); err != nil {
+			return err
+		}
 	}
 	if w.Sites != nil && len(*w.Sites) > 0 {
 		ids := *w.Sites
@@ -369,6 +428,15 @@ func (s *Windows) checkWindow(ctx context.Context, w *WindowParams) error {
 		}
 	}
 	return nil
+}
+
+// announceBefore reads a window's announce_before.
+func announceBefore(v string) (time.Duration, error) {
+	d, err := site.ParseDuration(v)
+	if err != nil || d < 0 || d > maxAnnounceBefore {
+		return 0, errs.Errorf(errs.InvalidArgument, "announce_before must be a duration from 0s to 30d, like 24h, got %s", text.Quote(v))
+	}
+	return d, nil
 }
 
 func parseTime(field, v string) (time.Time, error) {
@@ -402,18 +470,24 @@ func (s *Windows) saveWindow(ctx context.Context, id int64, w WindowParams) (*Wi
 	}
 	var seconds *int
 	if w.Duration != nil {
-		d, _ := time.ParseDuration(*w.Duration)
+		d, _ := site.ParseDuration(*w.Duration)
 		n := int(d / time.Second)
 		seconds = &n
 	}
-	args := []any{*w.Title, api.OrEmpty(w.Sites), api.OrEmpty(w.Tags), timeOrNil(w.Start), timeOrNil(w.End), w.Cron, seconds, w.Timezone}
+	announce := defaultAnnounceBefore
+	if w.AnnounceBefore != nil {
+		announce, _ = announceBefore(*w.AnnounceBefore) // checked by checkWindow
+	}
+	args := []any{*w.Title, api.OrEmpty(w.Sites), api.OrEmpty(w.Tags), timeOrNil(w.Start), timeOrNil(w.End), w.Cron, seconds, w.Timezone,
+		int(announce / time.Second)}
 	var row pgx.Row
 	if id == 0 {
-		row = s.db.QueryRow(ctx, `INSERT INTO maintenance (title, sites, tags, starts_at, ends_at, cron, duration_s, timezone)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+windowColumns, args...)
+		row = s.db.QueryRow(ctx, `INSERT INTO maintenance (title, sites, tags, starts_at, ends_at, cron, duration_s, timezone, announce_before_s)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING `+windowColumns, args...)
 	} else {
 		row = s.db.QueryRow(ctx, `UPDATE maintenance SET title = $1, sites = $2, tags = $3, starts_at = $4, ends_at = $5,
-			cron = $6, duration_s = $7, timezone = $8, updated_at = now() WHERE id = $9 RETURNING `+windowColumns, append(args, id)...)
+			cron = $6, duration_s = $7, timezone = $8, announce_before_s = $9, updated_at = now()
+			WHERE id = $10 RETURNING `+windowColumns, append(args, id)...)
 	}
 	saved, err := scanWindow(row)
 	if err == pgx.ErrNoRows {
@@ -483,7 +557,8 @@ func (s *Windows) Register(srv *api.Server) {
 		if err != nil {
 			return nil, err
 		}
-		merged := WindowParams{Title: &cur.Title, Sites: &cur.Sites, Tags: &cur.Tags, Start: stringOrNil(cur.Start), End: stringOrNil(cur.End)}
+		merged := WindowParams{Title: &cur.Title, Sites: &cur.Sites, Tags: &cur.Tags, Start: stringOrNil(cur.Start), End: stringOrNil(cur.End),
+			AnnounceBefore: &cur.AnnounceBefore}
 		if cur.Cron != "" {
 			merged.Cron, merged.Duration, merged.Timezone = &cur.Cron, &cur.Duration, &cur.Timezone
 		}
@@ -520,6 +595,9 @@ func (s *Windows) Register(srv *api.Server) {
 		}
 		if p.Tags != nil {
 			merged.Tags = p.Tags
+		}
+		if p.AnnounceBefore != nil {
+			merged.AnnounceBefore = p.AnnounceBefore
 		}
 		return s.saveWindow(r.Context(), id, merged)
 	}, api.Doc{Summary: "Change the fields given of a maintenance window", Request: WindowParams{}, Response: Window{}})
