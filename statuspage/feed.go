@@ -85,7 +85,7 @@ func (s *Service) feed(ctx context.Context, slug string, now time.Time) (*feed, 
 	}
 	f := &feed{title: p.Title, slug: slug, updated: p.UpdatedAt}
 	since := now.AddDate(0, 0, -feedDays)
-	written, err := s.incidents(ctx, slug, nil, maxIncidents, &since)
+	written, err := s.incidents(ctx, slug, nil, maxIncidents, &since, nil)
 	if err != nil {
 		return nil, err
 	}

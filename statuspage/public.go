@@ -127,8 +127,16 @@ func (c *pageCache) forget(slug string) {
 // without JavaScript, cached for a few seconds, with an ETag.
 func (s *Service) handlePublic(r *http.Request) (any, error) {
 	slug := r.PathValue("slug")
+	return s.serveRendered(r, slug, func(ctx context.Context, now time.Time) (*rendered, error) {
+		return s.render(ctx, slug, now)
+	})
+}
+
+// serveRendered serves the page cached under key, rendering it with
+// render when it is past its life.
+func (s *Service) serveRendered(r *http.Request, key string, render func(context.Context, time.Time) (*rendered, error)) (any, error) {
 	now := s.now()
-	page := s.cache.get(slug, now)
+	page := s.cache.get(key, now)
 	if page == nil {
 		// Past its life, a page is rendered anew, once for every visitor
 		// asking meanwhile, and they wait for it: during an outage the
@@ -136,15 +144,15 @@ func (s *Service) handlePublic(r *http.Request) (any, error) {
 		// before it. Only while the database cannot be reached is the last
 		// rendering served, saying when it was made. A page changed since
 		// a rendering began is rendered anew, not joined.
-		gen := s.cache.generation(slug)
-		result := s.cache.flight.DoChan(slug+"#"+strconv.Itoa(gen), func() (any, error) {
+		gen := s.cache.generation(key)
+		result := s.cache.flight.DoChan(key+"#"+strconv.Itoa(gen), func() (any, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), renderTimeout)
 			defer cancel()
-			p, err := s.render(ctx, slug, s.now())
+			p, err := render(ctx, s.now())
 			if err != nil {
 				return nil, err
 			}
-			s.cache.put(slug, gen, p)
+			s.cache.put(key, gen, p)
 			return p, nil
 		})
 		var res singleflight.Result
@@ -153,7 +161,7 @@ func (s *Service) handlePublic(r *http.Request) (any, error) {
 		case <-r.Context().Done():
 			return nil, r.Context().Err()
 		}
-		switch old := s.cache.stale(slug); {
+		switch old := s.cache.stale(key); {
 		case res.Err == nil:
 			page = res.Val.(*rendered)
 		case (api.Unreachable(res.Err) || errors.Is(res.Err, context.DeadlineExceeded)) && old != nil && now.Sub(old.at) < keepStale:
@@ -224,8 +232,10 @@ type (
 		// Maintenance are the periods of maintenance announced: begun, or
 		// starting within their window's announce_before.
 		Maintenance []maintenanceView
-		// Feed is the path of the page's feed, without its extension.
-		Feed string
+		// Path is the page's path; Feed, its feed's, without the extension.
+		Path, Feed string
+		// History, when set, makes this the page's history of a month.
+		History *historyView
 	}
 	maintenanceView struct {
 		Title      string
@@ -239,6 +249,8 @@ type (
 		Title, Impact string
 		Status        string
 		StatusText    string
+		Started       string // RFC 3339
+		StartedText   string
 		Sites         string // the names of its sites, if it names some
 		Updates       []updateView
 	}
@@ -311,26 +323,15 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 			return nil, err
 		}
 	}
-	v := pageView{Title: p.Title, Description: p.Description, Days: publicDays, IncidentDays: incidentDays, Feed: "/p/" + slug + "/feed",
+	v := pageView{Title: p.Title, Description: p.Description, Days: publicDays, IncidentDays: incidentDays, Path: "/p/" + slug, Feed: "/p/" + slug + "/feed",
 		Updated: now.UTC().Format(time.RFC3339), UpdatedText: now.UTC().Format("2 Jan 2006 15:04 UTC")}
 	since := now.AddDate(0, 0, -incidentDays)
-	written, err := s.incidents(ctx, slug, nil, maxIncidents, &since)
+	written, err := s.incidents(ctx, slug, nil, maxIncidents, &since, nil)
 	if err != nil {
 		return nil, err
 	}
 	for _, in := range written {
-		wv := writtenView{Title: in.Title, Impact: in.Impact, Status: in.Status, StatusText: statusText(in.Status)}
-		var names []string
-		for _, id := range in.Sites {
-			if e := sites[id]; e != nil {
-				names = append(names, e.Name)
-			}
-		}
-		wv.Sites = strings.Join(names, ", ")
-		for _, u := range in.Updates {
-			wv.Updates = append(wv.Updates, updateView{StatusText: statusText(u.Status),
-				At: u.CreatedAt.UTC().Format(time.RFC3339), AtText: when(u.CreatedAt), HTML: renderMarkdown(u.Message)})
-		}
+		wv := newWrittenView(in, sites)
 		if in.ResolvedAt == nil {
 			v.Open = append(v.Open, wv)
 		} else {
@@ -381,24 +382,7 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 		}
 		v.Groups = append(v.Groups, gv)
 	}
-	for _, in := range incidents.Incidents {
-		e := sites[in.SiteID]
-		if e == nil {
-			continue
-		}
-		iv := incidentView{Site: e.Name, Started: in.StartedAt.UTC().Format(time.RFC3339), StartedText: when(in.StartedAt)}
-		end := now
-		if in.EndedAt != nil {
-			end = *in.EndedAt
-			iv.Ended, iv.EndedText = end.UTC().Format(time.RFC3339), when(end)
-		}
-		iv.Duration = lasted(end.Sub(in.StartedAt))
-		// A cause can name internal hosts: shown only where URLs are.
-		if p.ShowURLs {
-			iv.Cause = in.Cause
-		}
-		v.Incidents = append(v.Incidents, iv)
-	}
+	v.Incidents = outageViews(incidents.Incidents, sites, p.ShowURLs, now)
 	switch {
 	case len(down) > 0:
 		v.OverallClass, v.Overall = "down", fmt.Sprintf("%s down: %s", count(len(down), "site"), strings.Join(down, ", "))
@@ -413,9 +397,53 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 	return s.finish(http.StatusOK, v, now)
 }
 
+// newWrittenView is a written incident as the page shows it; sites are
+// the page's, by id.
+func newWrittenView(in WrittenIncident, sites map[int64]*site.Entry) writtenView {
+	wv := writtenView{Title: in.Title, Impact: in.Impact, Status: in.Status, StatusText: statusText(in.Status),
+		Started: in.CreatedAt.UTC().Format(time.RFC3339), StartedText: when(in.CreatedAt)}
+	var names []string
+	for _, id := range in.Sites {
+		if e := sites[id]; e != nil {
+			names = append(names, e.Name)
+		}
+	}
+	wv.Sites = strings.Join(names, ", ")
+	for _, u := range in.Updates {
+		wv.Updates = append(wv.Updates, updateView{StatusText: statusText(u.Status),
+			At: u.CreatedAt.UTC().Format(time.RFC3339), AtText: when(u.CreatedAt), HTML: renderMarkdown(u.Message)})
+	}
+	return wv
+}
+
+// outageViews are the sites' outages as the page shows them, those of
+// sites no longer on it left out. A cause can name internal hosts: it is
+// shown only with showCause, where URLs are.
+func outageViews(incidents []history.Incident, sites map[int64]*site.Entry, showCause bool, now time.Time) []incidentView {
+	var out []incidentView
+	for _, in := range incidents {
+		e := sites[in.SiteID]
+		if e == nil {
+			continue
+		}
+		iv := incidentView{Site: e.Name, Started: in.StartedAt.UTC().Format(time.RFC3339), StartedText: when(in.StartedAt)}
+		end := now
+		if in.EndedAt != nil {
+			end = *in.EndedAt
+			iv.Ended, iv.EndedText = end.UTC().Format(time.RFC3339), when(end)
+		}
+		iv.Duration = lasted(end.Sub(in.StartedAt))
+		if showCause {
+			iv.Cause = in.Cause
+		}
+		out = append(out, iv)
+	}
+	return out
+}
+
 func (s *Service) finish(status int, v pageView, now time.Time) (*rendered, error) {
 	var b bytes.Buffer
-	if err := pageTemplate.Execute(&b, v); err != nil {
+	if err := pageTemplate.ExecuteTemplate(&b, "page.html", v); err != nil {
 		return nil, fmt.Errorf("render status page: %w", err)
 	}
 	var gz bytes.Buffer

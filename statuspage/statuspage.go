@@ -70,6 +70,9 @@ func (s *Service) Register(srv *api.Server) {
 
 	label := api.Param{Name: "label", Type: "string", Description: "the text on the left"}
 	svg := "image/svg+xml"
+	srv.Handle("GET /p/{slug}/history", s.handleHistory, api.Doc{
+		Summary: "A status page's written incidents and its sites' outages of a month, as HTML", ContentType: "text/html",
+		Query: []api.Param{{Name: "month", Type: "string", Description: "as 2026-11; this month unless given"}}, Role: api.Public})
 	srv.Handle("GET /p/{slug}/feed.atom", s.handleFeed("atom"), api.Doc{
 		Summary:     "A status page's written incidents, its sites' outages and its maintenance, as an Atom feed",
 		ContentType: "application/atom+xml", Role: api.Public})

@@ -183,7 +183,7 @@ func (s *Service) CreateIncident(ctx context.Context, slug string, p IncidentPar
 // Incident returns the page's written incident with the id, its updates
 // newest first.
 func (s *Service) Incident(ctx context.Context, slug string, id int64) (*WrittenIncident, error) {
-	list, err := s.incidents(ctx, slug, []int64{id}, 1, nil)
+	list, err := s.incidents(ctx, slug, []int64{id}, 1, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -213,12 +213,13 @@ func (s *Service) noIncident(ctx context.Context, slug string, id int64) error {
 
 // incidents reads the page's written incidents, newest first: those with
 // the ids, or the latest limit; with since, only those open or resolved
-// since then.
-func (s *Service) incidents(ctx context.Context, slug string, ids []int64, limit int, since *time.Time) ([]WrittenIncident, error) {
+// since then; with until, only those begun before it.
+func (s *Service) incidents(ctx context.Context, slug string, ids []int64, limit int, since, until *time.Time) ([]WrittenIncident, error) {
 	rows, err := s.db.Query(ctx, `SELECT id, slug, title, impact, status, sites, created_at, updated_at, resolved_at
 		FROM page_incident WHERE slug = $1 AND ($2::bigint[] IS NULL OR id = ANY($2))
 			AND ($4::timestamptz IS NULL OR resolved_at IS NULL OR resolved_at >= $4)
-		ORDER BY created_at DESC, id DESC LIMIT $3`, slug, ids, limit, since)
+			AND ($5::timestamptz IS NULL OR created_at < $5)
+		ORDER BY created_at DESC, id DESC LIMIT $3`, slug, ids, limit, since, until)
 	if err != nil {
 		return nil, fmt.Errorf("read the incidents of page %s: %w", slug, err)
 	}
@@ -267,7 +268,7 @@ func (s *Service) handleListIncidents(r *http.Request) (any, error) {
 	if _, err := s.Get(r.Context(), slug); err != nil {
 		return nil, err
 	}
-	list, err := s.incidents(r.Context(), slug, nil, limit, nil)
+	list, err := s.incidents(r.Context(), slug, nil, limit, nil, nil)
 	if err != nil {
 		return nil, err
 	}
