@@ -13,6 +13,7 @@ import (
 
 	"uptime/internal/api"
 	"uptime/monitor/history"
+	"uptime/site"
 )
 
 // feedDays is how far back a page's feed goes: its written incidents
@@ -85,7 +86,29 @@ func (s *Service) feed(ctx context.Context, slug string, now time.Time) (*feed, 
 	}
 	f := &feed{title: p.Title, slug: slug, updated: p.UpdatedAt}
 	since := now.AddDate(0, 0, -feedDays)
+	var (
+		entries []*site.Entry
+		names   = map[int64]string{}
+		outages []history.Incident
+	)
+	if ids := p.siteIDs(); len(ids) > 0 {
+		if entries, err = s.sites.Entries(ctx, ids); err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			names[e.ID] = e.Name
+		}
+		got, err := s.mon.Incidents(ctx, history.IncidentQuery{Sites: ids, Since: since, Limit: maxIncidents})
+		if err != nil {
+			return nil, err
+		}
+		outages = got.Incidents
+	}
 	written, err := s.incidents(ctx, slug, nil, maxIncidents, &since, nil)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.readTold(ctx, slug, written)
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +118,12 @@ func (s *Service) feed(ctx context.Context, slug string, now time.Time) (*feed, 
 			fmt.Fprintf(&b, "<p><strong>%s</strong> · %s</p>\n%s\n", html.EscapeString(statusText(u.Status)),
 				html.EscapeString(when(u.CreatedAt)), renderMarkdown(u.Message))
 		}
+		for _, o := range t.of(in) {
+			if name, ok := names[o.SiteID]; ok {
+				_, text := outageText(name, o)
+				fmt.Fprintf(&b, "<p>%s</p>\n", text)
+			}
+		}
 		title := in.Title
 		if in.ResolvedAt != nil {
 			title += " (resolved)"
@@ -102,34 +131,20 @@ func (s *Service) feed(ctx context.Context, slug string, now time.Time) (*feed, 
 		f.add(feedEntry{id: fmt.Sprintf("urn:uptime:status-page:%s:incident:%d", slug, in.ID), title: title,
 			published: in.CreatedAt, updated: in.UpdatedAt, html: b.String()})
 	}
-	if ids := p.siteIDs(); len(ids) > 0 {
-		entries, err := s.sites.Entries(ctx, ids)
-		if err != nil {
-			return nil, err
+	for _, in := range t.untold(outages) {
+		name, ok := names[in.SiteID]
+		if !ok {
+			continue
 		}
-		names := map[int64]string{}
-		for _, e := range entries {
-			names[e.ID] = e.Name
+		title, text := outageText(name, in)
+		e := feedEntry{id: fmt.Sprintf("urn:uptime:status-page:%s:outage:%d:%d", slug, in.SiteID, in.StartedAt.Unix()),
+			title: title, published: in.StartedAt, updated: in.StartedAt, html: "<p>" + text + "</p>"}
+		if in.EndedAt != nil {
+			e.updated = *in.EndedAt
 		}
-		outages, err := s.mon.Incidents(ctx, history.IncidentQuery{Sites: ids, Since: since, Limit: maxIncidents})
-		if err != nil {
-			return nil, err
-		}
-		for _, in := range outages.Incidents {
-			name, ok := names[in.SiteID]
-			if !ok {
-				continue
-			}
-			e := feedEntry{id: fmt.Sprintf("urn:uptime:status-page:%s:outage:%d:%d", slug, in.SiteID, in.StartedAt.Unix()),
-				title: name + " is down", published: in.StartedAt, updated: in.StartedAt,
-				html: fmt.Sprintf("<p>%s is down since %s.</p>", html.EscapeString(name), html.EscapeString(when(in.StartedAt)))}
-			if in.EndedAt != nil {
-				e.title, e.updated = name+" was down", *in.EndedAt
-				e.html = fmt.Sprintf("<p>%s was down from %s to %s, for %s.</p>", html.EscapeString(name),
-					html.EscapeString(when(in.StartedAt)), html.EscapeString(when(*in.EndedAt)), lasted(in.EndedAt.Sub(in.StartedAt)))
-			}
-			f.add(e)
-		}
+		f.add(e)
+	}
+	if len(entries) > 0 {
 		for _, a := range s.mon.Announced(ctx, entries, now) {
 			var covered []string
 			for _, id := range a.Sites {
@@ -147,6 +162,16 @@ func (s *Service) feed(ctx context.Context, slug string, now time.Time) (*feed, 
 	}
 	slices.SortStableFunc(f.entries, func(a, b feedEntry) int { return b.updated.Compare(a.updated) })
 	return f, nil
+}
+
+// outageText is an outage of the site with the name, as a feed's title and
+// as HTML.
+func outageText(name string, in history.Incident) (title, text string) {
+	if in.EndedAt == nil {
+		return name + " is down", fmt.Sprintf("%s is down since %s.", html.EscapeString(name), html.EscapeString(when(in.StartedAt)))
+	}
+	return name + " was down", fmt.Sprintf("%s was down from %s to %s, for %s.", html.EscapeString(name),
+		html.EscapeString(when(in.StartedAt)), html.EscapeString(when(*in.EndedAt)), lasted(in.EndedAt.Sub(in.StartedAt)))
 }
 
 // add adds an entry; the feed is as new as its newest.

@@ -73,6 +73,7 @@ func (s *Service) renderHistory(ctx context.Context, slug string, month, now tim
 	v := pageView{Title: p.Title, Path: "/p/" + slug, Feed: "/p/" + slug + "/feed", History: h,
 		Updated: now.UTC().Format(time.RFC3339), UpdatedText: now.UTC().Format("2 Jan 2006 15:04 UTC")}
 	sites := map[int64]*site.Entry{}
+	var outages []history.Incident
 	ids := p.siteIDs()
 	if len(ids) > 0 {
 		entries, err := s.sites.Entries(ctx, ids)
@@ -82,18 +83,23 @@ func (s *Service) renderHistory(ctx context.Context, slug string, month, now tim
 		for _, e := range entries {
 			sites[e.ID] = e
 		}
-		outages, err := s.mon.Incidents(ctx, history.IncidentQuery{Sites: ids, Since: month, Before: end, Limit: maxHistory})
+		got, err := s.mon.Incidents(ctx, history.IncidentQuery{Sites: ids, Since: month, Before: end, Limit: maxHistory})
 		if err != nil {
 			return nil, err
 		}
-		h.Outages = outageViews(outages.Incidents, sites, p.ShowURLs, now)
+		outages = got.Incidents
 	}
 	written, err := s.incidents(ctx, slug, nil, maxHistory, &month, &end)
 	if err != nil {
 		return nil, err
 	}
-	for _, in := range written {
-		h.Written = append(h.Written, newWrittenView(in, sites))
+	t, err := s.readTold(ctx, slug, written)
+	if err != nil {
+		return nil, err
 	}
+	for _, in := range written {
+		h.Written = append(h.Written, newWrittenView(in, sites, t, p.ShowURLs, now))
+	}
+	h.Outages = outageViews(t.untold(outages), sites, p.ShowURLs, now)
 	return s.finish(http.StatusOK, v, now)
 }

@@ -12,6 +12,7 @@ import (
 	"html"
 	"html/template"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -253,6 +254,7 @@ type (
 		StartedText   string
 		Sites         string // the names of its sites, if it names some
 		Updates       []updateView
+		Outages       []incidentView // the outages it tells
 	}
 	updateView struct {
 		StatusText string
@@ -330,8 +332,12 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 	if err != nil {
 		return nil, err
 	}
+	t, err := s.readTold(ctx, slug, written)
+	if err != nil {
+		return nil, err
+	}
 	for _, in := range written {
-		wv := newWrittenView(in, sites)
+		wv := newWrittenView(in, sites, t, p.ShowURLs, now)
 		if in.ResolvedAt == nil {
 			v.Open = append(v.Open, wv)
 		} else {
@@ -382,7 +388,7 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 		}
 		v.Groups = append(v.Groups, gv)
 	}
-	v.Incidents = outageViews(incidents.Incidents, sites, p.ShowURLs, now)
+	v.Incidents = outageViews(t.untold(incidents.Incidents), sites, p.ShowURLs, now)
 	switch {
 	case len(down) > 0:
 		v.OverallClass, v.Overall = "down", fmt.Sprintf("%s down: %s", count(len(down), "site"), strings.Join(down, ", "))
@@ -397,9 +403,60 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 	return s.finish(http.StatusOK, v, now)
 }
 
-// newWrittenView is a written incident as the page shows it; sites are
-// the page's, by id.
-func newWrittenView(in WrittenIncident, sites map[int64]*site.Entry) writtenView {
+// told is what the page shows of its written incidents' outages.
+type told struct {
+	// adopted are the outages any written incident of the page tells, by
+	// id: shown within it, not apart.
+	adopted map[int64]bool
+	// outages are those of the written incidents read, by id.
+	outages map[int64]history.Incident
+}
+
+// readTold reads the outages the page's written incidents tell.
+func (s *Service) readTold(ctx context.Context, slug string, written []WrittenIncident) (told, error) {
+	var t told
+	var err error
+	if t.adopted, err = s.adopted(ctx, slug); err != nil {
+		return t, err
+	}
+	var ids []int64
+	for _, in := range written {
+		ids = append(ids, in.Outages...)
+	}
+	if len(ids) == 0 {
+		return t, nil
+	}
+	got, err := s.mon.Incidents(ctx, history.IncidentQuery{IDs: ids, Limit: len(ids)})
+	if err != nil {
+		return t, err
+	}
+	t.outages = make(map[int64]history.Incident, len(got.Incidents))
+	for _, in := range got.Incidents {
+		t.outages[in.ID] = in
+	}
+	return t, nil
+}
+
+// untold leaves out of incidents the outages a written incident tells.
+func (t told) untold(incidents []history.Incident) []history.Incident {
+	return slices.DeleteFunc(slices.Clone(incidents), func(in history.Incident) bool { return t.adopted[in.ID] })
+}
+
+// of returns the outages the written incident tells, newest first.
+func (t told) of(in WrittenIncident) []history.Incident {
+	var out []history.Incident
+	for _, id := range in.Outages {
+		if o, ok := t.outages[id]; ok {
+			out = append(out, o)
+		}
+	}
+	slices.SortFunc(out, func(a, b history.Incident) int { return b.StartedAt.Compare(a.StartedAt) })
+	return out
+}
+
+// newWrittenView is a written incident as the page shows it, with the
+// outages it tells; sites are the page's, by id.
+func newWrittenView(in WrittenIncident, sites map[int64]*site.Entry, t told, showCause bool, now time.Time) writtenView {
 	wv := writtenView{Title: in.Title, Impact: in.Impact, Status: in.Status, StatusText: statusText(in.Status),
 		Started: in.CreatedAt.UTC().Format(time.RFC3339), StartedText: when(in.CreatedAt)}
 	var names []string
@@ -413,6 +470,7 @@ func newWrittenView(in WrittenIncident, sites map[int64]*site.Entry) writtenView
 		wv.Updates = append(wv.Updates, updateView{StatusText: statusText(u.Status),
 			At: u.CreatedAt.UTC().Format(time.RFC3339), AtText: when(u.CreatedAt), HTML: renderMarkdown(u.Message)})
 	}
+	wv.Outages = outageViews(t.of(in), sites, showCause, now)
 	return wv
 }
 

@@ -17,6 +17,7 @@ import (
 	"uptime/internal/api"
 	"uptime/internal/errs"
 	"uptime/internal/text"
+	"uptime/monitor/history"
 )
 
 // WrittenIncident is an incident told by people on a status page: what
@@ -32,7 +33,10 @@ type WrittenIncident struct {
 	// monitoring or resolved.
 	Status string `json:"status"`
 	// Sites are the page's sites it is about; empty for the whole page.
-	Sites      []int64    `json:"sites"`
+	Sites []int64 `json:"sites"`
+	// Outages are the outages of the page's sites (their ids in GET
+	// /incident) it tells the story of: the page shows them within it.
+	Outages    []int64    `json:"outages"`
 	CreatedAt  time.Time  `json:"created_at"`
 	UpdatedAt  time.Time  `json:"updated_at"`
 	ResolvedAt *time.Time `json:"resolved_at"`
@@ -59,6 +63,12 @@ type IncidentParams struct {
 	Message *string  `json:"message,omitempty"`
 	Sites   *[]int64 `json:"sites,omitempty"`
 	Impact  *string  `json:"impact,omitempty"`
+	Outages *[]int64 `json:"outages,omitempty"`
+}
+
+// AdoptParams are the outages a written incident is to tell the story of.
+type AdoptParams struct {
+	Outages *[]int64 `json:"outages,omitempty"`
 }
 
 // UpdateParams are the fields of an update: both to add one, either to
@@ -83,6 +93,7 @@ const (
 	maxMessage          = 10_000
 	maxUpdates          = 200
 	maxIncidentsListed  = 100
+	maxOutages          = 100
 	defaultImpact       = "minor"
 	resolved            = "resolved"
 	writtenIncidentDays = 14 // a resolved one stays on the page this long
@@ -94,6 +105,8 @@ func (s *Service) registerWritten(srv *api.Server) {
 	srv.Handle("GET /status-page/{slug}/incident", s.handleListIncidents, api.Doc{
 		Summary: "A status page's written incidents, newest first", Response: IncidentsResponse{},
 		Query: []api.Param{{Name: "limit", Type: "integer", Description: "how many, 1 to 100 (20)"}}})
+	srv.Handle("POST /status-page/{slug}/incident/{id}/adopt", s.handleAdopt, api.Doc{
+		Summary: "Have a written incident tell the story of outages of the page's sites", Request: AdoptParams{}, Response: WrittenIncident{}})
 	srv.Handle("POST /status-page/{slug}/incident/{id}/update", s.handleAddUpdate, api.Doc{
 		Summary: "Add an update to a written incident", Request: UpdateParams{}, Response: WrittenIncident{}})
 	srv.Handle("PATCH /status-page/{slug}/incident/{id}/update/{update}", s.handleEditUpdate, api.Doc{
@@ -123,7 +136,7 @@ func checkUpdate(p UpdateParams, adding bool) error {
 }
 
 func (s *Service) handleCreateIncident(r *http.Request) (any, error) {
-	p, _, err := api.DecodeFields[IncidentParams](r, "an incident", []string{"title", "status", "message", "sites", "impact"})
+	p, _, err := api.DecodeFields[IncidentParams](r, "an incident", []string{"title", "status", "message", "sites", "impact", "outages"})
 	if err != nil {
 		return nil, err
 	}
@@ -161,18 +174,25 @@ func (s *Service) CreateIncident(ctx context.Context, slug string, p IncidentPar
 	}
 	var id int64
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		outages := api.OrEmpty(p.Outages)
+		if err := s.checkOutages(ctx, tx, page, 0, outages); err != nil {
+			return err
+		}
 		var resolvedAt any
 		if *p.Status == resolved {
 			resolvedAt = time.Now()
 		}
-		if err := tx.QueryRow(ctx, `INSERT INTO page_incident (slug, title, impact, status, sites, resolved_at)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, slug, *p.Title, impact, *p.Status, sites, resolvedAt).Scan(&id); err != nil {
+		if err := tx.QueryRow(ctx, `INSERT INTO page_incident (slug, title, impact, status, sites, resolved_at, outages)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, slug, *p.Title, impact, *p.Status, sites, resolvedAt, outages).Scan(&id); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO page_incident_update (incident_id, status, message) VALUES ($1, $2, $3)`,
 			id, *p.Status, *p.Message)
 		return err
 	})
+	if errs.Is(err, errs.InvalidArgument) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("write an incident on page %s: %w", slug, err)
 	}
@@ -215,7 +235,7 @@ func (s *Service) noIncident(ctx context.Context, slug string, id int64) error {
 // the ids, or the latest limit; with since, only those open or resolved
 // since then; with until, only those begun before it.
 func (s *Service) incidents(ctx context.Context, slug string, ids []int64, limit int, since, until *time.Time) ([]WrittenIncident, error) {
-	rows, err := s.db.Query(ctx, `SELECT id, slug, title, impact, status, sites, created_at, updated_at, resolved_at
+	rows, err := s.db.Query(ctx, `SELECT id, slug, title, impact, status, sites, outages, created_at, updated_at, resolved_at
 		FROM page_incident WHERE slug = $1 AND ($2::bigint[] IS NULL OR id = ANY($2))
 			AND ($4::timestamptz IS NULL OR resolved_at IS NULL OR resolved_at >= $4)
 			AND ($5::timestamptz IS NULL OR created_at < $5)
@@ -225,7 +245,7 @@ func (s *Service) incidents(ctx context.Context, slug string, ids []int64, limit
 	}
 	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (WrittenIncident, error) {
 		var in WrittenIncident
-		err := row.Scan(&in.ID, &in.Slug, &in.Title, &in.Impact, &in.Status, &in.Sites, &in.CreatedAt, &in.UpdatedAt, &in.ResolvedAt)
+		err := row.Scan(&in.ID, &in.Slug, &in.Title, &in.Impact, &in.Status, &in.Sites, &in.Outages, &in.CreatedAt, &in.UpdatedAt, &in.ResolvedAt)
 		in.Updates = []IncidentUpdate{}
 		return in, err
 	})
@@ -273,6 +293,85 @@ func (s *Service) handleListIncidents(r *http.Request) (any, error) {
 		return nil, err
 	}
 	return &IncidentsResponse{Incidents: list}, nil
+}
+
+func (s *Service) handleAdopt(r *http.Request) (any, error) {
+	id, _, err := incidentPath(r, false)
+	if err != nil {
+		return nil, err
+	}
+	p, _, err := api.DecodeFields[AdoptParams](r, "outages to adopt", []string{"outages"})
+	if err != nil {
+		return nil, err
+	}
+	if p.Outages == nil || len(*p.Outages) == 0 {
+		return nil, errs.Errorf(errs.InvalidArgument, "outages is required: the ids of outages of the page's sites, as GET /incident lists them")
+	}
+	slug := r.PathValue("slug")
+	page, err := s.Get(r.Context(), slug)
+	if err != nil {
+		return nil, err
+	}
+	return s.changeAndShow(r, id, func(ctx context.Context, tx pgx.Tx) error {
+		if err := s.checkOutages(ctx, tx, page, id, *p.Outages); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE page_incident SET outages = ARRAY(SELECT DISTINCT unnest(outages || $2::bigint[]) ORDER BY 1),
+			updated_at = now() WHERE id = $1`, id, *p.Outages)
+		return err
+	})
+}
+
+// checkOutages checks, in tx, that each of the outages is one of a site
+// on the page, told by no written incident of the page but the one with
+// the id (0 for one being written). It holds the page's row, so that two
+// incidents never adopt one outage at once.
+func (s *Service) checkOutages(ctx context.Context, tx pgx.Tx, page *Page, id int64, outages []int64) error {
+	if len(outages) == 0 {
+		return nil
+	}
+	if len(outages) > maxOutages {
+		return errs.Errorf(errs.InvalidArgument, "outages: at most %d", maxOutages)
+	}
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM status_page WHERE slug = $1 FOR UPDATE`, page.Slug); err != nil {
+		return err
+	}
+	found, err := s.mon.Incidents(ctx, history.IncidentQuery{IDs: outages, Limit: len(outages)})
+	if err != nil {
+		return err
+	}
+	on := page.siteIDs()
+	for i, o := range outages {
+		if !slices.ContainsFunc(found.Incidents, func(in history.Incident) bool { return in.ID == o && slices.Contains(on, in.SiteID) }) {
+			return errs.Errorf(errs.InvalidArgument, "outages[%d]: no outage %d of a site on page %s", i, o, page.Slug)
+		}
+		var other int64
+		err := tx.QueryRow(ctx, `SELECT id FROM page_incident WHERE slug = $1 AND $2 = ANY(outages) AND id <> $3`, page.Slug, o, id).Scan(&other)
+		if err == nil {
+			return errs.Errorf(errs.InvalidArgument, "outages[%d]: outage %d is told by incident %d already", i, o, other)
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+	}
+	return nil
+}
+
+// adopted returns the outages the page's written incidents tell.
+func (s *Service) adopted(ctx context.Context, slug string) (map[int64]bool, error) {
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT unnest(outages) FROM page_incident WHERE slug = $1`, slug)
+	if err != nil {
+		return nil, fmt.Errorf("read the outages told on page %s: %w", slug, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("read the outages told on page %s: %w", slug, err)
+	}
+	out := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		out[id] = true
+	}
+	return out, nil
 }
 
 // incidentPath reads the incident's id, and the update's, from the path.

@@ -127,3 +127,81 @@ func TestWrittenIncidents(t *testing.T) {
 		t.Errorf("after deleting it: %+v", listed)
 	}
 }
+
+// A written incident tells the story of outages of the page's sites: the
+// page and its feed show each within it, not apart as well. An outage of
+// no site on the page, or one another incident tells, is refused, naming
+// it, and nothing is stored.
+func TestWrittenIncidentTellsOutages(t *testing.T) {
+	a := apptest.Start(t, apptest.Setup{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }))
+	defer srv.Close()
+	var shop, cart, web struct{ ID int64 }
+	a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, "name": "Shop", "confirmations": 0}`, srv.URL+"/shop"), &shop)
+	a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, "name": "Cart", "confirmations": 0}`, srv.URL+"/cart"), &cart)
+	a.Call(t, "POST", "/site", fmt.Sprintf(`{"url": %q, "name": "Web", "confirmations": 0}`, srv.URL+"/web"), &web)
+	a.Call(t, "POST", "/status-page", fmt.Sprintf(`{"slug": "acme", "title": "Acme",
+		"groups": [{"name": "All", "sites": [%d, %d]}]}`, shop.ID, cart.ID), nil)
+	outage := map[int64]int64{}
+	for _, id := range []int64{shop.ID, cart.ID, web.ID} {
+		a.Call(t, "POST", fmt.Sprintf("/check/%d", id), "", nil)
+		var list struct{ Incidents []struct{ ID int64 } }
+		a.Call(t, "GET", fmt.Sprintf("/incident?site=%d", id), "", &list)
+		if len(list.Incidents) != 1 {
+			t.Fatalf("site %d: %d outages, want 1", id, len(list.Incidents))
+		}
+		outage[id] = list.Incidents[0].ID
+	}
+	_, _, page := call(t, a, "GET", "/p/acme", "")
+	if n := strings.Count(page, `<span class="name">Shop</span>`); n != 1 {
+		t.Fatalf("the outage of Shop shows %d times before it is told", n)
+	}
+
+	var in statuspage.WrittenIncident
+	a.Call(t, "POST", "/status-page/acme/incident", fmt.Sprintf(`{"title": "Payments down", "status": "identified",
+		"message": "Our payment provider is down.", "outages": [%d]}`, outage[shop.ID]), &in)
+	if len(in.Outages) != 1 || in.Outages[0] != outage[shop.ID] {
+		t.Fatalf("the incident tells %v, want [%d]", in.Outages, outage[shop.ID])
+	}
+	_, _, page = call(t, a, "GET", "/p/acme?told", "")
+	top := page[:strings.Index(page, "<h2>All</h2>")]
+	if n := strings.Count(page, `<span class="name">Shop</span>`); n != 1 || !strings.Contains(top, `<span class="name">Shop</span>`) {
+		t.Errorf("the told outage shows %d times, or not within the incident at the top", n)
+	}
+	if !strings.Contains(page[strings.Index(page, "<h2>All</h2>"):], `<span class="name">Cart</span>`) {
+		t.Errorf("the outage told by no incident is not among the page's incidents")
+	}
+
+	// Bad input: nothing stored.
+	for _, c := range []struct{ body, want string }{
+		{`{"title": "x", "status": "investigating", "message": "x", "outages": [999999]}`, "outages[0]: no outage 999999"},
+		{fmt.Sprintf(`{"title": "x", "status": "investigating", "message": "x", "outages": [%d, %d]}`, outage[cart.ID], outage[web.ID]),
+			fmt.Sprintf("outages[1]: no outage %d of a site on page acme", outage[web.ID])},
+		{fmt.Sprintf(`{"title": "x", "status": "investigating", "message": "x", "outages": [%d]}`, outage[shop.ID]),
+			fmt.Sprintf("outages[0]: outage %d is told by incident %d already", outage[shop.ID], in.ID)},
+	} {
+		status, _, body := call(t, a, "POST", "/status-page/acme/incident", c.body)
+		if status != http.StatusBadRequest || !strings.Contains(body, c.want) {
+			t.Errorf("%s: %d %s, want a 400 saying %q", c.body, status, body, c.want)
+		}
+	}
+	var list statuspage.IncidentsResponse
+	a.Call(t, "GET", "/status-page/acme/incident", "", &list)
+	if len(list.Incidents) != 1 {
+		t.Errorf("%d incidents after the refusals, want 1", len(list.Incidents))
+	}
+
+	// Adopting later.
+	if status, _, body := call(t, a, "POST", fmt.Sprintf("/status-page/acme/incident/%d/adopt", in.ID), `{"outages": []}`); status != http.StatusBadRequest {
+		t.Errorf("adopting nothing: %d %s, want 400", status, body)
+	}
+	a.Call(t, "POST", fmt.Sprintf("/status-page/acme/incident/%d/adopt", in.ID), fmt.Sprintf(`{"outages": [%d]}`, outage[cart.ID]), &in)
+	if len(in.Outages) != 2 {
+		t.Errorf("after adopting Cart's outage the incident tells %v", in.Outages)
+	}
+	status, _, feed := call(t, a, "GET", "/p/acme/feed.atom", "")
+	if status != http.StatusOK || strings.Contains(feed, "<title>Shop is down</title>") || strings.Contains(feed, "<title>Cart is down</title>") ||
+		!strings.Contains(feed, "Shop is down since") || !strings.Contains(feed, "Cart is down since") {
+		t.Errorf("the feed shows the told outages apart, or not within the incident:\n%s", feed)
+	}
+}

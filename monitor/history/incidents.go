@@ -44,6 +44,7 @@ type IncidentsResponse struct {
 // first, at most Limit.
 type IncidentQuery struct {
 	Sites    []int64
+	IDs      []int64 // only these, when given
 	BeforeID int64
 	Before   time.Time
 	Since    time.Time
@@ -144,6 +145,9 @@ func (s *History) Incidents(ctx context.Context, q IncidentQuery) (*IncidentsRes
 	}
 	if q.Sites != nil {
 		where = append(where, "site_id = ANY("+arg(q.Sites)+")")
+	}
+	if q.IDs != nil {
+		where = append(where, "id = ANY("+arg(q.IDs)+")")
 	}
 	if q.BeforeID > 0 {
 		where = append(where, "id < "+arg(q.BeforeID))

@@ -1,0 +1,1 @@
+ALTER TABLE page_incident DROP COLUMN outages;
