@@ -23,7 +23,7 @@ import (
 )
 
 // TestPageBenchmark times GET /p/:slug for a page of 500 sites with 90 days
-// of history: rendered afresh (p50/p99 over 100 pages), then cached, under
+// of history, an open written incident and maintenance announced: rendered afresh (p50/p99 over 100 pages), then cached, under
 // 1,000 requests a second for 30 s from a load generator on loopback,
 // counting the database transactions the load adds. It writes its figures
 // to BENCH_PAGE_OUT.
@@ -79,7 +79,18 @@ func TestPageBenchmark(t *testing.T) {
 	for i := range pages {
 		a.Call(t, "POST", "/status-page", fmt.Sprintf(`{"slug": "p%d", "title": "Page %d", "groups": [%s]}`,
 			i, i, strings.Join(groups, ",")), nil)
+		// An open incident, written in Markdown, with three updates.
+		var in struct{ ID int64 }
+		a.Call(t, "POST", fmt.Sprintf("/status-page/p%d/incident", i), `{"title": "Slow checkout", "status": "investigating",
+			"message": "We are looking into **slow checkouts** on [the shop](https://shop.example).", "sites": [1, 2], "impact": "major"}`, &in)
+		for _, u := range []string{`{"status": "identified", "message": "A full disk on the *payments* host:\n\n- cleared\n- watched"}`,
+			`{"status": "monitoring", "message": "Checkouts are back to normal; we are watching."}`} {
+			a.Call(t, "POST", fmt.Sprintf("/status-page/p%d/incident/%d/update", i, in.ID), u, nil)
+		}
 	}
+	// Maintenance announced on every page.
+	a.Call(t, "POST", "/maintenance", fmt.Sprintf(`{"title": "Database upgrade", "sites": [1], "start": %q, "end": %q}`,
+		now.Add(2*time.Hour).Format(time.RFC3339), now.Add(3*time.Hour).Format(time.RFC3339)), nil)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	get := func(path string) (time.Duration, int, error) {
 		start := time.Now()
@@ -158,7 +169,7 @@ func TestPageBenchmark(t *testing.T) {
 		slices.Sort(s)
 		return fmt.Sprintf("%.2f ms", float64(s[min(len(s)-1, len(s)*p/100)].Microseconds())/1000)
 	}
-	report("| `/p/:slug`, 500 sites × 90 days (%d KiB of HTML, gzipped) | p50 | p99 |", size/1024)
+	report("| `/p/:slug`, 500 sites × 90 days, an open incident with three updates, maintenance announced (%d KiB of HTML, gzipped) | p50 | p99 |", size/1024)
 	report("| --- | --- | --- |")
 	report("| rendered afresh (%d pages, one request each) | %s | %s |", pages, pct(fresh, 50), pct(fresh, 99))
 	report("| cached, %d requests a second for %s (%d answered, %d failed; %.0f a second) | %s | %s |",

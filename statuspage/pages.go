@@ -32,6 +32,9 @@ type Page struct {
 	ShowURLs bool `json:"show_urls"`
 	// Groups are the page's sections, in order, each a list of site ids.
 	Groups []Group `json:"groups"`
+	// Domain is the host name the page is also served at, at /, as
+	// status.example.com; empty for none.
+	Domain string `json:"domain"`
 	// CreatedAt and UpdatedAt are when the page was made and last changed.
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -53,6 +56,8 @@ type PageParams struct {
 	Description *string  `json:"description,omitempty"`
 	ShowURLs    *bool    `json:"show_urls,omitempty"`
 	Groups      *[]Group `json:"groups,omitempty"`
+	// Domain is a host name; "" or null for none.
+	Domain *string `json:"domain,omitempty"`
 }
 
 // ListResponse is every status page.
@@ -74,20 +79,46 @@ const (
 var slugPattern = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
 
 // pageFields are the fields a request may give.
-var pageFields = []string{"slug", "title", "description", "show_urls", "groups"}
+var pageFields = []string{"slug", "title", "description", "show_urls", "groups", "domain"}
+
+// domainPattern is a host name of two labels or more, the last not a
+// number: no address, no port.
+var domainPattern = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // decodePage reads a request's page fields, refusing a field it does not
 // know, so that a misspelt one is not silently ignored.
 func decodePage(r *http.Request) (PageParams, error) {
-	p, nulls, err := api.DecodeFields[PageParams](r, "a status page", pageFields, "description")
+	p, nulls, err := api.DecodeFields[PageParams](r, "a status page", pageFields, "description", "domain")
 	if nulls["description"] {
 		p.Description = new(string)
+	}
+	if nulls["domain"] {
+		p.Domain = new(string)
+	}
+	if p.Domain != nil {
+		d := strings.ToLower(strings.TrimSuffix(*p.Domain, "."))
+		p.Domain = &d
 	}
 	return p, err
 }
 
-// check validates the fields given, and that every site exists.
-func (s *Service) check(ctx context.Context, p PageParams) error {
+// check validates the fields given, and that every site exists; slug is
+// the page's, empty for a new one.
+func (s *Service) check(ctx context.Context, slug string, p PageParams) error {
+	if p.Domain != nil && *p.Domain != "" {
+		d := *p.Domain
+		if len(d) > 253 || !domainPattern.MatchString(d) || strings.HasSuffix(d, ".localhost") {
+			return errs.Errorf(errs.InvalidArgument, "domain must be a host name like status.example.com, got %s", text.Quote(d))
+		}
+		var other string
+		err := s.db.QueryRow(ctx, `SELECT slug FROM status_page WHERE domain = $1 AND slug <> $2`, d, slug).Scan(&other)
+		if err == nil {
+			return errs.Errorf(errs.InvalidArgument, "domain: %s is the domain of page %s already", d, other)
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("find the page of domain %s: %w", d, err)
+		}
+	}
 	if p.Slug != nil && !slugPattern.MatchString(*p.Slug) {
 		return errs.Errorf(errs.InvalidArgument, "slug must be 1 to 64 of a-z, 0-9 and -, got %s", text.Quote(*p.Slug))
 	}
@@ -151,12 +182,12 @@ func (s *Service) check(ctx context.Context, p PageParams) error {
 	return nil
 }
 
-const pageColumns = "slug, title, description, show_urls, groups, created_at, updated_at"
+const pageColumns = "slug, title, description, show_urls, groups, COALESCE(domain, ''), created_at, updated_at"
 
 func scanPage(row pgx.Row) (*Page, error) {
 	var p Page
 	var groups []byte
-	if err := row.Scan(&p.Slug, &p.Title, &p.Description, &p.ShowURLs, &groups, &p.CreatedAt, &p.UpdatedAt); err != nil {
+	if err := row.Scan(&p.Slug, &p.Title, &p.Description, &p.ShowURLs, &groups, &p.Domain, &p.CreatedAt, &p.UpdatedAt); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal(groups, &p.Groups); err != nil {
@@ -173,10 +204,13 @@ func (s *Service) Create(ctx context.Context, p PageParams) (*Page, error) {
 	if p.Title == nil {
 		return nil, errs.Errorf(errs.InvalidArgument, "title is required")
 	}
-	if err := s.check(ctx, p); err != nil {
+	if err := s.check(ctx, "", p); err != nil {
 		return nil, err
 	}
 	page := &Page{Slug: *p.Slug, Title: *p.Title, Groups: []Group{}}
+	if p.Domain != nil {
+		page.Domain = *p.Domain
+	}
 	if p.Description != nil {
 		page.Description = *p.Description
 	}
@@ -187,8 +221,11 @@ func (s *Service) Create(ctx context.Context, p PageParams) (*Page, error) {
 		page.Groups = normalized(*p.Groups)
 	}
 	groups, _ := json.Marshal(page.Groups)
-	created, err := scanPage(s.db.QueryRow(ctx, `INSERT INTO status_page (slug, title, description, show_urls, groups)
-		VALUES ($1, $2, $3, $4, $5) RETURNING `+pageColumns, page.Slug, page.Title, page.Description, page.ShowURLs, groups))
+	created, err := scanPage(s.db.QueryRow(ctx, `INSERT INTO status_page (slug, title, description, show_urls, groups, domain)
+		VALUES ($1, $2, $3, $4, $5, NULLIF($6, '')) RETURNING `+pageColumns, page.Slug, page.Title, page.Description, page.ShowURLs, groups, page.Domain))
+	if dbutil.DuplicateOf(err, "status_page_domain_key") {
+		return nil, errs.Errorf(errs.InvalidArgument, "domain: %s is the domain of another page already", page.Domain)
+	}
 	if dbutil.Duplicate(err) {
 		return nil, errs.Errorf(errs.AlreadyExists, "a status page has the slug %s already", text.Quote(page.Slug))
 	}
@@ -196,6 +233,7 @@ func (s *Service) Create(ctx context.Context, p PageParams) (*Page, error) {
 		return nil, fmt.Errorf("create status page: %w", err)
 	}
 	s.cache.forget(created.Slug) // a "no such page" rendered before
+	s.domains.changed()
 	return created, nil
 }
 
@@ -258,7 +296,7 @@ func (s *Service) List(ctx context.Context) (*ListResponse, error) {
 
 // Update changes the fields given of the page with the slug.
 func (s *Service) Update(ctx context.Context, slug string, p PageParams) (*Page, error) {
-	if err := s.check(ctx, p); err != nil {
+	if err := s.check(ctx, slug, p); err != nil {
 		return nil, err
 	}
 	var groups []byte
@@ -267,9 +305,12 @@ func (s *Service) Update(ctx context.Context, slug string, p PageParams) (*Page,
 	}
 	updated, err := scanPage(s.db.QueryRow(ctx, `UPDATE status_page SET slug = COALESCE($2, slug), title = COALESCE($3, title),
 			description = COALESCE($4, description), show_urls = COALESCE($5, show_urls),
-			groups = COALESCE($6::jsonb, groups), updated_at = now()
-		WHERE slug = $1 RETURNING `+pageColumns, slug, p.Slug, p.Title, p.Description, p.ShowURLs, groups))
+			groups = COALESCE($6::jsonb, groups), domain = CASE WHEN $7::text IS NULL THEN domain ELSE NULLIF($7, '') END,
+			updated_at = now()
+		WHERE slug = $1 RETURNING `+pageColumns, slug, p.Slug, p.Title, p.Description, p.ShowURLs, groups, p.Domain))
 	switch {
+	case dbutil.DuplicateOf(err, "status_page_domain_key"):
+		return nil, errs.Errorf(errs.InvalidArgument, "domain: %s is the domain of another page already", *p.Domain)
 	case dbutil.Duplicate(err):
 		return nil, errs.Errorf(errs.AlreadyExists, "a status page has the slug %s already", text.Quote(*p.Slug))
 	case errors.Is(err, pgx.ErrNoRows):
@@ -279,6 +320,7 @@ func (s *Service) Update(ctx context.Context, slug string, p PageParams) (*Page,
 	}
 	s.cache.forget(slug)
 	s.cache.forget(updated.Slug) // renamed onto a slug whose "no such page" was rendered
+	s.domains.changed()
 	return updated, nil
 }
 
@@ -292,6 +334,7 @@ func (s *Service) Delete(ctx context.Context, slug string) error {
 		return errs.Errorf(errs.NotFound, "no status page has the slug %s", text.Quote(slug))
 	}
 	s.cache.forget(slug)
+	s.domains.changed()
 	return nil
 }
 

@@ -40,16 +40,17 @@ type Sites interface {
 
 // Service serves status pages and badges.
 type Service struct {
-	db    *pgxpool.Pool
-	sites Sites
-	mon   Monitor
-	now   func() time.Time
-	cache pageCache
+	db      *pgxpool.Pool
+	sites   Sites
+	mon     Monitor
+	now     func() time.Time
+	cache   pageCache
+	domains domains
 }
 
 // New returns the service, keeping its pages in db.
 func New(db *pgxpool.Pool, sites Sites, mon Monitor) *Service {
-	return &Service{db: db, sites: sites, mon: mon, now: time.Now}
+	return &Service{db: db, sites: sites, mon: mon, now: time.Now, domains: domains{db: db}}
 }
 
 // Register adds the service's endpoints to srv.

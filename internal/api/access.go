@@ -29,19 +29,46 @@ func (s *Server) AllowHosts(hosts ...string) {
 	}
 }
 
+// ServePageHosts has requests for the host names that f knows served as
+// status pages: f returns the path to serve a request's path from, empty
+// for none, and whether the host is a page's at all. Such a host is
+// answered to (only for its page's paths), whatever --allowed-hosts says.
+// It is meant for start-up wiring.
+func (s *Server) ServePageHosts(f func(host, path string) (to string, isPage bool)) {
+	s.pageHost = f
+}
+
+// pageHostPath asks the page hosts about the request's Host, unless it
+// is an address or a loopback name, which no page has.
+func (s *Server) pageHostPath(r *http.Request) (string, bool) {
+	if s.pageHost == nil || r.Host == "" {
+		return "", false
+	}
+	host := hostName(r.Host)
+	if net.ParseIP(host) != nil || host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return "", false
+	}
+	return s.pageHost(host, r.URL.Path)
+}
+
+// hostName is a Host header's name: no port, no brackets, no final dot,
+// in lower case.
+func hostName(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+}
+
 // knownHost reports whether the server answers to the request's Host. An
 // address is always known, and so is a loopback name: a page on another
 // site that rebinds its own name to this server's address sends its own
 // name, which is neither, unless it was allowed.
 func (s *Server) knownHost(r *http.Request) bool {
-	host := r.Host
-	if host == "" {
+	if r.Host == "" {
 		return true
 	}
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	host := hostName(r.Host)
 	if net.ParseIP(host) != nil || host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true
 	}

@@ -33,8 +33,11 @@ type Server struct {
 	prefixes []prefixRoute
 	log      *slog.Logger
 	keyHash  []byte
-	origins  []string         // accepted for changes without the key, beside loopback
-	hosts    []string         // host names answered to, beside addresses and loopback
+	origins  []string // accepted for changes without the key, beside loopback
+	hosts    []string // host names answered to, beside addresses and loopback
+	// pageHost maps a request for a status page's own domain to its path;
+	// see ServePageHosts.
+	pageHost func(host, path string) (to string, isPage bool)
 	limits   map[string]int64 // body limits of the patterns that need more than MaxBodyBytes
 	keys     *keyGuard        // the clients sending wrong keys
 	reads    *Limiter         // the expensive reads in flight: see Expensive
@@ -208,7 +211,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(s.proxies) > 0 {
 		r = r.WithContext(context.WithValue(r.Context(), clientKey{}, s.client(r)))
 	}
-	if !s.knownHost(r) {
+	if to, isPage := s.pageHostPath(r); isPage {
+		if to == "" || r.Method != http.MethodGet && r.Method != http.MethodHead {
+			RespondError(rec, r, s.log, errs.Errorf(errs.NotFound, "this host name serves a status page: /, /history and its feeds"))
+			return
+		}
+		r = r.Clone(r.Context())
+		r.URL.Path, r.URL.RawPath = to, ""
+	} else if !s.knownHost(r) {
 		RespondError(rec, r, s.log, errs.Errorf(errs.PermissionDenied, "this server does not answer to the host name %s; "+
 			"name it with --public-url or --allowed-hosts", text.Quote(r.Host)))
 		return

@@ -346,6 +346,7 @@ func (a *App) apiServer(svc *services) *api.Server {
 	svc.notifier.Register(srv)
 	svc.channels.Register(srv)
 	svc.pages.Register(srv)
+	srv.ServePageHosts(svc.pages.PageHost)
 	svc.accounts.Register(srv)
 	scraped := []prometheus.Collector{svc.mon.LocationCollector(), svc.mon.History().SizeCollector()}
 	if a.cfg.MetricsPerSite {

@@ -144,8 +144,9 @@ func (a Client) Do(t testing.TB, method, path, body string, header ...string) (i
 	return status, b
 }
 
-// DoWithHeaders sends a request, with header's name and value pairs, and
-// returns the status, the response's headers and its body.
+// DoWithHeaders sends a request, with header's name and value pairs (Host
+// among them sets the request's host name), and returns the status, the
+// response's headers and its body.
 func (a Client) DoWithHeaders(t testing.TB, method, path, body string, header ...string) (int, http.Header, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, a.URL+path, strings.NewReader(body))
@@ -156,6 +157,10 @@ func (a Client) DoWithHeaders(t testing.TB, method, path, body string, header ..
 		req.Header.Set("Authorization", "Bearer "+a.Key)
 	}
 	for i := 0; i+1 < len(header); i += 2 {
+		if strings.EqualFold(header[i], "Host") {
+			req.Host = header[i+1]
+			continue
+		}
 		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)

@@ -212,6 +212,13 @@ func Duplicate(err error) bool {
 	return errors.As(err, &pg) && pg.Code == pgerrcode.UniqueViolation
 }
 
+// DuplicateOf tells whether err is a unique_violation of the constraint
+// with the name.
+func DuplicateOf(err error, constraint string) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && pg.Code == pgerrcode.UniqueViolation && pg.ConstraintName == constraint
+}
+
 // Querier is a pool or a transaction: what a read that may run in either
 // needs.
 type Querier interface {

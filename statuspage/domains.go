@@ -1,0 +1,96 @@
+package statuspage
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// domainsRefresh is how often the pages' domains are read again, for the
+// changes made through another instance.
+const domainsRefresh = 5 * time.Second
+
+// domains are the pages' own host names, in memory: every request's Host
+// is looked up in them.
+type domains struct {
+	db      *pgxpool.Pool
+	mu      sync.RWMutex
+	slugs   map[string]string // by domain
+	loaded  time.Time
+	reading atomic.Bool
+	first   sync.Once // the first lookup reads them, and waits
+}
+
+// changed reads the domains again, after a change through this instance.
+func (d *domains) changed() {
+	d.load(context.Background())
+}
+
+// load reads every page's domain.
+func (d *domains) load(ctx context.Context) {
+	rows, err := d.db.Query(ctx, `SELECT domain, slug FROM status_page WHERE domain IS NOT NULL`)
+	if err != nil {
+		return // read again at the next request after domainsRefresh
+	}
+	slugs := map[string]string{}
+	var domain, slug string
+	if _, err := pgx.ForEachRow(rows, []any{&domain, &slug}, func() error {
+		slugs[domain] = slug
+		return nil
+	}); err != nil {
+		return
+	}
+	d.mu.Lock()
+	d.slugs, d.loaded = slugs, time.Now()
+	d.mu.Unlock()
+}
+
+// slug returns the page whose domain host is. Past domainsRefresh, the
+// domains are read again in the background: a request waits only for
+// the first reading.
+func (d *domains) slug(host string) (string, bool) {
+	d.first.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		d.load(ctx)
+	})
+	d.mu.RLock()
+	slug, ok := d.slugs[host]
+	stale := time.Since(d.loaded) > domainsRefresh
+	d.mu.RUnlock()
+	if stale && d.reading.CompareAndSwap(false, true) {
+		go func() {
+			defer d.reading.Store(false)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			d.load(ctx)
+		}()
+	}
+	return slug, ok
+}
+
+// PageHost maps a request for a page's own domain to the page's path:
+// / to the page, /history and the feeds to the page's, and the page's own
+// paths (its links) as they are. Any other path is none. isPage tells
+// whether host is a page's domain at all; see api.Server.ServePageHosts.
+func (s *Service) PageHost(host, path string) (to string, isPage bool) {
+	slug, ok := s.domains.slug(host)
+	if !ok {
+		return "", false
+	}
+	page := "/p/" + slug
+	switch {
+	case path == "/":
+		return page, true
+	case path == "/history", path == "/feed.atom", path == "/feed.rss":
+		return page + path, true
+	case path == page, strings.HasPrefix(path, page+"/"):
+		return path, true
+	}
+	return "", true
+}

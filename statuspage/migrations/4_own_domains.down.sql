@@ -1,0 +1,1 @@
+ALTER TABLE status_page DROP COLUMN domain;
