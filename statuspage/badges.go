@@ -34,11 +34,18 @@ func (s *Service) badgeSite(r *http.Request, label string) (int64, *status.SiteS
 	}
 	// While reads are private, the badges of the sites on a public page
 	// are what is public of them; another site's is not found.
+	// A site on private pages only: those who may see one of them.
 	if !api.MayRead(r) {
-		if public, err := s.OnPublicPage(r.Context(), id); err != nil {
+		public, err := s.OnPublicPage(r.Context(), id)
+		if err != nil {
 			return 0, nil, nil, err
-		} else if !public {
-			return 0, nil, svg(Badge{Label: label, Message: "site not found", Color: grey}, http.StatusNotFound), nil
+		}
+		if !public {
+			if admitted, err := s.badgeAdmitted(r, id); err != nil {
+				return 0, nil, nil, err
+			} else if !admitted {
+				return 0, nil, svg(Badge{Label: label, Message: "site not found", Color: grey}, http.StatusNotFound), nil
+			}
 		}
 	}
 	if _, err := s.sites.Entry(r.Context(), id); errs.Is(err, errs.NotFound) {

@@ -2,6 +2,7 @@ package statuspage
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -75,16 +76,22 @@ func (d *domains) slug(host string) (string, bool) {
 }
 
 // PageHost maps a request for a page's own domain to the page's path:
-// / to the page, /history and the feeds to the page's, and the page's own
-// paths (its links) as they are. Any other path is none. isPage tells
-// whether host is a page's domain at all; see api.Server.ServePageHosts.
-func (s *Service) PageHost(host, path string) (to string, isPage bool) {
+// GET / to the page, /history and the feeds to the page's, and the page's
+// own paths (its links) as they are; POST only to its password form. Any
+// other is none. isPage tells whether host is a page's domain at all; see
+// api.Server.ServePageHosts.
+func (s *Service) PageHost(host, method, path string) (to string, isPage bool) {
 	slug, ok := s.domains.slug(host)
 	if !ok {
 		return "", false
 	}
 	page := "/p/" + slug
 	switch {
+	case method == http.MethodPost:
+		if path == page+"/login" {
+			return path, true
+		}
+	case method != http.MethodGet && method != http.MethodHead:
 	case path == "/":
 		return page, true
 	case path == "/history", path == "/feed.atom", path == "/feed.rss":

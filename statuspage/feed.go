@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"uptime/internal/api"
+	"uptime/internal/errs"
 	"uptime/monitor/history"
 	"uptime/site"
 )
@@ -41,6 +42,18 @@ type feed struct {
 func (s *Service) handleFeed(format string) func(r *http.Request) (any, error) {
 	return func(r *http.Request) (any, error) {
 		slug := r.PathValue("slug")
+		p, err := s.Get(r.Context(), slug)
+		if err != nil {
+			return nil, err
+		}
+		header := http.Header{}
+		cacheControl := fmt.Sprintf("public, max-age=%d", int(cacheFor.Seconds()))
+		if p.access.visibility != "public" {
+			if !s.admits(r, slug, p.access, header) {
+				return nil, errs.Errorf(errs.Unauthenticated, "the feed of page %s needs its token (?token=) or its cookie", slug)
+			}
+			cacheControl = "private, no-cache"
+		}
 		f, err := s.feed(r.Context(), slug, s.now())
 		if err != nil {
 			return nil, err
@@ -61,10 +74,9 @@ func (s *Service) handleFeed(format string) func(r *http.Request) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &api.Raw{Status: http.StatusOK, Header: http.Header{
-			"Content-Type":  {contentType},
-			"Cache-Control": {fmt.Sprintf("public, max-age=%d", int(cacheFor.Seconds()))},
-		}, Body: body}, nil
+		header.Set("Content-Type", contentType)
+		header.Set("Cache-Control", cacheControl)
+		return &api.Raw{Status: http.StatusOK, Header: header, Body: body}, nil
 	}
 }
 

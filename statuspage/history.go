@@ -101,5 +101,5 @@ func (s *Service) renderHistory(ctx context.Context, slug string, month, now tim
 		h.Written = append(h.Written, newWrittenView(in, sites, t, p.ShowURLs, now))
 	}
 	h.Outages = outageViews(t.untold(outages), sites, p.ShowURLs, now)
-	return s.finish(http.StatusOK, v, now)
+	return s.finishPage(p, v, now)
 }

@@ -35,9 +35,15 @@ type Page struct {
 	// Domain is the host name the page is also served at, at /, as
 	// status.example.com; empty for none.
 	Domain string `json:"domain"`
+	// Visibility is public (anyone sees the page), password (those who
+	// gave its password) or token (those who have its token, as
+	// ?token=). Neither is ever shown.
+	Visibility string `json:"visibility"`
 	// CreatedAt and UpdatedAt are when the page was made and last changed.
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+
+	access access
 }
 
 // Group is a section of a status page.
@@ -58,6 +64,11 @@ type PageParams struct {
 	Groups      *[]Group `json:"groups,omitempty"`
 	// Domain is a host name; "" or null for none.
 	Domain *string `json:"domain,omitempty"`
+	// Visibility is public, password or token; Password and Token are
+	// what a page of those needs, kept hashed, never shown.
+	Visibility *string `json:"visibility,omitempty"`
+	Password   *string `json:"password,omitempty"`
+	Token      *string `json:"token,omitempty"`
 }
 
 // ListResponse is every status page.
@@ -79,7 +90,7 @@ const (
 var slugPattern = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
 
 // pageFields are the fields a request may give.
-var pageFields = []string{"slug", "title", "description", "show_urls", "groups", "domain"}
+var pageFields = []string{"slug", "title", "description", "show_urls", "groups", "domain", "visibility", "password", "token"}
 
 // domainPattern is a host name of two labels or more, the last not a
 // number: no address, no port.
@@ -105,6 +116,9 @@ func decodePage(r *http.Request) (PageParams, error) {
 // check validates the fields given, and that every site exists; slug is
 // the page's, empty for a new one.
 func (s *Service) check(ctx context.Context, slug string, p PageParams) error {
+	if err := checkAccess(p); err != nil {
+		return err
+	}
 	if p.Domain != nil && *p.Domain != "" {
 		d := *p.Domain
 		if len(d) > 253 || !domainPattern.MatchString(d) || strings.HasSuffix(d, ".localhost") {
@@ -182,14 +196,17 @@ func (s *Service) check(ctx context.Context, slug string, p PageParams) error {
 	return nil
 }
 
-const pageColumns = "slug, title, description, show_urls, groups, COALESCE(domain, ''), created_at, updated_at"
+const pageColumns = `slug, title, description, show_urls, groups, COALESCE(domain, ''), created_at, updated_at,
+	visibility, COALESCE(password_hash, ''), token_hash, secret`
 
 func scanPage(row pgx.Row) (*Page, error) {
 	var p Page
 	var groups []byte
-	if err := row.Scan(&p.Slug, &p.Title, &p.Description, &p.ShowURLs, &groups, &p.Domain, &p.CreatedAt, &p.UpdatedAt); err != nil {
+	if err := row.Scan(&p.Slug, &p.Title, &p.Description, &p.ShowURLs, &groups, &p.Domain, &p.CreatedAt, &p.UpdatedAt,
+		&p.Visibility, &p.access.passwordHash, &p.access.tokenHash, &p.access.secret); err != nil {
 		return nil, err
 	}
+	p.access.visibility = p.Visibility
 	if err := json.Unmarshal(groups, &p.Groups); err != nil {
 		return nil, fmt.Errorf("groups of status page %s: %w", p.Slug, err)
 	}
@@ -211,6 +228,10 @@ func (s *Service) Create(ctx context.Context, p PageParams) (*Page, error) {
 	if p.Domain != nil {
 		page.Domain = *p.Domain
 	}
+	sealed, err := sealAccess(p, access{visibility: "public"})
+	if err != nil {
+		return nil, err
+	}
 	if p.Description != nil {
 		page.Description = *p.Description
 	}
@@ -221,8 +242,11 @@ func (s *Service) Create(ctx context.Context, p PageParams) (*Page, error) {
 		page.Groups = normalized(*p.Groups)
 	}
 	groups, _ := json.Marshal(page.Groups)
-	created, err := scanPage(s.db.QueryRow(ctx, `INSERT INTO status_page (slug, title, description, show_urls, groups, domain)
-		VALUES ($1, $2, $3, $4, $5, NULLIF($6, '')) RETURNING `+pageColumns, page.Slug, page.Title, page.Description, page.ShowURLs, groups, page.Domain))
+	created, err := scanPage(s.db.QueryRow(ctx, `INSERT INTO status_page (slug, title, description, show_urls, groups, domain,
+			visibility, password_hash, token_hash, secret)
+		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7, NULLIF($8, ''), $9, $10) RETURNING `+pageColumns,
+		page.Slug, page.Title, page.Description, page.ShowURLs, groups, page.Domain,
+		sealed.visibility, sealed.passwordHash, sealed.tokenHash, sealed.secret))
 	if dbutil.DuplicateOf(err, "status_page_domain_key") {
 		return nil, errs.Errorf(errs.InvalidArgument, "domain: %s is the domain of another page already", page.Domain)
 	}
@@ -266,7 +290,7 @@ func (s *Service) OnPublicPage(ctx context.Context, siteID int64) (bool, error) 
 	var on bool
 	err := s.db.QueryRow(ctx, `SELECT EXISTS (
 		SELECT 1 FROM status_page, jsonb_array_elements(groups) AS g, jsonb_array_elements(g->'sites') AS site
-		WHERE site = to_jsonb($1::bigint))`, siteID).Scan(&on)
+		WHERE site = to_jsonb($1::bigint) AND visibility = 'public')`, siteID).Scan(&on)
 	if err != nil {
 		return false, fmt.Errorf("find the site's status pages: %w", err)
 	}
@@ -299,6 +323,14 @@ func (s *Service) Update(ctx context.Context, slug string, p PageParams) (*Page,
 	if err := s.check(ctx, slug, p); err != nil {
 		return nil, err
 	}
+	cur, err := s.Get(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := sealAccess(p, cur.access)
+	if err != nil {
+		return nil, err
+	}
 	var groups []byte
 	if p.Groups != nil {
 		groups, _ = json.Marshal(normalized(*p.Groups))
@@ -306,8 +338,9 @@ func (s *Service) Update(ctx context.Context, slug string, p PageParams) (*Page,
 	updated, err := scanPage(s.db.QueryRow(ctx, `UPDATE status_page SET slug = COALESCE($2, slug), title = COALESCE($3, title),
 			description = COALESCE($4, description), show_urls = COALESCE($5, show_urls),
 			groups = COALESCE($6::jsonb, groups), domain = CASE WHEN $7::text IS NULL THEN domain ELSE NULLIF($7, '') END,
-			updated_at = now()
-		WHERE slug = $1 RETURNING `+pageColumns, slug, p.Slug, p.Title, p.Description, p.ShowURLs, groups, p.Domain))
+			visibility = $8, password_hash = NULLIF($9, ''), token_hash = $10, secret = $11, updated_at = now()
+		WHERE slug = $1 RETURNING `+pageColumns, slug, p.Slug, p.Title, p.Description, p.ShowURLs, groups, p.Domain,
+		sealed.visibility, sealed.passwordHash, sealed.tokenHash, sealed.secret))
 	switch {
 	case dbutil.DuplicateOf(err, "status_page_domain_key"):
 		return nil, errs.Errorf(errs.InvalidArgument, "domain: %s is the domain of another page already", *p.Domain)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"html"
 	"html/template"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -57,6 +58,9 @@ const publicPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src 'se
 // compressed once for every visitor (90 bars of 500 sites are megabytes of
 // markup, and a twentieth of that compressed).
 type rendered struct {
+	// page is the page rendered, nil for none: who may see it, and the
+	// title a visitor not admitted sees.
+	page       *Page
 	status     int
 	body, gzip []byte
 	etag       string // of body; gzip's has "-gz" in it
@@ -171,13 +175,21 @@ func (s *Service) serveRendered(r *http.Request, key string, render func(context
 			return nil, res.Err
 		}
 	}
-	header := http.Header{
+	cacheControl := fmt.Sprintf("public, max-age=%d", int(cacheFor.Seconds()))
+	header := http.Header{}
+	if p := page.page; p != nil && p.access.visibility != "public" {
+		if !s.admits(r, p.Slug, p.access, header) {
+			return s.locked(p.Slug, p, false)
+		}
+		cacheControl = "private, no-cache"
+	}
+	maps.Copy(header, http.Header{
 		"Content-Type":            {"text/html; charset=utf-8"},
-		"Cache-Control":           {fmt.Sprintf("public, max-age=%d", int(cacheFor.Seconds()))},
+		"Cache-Control":           {cacheControl},
 		"Content-Security-Policy": {publicPolicy},
 		"Referrer-Policy":         {"no-referrer"},
 		"Vary":                    {"Accept-Encoding"},
-	}
+	})
 	body, etag := page.body, page.etag
 	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
 		body, etag = page.gzip, strings.TrimSuffix(page.etag, `"`)+`-gz"`
@@ -237,6 +249,8 @@ type (
 		Path, Feed string
 		// History, when set, makes this the page's history of a month.
 		History *historyView
+		// Locked, when set, makes this a private page's form.
+		Locked *lockedView
 	}
 	maintenanceView struct {
 		Title      string
@@ -400,7 +414,17 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 	default:
 		v.OverallClass, v.Overall = "up", "All systems operational"
 	}
-	return s.finish(http.StatusOK, v, now)
+	return s.finishPage(p, v, now)
+}
+
+// finishPage renders the view of the page p, keeping with it who may see
+// it.
+func (s *Service) finishPage(p *Page, v pageView, now time.Time) (*rendered, error) {
+	out, err := s.finish(http.StatusOK, v, now)
+	if out != nil {
+		out.page = p
+	}
+	return out, err
 }
 
 // told is what the page shows of its written incidents' outages.

@@ -46,6 +46,7 @@ type Service struct {
 	now     func() time.Time
 	cache   pageCache
 	domains domains
+	logins  loginGuard
 }
 
 // New returns the service, keeping its pages in db.
@@ -71,6 +72,8 @@ func (s *Service) Register(srv *api.Server) {
 
 	label := api.Param{Name: "label", Type: "string", Description: "the text on the left"}
 	svg := "image/svg+xml"
+	srv.Handle("POST /p/{slug}/login", s.handleLogin, api.Doc{
+		Summary: "The form of a status page of visibility password: the right password sets the page's cookie", Role: api.Public})
 	srv.Handle("GET /p/{slug}/history", s.handleHistory, api.Doc{
 		Summary: "A status page's written incidents and its sites' outages of a month, as HTML", ContentType: "text/html",
 		Query: []api.Param{{Name: "month", Type: "string", Description: "as 2026-11; this month unless given"}}, Role: api.Public})

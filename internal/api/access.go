@@ -30,11 +30,11 @@ func (s *Server) AllowHosts(hosts ...string) {
 }
 
 // ServePageHosts has requests for the host names that f knows served as
-// status pages: f returns the path to serve a request's path from, empty
-// for none, and whether the host is a page's at all. Such a host is
-// answered to (only for its page's paths), whatever --allowed-hosts says.
-// It is meant for start-up wiring.
-func (s *Server) ServePageHosts(f func(host, path string) (to string, isPage bool)) {
+// status pages: f returns the path to serve a request's method and path
+// from, empty for none, and whether the host is a page's at all. Such a
+// host is answered to (only for its page's paths), whatever
+// --allowed-hosts says. It is meant for start-up wiring.
+func (s *Server) ServePageHosts(f func(host, method, path string) (to string, isPage bool)) {
 	s.pageHost = f
 }
 
@@ -48,7 +48,7 @@ func (s *Server) pageHostPath(r *http.Request) (string, bool) {
 	if net.ParseIP(host) != nil || host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return "", false
 	}
-	return s.pageHost(host, r.URL.Path)
+	return s.pageHost(host, r.Method, r.URL.Path)
 }
 
 // hostName is a Host header's name: no port, no brackets, no final dot,

@@ -37,7 +37,7 @@ type Server struct {
 	hosts    []string // host names answered to, beside addresses and loopback
 	// pageHost maps a request for a status page's own domain to its path;
 	// see ServePageHosts.
-	pageHost func(host, path string) (to string, isPage bool)
+	pageHost func(host, method, path string) (to string, isPage bool)
 	limits   map[string]int64 // body limits of the patterns that need more than MaxBodyBytes
 	keys     *keyGuard        // the clients sending wrong keys
 	reads    *Limiter         // the expensive reads in flight: see Expensive
@@ -212,7 +212,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(context.WithValue(r.Context(), clientKey{}, s.client(r)))
 	}
 	if to, isPage := s.pageHostPath(r); isPage {
-		if to == "" || r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if to == "" {
 			RespondError(rec, r, s.log, errs.Errorf(errs.NotFound, "this host name serves a status page: /, /history and its feeds"))
 			return
 		}
