@@ -116,11 +116,7 @@ func (s *Service) feed(ctx context.Context, slug string, now time.Time) (*feed, 
 		}
 		outages = got.Incidents
 	}
-	written, err := s.incidents(ctx, slug, nil, maxIncidents, &since, nil)
-	if err != nil {
-		return nil, err
-	}
-	t, err := s.readTold(ctx, slug, written)
+	written, t, err := s.writtenAndTold(ctx, slug, maxIncidents, &since, nil)
 	if err != nil {
 		return nil, err
 	}

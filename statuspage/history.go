@@ -8,7 +8,6 @@ import (
 	"uptime/internal/errs"
 	"uptime/internal/text"
 	"uptime/monitor/history"
-	"uptime/site"
 )
 
 // maxHistory bounds the written incidents, and the outages, a month of a
@@ -72,28 +71,20 @@ func (s *Service) renderHistory(ctx context.Context, slug string, month, now tim
 	}
 	v := pageView{Title: p.Title, Path: "/p/" + slug, Feed: "/p/" + slug + "/feed", History: h,
 		Updated: now.UTC().Format(time.RFC3339), UpdatedText: now.UTC().Format("2 Jan 2006 15:04 UTC")}
-	sites := map[int64]*site.Entry{}
 	var outages []history.Incident
 	ids := p.siteIDs()
+	_, sites, err := s.pageSites(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
 	if len(ids) > 0 {
-		entries, err := s.sites.Entries(ctx, ids)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range entries {
-			sites[e.ID] = e
-		}
 		got, err := s.mon.Incidents(ctx, history.IncidentQuery{Sites: ids, Since: month, Before: end, Limit: maxHistory})
 		if err != nil {
 			return nil, err
 		}
 		outages = got.Incidents
 	}
-	written, err := s.incidents(ctx, slug, nil, maxHistory, &month, &end)
-	if err != nil {
-		return nil, err
-	}
-	t, err := s.readTold(ctx, slug, written)
+	written, t, err := s.writtenAndTold(ctx, slug, maxHistory, &month, &end)
 	if err != nil {
 		return nil, err
 	}

@@ -310,7 +310,6 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 		return nil, err
 	}
 	ids := p.siteIDs()
-	sites := map[int64]*site.Entry{}
 	var (
 		states    map[int64]status.SiteStatus
 		days      map[int64][]history.DayRecord
@@ -318,14 +317,11 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 		underway  map[int64]bool
 		announced []maintenance.Announcement
 	)
+	entries, sites, err := s.pageSites(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
 	if len(ids) > 0 {
-		entries, err := s.sites.Entries(ctx, ids)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range entries {
-			sites[e.ID] = e
-		}
 		underway = s.mon.InMaintenance(ctx, entries, now)
 		announced = s.mon.Announced(ctx, entries, now)
 		if states, err = s.mon.States(ctx, ids); err != nil {
@@ -342,11 +338,7 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 	v := pageView{Title: p.Title, Description: p.Description, Days: publicDays, IncidentDays: incidentDays, Path: "/p/" + slug, Feed: "/p/" + slug + "/feed",
 		Updated: now.UTC().Format(time.RFC3339), UpdatedText: now.UTC().Format("2 Jan 2006 15:04 UTC")}
 	since := now.AddDate(0, 0, -incidentDays)
-	written, err := s.incidents(ctx, slug, nil, maxIncidents, &since, nil)
-	if err != nil {
-		return nil, err
-	}
-	t, err := s.readTold(ctx, slug, written)
+	written, t, err := s.writtenAndTold(ctx, slug, maxIncidents, &since, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -417,6 +409,23 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 	return s.finishPage(p, v, now)
 }
 
+// pageSites reads the sites with the ids, as a list and by id; those
+// deleted since they were put on a page are left out.
+func (s *Service) pageSites(ctx context.Context, ids []int64) ([]*site.Entry, map[int64]*site.Entry, error) {
+	byID := map[int64]*site.Entry{}
+	if len(ids) == 0 {
+		return nil, byID, nil
+	}
+	entries, err := s.sites.Entries(ctx, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range entries {
+		byID[e.ID] = e
+	}
+	return entries, byID, nil
+}
+
 // finishPage renders the view of the page p, keeping with it who may see
 // it.
 func (s *Service) finishPage(p *Page, v pageView, now time.Time) (*rendered, error) {
@@ -434,6 +443,17 @@ type told struct {
 	adopted map[int64]bool
 	// outages are those of the written incidents read, by id.
 	outages map[int64]history.Incident
+}
+
+// writtenAndTold reads the page's written incidents (see incidents) and
+// the outages they tell.
+func (s *Service) writtenAndTold(ctx context.Context, slug string, limit int, since, until *time.Time) ([]WrittenIncident, told, error) {
+	written, err := s.incidents(ctx, slug, nil, limit, since, until)
+	if err != nil {
+		return nil, told{}, err
+	}
+	t, err := s.readTold(ctx, slug, written)
+	return written, t, err
 }
 
 // readTold reads the outages the page's written incidents tell.
