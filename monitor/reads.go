@@ -25,6 +25,12 @@ func (s *Service) DaysOf(ctx context.Context, ids []int64, n int, now time.Time)
 	return s.history.DaysOf(ctx, ids, n, now)
 }
 
+// Checks are a site's latest checks before before, newest first, at most
+// limit, as history.Checks gives them.
+func (s *Service) Checks(ctx context.Context, siteID int64, before time.Time, limit int) ([]history.CheckRecord, error) {
+	return s.history.Checks(ctx, siteID, before, limit)
+}
+
 // Incidents are the confirmed down periods the query asks for.
 func (s *Service) Incidents(ctx context.Context, q history.IncidentQuery) (*history.IncidentsResponse, error) {
 	return s.history.Incidents(ctx, q)

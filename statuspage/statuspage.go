@@ -30,6 +30,7 @@ type Monitor interface {
 	Incidents(ctx context.Context, q history.IncidentQuery) (*history.IncidentsResponse, error)
 	InMaintenance(ctx context.Context, sites []*site.Entry, at time.Time) map[int64]bool
 	Announced(ctx context.Context, sites []*site.Entry, now time.Time) []maintenance.Announcement
+	Checks(ctx context.Context, siteID int64, before time.Time, limit int) ([]history.CheckRecord, error)
 }
 
 // Sites is what the public face reads of the site service.
@@ -82,6 +83,15 @@ func (s *Service) Register(srv *api.Server) {
 		ContentType: "application/atom+xml", Role: api.Public})
 	srv.Handle("GET /p/{slug}/feed.rss", s.handleFeed("rss"), api.Doc{
 		Summary: "The same as an RSS 2.0 feed", ContentType: "application/rss+xml", Role: api.Public})
+	report := srv.Expensive(s.handleReport)
+	for _, path := range []string{"/report", "/report.csv", "/report.html"} {
+		srv.Handle("GET "+path, report, api.Doc{
+			Summary:  "Each site's month: uptime, downtime, incidents, mean and p95 latency; JSON, CSV (.csv or Accept: text/csv) or printable HTML",
+			Response: Report{}, Query: []api.Param{
+				{Name: "month", Type: "string", Description: "as 2026-11; this month unless given"},
+				{Name: "sites", Type: "string", Description: "site ids, comma separated"},
+				{Name: "page", Type: "string", Description: "a status page's slug: its sites"}}})
+	}
 	srv.Handle("GET /badge/{siteID}/status.svg", s.handleStatusBadge, api.Doc{
 		Summary: "A badge of the site's state", ContentType: svg, Query: []api.Param{label}, Role: api.Public})
 	srv.Handle("GET /badge/{siteID}/uptime.svg", s.handleUptimeBadge, api.Doc{
