@@ -172,6 +172,8 @@ func TestPublicStatusPage(t *testing.T) {
 		"<h2>Shop front</h2>", "<h2>Back office</h2>",
 		`&lt;b&gt;Shop&lt;/b&gt; &amp; co`, ">Operational<", ">Down<", ">Paused<", "Orders API",
 		"100% uptime", "0% uptime",
+		`<span class="month">` + time.Now().UTC().Format("January") + `: 100%</span>`,
+		`<span class="month">` + time.Now().UTC().Format("January") + `: 0%</span>`,
 		"<h2>Incidents, last 14 days</h2>", `<span class="name">Orders API</span><span class="state down">Ongoing</span>`,
 	} {
 		if !strings.Contains(body, want) {

@@ -291,6 +291,7 @@ type (
 		State     string // up, down, degraded, paused, pending
 		StateText string
 		Uptime    string // over the days shown
+		Month     string // over this month's days, as "December: 99.95 %"
 		// Bars are the day's bars, written in Go rather than by the
 		// template: 45,000 of them on a page of 500 sites, which
 		// html/template's escaping per attribute made the most of a
@@ -390,6 +391,7 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 				sv.State, sv.StateText = "up", "Operational"
 			}
 			sv.Bars, sv.Uptime = bars(days[id])
+			sv.Month = monthUptime(days[id], now)
 			gv.Sites = append(gv.Sites, sv)
 		}
 		v.Groups = append(v.Groups, gv)
@@ -599,6 +601,23 @@ func count(n int, what string) string {
 // bars writes a bar per day, coloured by its uptime (up, partial, down,
 // or none without checks) with its figures on hover, and sums the uptime
 // over them all, weighted by each day's checks.
+// monthUptime is the uptime over the days of now's month, named by the
+// month; empty without checks in it.
+func monthUptime(days []history.DayRecord, now time.Time) string {
+	prefix := now.UTC().Format("2006-01-")
+	var checks, up float64
+	for _, d := range days {
+		if d.Uptime != nil && strings.HasPrefix(d.Date, prefix) {
+			checks += float64(d.Checks)
+			up += *d.Uptime / 100 * float64(d.Checks)
+		}
+	}
+	if checks == 0 {
+		return ""
+	}
+	return now.UTC().Format("January") + ": " + percent(100*up/checks)
+}
+
 func bars(days []history.DayRecord) (template.HTML, string) {
 	var b strings.Builder
 	var checks, up float64
