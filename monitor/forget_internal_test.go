@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"uptime/internal/wait"
 )
 
 // Taking a site off the schedule waits for the transactions recording its
@@ -34,13 +36,20 @@ func TestForgetWaitsForRecordingAndIsFinished(t *testing.T) {
 	if held, err := lockScheduled(ctx, recording, []int64{1, 2}); err != nil || len(held) != 2 {
 		t.Fatalf("held %v, %v", held, err)
 	}
+	waiting := func(n int) func() bool {
+		return func() bool {
+			var got int
+			db.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`).Scan(&got)
+			return got == n
+		}
+	}
 	unscheduled := make(chan error, 1)
 	go func() { unscheduled <- s.unschedule(ctx, []int64{1}) }()
+	wait.Until(t, 10*time.Second, "the forgetting does not wait for the recording", waiting(1))
 	// A second recording asks while forgetting waits for the first.
 	second := make(chan []int64, 1)
 	go func() {
 		err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-			time.Sleep(200 * time.Millisecond) // after the forgetting asked
 			held, err := lockScheduled(ctx, tx, []int64{1, 2})
 			second <- held
 			return err
@@ -49,10 +58,11 @@ func TestForgetWaitsForRecordingAndIsFinished(t *testing.T) {
 			t.Error(err)
 		}
 	}()
+	wait.Until(t, 10*time.Second, "the second recording does not wait behind the forgetting", waiting(2))
 	select {
 	case err := <-unscheduled:
 		t.Fatalf("unscheduled while a recording held the schedule: %v", err)
-	case <-time.After(500 * time.Millisecond):
+	default: // waiting, as pg_locks said
 	}
 	if _, err := recording.Exec(ctx, `INSERT INTO checks (site_id, up, checked_at) VALUES (1, true, now())`); err != nil {
 		t.Fatal(err)

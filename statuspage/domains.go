@@ -24,7 +24,6 @@ type domains struct {
 	slugs   map[string]string // by domain
 	loaded  time.Time
 	reading atomic.Bool
-	first   sync.Once // the first lookup reads them, and waits
 }
 
 // changed reads the domains again, after a change through this instance.
@@ -52,26 +51,21 @@ func (d *domains) load(ctx context.Context) {
 }
 
 // slug returns the page whose domain host is. Past domainsRefresh, the
-// domains are read again in the background: a request waits only for
-// the first reading.
+// one request that finds them stale reads them again; the others go on
+// with what there is.
 func (d *domains) slug(host string) (string, bool) {
-	d.first.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		d.load(ctx)
-	})
 	d.mu.RLock()
-	slug, ok := d.slugs[host]
 	stale := time.Since(d.loaded) > domainsRefresh
 	d.mu.RUnlock()
 	if stale && d.reading.CompareAndSwap(false, true) {
-		go func() {
-			defer d.reading.Store(false)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			d.load(ctx)
-		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		d.load(ctx)
+		cancel()
+		d.reading.Store(false)
 	}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	slug, ok := d.slugs[host]
 	return slug, ok
 }
 
