@@ -14,7 +14,6 @@ import (
 	"uptime/internal/api"
 	"uptime/internal/errs"
 	"uptime/monitor/history"
-	"uptime/site"
 )
 
 // feedDays is how far back a page's feed goes: its written incidents
@@ -54,7 +53,7 @@ func (s *Service) handleFeed(format string) func(r *http.Request) (any, error) {
 			}
 			cacheControl = "private, no-cache"
 		}
-		f, err := s.feed(r.Context(), slug, s.now())
+		f, err := s.feed(r.Context(), p, s.now())
 		if err != nil {
 			return nil, err
 		}
@@ -90,26 +89,22 @@ func requestBase(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
-// feed reads what the page's feed says at now.
-func (s *Service) feed(ctx context.Context, slug string, now time.Time) (*feed, error) {
-	p, err := s.Get(ctx, slug)
+// feed reads what the page p's feed says at now.
+func (s *Service) feed(ctx context.Context, p *Page, now time.Time) (*feed, error) {
+	slug := p.Slug
+	f := &feed{title: p.Title, slug: slug, updated: p.UpdatedAt}
+	since := now.AddDate(0, 0, -feedDays)
+	ids := p.siteIDs()
+	entries, sites, err := s.pageSites(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
-	f := &feed{title: p.Title, slug: slug, updated: p.UpdatedAt}
-	since := now.AddDate(0, 0, -feedDays)
-	var (
-		entries []*site.Entry
-		names   = map[int64]string{}
-		outages []history.Incident
-	)
-	if ids := p.siteIDs(); len(ids) > 0 {
-		if entries, err = s.sites.Entries(ctx, ids); err != nil {
-			return nil, err
-		}
-		for _, e := range entries {
-			names[e.ID] = e.Name
-		}
+	names := make(map[int64]string, len(sites))
+	for id, e := range sites {
+		names[id] = e.Name
+	}
+	var outages []history.Incident
+	if len(ids) > 0 {
 		got, err := s.mon.Incidents(ctx, history.IncidentQuery{Sites: ids, Since: since, Limit: maxIncidents})
 		if err != nil {
 			return nil, err
