@@ -82,7 +82,8 @@ func (s *Service) PageHost(host, method, path string) (to string, isPage bool) {
 	page := "/p/" + slug
 	switch {
 	case method == http.MethodPost:
-		if path == page+"/login" {
+		switch path {
+		case page + "/login", page + "/subscribe", page + "/confirm", page + "/unsubscribe":
 			return path, true
 		}
 	case method != http.MethodGet && method != http.MethodHead:

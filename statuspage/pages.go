@@ -39,6 +39,9 @@ type Page struct {
 	// gave its password) or token (those who have its token, as
 	// ?token=). Neither is ever shown.
 	Visibility string `json:"visibility"`
+	// Subscriptions tells whether visitors may subscribe by email to the
+	// page's written incidents, their updates and its maintenance.
+	Subscriptions bool `json:"subscriptions"`
 	// CreatedAt and UpdatedAt are when the page was made and last changed.
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -69,6 +72,8 @@ type PageParams struct {
 	Visibility *string `json:"visibility,omitempty"`
 	Password   *string `json:"password,omitempty"`
 	Token      *string `json:"token,omitempty"`
+	// Subscriptions needs the server to send email (--smtp-url).
+	Subscriptions *bool `json:"subscriptions,omitempty"`
 }
 
 // ListResponse is every status page.
@@ -90,7 +95,7 @@ const (
 var slugPattern = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
 
 // pageFields are the fields a request may give.
-var pageFields = []string{"slug", "title", "description", "show_urls", "groups", "domain", "visibility", "password", "token"}
+var pageFields = []string{"slug", "title", "description", "show_urls", "groups", "domain", "visibility", "password", "token", "subscriptions"}
 
 // domainPattern is a host name of two labels or more, the last not a
 // number: no address, no port.
@@ -118,6 +123,9 @@ func decodePage(r *http.Request) (PageParams, error) {
 func (s *Service) check(ctx context.Context, slug string, p PageParams) error {
 	if err := checkAccess(p); err != nil {
 		return err
+	}
+	if p.Subscriptions != nil && *p.Subscriptions && s.mail.Mailer == nil {
+		return errs.Errorf(errs.InvalidArgument, "subscriptions: this server sends no email; start it with --smtp-url to let visitors subscribe")
 	}
 	if p.Domain != nil && *p.Domain != "" {
 		d := *p.Domain
@@ -197,13 +205,13 @@ func (s *Service) check(ctx context.Context, slug string, p PageParams) error {
 }
 
 const pageColumns = `slug, title, description, show_urls, groups, COALESCE(domain, ''), created_at, updated_at,
-	visibility, COALESCE(password_hash, ''), token_hash, secret`
+	visibility, COALESCE(password_hash, ''), token_hash, secret, subscriptions`
 
 func scanPage(row pgx.Row) (*Page, error) {
 	var p Page
 	var groups []byte
 	if err := row.Scan(&p.Slug, &p.Title, &p.Description, &p.ShowURLs, &groups, &p.Domain, &p.CreatedAt, &p.UpdatedAt,
-		&p.Visibility, &p.access.passwordHash, &p.access.tokenHash, &p.access.secret); err != nil {
+		&p.Visibility, &p.access.passwordHash, &p.access.tokenHash, &p.access.secret, &p.Subscriptions); err != nil {
 		return nil, err
 	}
 	p.access.visibility = p.Visibility
@@ -238,15 +246,18 @@ func (s *Service) Create(ctx context.Context, p PageParams) (*Page, error) {
 	if p.ShowURLs != nil {
 		page.ShowURLs = *p.ShowURLs
 	}
+	if p.Subscriptions != nil {
+		page.Subscriptions = *p.Subscriptions
+	}
 	if p.Groups != nil {
 		page.Groups = normalized(*p.Groups)
 	}
 	groups, _ := json.Marshal(page.Groups)
 	created, err := scanPage(s.db.QueryRow(ctx, `INSERT INTO status_page (slug, title, description, show_urls, groups, domain,
-			visibility, password_hash, token_hash, secret)
-		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7, NULLIF($8, ''), $9, $10) RETURNING `+pageColumns,
+			visibility, password_hash, token_hash, secret, subscriptions)
+		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7, NULLIF($8, ''), $9, $10, $11) RETURNING `+pageColumns,
 		page.Slug, page.Title, page.Description, page.ShowURLs, groups, page.Domain,
-		sealed.visibility, sealed.passwordHash, sealed.tokenHash, sealed.secret))
+		sealed.visibility, sealed.passwordHash, sealed.tokenHash, sealed.secret, page.Subscriptions))
 	if dbutil.DuplicateOf(err, "status_page_domain_key") {
 		return nil, errs.Errorf(errs.InvalidArgument, "domain: %s is the domain of another page already", page.Domain)
 	}
@@ -338,9 +349,10 @@ func (s *Service) Update(ctx context.Context, slug string, p PageParams) (*Page,
 	updated, err := scanPage(s.db.QueryRow(ctx, `UPDATE status_page SET slug = COALESCE($2, slug), title = COALESCE($3, title),
 			description = COALESCE($4, description), show_urls = COALESCE($5, show_urls),
 			groups = COALESCE($6::jsonb, groups), domain = CASE WHEN $7::text IS NULL THEN domain ELSE NULLIF($7, '') END,
-			visibility = $8, password_hash = NULLIF($9, ''), token_hash = $10, secret = $11, updated_at = now()
+			visibility = $8, password_hash = NULLIF($9, ''), token_hash = $10, secret = $11,
+			subscriptions = COALESCE($12, subscriptions), updated_at = now()
 		WHERE slug = $1 RETURNING `+pageColumns, slug, p.Slug, p.Title, p.Description, p.ShowURLs, groups, p.Domain,
-		sealed.visibility, sealed.passwordHash, sealed.tokenHash, sealed.secret))
+		sealed.visibility, sealed.passwordHash, sealed.tokenHash, sealed.secret, p.Subscriptions))
 	switch {
 	case dbutil.DuplicateOf(err, "status_page_domain_key"):
 		return nil, errs.Errorf(errs.InvalidArgument, "domain: %s is the domain of another page already", *p.Domain)

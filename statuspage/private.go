@@ -173,13 +173,10 @@ func (s *Service) locked(slug string, p *Page, wrong bool) (*api.Raw, error) {
 	return &api.Raw{Status: page.status, Header: http.Header{
 		"Content-Type":            {"text/html; charset=utf-8"},
 		"Cache-Control":           {"no-store"},
-		"Content-Security-Policy": {lockedPolicy},
+		"Content-Security-Policy": {publicPolicy},
 		"Referrer-Policy":         {"no-referrer"},
 	}, Body: page.body}, nil
 }
-
-// lockedPolicy is publicPolicy with the form allowed to post to the page.
-const lockedPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // lockedView is a private page to a visitor not admitted.
 type lockedView struct {
@@ -187,33 +184,36 @@ type lockedView struct {
 	Wrong    bool // the password given was wrong
 }
 
-// loginGuard counts the wrong passwords of each client on each page.
-type loginGuard struct {
-	mu    sync.Mutex
-	fails map[string][]time.Time
+// rateGuard counts what each client did lately (wrong passwords, asking
+// to subscribe) and holds it back beyond limit in window.
+type rateGuard struct {
+	limit  int
+	window time.Duration
+	mu     sync.Mutex
+	hits   map[string][]time.Time
 }
 
-// blocked tells whether the client has tried too many wrong passwords on
-// the page lately.
-func (g *loginGuard) blocked(key string, now time.Time) bool {
+// blocked tells whether the client has reached the limit lately.
+func (g *rateGuard) blocked(key string, now time.Time) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	recent := slices.DeleteFunc(g.fails[key], func(t time.Time) bool { return now.Sub(t) > loginWindow })
+	recent := slices.DeleteFunc(g.hits[key], func(t time.Time) bool { return now.Sub(t) > g.window })
 	if len(recent) == 0 {
-		delete(g.fails, key) // a no-op on a nil map
+		delete(g.hits, key) // a no-op on a nil map
 		return false
 	}
-	g.fails[key] = recent
-	return len(recent) >= loginFailures
+	g.hits[key] = recent
+	return len(recent) >= g.limit
 }
 
-func (g *loginGuard) failed(key string, now time.Time) {
+// failed counts one more for the client.
+func (g *rateGuard) failed(key string, now time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.fails == nil {
-		g.fails = map[string][]time.Time{}
+	if g.hits == nil {
+		g.hits = map[string][]time.Time{}
 	}
-	g.fails[key] = append(g.fails[key], now)
+	g.hits[key] = append(g.hits[key], now)
 }
 
 // handleLogin serves POST /p/:slug/login, the form of a password page:

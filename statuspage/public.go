@@ -50,9 +50,10 @@ const renderTimeout = 30 * time.Second
 // than cacheFor plus the one being made.
 const keepStale = 15 * time.Minute
 
-// publicPolicy lets a public page use its own inline style and nothing
-// else: no script, no outside resource.
-const publicPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+// publicPolicy lets a public page use its own inline style and post its
+// forms (password, subscribe) to itself, and nothing else: no script, no
+// outside resource.
+const publicPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // rendered is a public page as served: its HTML, and the same gzipped,
 // compressed once for every visitor (90 bars of 500 sites are megabytes of
@@ -251,6 +252,11 @@ type (
 		History *historyView
 		// Locked, when set, makes this a private page's form.
 		Locked *lockedView
+		// Message, when set, makes this a page telling a visitor what
+		// became of their subscribing, confirming or unsubscribing.
+		Message *messageView
+		// Subscribe shows the form to subscribe.
+		Subscribe bool
 	}
 	maintenanceView struct {
 		Title      string
@@ -337,7 +343,7 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 		}
 	}
 	v := pageView{Title: p.Title, Description: p.Description, Days: publicDays, IncidentDays: incidentDays, Path: "/p/" + slug, Feed: "/p/" + slug + "/feed",
-		Updated: now.UTC().Format(time.RFC3339), UpdatedText: now.UTC().Format("2 Jan 2006 15:04 UTC")}
+		Subscribe: p.Subscriptions, Updated: now.UTC().Format(time.RFC3339), UpdatedText: now.UTC().Format("2 Jan 2006 15:04 UTC")}
 	since := now.AddDate(0, 0, -incidentDays)
 	written, t, err := s.writtenAndTold(ctx, slug, maxIncidents, &since, nil)
 	if err != nil {

@@ -47,12 +47,18 @@ type Service struct {
 	now     func() time.Time
 	cache   pageCache
 	domains domains
-	logins  loginGuard
+	logins  rateGuard
+	// subscribes holds back clients asking to subscribe too often; mail
+	// is what subscribers are told through (see SendMail).
+	subscribes rateGuard
+	mail       Mail
 }
 
 // New returns the service, keeping its pages in db.
 func New(db *pgxpool.Pool, sites Sites, mon Monitor) *Service {
-	return &Service{db: db, sites: sites, mon: mon, now: time.Now, domains: domains{db: db}}
+	return &Service{db: db, sites: sites, mon: mon, now: time.Now, domains: domains{db: db},
+		logins:     rateGuard{limit: loginFailures, window: loginWindow},
+		subscribes: rateGuard{limit: subscribeLimit, window: subscribeWindow}}
 }
 
 // Register adds the service's endpoints to srv.
@@ -70,6 +76,7 @@ func (s *Service) Register(srv *api.Server) {
 		Summary: "The public status page, as HTML: no key, no script", ContentType: "text/html", Role: api.Public})
 
 	s.registerWritten(srv)
+	s.registerSubscribers(srv)
 
 	label := api.Param{Name: "label", Type: "string", Description: "the text on the left"}
 	svg := "image/svg+xml"

@@ -186,9 +186,12 @@ func (s *Service) CreateIncident(ctx context.Context, slug string, p IncidentPar
 			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, slug, *p.Title, impact, *p.Status, sites, resolvedAt, outages).Scan(&id); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO page_incident_update (incident_id, status, message) VALUES ($1, $2, $3)`,
-			id, *p.Status, *p.Message)
-		return err
+		var uid int64
+		if err := tx.QueryRow(ctx, `INSERT INTO page_incident_update (incident_id, status, message) VALUES ($1, $2, $3) RETURNING id`,
+			id, *p.Status, *p.Message).Scan(&uid); err != nil {
+			return err
+		}
+		return s.noteUpdate(ctx, tx, uid)
 	})
 	if errs.Is(err, errs.InvalidArgument) {
 		return nil, err
@@ -197,6 +200,7 @@ func (s *Service) CreateIncident(ctx context.Context, slug string, p IncidentPar
 		return nil, fmt.Errorf("write an incident on page %s: %w", slug, err)
 	}
 	s.cache.forget(slug)
+	s.dispatch(ctx)
 	return s.Incident(ctx, slug, id)
 }
 
@@ -403,9 +407,12 @@ func (s *Service) handleAddUpdate(r *http.Request) (any, error) {
 		if n >= maxUpdates {
 			return errs.Errorf(errs.InvalidArgument, "an incident has at most %d updates", maxUpdates)
 		}
-		_, err = tx.Exec(ctx, "INSERT INTO page_incident_update (incident_id, status, message) VALUES ($1, $2, $3)",
-			id, *p.Status, *p.Message)
-		return err
+		var uid int64
+		if err := tx.QueryRow(ctx, "INSERT INTO page_incident_update (incident_id, status, message) VALUES ($1, $2, $3) RETURNING id",
+			id, *p.Status, *p.Message).Scan(&uid); err != nil {
+			return err
+		}
+		return s.noteUpdate(ctx, tx, uid)
 	})
 }
 
@@ -468,6 +475,7 @@ func (s *Service) changeAndShow(r *http.Request, id int64, f func(context.Contex
 	if err := s.changeIncident(ctx, slug, id, func(tx pgx.Tx) error { return f(ctx, tx) }); err != nil {
 		return nil, err
 	}
+	s.dispatch(ctx) // the notice of an update added
 	return s.Incident(ctx, slug, id)
 }
 

@@ -25,6 +25,7 @@ import (
 	"uptime/internal/api"
 	"uptime/internal/config"
 	"uptime/internal/egress"
+	"uptime/internal/mailer"
 	"uptime/internal/metrics"
 	"uptime/internal/pubsub"
 	"uptime/internal/queue"
@@ -49,6 +50,9 @@ type Options struct {
 	RetryBackoff time.Duration
 	// Getenv reads the environment (for secrets); nil means os.Getenv.
 	Getenv func(string) string
+	// AnnounceEvery is how often status pages look for maintenance to
+	// tell their subscribers of; zero means every minute.
+	AnnounceEvery time.Duration
 }
 
 // App is the whole program. Tests start it as main does, on a free port.
@@ -293,6 +297,19 @@ func (a *App) services(ctx context.Context, d *databases, q *queue.Queue, target
 		}
 	}
 	svc.pages = statuspage.New(d.statusPage, sites, svc.mon)
+	var send *mailer.Mailer
+	if a.cfg.SMTPURL != "" {
+		send, _ = mailer.Parse(a.cfg.SMTPURL) // validated with the config
+		if send.NeedsPassword() {
+			password, err := secrets.NewStore(a.cfg.StateDir, getenv).Get(SMTPPasswordSecret)
+			if err != nil {
+				return nil, err
+			}
+			send.SetPassword(password)
+		}
+	}
+	svc.pages.SendMail(statuspage.Mail{Mailer: send, Box: box, Queue: q, PublicURL: a.cfg.PublicURL,
+		RetryBackoff: a.opts.RetryBackoff, AnnounceEvery: a.opts.AnnounceEvery, Log: a.log})
 	svc.accounts = account.New(d.account, a.log)
 	svc.accounts.SecureCookies(strings.HasPrefix(a.cfg.PublicURL, "https://"))
 	svc.accounts.AuditRetention(a.cfg.AuditRetention)
@@ -364,6 +381,11 @@ func (a *App) apiServer(svc *services) *api.Server {
 // AdminPasswordSecret is the secret holding the password of the admin
 // --admin-email makes (UPTIME_ADMIN_PASSWORD in the environment).
 const AdminPasswordSecret = "UptimeAdminPassword"
+
+// SMTPPasswordSecret is the secret holding the mail server's password
+// when --smtp-url names a user but no password (UPTIME_SMTP_PASSWORD in
+// the environment).
+const SMTPPasswordSecret = "UptimeSMTPPassword"
 
 // OIDCClientSecret is the secret holding the client secret with the
 // identity provider, when --oidc-client-secret does not give it.

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"uptime/internal/mailer"
 	"uptime/internal/queue"
 )
 
@@ -128,6 +129,10 @@ type Config struct {
 	// CORSOrigins are origins, comma separated, whose pages may make
 	// changes without the API key, beside loopback ones.
 	CORSOrigins string
+	// SMTPURL is the mail server status pages send their subscribers'
+	// email through, as smtp://user:password@host:587/?from=status@example.com.
+	// Defaults to none: no page may take subscribers.
+	SMTPURL string
 	// DenyTargets are address ranges checks never reach, beside the
 	// link-local and cloud metadata ones, which are always denied.
 	DenyTargets string
@@ -253,6 +258,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() error)
 	str(&c.LogFormat, "log-format", "UPTIME_LOG_FORMAT", "log format: text or json")
 	str(&c.PublicURL, "public-url", "UPTIME_PUBLIC_URL", "URL people reach the server at; its host is answered to")
 	str(&c.AllowedHosts, "allowed-hosts", "UPTIME_ALLOWED_HOSTS", "more host names answered to, comma separated (*.example.com for all under it)")
+	str(&c.SMTPURL, "smtp-url", "UPTIME_SMTP_URL", "mail server for status pages' subscribers, as smtp://user:password@host:587/?from=status@example.com")
 	str(&c.CORSOrigins, "cors-origins", "UPTIME_CORS_ORIGINS", "origins whose pages may make changes without the key, comma separated")
 	str(&c.DenyTargets, "deny-targets", "UPTIME_DENY_TARGETS", "address ranges checks never reach, like 10.0.0.0/8,fd00::/8")
 	str(&c.AllowTargets, "allow-targets", "UPTIME_ALLOW_TARGETS", "address ranges checks may reach although private, like 10.1.0.0/16")
@@ -300,6 +306,11 @@ func (c Config) Validate() error {
 		}
 		if c.OIDCClientID == "" {
 			errs = append(errs, errors.New("--oidc-issuer needs --oidc-client-id"))
+		}
+	}
+	if c.SMTPURL != "" {
+		if _, err := mailer.Parse(c.SMTPURL); err != nil {
+			errs = append(errs, fmt.Errorf("--smtp-url: %w", err))
 		}
 	}
 	if _, err := ParsePrefixes(c.TrustedProxies); err != nil {

@@ -237,6 +237,15 @@ func (q *Queue) InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opt
 	return err
 }
 
+// InsertMany enqueues jobs.
+func (q *Queue) InsertMany(ctx context.Context, jobs []river.InsertManyParams) error {
+	if q.client == nil {
+		return errors.New("queue not started")
+	}
+	_, err := q.client.InsertMany(ctx, jobs)
+	return err
+}
+
 // InsertManyTx enqueues jobs inside tx: they exist if and only if tx
 // commits.
 func (q *Queue) InsertManyTx(ctx context.Context, tx pgx.Tx, jobs []river.InsertManyParams) error {
