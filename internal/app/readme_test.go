@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -11,8 +13,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/emersion/go-smtp"
+
 	"uptime/internal/apptest"
 	"uptime/internal/cli"
+	"uptime/internal/config"
 	"uptime/internal/pgtest"
 	"uptime/monitor"
 )
@@ -33,7 +38,9 @@ func TestReadmeExamplesRun(t *testing.T) {
 		}
 		examples = append(examples, shellCommands(t, string(text))...)
 	}
-	a := apptest.Start(t, apptest.Setup{})
+	a := apptest.Start(t, apptest.Setup{Configure: func(c *config.Config) {
+		c.SMTPURL = "smtp://" + mailSink(t) + "/?from=status@example.com&tls=none"
+	}})
 	t.Chdir(t.TempDir())
 	t.Setenv("UPTIME_SERVER", a.URL)
 	ran := 0
@@ -89,6 +96,7 @@ func TestReadmeExamplesRun(t *testing.T) {
 // POST with -d), path on localhost:4000, body and headers (-H).
 func curlRequest(words []string) (method, path, body string, header []string) {
 	method = "GET"
+	typed := false
 	for i := 1; i < len(words); i++ {
 		switch w := words[i]; w {
 		case "-X":
@@ -104,9 +112,13 @@ func curlRequest(words []string) (method, path, body string, header []string) {
 			i++
 			name, value, _ := strings.Cut(words[i], ": ")
 			header = append(header, name, value)
+			typed = typed || strings.EqualFold(name, "Content-Type")
 		default:
 			path = strings.TrimPrefix(strings.TrimPrefix(w, "http://"), "localhost:4000")
 		}
+	}
+	if body != "" && !typed {
+		header = append(header, "Content-Type", "application/x-www-form-urlencoded") // as curl -d sends it
 	}
 	return method, path, body, header
 }
@@ -333,3 +345,25 @@ func TestUsersAndAccessExample(t *testing.T) {
 		t.Errorf("users after the example: %+v, want dev and you", users.Users)
 	}
 }
+
+// mailSink is a loopback SMTP server that takes every message and keeps
+// none, for the subscribers' examples; it returns its address.
+func mailSink(t *testing.T) string {
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return sinkSession{}, nil }))
+	srv.Domain = "localhost"
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return l.Addr().String()
+}
+
+type sinkSession struct{}
+
+func (sinkSession) Reset()                               {}
+func (sinkSession) Logout() error                        { return nil }
+func (sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (sinkSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (sinkSession) Data(r io.Reader) error               { _, err := io.Copy(io.Discard, r); return err }
