@@ -166,7 +166,13 @@ func (s *Service) cookie(r *http.Request, slug string, a access) *http.Cookie {
 // a password page, the form; nothing of its sites.
 func (s *Service) locked(slug string, p *Page, wrong bool) (*api.Raw, error) {
 	v := pageView{Title: p.Title, Path: "/p/" + slug, Locked: &lockedView{Password: p.access.visibility == "password", Wrong: wrong}}
-	page, err := s.finish(http.StatusUnauthorized, v, s.now())
+	return s.uncached(http.StatusUnauthorized, v)
+}
+
+// uncached renders a page for one visitor alone: never kept by the
+// browser or a proxy.
+func (s *Service) uncached(status int, v pageView) (*api.Raw, error) {
+	page, err := s.finish(status, v, s.now())
 	if err != nil {
 		return nil, err
 	}

@@ -120,17 +120,7 @@ type messageView struct {
 
 // message answers a visitor with a page saying m.
 func (s *Service) message(status int, p *Page, m messageView) (*api.Raw, error) {
-	v := pageView{Title: p.Title, Path: "/p/" + p.Slug, Message: &m}
-	page, err := s.finish(status, v, s.now())
-	if err != nil {
-		return nil, err
-	}
-	return &api.Raw{Status: page.status, Header: http.Header{
-		"Content-Type":            {"text/html; charset=utf-8"},
-		"Cache-Control":           {"no-store"},
-		"Content-Security-Policy": {publicPolicy},
-		"Referrer-Policy":         {"no-referrer"},
-	}, Body: page.body}, nil
+	return s.uncached(status, pageView{Title: p.Title, Path: "/p/" + p.Slug, Message: &m})
 }
 
 // subscribable returns the page with the request's slug if it takes
