@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/singleflight"
 
 	"uptime/internal/alarm"
 	"uptime/internal/egress"
@@ -173,6 +174,9 @@ type Service struct {
 	pings       tokenLimit    // push sites' signals this second, by token
 	pushSites   pushSites     // push sites by their token's hash, and their targets
 	cached      settingsCache // the copy's rows this process read, by version
+	// parentRounds makes one round at a time of a site depended on by
+	// sites found down (see checkParents).
+	parentRounds singleflight.Group
 
 	// quit is closed by Stop, which ends the check-all run going and the
 	// work Start began; wg counts them.
@@ -260,6 +264,11 @@ func (s *Service) checkTarget(ctx context.Context, t *target) (*CheckResponse, e
 			if attempts, err = s.confirm(ctx, t, attempts, nil); err != nil {
 				return nil, errors.Join(err, s.recordAttempts(context.WithoutCancel(ctx), t, s.opts.Location, attempts))
 			}
+		}
+	}
+	if !attempts[len(attempts)-1].Up && len(t.dependsOn) > 0 {
+		if up, err := s.confirmedUp(ctx, t.ID); err == nil && up {
+			s.checkParents(ctx, t) // before its down is decided
 		}
 	}
 	if err := s.record(ctx, t, s.opts.Location, attempts); err != nil {

@@ -149,7 +149,11 @@ func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, t *target, from strin
 		}
 		voters = locations.With(live, from)
 	}
-	out := decide.Decide(seen[id].state, decide.Round{Here: from, Attempts: attempts, Live: voters}, s.policy(t))
+	parentDown, err := dependencyDown(ctx, tx, t.dependsOn)
+	if err != nil {
+		return err
+	}
+	out := decide.Decide(seen[id].state, decide.Round{Here: from, Attempts: attempts, Live: voters, DependencyDown: parentDown}, s.policy(t))
 	if out.Stale {
 		return nil
 	}

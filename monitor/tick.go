@@ -67,6 +67,8 @@ type target struct {
 	// push tells a push site, whose checks are its job's signals: they
 	// come to whichever instance, and alone decide.
 	push bool
+	// dependsOn are the sites it depends on, by id.
+	dependsOn []int64
 }
 
 // givenName is the site's name when it was given one, for its alerts;
@@ -82,7 +84,7 @@ func (t *target) givenName() string {
 // URL as open reads show it.
 func newTarget(st site.Site, shown string, c site.Config) *target {
 	t := &target{Site: st, shown: shown, check: check.New(st.URL, c), confirmations: c.Confirmations, tags: c.Tags, name: c.Name,
-		policy: decide.Policy{Recoveries: c.Recoveries, Locations: c.Locations}, push: c.Kind == site.KindPush}
+		policy: decide.Policy{Recoveries: c.Recoveries, Locations: c.Locations}, push: c.Kind == site.KindPush, dependsOn: c.DependsOn}
 	if c.Quorum != nil {
 		t.policy.Quorum = *c.Quorum
 	}
@@ -225,6 +227,8 @@ func (s *Service) round(ctx context.Context, t *target, wasUp, known bool, seen 
 		var err error
 		if r.attempts, err = s.confirm(ctx, t, r.attempts, sl); err != nil {
 			r.cutShort = true
+		} else if !r.attempts[len(r.attempts)-1].Up {
+			s.checkParents(ctx, t) // before its down is decided
 		}
 	}
 	switch {

@@ -293,6 +293,9 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, opts ImportOpti
 				resp.change("update", r.URL, fieldChanges(before[r.ID], after[r.ID])...)
 			}
 		}
+		if err := checkImported(ctx, tx, changed); err != nil {
+			return err
+		}
 		if opts.Prune {
 			if err := tx.Raw(`DELETE FROM sites WHERE unique_url NOT IN (SELECT jsonb_array_elements_text(?::jsonb))
 				RETURNING id, url`, jsonText(uniques)).Scan(&deleted).Error; err != nil {

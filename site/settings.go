@@ -104,6 +104,10 @@ type Settings struct {
 	// after its own confirmations, before it is down. Defaults to a strict
 	// majority of its live locations.
 	Quorum *int `json:"quorum,omitempty"`
+	// DependsOn are the ids of the sites this one needs (its database, its
+	// gateway): while one of them is down, this one's own down is
+	// recorded as "dependency down" and not alerted. Defaults to none.
+	DependsOn []int64 `json:"depends_on,omitempty"`
 	// Grace is how late a push site's signal may come before the site is
 	// down, 1s to 7 days. Defaults to an hour, or the interval when that
 	// is shorter.
@@ -159,9 +163,11 @@ const (
 	MaxRecoveries    = 10
 	maxTags          = 20
 	maxLocations     = 32
-	maxStatusRanges  = 50
-	MinRemindEvery   = time.Minute
-	MaxRemindEvery   = 7 * 24 * time.Hour
+	// MaxDependsOn is the most sites one site may depend on.
+	MaxDependsOn    = 10
+	maxStatusRanges = 50
+	MinRemindEvery  = time.Minute
+	MaxRemindEvery  = 7 * 24 * time.Hour
 	// A push site's interval and grace.
 	MinPushInterval = time.Minute
 	MaxPushInterval = 365 * 24 * time.Hour
@@ -240,6 +246,8 @@ type Config struct {
 	// Quorum is how many locations must see the site down; null for a
 	// strict majority of its live locations.
 	Quorum *int `json:"quorum"`
+	// DependsOn are the sites it needs, by id; empty for none.
+	DependsOn []int64 `json:"depends_on"`
 	// Grace is how late a push site's signal may be; absent for other
 	// kinds.
 	Grace *Duration `json:"grace,omitempty"`
@@ -270,6 +278,7 @@ func (st Settings) Config(rawURL string, d Defaults) Config {
 		Recoveries:    1,
 		Tags:          []string{},
 		Locations:     []string{},
+		DependsOn:     []int64{},
 	}
 	set(&c.Name, st.Name)
 	set(&c.Interval, st.Interval)
@@ -335,6 +344,9 @@ func (st Settings) Config(rawURL string, d Defaults) Config {
 		c.Locations = st.Locations
 	}
 	c.Quorum = st.Quorum
+	if st.DependsOn != nil {
+		c.DependsOn = st.DependsOn
+	}
 	return c
 }
 
@@ -454,6 +466,9 @@ func (st *Settings) normalize(rawURL string, d Defaults) error {
 		case len(st.Locations) > 0 && q > len(st.Locations):
 			return errs.Errorf(errs.InvalidArgument, "quorum %d is more than the site's %d locations", q, len(st.Locations))
 		}
+	}
+	if st.DependsOn, err = checkDependsOn(st.DependsOn); err != nil {
+		return err
 	}
 	if err := checkAssertions(st.Assertions); err != nil {
 		return err
@@ -880,4 +895,27 @@ func ConfigOf(settings, rawURL string, d Defaults) (Config, error) {
 		return Config{}, err
 	}
 	return st.Config(rawURL, d), nil
+}
+
+// checkDependsOn checks the ids of the sites a site depends on, and sorts
+// them; none is nil. That they are sites, and make no cycle, is checked
+// against the others (see Service.checkDependencies).
+func checkDependsOn(ids []int64) ([]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if len(ids) > MaxDependsOn {
+		return nil, errs.Errorf(errs.InvalidArgument, "depends_on: a site depends on at most %d sites, got %d", MaxDependsOn, len(ids))
+	}
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	for i, id := range out {
+		if id < 1 {
+			return nil, errs.Errorf(errs.InvalidArgument, "depends_on: %d is not a site id", id)
+		}
+		if i > 0 && out[i-1] == id {
+			return nil, errs.Errorf(errs.InvalidArgument, "depends_on: site %d is listed twice", id)
+		}
+	}
+	return out, nil
 }

@@ -238,6 +238,9 @@ func (s *Service) add(ctx context.Context, p AddParams) (_ *Entry, token string,
 	if err := s.checkReach(ctx, u, p.Settings); err != nil {
 		return nil, "", err
 	}
+	if err := s.checkDependencies(ctx, s.db, 0, p.Settings.DependsOn, nil); err != nil {
+		return nil, "", err
+	}
 	r := s.sealRow(0, u, p.Settings, 1)
 	if err := s.claimKey(ctx, r.Sealed); err != nil {
 		return nil, "", err

@@ -46,6 +46,9 @@ func (s *Service) Update(ctx context.Context, id int64, patch map[string]json.Ra
 			updated = old
 			return nil
 		}
+		if err := s.checkDependencies(ctx, tx, id, st.DependsOn, nil); err != nil {
+			return err
+		}
 		next := s.sealRow(id, u, st, r.Version+1)
 		if err := s.claimKey(ctx, next.Sealed); err != nil {
 			return err

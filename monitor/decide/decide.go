@@ -151,6 +151,10 @@ type Round struct {
 	Attempts []Result
 	// Live are the locations not lost, by name, sorted.
 	Live []string
+	// DependencyDown names a site this one depends on that is down, if
+	// any: this one's own down is then recorded as "dependency down:
+	// <name>" and alerted only if it outlasts it.
+	DependencyDown string
 }
 
 // The events a site's state announces.
@@ -287,11 +291,16 @@ func Decide(prev State, r Round, p Policy) Outcome {
 		// Up from here, still down from enough of the others.
 		next.Reason = fmt.Sprintf("down from %s: %s", strings.Join(downAt, ", "), out.Cause)
 	}
+	dependent := !up && r.DependencyDown != ""
+	if dependent {
+		out.Cause = DependencyReason(r.DependencyDown)
+		next.Reason = out.Cause
+	}
 	if out.Changed {
 		next.Changes = recentChanges(prev.Changes, at, p)
 	}
 
-	d := decision{up: up, changed: out.Changed, since: next.Since, final: final, firstFailed: !first.Up && locUp}
+	d := decision{up: up, changed: out.Changed, since: next.Since, final: final, firstFailed: !first.Up && locUp, dependent: dependent}
 	if voters > 1 && !up {
 		d.downAt = downAt
 		d.final.Reason = out.Cause
@@ -365,6 +374,9 @@ type decision struct {
 	firstFailed bool
 	final       Result   // the round's last check
 	downAt      []string // the locations that see it down, when it has more than one
+	// dependent tells a site down while a site it depends on is: its
+	// alerts are held as in maintenance.
+	dependent bool
 }
 
 // alerts works out, from the alert state before a round and what the
@@ -373,12 +385,13 @@ type decision struct {
 // Transitions are announced unless the site flaps: then one flapping
 // event goes out, its changes are held back until it has been stable for
 // the flap window, and the state it is in then is announced if it
-// differs. A maintenance window holds every event.
+// differs. A maintenance window holds every event, and so does a site it
+// depends on being down while it is.
 func alerts(prev Alerts, changes []time.Time, d decision, p Policy) (Alerts, []Event) {
 	next := prev
 	next.Changes = changes
 	at := d.final.CheckedAt
-	maintenance := d.final.Maintenance
+	held := d.final.Maintenance || d.dependent
 	var events []Event
 	add := func(kind, reason string, since *time.Time) {
 		ev := Event{Kind: kind, Up: d.up, Reason: reason, At: at, Since: since}
@@ -404,8 +417,9 @@ func alerts(prev Alerts, changes []time.Time, d decision, p Policy) (Alerts, []E
 
 	window := p.FlapWindow
 	switch {
-	case maintenance:
-		// Held: announced, if it still holds, once the window ends.
+	case held:
+		// Held: announced, if it still holds, once the window or the
+		// dependency's outage ends.
 	case d.changed && prev.FlappingSince == nil:
 		n := 0
 		for _, c := range changes {
@@ -487,8 +501,12 @@ func alerts(prev Alerts, changes []time.Time, d decision, p Policy) (Alerts, []E
 			next.CertWarnedFor, next.CertWarnedDays = &expiry, &level
 		}
 	}
-	if maintenance {
-		events = nil // the window holds every alert
+	if held {
+		events = nil // the window, or the dependency's outage, holds every alert
 	}
 	return next, events
 }
+
+// DependencyReason is why a site down while a site it depends on is down
+// is down, as its state and its incident say.
+func DependencyReason(name string) string { return "dependency down: " + name }

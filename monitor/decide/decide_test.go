@@ -20,6 +20,7 @@ type step struct {
 	maintenance bool
 	certIn      time.Duration // the certificate expires this long after the check; 0 for none
 	live        []string      // the live locations; {"a"} unless given
+	parentDown  string        // a site it depends on that is down, by name
 
 	wantUp     bool
 	wantEvents []string // the events' kinds, in order
@@ -36,7 +37,7 @@ func run(t *testing.T, p Policy, steps []step) State {
 	st := State{Up: true, Alerts: Alerts{AnnouncedUp: true}}
 	for i, s := range steps {
 		at := t0.Add(s.at)
-		r := Round{Here: s.from, Live: s.live}
+		r := Round{Here: s.from, Live: s.live, DependencyDown: s.parentDown}
 		if r.Here == "" {
 			r.Here = "a"
 		}
@@ -412,5 +413,54 @@ func BenchmarkDecide(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		at := t0.Add(time.Duration(i) * time.Minute)
 		st = Decide(st, Round{Here: live[i%3], Live: live, Attempts: []Result{{Up: i%7 != 0, Status: 200, CheckedAt: at}}}, p).State
+	}
+}
+
+func TestADependencyDownHoldsTheDown(t *testing.T) {
+	// Down while a site it depends on is down: recorded as such, and not
+	// alerted, nor reminded of; up again, nothing to say.
+	run(t, with(func(p *Policy) { p.RemindEvery = time.Minute }), []step{
+		{at: 0, checks: "+", wantUp: true},
+		{at: time.Minute, checks: "-", parentDown: "Database", wantUp: false, wantReason: "dependency down: Database"},
+		{at: 2 * time.Minute, checks: "-", parentDown: "Database", wantUp: false, wantReason: "dependency down: Database"},
+		{at: 5 * time.Minute, checks: "-", parentDown: "Database", wantUp: false},
+		{at: 6 * time.Minute, checks: "+", parentDown: "Database", wantUp: true},
+		{at: 7 * time.Minute, checks: "+", wantUp: true},
+	})
+}
+
+func TestADownThatOutlastsItsDependencyIsAlerted(t *testing.T) {
+	// The dependency is back and the site is still down: its own down,
+	// with its own reason, is alerted then, and its up after.
+	run(t, basic, []step{
+		{at: 0, checks: "-", parentDown: "Database", wantUp: false, wantReason: "dependency down: Database"},
+		{at: time.Minute, checks: "-", wantUp: false, wantEvents: []string{Down}, wantReason: "HTTP 503"},
+		{at: 2 * time.Minute, checks: "+", wantUp: true, wantEvents: []string{Up}},
+	})
+}
+
+func TestADependencyDownAfterTheAlertChangesNothingSaid(t *testing.T) {
+	// Alerted down before the site it depends on went down: it stays
+	// alerted, and its up is announced.
+	run(t, basic, []step{
+		{at: 0, checks: "-", wantUp: false, wantEvents: []string{Down}},
+		{at: time.Minute, checks: "-", parentDown: "Database", wantUp: false, wantReason: "dependency down: Database"},
+		{at: 2 * time.Minute, checks: "+", parentDown: "Database", wantUp: true, wantEvents: []string{Up}},
+	})
+}
+
+func TestADependencyDownHoldsNothingWhileUp(t *testing.T) {
+	// Up, the site's own alerts go out whatever its dependencies do.
+	run(t, with(func(p *Policy) { p.SlowNeeded = 1 }), []step{
+		{at: 0, checks: "s", parentDown: "Database", wantUp: true, wantEvents: []string{Degraded}},
+		{at: time.Minute, checks: "+", parentDown: "Database", wantUp: true, wantEvents: []string{DegradedEnd}},
+	})
+}
+
+func TestADependencyDownIsTheIncidentsCause(t *testing.T) {
+	out := Decide(State{Up: true, Alerts: Alerts{AnnouncedUp: true}}, Round{Here: "a", Live: []string{"a"}, DependencyDown: "Gateway",
+		Attempts: []Result{{Up: false, Reason: "connection refused", CheckedAt: t0}}}, basic)
+	if !out.Changed || out.Cause != "dependency down: Gateway" || len(out.Events) != 0 {
+		t.Fatalf("changed %v, cause %q, events %v: want a change caused by the dependency, not alerted", out.Changed, out.Cause, out.Events)
 	}
 }
