@@ -134,12 +134,12 @@ func (s *Service) feed(ctx context.Context, p *Page, now time.Time) (*feed, erro
 		f.add(feedEntry{id: fmt.Sprintf("urn:uptime:status-page:%s:incident:%d", slug, in.ID), title: title,
 			published: in.CreatedAt, updated: in.UpdatedAt, html: b.String()})
 	}
-	for _, in := range t.untold(outages) {
-		name, ok := names[in.SiteID]
-		if !ok {
-			continue
+	for _, o := range withDependents(t.untold(outages), names, now) {
+		in := o.Incident
+		title, text := outageText(names[in.SiteID], in)
+		if len(o.dependents) > 0 {
+			text += " " + html.EscapeString(strings.Join(o.dependents, ", ")) + " went down with it."
 		}
-		title, text := outageText(name, in)
 		e := feedEntry{id: fmt.Sprintf("urn:uptime:status-page:%s:outage:%d:%d", slug, in.SiteID, in.StartedAt.Unix()),
 			title: title, published: in.StartedAt, updated: in.StartedAt, html: "<p>" + text + "</p>"}
 		if in.EndedAt != nil {

@@ -23,6 +23,7 @@ import (
 
 	"uptime/internal/api"
 	"uptime/internal/errs"
+	"uptime/monitor/decide"
 	"uptime/monitor/history"
 	"uptime/monitor/maintenance"
 	"uptime/monitor/status"
@@ -287,6 +288,8 @@ type (
 		StartedText     string
 		EndedText       string
 		Duration, Cause string
+		// Dependents are the sites down because this one was, by name.
+		Dependents []string
 	}
 	groupView struct {
 		Name  string
@@ -530,13 +533,15 @@ func newWrittenView(in WrittenIncident, sites map[int64]*site.Entry, t told, sho
 // sites no longer on it left out. A cause can name internal hosts: it is
 // shown only with showCause, where URLs are.
 func outageViews(incidents []history.Incident, sites map[int64]*site.Entry, showCause bool, now time.Time) []incidentView {
+	names := make(map[int64]string, len(sites))
+	for id, e := range sites {
+		names[id] = e.Name
+	}
 	var out []incidentView
-	for _, in := range incidents {
-		e := sites[in.SiteID]
-		if e == nil {
-			continue
-		}
-		iv := incidentView{Site: e.Name, Started: in.StartedAt.UTC().Format(time.RFC3339), StartedText: when(in.StartedAt)}
+	for _, o := range withDependents(incidents, names, now) {
+		in := o.Incident
+		iv := incidentView{Site: names[in.SiteID], Started: in.StartedAt.UTC().Format(time.RFC3339), StartedText: when(in.StartedAt),
+			Dependents: o.dependents}
 		end := now
 		if in.EndedAt != nil {
 			end = *in.EndedAt
@@ -547,6 +552,59 @@ func outageViews(incidents []history.Incident, sites map[int64]*site.Entry, show
 			iv.Cause = in.Cause
 		}
 		out = append(out, iv)
+	}
+	return out
+}
+
+// foundBefore is how long before a site's outage one depending on it may
+// have begun failing: its round, re-checks and all, while it had the site
+// checked.
+const foundBefore = 10 * time.Minute
+
+// outage is an outage as a page tells it, with the sites down because
+// it was, by name.
+type outage struct {
+	history.Incident
+	dependents []string
+}
+
+// withDependents returns the outages of the sites named (the others
+// left out), each caused by a site depended on being down told within
+// that site's outage when it is among them: one story of one cause.
+func withDependents(incidents []history.Incident, names map[int64]string, now time.Time) []outage {
+	var shown []outage
+	for _, in := range incidents {
+		if _, ok := names[in.SiteID]; ok {
+			shown = append(shown, outage{Incident: in})
+		}
+	}
+	within := func(child history.Incident) int {
+		for i, p := range shown {
+			end := now
+			if p.EndedAt != nil {
+				end = *p.EndedAt
+			}
+			// A site found down before what it depends on has its first
+			// failing check before that site's outage began.
+			if child.SiteID != p.SiteID && child.Cause == decide.DependencyReason(names[p.SiteID]) &&
+				!child.StartedAt.Before(p.StartedAt.Add(-foundBefore)) && !child.StartedAt.After(end) {
+				return i
+			}
+		}
+		return -1
+	}
+	told := make([]bool, len(shown))
+	for i, o := range shown {
+		if p := within(o.Incident); p >= 0 {
+			shown[p].dependents = append(shown[p].dependents, names[o.SiteID])
+			told[i] = true
+		}
+	}
+	out := shown[:0:0]
+	for i, o := range shown {
+		if !told[i] {
+			out = append(out, o)
+		}
 	}
 	return out
 }
