@@ -1,6 +1,7 @@
 package statuspage_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"mime"
@@ -19,9 +20,12 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"uptime/internal/app"
 	"uptime/internal/apptest"
 	"uptime/internal/config"
+	"uptime/internal/pgtest"
 )
 
 // A visitor subscribes with an address, is sent a link to confirm and,
@@ -32,7 +36,9 @@ import (
 // input is refused, and a client asking too often is held back.
 func TestSubscribers(t *testing.T) {
 	mb := newMailbox(t)
+	prefix := pgtest.Prefix(t)
 	a := apptest.Start(t, apptest.Setup{
+		Prefix: prefix,
 		Configure: func(c *config.Config) {
 			c.SMTPURL = "smtp://" + mb.addr + "/?from=Acme+status+%3Cstatus@acme.test%3E&tls=none"
 		},
@@ -193,6 +199,21 @@ func TestSubscribers(t *testing.T) {
 	}
 	if bob := mb.to("bob@example.com"); len(bob) != 1 {
 		t.Errorf("bob, never confirmed, got %d messages, want his confirmation alone", len(bob))
+	}
+
+	// A notice written with its update by a process that died before it
+	// queued it is sent by the next sweep.
+	db, err := pgxpool.New(context.Background(), pgtest.Cluster(t).URL(prefix+"statuspage"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(context.Background(), `INSERT INTO page_notice (slug, key, subject, body)
+		VALUES ('acme', 'update:left-behind', '[Acme status] Left behind', 'Sent by the sweep.')`); err != nil {
+		t.Fatal(err)
+	}
+	if carol := mb.waitFor(t, "carol@example.com", 3); carol[2].subject != "[Acme status] Left behind" {
+		t.Errorf("carol's third message: %q", carol[2].subject)
 	}
 
 	// The key holder removes a subscriber.
