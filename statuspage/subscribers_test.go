@@ -215,6 +215,41 @@ func TestSubscribers(t *testing.T) {
 	if carol := mb.waitFor(t, "carol@example.com", 3); carol[2].subject != "[Acme status] Left behind" {
 		t.Errorf("carol's third message: %q", carol[2].subject)
 	}
+	// A notice claimed for carol by a process that died while sending it
+	// is sent once its claim lapses; one another process is sending now
+	// waits for it, and is not sent twice when that one records it sent.
+	var carolID int64
+	if err := db.QueryRow(context.Background(), `SELECT id FROM page_subscriber WHERE email = 'carol@example.com'`).Scan(&carolID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(context.Background(), `WITH n AS (INSERT INTO page_notice (slug, key, subject, body, queued_at) VALUES
+			('acme', 'update:died', '[Acme status] Claimed by the dead', 'x', now()),
+			('acme', 'update:busy', '[Acme status] Claimed by the living', 'x', now()) RETURNING id, key)
+		INSERT INTO page_notice_sent (notice_id, subscriber_id, claimed_at)
+		SELECT id, $1, CASE WHEN key = 'update:died' THEN now() - interval '1 hour' ELSE now() END FROM n`, carolID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(context.Background(), `INSERT INTO page_notice (slug, key, subject, body) VALUES
+		('acme', 'update:after', '[Acme status] After both', 'x')`); err != nil {
+		t.Fatal(err)
+	}
+	mb.waitFor(t, "carol@example.com", 4)
+	time.Sleep(2 * time.Second) // the later notice waits for the one being sent
+	if n := len(mb.to("carol@example.com")); n != 4 {
+		t.Errorf("carol got %d messages while an earlier one was being sent, want 4: the lapsed one, and none out of order", n)
+	}
+	if _, err := db.Exec(context.Background(), `UPDATE page_notice_sent SET sent_at = now()
+		WHERE notice_id = (SELECT id FROM page_notice WHERE key = 'update:busy')`); err != nil {
+		t.Fatal(err)
+	}
+	var later []string
+	for _, m := range mb.waitFor(t, "carol@example.com", 5)[3:] {
+		later = append(later, m.subject)
+	}
+	time.Sleep(time.Second)
+	if got := strings.Join(later, ", "); len(mb.to("carol@example.com")) != 5 || got != "[Acme status] Claimed by the dead, [Acme status] After both" {
+		t.Errorf("carol's messages after the claims: %s (%d in all), want the lapsed one, then the later, once each", got, len(mb.to("carol@example.com")))
+	}
 
 	// The key holder removes a subscriber.
 	listed()
