@@ -389,7 +389,11 @@ const claimFor = 3 * time.Minute
 func (w *mailWorker) send(ctx context.Context, job *river.Job[mailArgs], sub subscriberRow, msg mailer.Message) error {
 	s, a := w.s, job.Args
 	if s.mail.Mailer == nil {
-		return errors.New("this server sends no email (no --smtp-url); another that does may take the job")
+		// Not a failure of the message: another instance, or this one
+		// started again with --smtp-url, sends it.
+		s.mail.Log.Warn("an email to a status page's subscriber waits for an instance with --smtp-url", "page", sub.slug,
+			"subscriber_id", a.Subscriber)
+		return river.JobSnooze(time.Minute)
 	}
 	err := s.mail.Mailer.Send(ctx, msg)
 	if err == nil {
