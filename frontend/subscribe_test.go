@@ -2,18 +2,16 @@ package frontend_test
 
 import (
 	"io"
-	"net"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/emersion/go-smtp"
 
 	"uptime/internal/apptest"
 	"uptime/internal/config"
+	"uptime/internal/smtptest"
 	"uptime/internal/wait"
 )
 
@@ -21,22 +19,9 @@ import (
 // the page's Content-Security-Policy lets post to the page alone, then
 // confirms through the button the emailed link opens.
 func TestSubscribeInBrowser(t *testing.T) {
-	var (
-		mu    sync.Mutex
-		mails []string
-	)
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
-		return &keepSession{keep: func(m string) { mu.Lock(); mails = append(mails, m); mu.Unlock() }}, nil
-	}))
-	srv.Domain = "localhost"
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(l)
-	defer srv.Close()
+	mail := smtptest.Start(t)
 	a := apptest.Start(t, apptest.Setup{Configure: func(c *config.Config) {
-		c.SMTPURL = "smtp://" + l.Addr().String() + "/?from=status@acme.test&tls=none"
+		c.SMTPURL = "smtp://" + mail.Addr + "/?from=status@acme.test&tls=none"
 	}})
 	a.Call(t, "POST", "/status-page", `{"slug": "acme", "title": "Acme status", "subscriptions": true}`, nil)
 
@@ -48,10 +33,8 @@ func TestSubscribeInBrowser(t *testing.T) {
 
 	var token string
 	wait.For(t, 30*time.Second, func() error {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, m := range mails {
-			m = strings.ReplaceAll(m, "=\r\n", "") // quoted-printable's soft line breaks
+		for _, msg := range mail.Messages() {
+			m := strings.ReplaceAll(string(msg.Data), "=\r\n", "") // quoted-printable's soft line breaks
 			if match := regexp.MustCompile(`/p/acme/confirm\?token=(?:3D)?([A-Za-z0-9_-]+)`).FindStringSubmatch(m); match != nil {
 				token = match[1]
 				return nil
@@ -85,17 +68,4 @@ func (p *page) waitThroughLoad(js string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// keepSession hands each message it is given, whole, to keep.
-type keepSession struct{ keep func(string) }
-
-func (s *keepSession) Reset()                               {}
-func (s *keepSession) Logout() error                        { return nil }
-func (s *keepSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (s *keepSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
-func (s *keepSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	s.keep(string(b))
-	return err
 }

@@ -3,7 +3,6 @@ package notify_test
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,9 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"uptime/internal/smtptest"
 	"uptime/internal/wait"
-
-	"github.com/emersion/go-smtp"
 )
 
 // recorder is a loopback server that speaks enough of a service's API:
@@ -43,63 +41,6 @@ func (rec *recorder) all() string {
 	return strings.Join(rec.reqs, "\n")
 }
 
-// mailbox is a loopback SMTP server that keeps the mail it is given.
-type mailbox struct {
-	mu    sync.Mutex
-	mails []string
-	addr  string
-}
-
-func newMailbox(t *testing.T) *mailbox {
-	mb := &mailbox{}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &mailSession{mb: mb}, nil }))
-	srv.Domain = "localhost"
-	srv.AllowInsecureAuth = true
-	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mb.addr = l.Addr().String()
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return mb
-}
-
-type mailSession struct {
-	mb       *mailbox
-	from, to string
-}
-
-func (s *mailSession) Reset()        {}
-func (s *mailSession) Logout() error { return nil }
-func (s *mailSession) Mail(from string, _ *smtp.MailOptions) error {
-	s.from = from
-	return nil
-}
-
-func (s *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.to = to
-	return nil
-}
-
-func (s *mailSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.mb.mu.Lock()
-	s.mb.mails = append(s.mb.mails, "From: "+s.from+"\nTo: "+s.to+"\n"+string(b))
-	s.mb.mu.Unlock()
-	return nil
-}
-
-func (mb *mailbox) all() string {
-	mb.mu.Lock()
-	defer mb.mu.Unlock()
-	return strings.Join(mb.mails, "\n---\n")
-}
-
 // Channels of shoutrrr's services whose URL names their server reach
 // loopback servers speaking those services' APIs (ntfy, Gotify, Matrix,
 // the generic service) and a loopback SMTP server, with the test message
@@ -125,7 +66,7 @@ func TestServiceChannels(t *testing.T) {
 			http.Error(w, `{"errcode":"M_UNRECOGNIZED","error":"unknown"}`, http.StatusNotFound)
 		}
 	})
-	mail := newMailbox(t)
+	mail := smtptest.Start(t)
 
 	host := func(u string) string { return strings.TrimPrefix(u, "http://") }
 	channels := map[string]string{
@@ -134,9 +75,9 @@ func TestServiceChannels(t *testing.T) {
 		"generic": fmt.Sprintf("generic://%s/alerts?disabletls=yes", host(generic.URL)),
 		"matrix":  fmt.Sprintf("matrix://:matrix-token@%s/?rooms=!ops:example.org&disableTLS=yes", host(matrix.URL)),
 		"smtp": fmt.Sprintf("smtp://%s/?from=uptime@example.com&to=ops@example.com&auth=None&encryption=None&usestarttls=no",
-			mail.addr),
+			mail.Addr),
 	}
-	seen := map[string]func() string{"ntfy": ntfy.all, "gotify": gotify.all, "generic": generic.all, "matrix": matrix.all, "smtp": mail.all}
+	seen := map[string]func() string{"ntfy": ntfy.all, "gotify": gotify.all, "generic": generic.all, "matrix": matrix.all, "smtp": func() string { return allMail(mail) }}
 	ids := map[string]int64{}
 	for name, u := range channels {
 		c := e.addChannel(t, fmt.Sprintf(`{"name": %q, "url": %q}`, name, u))
@@ -167,7 +108,7 @@ func TestServiceChannels(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if m := mail.all(); !strings.Contains(m, "To: ops@example.com") || !strings.Contains(m, "HTTP 503") {
+	if m := allMail(mail); !strings.Contains(m, "To: ops@example.com") || !strings.Contains(m, "HTTP 503") {
 		t.Errorf("the mail: %s", m)
 	}
 	if m := matrix.all(); !strings.Contains(m, "access_token=matrix-token") || !strings.Contains(m, "/rooms/%21ops:example.org/send/m.room.message") {
@@ -248,4 +189,14 @@ func TestDiscordAndSlackRequests(t *testing.T) {
 			}
 		}
 	}
+}
+
+// allMail is every message the server took, with its envelope, one after
+// another.
+func allMail(s *smtptest.Server) string {
+	var out []string
+	for _, m := range s.Messages() {
+		out = append(out, "From: "+m.From+"\nTo: "+m.To+"\n"+string(m.Data))
+	}
+	return strings.Join(out, "\n---\n")
 }

@@ -1,24 +1,21 @@
 package statuspage_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/mail"
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/emersion/go-smtp"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -26,6 +23,7 @@ import (
 	"uptime/internal/apptest"
 	"uptime/internal/config"
 	"uptime/internal/pgtest"
+	"uptime/internal/smtptest"
 )
 
 // A visitor subscribes with an address, is sent a link to confirm and,
@@ -40,7 +38,7 @@ func TestSubscribers(t *testing.T) {
 	a := apptest.Start(t, apptest.Setup{
 		Prefix: prefix,
 		Configure: func(c *config.Config) {
-			c.SMTPURL = "smtp://" + mb.addr + "/?from=Acme+status+%3Cstatus@acme.test%3E&tls=none"
+			c.SMTPURL = "smtp://" + mb.Addr + "/?from=Acme+status+%3Cstatus@acme.test%3E&tls=none"
 		},
 		Options: app.Options{RetryBackoff: 50 * time.Millisecond, AnnounceEvery: 300 * time.Millisecond},
 	})
@@ -182,15 +180,13 @@ func TestSubscribers(t *testing.T) {
 	carolToken := mb.waitFor(t, "carol@example.com", 1)[0].link(t, "confirm")
 	anon.Do(t, "POST", "/p/acme/confirm?token="+carolToken, "", "Content-Type", form)
 	// The mail server fails twice first: the message is sent again, once.
-	mb.refuse(2)
+	mb.Refuse(2)
 	a.Call(t, "POST", fmt.Sprintf("/status-page/acme/incident/%d/update", inc.ID), `{"status": "resolved", "message": "Fixed."}`, nil)
 	if carol := mb.waitFor(t, "carol@example.com", 2); carol[1].subject != "[Acme status] Checkout errors: Resolved" {
 		t.Errorf("carol's message: %q", carol[1].subject)
 	}
 	time.Sleep(time.Second)
-	mb.mu.Lock()
-	refused := mb.refused
-	mb.mu.Unlock()
+	refused := mb.Refused()
 	if n := len(mb.to("carol@example.com")); n != 2 || refused != 2 {
 		t.Errorf("carol got %d messages, the server refused %d: want 2 after 2 refused", n, refused)
 	}
@@ -318,46 +314,20 @@ func (m received) link(t *testing.T, path string) string {
 	return match[1]
 }
 
-// mailbox is a loopback SMTP server that keeps the mail it is given.
+// mailbox is a loopback mail server whose messages are read back.
 type mailbox struct {
-	mu    sync.Mutex
-	mails []received
-	addr  string
-	// failing is how many messages more to refuse, with a temporary
-	// failure; refused, how many were.
-	failing, refused int
+	*smtptest.Server
+	t *testing.T
 }
 
-// refuse makes the server refuse the next n messages.
-func (mb *mailbox) refuse(n int) {
-	mb.mu.Lock()
-	defer mb.mu.Unlock()
-	mb.failing = n
-}
-
-func newMailbox(t *testing.T) *mailbox {
-	mb := &mailbox{}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &mailSession{mb: mb, t: t}, nil }))
-	srv.Domain = "localhost"
-	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mb.addr = l.Addr().String()
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return mb
-}
+func newMailbox(t *testing.T) *mailbox { return &mailbox{Server: smtptest.Start(t), t: t} }
 
 // to returns the messages to the address, in the order given.
 func (mb *mailbox) to(addr string) []received {
-	mb.mu.Lock()
-	defer mb.mu.Unlock()
 	var out []received
-	for _, m := range mb.mails {
-		if m.to == addr {
-			out = append(out, m)
+	for _, m := range mb.Messages() {
+		if m.To == addr {
+			out = append(out, read(mb.t, m))
 		}
 	}
 	return out
@@ -383,39 +353,20 @@ func (mb *mailbox) waitFor(t *testing.T, addr string, n int) []received {
 	}
 }
 
-type mailSession struct {
-	mb *mailbox
-	t  *testing.T
-	to string
-}
-
-func (s *mailSession) Reset()                                    {}
-func (s *mailSession) Logout() error                             { return nil }
-func (s *mailSession) Mail(string, *smtp.MailOptions) error      { return nil }
-func (s *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error { s.to = to; return nil }
-
-// Data reads the message: its header, and its text and HTML parts
+// read reads a message back: its header, and its text and HTML parts
 // decoded.
-func (s *mailSession) Data(r io.Reader) error {
-	msg, err := mail.ReadMessage(r)
+func read(t *testing.T, raw smtptest.Message) received {
+	msg, err := mail.ReadMessage(bytes.NewReader(raw.Data))
 	if err != nil {
-		return err
+		t.Fatalf("read a message: %v", err)
 	}
 	dec := new(mime.WordDecoder)
 	subject, _ := dec.DecodeHeader(msg.Header.Get("Subject"))
-	m := received{to: s.to, subject: subject, header: msg.Header}
+	m := received{to: raw.To, subject: subject, header: msg.Header}
 	if err := readParts(msg.Header.Get("Content-Type"), msg.Header.Get("Content-Transfer-Encoding"), msg.Body, &m); err != nil {
-		s.t.Errorf("read a message: %v", err)
+		t.Errorf("read a message: %v", err)
 	}
-	s.mb.mu.Lock()
-	defer s.mb.mu.Unlock()
-	if s.mb.failing > 0 {
-		s.mb.failing--
-		s.mb.refused++
-		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
-	}
-	s.mb.mails = append(s.mb.mails, m)
-	return nil
+	return m
 }
 
 // readParts keeps a message's text/plain and text/html parts, decoded.

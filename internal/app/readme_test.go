@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,12 +11,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/emersion/go-smtp"
-
 	"uptime/internal/apptest"
 	"uptime/internal/cli"
 	"uptime/internal/config"
 	"uptime/internal/pgtest"
+	"uptime/internal/smtptest"
 	"uptime/monitor"
 )
 
@@ -39,7 +36,7 @@ func TestReadmeExamplesRun(t *testing.T) {
 		examples = append(examples, shellCommands(t, string(text))...)
 	}
 	a := apptest.Start(t, apptest.Setup{Configure: func(c *config.Config) {
-		c.SMTPURL = "smtp://" + mailSink(t) + "/?from=status@example.com&tls=none"
+		c.SMTPURL = "smtp://" + smtptest.Start(t).Addr + "/?from=status@example.com&tls=none"
 	}})
 	t.Chdir(t.TempDir())
 	t.Setenv("UPTIME_SERVER", a.URL)
@@ -345,25 +342,3 @@ func TestUsersAndAccessExample(t *testing.T) {
 		t.Errorf("users after the example: %+v, want dev and you", users.Users)
 	}
 }
-
-// mailSink is a loopback SMTP server that takes every message and keeps
-// none, for the subscribers' examples; it returns its address.
-func mailSink(t *testing.T) string {
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return sinkSession{}, nil }))
-	srv.Domain = "localhost"
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return l.Addr().String()
-}
-
-type sinkSession struct{}
-
-func (sinkSession) Reset()                               {}
-func (sinkSession) Logout() error                        { return nil }
-func (sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (sinkSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
-func (sinkSession) Data(r io.Reader) error               { _, err := io.Copy(io.Discard, r); return err }
