@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
@@ -69,6 +70,9 @@ func (s *Service) checkParents(ctx context.Context, t *target) {
 		pt, ok := targets[id]
 		if !ok || pt.push {
 			continue // paused, gone, or a job's signals: nothing to fetch
+		}
+		if l := pt.policy.Locations; len(l) > 0 && !slices.Contains(l, s.opts.Location) {
+			continue // not checked from here: its own locations decide it
 		}
 		_, err, _ := s.parentRounds.Do(strconv.FormatInt(id, 10), func() (any, error) {
 			return nil, s.parentRound(ctx, pt.target)
