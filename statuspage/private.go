@@ -166,22 +166,22 @@ func (s *Service) cookie(r *http.Request, slug string, a access) *http.Cookie {
 // a password page, the form; nothing of its sites.
 func (s *Service) locked(slug string, p *Page, wrong bool) (*api.Raw, error) {
 	v := pageView{Title: p.Title, Path: "/p/" + slug, Locked: &lockedView{Password: p.access.visibility == "password", Wrong: wrong}}
-	return s.uncached(http.StatusUnauthorized, v)
+	return uncached(http.StatusUnauthorized, v)
 }
 
-// uncached renders a page for one visitor alone: never kept by the
-// browser or a proxy.
-func (s *Service) uncached(status int, v pageView) (*api.Raw, error) {
-	page, err := s.finish(status, v, s.now())
+// uncached renders a page for one visitor alone, not compressed: never
+// kept by the browser or a proxy.
+func uncached(status int, v pageView) (*api.Raw, error) {
+	body, err := renderPage(v)
 	if err != nil {
 		return nil, err
 	}
-	return &api.Raw{Status: page.status, Header: http.Header{
+	return &api.Raw{Status: status, Header: http.Header{
 		"Content-Type":            {"text/html; charset=utf-8"},
 		"Cache-Control":           {"no-store"},
 		"Content-Security-Policy": {publicPolicy},
 		"Referrer-Policy":         {"no-referrer"},
-	}, Body: page.body}, nil
+	}, Body: body}, nil
 }
 
 // lockedView is a private page to a visitor not admitted.

@@ -610,18 +610,27 @@ func withDependents(incidents []history.Incident, names map[int64]string, now ti
 }
 
 func (s *Service) finish(status int, v pageView, now time.Time) (*rendered, error) {
+	body, err := renderPage(v)
+	if err != nil {
+		return nil, err
+	}
+	var gz bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
+	w.Write(body)
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("compress status page: %w", err)
+	}
+	sum := sha256.Sum256(body)
+	return &rendered{status: status, body: body, gzip: gz.Bytes(), etag: `"` + hex.EncodeToString(sum[:12]) + `"`, at: now}, nil
+}
+
+// renderPage renders the page's HTML.
+func renderPage(v pageView) ([]byte, error) {
 	var b bytes.Buffer
 	if err := pageTemplate.ExecuteTemplate(&b, "page.html", v); err != nil {
 		return nil, fmt.Errorf("render status page: %w", err)
 	}
-	var gz bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
-	w.Write(b.Bytes())
-	if err := w.Close(); err != nil {
-		return nil, fmt.Errorf("compress status page: %w", err)
-	}
-	sum := sha256.Sum256(b.Bytes())
-	return &rendered{status: status, body: b.Bytes(), gzip: gz.Bytes(), etag: `"` + hex.EncodeToString(sum[:12]) + `"`, at: now}, nil
+	return b.Bytes(), nil
 }
 
 // A public page lists the incidents of its sites over the last

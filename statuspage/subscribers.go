@@ -120,7 +120,7 @@ type messageView struct {
 
 // message answers a visitor with a page saying m.
 func (s *Service) message(status int, p *Page, m messageView) (*api.Raw, error) {
-	return s.uncached(status, pageView{Title: p.Title, Path: "/p/" + p.Slug, Message: &m})
+	return uncached(status, pageView{Title: p.Title, Path: "/p/" + p.Slug, Message: &m})
 }
 
 // subscribable returns the page with the request's slug if it takes
