@@ -2,6 +2,7 @@ package monitor_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -120,4 +121,24 @@ func TestDependenciesRefused(t *testing.T) {
 	if len(list.Sites) != 3 {
 		t.Errorf("%d sites after a refused add, want 3", len(list.Sites))
 	}
+
+	// A site deleted leaves the depends_on of the others: deleting b, and
+	// pruning a by an import whose row for c names it, leave c depending
+	// on nothing, and its export imports again.
+	e.Call(t, "DELETE", fmt.Sprintf("/site/%d", b), "", nil)
+	e.Call(t, "GET", fmt.Sprintf("/site/%d", c), "", &got)
+	if len(got.DependsOn) != 0 {
+		t.Errorf("site c depends on %v once b is deleted, want nothing", got.DependsOn)
+	}
+	var imported struct{ Deleted, Updated int }
+	e.Call(t, "POST", "/site/import?prune=true", fmt.Sprintf(`{"sites": [{"url": %q, "paused": true, "depends_on": [%d]}]}`,
+		srv.URL+"/c", a), &imported)
+	e.Call(t, "GET", fmt.Sprintf("/site/%d", c), "", &got)
+	if imported.Deleted != 1 || len(got.DependsOn) != 0 {
+		t.Errorf("the prune deleted %d sites and left c depending on %v; want a deleted and nothing", imported.Deleted, got.DependsOn)
+	}
+	var export struct{ Sites []json.RawMessage }
+	e.Call(t, "GET", "/site/export", "", &export)
+	body, _ := json.Marshal(export)
+	e.Call(t, "POST", "/site/import", string(body), nil)
 }

@@ -302,8 +302,23 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, opts ImportOpti
 				return fmt.Errorf("import: prune: %w", err)
 			}
 			resp.Deleted = len(deleted)
-			for _, r := range deleted {
+			ids := make([]int64, len(deleted))
+			for i, r := range deleted {
 				resp.change("delete", r.URL)
+				ids[i] = r.ID
+			}
+			dropped, was, err := dropDependencies(ctx, tx, ids)
+			if err != nil {
+				return err
+			}
+			for _, r := range dropped {
+				if i := slices.IndexFunc(changed, func(c *row) bool { return c.ID == r.ID }); i >= 0 {
+					changed[i] = r // updated by the import, then for the prune
+					continue
+				}
+				changed = append(changed, r)
+				resp.Updated++
+				resp.change("update", r.URL, fieldChanges(was[r.ID], r.Settings)...)
 			}
 		}
 		if opts.DryRun {

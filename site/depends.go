@@ -159,3 +159,42 @@ func cycleThrough(graph map[int64][]int64, id int64) []int64 {
 	}
 	return walk(id, []int64{id})
 }
+
+// dropDependencies takes the sites deleted, by id, out of the depends_on
+// of the others, in tx, and returns the rows it changed and, by site,
+// their settings before: a site deleted leaves no id behind that an
+// export of the others would carry and an import refuse.
+func dropDependencies(ctx context.Context, tx *gorm.DB, deleted []int64) ([]*row, map[int64]string, error) {
+	if len(deleted) == 0 {
+		return nil, nil, nil
+	}
+	var changed []struct {
+		ID       int64
+		URL      string
+		Settings string
+		Sealed   []byte
+		Version  int64
+		Before   string
+	}
+	err := tx.WithContext(ctx).Raw(`WITH gone AS (SELECT jsonb_array_elements_text(?::jsonb)::bigint AS id),
+		kept AS (
+			SELECT s.id, s.settings AS before, COALESCE((SELECT jsonb_agg(d ORDER BY d::bigint)
+				FROM jsonb_array_elements(s.settings->'depends_on') d WHERE d::bigint NOT IN (SELECT id FROM gone)), '[]'::jsonb) AS deps
+			FROM sites s WHERE s.settings ? 'depends_on' AND EXISTS (
+				SELECT 1 FROM jsonb_array_elements(s.settings->'depends_on') d WHERE d::bigint IN (SELECT id FROM gone))
+			ORDER BY s.id FOR UPDATE)
+		UPDATE sites s SET version = s.version + 1, settings = CASE WHEN jsonb_array_length(k.deps) = 0
+			THEN s.settings - 'depends_on' ELSE jsonb_set(s.settings, '{depends_on}', k.deps) END
+		FROM kept k WHERE s.id = k.id
+		RETURNING s.id, s.url, s.settings, s.sealed, s.version, k.before`, jsonText(deleted)).Scan(&changed).Error
+	if err != nil {
+		return nil, nil, fmt.Errorf("take the sites deleted out of the others' depends_on: %w", err)
+	}
+	rows := make([]*row, len(changed))
+	before := make(map[int64]string, len(changed))
+	for i, c := range changed {
+		rows[i] = &row{ID: c.ID, URL: c.URL, Settings: c.Settings, Sealed: c.Sealed, Version: c.Version}
+		before[c.ID] = c.Before
+	}
+	return rows, before, nil
+}

@@ -533,12 +533,34 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
 // site that is not there is already deleted: as in the tutorial, that is
 // no error, so a retried delete is harmless.
 func (s *Service) Delete(ctx context.Context, id int64) error {
-	res := s.db.WithContext(ctx).Delete(&row{}, "id = ?", id)
-	if res.Error != nil {
-		return fmt.Errorf("delete site %d: %w", id, res.Error)
+	var changed []*row
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Delete(&row{}, "id = ?", id).Error; err != nil {
+			return fmt.Errorf("delete site %d: %w", id, err)
+		}
+		var err error
+		changed, _, err = dropDependencies(ctx, tx, []int64{id})
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	for _, l := range s.listeners {
 		l.SiteDeleted(ctx, id)
+	}
+	return s.tellChanged(ctx, changed)
+}
+
+// tellChanged tells the listeners of the sites whose rows changed.
+func (s *Service) tellChanged(ctx context.Context, rows []*row) error {
+	for _, r := range rows {
+		e, err := s.entry(r)
+		if err != nil {
+			return err
+		}
+		for _, l := range s.listeners {
+			l.SiteChanged(ctx, *e)
+		}
 	}
 	return nil
 }
