@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/mail"
 	"strings"
@@ -166,10 +167,11 @@ func (s *Service) handleSubscribe(r *http.Request) (any, error) {
 		return nil, api.Throttled(errs.Errorf(errs.ResourceExhausted, "too many requests to subscribe from here; try again later"), subscribeWindow)
 	}
 	s.subscribes.failed(client, now)
-	if err := r.ParseForm(); err != nil {
-		return nil, errs.Errorf(errs.InvalidArgument, "the form: %v", err)
+	given, err := subscribeEmail(r)
+	if err != nil {
+		return nil, err
 	}
-	email, err := checkEmail(r.PostForm.Get("email"))
+	email, err := checkEmail(given)
 	if err != nil {
 		return s.message(http.StatusBadRequest, p, messageView{Heading: "Not subscribed", Text: err.Error()})
 	}
@@ -183,6 +185,21 @@ func (s *Service) handleSubscribe(r *http.Request) (any, error) {
 	return s.message(http.StatusAccepted, p, messageView{Heading: "Check your inbox",
 		Text: fmt.Sprintf("Unless %s was sent one in the last %d minutes, it is being sent a link to confirm the subscription, good for 24 hours. "+
 			"Nothing else is sent to it until it is confirmed.", email, int(confirmEvery.Minutes()))})
+}
+
+// subscribeEmail is the address a request to subscribe gives: the form's
+// field email, or {"email": "..."} as JSON.
+func subscribeEmail(r *http.Request) (string, error) {
+	if media, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); media == "application/json" {
+		p, _, err := api.DecodeFields[struct {
+			Email string `json:"email"`
+		}](r, "a subscription", []string{"email"})
+		return p.Email, err
+	}
+	if err := r.ParseForm(); err != nil {
+		return "", errs.Errorf(errs.InvalidArgument, "the form: %v", err)
+	}
+	return r.PostForm.Get("email"), nil
 }
 
 // subscribe keeps the address on the page, unconfirmed, and sends it a

@@ -263,11 +263,22 @@ func TestSubscribers(t *testing.T) {
 		t.Error("bob is still listed after his removal")
 	}
 
+	// Through the API, as JSON.
+	requests++
+	if status, _ := anon.Do(t, "POST", "/p/acme/subscribe", `{"email": "dave@example.com"}`, "Content-Type", "application/json"); status != http.StatusAccepted {
+		t.Errorf("subscribe with JSON: %d", status)
+	}
+	mb.waitFor(t, "dave@example.com", 1)
+	requests++
+	if status, body := anon.Do(t, "POST", "/p/acme/subscribe", `{"address": "dave@example.com"}`, "Content-Type", "application/json"); status != http.StatusBadRequest || !strings.Contains(body, "unknown field") {
+		t.Errorf("subscribe with JSON naming another field: %d %s", status, body)
+	}
+
 	// A client asking too often is held back.
 	for requests < 10 {
 		subscribe("acme", fmt.Sprintf("x%d@example.com", requests))
 	}
-	if status, _ := subscribe("acme", "dave@example.com"); status != http.StatusTooManyRequests {
+	if status, _ := subscribe("acme", "erin@example.com"); status != http.StatusTooManyRequests {
 		t.Errorf("the 11th request to subscribe within the hour: %d, want 429", status)
 	}
 }
