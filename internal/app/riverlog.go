@@ -14,7 +14,8 @@ import (
 // and while the database is away every part of it says so, many times a
 // second; so it passes on only warnings and errors, each message at most
 // once a minute, and a record whose error says the database cannot be
-// reached raises dbDown instead, which says it once.
+// reached raises dbDown instead, which says it once. What its parts say
+// of being cut short as the program stops is dropped.
 func quiet(log *slog.Logger, dbDown *alarm.Alarm) *slog.Logger {
 	return slog.New(riverLog{next: log.Handler(), down: dbDown, seen: &lastSeen{at: map[string]time.Time{}}})
 }
@@ -46,6 +47,9 @@ func (h riverLog) Handle(ctx context.Context, r slog.Record) error {
 		}
 		return cause == ""
 	})
+	if strings.Contains(cause, "context canceled") {
+		return nil // a part of River cut short as the program stops: no trouble
+	}
 	for _, sign := range outageSigns {
 		if strings.Contains(cause, sign) {
 			h.down.Raise(r.Message + ": " + cause)
