@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
+
+	"uptime/site"
 )
 
 // A site may depend on others (its database, its gateway): while one of
@@ -25,32 +26,17 @@ func dependencyDown(ctx context.Context, tx pgx.Tx, ids []int64) (string, error)
 	if len(ids) == 0 {
 		return "", nil
 	}
-	var (
-		id          int64
-		name, shown string
-	)
-	err := tx.QueryRow(ctx, `SELECT m.site_id, COALESCE(m.settings->>'name', ''), m.url FROM site_state s
+	var name, shown string
+	err := tx.QueryRow(ctx, `SELECT COALESCE(m.settings->>'name', ''), m.url FROM site_state s
 		JOIN monitored m ON m.site_id = s.site_id
-		WHERE s.site_id = ANY($1) AND NOT s.up AND NOT m.paused ORDER BY s.site_id LIMIT 1`, ids).Scan(&id, &name, &shown)
+		WHERE s.site_id = ANY($1) AND NOT s.up AND NOT m.paused ORDER BY s.site_id LIMIT 1`, ids).Scan(&name, &shown)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("read the state of the sites depended on: %w", err)
 	}
-	return displayName(id, name, shown), nil
-}
-
-// displayName is a site's name for people: the one it was given, or its
-// URL's host.
-func displayName(id int64, name, shown string) string {
-	if name != "" {
-		return name
-	}
-	if u, err := url.Parse(shown); err == nil && u.Hostname() != "" {
-		return u.Hostname()
-	}
-	return "site " + strconv.FormatInt(id, 10)
+	return site.NameOf(name, shown), nil
 }
 
 // checkParents gives each site t depends on that is not down already a

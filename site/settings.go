@@ -364,6 +364,15 @@ func port(rawURL string) string {
 	return u.Port()
 }
 
+// NameOf is a site's name for people, as Config.Name gives it: the one
+// it was given, or else its URL's host.
+func NameOf(given, rawURL string) string {
+	if given != "" {
+		return given
+	}
+	return host(rawURL)
+}
+
 func host(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Host == "" {

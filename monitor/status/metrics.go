@@ -3,7 +3,6 @@ package status
 import (
 	"context"
 	"math"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -45,7 +44,7 @@ const scrapeTimeout = 20 * time.Second
 func (c *siteCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
-	rows, err := c.r.db.Query(ctx, `SELECT s.site_id, COALESCE(m.url, s.url), m.settings->>'name', s.up,
+	rows, err := c.r.db.Query(ctx, `SELECT s.site_id, COALESCE(m.url, s.url), COALESCE(m.settings->>'name', ''), s.up,
 			s.status_code IS NOT NULL, COALESCE(s.latency_ms, 0), s.cert_expires_at
 		FROM site_state s LEFT JOIN monitored m USING (site_id) WHERE s.checked_at IS NOT NULL ORDER BY s.site_id`)
 	if err != nil {
@@ -55,13 +54,13 @@ func (c *siteCollector) Collect(ch chan<- prometheus.Metric) {
 	var (
 		id        int64
 		rawURL    string
-		name      *string
+		name      string
 		up, answr bool
 		latencyMS float64
 		cert      *time.Time
 	)
 	_, err = pgx.ForEachRow(rows, []any{&id, &rawURL, &name, &up, &answr, &latencyMS, &cert}, func() error {
-		labels := []string{strconv.FormatInt(id, 10), siteName(name, rawURL), site.KindOf(rawURL)}
+		labels := []string{strconv.FormatInt(id, 10), site.NameOf(name, rawURL), site.KindOf(rawURL)}
 		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, boolValue(up), labels...)
 		if answr {
 			// In seconds to the microsecond: 0.00238, not 0.0023799999999999997.
@@ -75,18 +74,6 @@ func (c *siteCollector) Collect(ch chan<- prometheus.Metric) {
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(c.up, err)
 	}
-}
-
-// siteName is the site's name, or its host when it was given none, as
-// GET /site/:siteID shows it.
-func siteName(name *string, rawURL string) string {
-	if name != nil && *name != "" {
-		return *name
-	}
-	if u, err := url.Parse(rawURL); err == nil {
-		return u.Hostname()
-	}
-	return ""
 }
 
 func boolValue(b bool) float64 {
