@@ -18,29 +18,22 @@ import (
 const dependsLock = 0x75705f64 // "up_d"
 
 // checkDependencies checks, in tx, that the sites site id (0 for a site
-// not added yet) is to depend on exist and that, with the dependencies
-// of the others and those of changed (by site, replacing what the
-// database holds), no site depends on itself through them. For a site
-// that is there, tx holds dependsLock until it ends.
-func (s *Service) checkDependencies(ctx context.Context, tx *gorm.DB, id int64, deps []int64, changed map[int64][]int64) error {
+// not added yet) is to depend on exist and that, with the dependencies of
+// the others, no site depends on itself through them. For a site that is
+// there, tx holds dependsLock until it ends.
+func checkDependencies(ctx context.Context, tx *gorm.DB, id int64, deps []int64) error {
 	if len(deps) == 0 {
 		return nil
 	}
 	if slices.Contains(deps, id) {
 		return errs.Errorf(errs.InvalidArgument, "depends_on: a site cannot depend on itself (%d)", id)
 	}
-	var found []int64
-	if err := tx.WithContext(ctx).Raw(`SELECT id FROM sites WHERE id IN ?`, deps).Scan(&found).Error; err != nil {
-		return fmt.Errorf("find the sites depended on: %w", err)
-	}
-	var missing []string
-	for _, d := range deps {
-		if !slices.Contains(found, d) {
-			missing = append(missing, fmt.Sprint(d))
-		}
+	missing, err := missingSites(ctx, tx, deps)
+	if err != nil {
+		return err
 	}
 	if len(missing) > 0 {
-		return errs.Errorf(errs.InvalidArgument, "depends_on: no site has the id %s", strings.Join(missing, ", "))
+		return errs.Errorf(errs.InvalidArgument, "depends_on: no site has the id %s", joinIDs(missing))
 	}
 	if id == 0 {
 		return nil // no site depends on one not added yet
@@ -49,11 +42,32 @@ func (s *Service) checkDependencies(ctx context.Context, tx *gorm.DB, id int64, 
 	if err != nil {
 		return err
 	}
-	for k, v := range changed {
-		graph[k] = v
-	}
 	graph[id] = deps
 	return noCycle(graph, id)
+}
+
+// missingSites returns those of the ids that no site has, in order.
+func missingSites(ctx context.Context, tx *gorm.DB, ids []int64) ([]int64, error) {
+	var found []int64
+	if err := tx.WithContext(ctx).Raw(`SELECT id FROM sites WHERE id IN ?`, ids).Scan(&found).Error; err != nil {
+		return nil, fmt.Errorf("find the sites depended on: %w", err)
+	}
+	var missing []int64
+	for _, id := range ids {
+		if !slices.Contains(found, id) {
+			missing = append(missing, id)
+		}
+	}
+	return missing, nil
+}
+
+// joinIDs is a list of ids for a message: "3, 9".
+func joinIDs(ids []int64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = fmt.Sprint(id)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // lockedGraph takes dependsLock in tx and reads every site's
@@ -83,15 +97,10 @@ func lockedGraph(ctx context.Context, tx *gorm.DB) (map[int64][]int64, error) {
 
 // noCycle refuses a cycle through site id.
 func noCycle(graph map[int64][]int64, id int64) error {
-	path := cycleThrough(graph, id)
-	if path == nil {
-		return nil
+	if path := cycleThrough(graph, id); path != nil {
+		return errs.Errorf(errs.InvalidArgument, "depends_on: a cycle: site %s", strings.ReplaceAll(joinIDs(path), ", ", " depends on "))
 	}
-	names := make([]string, len(path))
-	for i, p := range path {
-		names[i] = fmt.Sprint(p)
-	}
-	return errs.Errorf(errs.InvalidArgument, "depends_on: a cycle: site %s", strings.Join(names, " depends on "))
+	return nil
 }
 
 // checkImported checks, in tx, the dependencies of the sites an import
@@ -116,14 +125,13 @@ func checkImported(ctx context.Context, tx *gorm.DB, written []*row) error {
 		named = append(named, graph[id]...)
 	}
 	slices.Sort(named)
-	named = slices.Compact(named)
-	var found []int64
-	if err := tx.WithContext(ctx).Raw(`SELECT id FROM sites WHERE id IN ?`, named).Scan(&found).Error; err != nil {
-		return fmt.Errorf("find the sites depended on: %w", err)
+	missing, err := missingSites(ctx, tx, slices.Compact(named))
+	if err != nil {
+		return err
 	}
 	for _, id := range ids {
 		for _, d := range graph[id] {
-			if !slices.Contains(found, d) {
+			if slices.Contains(missing, d) {
 				return errs.Errorf(errs.InvalidArgument, "depends_on of site %d: no site has the id %d", id, d)
 			}
 			if d == id {

@@ -238,7 +238,7 @@ func (s *Service) add(ctx context.Context, p AddParams) (_ *Entry, token string,
 	if err := s.checkReach(ctx, u, p.Settings); err != nil {
 		return nil, "", err
 	}
-	if err := s.checkDependencies(ctx, s.db, 0, p.Settings.DependsOn, nil); err != nil {
+	if err := checkDependencies(ctx, s.db, 0, p.Settings.DependsOn); err != nil {
 		return nil, "", err
 	}
 	r := s.sealRow(0, u, p.Settings, 1)

@@ -46,7 +46,7 @@ func (s *Service) Update(ctx context.Context, id int64, patch map[string]json.Ra
 			updated = old
 			return nil
 		}
-		if err := s.checkDependencies(ctx, tx, id, st.DependsOn, nil); err != nil {
+		if err := checkDependencies(ctx, tx, id, st.DependsOn); err != nil {
 			return err
 		}
 		next := s.sealRow(id, u, st, r.Version+1)
