@@ -99,10 +99,6 @@ func (s *Service) feed(ctx context.Context, p *Page, now time.Time) (*feed, erro
 	if err != nil {
 		return nil, err
 	}
-	names := make(map[int64]string, len(sites))
-	for id, e := range sites {
-		names[id] = e.Name
-	}
 	var outages []history.Incident
 	if len(ids) > 0 {
 		got, err := s.mon.Incidents(ctx, history.IncidentQuery{Sites: ids, Since: since, Limit: maxIncidents})
@@ -122,8 +118,8 @@ func (s *Service) feed(ctx context.Context, p *Page, now time.Time) (*feed, erro
 				html.EscapeString(when(u.CreatedAt)), renderMarkdown(u.Message))
 		}
 		for _, o := range t.of(in) {
-			if name, ok := names[o.SiteID]; ok {
-				_, text := outageText(name, o)
+			if e := sites[o.SiteID]; e != nil {
+				_, text := outageText(e.Name, o)
 				fmt.Fprintf(&b, "<p>%s</p>\n", text)
 			}
 		}
@@ -134,9 +130,9 @@ func (s *Service) feed(ctx context.Context, p *Page, now time.Time) (*feed, erro
 		f.add(feedEntry{id: fmt.Sprintf("urn:uptime:status-page:%s:incident:%d", slug, in.ID), title: title,
 			published: in.CreatedAt, updated: in.UpdatedAt, html: b.String()})
 	}
-	for _, o := range withDependents(t.untold(outages), names, now) {
+	for _, o := range withDependents(t.untold(outages), sites, now) {
 		in := o.Incident
-		title, text := outageText(names[in.SiteID], in)
+		title, text := outageText(sites[in.SiteID].Name, in)
 		if len(o.dependents) > 0 {
 			text += " " + html.EscapeString(strings.Join(o.dependents, ", ")) + " went down with it."
 		}
@@ -149,18 +145,10 @@ func (s *Service) feed(ctx context.Context, p *Page, now time.Time) (*feed, erro
 	}
 	if len(entries) > 0 {
 		for _, a := range s.mon.Announced(ctx, entries, now) {
-			var covered []string
-			for _, id := range a.Sites {
-				covered = append(covered, names[id])
-			}
-			title := "Scheduled maintenance: " + a.Title
-			if a.Active {
-				title = "Maintenance in progress: " + a.Title
-			}
 			f.add(feedEntry{id: fmt.Sprintf("urn:uptime:status-page:%s:maintenance:%d:%d", slug, a.Window, a.Start.Unix()),
-				title: title, published: a.Start, updated: a.Start,
+				title: maintenanceTitle(a), published: a.Start, updated: a.Start,
 				html: fmt.Sprintf("<p>From %s to %s: %s.</p>", html.EscapeString(when(a.Start)), html.EscapeString(when(a.End)),
-					html.EscapeString(strings.Join(covered, ", ")))})
+					html.EscapeString(joinNames(sites, a.Sites)))})
 		}
 	}
 	slices.SortStableFunc(f.entries, func(a, b feedEntry) int { return b.updated.Compare(a.updated) })

@@ -69,9 +69,15 @@ func (s *Service) registerMailWorkers() {
 	q.Cron(s.mail.AnnounceEvery, announceArgs{})
 }
 
-// enqueueMail hands one email to the queue, once for the same arguments.
+// onceEach are the options of the notices' and emails' jobs: the
+// channels' attempts, and one job for the same arguments.
+func onceEach() *river.InsertOpts {
+	return &river.InsertOpts{MaxAttempts: pubsub.MaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// enqueueMail hands one email to the queue.
 func (s *Service) enqueueMail(ctx context.Context, args mailArgs) error {
-	return s.mail.Queue.Insert(ctx, args, &river.InsertOpts{MaxAttempts: pubsub.MaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}})
+	return s.mail.Queue.Insert(ctx, args, onceEach())
 }
 
 // noteUpdate writes, in tx, the notice of a written incident's update
@@ -95,8 +101,8 @@ func (s *Service) noteUpdate(ctx context.Context, tx pgx.Tx, updateID int64) err
 		return err
 	}
 	line := "**" + statusText(status) + "**"
-	if names := s.siteNames(ctx, sites); names != "" {
-		line += " · affects " + names
+	if _, byID, err := s.pageSites(ctx, sites); err == nil && len(sites) > 0 {
+		line += " · affects " + joinNames(byID, sites)
 	}
 	line += " · " + at.UTC().Format(mailTime)
 	subject := fmt.Sprintf("[%s] %s: %s", pageTitle, title, statusText(status))
@@ -111,23 +117,6 @@ func (s *Service) noteUpdate(ctx context.Context, tx pgx.Tx, updateID int64) err
 
 // mailTime is how messages give times.
 const mailTime = "Mon 2 Jan 2006 15:04 MST"
-
-// siteNames are the names of the sites, joined; empty for none or when
-// they cannot be read.
-func (s *Service) siteNames(ctx context.Context, ids []int64) string {
-	if len(ids) == 0 {
-		return ""
-	}
-	entries, err := s.sites.Entries(ctx, ids)
-	if err != nil {
-		return ""
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name)
-	}
-	return strings.Join(names, ", ")
-}
 
 // escapeMarkdown keeps a title from being read as Markdown.
 func escapeMarkdown(s string) string {
@@ -159,8 +148,7 @@ func (s *Service) dispatch(ctx context.Context) {
 		return
 	}
 	for _, id := range ids {
-		if err := s.mail.Queue.Insert(ctx, noticeArgs{Notice: id}, &river.InsertOpts{MaxAttempts: pubsub.MaxAttempts,
-			UniqueOpts: river.UniqueOpts{ByArgs: true}}); err != nil {
+		if err := s.mail.Queue.Insert(ctx, noticeArgs{Notice: id}, onceEach()); err != nil {
 			s.mail.Log.Warn("could not queue a notice to subscribers; trying again within a minute", "notice_id", id, "err", err)
 			return
 		}
@@ -212,30 +200,21 @@ func (s *Service) announce(ctx context.Context, now time.Time) error {
 		if len(ids) == 0 {
 			continue
 		}
-		entries, err := s.sites.Entries(ctx, ids)
+		entries, sites, err := s.pageSites(ctx, ids)
 		if err != nil {
 			return err
-		}
-		names := map[int64]string{}
-		for _, e := range entries {
-			names[e.ID] = e.Name
 		}
 		for _, a := range s.mon.Announced(ctx, entries, now) {
 			if len(a.Sites) == 0 {
 				continue
 			}
-			var covered []string
-			for _, id := range a.Sites {
-				covered = append(covered, names[id])
-			}
-			subject := fmt.Sprintf("[%s] Scheduled maintenance: %s", p.Title, a.Title)
+			subject := fmt.Sprintf("[%s] %s", p.Title, maintenanceTitle(a))
 			state := "Scheduled maintenance"
 			if a.Active {
-				subject = fmt.Sprintf("[%s] Maintenance in progress: %s", p.Title, a.Title)
 				state = "In progress"
 			}
 			body := fmt.Sprintf("## %s\n\n**%s** · %s to %s · %s", escapeMarkdown(a.Title), state,
-				a.Start.UTC().Format(mailTime), a.End.UTC().Format(mailTime), escapeMarkdown(strings.Join(covered, ", ")))
+				a.Start.UTC().Format(mailTime), a.End.UTC().Format(mailTime), escapeMarkdown(joinNames(sites, a.Sites)))
 			key := fmt.Sprintf("maintenance:%d:%s", a.Window, a.Start.UTC().Format(time.RFC3339))
 			if _, err := s.db.Exec(ctx, `INSERT INTO page_notice (slug, key, subject, body) VALUES ($1, $2, $3, $4)
 				ON CONFLICT (slug, key) DO NOTHING`, p.Slug, key, subject, body); err != nil {
@@ -279,8 +258,7 @@ func (w *noticeWorker) Work(ctx context.Context, job *river.Job[noticeArgs]) err
 		}
 		jobs := make([]river.InsertManyParams, len(subs))
 		for i, sub := range subs {
-			jobs[i] = river.InsertManyParams{Args: mailArgs{Subscriber: sub, Notice: id},
-				InsertOpts: &river.InsertOpts{MaxAttempts: pubsub.MaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}}
+			jobs[i] = river.InsertManyParams{Args: mailArgs{Subscriber: sub, Notice: id}, InsertOpts: onceEach()}
 		}
 		if err := s.mail.Queue.InsertMany(ctx, jobs); err != nil {
 			return fmt.Errorf("queue notice %d to its subscribers: %w", id, err)

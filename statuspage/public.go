@@ -363,11 +363,7 @@ func (s *Service) render(ctx context.Context, slug string, now time.Time) (*rend
 	for _, a := range announced {
 		mv := maintenanceView{Title: a.Title, Start: a.Start.UTC().Format(time.RFC3339), End: a.End.UTC().Format(time.RFC3339),
 			StartText: when(a.Start), EndText: when(a.End), Active: a.Active}
-		var names []string
-		for _, id := range a.Sites {
-			names = append(names, sites[id].Name)
-		}
-		mv.Sites = strings.Join(names, ", ")
+		mv.Sites = joinNames(sites, a.Sites)
 		v.Maintenance = append(v.Maintenance, mv)
 	}
 	var down, degraded []string
@@ -435,6 +431,27 @@ func (s *Service) pageSites(ctx context.Context, ids []int64) ([]*site.Entry, ma
 		byID[e.ID] = e
 	}
 	return entries, byID, nil
+}
+
+// joinNames are the names of the sites with the ids, those gone left
+// out: "Web, API".
+func joinNames(sites map[int64]*site.Entry, ids []int64) string {
+	var names []string
+	for _, id := range ids {
+		if e := sites[id]; e != nil {
+			names = append(names, e.Name)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// maintenanceTitle heads an announced period of maintenance in a feed or
+// a message.
+func maintenanceTitle(a maintenance.Announcement) string {
+	if a.Active {
+		return "Maintenance in progress: " + a.Title
+	}
+	return "Scheduled maintenance: " + a.Title
 }
 
 // finishPage renders the view of the page p, keeping with it who may see
@@ -514,13 +531,7 @@ func (t told) of(in WrittenIncident) []history.Incident {
 func newWrittenView(in WrittenIncident, sites map[int64]*site.Entry, t told, showCause bool, now time.Time) writtenView {
 	wv := writtenView{Title: in.Title, Impact: in.Impact, Status: in.Status, StatusText: statusText(in.Status),
 		Started: in.CreatedAt.UTC().Format(time.RFC3339), StartedText: when(in.CreatedAt)}
-	var names []string
-	for _, id := range in.Sites {
-		if e := sites[id]; e != nil {
-			names = append(names, e.Name)
-		}
-	}
-	wv.Sites = strings.Join(names, ", ")
+	wv.Sites = joinNames(sites, in.Sites)
 	for _, u := range in.Updates {
 		wv.Updates = append(wv.Updates, updateView{StatusText: statusText(u.Status),
 			At: u.CreatedAt.UTC().Format(time.RFC3339), AtText: when(u.CreatedAt), HTML: renderMarkdown(u.Message)})
@@ -533,14 +544,10 @@ func newWrittenView(in WrittenIncident, sites map[int64]*site.Entry, t told, sho
 // sites no longer on it left out. A cause can name internal hosts: it is
 // shown only with showCause, where URLs are.
 func outageViews(incidents []history.Incident, sites map[int64]*site.Entry, showCause bool, now time.Time) []incidentView {
-	names := make(map[int64]string, len(sites))
-	for id, e := range sites {
-		names[id] = e.Name
-	}
 	var out []incidentView
-	for _, o := range withDependents(incidents, names, now) {
+	for _, o := range withDependents(incidents, sites, now) {
 		in := o.Incident
-		iv := incidentView{Site: names[in.SiteID], Started: in.StartedAt.UTC().Format(time.RFC3339), StartedText: when(in.StartedAt),
+		iv := incidentView{Site: sites[in.SiteID].Name, Started: in.StartedAt.UTC().Format(time.RFC3339), StartedText: when(in.StartedAt),
 			Dependents: o.dependents}
 		end := now
 		if in.EndedAt != nil {
@@ -568,13 +575,13 @@ type outage struct {
 	dependents []string
 }
 
-// withDependents returns the outages of the sites named (the others
+// withDependents returns the outages of the sites given (the others
 // left out), each caused by a site depended on being down told within
 // that site's outage when it is among them: one story of one cause.
-func withDependents(incidents []history.Incident, names map[int64]string, now time.Time) []outage {
+func withDependents(incidents []history.Incident, sites map[int64]*site.Entry, now time.Time) []outage {
 	var shown []outage
 	for _, in := range incidents {
-		if _, ok := names[in.SiteID]; ok {
+		if sites[in.SiteID] != nil {
 			shown = append(shown, outage{Incident: in})
 		}
 	}
@@ -586,7 +593,7 @@ func withDependents(incidents []history.Incident, names map[int64]string, now ti
 			}
 			// A site found down before what it depends on has its first
 			// failing check before that site's outage began.
-			if child.SiteID != p.SiteID && child.Cause == decide.DependencyReason(names[p.SiteID]) &&
+			if child.SiteID != p.SiteID && child.Cause == decide.DependencyReason(sites[p.SiteID].Name) &&
 				!child.StartedAt.Before(p.StartedAt.Add(-foundBefore)) && !child.StartedAt.After(end) {
 				return i
 			}
@@ -596,7 +603,7 @@ func withDependents(incidents []history.Incident, names map[int64]string, now ti
 	told := make([]bool, len(shown))
 	for i, o := range shown {
 		if p := within(o.Incident); p >= 0 {
-			shown[p].dependents = append(shown[p].dependents, names[o.SiteID])
+			shown[p].dependents = append(shown[p].dependents, sites[o.SiteID].Name)
 			told[i] = true
 		}
 	}
