@@ -212,8 +212,8 @@ func (g *rateGuard) blocked(key string, now time.Time) bool {
 	return len(recent) >= g.limit
 }
 
-// failed counts one more for the client.
-func (g *rateGuard) failed(key string, now time.Time) {
+// hit counts one more for the client.
+func (g *rateGuard) hit(key string, now time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.hits == nil {
@@ -248,7 +248,7 @@ func (s *Service) handleLogin(r *http.Request) (any, error) {
 		return nil, fmt.Errorf("check the password of page %s: %w", slug, err)
 	}
 	if !ok {
-		s.logins.failed(key, now)
+		s.logins.hit(key, now)
 		return s.locked(slug, p, true)
 	}
 	to := "/p/" + slug

@@ -98,8 +98,9 @@ func (s *Service) registerSubscribers(srv *api.Server) {
 	srv.Handle("DELETE /status-page/{slug}/subscriber/{id}", s.handleDeleteSubscriber, api.Doc{
 		Summary: "Remove a subscriber"})
 	srv.Handle("POST /p/{slug}/subscribe", s.handleSubscribe, api.Doc{
-		Summary:     "Subscribe an address (form field email) to a page's incidents and maintenance: it is sent a link to confirm",
-		ContentType: "text/html", Role: api.Public})
+		Summary: "Subscribe an address (form field email, answered with a page; or {\"email\"} as JSON, answered with JSON) " +
+			"to a page's incidents and maintenance: it is sent a link to confirm",
+		Response: SubscribeResponse{}, Role: api.Public})
 	for _, path := range []string{"confirm", "unsubscribe"} {
 		srv.Handle("GET /p/{slug}/"+path, s.handleTokenForm(path), api.Doc{
 			Summary: "A form to " + path + " the subscription of the link's token", ContentType: "text/html", Role: api.Public,
@@ -148,17 +149,28 @@ func checkEmail(raw string) (string, error) {
 	return strings.ToLower(raw), nil
 }
 
+// SubscribeResponse is what subscribing as JSON answers.
+type SubscribeResponse struct {
+	// Message says what was done, as the page would.
+	Message string `json:"message"`
+}
+
 // handleSubscribe serves POST /p/:slug/subscribe: it keeps the address,
 // unconfirmed, and sends it a link to confirm, unless it was sent one
 // lately. The answer is the same whether the address was known, so that
-// it tells no one who subscribed.
+// it tells no one who subscribed. A form is answered with a page, JSON
+// with JSON.
 func (s *Service) handleSubscribe(r *http.Request) (any, error) {
 	ctx, slug := r.Context(), r.PathValue("slug")
 	p, err := s.subscribable(ctx, slug)
 	if err != nil {
 		return nil, err
 	}
+	asJSON := isJSON(r)
 	if !s.admits(r, slug, p.access, nil) {
+		if asJSON {
+			return nil, errs.Errorf(errs.Unauthenticated, "page %s is private: give its password or token first", slug)
+		}
 		return s.locked(slug, p, false)
 	}
 	now := s.now()
@@ -166,12 +178,15 @@ func (s *Service) handleSubscribe(r *http.Request) (any, error) {
 	if s.subscribes.blocked(client, now) {
 		return nil, api.Throttled(errs.Errorf(errs.ResourceExhausted, "too many requests to subscribe from here; try again later"), subscribeWindow)
 	}
-	s.subscribes.failed(client, now)
-	given, err := subscribeEmail(r)
+	s.subscribes.hit(client, now)
+	given, err := subscribeEmail(r, asJSON)
 	if err != nil {
 		return nil, err
 	}
 	email, err := checkEmail(given)
+	if err != nil && asJSON {
+		return nil, err
+	}
 	if err != nil {
 		return s.message(http.StatusBadRequest, p, messageView{Heading: "Not subscribed", Text: err.Error()})
 	}
@@ -182,15 +197,24 @@ func (s *Service) handleSubscribe(r *http.Request) (any, error) {
 	if err := s.subscribe(ctx, slug, email, strings.TrimSuffix(base, "/")); err != nil {
 		return nil, err
 	}
-	return s.message(http.StatusAccepted, p, messageView{Heading: "Check your inbox",
-		Text: fmt.Sprintf("Unless %s was sent one in the last %d minutes, it is being sent a link to confirm the subscription, good for 24 hours. "+
-			"Nothing else is sent to it until it is confirmed.", email, int(confirmEvery.Minutes()))})
+	said := fmt.Sprintf("Unless %s was sent one in the last %d minutes, it is being sent a link to confirm the subscription, good for 24 hours. "+
+		"Nothing else is sent to it until it is confirmed.", email, int(confirmEvery.Minutes()))
+	if asJSON {
+		return SubscribeResponse{Message: said}, nil
+	}
+	return s.message(http.StatusAccepted, p, messageView{Heading: "Check your inbox", Text: said})
+}
+
+// isJSON tells whether the request's body is JSON.
+func isJSON(r *http.Request) bool {
+	media, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return media == "application/json"
 }
 
 // subscribeEmail is the address a request to subscribe gives: the form's
 // field email, or {"email": "..."} as JSON.
-func subscribeEmail(r *http.Request) (string, error) {
-	if media, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); media == "application/json" {
+func subscribeEmail(r *http.Request, asJSON bool) (string, error) {
+	if asJSON {
 		p, _, err := api.DecodeFields[struct {
 			Email string `json:"email"`
 		}](r, "a subscription", []string{"email"})
@@ -293,16 +317,15 @@ func (s *Service) handleConfirm(r *http.Request) (any, error) {
 	if s.mail.Box == nil || token == "" {
 		return s.message(http.StatusNotFound, p, messageView{Heading: "Not subscribed", Text: "This link is not valid."})
 	}
-	var confirmedBefore bool
-	err = s.db.QueryRow(ctx, `UPDATE page_subscriber SET confirmed_at = COALESCE(confirmed_at, now())
-		WHERE slug = $1 AND token_digest = $2 AND (confirmed_at IS NOT NULL OR confirm_sent_at > now() - make_interval(secs => $3))
-		RETURNING confirmed_at < now()`, slug, s.mail.Box.Digest([]byte(token)), confirmFor.Seconds()).Scan(&confirmedBefore)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return s.message(http.StatusNotFound, p, messageView{Heading: "Not subscribed",
-			Text: "This link is not valid, or older than 24 hours: subscribe again on the page."})
-	}
+	tag, err := s.db.Exec(ctx, `UPDATE page_subscriber SET confirmed_at = COALESCE(confirmed_at, now())
+		WHERE slug = $1 AND token_digest = $2 AND (confirmed_at IS NOT NULL OR confirm_sent_at > now() - make_interval(secs => $3))`,
+		slug, s.mail.Box.Digest([]byte(token)), confirmFor.Seconds())
 	if err != nil {
 		return nil, fmt.Errorf("confirm a subscriber of page %s: %w", slug, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return s.message(http.StatusNotFound, p, messageView{Heading: "Not subscribed",
+			Text: "This link is not valid, or older than 24 hours: subscribe again on the page."})
 	}
 	return s.message(http.StatusOK, p, messageView{Heading: "Subscribed",
 		Text: "You will hear of this page's incidents and maintenance. Each message has a link to unsubscribe."})

@@ -263,23 +263,35 @@ func TestSubscribers(t *testing.T) {
 		t.Error("bob is still listed after his removal")
 	}
 
-	// Through the API, as JSON.
-	requests++
-	if status, _ := anon.Do(t, "POST", "/p/acme/subscribe", `{"email": "dave@example.com"}`, "Content-Type", "application/json"); status != http.StatusAccepted {
-		t.Errorf("subscribe with JSON: %d", status)
-	}
-	mb.waitFor(t, "dave@example.com", 1)
-	requests++
-	if status, body := anon.Do(t, "POST", "/p/acme/subscribe", `{"address": "dave@example.com"}`, "Content-Type", "application/json"); status != http.StatusBadRequest || !strings.Contains(body, "unknown field") {
-		t.Errorf("subscribe with JSON naming another field: %d %s", status, body)
-	}
-
 	// A client asking too often is held back.
 	for requests < 10 {
 		subscribe("acme", fmt.Sprintf("x%d@example.com", requests))
 	}
 	if status, _ := subscribe("acme", "erin@example.com"); status != http.StatusTooManyRequests {
 		t.Errorf("the 11th request to subscribe within the hour: %d, want 429", status)
+	}
+}
+
+// Subscribing through the API, with JSON, is answered with JSON: a
+// message, or an error naming the field.
+func TestSubscribeWithJSON(t *testing.T) {
+	mb := newMailbox(t)
+	a := apptest.Start(t, apptest.Setup{Configure: func(c *config.Config) {
+		c.SMTPURL = "smtp://" + mb.Addr + "/?from=status@acme.test&tls=none"
+	}})
+	a.Call(t, "POST", "/status-page", `{"slug": "acme", "title": "Acme status", "subscriptions": true}`, nil)
+	anon := apptest.Client{URL: a.URL}
+	if status, body := anon.Do(t, "POST", "/p/acme/subscribe", `{"email": "dave@example.com"}`, "Content-Type", "application/json"); status != http.StatusOK ||
+		!strings.HasPrefix(body, `{"message":"Unless dave@example.com was sent one`) {
+		t.Errorf("subscribe with JSON: %d %s, want 200 and a JSON message", status, body)
+	}
+	if status, body := anon.Do(t, "POST", "/p/acme/subscribe", `{"email": "dave"}`, "Content-Type", "application/json"); status != http.StatusBadRequest ||
+		!strings.Contains(body, `"code":"invalid_argument"`) || !strings.Contains(body, "email must be an address") {
+		t.Errorf("subscribe with JSON, a bad address: %d %s, want a JSON 400 naming email", status, body)
+	}
+	mb.waitFor(t, "dave@example.com", 1)
+	if status, body := anon.Do(t, "POST", "/p/acme/subscribe", `{"address": "dave@example.com"}`, "Content-Type", "application/json"); status != http.StatusBadRequest || !strings.Contains(body, "unknown field") {
+		t.Errorf("subscribe with JSON naming another field: %d %s", status, body)
 	}
 }
 
