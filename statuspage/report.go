@@ -182,11 +182,11 @@ func (s *Service) report(ctx context.Context, ids []int64, sites map[int64]*site
 			}
 		}
 		if sr.Checks > 0 {
-			sr.Uptime = ptr(round3(100 * float64(sr.Up) / float64(sr.Checks)))
+			sr.Uptime = new(round3(100 * float64(sr.Up) / float64(sr.Checks)))
 		}
 		for d := range days {
 			if dayN[d] > 0 {
-				sr.Days[d] = ptr(round3(100 * float64(dayUp[d]) / float64(dayN[d])))
+				sr.Days[d] = new(round3(100 * float64(dayUp[d]) / float64(dayN[d])))
 			}
 		}
 		if len(latencies) > 0 {
@@ -195,8 +195,8 @@ func (s *Service) report(ctx context.Context, ids []int64, sites map[int64]*site
 				sum += l
 			}
 			slices.Sort(latencies)
-			sr.MeanLatencyMS = ptr(round3(sum / float64(len(latencies))))
-			sr.P95LatencyMS = ptr(round3(latencies[int(math.Ceil(0.95*float64(len(latencies))))-1]))
+			sr.MeanLatencyMS = new(round3(sum / float64(len(latencies))))
+			sr.P95LatencyMS = new(round3(latencies[int(math.Ceil(0.95*float64(len(latencies))))-1]))
 		}
 		for _, in := range incidents.Incidents {
 			if in.SiteID != id {
@@ -218,8 +218,6 @@ func (s *Service) report(ctx context.Context, ids []int64, sites map[int64]*site
 	}
 	return rep, nil
 }
-
-func ptr[T any](v T) *T { return &v }
 
 func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
 
