@@ -174,6 +174,7 @@ type Service struct {
 	pings       tokenLimit    // push sites' signals this second, by token
 	pushSites   pushSites     // push sites by their token's hash, and their targets
 	cached      settingsCache // the copy's rows this process read, by version
+	states      stateCache    // the states this process wrote on the bulk path, by version
 	// parentRounds makes one round at a time of a site depended on by
 	// sites found down (see checkParents).
 	parentRounds singleflight.Group

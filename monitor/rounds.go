@@ -89,15 +89,21 @@ func (s *Service) checkDue(ctx context.Context, args CheckSitesArgs, claimed tim
 // ids that are still on the schedule and not paused (see
 // scheduledTargets) and the states of those that have one, as read before
 // their rounds: the rounds are decided from them, unless their rows are
-// written meanwhile. versions, when given, are the sites' versions when
+// written meanwhile. A state this process wrote last (see stateCache) is
+// not read again. versions, when given, are the sites' versions when
 // their rounds were claimed: the settings of a site this process holds
 // at that version are not read again.
 func (s *Service) dueSites(ctx context.Context, ids, versions []int64) (map[int64]scheduled, map[int64]*seenState, error) {
 	b := &pgx.Batch{}
 	targets := s.queueTargets(b, ids, versions)
-	states := queueStates(b, ids)
-	if err := s.db.SendBatch(ctx, b).Close(); err != nil {
-		return nil, nil, err
+	states, missing := s.states.get(ids, time.Now())
+	if len(missing) > 0 {
+		queueStates(b, missing, states)
+	}
+	if b.Len() > 0 {
+		if err := s.db.SendBatch(ctx, b).Close(); err != nil {
+			return nil, nil, err
+		}
 	}
 	return targets.out, states, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,10 +17,20 @@ import (
 // a site), for the per-site path and the bulk path alike.
 
 // stateColumns are the columns of a decided state, in the order of
-// stateFields (a row made before its first decision has no latency).
-const stateColumns = `up, since, checked_at, status_code, COALESCE(latency_ms, 0), reason, cert_expires_at, degraded, streak, locations,
-	announced_up, next_reminder_at, flapping_since, slow_streak, degraded_since, recent, recent_n, unstable_since,
-	cert_warned_for, cert_warned_days, changes`
+// stateFields, each named as of the table called of ("s." for example,
+// or "" for none); a row made before its first decision has no latency.
+func stateColumns(of string) string {
+	names := []string{"up", "since", "checked_at", "status_code", "latency_ms", "reason", "cert_expires_at", "degraded",
+		"streak", "locations", "announced_up", "next_reminder_at", "flapping_since", "slow_streak", "degraded_since",
+		"recent", "recent_n", "unstable_since", "cert_warned_for", "cert_warned_days", "changes"}
+	for i, n := range names {
+		names[i] = of + n
+		if n == "latency_ms" {
+			names[i] = "COALESCE(" + of + n + ", 0)"
+		}
+	}
+	return strings.Join(names, ", ")
+}
 
 func stateFields(st *decide.State) []any {
 	return []any{&st.Up, &st.Since, &st.CheckedAt, &st.Status, &st.LatencyMS, &st.Reason, &st.CertExpiry, &st.Degraded,
@@ -56,26 +67,27 @@ func readStates(ctx context.Context, tx pgx.Tx, ids []int64, lock bool) (map[int
 	}
 	out := make(map[int64]seenState, len(ids))
 	if err := scanStates(rows, func(id int64, seen *seenState) { out[id] = *seen }); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read the state of %d sites: %w", len(ids), err)
 	}
 	return out, nil
 }
 
 // queueStates queues on b the read of the states of the sites with the
-// ids that have one, into the map it returns once b is sent.
-func queueStates(b *pgx.Batch, ids []int64) map[int64]*seenState {
-	out := make(map[int64]*seenState, len(ids))
+// ids that have one, into out once b is sent.
+func queueStates(b *pgx.Batch, ids []int64, out map[int64]*seenState) {
 	b.Queue(statesQuery(false), ids).Query(func(rows pgx.Rows) error {
-		return scanStates(rows, func(id int64, seen *seenState) {
+		if err := scanStates(rows, func(id int64, seen *seenState) {
 			c := *seen
 			out[id] = &c
-		})
+		}); err != nil {
+			return fmt.Errorf("read the state of %d sites: %w", len(ids), err)
+		}
+		return nil
 	})
-	return out
 }
 
 func statesQuery(lock bool) string {
-	q := `SELECT site_id, xmin::text::bigint, ` + stateColumns + ` FROM site_state WHERE site_id = ANY($1)`
+	q := `SELECT site_id, xmin::text::bigint, ` + stateColumns("") + ` FROM site_state WHERE site_id = ANY($1)`
 	if lock {
 		q += ` ORDER BY site_id FOR UPDATE`
 	}
@@ -89,14 +101,12 @@ func scanStates(rows pgx.Rows, f func(id int64, seen *seenState)) error {
 		id   int64
 		seen = new(seenState)
 	)
-	if _, err := pgx.ForEachRow(rows, append([]any{&id, &seen.version}, stateFields(&seen.state)...), func() error {
+	_, err := pgx.ForEachRow(rows, append([]any{&id, &seen.version}, stateFields(&seen.state)...), func() error {
 		f(id, seen)
 		*seen = seenState{}
 		return nil
-	}); err != nil {
-		return fmt.Errorf("read the state of sites: %w", err)
-	}
-	return nil
+	})
+	return err
 }
 
 // at returns the location's own view of the site in the state, if it
@@ -120,11 +130,11 @@ type stateWrite struct {
 }
 
 // writeStates writes the states in one statement, each only where its row
-// is still at the version it was decided from, and returns the ids of
-// those written. A row written meanwhile, by another location's check or
-// a round decided on the per-site path, is left for the caller to decide
-// again.
-func writeStates(ctx context.Context, tx pgx.Tx, writes []stateWrite) ([]int64, error) {
+// is still at the version it was decided from, and returns those written,
+// as their rows hold them now, with their new versions. A row written
+// meanwhile, by another location's check or a round decided on the
+// per-site path, is left for the caller to decide again.
+func writeStates(ctx context.Context, tx pgx.Tx, writes []stateWrite) (map[int64]seenState, error) {
 	n := len(writes)
 	var (
 		ids        = make([]int64, n)
@@ -187,14 +197,14 @@ func writeStates(ctx context.Context, tx pgx.Tx, writes []stateWrite) ([]int64, 
 				streak, locations, announced_up, next_reminder_at, flapping_since, slow_streak, degraded_since, recent,
 				recent_n, unstable_since, cert_warned_for, cert_warned_days, changes)
 		WHERE s.site_id = v.site_id AND (v.version IS NULL OR s.xmin::text::bigint = v.version)
-		RETURNING s.site_id`,
+		RETURNING s.site_id, s.xmin::text::bigint, `+stateColumns("s."),
 		ids, urls, versions, ups, since, checkedAt, statuses, latency, reasons, certs, degraded, streaks,
 		locations, announced, remindAt, flapping, slow, degrSince, recent, recentN, unstable, warnedFor, warnedDays, changes)
 	if err != nil {
 		return nil, fmt.Errorf("write the state of %d sites: %w", n, err)
 	}
-	written, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
+	written := make(map[int64]seenState, n)
+	if err := scanStates(rows, func(id int64, seen *seenState) { written[id] = *seen }); err != nil {
 		return nil, fmt.Errorf("write the state of %d sites: %w", n, err)
 	}
 	return written, nil

@@ -172,6 +172,7 @@ func (s *Service) decideTx(ctx context.Context, tx pgx.Tx, t *target, from strin
 	if _, err := writeStates(ctx, tx, []stateWrite{{id: id, url: t.shown, state: out.State}}); err != nil {
 		return err
 	}
+	s.states.drop(id) // its next round reads what this wrote
 	return s.announce(ctx, tx, t, out)
 }
 
@@ -259,6 +260,7 @@ func (s *Service) unschedule(ctx context.Context, ids []int64) error {
 		if err := forgetStates(ctx, tx, ids); err != nil {
 			return err
 		}
+		s.states.drop(ids...)
 		for _, q := range []string{
 			`DELETE FROM heartbeat WHERE site_id = ANY($1)`,
 			`DELETE FROM heartbeat_signal WHERE site_id = ANY($1)`,

@@ -455,7 +455,8 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 	// The rounds that bring their states are decided from them; those
 	// whose rows were written since, and the others, from the states read
 	// now.
-	again, more, err := s.decideQuiet(ctx, tx, pending, early, live)
+	written := make(map[int64]seenState, len(batch))
+	again, more, err := s.decideQuiet(ctx, tx, pending, early, live, written)
 	if err != nil {
 		return nil, err
 	}
@@ -470,7 +471,7 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 		if err != nil {
 			return nil, err
 		}
-		again, more, err = s.decideQuiet(ctx, tx, again, now, live)
+		again, more, err = s.decideQuiet(ctx, tx, again, now, live, written)
 		if err != nil {
 			return nil, err
 		}
@@ -480,6 +481,7 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("record %d checks: %w", len(rows), err)
 	}
+	s.states.put(written, time.Now())
 	for _, r := range batch {
 		if !r.reported {
 			s.countChecks(r.target.URL, r.attempts)
@@ -490,11 +492,12 @@ func (s *Service) recordAgreeing(ctx context.Context, batch []tickResult) ([]tic
 
 // decideQuiet decides the rounds, one a site, from the states seen and
 // writes in tx the states of the decisions that announce nothing, each
-// only where its row is at the version seen. It returns the rounds to
-// decide again: unwritten, those whose state was not seen or whose row
-// was written since; rest, those whose decision announces something, to
-// be decided under the row's lock.
-func (s *Service) decideQuiet(ctx context.Context, tx pgx.Tx, batch []tickResult, seen map[int64]seenState, live []string) (unwritten, rest []tickResult, err error) {
+// only where its row is at the version seen, adding them to written as
+// their rows hold them now. It returns the rounds to decide again:
+// unwritten, those whose state was not seen or whose row was written
+// since (their sites contended, see stateCache); rest, those whose
+// decision announces something, to be decided under the row's lock.
+func (s *Service) decideQuiet(ctx context.Context, tx pgx.Tx, batch []tickResult, seen map[int64]seenState, live []string, written map[int64]seenState) (unwritten, rest []tickResult, err error) {
 	var (
 		writes []stateWrite
 		quiet  []tickResult // the results of writes, in their order
@@ -520,19 +523,22 @@ func (s *Service) decideQuiet(ctx context.Context, tx pgx.Tx, batch []tickResult
 	if len(writes) == 0 {
 		return unwritten, rest, nil
 	}
-	written, err := writeStates(ctx, tx, writes)
-	if err != nil || len(written) == len(writes) {
-		return unwritten, rest, err
+	done, err := writeStates(ctx, tx, writes)
+	if err != nil {
+		return nil, nil, err
 	}
-	done := make(map[int64]bool, len(written))
-	for _, id := range written {
-		done[id] = true
+	maps.Copy(written, done)
+	if len(done) == len(writes) {
+		return unwritten, rest, nil
 	}
+	var missed []int64
 	for i, w := range writes {
-		if !done[w.id] {
+		if _, ok := done[w.id]; !ok {
 			unwritten = append(unwritten, quiet[i])
+			missed = append(missed, w.id)
 		}
 	}
+	s.states.contended(missed, time.Now())
 	return unwritten, rest, nil
 }
 
