@@ -3,6 +3,8 @@ package monitor
 import (
 	"sync"
 	"time"
+
+	"uptime/monitor/decide"
 )
 
 // stateCache keeps the states this process wrote on the bulk path, each
@@ -19,10 +21,37 @@ type stateCache struct {
 	swept  time.Time
 }
 
+// cachedState is a state kept: its locations' views are kept in a slice
+// rather than a map of their own, as a map even of one costs hundreds of
+// bytes, and a hundred thousand sites are kept.
 type cachedState struct {
-	seen           seenState // version 0: none held
-	used           int64     // when it was last asked for or written, in Unix seconds
-	contendedUntil int64     // in Unix seconds
+	seen           seenState // version 0: none held; its Locations nil
+	locations      []namedLocation
+	used           int64 // when it was last asked for or written, in Unix seconds
+	contendedUntil int64 // in Unix seconds
+}
+
+type namedLocation struct {
+	name string
+	decide.Location
+}
+
+func (e *cachedState) keep(seen seenState) {
+	e.seen, e.locations = seen, make([]namedLocation, 0, len(seen.state.Locations))
+	for name, l := range seen.state.Locations {
+		e.locations = append(e.locations, namedLocation{name, l})
+	}
+	e.seen.state.Locations = nil
+}
+
+// copy returns the state kept, a map of its own for the locations.
+func (e *cachedState) copy() *seenState {
+	seen := e.seen
+	seen.state.Locations = make(map[string]decide.Location, len(e.locations))
+	for _, l := range e.locations {
+		seen.state.Locations[l.name] = l.Location
+	}
+	return &seen
 }
 
 // contendedFor is how long the state of a site whose row was found written
@@ -42,8 +71,7 @@ func (c *stateCache) get(ids []int64, now time.Time) (held map[int64]*seenState,
 			continue
 		}
 		e.used = now.Unix()
-		seen := e.seen
-		held[id] = &seen
+		held[id] = e.copy()
 	}
 	return held, missing
 }
@@ -59,11 +87,13 @@ func (c *stateCache) put(written map[int64]seenState, now time.Time) {
 	unix := now.Unix()
 	for id, seen := range written {
 		e, ok := c.states[id]
-		switch {
-		case !ok:
-			c.states[id] = &cachedState{seen: seen, used: unix}
-		case e.contendedUntil < unix:
-			e.seen, e.used = seen, unix
+		if !ok {
+			e = new(cachedState)
+			c.states[id] = e
+		}
+		if e.contendedUntil < unix {
+			e.keep(seen)
+			e.used = unix
 		}
 	}
 	if now.Sub(c.swept) < cacheIdle/4 {
