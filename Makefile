@@ -62,7 +62,8 @@ bench: build
 # http,tcp,tls,dns,icmp) measures BENCH_SIZES sites of each kind, each kind
 # alone and then all together, on a farm that serves them all.
 # BENCH_PG_STATEMENTS=1 loads pg_stat_statements and reports PostgreSQL's
-# costliest statements in the window. It writes bench-steady-results.md.
+# costliest statements in the window, its CPU by kind of process and the
+# tables autovacuum vacuumed. It writes bench-steady-results.md.
 BENCH_INTERVAL ?= 1m
 BENCH_DURATION ?= 10m
 BENCH_INSTANCES ?= 1

@@ -79,7 +79,8 @@ func run() error {
 	kinds := flag.String("kinds", "http", "with -steady, the kinds of check, separated by commas ("+strings.Join(benchKinds, ", ")+
 		"); with more than one, n sites of each are measured kind by kind, then all together")
 	flag.BoolVar(&so.statements, "pg-statements", false, "with -steady, load pg_stat_statements and report PostgreSQL's "+
-		"statements in the measured window, the costliest first (it costs PostgreSQL some CPU itself)")
+		"statements in the measured window, the costliest first (it costs PostgreSQL some CPU itself), its CPU by kind of process "+
+		"and the tables autovacuum vacuumed")
 	pushMode := flag.Bool("push", false, "measure push sites instead: -n of them signalling at -push-rate, then -push-missing missing their deadline at once")
 	po := pushOptions{}
 	flag.Float64Var(&po.rate, "push-rate", 2000, "with -push, signals a second")

@@ -153,3 +153,80 @@ func (p *uptimeProc) stop() {
 		<-p.exited
 	}
 }
+
+// pgProcesses is what a PostgreSQL server's processes have cost so far:
+// each running one's CPU time by its pid, with its kind, and the CPU time
+// of those the postmaster has reaped.
+type pgProcesses struct {
+	running map[int]pgProcess
+	reaped  float64
+}
+
+type pgProcess struct {
+	kind string
+	cpu  float64
+}
+
+// postgresProcesses reads the CPU time of a PostgreSQL server's processes.
+func postgresProcesses(dataDir string) (pgProcesses, error) {
+	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
+	if err != nil {
+		return pgProcesses{}, err
+	}
+	pm, err := strconv.Atoi(strings.SplitN(string(b), "\n", 2)[0])
+	if err != nil {
+		return pgProcesses{}, fmt.Errorf("postmaster.pid: %w", err)
+	}
+	_, own, reaped, err := procStat(pm)
+	if err != nil {
+		return pgProcesses{}, err
+	}
+	p := pgProcesses{running: map[int]pgProcess{pm: {kind: "postmaster", cpu: own}}, reaped: reaped}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, own, _, err := procStat(pid); err == nil && ppid == pm {
+			p.running[pid] = pgProcess{kind: pgKind(pid), cpu: own}
+		}
+	}
+	return p, nil
+}
+
+// pgKind names what a server process is by the title it shows: a
+// background process by its own name, any other a connection.
+func pgKind(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	title := strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
+	for _, kind := range []string{"autovacuum worker", "autovacuum launcher", "walwriter", "checkpointer",
+		"background writer", "logical replication launcher", "archiver", "stats collector", "walsender"} {
+		if strings.HasPrefix(title, "postgres: "+kind) {
+			return kind
+		}
+	}
+	return "connections"
+}
+
+// since returns the CPU time each kind of process spent from then to p,
+// in seconds; "ended" is the time of the processes that ended between
+// them, less what they had spent by then (autovacuum's workers, mostly: a
+// connection pool keeps its connections).
+func (p pgProcesses) since(then pgProcesses) map[string]float64 {
+	out := map[string]float64{"ended": p.reaped - then.reaped}
+	for pid, now := range p.running {
+		was, ok := then.running[pid]
+		if ok && was.kind == now.kind {
+			out[now.kind] += now.cpu - was.cpu
+		} else {
+			out[now.kind] += now.cpu
+		}
+	}
+	for pid, was := range then.running {
+		if _, ok := p.running[pid]; !ok {
+			out["ended"] -= was.cpu
+		}
+	}
+	return out
+}

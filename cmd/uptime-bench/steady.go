@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -67,6 +69,7 @@ type steadyResult struct {
 	failToSlack      []float64          // seconds from each one's first failing check to its down message
 	outageErr        string
 	statements       string // the costliest statements in the window, as a table
+	processes        string // PostgreSQL's CPU by process and its tables' vacuums in the window, as a table
 }
 
 // steady imports n sites of each of the kinds with the interval into
@@ -174,6 +177,8 @@ func steady(ctx context.Context, o options, so steadyOptions, self string, clust
 		postgres float64
 		sched    []schedule.SchedulerStats
 		late     []latenessBuckets
+		pgProcs  pgProcesses
+		vacuums  map[string]int64
 	}
 	take := func() (snapshot, error) {
 		var s snapshot
@@ -193,6 +198,15 @@ func steady(ctx context.Context, o options, so steadyOptions, self string, clust
 				return s, err
 			}
 			s.late = append(s.late, late)
+		}
+		if so.statements {
+			var err error
+			if s.pgProcs, err = postgresProcesses(cluster.DataDir()); err != nil {
+				return s, err
+			}
+			if s.vacuums, err = autovacuums(ctx, db); err != nil {
+				return s, err
+			}
 		}
 		pg, err := postgresCPU(cluster.DataDir())
 		s.postgres = pg
@@ -220,6 +234,7 @@ func steady(ctx context.Context, o options, so steadyOptions, self string, clust
 		if r.statements, err = costliestStatements(ctx, db, r.checks); err != nil {
 			return nil, err
 		}
+		r.processes = formatProcesses(s1.pgProcs.since(s0.pgProcs), s0.vacuums, s1.vacuums, r.checks)
 	}
 	r.expected = float64(total) * s1.at.Sub(s0.at).Seconds() / so.interval.Seconds()
 	if so.locations {
@@ -554,6 +569,55 @@ func formatSteady(o options, pgVersion string, r *steadyResult) string {
 	}
 	b.WriteString("\n")
 	b.WriteString(r.statements)
+	b.WriteString(r.processes)
+	return b.String()
+}
+
+// autovacuums returns how many times autovacuum has vacuumed each table.
+func autovacuums(ctx context.Context, db *pgxpool.Pool) (map[string]int64, error) {
+	rows, err := db.Query(ctx, "SELECT relname, autovacuum_count FROM pg_stat_user_tables")
+	if err != nil {
+		return nil, fmt.Errorf("pg_stat_user_tables: %w", err)
+	}
+	out := map[string]int64{}
+	var (
+		name string
+		n    int64
+	)
+	_, err = pgx.ForEachRow(rows, []any{&name, &n}, func() error {
+		out[name] = n
+		return nil
+	})
+	return out, err
+}
+
+// formatProcesses is a table of PostgreSQL's CPU in the window by kind of
+// process, in µs a check, and a line naming the tables autovacuum
+// vacuumed then, most often first.
+func formatProcesses(cpu map[string]float64, vacuums0, vacuums1 map[string]int64, checks int64) string {
+	var b strings.Builder
+	b.WriteString("PostgreSQL's CPU in the window by process:\n\n| process | µs a check |\n| --- | --- |\n")
+	kinds := slices.Collect(maps.Keys(cpu))
+	slices.SortFunc(kinds, func(a, b string) int { return cmp.Compare(cpu[b], cpu[a]) })
+	for _, k := range kinds {
+		name := k
+		if k == "ended" {
+			name = "processes that ended in the window (autovacuum's workers, mostly)"
+		}
+		fmt.Fprintf(&b, "| %s | %.1f |\n", name, cpu[k]*1e6/float64(max(checks, 1)))
+	}
+	var vacuumed []string
+	for t, n := range vacuums1 {
+		if d := n - vacuums0[t]; d > 0 {
+			vacuumed = append(vacuumed, fmt.Sprintf("%s %d", t, d))
+		}
+	}
+	slices.SortFunc(vacuumed, func(a, b string) int {
+		na, _ := strconv.Atoi(a[strings.LastIndexByte(a, ' ')+1:])
+		nb, _ := strconv.Atoi(b[strings.LastIndexByte(b, ' ')+1:])
+		return cmp.Or(cmp.Compare(nb, na), cmp.Compare(a, b))
+	})
+	fmt.Fprintf(&b, "\nTables autovacuum vacuumed in the window, and how often: %s.\n\n", cmp.Or(strings.Join(vacuumed, ", "), "none"))
 	return b.String()
 }
 
