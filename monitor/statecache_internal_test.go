@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"uptime/site"
 )
 
@@ -42,18 +44,16 @@ func TestRoundsDecideFromTheStateThisProcessWrote(t *testing.T) {
 		}
 		return *got[1], true
 	}
-	asRead := func() seenState {
+	asRead := func() (seen seenState) {
 		t.Helper()
-		tx, err := db.Begin(ctx)
-		if err != nil {
+		if err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+			states, err := readStates(ctx, tx, []int64{1}, false)
+			seen = states[1]
+			return err
+		}); err != nil {
 			t.Fatal(err)
 		}
-		defer tx.Rollback(ctx)
-		seen, err := readStates(ctx, tx, []int64{1}, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return seen[1]
+		return seen
 	}
 
 	round()

@@ -44,30 +44,12 @@ func processCPU(pid int) float64 {
 // postgresCPU is the CPU time of a PostgreSQL server: the postmaster, the
 // processes it has reaped, and the ones still running.
 func postgresCPU(dataDir string) (float64, error) {
-	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
-	if err != nil {
-		return 0, err
+	p, err := postgresProcesses(dataDir)
+	total := p.reaped
+	for _, r := range p.running {
+		total += r.cpu
 	}
-	pm, err := strconv.Atoi(strings.SplitN(string(b), "\n", 2)[0])
-	if err != nil {
-		return 0, fmt.Errorf("postmaster.pid: %w", err)
-	}
-	_, own, reaped, err := procStat(pm)
-	if err != nil {
-		return 0, err
-	}
-	total := own + reaped
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if ppid, own, _, err := procStat(pid); err == nil && ppid == pm {
-			total += own
-		}
-	}
-	return total, nil
+	return total, err
 }
 
 // peakRSS is a process's peak resident memory, in bytes.
