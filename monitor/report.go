@@ -114,7 +114,8 @@ func (s *Service) recordReport(ctx context.Context, args ProbeReportArgs, now ti
 	for _, r := range args.Rounds {
 		ids = append(ids, r.Site)
 	}
-	targets, states, err := s.dueSites(ctx, ids, nil)
+	// The states as they are: what is recorded already is told by them.
+	targets, states, err := s.dueSites(ctx, ids, nil, false)
 	if err != nil {
 		return 0, err
 	}

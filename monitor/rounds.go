@@ -35,7 +35,15 @@ func (s *Service) checkDue(ctx context.Context, args CheckSitesArgs, claimed tim
 	if len(args.Sites) != len(args.Due) {
 		return fmt.Errorf("check-sites: %d sites but %d due times", len(args.Sites), len(args.Due))
 	}
-	targets, states, err := s.dueSites(ctx, args.Sites, args.Versions)
+	// The states this process kept are as good as read only while no other
+	// instance checks from here: a site another checked this round (when
+	// it was added, or through /check) must be seen so, and not checked
+	// again.
+	alone, err := s.locations.Alone(ctx, s.db)
+	if err != nil {
+		return err
+	}
+	targets, states, err := s.dueSites(ctx, args.Sites, args.Versions, alone)
 	if err != nil {
 		return err
 	}
@@ -89,14 +97,17 @@ func (s *Service) checkDue(ctx context.Context, args CheckSitesArgs, claimed tim
 // ids that are still on the schedule and not paused (see
 // scheduledTargets) and the states of those that have one, as read before
 // their rounds: the rounds are decided from them, unless their rows are
-// written meanwhile. A state this process wrote last (see stateCache) is
-// not read again. versions, when given, are the sites' versions when
-// their rounds were claimed: the settings of a site this process holds
-// at that version are not read again.
-func (s *Service) dueSites(ctx context.Context, ids, versions []int64) (map[int64]scheduled, map[int64]*seenState, error) {
+// written meanwhile. With kept, a state this process wrote last (see
+// stateCache) is not read again. versions, when given, are the sites'
+// versions when their rounds were claimed: the settings of a site this
+// process holds at that version are not read again.
+func (s *Service) dueSites(ctx context.Context, ids, versions []int64, kept bool) (map[int64]scheduled, map[int64]*seenState, error) {
 	b := &pgx.Batch{}
 	targets := s.queueTargets(b, ids, versions)
-	states, missing := s.states.get(ids, time.Now())
+	states, missing := map[int64]*seenState{}, ids
+	if kept {
+		states, missing = s.states.get(ids, time.Now())
+	}
 	if len(missing) > 0 {
 		queueStates(b, missing, states)
 	}

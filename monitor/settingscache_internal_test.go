@@ -21,7 +21,7 @@ func TestRoundsReadSettingsOncePerVersion(t *testing.T) {
 	}
 	nameOf := func(versions []int64) string {
 		t.Helper()
-		targets, _, err := s.dueSites(ctx, []int64{1}, versions)
+		targets, _, err := s.dueSites(ctx, []int64{1}, versions, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +56,7 @@ func TestRoundsReadSettingsOncePerVersion(t *testing.T) {
 	if _, err := db.Exec(ctx, `UPDATE monitored SET paused = true, version = 3 WHERE site_id = 1`); err != nil {
 		t.Fatal(err)
 	}
-	if targets, _, err := s.dueSites(ctx, []int64{1}, []int64{3}); err != nil || len(targets) != 0 {
+	if targets, _, err := s.dueSites(ctx, []int64{1}, []int64{3}, false); err != nil || len(targets) != 0 {
 		t.Errorf("paused: %v, %v", targets, err)
 	}
 }

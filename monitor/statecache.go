@@ -8,13 +8,14 @@ import (
 )
 
 // stateCache keeps the states this process wrote on the bulk path, each
-// with the version its row had once written: a site's next round is
-// decided from it, not from a read before checking. Nothing is trusted
-// blindly: the state is written only where its row is still at that
-// version, so a row written meanwhile (by another location or instance,
-// or the per-site path) is found then, read and decided again. A site
-// found so is contended: its rows are read before its rounds for the
-// next contendedFor, as a copy of it would be out of date as often as not.
+// with the version its row had once written: while this instance is the
+// only live one of its location, a site's next round is decided from it,
+// not from a read before checking. Nothing is trusted blindly: the state
+// is written only where its row is still at that version, so a row
+// written meanwhile (by another location, or the per-site path) is found
+// then, read and decided again. A site found so is contended: its rows
+// are read before its rounds for the next contendedFor, as a copy of it
+// would be out of date as often as not.
 type stateCache struct {
 	mu     sync.Mutex
 	states map[int64]*cachedState

@@ -3,12 +3,14 @@ package monitor
 import (
 	"context"
 	"io"
+	"log/slog"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"uptime/monitor/locations"
 	"uptime/site"
 )
 
@@ -26,7 +28,7 @@ func TestRoundsDecideFromTheStateThisProcessWrote(t *testing.T) {
 	round := func() {
 		t.Helper()
 		at = at.Add(time.Minute)
-		_, states, err := s.dueSites(ctx, []int64{1}, nil)
+		_, states, err := s.dueSites(ctx, []int64{1}, nil, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +76,7 @@ func TestRoundsDecideFromTheStateThisProcessWrote(t *testing.T) {
 		WHERE site_id = 1`, at); err != nil {
 		t.Fatal(err)
 	}
-	if _, states, err := s.dueSites(ctx, []int64{1}, nil); err != nil || states[1] == nil || states[1].version != kept.version {
+	if _, states, err := s.dueSites(ctx, []int64{1}, nil, true); err != nil || states[1] == nil || states[1].version != kept.version {
 		t.Fatalf("before the round: %+v, %v; want the state kept, at version %d", states[1], err, kept.version)
 	}
 	round()
@@ -137,5 +139,40 @@ func TestStateCacheLetsGoOfIdleStates(t *testing.T) {
 	c.put(map[int64]seenState{3: {version: 11}}, start.Add(contendedFor+time.Minute))
 	if held, _ := c.get([]int64{3}, start); held[3] == nil || held[3].version != 11 {
 		t.Fatalf("once no longer contended: %+v", held[3])
+	}
+}
+
+// Rounds take the states kept only while this instance is the only live
+// one of its location: another's checks from here would not be in them.
+func TestStatesAreKeptForAnInstanceAloneInItsLocation(t *testing.T) {
+	ctx := context.Background()
+	s, db := newStateService(t, 0, io.Discard)
+	beat := func(id, location string, ago time.Duration) {
+		t.Helper()
+		if _, err := db.Exec(ctx, `INSERT INTO instance (id, location, version, started_at, last_seen)
+			VALUES ($1, $2, 'test', now(), now() - $3::interval)`, id, location, ago); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alone := func() bool {
+		t.Helper()
+		// A copy of this instance's, which reads the instances afresh.
+		l := locations.New(db, nil, nil, locations.Options{Here: s.opts.Location}, slog.New(slog.DiscardHandler))
+		l.InstanceID = s.locations.InstanceID
+		a, err := l.Alone(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	beat(s.locations.InstanceID, s.opts.Location, 0)
+	beat("elsewhere", "far", 0)
+	beat("gone", s.opts.Location, 2*locations.InstanceAlive)
+	if !alone() {
+		t.Fatal("not alone, with only an instance elsewhere and one gone")
+	}
+	beat("twin", s.opts.Location, 0)
+	if alone() {
+		t.Fatal("alone, with another live instance of its location")
 	}
 }

@@ -70,6 +70,13 @@ type Locations struct {
 		at    time.Time
 		names []string
 	}
+	// alone tells whether no other instance of this location was alive,
+	// read at most once a second.
+	alone struct {
+		mu    sync.Mutex
+		at    time.Time
+		alone bool
+	}
 }
 
 // New returns the locations kept in db; lost locations' waiting rounds
@@ -107,6 +114,31 @@ func (s *Locations) Live(ctx context.Context, db dbutil.Querier) ([]string, erro
 	s.live.at, s.live.names = time.Now(), names
 	s.live.mu.Unlock()
 	return names, nil
+}
+
+// Alone tells whether this instance is the only live one of its
+// location, as read through db at most once a second: then every check
+// from here is this instance's.
+func (s *Locations) Alone(ctx context.Context, db dbutil.Querier) (bool, error) {
+	s.alone.mu.Lock()
+	alone, at := s.alone.alone, s.alone.at
+	s.alone.mu.Unlock()
+	if time.Since(at) < time.Second {
+		return alone, nil
+	}
+	rows, err := db.Query(ctx, `SELECT NOT EXISTS (SELECT FROM instance
+			WHERE location = $1 AND id <> $2 AND last_seen > now() - $3::interval)`,
+		s.opts.Here, s.InstanceID, InstanceAlive)
+	if err == nil {
+		alone, err = pgx.CollectExactlyOneRow(rows, pgx.RowTo[bool])
+	}
+	if err != nil {
+		return false, fmt.Errorf("read the instances of location %s: %w", s.opts.Here, err)
+	}
+	s.alone.mu.Lock()
+	s.alone.at, s.alone.alone = time.Now(), alone
+	s.alone.mu.Unlock()
+	return alone, nil
 }
 
 // With returns the live locations with here among them: a
