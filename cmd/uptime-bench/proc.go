@@ -7,11 +7,12 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"uptime/internal/pglocal"
 )
 
 // clockTick is the unit of the CPU times in /proc: USER_HZ, 100 on Linux.
@@ -151,13 +152,9 @@ type pgProcess struct {
 
 // postgresProcesses reads the CPU time of a PostgreSQL server's processes.
 func postgresProcesses(dataDir string) (pgProcesses, error) {
-	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
+	pm, err := pglocal.PostmasterPID(dataDir)
 	if err != nil {
 		return pgProcesses{}, err
-	}
-	pm, err := strconv.Atoi(strings.SplitN(string(b), "\n", 2)[0])
-	if err != nil {
-		return pgProcesses{}, fmt.Errorf("postmaster.pid: %w", err)
 	}
 	_, own, reaped, err := procStat(pm)
 	if err != nil {

@@ -16,6 +16,13 @@ type postmasterPID struct {
 	port int
 }
 
+// PostmasterPID returns the process id of the server running in dataDir,
+// as its postmaster.pid says.
+func PostmasterPID(dataDir string) (int, error) {
+	p, err := readPostmasterPID(dataDir)
+	return p.pid, err
+}
+
 func readPostmasterPID(dataDir string) (postmasterPID, error) {
 	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
 	if err != nil {
