@@ -43,6 +43,7 @@ func (s *Service) checkDue(ctx context.Context, args CheckSitesArgs, claimed tim
 	if err != nil {
 		return err
 	}
+	s.states.share(!alone)
 	targets, states, err := s.dueSites(ctx, args.Sites, args.Versions, alone)
 	if err != nil {
 		return err

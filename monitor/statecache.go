@@ -20,6 +20,9 @@ type stateCache struct {
 	mu     sync.Mutex
 	states map[int64]*cachedState
 	swept  time.Time
+	// shared is set while another instance checks from this location:
+	// nothing is kept then, as what it checks would not be in it.
+	shared bool
 }
 
 // cachedState is a state kept: its locations' views are kept in a slice
@@ -59,6 +62,17 @@ func (e *cachedState) copy() *seenState {
 // by another is read rather than kept.
 const contendedFor = time.Hour
 
+// share says whether another instance checks from this location. Once one
+// does, what is kept is let go, and nothing is kept until none does.
+func (c *stateCache) share(shared bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if shared && !c.shared {
+		c.states = nil
+	}
+	c.shared = shared
+}
+
 // get returns, for the ids, the states it holds, and the ids it holds none
 // for.
 func (c *stateCache) get(ids []int64, now time.Time) (held map[int64]*seenState, missing []int64) {
@@ -82,6 +96,9 @@ func (c *stateCache) get(ids []int64, now time.Time) (held map[int64]*seenState,
 func (c *stateCache) put(written map[int64]seenState, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.shared {
+		return
+	}
 	if c.states == nil {
 		c.states = make(map[int64]*cachedState)
 	}

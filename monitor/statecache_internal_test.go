@@ -140,6 +140,18 @@ func TestStateCacheLetsGoOfIdleStates(t *testing.T) {
 	if held, _ := c.get([]int64{3}, start); held[3] == nil || held[3].version != 11 {
 		t.Fatalf("once no longer contended: %+v", held[3])
 	}
+	// Another instance of the location: everything is let go, and
+	// nothing kept until it is gone.
+	c.share(true)
+	c.put(map[int64]seenState{4: {version: 12}}, start.Add(contendedFor+time.Minute))
+	if held, _ := c.get([]int64{3, 4}, start); len(held) != 0 {
+		t.Fatalf("kept while another instance checks from here: %v", held)
+	}
+	c.share(false)
+	c.put(map[int64]seenState{4: {version: 13}}, start.Add(contendedFor+time.Minute))
+	if held, _ := c.get([]int64{4}, start); held[4] == nil || held[4].version != 13 {
+		t.Fatalf("once alone again: %+v", held[4])
+	}
 }
 
 // Rounds take the states kept only while this instance is the only live
